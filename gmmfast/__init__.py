@@ -1,0 +1,2 @@
+"""gmmfast: fast Gaussian-mixture image work."""
+__version__ = "0.1.0"

@@ -1,0 +1,18 @@
+# cython: language_level=3
+"""CPU feature probe and OpenMP queries, built for the portable baseline."""
+
+cimport openmp
+
+cdef extern from "cpu_features.h":
+    int gmmfast_cpu_has_avx2_fma()
+
+
+def has_avx2_fma():
+    """True when the CPU and OS support AVX2 and FMA instructions."""
+    return bool(gmmfast_cpu_has_avx2_fma())
+
+
+def omp_max_threads():
+    """OpenMP's default team size (honours OMP_NUM_THREADS)."""
+    return openmp.omp_get_max_threads()
+

@@ -1,0 +1,396 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""EM kernels for Gaussian mixtures.
+
+Samples are processed in chunks of CHUNK rows.  Each chunk is transposed
+into a per-thread structure-of-arrays buffer, so that every inner loop runs
+over samples with unit stride and the compiler vectorises it (including
+``gmm_exp``/``gmm_log`` from fastmath.h).  Nothing of size N*K is allocated
+unless the caller asks for responsibilities.
+
+Sufficient statistics are accumulated per chunk into ``chunk_stats`` and
+reduced by the caller, so results do not depend on the number of threads.
+Second moments are centred on the component means the E-step used, which
+avoids the E[x^2] - mu^2 cancellation that ruins float32 covariances.
+
+Covariance kinds: FULL uses upper-triangular precision Cholesky factors of
+shape (K, d, d) (tied passes the same factor K times); DIAG uses per-feature
+precision square roots of shape (K, d) (spherical passes a constant row).
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+cimport openmp
+
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "fastmath.h" nogil:
+    double gmm_exp_f64(double x)
+    float gmm_exp_f32(float x)
+    double gmm_log_f64(double x)
+    float gmm_log_f32(float x)
+
+cdef enum:
+    CHUNK = 512      # samples per chunk: buffers of a chunk stay in L1/L2
+    LANES = 16       # independent partial sums in the reductions (vectorised)
+
+cdef enum:
+    KIND_FULL = 0    # upper-triangular precision Cholesky factors (K, d, d)
+    KIND_DIAG = 1    # per-feature precision square roots (K, d)
+
+FULL = KIND_FULL
+DIAG = KIND_DIAG
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return gmm_exp_f32(x)
+    else:
+        return gmm_exp_f64(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return gmm_log_f32(x)
+    else:
+        return gmm_log_f64(x)
+
+
+cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
+    """Sum of a[:n] with LANES partial sums (two-level in float32)."""
+    cdef floating lanes[LANES]
+    cdef Py_ssize_t i, w, nb = n - n % LANES
+    cdef double s = 0.0
+    for w in range(LANES):
+        lanes[w] = 0
+    for i in range(0, nb, 16):  # step must be a literal: LANES
+        for w in range(LANES):
+            lanes[w] += a[i + w]
+    for w in range(LANES):
+        s += lanes[w]
+    for i in range(nb, n):
+        s += a[i]
+    return s
+
+
+cdef inline double _dot(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
+    """Dot product of a[:n] and b[:n] with LANES partial sums."""
+    cdef floating lanes[LANES]
+    cdef Py_ssize_t i, w, nb = n - n % LANES
+    cdef double s = 0.0
+    for w in range(LANES):
+        lanes[w] = 0
+    for i in range(0, nb, 16):  # step must be a literal: LANES
+        for w in range(LANES):
+            lanes[w] += a[i + w] * b[i + w]
+    for w in range(LANES):
+        s += lanes[w]
+    for i in range(nb, n):
+        s += a[i] * b[i]
+    return s
+
+
+cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
+                                  floating* xT) noexcept nogil:
+    """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk."""
+    cdef Py_ssize_t i, j
+    if d == 1:
+        for i in range(n):
+            xT[i] = X[i]
+    elif d == 3:
+        for i in range(n):
+            xT[i] = X[3 * i]
+            xT[CHUNK + i] = X[3 * i + 1]
+            xT[2 * CHUNK + i] = X[3 * i + 2]
+    else:
+        for i in range(n):
+            for j in range(d):
+                xT[j * CHUNK + i] = X[i * d + j]
+
+
+cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
+                         Py_ssize_t d, floating* diff) noexcept nogil:
+    """diff[j*CHUNK + i] = xT[j*CHUNK + i] - mean[j]."""
+    cdef Py_ssize_t i, j
+    cdef floating m
+    cdef const floating* x
+    cdef floating* y
+    for j in range(d):
+        m = mean[j]
+        x = xT + j * CHUNK
+        y = diff + j * CHUNK
+        for i in range(n):
+            y[i] = x[i] - m
+
+
+cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
+                          int kind, const floating* means, const floating* prec,
+                          const floating* log_const, floating* diff, floating* acc,
+                          floating* lp) noexcept nogil:
+    """Weighted log-probabilities lp[k*CHUNK + i] = log w_k + log N(x_i | k)."""
+    cdef Py_ssize_t i, j, l, k
+    cdef floating p, c
+    cdef floating* lpk
+    cdef floating* dj
+    for k in range(K):
+        lpk = lp + k * CHUNK
+        _centre(xT, means + k * d, n, d, diff)
+        for i in range(n):
+            lpk[i] = 0
+        if kind == KIND_FULL:
+            # y_j = sum_{l <= j} diff_l * P[l, j]  (P upper triangular)
+            for j in range(d):
+                p = prec[(k * d + 0) * d + j]
+                for i in range(n):
+                    acc[i] = diff[i] * p
+                for l in range(1, j + 1):
+                    p = prec[(k * d + l) * d + j]
+                    dj = diff + l * CHUNK
+                    for i in range(n):
+                        acc[i] = acc[i] + dj[i] * p
+                for i in range(n):
+                    lpk[i] = lpk[i] + acc[i] * acc[i]
+        else:
+            for j in range(d):
+                p = prec[k * d + j]
+                dj = diff + j * CHUNK
+                for i in range(n):
+                    lpk[i] = lpk[i] + (dj[i] * p) * (dj[i] * p)
+        c = log_const[k]
+        for i in range(n):
+            lpk[i] = c - <floating>0.5 * lpk[i]
+
+
+cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* mx,
+                           floating* tot, floating* lse) noexcept nogil:
+    """Turn lp into responsibilities in place and write lse = logsumexp_k lp."""
+    cdef Py_ssize_t i, k
+    cdef floating v, e
+    cdef floating* lpk
+    for i in range(n):
+        mx[i] = lp[i]
+    for k in range(1, K):
+        lpk = lp + k * CHUNK
+        for i in range(n):
+            v = lpk[i]
+            mx[i] = v if v > mx[i] else mx[i]
+    for i in range(n):
+        tot[i] = 0
+    for k in range(K):
+        lpk = lp + k * CHUNK
+        for i in range(n):
+            e = _exp(lpk[i] - mx[i])
+            lpk[i] = e
+            tot[i] = tot[i] + e
+    for i in range(n):
+        lse[i] = mx[i] + _log(tot[i])
+        tot[i] = 1 / tot[i]
+    for k in range(K):
+        lpk = lp + k * CHUNK
+        for i in range(n):
+            lpk[i] = lpk[i] * tot[i]
+
+
+cdef void _chunk_stats(const floating* xT, const floating* resp, Py_ssize_t n,
+                       Py_ssize_t d, Py_ssize_t K, int kind, const floating* means,
+                       floating* diff, floating* acc, double* out) noexcept nogil:
+    """Per component: [sum r, sum r*diff (d), second moments] about means[k].
+
+    Second moments are the packed upper triangle (d*(d+1)/2) for FULL and
+    the diagonal (d) for DIAG.
+    """
+    cdef Py_ssize_t i, j, l, k, t
+    cdef Py_ssize_t n_stats = 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
+    cdef const floating* rk
+    cdef floating* dj
+    cdef double* o
+    for k in range(K):
+        rk = resp + k * CHUNK
+        o = out + k * n_stats
+        o[0] += _sum(rk, n)
+        _centre(xT, means + k * d, n, d, diff)
+        t = 1 + d
+        for j in range(d):
+            dj = diff + j * CHUNK
+            for i in range(n):
+                acc[i] = rk[i] * dj[i]
+            o[1 + j] += _sum(acc, n)
+            if kind == KIND_FULL:
+                for l in range(j, d):
+                    o[t] += _dot(acc, diff + l * CHUNK, n)
+                    t = t + 1
+            else:
+                o[1 + d + j] += _dot(acc, dj, n)
+
+
+cdef inline Py_ssize_t _n_stats(Py_ssize_t d, int kind) noexcept nogil:
+    return 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
+
+
+def n_chunks(Py_ssize_t n_samples):
+    """Number of chunks the kernels split n_samples into."""
+    return (n_samples + CHUNK - 1) // CHUNK
+
+
+def n_stats(Py_ssize_t d, int kind):
+    """Length of one component's statistics row for this covariance kind."""
+    return _n_stats(d, kind)
+
+
+def _check_shapes(X, means, prec, log_const, int kind):
+    cdef Py_ssize_t K = means.shape[0], d = X.shape[1]
+    if means.shape[1] != d or log_const.shape[0] != K:
+        raise ValueError("means and log_const do not match X and K")
+    if kind == KIND_FULL and prec.shape[0] != K * d * d:
+        raise ValueError("full precision factors must have K*d*d entries")
+    if kind == KIND_DIAG and prec.shape[0] != K * d:
+        raise ValueError("diagonal precisions must have K*d entries")
+    if kind != KIND_FULL and kind != KIND_DIAG:
+        raise ValueError("unknown covariance kind")
+
+
+def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
+            const floating[::1] prec, const floating[::1] log_const, int kind,
+            double[:, ::1] chunk_stats, double[::1] chunk_loglik, int n_threads):
+    """One fused E+M pass.
+
+    For every chunk c, writes chunk_loglik[c] = sum of log p(x_i) over its
+    samples and chunk_stats[c] = the K rows of sufficient statistics
+    (flattened, ``n_stats(d, kind)`` values per component).  The caller sums
+    over chunks.
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t ns = _n_stats(d, kind)
+    cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
+    cdef Py_ssize_t c, start, n, tid, q
+    cdef floating* buf
+    cdef floating* base
+    _check_shapes(X, means, prec, log_const, kind)
+    if chunk_stats.shape[0] != nc or chunk_stats.shape[1] != K * ns or chunk_loglik.shape[0] != nc:
+        raise ValueError("chunk buffers have the wrong shape")
+    if N == 0:
+        return
+    if floating is float:
+        work = np.empty(per_thread * n_threads, dtype=np.float32)
+    else:
+        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    cdef floating[::1] work_view = work
+    base = &work_view[0]
+    with nogil, parallel(num_threads=n_threads):
+        for c in prange(nc, schedule='static'):
+            tid = openmp.omp_get_thread_num()
+            buf = base + tid * per_thread
+            start = c * CHUNK
+            n = N - start
+            if n > CHUNK:
+                n = CHUNK
+            for q in range(K * ns):
+                chunk_stats[c, q] = 0.0
+            # buffer layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K)
+            _transpose_chunk(&X[start, 0], n, d, buf)
+            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0],
+                            buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
+            _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
+                             buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK)
+            chunk_loglik[c] = _sum(buf + (2 * d + 3) * CHUNK, n)
+            _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, n, d, K, kind, &means[0, 0],
+                         buf + d * CHUNK, buf + 2 * d * CHUNK, &chunk_stats[c, 0])
+
+
+def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
+           const floating[::1] prec, const floating[::1] log_const, int kind,
+           int n_threads, floating[::1] log_prob_norm=None,
+           cnp.intp_t[::1] labels=None, floating[:, ::1] resp=None,
+           floating[:, ::1] weighted_log_prob=None):
+    """E-step without statistics: fill whichever outputs are given.
+
+    log_prob_norm[i] = log p(x_i); labels[i] = argmax_k of the weighted
+    log-probabilities; resp[i, k] = posterior probabilities;
+    weighted_log_prob[i, k] = log w_k + log N(x_i | k).
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = means.shape[0]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
+    cdef Py_ssize_t c, start, n, tid, i, k, best
+    cdef floating* buf
+    cdef floating* base
+    cdef floating* lp
+    cdef floating v, bv
+    cdef bint want_lpn = log_prob_norm is not None
+    cdef bint want_labels = labels is not None
+    cdef bint want_resp = resp is not None
+    cdef bint want_wlp = weighted_log_prob is not None
+    cdef bint want_norm = want_lpn or want_resp
+    _check_shapes(X, means, prec, log_const, kind)
+    if want_lpn and log_prob_norm.shape[0] != N:
+        raise ValueError("log_prob_norm has the wrong length")
+    if want_labels and labels.shape[0] != N:
+        raise ValueError("labels has the wrong length")
+    if want_resp and (resp.shape[0] != N or resp.shape[1] != K):
+        raise ValueError("resp has the wrong shape")
+    if want_wlp and (weighted_log_prob.shape[0] != N or weighted_log_prob.shape[1] != K):
+        raise ValueError("weighted_log_prob has the wrong shape")
+    if N == 0:
+        return
+    if floating is float:
+        work = np.empty(per_thread * n_threads, dtype=np.float32)
+    else:
+        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    cdef floating[::1] work_view = work
+    base = &work_view[0]
+    with nogil, parallel(num_threads=n_threads):
+        for c in prange(nc, schedule='static'):
+            tid = openmp.omp_get_thread_num()
+            buf = base + tid * per_thread
+            lp = buf + (2 * d + 4) * CHUNK
+            start = c * CHUNK
+            n = N - start
+            if n > CHUNK:
+                n = CHUNK
+            _transpose_chunk(&X[start, 0], n, d, buf)
+            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0],
+                            buf + d * CHUNK, buf + 2 * d * CHUNK, lp)
+            if want_wlp:
+                for i in range(n):
+                    for k in range(K):
+                        weighted_log_prob[start + i, k] = lp[k * CHUNK + i]
+            if want_labels:
+                for i in range(n):
+                    best = 0
+                    bv = lp[i]
+                    for k in range(1, K):
+                        v = lp[k * CHUNK + i]
+                        if v > bv:
+                            bv = v
+                            best = k
+                    labels[start + i] = best
+            if want_norm:
+                _chunk_normalise(lp, n, K, buf + (2 * d + 1) * CHUNK,
+                                 buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK)
+                if want_lpn:
+                    for i in range(n):
+                        log_prob_norm[start + i] = buf[(2 * d + 3) * CHUNK + i]
+                if want_resp:
+                    for i in range(n):
+                        for k in range(K):
+                            resp[start + i, k] = lp[k * CHUNK + i]
+
+
+def exp_array(floating[::1] x):
+    """Apply the kernels' vectorised exp in place (exposed for testing)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            x[i] = _exp(x[i])
+
+
+def log_array(floating[::1] x):
+    """Apply the kernels' vectorised log in place (exposed for testing)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            x[i] = _log(x[i])
