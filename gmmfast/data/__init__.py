@@ -1,0 +1,9 @@
+"""Built-in sample data, made by the project (no third-party files).
+
+Samples are generated deterministically on demand, so nothing large ships
+with the package.
+"""
+
+from ._mixture import sample_mixture
+
+__all__ = ["sample_mixture"]

@@ -1,0 +1,40 @@
+"""A known Gaussian mixture to fit: the pixels of a synthetic three-colour scene."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Colours of sky, grass and a red roof, and their spreads (RGB, 0..255 scale).
+_MEANS = np.array([[110.0, 160.0, 230.0], [70.0, 140.0, 60.0], [190.0, 60.0, 50.0]])
+_STDS = np.array([[12.0, 10.0, 8.0], [15.0, 20.0, 12.0], [9.0, 8.0, 8.0]])
+_WEIGHTS = np.array([0.45, 0.4, 0.15])
+
+
+def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0, dtype=np.float32):
+    """Draw RGB "pixels" from a known 3-component mixture.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples (rows).
+    random_state : int or None
+        Seed of the generator; the same seed gives the same samples.
+    dtype : numpy dtype
+        float32 or float64.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 3)
+        The samples.
+    labels : ndarray of shape (n_samples,)
+        The true component of each sample.
+    params : dict
+        ``weights``, ``means`` and ``stds`` of the true mixture.
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    rng = np.random.default_rng(random_state)
+    labels = rng.choice(len(_WEIGHTS), size=n_samples, p=_WEIGHTS)
+    X = _MEANS[labels] + rng.standard_normal((n_samples, 3)) * _STDS[labels]
+    params = {"weights": _WEIGHTS.copy(), "means": _MEANS.copy(), "stds": _STDS.copy()}
+    return X.astype(dtype), labels, params

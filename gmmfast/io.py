@@ -1,0 +1,97 @@
+"""Reading and writing images (Pillow, from the ``image`` extra).
+
+Images are NumPy arrays in the NumPy/Pillow convention: H x W grey,
+H x W x 3 RGB or H x W x 4 RGBA, uint8 (or uint16 / float where the format
+allows).  Video lives in :mod:`gmmfast.video`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "reading and writing images needs Pillow: pip install 'gmmfast[image]'"
+        ) from exc
+    return Image
+
+
+def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
+    """Read an image file into an array (grey H x W, RGB H x W x 3 or RGBA H x W x 4).
+
+    Palette and other modes are converted to RGB (RGBA when they carry
+    transparency); 16-bit greyscale stays uint16.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    ValueError
+        If the file is not an image Pillow can read.
+    """
+    Image = _pillow()
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no such image file: {str(path)!r}")
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a folder, not an image file")
+        name = str(path)
+    else:
+        name = getattr(source, "name", "<file object>")
+    try:
+        with Image.open(source) as img:
+            img.load()
+            mode = img.mode
+            if mode in ("1", "L", "I;16", "I;16B", "I;16L"):
+                arr = np.asarray(img.convert("L") if mode == "1" else img)
+            elif mode == "I":
+                arr = np.asarray(img).astype(np.int64)
+                arr = np.clip(arr, 0, 65535).astype(np.uint16)
+            elif mode == "F":
+                arr = np.asarray(img, dtype=np.float32)
+            elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+                arr = np.asarray(img.convert("RGBA"))
+            else:
+                arr = np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"cannot read {name!r} as an image: {exc}") from exc
+    return np.array(arr)  # writable, owns its data
+
+
+def write_image(path: PathLike, image: np.ndarray) -> Path:
+    """Write an array as an image file; the format follows the file extension.
+
+    Accepts H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) arrays of
+    uint8, uint16 (grey only) or bool (written as 0/255).  Parent folders are
+    created.  Returns the path written.
+    """
+    Image = _pillow()
+    arr = np.asarray(image)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ValueError(
+            f"an image must be H x W, H x W x 3 or H x W x 4; got an array of shape {arr.shape}"
+        )
+    if arr.dtype == np.uint16 and arr.ndim != 2:
+        raise ValueError("uint16 images can only be written as greyscale; convert to uint8 first")
+    if arr.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"write_image takes uint8, uint16 or bool arrays, got {arr.dtype}; convert first")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Image.fromarray(np.ascontiguousarray(arr)).save(path)
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"cannot write {str(path)!r}: {exc} (use an extension such as .png)") from exc
+    return path
