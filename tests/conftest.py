@@ -70,3 +70,16 @@ GMMFAST_DIR = _ensure_installed_package()
 
 def pytest_report_header(config):
     return f"gmmfast imported from: {GMMFAST_DIR}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas():
+    """scikit-learn/NumPy references run with one BLAS thread: on a 2-core CI machine the
+    BLAS threads would only compete with gmmfast's OpenMP threads (gmmfast is not affected)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -303,7 +303,9 @@ def test_constant_dataset(covariance_type, dtype, value):
     x = np.full((200, 3), value, dtype=dtype)
     gm, rec = _fit_recording(x, n_components=3, covariance_type=covariance_type, random_state=0)
     _assert_finite_model(gm, x)
-    np.testing.assert_allclose(gm.means_, value, rtol=1e-6, atol=1e-6)
+    # scikit-learn's nk = sum(resp) + 10 * eps (kept for exact agreement with it) pulls the mean of
+    # a component holding ~1 sample towards 0 by 10 * eps / nk: 1.2e-6 relative in float32.
+    np.testing.assert_allclose(gm.means_, value, rtol=1e-5, atol=1e-6)
     assert len(rec) >= 1, "a constant dataset with 3 components should be reported with a warning"
 
 
