@@ -81,7 +81,7 @@ def test_responsibilities_are_probabilities(problem):
 
 
 @SETTINGS
-@given(problems(max_n=1500, min_per_component=100))
+@given(problems(max_n=1000, min_per_component=100))
 def test_lower_bound_never_decreases(problem):
     x, k, covariance_type, seed, scale = problem
     # EM is monotone for the exact M-step; reg_covar makes the M-step inexact (a drop of order
@@ -101,7 +101,7 @@ def test_lower_bound_never_decreases(problem):
 
 
 @SETTINGS
-@given(problems(max_n=2000))
+@given(problems(max_n=1500))
 def test_one_and_two_threads_agree(problem):
     x, k, covariance_type, seed, scale = problem
     kw = dict(n_components=k, covariance_type=covariance_type, random_state=seed % 1000, max_iter=25)
