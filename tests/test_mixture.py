@@ -634,3 +634,86 @@ def test_float32_large_offset_single_component():
 def test_package_exports():
     assert gmmfast.GaussianMixture is GaussianMixture
     assert GaussianMixture.__doc__ and len(GaussianMixture.__doc__) > 100
+
+
+# --------------------------------------------------------------------------- input layouts and partial inits
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "readonly", "bigendian", "list"])
+def test_input_layouts_give_same_fit(layout):
+    x = make_mixture_data(19, 1200, 3, 3, 4.0)
+    w0, m0, p0 = make_inits(x, 3, "full", 19)
+    kw = dict(n_components=3, weights_init=w0, means_init=m0, precisions_init=p0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = GaussianMixture(**kw).fit(x)
+    if layout == "fortran":
+        xv = np.asfortranarray(x)
+    elif layout == "strided":
+        wide = np.zeros((x.shape[0] * 2, x.shape[1] * 2))
+        wide[::2, ::2] = x
+        xv = wide[::2, ::2]
+    elif layout == "readonly":
+        xv = x.copy()
+        xv.flags.writeable = False
+    elif layout == "bigendian":
+        xv = x.astype(">f8")
+    else:
+        xv = x.tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = GaussianMixture(**kw).fit(xv)
+    assert_params_close(other, base, x, 1e-12, f"{layout}: ")
+    xa = np.asarray(xv)
+    assert_allclose(other.predict_proba(xv), base.predict_proba(x), atol=1e-12)
+    assert_allclose(other.score_samples(xv), base.score_samples(x), rtol=1e-12)
+    if layout == "readonly":
+        assert_array_equal(xa, x)  # input untouched
+
+
+def test_input_not_modified():
+    x = make_mixture_data(20, 800, 2, 2, 5.0)
+    for dtype in (np.float64, np.float32):
+        xd = x.astype(dtype)
+        before = xd.copy()
+        gm = GaussianMixture(2, random_state=0).fit(xd)
+        gm.predict_proba(xd)
+        gm.score_samples(xd)
+        assert_array_equal(xd, before)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_means_init_only_reaches_sklearn_optimum(covariance_type):
+    # only means_init given: the other initial parameters come from the (random) initial
+    # responsibilities, but on separated clusters both libraries converge to the same optimum
+    x = make_mixture_data(21, 3000, 2, 3, 10.0)
+    _, m0, _ = make_inits(x, 3, covariance_type, 21)
+    rng = np.random.default_rng(0)
+    # start near the true cluster centres (found by a quick float64 Lloyd) so both converge to the same fixed point
+    labels = np.argmin(((x[:, None] - m0[None]) ** 2).sum(2), axis=1)
+    start = np.stack([x[labels == j].mean(0) for j in range(3)]) + 0.1 * rng.normal(size=(3, 2))
+    kw = dict(n_components=3, covariance_type=covariance_type, means_init=start, tol=1e-8, max_iter=500,
+              random_state=0)
+    ours = GaussianMixture(**kw).fit(x)
+    ref = SkGaussianMixture(**kw).fit(x)
+    assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=1e-6)
+    assert_params_close(ours, ref, x, 1e-4, "means_init only: ")
+
+
+def test_predict_other_dtype_than_fit():
+    x = make_mixture_data(22, 1000, 3, 2, 6.0)
+    gm32 = GaussianMixture(2, random_state=0).fit(x.astype(np.float32))
+    gm64 = GaussianMixture(2, random_state=0).fit(x)
+    p = gm32.predict_proba(x)  # float64 input to a float32 model
+    assert np.all(np.isfinite(p))
+    assert_allclose(p, gm64.predict_proba(x), atol=1e-3)
+    assert_array_equal(gm64.predict(x.astype(np.float32))[:50], gm64.predict(x)[:50])
+
+
+def test_verbose_prints_progress(capsys):
+    x = make_mixture_data(23, 500, 2, 2, 5.0)
+    GaussianMixture(2, random_state=0, verbose=0).fit(x)
+    assert capsys.readouterr().out == ""
+    GaussianMixture(2, random_state=0, verbose=2, verbose_interval=1).fit(x)
+    out = capsys.readouterr().out
+    assert out.strip(), "verbose=2 printed nothing"
