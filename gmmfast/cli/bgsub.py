@@ -237,7 +237,8 @@ def subtract_video(
             res.n_masked += 1
         if res.n_masked == 0:
             raise ValueError(
-                f"no frames left to mask after the {res.n_train} training frames (use fewer --train-frames)."
+                f"the video has only {res.n_train} frames; --train-frames {train_frames} leaves none to mask "
+                "(use fewer training frames)."
             )
     bg_path = write_image(out_dir / "background.png", _to_uint8(background()))
     res.n_frames = res.n_train + res.n_masked
