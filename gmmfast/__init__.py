@@ -1,2 +1,3 @@
 """gmmfast: fast Gaussian-mixture image work."""
 __version__ = "0.1.0"
+from .background import BackgroundSubtractor, BackgroundSubtractorMOG2  # noqa: E402
