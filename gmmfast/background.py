@@ -28,6 +28,14 @@ _MAX_CHANNELS = 4
 _STATE_VERSION = 1
 
 
+_PIXELS_PER_THREAD = 1 << 16   # smaller jobs are not worth waking another OpenMP thread
+
+
+def _threads_for(n_threads: int | None, n_pixels: int) -> int:
+    """Threads for a kernel call over ``n_pixels``: the user's choice, capped by the work."""
+    return max(1, min(effective_n_threads(n_threads), n_pixels // _PIXELS_PER_THREAD))
+
+
 def _check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None,
                   lo_open: bool = False, integer: bool = False) -> float | int:
     """Validate a scalar parameter and return it as float (or int)."""
@@ -391,7 +399,7 @@ class BackgroundSubtractorMOG2:
                  self._var_threshold, self._var_threshold_gen, self._background_ratio,
                  self._var_init, self._var_min, self._var_max, self._complexity_reduction,
                  self._detect_shadows, self._shadow_value, self._shadow_threshold,
-                 effective_n_threads(self._n_threads))
+                 _threads_for(self._n_threads, h * w))
         if learn:
             self.n_frames_ += 1
         return mask
@@ -406,7 +414,7 @@ class BackgroundSubtractorMOG2:
             raise RuntimeError("the model is empty: apply() at least one frame first.")
         st = self._state
         img = _k.background(st["weight"], st["varmean"], st["nmodes"], self._background_ratio,
-                            effective_n_threads(self._n_threads))
+                            _threads_for(self._n_threads, st["nmodes"].size))
         out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         return out[:, :, 0] if out.shape[2] == 1 else out
 
@@ -507,7 +515,7 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
         raise TypeError(f"mask must be boolean or numeric, got dtype {m.dtype}.")
     median_size = _odd_size("median_size", median_size)
     closing_size = _odd_size("closing_size", closing_size)
-    nt = effective_n_threads(n_threads)
+    nt = _threads_for(n_threads, m.size)
     m = np.ascontiguousarray(m != 0, dtype=np.uint8)
     if median_size > 1:
         r = median_size // 2

@@ -223,7 +223,7 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* wt, flo
         if prm.learn and (known == NULL or known[p] == 0):
             mask[p] = _update(x, wt + p, vm + p * (1 + C), nmodes + p, P, PV, C, prm)
         else:
-            mask[p] = _classify(x, wt + p, vm + p * (1 + C), nmodes[p], P, PV, C, prm)
+            mask[p] = _classify(x, wt + p, vm + p * (1 + C), P, PV, nmodes[p], C, prm)
 
 
 cdef void _run(const pixel_t* frame, const uint8_t* known, float* wt, float* vm,
