@@ -138,8 +138,8 @@ def _luminance_sample(arr: np.ndarray, step: int) -> np.ndarray:
 
 
 def _sample_step(h: int, w: int) -> int:
-    """Pixel step giving about 20,000 samples per frame for the brightness estimate."""
-    return max(1, int(np.sqrt(h * w / 20000.0)))
+    """Pixel step giving about 10,000 samples per frame for the brightness estimate."""
+    return max(1, int(round(np.sqrt(h * w / 10000.0))))
 
 
 def _gains(lum: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -151,6 +151,12 @@ def _gains(lum: np.ndarray, ref: np.ndarray) -> np.ndarray:
     ratio = lum[:, keep] / ref[keep]
     g = np.median(ratio, axis=1)
     return np.where(np.isfinite(g) & (g > 1e-3), g, 1.0).astype(np.float32)
+
+
+def _threads_for(n_threads, work: int, grain: int = 1 << 16) -> int:
+    """Threads for a kernel call of ``work`` pixel-steps: no more than one per ``grain``
+    (starting threads costs more than it saves on small frames)."""
+    return max(1, min(effective_n_threads(n_threads), work // grain))
 
 
 def _check_int(value, name: str, low: int, high: int | None = None) -> int:
@@ -355,7 +361,7 @@ class PixelGMM:
             )
         min_var = float(self.min_var) if self.min_var is not None else _default_min_var(arr)
         X = _kernel_input(arr)
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = _threads_for(self.n_threads, X.shape[0] * X.shape[1] * K * int(self.max_iter))
         H, W = arr.shape[1:3]
         if self.normalize_brightness:
             self._lum_step = _sample_step(H, W)
@@ -437,7 +443,7 @@ class PixelGMM:
         stack, single = self._frames_for_predict(frame)
         X = _kernel_input(stack)
         w, mu, var = self._flat
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = _threads_for(self.n_threads, w.size)
         H, W = self.frame_shape_[:2]
         labels = np.empty((X.shape[0], H, W), dtype=np.int8)
         mask = np.empty((X.shape[0], H, W), dtype=bool)
@@ -464,7 +470,7 @@ class PixelGMM:
         stack, single = self._frames_for_predict(frame)
         X = _kernel_input(stack)
         w, mu, var = self._flat
-        n_threads = effective_n_threads(self.n_threads)
+        n_threads = _threads_for(self.n_threads, w.size)
         H, W = self.frame_shape_[:2]
         out = np.empty((X.shape[0], H, W), dtype=np.float32)
         scales = self._scales(stack)
@@ -539,7 +545,7 @@ def kmeans_background(
     n_iter = _check_int(max_iter, "max_iter", 0)
     X = _kernel_input(arr)
     ones = np.ones(X.shape[0], dtype=np.float32)
-    centres, counts = _k().kmeans_fit(X, ones, K, n_iter, effective_n_threads(n_threads))
+    centres, counts = _k().kmeans_fit(X, ones, K, n_iter, _threads_for(n_threads, X.shape[0] * X.shape[1] * K * (n_iter + 1)))
     H, W = arr.shape[1:3]
     cshape = (H, W, K) if arr.ndim == 3 else (H, W, K, arr.shape[3])
     centres = centres.reshape(cshape)

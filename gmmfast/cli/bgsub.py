@@ -67,7 +67,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "methods, 0 for mog2)",
     )
     if "mog2" in methods:
-        p.add_argument("--shadows", action="store_true", help="mog2: mark shadows (grey 127) in the mask")
+        p.add_argument(
+            "--shadows",
+            action="store_true",
+            help="mog2: use the plain MOG2 mixture with shadow detection and mark shadows grey (127) "
+            "in the mask, as OpenCV does (default: the recommended pipeline, shadows left out, "
+            "mask cleaned up)",
+        )
     p.add_argument(
         "--threshold",
         type=float,
@@ -151,8 +157,14 @@ def subtract_video(
 
     # --- learn ---------------------------------------------------------------
     if method == "mog2":
-        cls = _online_class()
-        model = cls(method="mog2", detect_shadows=bool(shadows), n_threads=n_threads)
+        if shadows:
+            # the plain mixture with shadow detection: masks 0 / 127 (shadow) / 255, as OpenCV's
+            from ..background import BackgroundSubtractorMOG2
+
+            model = BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
+        else:
+            # the recommended pipeline: fast start, shadows left out, mask cleaned up
+            model = _online_class()(method="mog2", n_threads=n_threads)
         for i, frame in enumerate(bar(_take(it, train_frames), train_frames, "learning")):
             t0 = time.perf_counter()
             model.apply(frame)
