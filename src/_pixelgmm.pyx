@@ -73,13 +73,15 @@ cdef void _gather(const pix_t* X, const float* scale, Py_ssize_t T, Py_ssize_t P
 
 
 cdef void _kmeans_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
-                        int n_iter, float* mu, float* cnt, float* acc) noexcept nogil:
+                        int n_iter, float* mu, float* cnt, float* acc, float* acc2) noexcept nogil:
     """Per-lane k-means (Lloyd) of the T values of each lane into K clusters.
 
     Initial centres are spread on the segment between the darkest and the
     brightest value of the lane (by channel sum), at (k + 1/2)/K of the way.
     On return mu[(k*d + c)*LANES + b] are the centres and cnt[k*LANES + b]
-    the cluster sizes of the final assignment.  acc holds K*d*LANES floats.
+    the cluster sizes of the final assignment.  acc holds K*d*LANES floats:
+    on return, the per-cluster sums of the final assignment; acc2 (K*d*LANES
+    floats, or NULL) gets the sums of squares of the final assignment.
     """
     cdef Py_ssize_t t, c, b, k
     cdef int it
@@ -124,6 +126,9 @@ cdef void _kmeans_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t 
             cnt[k] = 0
         for k in range(K * d * LANES):
             acc[k] = 0
+        if acc2 != NULL and it == n_iter:
+            for k in range(K * d * LANES):
+                acc2[k] = 0
         for t in range(T):
             xt = xb + t * d * LANES
             # nearest centre per lane
@@ -148,6 +153,10 @@ cdef void _kmeans_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t 
                 for c in range(d):
                     for b in range(LANES):
                         acc[(k * d + c) * LANES + b] += dst[b] * xt[c * LANES + b]
+                if acc2 != NULL and it == n_iter:
+                    for c in range(d):
+                        for b in range(LANES):
+                            acc2[(k * d + c) * LANES + b] += dst[b] * xt[c * LANES + b] * xt[c * LANES + b]
         if it == n_iter:
             break   # cnt describes the assignment to the final centres
         for k in range(K):
@@ -249,36 +258,11 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
     cdef float diff, r, n, delta, v, total, inv_t = 1.0 / T
     cdef float half = 0.5, one = 1.0, zero = 0.0
     cdef const float* xt
-    cdef int all_done
+    cdef int all_done, need_ll
 
     # --- initialisation from per-pixel k-means --------------------------------
-    _kmeans_block(xb, T, d, K, n_init_iter, mu, nk, s1)
-    for i in range(K * d * LANES):
-        s2[i] = 0
-    # within-cluster variances of the final assignment
-    for t in range(T):
-        xt = xb + t * d * LANES
-        for b in range(LANES):
-            mx[b] = 3.0e38
-            lab[b] = 0
-        for k in range(K):
-            for b in range(LANES):
-                ssum[b] = 0
-            for c in range(d):
-                for b in range(LANES):
-                    diff = xt[c * LANES + b] - mu[(k * d + c) * LANES + b]
-                    ssum[b] += diff * diff
-            for b in range(LANES):
-                v = ssum[b]
-                lab[b] = k if v < mx[b] else lab[b]
-                mx[b] = v if v < mx[b] else mx[b]
-        for k in range(K):
-            for b in range(LANES):
-                ssum[b] = one if lab[b] == k else zero
-            for c in range(d):
-                for b in range(LANES):
-                    diff = xt[c * LANES + b] - mu[(k * d + c) * LANES + b]
-                    s2[(k * d + c) * LANES + b] += ssum[b] * diff * diff
+    # the clusters of the final assignment give means, variances and weights
+    _kmeans_block(xb, T, d, K, n_init_iter, mu, nk, s1, s2)
     for k in range(K):
         for b in range(LANES):
             n = nk[k * LANES + b]
@@ -286,7 +270,12 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
         for c in range(d):
             for b in range(LANES):
                 n = nk[k * LANES + b]
-                v = s2[(k * d + c) * LANES + b] / n if n > 0.5 else 0.0
+                if n > 0.5:
+                    delta = s1[(k * d + c) * LANES + b] / n
+                    v = s2[(k * d + c) * LANES + b] / n - delta * delta
+                    mu[(k * d + c) * LANES + b] = delta
+                else:
+                    v = 0
                 var[(k * d + c) * LANES + b] = v if v > min_var else min_var
 
     for b in range(LANES):
@@ -296,6 +285,8 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
 
     # --- EM iterations -------------------------------------------------------
     for it in range(max_iter):
+        # the log-likelihood is only needed to test convergence, and for the last iteration
+        need_ll = tol > 0 or it == max_iter - 1
         # normalise weights, precompute precisions and log-constants
         for b in range(LANES):
             ssum[b] = 0
@@ -338,9 +329,13 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
                     v = gmm_exp_f32(lp[k * LANES + b] - mx[b])
                     lp[k * LANES + b] = v
                     ssum[b] += v
-            for b in range(LANES):
-                ll[b] += mx[b] + gmm_log_f32(ssum[b])
-                ssum[b] = one / ssum[b]
+            if need_ll:
+                for b in range(LANES):
+                    ll[b] += mx[b] + gmm_log_f32(ssum[b])
+                    ssum[b] = one / ssum[b]
+            else:
+                for b in range(LANES):
+                    ssum[b] = one / ssum[b]
             # sufficient statistics, centred on the current means
             for k in range(K):
                 _accumulate(xt, mu + k * d * LANES, lp + k * LANES, ssum, d,
@@ -535,7 +530,7 @@ def kmeans_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_clusters,
             if nb > LANES:
                 nb = LANES
             _gather(&X[0, 0, 0], &scale[0], T, P, d, p0, nb, xb)
-            _kmeans_block(xb, T, d, K, n_iter, mu, cnt, acc)
+            _kmeans_block(xb, T, d, K, n_iter, mu, cnt, acc, NULL)
             _scatter_sorted(cnt, cnt, mu, NULL, K, d, p0, nb, &Ko[0, 0], &Co[0, 0, 0], NULL)
     return centres, counts
 
