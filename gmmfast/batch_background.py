@@ -481,7 +481,11 @@ class PixelGMM:
         return out[0] if single else out
 
     def background_image(self) -> np.ndarray:
-        """The mean of each pixel's heaviest component: float32 (H, W) or (H, W, C)."""
+        """The mean of each pixel's heaviest component: float32 (H, W) or (H, W, C).
+
+        With ``normalize_brightness`` the model, and so this image, is on the
+        brightness of the training frames' per-pixel median.
+        """
         self._check_fitted()
         return np.ascontiguousarray(self.means_[:, :, 0])
 
