@@ -24,4 +24,14 @@ __all__ = [
     "show_config",
     "config",
     "data",
+    "BackgroundSubtractor",
+    "BackgroundSubtractorMOG2",
+    "PixelGMM",
+    "mean_background",
+    "median_background",
+    "subtract",
+    "kmeans_background",
 ]
+
+from .background import BackgroundSubtractor, BackgroundSubtractorMOG2  # noqa: E402
+from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract  # noqa: E402

@@ -5,5 +5,6 @@ with the package.
 """
 
 from ._mixture import sample_mixture
+from ._video import sample_clip
 
-__all__ = ["sample_mixture"]
+__all__ = ["sample_mixture", "sample_clip"]
