@@ -32,7 +32,7 @@ typedef struct {
     CAP tr;          /* >0: residual source->node, <0: residual node->sink */
     int32_t next;    /* active FIFO link: -1 not queued, self = last */
     int32_t ts;      /* time the distance was last verified */
-    int32_t dist;    /* distance to the terminal (heuristic) */
+    uint16_t dist;   /* distance to the terminal (heuristic, saturates) */
     PAR_T parent;    /* arc to the parent, or PAR_TERM / PAR_ORPH / PAR_NONE */
     uint8_t tree;    /* BK_FREE, BK_S, BK_T */
 } NODE;
@@ -64,6 +64,10 @@ typedef struct {
 #endif
 
 #define ARC_T int64_t
+#ifndef DCLIP
+#  define DCLIP(d) ((uint16_t)((d) < 65535 ? (d) : 65535))
+#  define DINC(d) ((uint16_t)((d) < 65535 ? (d) + 1 : 65535))
+#endif
 
 static inline void FN(bk_activate)(bk_graph *g, NODE *nd, int32_t p)
 {
@@ -176,13 +180,13 @@ static void FN(bk_adopt)(bk_graph *g)
             if (d < dmin) { dmin = d; best = a; found = 1; }
             for (j = q; nd[j].ts != TIME; j = HEAD(j, nd[j].parent)) {
                 nd[j].ts = TIME;
-                nd[j].dist = d--;
+                nd[j].dist = DCLIP(d); d--;
             }
         }
         if (found) {
             nd[p].parent = (PAR_T)best;
             nd[p].ts = TIME;
-            nd[p].dist = dmin + 1;
+            nd[p].dist = DCLIP(dmin + 1);
             continue;
         }
         /* no parent: p leaves its tree */
@@ -278,7 +282,7 @@ static void FN(bk_run)(bk_graph *g)
                     nd[q].tree = BK_S;
                     nd[q].parent = (PAR_T)SIS(a);
                     nd[q].ts = nd[p].ts;
-                    nd[q].dist = nd[p].dist + 1;
+                    nd[q].dist = DINC(nd[p].dist);
                     FN(bk_activate)(g, nd, q);
                 } else if (tq == BK_T) {
                     ps = p; qt = q; pa = a;
@@ -286,7 +290,7 @@ static void FN(bk_run)(bk_graph *g)
                 } else if (nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist) {
                     nd[q].parent = (PAR_T)SIS(a);
                     nd[q].ts = nd[p].ts;
-                    nd[q].dist = nd[p].dist + 1;
+                    nd[q].dist = DINC(nd[p].dist);
                 }
             }
         } else {
@@ -298,7 +302,7 @@ static void FN(bk_run)(bk_graph *g)
                     nd[q].tree = BK_T;
                     nd[q].parent = (PAR_T)SIS(a);
                     nd[q].ts = nd[p].ts;
-                    nd[q].dist = nd[p].dist + 1;
+                    nd[q].dist = DINC(nd[p].dist);
                     FN(bk_activate)(g, nd, q);
                 } else if (tq == BK_S) {
                     ps = q; qt = p; pa = SIS(a);
@@ -306,7 +310,7 @@ static void FN(bk_run)(bk_graph *g)
                 } else if (nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist) {
                     nd[q].parent = (PAR_T)SIS(a);
                     nd[q].ts = nd[p].ts;
-                    nd[q].dist = nd[p].dist + 1;
+                    nd[q].dist = DINC(nd[p].dist);
                 }
             }
         }
