@@ -29,6 +29,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ._dispatch import load
+from ._threads import effective_n_threads
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -104,6 +105,11 @@ class GridGraph:
     dtype : None, float32 or float64
         Residual capacity type.  None: float32 when all weights given are
         float32, float64 otherwise.
+    n_threads : None or int
+        Threads for the first solve after a build (None: all usable cores).
+        With several threads the grid is cut into that many bands of rows
+        that are solved in parallel; the solve then finishes on the whole
+        grid, so the result does not depend on the thread count.
 
     Examples
     --------
@@ -114,7 +120,8 @@ class GridGraph:
     2.0
     """
 
-    def __init__(self, shape: Tuple[int, int], connectivity: int = 4, dtype=None) -> None:
+    def __init__(self, shape: Tuple[int, int], connectivity: int = 4, dtype=None,
+                 n_threads: Optional[int] = None) -> None:
         if not isinstance(shape, (tuple, list)) or len(shape) != 2:
             raise ValueError(f"shape must be a pair (H, W), got {shape!r}.")
         for s in shape:
@@ -129,6 +136,7 @@ class GridGraph:
             raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
         self.shape = (H, W)
         self.connectivity = int(connectivity)
+        self.n_threads = effective_n_threads(n_threads)
         self._dtype = _resolve_dtype(dtype)
         self._w = None          # (K, H, W) forward capacities
         self._wr = None         # reverse capacities or None (symmetric)
@@ -230,7 +238,9 @@ class GridGraph:
         if self._state == "dirty" or not reuse:
             self._build()
         if self._state != "solved" or not reuse:
-            self._solver.run()
+            nt = self.n_threads
+            bands = nt if nt > 1 and self.shape[0] >= 64 * nt else 0
+            self._solver.run(nt, bands)
             self._flow = float(self._src.sum(dtype=np.float64) - self._solver.unused_source())
             self._state = "solved"
         return self._flow

@@ -536,3 +536,32 @@ def test_alpha_expansion_bad_input():
         alpha_expansion(u, 1.0, connectivity=6)
     with pytest.raises(TypeError):
         alpha_expansion(np.array([[["a"]]]), 1.0)
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_grid_bands_parallel_equal_single_thread(conn):
+    """The banded (multi-threaded) first solve gives the reference flow and the same cut."""
+    rng = np.random.default_rng(50 + conn)
+    H, W = 200, 30
+    yy, xx = np.mgrid[0:H, 0:W]
+    I = 0.5 + 0.45 * np.sin(xx / 5.0 + yy / 11.0) + 0.15 * rng.standard_normal((H, W))
+    w = np.stack([np.round(10 * np.exp(-3 * np.abs(I - np.roll(np.roll(I, -dy, 0), -dx, 1))))
+                  for dy, dx in FWD[: conn // 2]])
+    s, t = np.round(30 * np.clip(I, 0, 1)), np.round(30 * np.clip(1 - I, 0, 1))
+    ei, ej, c, r = grid_edges(w, conn)
+    ref = scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+    segs = []
+    for nt in (1, 2, 3):
+        g = GridGraph((H, W), conn, n_threads=nt)
+        g.set_neighbor_weights(w)
+        g.set_terminal_weights(s, t)
+        assert g.maxflow() == ref
+        segs.append(g.segments())
+        # a re-solve after a terminal change continues from the merged state
+        s2 = s.copy()
+        s2[::7, ::3] += 5
+        g.set_terminal_weights(s2, t)
+        assert g.maxflow() == scipy_maxflow(H * W, ei, ej, c, r, s2.ravel(), t.ravel())
+    assert (segs[0] == segs[1]).all() and (segs[0] == segs[2]).all()
+    with pytest.raises(ValueError):
+        GridGraph((H, W), conn, n_threads=0)
