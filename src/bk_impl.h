@@ -230,6 +230,7 @@ static void FN(bk_adopt)(bk_graph *g, bk_state *st)
                 nd[j].ts = TIME;
                 nd[j].dist = DCLIP(d); d--;
             }
+            if (dmin == 1) break;   /* a root: no parent can be closer */
         }
         if (found) {
             nd[p].parent = (PAR_T)best;
