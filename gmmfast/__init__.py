@@ -11,7 +11,9 @@ from ._config import config, show_config
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .mixture import GaussianMixture
-from . import data
+from . import data, maxflow
+from .background import BackgroundSubtractor, BackgroundSubtractorMOG2
+from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
 
 __all__ = [
     "GaussianMixture",
@@ -24,6 +26,7 @@ __all__ = [
     "show_config",
     "config",
     "data",
+    "maxflow",
     "BackgroundSubtractor",
     "BackgroundSubtractorMOG2",
     "PixelGMM",
@@ -32,6 +35,3 @@ __all__ = [
     "subtract",
     "kmeans_background",
 ]
-
-from .background import BackgroundSubtractor, BackgroundSubtractorMOG2  # noqa: E402
-from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract  # noqa: E402
