@@ -40,6 +40,7 @@ import numpy as np
 
 from ._dispatch import load
 from ._threads import effective_n_threads
+from .maxflow import GridGraph
 
 __all__ = [
     "BGD",
@@ -89,21 +90,18 @@ def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: d
 
     ``weights`` (D, H, W) are the neighbour capacities for the forward
     offsets (0,1), (1,0)[, (1,1), (1,-1)]; ``source``/``sink`` the terminal
-    capacities (source = foreground).  ``cache`` lets a solver keep its
-    graph between calls on the same image.
+    capacities (source = foreground).  ``cache`` keeps the graph between
+    calls on the same image, so that a re-solve after new terminal weights
+    reuses the previous flow and search trees.
     """
-    import maxflow
-
-    H, W = source.shape
-    g = maxflow.GraphFloat()
-    ids = g.add_grid_nodes((H, W))
-    for d, (dy, dx) in enumerate(((0, 1), (1, 0), (1, 1), (1, -1))[: weights.shape[0]]):
-        st = np.zeros((3, 3))
-        st[1 + dy, 1 + dx] = 1
-        g.add_grid_edges(ids, weights=weights[d], structure=st, symmetric=True)
-    g.add_grid_tedges(ids, source, sink)
+    g = cache.get("graph")
+    if g is None:
+        g = GridGraph(source.shape, connectivity=4 if weights.shape[0] == 2 else 8)
+        g.set_neighbor_weights(weights)
+        cache["graph"] = g
+    g.set_terminal_weights(source, sink)
     flow = g.maxflow()
-    return ~g.get_grid_segments(ids), float(flow)
+    return ~g.segments(), float(flow)
 
 
 # ---------------------------------------------------------------------------
