@@ -74,6 +74,11 @@ INIT_OUTLIER = 0.0
 #: seed the foreground model from unusual pixels only if they are at least this share
 INIT_MIN_FRACTION = 0.02
 INNER_FITS = 1
+#: images with more pixels than this run all iterations but the last of a
+#: fresh start on a reduced copy (see ``GrabCut._iterate_coarse``)
+MULTISCALE_PIXELS = 1 << 19
+#: half-width of the band (in coarse pixels) the full-resolution cut decides
+BAND_RADIUS = 2
 #: pixels per model used to seed the colour models (a strided subsample)
 _INIT_SAMPLE = 1 << 16
 
@@ -224,28 +229,33 @@ def _kernel_params(models: list[ColourModel]):
 
 
 def _orchard_bouman(X: np.ndarray, K: int) -> np.ndarray:
-    """Cluster labels (0..K-1) of the rows of X by Orchard-Bouman splitting."""
+    """Cluster labels (0..K-1) of the rows of X by Orchard-Bouman splitting:
+    split the cluster with the largest colour variance along its principal
+    axis, through its mean, until there are K clusters."""
     labels = np.zeros(X.shape[0], dtype=np.intp)
     Xf = X.astype(np.float64)
+    info = {}
+
+    def describe(c, idx):
+        if idx.size < 2:
+            info[c] = (-1.0, idx, None, None)
+            return
+        Xc = Xf[idx]
+        mu = Xc.mean(axis=0)
+        D = Xc - mu
+        ev, evec = np.linalg.eigh(D.T @ D / idx.size)
+        info[c] = (ev[-1], idx, mu, evec[:, -1])
+
+    describe(0, np.arange(X.shape[0]))
     for new in range(1, K):
-        best = None
-        for c in range(new):
-            sel = labels == c
-            if np.count_nonzero(sel) < 2:
-                continue
-            Xc = Xf[sel]
-            mu = Xc.mean(axis=0)
-            cov = np.cov(Xc, rowvar=False, bias=True)
-            ev, evec = np.linalg.eigh(cov)
-            if ev[-1] <= 0:
-                continue
-            if best is None or ev[-1] > best[0]:
-                best = (ev[-1], c, mu, evec[:, -1])
-        if best is None:
+        c = max(info, key=lambda k: info[k][0])
+        var, idx, mu, e = info[c]
+        if var <= 0:
             break
-        _, c, mu, e = best
-        idx = np.flatnonzero(labels == c)
-        labels[idx[(Xf[idx] - mu) @ e > 0]] = new
+        side = (Xf[idx] - mu) @ e > 0
+        labels[idx[side]] = new
+        describe(c, idx[~side])
+        describe(new, idx[side])
     return labels
 
 
@@ -461,9 +471,13 @@ class GrabCut:
         self._alpha = None           # uint8 N: 0 bg, 1 fg
         self._comp = np.zeros((2, H * W), dtype=np.uint8)
         self._models = None
+        self._initialised = False
+        self._fresh = False
         self._cache: dict = {}
         self.n_iter_ = 0
         self.energies_: list[float] = []
+        self.multiscale = True
+        self._band_hard = None
 
     # -- initialisation ------------------------------------------------------
 
@@ -506,10 +520,15 @@ class GrabCut:
         hard = np.zeros(m.size, dtype=np.uint8)
         hard[m == BGD] = _FIXED_BG
         hard[m == FGD] = _FIXED_FG
+        return self._init_state(hard, alpha)
+
+    def _init_state(self, hard: np.ndarray, alpha: np.ndarray) -> "GrabCut":
         self._hard = hard
         self._alpha = alpha
-        self._models = _init_models(self._X, alpha, self.n_components, COV_RIDGE)
-        self._assign()
+        self._cache = {}
+        self._models = None          # seeded on first use (see _ensure_models)
+        self._initialised = True
+        self._fresh = True           # no iteration since the initialisation
         self.n_iter_ = 0
         self.energies_ = []
         return self
@@ -529,14 +548,23 @@ class GrabCut:
         self._alpha = (m & 1).astype(np.uint8)
         self.n_components = background.n_components
         self._models = [background, foreground]
+        self._cache = {}
+        self._initialised = True
+        self._fresh = False
         self._assign()
         return self
 
     # -- refinement ----------------------------------------------------------
 
     def _require_init(self) -> None:
-        if self._models is None:
+        if not self._initialised:
             raise RuntimeError("call init_rect or init_mask first.")
+
+    def _ensure_models(self) -> None:
+        """Seed the colour models from the current labels if not done yet."""
+        if self._models is None:
+            self._models = _init_models(self._X, self._alpha, self.n_components, COV_RIDGE)
+            self._assign()
 
     def add_strokes(self, foreground=None, background=None) -> "GrabCut":
         """Fix user scribbles as definite labels: ``foreground`` / ``background``
@@ -563,6 +591,12 @@ class GrabCut:
         """Run ``n`` GrabCut iterations: re-fit both colour models, then re-cut."""
         self._require_init()
         n = _check_int("n", n, 0)
+        if self.multiscale and n >= 2 and self._fresh and self._X.shape[0] > MULTISCALE_PIXELS:
+            self._fresh = False
+            self._iterate_coarse(n - 1)
+            n = 1
+        self._fresh = self._fresh and n == 0
+        self._ensure_models()
         for _ in range(n):
             stats = _k.component_stats(self._X, self._alpha, self._comp, self.n_components, self.n_threads)
             if stats[0, :, 0].sum() == 0 or stats[1, :, 0].sum() == 0:
@@ -578,21 +612,104 @@ class GrabCut:
             self.n_iter_ += 1
         return self
 
+    def _iterate_coarse(self, n: int) -> None:
+        """Run the first ``n`` iterations on a 2^k-times smaller copy of the image.
+
+        The image is reduced by block means until it has at most
+        ``MULTISCALE_PIXELS`` pixels; a block is fixed when all its pixels
+        carry the same fixed label and starts in the label most of its pixels
+        have.  The coarse labels are then brought back to full resolution and
+        the caller's next iteration re-fits both models on the full-resolution
+        pixels and cuts the full-resolution graph.  The colour models only need
+        the labels roughly right, and the coarse graph cuts cost a fraction of
+        the full one, whose first solve is the most expensive step of GrabCut.
+        """
+        H, W = self._shape
+        f = 2
+        while (-(-H // f)) * (-(-W // f)) > MULTISCALE_PIXELS:
+            f *= 2
+        Hs, Ws = -(-H // f), -(-W // f)
+        pad = ((0, Hs * f - H), (0, Ws * f - W))
+
+        def block_reduce(a, op, dtype):
+            a = np.pad(a, pad + ((0, 0),) * (a.ndim - 2), mode="edge")
+            out = a[0::f, 0::f].astype(dtype)
+            for dy in range(f):
+                for dx in range(f):
+                    if dy or dx:
+                        op(out, a[dy::f, dx::f], out=out)
+            return out
+
+        small = block_reduce(self.image, np.add, np.uint32)
+        small = ((small + (f * f) // 2) // (f * f)).astype(np.uint8)
+        hard = self._hard.reshape(H, W)
+        lo = block_reduce(hard, np.minimum, np.uint8)
+        hi = block_reduce(hard, np.maximum, np.uint8)
+        hard_s = np.where(lo == hi, lo, _FREE).astype(np.uint8).ravel()
+        votes = block_reduce(self._alpha.reshape(H, W), np.add, np.uint32)
+        alpha_s = (2 * votes >= f * f).astype(np.uint8).ravel()
+        alpha_s[hard_s == _FIXED_BG] = 0
+        alpha_s[hard_s == _FIXED_FG] = 1
+        if not alpha_s.any() or alpha_s.all():
+            return self._iterate_full(n)
+        sub = GrabCut(small, n_components=self.n_components, gamma=self.gamma,
+                      connectivity=self.connectivity, n_threads=self.n_threads)
+        sub.multiscale = False
+        sub._init_state(hard_s, alpha_s)
+        sub.iterate(n)
+        up = np.repeat(np.repeat(sub._alpha.reshape(Hs, Ws), f, axis=0), f, axis=1)[:H, :W].ravel()
+        alpha = np.ascontiguousarray(up, dtype=np.uint8)
+        alpha[self._hard == _FIXED_BG] = 0
+        alpha[self._hard == _FIXED_FG] = 1
+        if not alpha.any() or alpha.all():
+            return self._iterate_full(n)
+        self._alpha = alpha
+        self._models = sub._models
+        self._assign()
+        self.n_iter_ += n
+        self.energies_.extend(e * f * f for e in sub.energies_)
+        # the full-resolution cut only decides pixels near the coarse boundary
+        # (banded graph cut, Lombaert et al. 2005): farther pixels keep their
+        # label for this one cut
+        a = sub._alpha.reshape(Hs, Ws).astype(bool)
+        edge = np.zeros_like(a)
+        edge[:, 1:] |= a[:, 1:] != a[:, :-1]
+        edge[:, :-1] |= a[:, 1:] != a[:, :-1]
+        edge[1:, :] |= a[1:, :] != a[:-1, :]
+        edge[:-1, :] |= a[1:, :] != a[:-1, :]
+        band = edge
+        for _ in range(BAND_RADIUS):
+            grown = band.copy()
+            grown[1:, :] |= band[:-1, :]
+            grown[:-1, :] |= band[1:, :]
+            grown[:, 1:] |= band[:, :-1]
+            grown[:, :-1] |= band[:, 1:]
+            band = grown
+        band = np.repeat(np.repeat(band, f, axis=0), f, axis=1)[:H, :W].ravel()
+        self._band_hard = np.where(band | (self._hard != _FREE), self._hard,
+                                   np.where(alpha == 1, _FIXED_FG, _FIXED_BG)).astype(np.uint8)
+
+    def _iterate_full(self, n: int) -> None:
+        for _ in range(n):
+            self.iterate(1)
+
     def evaluate(self) -> "GrabCut":
         """One cut with the colour models frozen (updates the mask only)."""
         self._require_init()
+        self._ensure_models()
+        self._fresh = False
         self._cut()
         return self
 
-    def _assign(self) -> float:
+    def _assign(self, hard: np.ndarray | None = None) -> float:
         """Unary pass: terminal capacities and component assignments."""
         N = self._X.shape[0]
         means, chol, lconst = _kernel_params(self._models)
         self._src = np.empty(N, dtype=np.float32)
         self._snk = np.empty(N, dtype=np.float32)
         k_inf = 9.0 * self.gamma + 1.0
-        return _k.unaries(self._X, means, chol, lconst, self._hard, k_inf, self.n_threads,
-                          self._src, self._snk, self._comp)
+        return _k.unaries(self._X, means, chol, lconst, self._hard if hard is None else hard, k_inf,
+                          self.n_threads, self._src, self._snk, self._comp)
 
     def _edge_weights(self) -> np.ndarray:
         if self._weights is None:
@@ -604,7 +721,8 @@ class GrabCut:
         return self._weights
 
     def _cut(self) -> None:
-        const = self._assign()
+        hard, self._band_hard = self._band_hard, None
+        const = self._assign(hard)
         H, W = self._shape
         fg, flow = _min_cut(self._edge_weights(), self._src.reshape(H, W), self._snk.reshape(H, W), self._cache)
         self._alpha = fg.ravel().astype(np.uint8)
@@ -631,16 +749,20 @@ class GrabCut:
     def background_model_(self) -> ColourModel:
         """The current background colour model."""
         self._require_init()
+        self._ensure_models()
         return self._models[0]
 
     @property
     def foreground_model_(self) -> ColourModel:
         """The current foreground colour model."""
         self._require_init()
+        self._ensure_models()
         return self._models[1]
 
     def result(self) -> GrabCutResult:
         """Snapshot of the current state as a :class:`GrabCutResult`."""
+        self._require_init()
+        self._ensure_models()
         return GrabCutResult(self.mask, self._models[0], self._models[1], self.n_iter_,
                              list(self.energies_), self.image)
 
