@@ -20,9 +20,13 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
   clustering the paper uses): repeatedly split the cluster with the largest
   colour variance along its principal axis.  It is deterministic and cheaper
   than k-means, and it gives better first models than k-means on the box.
-* A box side that lies within ``BORDER_SNAP`` pixels of the image border is
-  taken to reach the border: the sliver of pixels outside it is a drawing
-  artefact, not a background sample.
+* Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
+  fine: all iterations but the last run on a copy reduced by 2x2 (or 4x4...)
+  block means, and the last iteration re-fits the models on the full image
+  and cuts the full-resolution graph in a band around the coarse boundary
+  (banded graph cut, Lombaert et al. 2005).  The first cut of a fresh graph
+  is the most expensive step of GrabCut; this makes it a small one.
+  ``multiscale=False`` runs every iteration at full resolution.
 * Covariances get a fixed ridge of ``COV_RIDGE`` (a fraction of one grey
   level squared, about the variance of uint8 rounding), so a component made
   of identical colours never becomes singular.
@@ -66,19 +70,11 @@ PR_FGD = 3
 
 #: ridge added to every colour covariance (grey levels squared)
 COV_RIDGE = 0.1
-#: box sides this close to the image border (pixels) are taken to reach it
-BORDER_SNAP = 0
-#: share of the background sample less likely than the threshold that marks
-#: a box pixel as unusual for the background when seeding the foreground model
-INIT_OUTLIER = 0.0
-#: seed the foreground model from unusual pixels only if they are at least this share
-INIT_MIN_FRACTION = 0.02
-INNER_FITS = 1
 #: images with more pixels than this run all iterations but the last of a
 #: fresh start on a reduced copy (see ``GrabCut._iterate_coarse``)
-MULTISCALE_PIXELS = 1 << 19
+MULTISCALE_PIXELS = 1 << 17
 #: half-width of the band (in coarse pixels) the full-resolution cut decides
-BAND_RADIUS = 2
+BAND_RADIUS = 4
 #: pixels per model used to seed the colour models (a strided subsample)
 _INIT_SAMPLE = 1 << 16
 
@@ -272,31 +268,15 @@ def _stats_of(X: np.ndarray, labels: np.ndarray, K: int) -> np.ndarray:
 
 
 def _init_models(X: np.ndarray, alpha: np.ndarray, K: int, ridge: float) -> list[ColourModel]:
-    """Seed both colour models by Orchard-Bouman splitting of (a subsample of) their pixels.
-
-    The background model comes from the background pixels.  The foreground
-    model is seeded from the foreground pixels the background model finds
-    unusual (less likely than all but ``INIT_OUTLIER`` of the background
-    sample): a box holds plenty of background, and seeding the foreground
-    model with it lets it claim that background.  When too few pixels are
-    unusual, all foreground pixels are used.
-    """
-    samples = []
+    """Seed both colour models by Orchard-Bouman splitting of (a strided
+    subsample of at most ``_INIT_SAMPLE``) the pixels of each label."""
+    stats = np.zeros((2, K, 10), dtype=np.int64)
     for m in range(2):
         idx = np.flatnonzero(alpha == m)
         if idx.size > _INIT_SAMPLE:
             idx = idx[:: -(-idx.size // _INIT_SAMPLE)]
-        samples.append(X[idx].astype(np.int64))
-    stats = np.zeros((2, K, 10), dtype=np.int64)
-    stats[0] = _stats_of(samples[0], _orchard_bouman(samples[0], K), K)
-    Xf = samples[1]
-    if INIT_OUTLIER > 0:
-        bg = _fit_models(np.stack([stats[0], stats[0]]), ridge)[0]
-        thr = np.quantile(bg.score_samples(samples[0]), INIT_OUTLIER)
-        unusual = bg.score_samples(Xf) < thr
-        if np.count_nonzero(unusual) >= max(INIT_MIN_FRACTION * Xf.shape[0], 2 * K):
-            Xf = Xf[unusual]
-    stats[1] = _stats_of(Xf, _orchard_bouman(Xf, K), K)
+        Xm = X[idx].astype(np.int64)
+        stats[m] = _stats_of(Xm, _orchard_bouman(Xm, K), K)
     return _fit_models(stats, ridge)
 
 
@@ -446,6 +426,11 @@ class GrabCut:
     gamma : weight of the smoothness term (default 50)
     connectivity : 4 or 8 neighbours (default 8; diagonals weighted 1/sqrt 2)
     n_threads : threads for the kernels (None: all cores)
+    multiscale : on images of more than ``MULTISCALE_PIXELS`` pixels, run all
+        but the last iteration of a fresh start on a 2^k-times reduced copy and
+        let the last, full-resolution cut decide the pixels within
+        ``BAND_RADIUS`` coarse pixels of the coarse boundary (default True;
+        False runs every iteration at full resolution)
 
     Typical use::
 
@@ -455,7 +440,7 @@ class GrabCut:
     """
 
     def __init__(self, image, *, n_components: int = 5, gamma: float = 50.0,
-                 connectivity: int = 8, n_threads: int | None = None):
+                 connectivity: int = 8, n_threads: int | None = None, multiscale: bool = True):
         self.image = _check_image(image)
         self.n_components = _check_int("n_components", n_components, 1, _k.max_components())
         self.gamma = _check_gamma(gamma)
@@ -476,7 +461,9 @@ class GrabCut:
         self._cache: dict = {}
         self.n_iter_ = 0
         self.energies_: list[float] = []
-        self.multiscale = True
+        if not isinstance(multiscale, (bool, np.bool_)):
+            raise TypeError(f"multiscale must be True or False, got {multiscale!r}.")
+        self.multiscale = bool(multiscale)
         self._band_hard = None
 
     # -- initialisation ------------------------------------------------------
@@ -487,13 +474,6 @@ class GrabCut:
         H, W = self._shape
         x, y, w, h = _check_rect(rect, self._shape)
         x1, y1 = x + w, y + h
-        # sides that (nearly) touch the image border reach it
-        sx0 = 0 if x <= BORDER_SNAP else x
-        sy0 = 0 if y <= BORDER_SNAP else y
-        sx1 = W if W - x1 <= BORDER_SNAP else x1
-        sy1 = H if H - y1 <= BORDER_SNAP else y1
-        if (sx1 - sx0) * (sy1 - sy0) < H * W:
-            x, y, x1, y1 = sx0, sy0, sx1, sy1
         if (x1 - x) * (y1 - y) >= H * W:
             raise ValueError(
                 f"rect covers the whole {W}x{H} image, so no pixel is known to be background; "
@@ -604,10 +584,6 @@ class GrabCut:
                 pass
             else:
                 self._models = _fit_models(stats, COV_RIDGE)
-                for _ in range(INNER_FITS - 1):
-                    self._assign()
-                    stats = _k.component_stats(self._X, self._alpha, self._comp, self.n_components, self.n_threads)
-                    self._models = _fit_models(stats, COV_RIDGE)
             self._cut()
             self.n_iter_ += 1
         return self
@@ -653,8 +629,7 @@ class GrabCut:
         if not alpha_s.any() or alpha_s.all():
             return self._iterate_full(n)
         sub = GrabCut(small, n_components=self.n_components, gamma=self.gamma,
-                      connectivity=self.connectivity, n_threads=self.n_threads)
-        sub.multiscale = False
+                      connectivity=self.connectivity, n_threads=self.n_threads, multiscale=False)
         sub._init_state(hard_s, alpha_s)
         sub.iterate(n)
         up = np.repeat(np.repeat(sub._alpha.reshape(Hs, Ws), f, axis=0), f, axis=1)[:H, :W].ravel()
@@ -768,7 +743,8 @@ class GrabCut:
 
 
 def grabcut(image, rect=None, mask=None, iterations: int = 5, n_components: int = 5,
-            gamma: float = 50.0, connectivity: int = 8, *, n_threads: int | None = None) -> GrabCutResult:
+            gamma: float = 50.0, connectivity: int = 8, *, n_threads: int | None = None,
+            multiscale: bool = True) -> GrabCutResult:
     """Extract the foreground object of an RGB image with GrabCut.
 
     Parameters
@@ -782,6 +758,7 @@ def grabcut(image, rect=None, mask=None, iterations: int = 5, n_components: int 
     gamma : smoothness weight (default 50)
     connectivity : 4 or 8 (default 8)
     n_threads : kernel threads (None: all cores)
+    multiscale : coarse-to-fine start on large images (see :class:`GrabCut`)
 
     Returns
     -------
@@ -790,7 +767,7 @@ def grabcut(image, rect=None, mask=None, iterations: int = 5, n_components: int 
     """
     iterations = _check_int("iterations", iterations, 0)
     gc = GrabCut(image, n_components=n_components, gamma=gamma, connectivity=connectivity,
-                 n_threads=n_threads)
+                 n_threads=n_threads, multiscale=multiscale)
     if rect is None and mask is None:
         raise ValueError("give rect=(x, y, width, height) or an initial mask.")
     if mask is not None and rect is not None:

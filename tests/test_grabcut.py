@@ -224,6 +224,28 @@ def test_synthetic_objects_are_found(seed):
     assert res.foreground_model.score_samples(Xo).mean() > res.background_model.score_samples(Xo).mean() + 5
 
 
+def test_multiscale_agrees_with_full_resolution():
+    img, obj, rect = scene(H=401, W=403, seed=9)    # odd sizes, above the multiscale threshold
+    assert obj.size > G.MULTISCALE_PIXELS
+    a = grabcut(img, rect=rect)
+    b = grabcut(img, rect=rect, multiscale=False)
+    assert np.mean(a.mask == b.mask) > 0.99
+    assert iou(a.foreground, obj) > 0.95 and iou(b.foreground, obj) > 0.95
+    assert a.n_iter == 5 and len(a.energies) == 5 and np.all(np.isfinite(a.energies))
+    # fixed labels survive the coarse stage (a definite-foreground pixel next to background)
+    m = np.full(obj.shape, BGD, np.uint8)
+    x, y, w, h = rect
+    m[y:y + h, x:x + w] = PR_FGD
+    m[y + 1, x + 1] = FGD
+    m[y + 2:y + 12, x + w // 2] = BGD
+    res = grabcut(img, mask=m)
+    assert res.mask[y + 1, x + 1] == FGD and res.foreground[y + 1, x + 1]
+    assert np.all(res.mask[y + 2:y + 12, x + w // 2] == BGD)
+    assert np.all(res.mask[m == BGD] == BGD)
+    with pytest.raises(TypeError, match="multiscale"):
+        grabcut(img, rect=rect, multiscale="yes")
+
+
 def test_low_contrast_object_and_connectivity_4():
     img, obj, rect = scene(seed=7, contrast=0.5)
     for conn in (4, 8):
