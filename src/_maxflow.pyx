@@ -16,6 +16,8 @@ cimport numpy as cnp
 cnp.import_array()
 
 cdef extern from "bk.h" nogil:
+    ctypedef struct bk_state:
+        int64_t n_aug, n_orphans
     ctypedef struct bk_graph:
         int kind
         int64_t n
@@ -23,11 +25,11 @@ cdef extern from "bk.h" nogil:
         int32_t H, W, Wp
         void *nodes
         void *rc
-        int32_t time
-        int64_t n_aug, n_orphans
+        bk_state st0
     int BK_G4F, BK_G4D, BK_G8F, BK_G8D, BK_GENF, BK_GEND
     void bk_free(bk_graph *g)
     int bk_grid_alloc(bk_graph *g, int kind, int32_t H, int32_t W)
+    int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
     void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk)
     int bk_csr_build_float(bk_graph *g, int kind, int64_t n, int64_t m, const int32_t *ei,
                            const int32_t *ej, const float *cap, const float *rcap)
@@ -58,9 +60,12 @@ cdef class Solver:
 
     cdef bk_graph g
     cdef bint allocated
+    cdef bint pending       # filled, trees not built yet
+    cdef bint greedy
 
     def __cinit__(self):
         self.allocated = False
+        self.pending = False
 
     def __dealloc__(self):
         if self.allocated:
@@ -82,7 +87,7 @@ cdef class Solver:
     @property
     def stats(self):
         """Augmentations and orphans processed since the last build."""
-        return {"augmentations": self.g.n_aug, "orphans": self.g.n_orphans}
+        return {"augmentations": self.g.st0.n_aug, "orphans": self.g.st0.n_orphans}
 
     def build_grid(self, int kind, cnp.ndarray w, object wr, cnp.ndarray src,
                    cnp.ndarray snk, bint greedy=True):
@@ -107,15 +112,12 @@ cdef class Solver:
                 rc = bk_grid_alloc(&self.g, kind, H, W)
             if rc == 0:
                 bk_grid_fill(&self.g, pw, pwr, ps, pt)
-                self.g.n_aug = 0
-                self.g.n_orphans = 0
-                if greedy:
-                    bk_greedy(&self.g)
-                bk_init_trees(&self.g)
         if rc != 0:
             self.allocated = False
             raise MemoryError("not enough memory for the max-flow grid")
         self.allocated = True
+        self.pending = True
+        self.greedy = greedy
 
     def build_general(self, int kind, int64_t n, cnp.ndarray ei, cnp.ndarray ej,
                       cnp.ndarray cap, cnp.ndarray rcap, cnp.ndarray src, cnp.ndarray snk,
@@ -137,19 +139,36 @@ cdef class Solver:
                 rc = bk_csr_build_double(&self.g, kind, n, m, pi, pj, <const double*>pc, <const double*>pr)
             if rc == 0:
                 bk_set_tr(&self.g, ps, pt)
-                if greedy:
-                    bk_greedy(&self.g)
-                bk_init_trees(&self.g)
         if rc != 0:
             raise MemoryError("not enough memory for the max-flow graph")
         self.allocated = True
+        self.pending = True
+        self.greedy = greedy
 
-    def run(self):
-        """Run (or resume) Boykov-Kolmogorov until no augmenting path is left."""
+    def run(self, int n_threads=1, int n_bands=0):
+        """Run (or resume) Boykov-Kolmogorov until no augmenting path is left.
+
+        The first run after a build of a grid with n_bands >= 2 solves that
+        many bands of rows on n_threads threads, then finishes on the whole
+        grid (see bk_grid_solve_bands); otherwise one BK on the whole graph.
+        """
+        cdef int rc = -1
+        cdef bint first = self.pending
+        cdef bint greedy = self.greedy
         if not self.allocated:
             raise RuntimeError("solver not built")
         with nogil:
-            bk_run(&self.g)
+            if first and self.g.kind < BK_GENF and n_bands >= 2:
+                rc = bk_grid_solve_bands(&self.g, n_bands, n_threads, greedy)
+            if rc != 0:
+                if first:
+                    self.g.st0.n_aug = 0
+                    self.g.st0.n_orphans = 0
+                    if greedy:
+                        bk_greedy(&self.g)
+                    bk_init_trees(&self.g)
+                bk_run(&self.g)
+        self.pending = False
 
     def change_terminals(self, cnp.ndarray idx, cnp.ndarray delta):
         """Add delta[k] to the net terminal capacity (source - sink) of node idx[k]
@@ -157,8 +176,8 @@ cdef class Solver:
         cdef int64_t m = idx.shape[0]
         cdef const int32_t *pi = <const int32_t*>_ptr(idx)
         cdef const void *pd = _ptr(delta)
-        if not self.allocated:
-            raise RuntimeError("solver not built")
+        if not self.allocated or self.pending:
+            raise RuntimeError("solver not built or not run")
         with nogil:
             bk_change_tr(&self.g, m, pi, pd)
 

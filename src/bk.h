@@ -16,6 +16,16 @@
 enum { BK_FREE = 0, BK_S = 1, BK_T = 2 };
 enum { BK_G4F = 0, BK_G4D = 1, BK_G8F = 2, BK_G8D = 3, BK_GENF = 4, BK_GEND = 5 };
 
+/* Solver state of one region: active FIFO, orphan ring, clock, node range. */
+typedef struct {
+    int32_t q_first, q_last;   /* active FIFO */
+    int32_t *orph;             /* orphan ring */
+    int64_t orph_cap, orph_h, orph_t;
+    int32_t time;
+    int64_t lo, hi;            /* nodes [lo, hi) initialised by this state */
+    int64_t n_aug, n_orphans;  /* statistics */
+} bk_state;
+
 typedef struct {
     int kind;
     int64_t n;                 /* nodes, padding included */
@@ -26,11 +36,8 @@ typedef struct {
     void *rc;                  /* residual capacities (float or double) */
     int64_t *first;            /* CSR: n + 1 row starts */
     int32_t *head, *sis;       /* CSR: arc head and reverse arc */
-    int32_t *orph;             /* orphan ring */
-    int64_t orph_cap, orph_h, orph_t;
-    int32_t q_first, q_last;   /* active FIFO */
-    int32_t time;
-    int64_t n_aug, n_orphans;  /* statistics */
+    bk_state st0;              /* whole-graph state */
+    int fresh;                 /* arrays still zero from calloc */
 } bk_graph;
 
 #define BK_SFX g4f
@@ -100,8 +107,8 @@ static size_t bk_node_size(int kind)
 
 static void bk_free(bk_graph *g)
 {
-    free(g->nodes); free(g->rc); free(g->first); free(g->head); free(g->sis); free(g->orph);
-    g->nodes = g->rc = NULL; g->first = NULL; g->head = g->sis = g->orph = NULL;
+    free(g->nodes); free(g->rc); free(g->first); free(g->head); free(g->sis); free(g->st0.orph);
+    g->nodes = g->rc = NULL; g->first = NULL; g->head = g->sis = g->st0.orph = NULL;
 }
 
 /* Allocate node, residual and orphan arrays (zeroed).  0 on success. */
@@ -111,11 +118,14 @@ static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs)
     g->kind = kind; g->n = n; g->n_arcs = n_arcs;
     g->nodes = calloc((size_t)n, bk_node_size(kind));
     g->rc = calloc((size_t)(n_arcs > 0 ? n_arcs : 1), cs);
-    g->orph_cap = 2 * n + 1;
-    g->orph = (int32_t *)malloc((size_t)g->orph_cap * sizeof(int32_t));
-    g->q_first = g->q_last = -1;
-    g->orph_h = g->orph_t = 0; g->time = 0; g->n_aug = g->n_orphans = 0;
-    if (!g->nodes || !g->rc || !g->orph) { bk_free(g); return -1; }
+    bk_state *st = &g->st0;
+    memset(st, 0, sizeof(*st));
+    st->orph_cap = 2 * n + 1;
+    st->orph = (int32_t *)malloc((size_t)st->orph_cap * sizeof(int32_t));
+    st->q_first = st->q_last = -1;
+    st->lo = 0; st->hi = n;
+    if (!g->nodes || !g->rc || !st->orph) { bk_free(g); return -1; }
+    g->fresh = 1;
     return 0;
 }
 
@@ -160,8 +170,11 @@ static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
         static const int fy[4] = {0, 1, 1, 1}, fx[4] = {1, 0, 1, -1};                       \
         T *rc = (T *)g->rc;                                                                 \
         bk_node_##NODE_T *nd = (bk_node_##NODE_T *)g->nodes;                                \
-        memset(rc, 0, (size_t)g->n_arcs * sizeof(T));                                       \
-        for (int64_t p = 0; p < g->n; p++) { nd[p].tr = 0; }                                \
+        if (!g->fresh) {                                                                    \
+            memset(rc, 0, (size_t)g->n_arcs * sizeof(T));                                   \
+            memset(nd, 0, (size_t)g->n * sizeof(*nd));                                      \
+        }                                                                                   \
+        g->fresh = 0;                                                                       \
         for (int64_t i = 0; i < H; i++) {                                                   \
             for (int64_t j = 0; j < W; j++) {                                               \
                 int64_t p = bk_grid_index(g, i, j), s = i * W + j;                          \
@@ -244,26 +257,29 @@ static void bk_set_tr(bk_graph *g, const void *src, const void *snk)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void bk_greedy(bk_graph *g) { switch (g->kind) {
-    case BK_G4F: bk_greedy_g4f(g); break; case BK_G4D: bk_greedy_g4d(g); break;
-    case BK_G8F: bk_greedy_g8f(g); break; case BK_G8D: bk_greedy_g8d(g); break;
-    case BK_GENF: bk_greedy_gnf(g); break; default: bk_greedy_gnd(g); } }
+static void bk_greedy_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_greedy_g4f(g, st); break; case BK_G4D: bk_greedy_g4d(g, st); break;
+    case BK_G8F: bk_greedy_g8f(g, st); break; case BK_G8D: bk_greedy_g8d(g, st); break;
+    case BK_GENF: bk_greedy_gnf(g, st); break; default: bk_greedy_gnd(g, st); } }
+static void bk_greedy(bk_graph *g) { bk_greedy_st(g, &g->st0); }
 
-static void bk_init_trees(bk_graph *g) { switch (g->kind) {
-    case BK_G4F: bk_init_trees_g4f(g); break; case BK_G4D: bk_init_trees_g4d(g); break;
-    case BK_G8F: bk_init_trees_g8f(g); break; case BK_G8D: bk_init_trees_g8d(g); break;
-    case BK_GENF: bk_init_trees_gnf(g); break; default: bk_init_trees_gnd(g); } }
+static void bk_init_trees_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_init_trees_g4f(g, st); break; case BK_G4D: bk_init_trees_g4d(g, st); break;
+    case BK_G8F: bk_init_trees_g8f(g, st); break; case BK_G8D: bk_init_trees_g8d(g, st); break;
+    case BK_GENF: bk_init_trees_gnf(g, st); break; default: bk_init_trees_gnd(g, st); } }
+static void bk_init_trees(bk_graph *g) { bk_init_trees_st(g, &g->st0); }
 
-static void bk_run(bk_graph *g) { switch (g->kind) {
-    case BK_G4F: bk_run_g4f(g); break; case BK_G4D: bk_run_g4d(g); break;
-    case BK_G8F: bk_run_g8f(g); break; case BK_G8D: bk_run_g8d(g); break;
-    case BK_GENF: bk_run_gnf(g); break; default: bk_run_gnd(g); } }
+static void bk_run_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_run_g4f(g, st); break; case BK_G4D: bk_run_g4d(g, st); break;
+    case BK_G8F: bk_run_g8f(g, st); break; case BK_G8D: bk_run_g8d(g, st); break;
+    case BK_GENF: bk_run_gnf(g, st); break; default: bk_run_gnd(g, st); } }
+static void bk_run(bk_graph *g) { bk_run_st(g, &g->st0); }
 
 /* delta is float for *F kinds, double for *D kinds */
 static void bk_change_tr(bk_graph *g, int64_t m, const int32_t *idx, const void *delta) { switch (g->kind) {
-    case BK_G4F: bk_change_tr_g4f(g, m, idx, delta); break; case BK_G4D: bk_change_tr_g4d(g, m, idx, delta); break;
-    case BK_G8F: bk_change_tr_g8f(g, m, idx, delta); break; case BK_G8D: bk_change_tr_g8d(g, m, idx, delta); break;
-    case BK_GENF: bk_change_tr_gnf(g, m, idx, delta); break; default: bk_change_tr_gnd(g, m, idx, delta); } }
+    case BK_G4F: bk_change_tr_g4f(g, &g->st0, m, idx, delta); break; case BK_G4D: bk_change_tr_g4d(g, &g->st0, m, idx, delta); break;
+    case BK_G8F: bk_change_tr_g8f(g, &g->st0, m, idx, delta); break; case BK_G8D: bk_change_tr_g8d(g, &g->st0, m, idx, delta); break;
+    case BK_GENF: bk_change_tr_gnf(g, &g->st0, m, idx, delta); break; default: bk_change_tr_gnd(g, &g->st0, m, idx, delta); } }
 
 /* tree (0 free, 1 S, 2 T) and tr of every node, padding included */
 #define BK_READ(sfx, T)                                                     \
@@ -282,6 +298,98 @@ static void bk_read(const bk_graph *g, uint8_t *tree, double *tr) { switch (g->k
     case BK_G4F: bk_read_g4f(g, tree, tr); break; case BK_G4D: bk_read_g4d(g, tree, tr); break;
     case BK_G8F: bk_read_g8f(g, tree, tr); break; case BK_G8D: bk_read_g8d(g, tree, tr); break;
     case BK_GENF: bk_read_gnf(g, tree, tr); break; default: bk_read_gnd(g, tree, tr); } }
+
+static void bk_activate_range(bk_graph *g, bk_state *st, int64_t lo, int64_t hi) { switch (g->kind) {
+    case BK_G4F: bk_activate_range_g4f(g, st, lo, hi); break; case BK_G4D: bk_activate_range_g4d(g, st, lo, hi); break;
+    case BK_G8F: bk_activate_range_g8f(g, st, lo, hi); break; case BK_G8D: bk_activate_range_g8d(g, st, lo, hi); break;
+    case BK_GENF: bk_activate_range_gnf(g, st, lo, hi); break; default: bk_activate_range_gnd(g, st, lo, hi); } }
+
+/* First solve of a freshly filled grid split into R bands of rows solved in
+ * parallel.  The arcs between bands are set aside (zero residual both ways),
+ * every band runs greedy + BK on its own state, then the arcs are put back,
+ * the nodes next to them are woken and BK finishes on the whole graph: the
+ * bands' flows and trees are valid in the whole graph, so nothing is redone.
+ * Returns 0, or -1 when out of memory (nothing changed then). */
+static int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
+{
+    const int D = bk_dirs(g->kind), K = D / 2;
+    const int64_t H = g->H, W = g->W, Wp = g->Wp;
+    const int dsz = bk_is_double(g->kind) ? 8 : 4;
+    char *rc = (char *)g->rc;
+    if (R < 2 || H < 2 * R) return -1;
+    if (n_threads < 1) n_threads = 1;
+    bk_state *sts = (bk_state *)calloc((size_t)R, sizeof(bk_state));
+    int64_t *row0 = (int64_t *)malloc((size_t)(R + 1) * sizeof(int64_t));
+    /* saved cut arcs: per boundary, per pixel of the row above, K - 1 forward
+     * directions with dy = 1 (d = 1..K-1), forward and reverse */
+    int64_t per_b = W * (K - 1) * 2;
+    char *saved = (char *)malloc((size_t)((R - 1) * per_b + 1) * (size_t)dsz);
+    int ok = sts && row0 && saved;
+    for (int k = 0; ok && k < R; k++) {
+        row0[k] = H * k / R;
+        int64_t lo = k == 0 ? 0 : (row0[k] + 1) * Wp;
+        int64_t hi = k == R - 1 ? g->n : (H * (k + 1) / R + 1) * Wp;
+        sts[k].lo = lo; sts[k].hi = hi;
+        sts[k].orph_cap = 2 * (hi - lo) + 1;
+        sts[k].orph = (int32_t *)malloc((size_t)sts[k].orph_cap * sizeof(int32_t));
+        if (!sts[k].orph) ok = 0;
+    }
+    if (!ok) {
+        if (sts) for (int k = 0; k < R; k++) free(sts[k].orph);
+        free(sts); free(row0); free(saved);
+        return -1;
+    }
+    row0[R] = H;
+    /* cut */
+    for (int b = 1; b < R; b++) {
+        int64_t i = row0[b] - 1;            /* pixel row above the boundary */
+        char *sv = saved + (b - 1) * per_b * dsz;
+        for (int64_t j = 0; j < W; j++) {
+            int64_t p = bk_grid_index(g, i, j);
+            for (int d = 1; d < K; d++) {
+                int64_t q = p + g->off[d];
+                char *fw = rc + (p * D + d) * dsz, *bw = rc + (q * D + (d ^ K)) * dsz;
+                memcpy(sv, fw, dsz); sv += dsz; memset(fw, 0, dsz);
+                memcpy(sv, bw, dsz); sv += dsz; memset(bw, 0, dsz);
+            }
+        }
+    }
+    #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+    for (int k = 0; k < R; k++) {
+        sts[k].q_first = sts[k].q_last = -1;
+        if (greedy) bk_greedy_st(g, &sts[k]);
+        bk_init_trees_st(g, &sts[k]);
+        bk_run_st(g, &sts[k]);
+    }
+    /* restore and merge */
+    bk_state *st = &g->st0;
+    st->q_first = st->q_last = -1;
+    st->orph_h = st->orph_t = 0;
+    st->time = 0;
+    st->n_aug = st->n_orphans = 0;
+    for (int k = 0; k < R; k++) {
+        if (sts[k].time > st->time) st->time = sts[k].time;
+        st->n_aug += sts[k].n_aug;
+        st->n_orphans += sts[k].n_orphans;
+    }
+    for (int b = 1; b < R; b++) {
+        int64_t i = row0[b] - 1;
+        char *sv = saved + (b - 1) * per_b * dsz;
+        for (int64_t j = 0; j < W; j++) {
+            int64_t p = bk_grid_index(g, i, j);
+            for (int d = 1; d < K; d++) {
+                int64_t q = p + g->off[d];
+                memcpy(rc + (p * D + d) * dsz, sv, dsz); sv += dsz;
+                memcpy(rc + (q * D + (d ^ K)) * dsz, sv, dsz); sv += dsz;
+            }
+        }
+        bk_activate_range(g, st, bk_grid_index(g, i, 0), bk_grid_index(g, i + 1, W - 1) + 1);
+    }
+    for (int k = 0; k < R; k++) free(sts[k].orph);
+    free(sts); free(row0); free(saved);
+    bk_run(g);
+    return 0;
+}
 
 /* sum over nodes of max(tr, 0): the source capacity left unused */
 #define BK_SUMPOS(sfx)                                                      \
