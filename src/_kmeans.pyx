@@ -1,0 +1,246 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""k-means kernels: Lloyd iterations and k-means++ seeding.
+
+Like the EM kernels, samples are processed in chunks transposed to
+structure-of-arrays buffers so that distance loops vectorise, and sums are
+written per chunk so results do not depend on the thread count.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+cimport openmp
+
+import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "kmeans_small.h" nogil:
+    void kmeans_small_assign_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
+                                 const float* C, int* lab, float* best)
+    void kmeans_small_assign_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
+                                 const double* C, int* lab, double* best)
+    void kmeans_small_sums_f32(const float* xT, const int* lab, Py_ssize_t n, Py_ssize_t st, int d,
+                               Py_ssize_t K, double* o)
+    void kmeans_small_sums_f64(const double* xT, const int* lab, Py_ssize_t n, Py_ssize_t st, int d,
+                               Py_ssize_t K, double* o)
+    double kmeans_small_potential_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const float* c, double* closest, int update)
+    double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const double* c, double* closest, int update)
+
+cdef enum:
+    CHUNK = 512
+    LANES = 16
+    SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used
+
+
+cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
+    cdef floating lanes[LANES]
+    cdef Py_ssize_t i, w, nb = n - n % LANES
+    cdef double s = 0.0
+    for w in range(LANES):
+        lanes[w] = 0
+    for i in range(0, nb, 16):  # step must be a literal: LANES
+        for w in range(LANES):
+            lanes[w] += a[i + w]
+    for w in range(LANES):
+        s += lanes[w]
+    for i in range(nb, n):
+        s += a[i]
+    return s
+
+
+cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
+                                  floating* xT) noexcept nogil:
+    cdef Py_ssize_t i, j
+    if d == 3:
+        for i in range(n):
+            xT[i] = X[3 * i]
+            xT[CHUNK + i] = X[3 * i + 1]
+            xT[2 * CHUNK + i] = X[3 * i + 2]
+    else:
+        for i in range(n):
+            for j in range(d):
+                xT[j * CHUNK + i] = X[i * d + j]
+
+
+cdef inline void _sq_dist(const floating* xT, const floating* center, Py_ssize_t n,
+                          Py_ssize_t d, floating* out) noexcept nogil:
+    """out[i] = ||x_i - center||^2 for the chunk."""
+    cdef Py_ssize_t i, j
+    cdef floating c, t
+    cdef const floating* x
+    for i in range(n):
+        out[i] = 0
+    for j in range(d):
+        c = center[j]
+        x = xT + j * CHUNK
+        for i in range(n):
+            t = x[i] - c
+            out[i] = out[i] + t * t
+
+
+def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
+               int[::1] labels, double[:, ::1] chunk_sums, double[::1] chunk_inertia,
+               cnp.int64_t[::1] chunk_changed, int n_threads):
+    """Assign each sample to its nearest centre and accumulate new centres.
+
+    Per chunk c: chunk_sums[c, k*(d+1)] = count of cluster k and
+    chunk_sums[c, k*(d+1)+1+j] = sum of feature j over it; chunk_inertia[c] =
+    sum of squared distances to the assigned centres; chunk_changed[c] = how
+    many labels differ from the previous content of ``labels``.
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = centers.shape[0]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t per_thread = (d + 3) * CHUNK
+    cdef Py_ssize_t c, start, n, tid, i, j, k, q
+    cdef floating* buf
+    cdef floating* base
+    cdef floating* dist
+    cdef floating* best
+    cdef floating* bestk
+    cdef floating v
+
+    cdef Py_ssize_t changed
+    cdef double* o
+    if centers.shape[1] != d or labels.shape[0] != N:
+        raise ValueError("centers or labels do not match X")
+    if chunk_sums.shape[0] != nc or chunk_sums.shape[1] != K * (d + 1):
+        raise ValueError("chunk_sums has the wrong shape")
+    if chunk_inertia.shape[0] != nc or chunk_changed.shape[0] != nc:
+        raise ValueError("chunk buffers have the wrong length")
+    if N == 0:
+        return
+    if floating is float:
+        work = np.empty(per_thread * n_threads, dtype=np.float32)
+    else:
+        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    cdef floating[::1] work_view = work
+    base = &work_view[0]
+    labwork = np.empty(CHUNK * n_threads, dtype=np.int32)
+    cdef int[::1] labwork_view = labwork
+    cdef int* lab
+    with nogil, parallel(num_threads=n_threads):
+        for c in prange(nc, schedule='static'):
+            tid = openmp.omp_get_thread_num()
+            buf = base + tid * per_thread
+            lab = &labwork_view[tid * CHUNK]
+            dist = buf + d * CHUNK
+            best = buf + (d + 1) * CHUNK
+            bestk = buf + (d + 2) * CHUNK
+            start = c * CHUNK
+            n = N - start
+            if n > CHUNK:
+                n = CHUNK
+            for q in range(K * (d + 1)):
+                chunk_sums[c, q] = 0.0
+            _transpose_chunk(&X[start, 0], n, d, buf)
+            if d <= SMALL_D:
+                if floating is float:
+                    kmeans_small_assign_f32(buf, n, CHUNK, <int>d, K, &centers[0, 0], lab, best)
+                    kmeans_small_sums_f32(buf, lab, n, CHUNK, <int>d, K, &chunk_sums[c, 0])
+                else:
+                    kmeans_small_assign_f64(buf, n, CHUNK, <int>d, K, &centers[0, 0], lab, best)
+                    kmeans_small_sums_f64(buf, lab, n, CHUNK, <int>d, K, &chunk_sums[c, 0])
+            else:
+                _sq_dist(buf, &centers[0, 0], n, d, best)
+                for i in range(n):
+                    bestk[i] = 0
+                for k in range(1, K):
+                    _sq_dist(buf, &centers[k, 0], n, d, dist)
+                    for i in range(n):
+                        v = dist[i]
+                        bestk[i] = <floating>k if v < best[i] else bestk[i]
+                        best[i] = v if v < best[i] else best[i]
+                o = &chunk_sums[c, 0]
+                for i in range(n):
+                    lab[i] = <int>bestk[i]
+                    o[lab[i] * (d + 1)] += 1.0
+                    for j in range(d):
+                        o[lab[i] * (d + 1) + 1 + j] += X[start + i, j]
+            chunk_inertia[c] = _sum(best, n)
+            changed = 0
+            for i in range(n):
+                changed = changed + (labels[start + i] != lab[i])
+                labels[start + i] = lab[i]
+            chunk_changed[c] = changed
+
+
+def min_sq_dist(const floating[:, ::1] X, const floating[::1] point,
+                double[::1] closest, bint update, int n_threads):
+    """closest[i] = ||x_i - point||^2, or min(closest[i], that) when update."""
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t i, j
+    cdef double s, t
+    if point.shape[0] != d or closest.shape[0] != N:
+        raise ValueError("point or closest do not match X")
+    if not update:
+        closest[:] = np.inf
+    candidate_potentials(X, np.asarray(point).reshape(1, d), closest, None, n_threads, True)
+
+
+def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candidates,
+                         double[::1] closest, double[:, ::1] chunk_pots,
+                         int n_threads, bint update=False):
+    """chunk_pots[c, l] = sum over chunk c of min(closest[i], ||x_i - cand_l||^2).
+
+    With ``update`` (one candidate), closest is replaced by that minimum and
+    chunk_pots may be None.
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], L = candidates.shape[0]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t per_thread = d * CHUNK
+    cdef Py_ssize_t c, start, n, i, j, l, tid
+    cdef double s, t, acc, v
+    cdef floating* buf
+    cdef floating* base
+    cdef bint want_pots = chunk_pots is not None
+    if candidates.shape[1] != d or closest.shape[0] != N:
+        raise ValueError("candidates or closest do not match X")
+    if update and L != 1:
+        raise ValueError("update takes exactly one candidate")
+    if want_pots and (chunk_pots.shape[0] != nc or chunk_pots.shape[1] != L):
+        raise ValueError("chunk_pots has the wrong shape")
+    if N == 0:
+        return
+    if floating is float:
+        work = np.empty(per_thread * n_threads, dtype=np.float32)
+    else:
+        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    cdef floating[::1] work_view = work
+    base = &work_view[0]
+    with nogil, parallel(num_threads=n_threads):
+        for c in prange(nc, schedule='static'):
+            start = c * CHUNK
+            n = N - start
+            if n > CHUNK:
+                n = CHUNK
+            if d <= SMALL_D:
+                tid = openmp.omp_get_thread_num()
+                buf = base + tid * per_thread
+                _transpose_chunk(&X[start, 0], n, d, buf)
+                for l in range(L):
+                    if floating is float:
+                        acc = kmeans_small_potential_f32(buf, n, CHUNK, <int>d, &candidates[l, 0],
+                                                         &closest[start], update)
+                    else:
+                        acc = kmeans_small_potential_f64(buf, n, CHUNK, <int>d, &candidates[l, 0],
+                                                         &closest[start], update)
+                    if want_pots:
+                        chunk_pots[c, l] = acc
+            else:
+                for l in range(L):
+                    acc = 0.0
+                    for i in range(start, start + n):
+                        s = 0.0
+                        for j in range(d):
+                            t = <double>X[i, j] - <double>candidates[l, j]
+                            s = s + t * t
+                        v = s if s < closest[i] else closest[i]
+                        if update:
+                            closest[i] = v
+                        acc = acc + v
+                    if want_pots:
+                        chunk_pots[c, l] = acc
