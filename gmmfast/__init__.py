@@ -27,5 +27,5 @@ __all__ = [
     "data",
 ]
 
-from .grabcut import GrabCut, GrabCutResult, grabcut  # noqa: E402
-__all__ += ["grabcut", "GrabCut", "GrabCutResult"]
+from .grabcut import GrabCut, GrabCutResult  # noqa: E402  (the function: gmmfast.grabcut.grabcut)
+__all__ += ["GrabCut", "GrabCutResult"]

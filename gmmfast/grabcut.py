@@ -86,7 +86,8 @@ _FREE, _FIXED_BG, _FIXED_FG = 0, 1, 2
 # the one place that talks to the max-flow solver
 # ---------------------------------------------------------------------------
 
-def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: dict):
+def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: dict,
+             n_threads: int = 1):
     """Minimum cut of a grid graph; returns (foreground bool H x W, flow value).
 
     ``weights`` (D, H, W) are the neighbour capacities for the forward
@@ -97,7 +98,7 @@ def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: d
     """
     g = cache.get("graph")
     if g is None:
-        g = GridGraph(source.shape, connectivity=4 if weights.shape[0] == 2 else 8)
+        g = GridGraph(source.shape, connectivity=4 if weights.shape[0] == 2 else 8, n_threads=n_threads)
         g.set_neighbor_weights(weights)
         cache["graph"] = g
     g.set_terminal_weights(source, sink)
@@ -699,7 +700,8 @@ class GrabCut:
         hard, self._band_hard = self._band_hard, None
         const = self._assign(hard)
         H, W = self._shape
-        fg, flow = _min_cut(self._edge_weights(), self._src.reshape(H, W), self._snk.reshape(H, W), self._cache)
+        fg, flow = _min_cut(self._edge_weights(), self._src.reshape(H, W), self._snk.reshape(H, W), self._cache,
+                            self.n_threads)
         self._alpha = fg.ravel().astype(np.uint8)
         self.energies_.append(flow + const)
 
