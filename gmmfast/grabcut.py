@@ -73,6 +73,8 @@ COV_RIDGE = 0.1
 #: images with more pixels than this run all iterations but the last of a
 #: fresh start on a reduced copy (see ``GrabCut._iterate_coarse``)
 MULTISCALE_PIXELS = 1 << 17
+#: iterations of a multiscale start run at full resolution (the rest are coarse)
+FULL_ITERATIONS = 1
 #: half-width of the band (in coarse pixels) the full-resolution cut decides
 BAND_RADIUS = 4
 #: pixels per model used to seed the colour models (a strided subsample)
@@ -574,8 +576,9 @@ class GrabCut:
         n = _check_int("n", n, 0)
         if self.multiscale and n >= 2 and self._fresh and self._X.shape[0] > MULTISCALE_PIXELS:
             self._fresh = False
-            self._iterate_coarse(n - 1)
-            n = 1
+            k = max(1, n - FULL_ITERATIONS)
+            self._iterate_coarse(k)
+            n -= k
         self._fresh = self._fresh and n == 0
         self._ensure_models()
         for _ in range(n):
