@@ -18,8 +18,10 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
 
 * The colour models are initialised by Orchard-Bouman splitting (the
   clustering the paper uses): repeatedly split the cluster with the largest
-  colour variance along its principal axis.  It is deterministic and cheaper
-  than k-means, and it gives better first models than k-means on the box.
+  colour variance along its principal axis.  It is deterministic, far cheaper
+  than k-means, and more accurate: seeded by k-means++ and 10 Lloyd
+  iterations instead, the same code scores a mean IoU of 0.81 instead of 0.89
+  on the benchmark images (banana1 fails as it does in OpenCV).
 * Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
   fine: all iterations but the last run on a copy reduced by 2x2 (or 4x4...)
   block means, and the last iteration re-fits the models on the full image
