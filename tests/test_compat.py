@@ -141,9 +141,8 @@ def test_where_opencv_aborts_gmmfast_explains():
     img, obj, rect = scene(seed=7)
     H, W = obj.shape
     with pytest.raises(ValueError, match="whole"):
-        grabCut(img, *fresh(obj.shape), 1, GC_INIT_WITH_RECT) if False else \
-            grabCut(img, np.zeros(obj.shape, np.uint8), (0, 0, W, H), np.zeros((1, 65)), np.zeros((1, 65)), 1,
-                    GC_INIT_WITH_RECT)
+        grabCut(img, np.zeros(obj.shape, np.uint8), (0, 0, W, H), np.zeros((1, 65)), np.zeros((1, 65)), 1,
+                GC_INIT_WITH_RECT)
     with pytest.raises(ValueError, match="no pixel"):
         grabCut(img, np.zeros(obj.shape, np.uint8), (0, 0, 0, 0), np.zeros((1, 65)), np.zeros((1, 65)), 1,
                 GC_INIT_WITH_RECT)
