@@ -14,6 +14,7 @@ from .mixture import GaussianMixture
 from . import data, maxflow
 from .background import BackgroundSubtractor, BackgroundSubtractorMOG2
 from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
+from .grabcut import GrabCut, GrabCutResult  # the function is gmmfast.grabcut.grabcut
 
 __all__ = [
     "GaussianMixture",
@@ -34,4 +35,6 @@ __all__ = [
     "median_background",
     "subtract",
     "kmeans_background",
+    "GrabCut",
+    "GrabCutResult",
 ]
