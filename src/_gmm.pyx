@@ -32,10 +32,10 @@ cdef extern from "gmm_small.h" nogil:
                                const float* mean, const float* P, float c, float* lp)
     void gmm_small_logprob_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
                                const double* mean, const double* P, double c, double* lp)
-    void gmm_small_stats_f32(const float* xT, const float* r, Py_ssize_t n, Py_ssize_t st,
-                             int d, int full, const float* mean, double* o)
-    void gmm_small_stats_f64(const double* xT, const double* r, Py_ssize_t n, Py_ssize_t st,
-                             int d, int full, const double* mean, double* o)
+    void gmm_small_stats_f32(const float* xT, const float* r, const float* scale, Py_ssize_t n,
+                             Py_ssize_t st, int d, int full, const float* mean, double* o)
+    void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
+                             Py_ssize_t st, int d, int full, const double* mean, double* o)
 
 cdef extern from "fastmath.h" nogil:
     double gmm_exp_f64(double x)
@@ -187,8 +187,12 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
 
 
 cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* mx,
-                           floating* tot, floating* lse) noexcept nogil:
-    """Turn lp into responsibilities in place and write lse = logsumexp_k lp."""
+                           floating* tot, floating* lse, bint scale) noexcept nogil:
+    """Write lse = logsumexp_k lp and turn lp into exp(lp - max_k lp).
+
+    tot receives 1 / sum_k exp(lp - max), the factor that makes them
+    responsibilities; with ``scale`` lp is multiplied by it in place.
+    """
     cdef Py_ssize_t i, k
     cdef floating v, e
     cdef floating* lpk
@@ -210,19 +214,22 @@ cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* m
     for i in range(n):
         lse[i] = mx[i] + _log(tot[i])
         tot[i] = 1 / tot[i]
+    if not scale:
+        return
     for k in range(K):
         lpk = lp + k * CHUNK
         for i in range(n):
             lpk[i] = lpk[i] * tot[i]
 
 
-cdef void _chunk_stats(const floating* xT, const floating* resp, Py_ssize_t n,
-                       Py_ssize_t d, Py_ssize_t K, int kind, const floating* means,
-                       floating* diff, floating* acc, double* out) noexcept nogil:
+cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale,
+                       Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int kind,
+                       const floating* means, floating* diff, floating* acc,
+                       double* out) noexcept nogil:
     """Per component: [sum r, sum r*diff (d), second moments] about means[k].
 
     Second moments are the packed upper triangle (d*(d+1)/2) for FULL and
-    the diagonal (d) for DIAG.
+    the diagonal (d) for DIAG.  Responsibilities are resp[k, i] * scale[i].
     """
     cdef Py_ssize_t i, j, l, k, t
     cdef Py_ssize_t n_stats = 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
@@ -232,12 +239,15 @@ cdef void _chunk_stats(const floating* xT, const floating* resp, Py_ssize_t n,
     if d <= SMALL_D:
         for k in range(K):
             if floating is float:
-                gmm_small_stats_f32(xT, resp + k * CHUNK, n, CHUNK, <int>d, kind == KIND_FULL,
-                                    means + k * d, out + k * n_stats)
+                gmm_small_stats_f32(xT, resp + k * CHUNK, scale, n, CHUNK, <int>d,
+                                    kind == KIND_FULL, means + k * d, out + k * n_stats)
             else:
-                gmm_small_stats_f64(xT, resp + k * CHUNK, n, CHUNK, <int>d, kind == KIND_FULL,
-                                    means + k * d, out + k * n_stats)
+                gmm_small_stats_f64(xT, resp + k * CHUNK, scale, n, CHUNK, <int>d,
+                                    kind == KIND_FULL, means + k * d, out + k * n_stats)
         return
+    for k in range(K):
+        for i in range(n):
+            resp[k * CHUNK + i] = resp[k * CHUNK + i] * scale[i]
     for k in range(K):
         rk = resp + k * CHUNK
         o = out + k * n_stats
@@ -326,9 +336,10 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
             _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0],
                             buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
             _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
-                             buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK)
+                             buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
             chunk_loglik[c] = _sum(buf + (2 * d + 3) * CHUNK, n)
-            _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, n, d, K, kind, &means[0, 0],
+            _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, buf + (2 * d + 2) * CHUNK, n, d, K,
+                         kind, &means[0, 0],
                          buf + d * CHUNK, buf + 2 * d * CHUNK, &chunk_stats[c, 0])
 
 
@@ -401,7 +412,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
                     labels[start + i] = best
             if want_norm:
                 _chunk_normalise(lp, n, K, buf + (2 * d + 1) * CHUNK,
-                                 buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK)
+                                 buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, want_resp)
                 if want_lpn:
                     for i in range(n):
                         log_prob_norm[start + i] = buf[(2 * d + 3) * CHUNK + i]

@@ -10,7 +10,8 @@
  * logprob: lp[i] = c - 0.5 * ||P^T (x_i - mean)||^2, where P is the
  *          upper-triangular precision Cholesky factor (full) or the vector
  *          of per-feature precision square roots (diag).
- * stats:   o += [sum r, sum r*d_j, sum r*d_j*d_l (packed upper triangle, full)
+ * stats:   with r = r_raw * scale (unnormalised responsibilities times
+ *          1 / their sum over components), o += [sum r, sum r*d_j, sum r*d_j*d_l (packed upper triangle, full)
  *          or sum r*d_j^2 (diag)], with d = x - mean.  Partial sums are kept
  *          per SIMD lane in the compute type, then added to o in double.
  */
@@ -81,8 +82,9 @@ GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, ptrdiff_t n, ptrdiff_t st, \
-        const T *mean, double *o, const int D, const int full)                        \
+GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,          \
+        ptrdiff_t n, ptrdiff_t st, const T *mean, double *o, const int D,             \
+        const int full)                                                               \
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
@@ -92,7 +94,7 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, ptrdiff_t n, ptrdiff_
     T b22 = 0, b23 = 0, b33 = 0;                                                      \
     _Pragma("omp simd reduction(+:s,a0,a1,a2,a3,b00,b01,b02,b03,b11,b12,b13,b22,b23,b33)") \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
-        T ri = r[i];                                                                  \
+        T ri = r[i] * scale[i];                                                       \
         T d0 = x0[i] - m0, d1 = D > 1 ? x1[i] - m1 : 0;                               \
         T d2 = D > 2 ? x2[i] - m2 : 0, d3 = D > 3 ? x3[i] - m3 : 0;                   \
         T e0 = ri * d0, e1 = ri * d1, e2 = ri * d2, e3 = ri * d3;                     \
@@ -155,18 +157,18 @@ static void gmm_small_logprob_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int 
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-static void gmm_small_stats_##SUF(const T *xT, const T *r, ptrdiff_t n, ptrdiff_t st,  \
-        int d, int full, const T *mean, double *o)                                    \
+static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,          \
+        ptrdiff_t n, ptrdiff_t st, int d, int full, const T *mean, double *o)         \
 {                                                                                     \
     switch (d * 2 + (full != 0)) {                                                    \
-    case 2: gmms_stats_##SUF(xT, r, n, st, mean, o, 1, 0); break;                     \
-    case 3: gmms_stats_##SUF(xT, r, n, st, mean, o, 1, 1); break;                     \
-    case 4: gmms_stats_##SUF(xT, r, n, st, mean, o, 2, 0); break;                     \
-    case 5: gmms_stats_##SUF(xT, r, n, st, mean, o, 2, 1); break;                     \
-    case 6: gmms_stats_##SUF(xT, r, n, st, mean, o, 3, 0); break;                     \
-    case 7: gmms_stats_##SUF(xT, r, n, st, mean, o, 3, 1); break;                     \
-    case 8: gmms_stats_##SUF(xT, r, n, st, mean, o, 4, 0); break;                     \
-    default: gmms_stats_##SUF(xT, r, n, st, mean, o, 4, 1); break;                    \
+    case 2: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0); break;                     \
+    case 3: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1); break;                     \
+    case 4: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0); break;                     \
+    case 5: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1); break;                     \
+    case 6: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0); break;                     \
+    case 7: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1); break;                     \
+    case 8: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0); break;                     \
+    default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1); break;                    \
     }                                                                                 \
 }
 
