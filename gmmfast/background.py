@@ -319,8 +319,8 @@ class BackgroundSubtractorMOG2:
         """(H, W, C) of the model, or None before the first frame."""
         if self._state is None:
             return None
-        _, h, w, c1 = self._state["varmean"].shape
-        return (h, w, c1 - 1)
+        _, f, h, w = self._state["state"].shape
+        return (h, w, f - 2)
 
     def reset(self) -> "BackgroundSubtractorMOG2":
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
@@ -330,9 +330,10 @@ class BackgroundSubtractorMOG2:
 
     def _init_state(self, h: int, w: int, c: int) -> None:
         k = self._n_mixtures
+        # planes per mode rank and field: state[m, 0] weights, state[m, 1] variances,
+        # state[m, 2 + c] channel means, each (H, W)
         self._state = {
-            "weight": np.zeros((k, h, w), np.float32),
-            "varmean": np.zeros((k, h, w, 1 + c), np.float32),
+            "state": np.zeros((k, 2 + c, h, w), np.float32),
             "nmodes": np.zeros((h, w), np.uint8),
         }
         self.n_frames_ = 0
@@ -395,7 +396,7 @@ class BackgroundSubtractorMOG2:
         learn = alpha > 0.0
         mask = np.empty((h, w), np.uint8)
         st = self._state
-        _k.apply(x, kf, st["weight"], st["varmean"], st["nmodes"], mask, alpha, learn,
+        _k.apply(x, kf, st["state"], st["nmodes"], mask, alpha, learn,
                  self._var_threshold, self._var_threshold_gen, self._background_ratio,
                  self._var_init, self._var_min, self._var_max, self._complexity_reduction,
                  self._detect_shadows, self._shadow_value, self._shadow_threshold,
@@ -413,7 +414,7 @@ class BackgroundSubtractorMOG2:
         if self._state is None:
             raise RuntimeError("the model is empty: apply() at least one frame first.")
         st = self._state
-        img = _k.background(st["weight"], st["varmean"], st["nmodes"], self._background_ratio,
+        img = _k.background(st["state"], st["nmodes"], self._background_ratio,
                             _threads_for(self._n_threads, st["nmodes"].size))
         out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         return out[:, :, 0] if out.shape[2] == 1 else out
@@ -451,18 +452,17 @@ class BackgroundSubtractorMOG2:
                 v = data["param_" + name].item()
                 params[name] = v
             state = None
-            if "state_weight" in data:
-                state = {k: np.ascontiguousarray(data["state_" + k]) for k in ("weight", "varmean", "nmodes")}
+            if "state_state" in data:
+                state = {k: np.ascontiguousarray(data["state_" + k]) for k in ("state", "nmodes")}
             n_frames = int(data["n_frames"])
         # validate everything before touching self
         probe = type(self)(**params)
         if state is not None:
             k = probe.n_mixtures
-            wt, vm, nm = state["weight"], state["varmean"], state["nmodes"]
-            ok = (wt.dtype == np.float32 and vm.dtype == np.float32 and nm.dtype == np.uint8
-                  and wt.ndim == 3 and vm.ndim == 4 and nm.ndim == 2 and wt.shape[0] == k
-                  and vm.shape[:3] == wt.shape and nm.shape == wt.shape[1:]
-                  and 2 <= vm.shape[3] <= 1 + _MAX_CHANNELS and int(nm.max(initial=0)) <= k)
+            st, nm = state["state"], state["nmodes"]
+            ok = (st.dtype == np.float32 and nm.dtype == np.uint8 and st.ndim == 4 and nm.ndim == 2
+                  and st.shape[0] == k and 3 <= st.shape[1] <= 2 + _MAX_CHANNELS
+                  and nm.shape == st.shape[2:] and int(nm.max(initial=0)) <= k)
             if not ok:
                 raise ValueError(f"{os.fspath(path)!r} holds an inconsistent model state.")
         self._history = probe._history
