@@ -4,7 +4,8 @@
  * Most pixels of a video are explained by their heaviest mode and use at
  * most two modes.  For those the update has no data-dependent control flow
  * (no reordering, no new mode), so one row is processed with SIMD lanes over
- * pixels: the heaviest mode's weight, variance and means are updated, the
+ * pixels (the uint8 results are written arithmetically, not with ?:, so that
+ * GCC if-converts and vectorises the loop): the heaviest mode's weight, variance and means are updated, the
  * second mode's weight decays (and is dropped when the prior says so), and
  * both are renormalised.  Every other pixel is left to the general scalar
  * code in _mog2.pyx, which reads the flag this pass writes:
@@ -45,6 +46,7 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P,      
         const int nm = nmodes[i];                                                     \
         const float W0 = w0[i], V0 = v0[i], W1 = w1[i];                               \
         float d2 = 0.0f;                                                              \
+        _Pragma("GCC unroll 4")                                                       \
         for (int c = 0; c < C; c++) {                                                 \
             x[c] = (float)src[i * C + c];                                             \
             mu[c] = m0[c * P + i];                                                    \
@@ -66,11 +68,12 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P,      
         w0[i] = ok ? w0n * inv : W0;                                                  \
         v0[i] = ok ? vn : V0;                                                         \
         w1[i] = (ok & has2) ? w1n * inv : W1;                                         \
+        _Pragma("GCC unroll 4")                                                       \
         for (int c = 0; c < C; c++)                                                   \
             m0[c * P + i] = ok ? mu[c] + k * (x[c] - mu[c]) : mu[c];                  \
-        nmodes[i] = (uint8_t)(ok ? nm - drop : nm);                                   \
-        mask[i] = (uint8_t)((ok & bg) ? 0 : 255);                                     \
-        flag[i] = (uint8_t)(ok ? (bg ? 1 : 2) : flag[i]);                             \
+        nmodes[i] = (uint8_t)(nm - (ok & drop));                                      \
+        mask[i] = (uint8_t)(255 - 255 * (ok & bg));                                   \
+        flag[i] = (uint8_t)(flag[i] + ok * (2 - bg)); /* flag[i] is 0 when ok */     \
     }                                                                                 \
 }
 
