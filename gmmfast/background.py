@@ -516,7 +516,12 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
     median_size = _odd_size("median_size", median_size)
     closing_size = _odd_size("closing_size", closing_size)
     nt = _threads_for(n_threads, m.size)
-    m = np.ascontiguousarray(m != 0, dtype=np.uint8)
+    if m.dtype == np.bool_ or m.dtype == np.uint8:
+        m = np.ascontiguousarray(m).view(np.uint8)
+    else:
+        m = np.ascontiguousarray(m != 0, dtype=np.uint8)
+    if median_size <= 1 and closing_size <= 1:
+        return m != 0
     if median_size > 1:
         r = median_size // 2
         m = _k.window_count_filter(m, r, median_size * median_size // 2 + 1, nt)
@@ -524,7 +529,7 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
         r = closing_size // 2
         m = _k.window_count_filter(m, r, 1, nt)
         m = _k.window_count_filter(m, r, closing_size * closing_size, nt)
-    return m.view(np.bool_)
+    return m.view(np.bool_)  # the kernel writes 0/1
 
 
 class BackgroundSubtractor:
