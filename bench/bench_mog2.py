@@ -75,8 +75,12 @@ def test_gmmfast_pipeline_1thread(benchmark, size):
     benchmark(_warm(model.apply, frames_for(size)))
 
 
-def interleaved(size: str, rounds: int = 3) -> dict[str, float]:
-    """Per-frame times (median over frames, ms), each frame timed on every model in turn."""
+def interleaved(size: str, rounds: int = 3) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-frame times (median over frames, ms), each frame timed on every model in turn.
+
+    Returns wall-clock times and CPU times of the calling thread (``time.thread_time``;
+    meaningful for the one-thread runs, and steadier than wall time on a shared machine).
+    """
     import cv2
 
     frames = frames_for(size)
@@ -87,6 +91,7 @@ def interleaved(size: str, rounds: int = 3) -> dict[str, float]:
         "pipeline 1 thread": gmmfast.BackgroundSubtractor(n_threads=1),
     }
     times: dict[str, list[float]] = {k: [] for k in models}
+    cpu: dict[str, list[float]] = {k: [] for k in models}
     for f in frames[:WARMUP]:
         for m in models.values():
             m.apply(f)
@@ -95,15 +100,20 @@ def interleaved(size: str, rounds: int = 3) -> dict[str, float]:
             for name, m in models.items():
                 if name.startswith("cv2"):
                     cv2.setNumThreads(1)
+                c0 = time.thread_time()
                 t0 = time.perf_counter()
                 m.apply(f)
                 times[name].append(time.perf_counter() - t0)
-    return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+                cpu[name].append(time.thread_time() - c0)
+    med = lambda d: {k: 1e3 * float(np.median(v)) for k, v in d.items()}  # noqa: E731
+    return med(times), med(cpu)
 
 
 if __name__ == "__main__":
     for size in SIZES:
-        t = interleaved(size)
-        print(f"{size}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in t.items()))
-        print(f"  speed-up vs cv2 (1 thread): {t['cv2 1 thread'] / t['gmmfast 1 thread']:.2f}x; "
-              f"1->2 thread scaling: {t['gmmfast 1 thread'] / t['gmmfast 2 threads']:.2f}x")
+        t, c = interleaved(size)
+        print(f"{size} wall: " + ", ".join(f"{k} {v:.2f} ms" for k, v in t.items()))
+        print(f"{size} cpu:  " + ", ".join(f"{k} {v:.2f} ms" for k, v in c.items() if "2 threads" not in k))
+        print(f"  speed-up vs cv2 (1 thread): wall {t['cv2 1 thread'] / t['gmmfast 1 thread']:.2f}x, "
+              f"cpu {c['cv2 1 thread'] / c['gmmfast 1 thread']:.2f}x; "
+              f"1->2 thread scaling (wall): {t['gmmfast 1 thread'] / t['gmmfast 2 threads']:.2f}x")

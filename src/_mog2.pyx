@@ -208,9 +208,11 @@ cdef inline uint8_t _update(const float* x, float* s, uint8_t* nmodes, Py_ssize_
             w = 1.0
         else:
             w = prm.alpha
-            inv = prm.a1 / tot if tot > 0.0 else prm.a1
+            # normalise, then make room for the new weight (two roundings, kept
+            # in this order: a weight of exactly TB decides the shadow test)
+            inv = 1.0 / tot if tot > 0.0 else 1.0
             for m in range(keep - 1):
-                s[m * MS] = s[m * MS] * inv
+                s[m * MS] = (s[m * MS] * inv) * prm.a1
         while j > 0 and w >= s[(j - 1) * MS]:
             _copy_mode(s, j, j - 1, P, MS, C)
             j = j - 1
@@ -284,15 +286,15 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
     cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
-        for y in prange(height, schedule='static', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
-        for y in prange(height, schedule='static', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
-        for y in prange(height, schedule='static', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
 
