@@ -177,6 +177,7 @@ def test_matches_plain_reference(video):
     ({"n_mixtures": 3, "background_ratio": 0.7, "var_threshold_gen": 6.0, "var_init": 20.0,
       "var_min": 2.0, "var_max": 50.0, "complexity_reduction": 0.1, "shadow_threshold": 0.6,
       "shadow_value": 90}, False),
+    ({"n_mixtures": 1, "var_threshold": 30.0}, False),        # no second mode: general path only
 ])
 def test_agrees_with_opencv(video, kwargs, grey):
     cv2 = pytest.importorskip("cv2")
@@ -220,6 +221,16 @@ def test_float_and_uint8_frames_give_the_same_masks(video):
     b = gmmfast.BackgroundSubtractorMOG2()
     for f in frames[:40]:
         np.testing.assert_array_equal(a.apply(f), b.apply(f.astype(np.float64)))
+
+
+def test_four_channels_use_the_general_path_consistently(video):
+    frames, _ = video
+    a = gmmfast.BackgroundSubtractorMOG2()
+    b = gmmfast.BackgroundSubtractorMOG2()
+    for f in frames[:40]:
+        f4 = np.concatenate([f, np.zeros_like(f[..., :1])], axis=2)   # a zero 4th channel changes nothing
+        np.testing.assert_array_equal(a.apply(f), b.apply(f4))
+    np.testing.assert_array_equal(a.background_image(), b.background_image()[..., :3])
 
 
 def test_threads_do_not_change_results(video):
