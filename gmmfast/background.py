@@ -370,7 +370,7 @@ class BackgroundSubtractorMOG2:
         learning_rate : float
             In [0, 1]; negative (the default -1) means automatic,
             ``1 / min(2 * frames seen, history)``.  0 leaves the model unchanged,
-            on the first frame too.
+            on the first frame too; 1 restarts the model from this frame.
         known_foreground : ndarray (H, W) of bool or int, optional
             Pixels known to be foreground: classified, but not learnt.
 
@@ -383,7 +383,8 @@ class BackgroundSubtractorMOG2:
         h, w, c = x.shape
         lr = self._check_learning_rate(learning_rate)
         kf = self._known(known_foreground, h, w)
-        if self._state is None:
+        if self._state is None or lr >= 1.0:
+            # learning rate 1 forgets everything: the model restarts from this frame
             self._init_state(h, w, c)
         elif self.frame_shape_ != (h, w, c):
             raise ValueError(

@@ -260,6 +260,16 @@ def test_learning_rate_zero_freezes(video):
     assert sub.n_frames_ == 30
 
 
+def test_learning_rate_one_restarts_from_the_frame(video):
+    frames, _ = video
+    sub = gmmfast.BackgroundSubtractorMOG2()
+    for f in frames[:10]:
+        sub.apply(f)
+    assert np.all(sub.apply(frames[10], learning_rate=1) != 0)   # as on a first frame: nothing is background yet
+    np.testing.assert_array_equal(sub.background_image(), frames[10])
+    assert sub.n_frames_ == 1 and int(sub._state["nmodes"].max()) == 1
+
+
 def test_known_foreground_is_not_learnt(video):
     frames, _ = video
     sub = gmmfast.BackgroundSubtractorMOG2()
