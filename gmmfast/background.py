@@ -5,8 +5,8 @@ with Prati-style shadow detection, the model OpenCV's
 ``createBackgroundSubtractorMOG2`` implements, with the same parameters and
 (to within float rounding) the same masks, but a state laid out per mode rank
 so that a frame costs less memory traffic.  :class:`BackgroundSubtractor` is the
-recommended pipeline on top of it: a fast start, shadows excluded and a
-median clean-up of the mask.
+recommended pipeline on top of it: a variance floor suited to compressed video,
+shadows excluded, and a median + closing clean-up of the mask.
 """
 
 from __future__ import annotations
@@ -550,8 +550,10 @@ class BackgroundSubtractor:
       removed, and dark objects stay foreground.
     * the mask is median filtered (5x5), which removes isolated noise pixels
       and fills pinholes, then closed (3x3) to join fragments of one object.
-    * the learning rate starts at 1/2 and falls as 1/(2n) to 1/history, so the
-      model is usable after a few frames.
+    * the learning rate starts at 1/2 and falls as 1/(2n) to 1/history (the
+      MOG2 schedule), so the model is usable after a few frames; what made
+      OpenCV's defaults useless on real footage for hundreds of frames is the
+      variance floor above, not the start (a 1/n start measured no better).
 
     Parameters
     ----------
