@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -385,6 +386,12 @@ class BackgroundSubtractorMOG2:
         kf = self._known(known_foreground, h, w)
         if self._state is None or lr >= 1.0:
             # learning rate 1 forgets everything: the model restarts from this frame
+            if x.dtype == np.float32 and float(x.max()) <= 1.0 and float(x.max()) > 0.0:
+                warnings.warn(
+                    "float frame with values in [0, 1]: the variance parameters assume the 0-255 "
+                    "scale of uint8 video, so almost everything will look like background; "
+                    "pass frame * 255 (or scale var_threshold, var_init, var_min, var_max).",
+                    UserWarning, stacklevel=2)
             self._init_state(h, w, c)
         elif self.frame_shape_ != (h, w, c):
             raise ValueError(

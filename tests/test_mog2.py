@@ -233,6 +233,12 @@ def test_four_channels_use_the_general_path_consistently(video):
     np.testing.assert_array_equal(a.background_image(), b.background_image()[..., :3])
 
 
+def test_unit_scale_float_frames_warn(video):
+    frames, _ = video
+    with pytest.warns(UserWarning, match="0-255"):
+        gmmfast.BackgroundSubtractorMOG2().apply(frames[0] / 255.0)
+
+
 def test_threads_do_not_change_results(video):
     frames, _ = video
     a = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
