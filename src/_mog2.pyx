@@ -286,15 +286,15 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
     cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
-        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
+        for y in prange(height, schedule='guided', num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
-        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
+        for y in prange(height, schedule='guided', num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
-        for y in prange(height, schedule='dynamic', chunksize=8, num_threads=n_threads):
+        for y in prange(height, schedule='guided', num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * width
             _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
 
