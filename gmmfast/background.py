@@ -5,14 +5,15 @@ with Prati-style shadow detection, the model OpenCV's
 ``createBackgroundSubtractorMOG2`` implements, with the same parameters and
 (to within float rounding) the same masks, but a state laid out per mode rank
 so that a frame costs less memory traffic.  :class:`BackgroundSubtractor` is the
-recommended pipeline on top of it: a fast start, shadows excluded and a
-median clean-up of the mask.
+recommended pipeline on top of it: a variance floor suited to compressed video,
+shadows excluded, and a median + closing clean-up of the mask.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -319,8 +320,8 @@ class BackgroundSubtractorMOG2:
         """(H, W, C) of the model, or None before the first frame."""
         if self._state is None:
             return None
-        _, h, w, c1 = self._state["varmean"].shape
-        return (h, w, c1 - 1)
+        _, f, h, w = self._state["state"].shape
+        return (h, w, f - 2)
 
     def reset(self) -> "BackgroundSubtractorMOG2":
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
@@ -330,9 +331,10 @@ class BackgroundSubtractorMOG2:
 
     def _init_state(self, h: int, w: int, c: int) -> None:
         k = self._n_mixtures
+        # planes per mode rank and field: state[m, 0] weights, state[m, 1] variances,
+        # state[m, 2 + c] channel means, each (H, W)
         self._state = {
-            "weight": np.zeros((k, h, w), np.float32),
-            "varmean": np.zeros((k, h, w, 1 + c), np.float32),
+            "state": np.zeros((k, 2 + c, h, w), np.float32),
             "nmodes": np.zeros((h, w), np.uint8),
         }
         self.n_frames_ = 0
@@ -369,7 +371,7 @@ class BackgroundSubtractorMOG2:
         learning_rate : float
             In [0, 1]; negative (the default -1) means automatic,
             ``1 / min(2 * frames seen, history)``.  0 leaves the model unchanged,
-            on the first frame too.
+            on the first frame too; 1 restarts the model from this frame.
         known_foreground : ndarray (H, W) of bool or int, optional
             Pixels known to be foreground: classified, but not learnt.
 
@@ -382,7 +384,14 @@ class BackgroundSubtractorMOG2:
         h, w, c = x.shape
         lr = self._check_learning_rate(learning_rate)
         kf = self._known(known_foreground, h, w)
-        if self._state is None:
+        if self._state is None or lr >= 1.0:
+            # learning rate 1 forgets everything: the model restarts from this frame
+            if x.dtype == np.float32 and float(x.max()) <= 1.0 and float(x.max()) > 0.0:
+                warnings.warn(
+                    "float frame with values in [0, 1]: the variance parameters assume the 0-255 "
+                    "scale of uint8 video, so almost everything will look like background; "
+                    "pass frame * 255 (or scale var_threshold, var_init, var_min, var_max).",
+                    UserWarning, stacklevel=2)
             self._init_state(h, w, c)
         elif self.frame_shape_ != (h, w, c):
             raise ValueError(
@@ -395,7 +404,7 @@ class BackgroundSubtractorMOG2:
         learn = alpha > 0.0
         mask = np.empty((h, w), np.uint8)
         st = self._state
-        _k.apply(x, kf, st["weight"], st["varmean"], st["nmodes"], mask, alpha, learn,
+        _k.apply(x, kf, st["state"], st["nmodes"], mask, alpha, learn,
                  self._var_threshold, self._var_threshold_gen, self._background_ratio,
                  self._var_init, self._var_min, self._var_max, self._complexity_reduction,
                  self._detect_shadows, self._shadow_value, self._shadow_threshold,
@@ -413,7 +422,7 @@ class BackgroundSubtractorMOG2:
         if self._state is None:
             raise RuntimeError("the model is empty: apply() at least one frame first.")
         st = self._state
-        img = _k.background(st["weight"], st["varmean"], st["nmodes"], self._background_ratio,
+        img = _k.background(st["state"], st["nmodes"], self._background_ratio,
                             _threads_for(self._n_threads, st["nmodes"].size))
         out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         return out[:, :, 0] if out.shape[2] == 1 else out
@@ -451,18 +460,17 @@ class BackgroundSubtractorMOG2:
                 v = data["param_" + name].item()
                 params[name] = v
             state = None
-            if "state_weight" in data:
-                state = {k: np.ascontiguousarray(data["state_" + k]) for k in ("weight", "varmean", "nmodes")}
+            if "state_state" in data:
+                state = {k: np.ascontiguousarray(data["state_" + k]) for k in ("state", "nmodes")}
             n_frames = int(data["n_frames"])
         # validate everything before touching self
         probe = type(self)(**params)
         if state is not None:
             k = probe.n_mixtures
-            wt, vm, nm = state["weight"], state["varmean"], state["nmodes"]
-            ok = (wt.dtype == np.float32 and vm.dtype == np.float32 and nm.dtype == np.uint8
-                  and wt.ndim == 3 and vm.ndim == 4 and nm.ndim == 2 and wt.shape[0] == k
-                  and vm.shape[:3] == wt.shape and nm.shape == wt.shape[1:]
-                  and 2 <= vm.shape[3] <= 1 + _MAX_CHANNELS and int(nm.max(initial=0)) <= k)
+            st, nm = state["state"], state["nmodes"]
+            ok = (st.dtype == np.float32 and nm.dtype == np.uint8 and st.ndim == 4 and nm.ndim == 2
+                  and st.shape[0] == k and 3 <= st.shape[1] <= 2 + _MAX_CHANNELS
+                  and nm.shape == st.shape[2:] and int(nm.max(initial=0)) <= k)
             if not ok:
                 raise ValueError(f"{os.fspath(path)!r} holds an inconsistent model state.")
         self._history = probe._history
@@ -516,7 +524,12 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
     median_size = _odd_size("median_size", median_size)
     closing_size = _odd_size("closing_size", closing_size)
     nt = _threads_for(n_threads, m.size)
-    m = np.ascontiguousarray(m != 0, dtype=np.uint8)
+    if m.dtype == np.bool_ or m.dtype == np.uint8:
+        m = np.ascontiguousarray(m).view(np.uint8)
+    else:
+        m = np.ascontiguousarray(m != 0, dtype=np.uint8)
+    if median_size <= 1 and closing_size <= 1:
+        return m != 0
     if median_size > 1:
         r = median_size // 2
         m = _k.window_count_filter(m, r, median_size * median_size // 2 + 1, nt)
@@ -524,7 +537,7 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
         r = closing_size // 2
         m = _k.window_count_filter(m, r, 1, nt)
         m = _k.window_count_filter(m, r, closing_size * closing_size, nt)
-    return m.view(np.bool_)
+    return m.view(np.bool_)  # the kernel writes 0/1
 
 
 class BackgroundSubtractor:
@@ -544,8 +557,10 @@ class BackgroundSubtractor:
       removed, and dark objects stay foreground.
     * the mask is median filtered (5x5), which removes isolated noise pixels
       and fills pinholes, then closed (3x3) to join fragments of one object.
-    * the learning rate starts at 1/2 and falls as 1/(2n) to 1/history, so the
-      model is usable after a few frames.
+    * the learning rate starts at 1/2 and falls as 1/(2n) to 1/history (the
+      MOG2 schedule), so the model is usable after a few frames; what made
+      OpenCV's defaults useless on real footage for hundreds of frames is the
+      variance floor above, not the start (a 1/n start measured no better).
 
     Parameters
     ----------

@@ -21,18 +21,21 @@ and learning rate a (Zivkovic & van der Heijden, Pattern Recognition Letters
   it is a darker copy of a background mode: x ~ t mu with tau <= t <= 1 and
   |t mu - x|^2 < Tb v t^2.
 
-State layout (the point of this module): planes per mode rank instead of all
-modes of a pixel side by side.  ``weight`` is (K, H, W) float32 and
-``varmean`` is (K, H, W, 1 + C) float32 (variance then the channel means), so
-the modes a pixel does not use are never read, and a scene where most pixels
-need one or two modes streams only the first planes.  The frame is read in
-its own dtype (uint8 without conversion), rows are split across OpenMP
-threads, and the GIL is released.
+State layout (the point of this module): planes per mode rank and field
+instead of all modes of a pixel side by side.  ``state`` is (K, 2 + C, H, W)
+float32: for mode rank m, plane 0 holds the weights, plane 1 the variances,
+planes 2.. the channel means.  Modes a pixel does not use are never read, a
+scene where most pixels need one or two modes streams only the first planes,
+and every field is contiguous along a row, so the common case (the heaviest
+mode explains the pixel, at most two modes in use) runs with SIMD lanes over
+pixels (mog2_fast.h).  The remaining pixels take the general scalar path
+below.  The frame is read in its own dtype (uint8 without conversion), rows
+are split across OpenMP threads, and the GIL is released.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport uint8_t
-from libc.string cimport memcpy
+cimport openmp
+from libc.stdint cimport uint8_t, uint16_t
 
 import numpy as np
 cimport numpy as cnp
@@ -45,6 +48,18 @@ ctypedef fused pixel_t:
 
 cdef enum:
     MAXC = 4          # channels supported by the kernel
+
+cdef extern from "mog2_fast.h" nogil:
+    ctypedef struct mog2_fast_params:
+        float alpha, a1, prune, Tb, Tg, var_min, var_max
+    void mog2_fast_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+                         uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+                         uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
 
 
 cdef struct Params:
@@ -64,64 +79,72 @@ cdef struct Params:
     uint8_t shadow_value
 
 
-cdef inline bint _is_shadow(const float* x, const float* wt, const float* vm,
-                            Py_ssize_t P, Py_ssize_t PV, int n, const int C,
-                            const Params* prm) noexcept nogil:
+# A pixel's fields are strided by P (one plane per field); mode m, field f of the
+# pixel whose plane-0 weight is at s is s[m * MS + f * P], MS = (2 + C) * P.
+
+cdef inline bint _is_shadow(const float* x, const float* s, Py_ssize_t P, Py_ssize_t MS,
+                            int n, const int C, const Params* prm) noexcept nogil:
     """Prati-style test of x against the background modes."""
     cdef int m, c
-    cdef float num, den, t, d, d2, tw = 0.0
+    cdef float num, den, t, d, d2, mu, tw = 0.0
     cdef const float* mode
     for m in range(n):
-        mode = vm + m * PV
+        mode = s + m * MS
         num = 0.0
         den = 0.0
         for c in range(C):
-            num = num + x[c] * mode[1 + c]
-            den = den + mode[1 + c] * mode[1 + c]
+            mu = mode[(2 + c) * P]
+            num = num + x[c] * mu
+            den = den + mu * mu
         if den == 0.0:
             return False
         t = num / den
         if t <= 1.0 and t >= prm.tau:
             d2 = 0.0
             for c in range(C):
-                d = t * mode[1 + c] - x[c]
+                d = t * mode[(2 + c) * P] - x[c]
                 d2 = d2 + d * d
-            if d2 < prm.Tb * mode[0] * t * t:
+            if d2 < prm.Tb * mode[P] * t * t:
                 return True
-        tw = tw + wt[m * P]
+        tw = tw + mode[0]
         if tw > prm.TB:
             return False
     return False
 
 
-cdef inline uint8_t _classify(const float* x, const float* wt, const float* vm,
-                              Py_ssize_t P, Py_ssize_t PV, int n, const int C,
-                              const Params* prm) noexcept nogil:
+cdef inline uint8_t _classify(const float* x, const float* s, Py_ssize_t P, Py_ssize_t MS,
+                              int n, const int C, const Params* prm) noexcept nogil:
     """Mask value of x under the model as it is (no learning)."""
     cdef int m, c
     cdef float d, d2, v, tot = 0.0
     cdef const float* mode
     for m in range(n):
-        mode = vm + m * PV
-        v = mode[0]
+        mode = s + m * MS
+        v = mode[P]
         d2 = 0.0
         for c in range(C):
-            d = x[c] - mode[1 + c]
+            d = x[c] - mode[(2 + c) * P]
             d2 = d2 + d * d
         if tot < prm.TB and d2 < prm.Tb * v:
             return 0
         if d2 < prm.Tg * v:
             break
-        tot = tot + wt[m * P]
-    if prm.detect_shadows and _is_shadow(x, wt, vm, P, PV, n, C, prm):
+        tot = tot + mode[0]
+    if prm.detect_shadows and _is_shadow(x, s, P, MS, n, C, prm):
         return prm.shadow_value
     return 255
 
 
-cdef inline uint8_t _update(const float* x, float* wt, float* vm, uint8_t* nmodes,
-                            Py_ssize_t P, Py_ssize_t PV, const int C,
-                            const Params* prm) noexcept nogil:
-    """Learn x into the pixel's modes (wt/vm point at its slot in plane 0)."""
+cdef inline void _copy_mode(float* s, int dst, int src, Py_ssize_t P, Py_ssize_t MS,
+                            const int C) noexcept nogil:
+    cdef int f
+    for f in range(2 + C):
+        s[dst * MS + f * P] = s[src * MS + f * P]
+
+
+cdef inline uint8_t _update(const float* x, float* s, uint8_t* nmodes, Py_ssize_t P,
+                            Py_ssize_t MS, const int C, const Params* prm) noexcept nogil:
+    """Learn x into the pixel's modes (s points at its weight in plane 0)."""
     cdef int n = nmodes[0]
     cdef int keep = n
     cdef int m, j, c, owner = -1
@@ -130,13 +153,13 @@ cdef inline uint8_t _update(const float* x, float* wt, float* vm, uint8_t* nmode
     cdef float mu[MAXC]
     cdef float* mode
     for m in range(n):
-        w = prm.a1 * wt[m * P] - prm.prune
+        mode = s + m * MS
+        w = prm.a1 * mode[0] - prm.prune
         if owner < 0:
-            mode = vm + m * PV
-            v = mode[0]
+            v = mode[P]
             d2 = 0.0
             for c in range(C):
-                d = x[c] - mode[1 + c]
+                d = x[c] - mode[(2 + c) * P]
                 d2 = d2 + d * d
             if tot < prm.TB and d2 < prm.Tb * v:
                 bg = True
@@ -145,7 +168,7 @@ cdef inline uint8_t _update(const float* x, float* wt, float* vm, uint8_t* nmode
                 w = w + prm.alpha
                 k = prm.alpha / w
                 for c in range(C):
-                    mu[c] = mode[1 + c] + k * (x[c] - mode[1 + c])
+                    mu[c] = mode[(2 + c) * P] + k * (x[c] - mode[(2 + c) * P])
                 v = v + k * (d2 - v)
                 if v < prm.var_min:
                     v = prm.var_min
@@ -153,28 +176,27 @@ cdef inline uint8_t _update(const float* x, float* wt, float* vm, uint8_t* nmode
                     v = prm.var_max
                 # move up past lighter modes (their weights are already updated)
                 j = m
-                while j > 0 and w >= wt[(j - 1) * P]:
-                    wt[j * P] = wt[(j - 1) * P]
-                    memcpy(vm + j * PV, vm + (j - 1) * PV, (1 + C) * sizeof(float))
+                while j > 0 and w >= s[(j - 1) * MS]:
+                    _copy_mode(s, j, j - 1, P, MS, C)
                     j = j - 1
-                mode = vm + j * PV
-                mode[0] = v
+                mode = s + j * MS
+                mode[0] = w
+                mode[P] = v
                 for c in range(C):
-                    mode[1 + c] = mu[c]
-                wt[j * P] = w
+                    mode[(2 + c) * P] = mu[c]
                 tot = tot + w
                 continue
         if w < prm.prune:
             w = 0.0
             keep = keep - 1
-        wt[m * P] = w
+        mode[0] = w
         tot = tot + w
 
     if owner >= 0:
         if tot > 0.0:
             inv = 1.0 / tot
             for m in range(keep):
-                wt[m * P] = wt[m * P] * inv
+                s[m * MS] = s[m * MS] * inv
     else:
         # a new mode for x: replaces the lightest one when all K are in use
         if keep == prm.K:
@@ -186,85 +208,123 @@ cdef inline uint8_t _update(const float* x, float* wt, float* vm, uint8_t* nmode
             w = 1.0
         else:
             w = prm.alpha
-            inv = prm.a1 / tot if tot > 0.0 else prm.a1
+            # normalise, then make room for the new weight (two roundings, kept
+            # in this order: a weight of exactly TB decides the shadow test)
+            inv = 1.0 / tot if tot > 0.0 else 1.0
             for m in range(keep - 1):
-                wt[m * P] = wt[m * P] * inv
-        while j > 0 and w >= wt[(j - 1) * P]:
-            wt[j * P] = wt[(j - 1) * P]
-            memcpy(vm + j * PV, vm + (j - 1) * PV, (1 + C) * sizeof(float))
+                s[m * MS] = (s[m * MS] * inv) * prm.a1
+        while j > 0 and w >= s[(j - 1) * MS]:
+            _copy_mode(s, j, j - 1, P, MS, C)
             j = j - 1
-        mode = vm + j * PV
-        mode[0] = prm.var_init
+        mode = s + j * MS
+        mode[0] = w
+        mode[P] = prm.var_init
         for c in range(C):
-            mode[1 + c] = x[c]
-        wt[j * P] = w
+            mode[(2 + c) * P] = x[c]
     nmodes[0] = <uint8_t>keep
 
     if bg:
         return 0
-    if prm.detect_shadows and _is_shadow(x, wt, vm, P, PV, keep, C, prm):
+    if prm.detect_shadows and _is_shadow(x, s, P, MS, keep, C, prm):
         return prm.shadow_value
     return 255
 
 
-cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* wt, float* vm,
-                      uint8_t* nmodes, uint8_t* mask, Py_ssize_t y, Py_ssize_t width,
-                      Py_ssize_t P, const int C, const Params* prm) noexcept nogil:
+cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
+                      uint8_t* mask, uint8_t* flag, Py_ssize_t y, Py_ssize_t width,
+                      Py_ssize_t P, const int C, const Params* prm,
+                      const mog2_fast_params* fprm) noexcept nogil:
     """Process one image row: pixels y*width .. y*width + width - 1."""
-    cdef Py_ssize_t i, p, PV = P * (1 + C)
+    cdef Py_ssize_t i, p, off = y * width, MS = (2 + C) * P
     cdef int c
     cdef float x[MAXC]
     cdef const pixel_t* src
+    if not prm.learn:
+        for i in range(width):
+            flag[i] = 3
+    elif known != NULL:
+        for i in range(width):
+            flag[i] = 3 if known[off + i] else 0
+    else:
+        for i in range(width):
+            flag[i] = 0
+    if prm.learn and prm.K >= 2:
+        # the common case, vectorised; it marks the pixels it has handled
+        if pixel_t is uint8_t:
+            if C == 3:
+                mog2_fast_u8_c3(frame + off * 3, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+            elif C == 1:
+                mog2_fast_u8_c1(frame + off, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+        else:
+            if C == 3:
+                mog2_fast_f32_c3(frame + off * 3, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+            elif C == 1:
+                mog2_fast_f32_c1(frame + off, st, P, off, width, nmodes + off, mask + off, flag, fprm)
     for i in range(width):
-        p = y * width + i
+        if flag[i] == 1:
+            continue
+        p = off + i
         src = frame + p * C
         for c in range(C):
             x[c] = <float>src[c]
-        if prm.learn and (known == NULL or known[p] == 0):
-            mask[p] = _update(x, wt + p, vm + p * (1 + C), nmodes + p, P, PV, C, prm)
+        if flag[i] == 0:
+            mask[p] = _update(x, st + p, nmodes + p, P, MS, C, prm)
+        elif flag[i] == 2:
+            if prm.detect_shadows and _is_shadow(x, st + p, P, MS, nmodes[p], C, prm):
+                mask[p] = prm.shadow_value
+            else:
+                mask[p] = 255
         else:
-            mask[p] = _classify(x, wt + p, vm + p * (1 + C), P, PV, nmodes[p], C, prm)
+            mask[p] = _classify(x, st + p, P, MS, nmodes[p], C, prm)
 
 
-cdef void _run(const pixel_t* frame, const uint8_t* known, float* wt, float* vm,
-               uint8_t* nmodes, uint8_t* mask, Py_ssize_t height, Py_ssize_t width,
-               int C, Params prm, int n_threads) noexcept nogil:
+cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
+               uint8_t* mask, uint8_t* scratch, Py_ssize_t height, Py_ssize_t width, int C,
+               Params prm, mog2_fast_params fprm, int n_threads) noexcept nogil:
+    """All rows; ``scratch`` holds one row of flags per thread."""
     cdef Py_ssize_t y, P = height * width
+    cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
-        for y in prange(height, schedule='static', num_threads=n_threads):
-            _row(frame, known, wt, vm, nmodes, mask, y, width, P, 3, &prm)
+        for y in prange(height, schedule='guided', num_threads=n_threads):
+            flag = scratch + openmp.omp_get_thread_num() * width
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
-        for y in prange(height, schedule='static', num_threads=n_threads):
-            _row(frame, known, wt, vm, nmodes, mask, y, width, P, 1, &prm)
+        for y in prange(height, schedule='guided', num_threads=n_threads):
+            flag = scratch + openmp.omp_get_thread_num() * width
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
-        for y in prange(height, schedule='static', num_threads=n_threads):
-            _row(frame, known, wt, vm, nmodes, mask, y, width, P, C, &prm)
+        for y in prange(height, schedule='guided', num_threads=n_threads):
+            flag = scratch + openmp.omp_get_thread_num() * width
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
 
 
 def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
-          float[:, :, ::1] weight, float[:, :, :, ::1] varmean,
-          uint8_t[:, ::1] nmodes, uint8_t[:, ::1] mask,
+          float[:, :, :, ::1] state, uint8_t[:, ::1] nmodes, uint8_t[:, ::1] mask,
           double alpha, bint learn, double var_threshold, double var_threshold_gen,
           double background_ratio, double var_init, double var_min, double var_max,
           double complexity_reduction, bint detect_shadows, int shadow_value,
           double shadow_threshold, int n_threads):
     """Classify ``frame`` (H, W, C) into ``mask`` and learn it into the state.
 
-    ``weight`` (K, H, W), ``varmean`` (K, H, W, 1 + C) and ``nmodes`` (H, W)
-    are updated in place.  ``known`` is None or (H, W) uint8: non-zero pixels
-    are classified but not learnt.  The caller validates shapes and values.
+    ``state`` (K, 2 + C, H, W) and ``nmodes`` (H, W) are updated in place.
+    ``known`` is None or (H, W) uint8: non-zero pixels are classified but not
+    learnt.  The caller validates values; shapes are checked here.
     """
     cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1]
     cdef int C = <int>frame.shape[2]
     cdef Params prm
+    cdef mog2_fast_params fprm
     cdef const uint8_t* kp = NULL
+    if n_threads < 1:
+        n_threads = 1
+    scratch_arr = np.empty((n_threads, W), dtype=np.uint8)
+    cdef uint8_t[:, ::1] scratch = scratch_arr
     if C < 1 or C > MAXC:
         raise ValueError(f"frames must have 1 to {MAXC} channels, got {C}")
-    if (weight.shape[1] != H or weight.shape[2] != W or varmean.shape[0] != weight.shape[0]
-            or varmean.shape[1] != H or varmean.shape[2] != W or varmean.shape[3] != 1 + C
+    if (state.shape[1] != 2 + C or state.shape[2] != H or state.shape[3] != W
             or nmodes.shape[0] != H or nmodes.shape[1] != W
-            or mask.shape[0] != H or mask.shape[1] != W):
+            or mask.shape[0] != H or mask.shape[1] != W or state.shape[0] > 255):
         raise ValueError("state arrays do not match the frame's shape")
     if known is not None:
         if known.shape[0] != H or known.shape[1] != W:
@@ -282,23 +342,30 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
     prm.var_min = <float>var_min
     prm.var_max = <float>var_max
     prm.tau = <float>shadow_threshold
-    prm.K = <int>weight.shape[0]
+    prm.K = <int>state.shape[0]
     prm.detect_shadows = detect_shadows
     prm.learn = learn and alpha > 0.0
     prm.shadow_value = <uint8_t>shadow_value
+    fprm.alpha = prm.alpha
+    fprm.a1 = prm.a1
+    fprm.prune = prm.prune
+    fprm.Tb = prm.Tb
+    fprm.Tg = prm.Tg
+    fprm.var_min = prm.var_min
+    fprm.var_max = prm.var_max
     with nogil:
-        _run(&frame[0, 0, 0], kp, &weight[0, 0, 0], &varmean[0, 0, 0, 0], &nmodes[0, 0],
-             &mask[0, 0], H, W, C, prm, n_threads)
+        _run(&frame[0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &mask[0, 0],
+             &scratch[0, 0], H, W, C, prm, fprm, n_threads)
 
 
-def background(const float[:, :, ::1] weight, const float[:, :, :, ::1] varmean,
-               const uint8_t[:, ::1] nmodes, double background_ratio, int n_threads):
+def background(const float[:, :, :, ::1] state, const uint8_t[:, ::1] nmodes,
+               double background_ratio, int n_threads):
     """Weighted mean of each pixel's heaviest modes, up to ``background_ratio``.
 
     Returns float32 (H, W, C).
     """
-    cdef Py_ssize_t K = weight.shape[0], H = weight.shape[1], W = weight.shape[2]
-    cdef int C = <int>varmean.shape[3] - 1
+    cdef Py_ssize_t H = state.shape[2], W = state.shape[3]
+    cdef int C = <int>state.shape[1] - 2
     out_arr = np.zeros((H, W, C), dtype=np.float32)
     cdef float[:, :, ::1] out = out_arr
     cdef Py_ssize_t y, i, m
@@ -309,9 +376,9 @@ def background(const float[:, :, ::1] weight, const float[:, :, :, ::1] varmean,
             for i in range(W):
                 tot = 0.0
                 for m in range(nmodes[y, i]):
-                    w = weight[m, y, i]
+                    w = state[m, 0, y, i]
                     for c in range(C):
-                        out[y, i, c] += w * varmean[m, y, i, 1 + c]
+                        out[y, i, c] += w * state[m, 2 + c, y, i]
                     tot = tot + w
                     if tot > TB:
                         break
@@ -321,60 +388,61 @@ def background(const float[:, :, ::1] weight, const float[:, :, :, ::1] varmean,
     return out_arr
 
 
-cdef inline void _box_rows(const uint8_t* src, int* cnt, Py_ssize_t H, Py_ssize_t W,
-                           Py_ssize_t y, int r) noexcept nogil:
-    """cnt[i] = number of non-zero src pixels in rows y-r..y+r (edges replicated), column i."""
-    cdef Py_ssize_t i, yy
-    cdef int t
-    for i in range(W):
-        cnt[i] = 0
-    for t in range(-r, r + 1):
-        yy = y + t
-        if yy < 0:
-            yy = 0
-        if yy > H - 1:
-            yy = H - 1
-        for i in range(W):
-            cnt[i] += src[yy * W + i] != 0
-
-
 def window_count_filter(const uint8_t[:, ::1] src, int radius, int lo, int n_threads):
     """Binary rank filter: out = 1 where the (2r+1)^2 window holds >= ``lo`` non-zeros.
 
     Edges are replicated.  ``lo = (2r+1)^2 // 2 + 1`` is the median of a binary
-    image, ``lo = 1`` a dilation, ``lo = (2r+1)^2`` an erosion.
+    image, ``lo = 1`` a dilation, ``lo = (2r+1)^2`` an erosion.  Separable: a
+    column count over 2r+1 rows, then a sum of 2r+1 neighbouring counts; both
+    loops run over a row with SIMD lanes.
     """
     cdef Py_ssize_t H = src.shape[0], W = src.shape[1]
     out_arr = np.zeros((H, W), dtype=np.uint8)
     if H == 0 or W == 0:
         return out_arr
+    if radius < 0 or radius > 100:
+        raise ValueError("radius must be in 0..100")
+    if n_threads < 1:
+        n_threads = 1
     cdef uint8_t[:, ::1] out = out_arr
     cdef int r = radius
     cdef Py_ssize_t Wp = W + 2 * r
-    # per-row scratch: column counts (W) then the edge-padded copy (Wp)
-    scratch_arr = np.empty((H, W + Wp), dtype=np.int32)
-    cdef int[:, ::1] scratch = scratch_arr
-    cdef Py_ssize_t y, i, ii, j
-    cdef int s
-    cdef int* colcnt
-    cdef int* padded
+    scratch_arr = np.empty((n_threads, Wp), dtype=np.uint16)
+    cdef uint16_t[:, ::1] scratch = scratch_arr
+    cdef Py_ssize_t y, yy, i, j
+    cdef int t
+    cdef uint16_t s
+    cdef uint16_t* col
+    cdef const uint8_t* row
+    cdef uint8_t* o
     with nogil:
         for y in prange(H, schedule='static', num_threads=n_threads):
-            colcnt = &scratch[y, 0]
-            padded = colcnt + W
-            _box_rows(&src[0, 0], colcnt, H, W, y, r)
-            for j in range(Wp):
-                ii = j - r
-                if ii < 0:
-                    ii = 0
-                if ii > W - 1:
-                    ii = W - 1
-                padded[j] = colcnt[ii]
-            s = 0
-            for j in range(2 * r + 1):
-                s = s + padded[j]
+            col = &scratch[openmp.omp_get_thread_num(), 0]
+            o = &out[y, 0]
             for i in range(W):
-                out[y, i] = s >= lo
-                if i + 1 < W:
-                    s = s + padded[i + 2 * r + 1] - padded[i]
+                col[r + i] = 0
+            for t in range(-r, r + 1):
+                yy = y + t
+                if yy < 0:
+                    yy = 0
+                if yy > H - 1:
+                    yy = H - 1
+                row = &src[yy, 0]
+                for i in range(W):
+                    col[r + i] += row[i] != 0
+            for j in range(r):
+                col[j] = col[r]
+                col[r + W + j] = col[r + W - 1]
+            if r == 1:
+                for i in range(W):
+                    o[i] = (col[i] + col[i + 1] + col[i + 2]) >= lo
+            elif r == 2:
+                for i in range(W):
+                    o[i] = (col[i] + col[i + 1] + col[i + 2] + col[i + 3] + col[i + 4]) >= lo
+            else:
+                for i in range(W):
+                    s = 0
+                    for j in range(2 * r + 1):
+                        s = s + col[i + j]
+                    o[i] = s >= lo
     return out_arr

@@ -177,6 +177,7 @@ def test_matches_plain_reference(video):
     ({"n_mixtures": 3, "background_ratio": 0.7, "var_threshold_gen": 6.0, "var_init": 20.0,
       "var_min": 2.0, "var_max": 50.0, "complexity_reduction": 0.1, "shadow_threshold": 0.6,
       "shadow_value": 90}, False),
+    ({"n_mixtures": 1, "var_threshold": 30.0}, False),        # no second mode: general path only
 ])
 def test_agrees_with_opencv(video, kwargs, grey):
     cv2 = pytest.importorskip("cv2")
@@ -195,7 +196,7 @@ def test_agrees_with_opencv(video, kwargs, grey):
         if grey:
             f = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
         agree.append(np.mean(sub.apply(f) == ref.apply(f)))
-    assert min(agree) >= 0.98 and np.mean(agree) >= 0.99, (min(agree), np.mean(agree))
+    assert min(agree) >= 0.98 and np.mean(agree) >= 0.995, (min(agree), np.mean(agree))
     bg_ref = ref.getBackgroundImage().astype(int)
     assert np.mean(np.abs(sub.background_image().astype(int) - bg_ref) <= 1) >= 0.99
 
@@ -222,6 +223,22 @@ def test_float_and_uint8_frames_give_the_same_masks(video):
         np.testing.assert_array_equal(a.apply(f), b.apply(f.astype(np.float64)))
 
 
+def test_four_channels_use_the_general_path_consistently(video):
+    frames, _ = video
+    a = gmmfast.BackgroundSubtractorMOG2()
+    b = gmmfast.BackgroundSubtractorMOG2()
+    for f in frames[:40]:
+        f4 = np.concatenate([f, np.zeros_like(f[..., :1])], axis=2)   # a zero 4th channel changes nothing
+        np.testing.assert_array_equal(a.apply(f), b.apply(f4))
+    np.testing.assert_array_equal(a.background_image(), b.background_image()[..., :3])
+
+
+def test_unit_scale_float_frames_warn(video):
+    frames, _ = video
+    with pytest.warns(UserWarning, match="0-255"):
+        gmmfast.BackgroundSubtractorMOG2().apply(frames[0] / 255.0)
+
+
 def test_threads_do_not_change_results(video):
     frames, _ = video
     a = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
@@ -229,7 +246,7 @@ def test_threads_do_not_change_results(video):
     for f in frames[:15]:
         f = np.tile(f, (4, 4, 1))           # large enough to be split across threads
         np.testing.assert_array_equal(a.apply(f), b.apply(f))
-    np.testing.assert_array_equal(a._state["weight"], b._state["weight"])
+    np.testing.assert_array_equal(a._state["state"], b._state["state"])
 
 
 def test_learning_rate_zero_freezes(video):
@@ -249,6 +266,16 @@ def test_learning_rate_zero_freezes(video):
     assert sub.n_frames_ == 30
 
 
+def test_learning_rate_one_restarts_from_the_frame(video):
+    frames, _ = video
+    sub = gmmfast.BackgroundSubtractorMOG2()
+    for f in frames[:10]:
+        sub.apply(f)
+    assert np.all(sub.apply(frames[10], learning_rate=1) != 0)   # as on a first frame: nothing is background yet
+    np.testing.assert_array_equal(sub.background_image(), frames[10])
+    assert sub.n_frames_ == 1 and int(sub._state["nmodes"].max()) == 1
+
+
 def test_known_foreground_is_not_learnt(video):
     frames, _ = video
     sub = gmmfast.BackgroundSubtractorMOG2()
@@ -259,9 +286,8 @@ def test_known_foreground_is_not_learnt(video):
     before = {k: v.copy() for k, v in sub._state.items()}
     sub.apply(frames[20], known_foreground=kf)
     after = sub._state
-    np.testing.assert_array_equal(after["weight"][:, kf], before["weight"][:, kf])
-    np.testing.assert_array_equal(after["varmean"][:, kf], before["varmean"][:, kf])
-    assert not np.array_equal(after["weight"][:, ~kf], before["weight"][:, ~kf])
+    np.testing.assert_array_equal(after["state"][:, :, kf], before["state"][:, :, kf])
+    assert not np.array_equal(after["state"][:, :, ~kf], before["state"][:, :, ~kf])
     # a permanently known-foreground pixel never learns a bright object parked on it
     sub2 = gmmfast.BackgroundSubtractorMOG2()
     parked = frames[:60].copy()

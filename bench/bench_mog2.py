@@ -1,0 +1,119 @@
+"""Benchmark: gmmfast.BackgroundSubtractorMOG2 against cv2.createBackgroundSubtractorMOG2.
+
+Same parameters (the defaults of both), same synthetic colour frames (a textured
+background, sensor noise, a moving box), one thread each (``cv2.setNumThreads(1)``),
+640x480 and 1920x1080, plus gmmfast on two threads.  Each model first learns 20
+frames; the timed call is one ``apply`` on the next frame of a cycle of 20.
+
+    pytest bench/bench_mog2.py --benchmark-only --benchmark-group-by=param:size -p no:cacheprovider
+    python bench/bench_mog2.py        # interleaved timing, prints the ratios (less noisy)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+import gmmfast
+
+SIZES = {"640x480": (480, 640), "1920x1080": (1080, 1920)}
+WARMUP = 20
+
+
+def synthetic_frames(h: int, w: int, n: int = 40, seed: int = 0) -> list[np.ndarray]:
+    """Textured background + noise (sigma 3) + a red box crossing the frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    bg = np.stack([128 + 60 * np.sin(xx / 17.0 + c) * np.cos(yy / 23.0 - c) for c in range(3)], -1)
+    bg += rng.normal(0, 10, bg.shape)
+    frames = []
+    for t in range(n):
+        f = bg + rng.normal(0, 3, bg.shape)
+        x0 = int((t * w / 60) % (w - w // 8))
+        f[h // 3:h // 3 + h // 6, x0:x0 + w // 8] = [200, 40, 40]
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    return frames
+
+
+_FRAMES: dict[str, list[np.ndarray]] = {}
+
+
+def frames_for(size: str) -> list[np.ndarray]:
+    if size not in _FRAMES:
+        _FRAMES[size] = synthetic_frames(*SIZES[size])
+    return _FRAMES[size]
+
+
+def _warm(apply, frames):
+    for f in frames[:WARMUP]:
+        apply(f)
+    cycle = itertools.cycle(frames[WARMUP:])
+    return lambda: apply(next(cycle))
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_cv2_mog2_1thread(benchmark, size):
+    cv2 = pytest.importorskip("cv2")
+    cv2.setNumThreads(1)
+    model = cv2.createBackgroundSubtractorMOG2()
+    benchmark(_warm(model.apply, frames_for(size)))
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_gmmfast_mog2(benchmark, size, n_threads):
+    model = gmmfast.BackgroundSubtractorMOG2(n_threads=n_threads)
+    benchmark(_warm(model.apply, frames_for(size)))
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_gmmfast_pipeline_1thread(benchmark, size):
+    model = gmmfast.BackgroundSubtractor(n_threads=1)
+    benchmark(_warm(model.apply, frames_for(size)))
+
+
+def interleaved(size: str, rounds: int = 3) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-frame times (median over frames, ms), each frame timed on every model in turn.
+
+    Returns wall-clock times and CPU times of the calling thread (``time.thread_time``;
+    meaningful for the one-thread runs, and steadier than wall time on a shared machine).
+    """
+    import cv2
+
+    frames = frames_for(size)
+    models = {
+        "cv2 1 thread": cv2.createBackgroundSubtractorMOG2(),
+        "gmmfast 1 thread": gmmfast.BackgroundSubtractorMOG2(n_threads=1),
+        "gmmfast 2 threads": gmmfast.BackgroundSubtractorMOG2(n_threads=2),
+        "pipeline 1 thread": gmmfast.BackgroundSubtractor(n_threads=1),
+    }
+    times: dict[str, list[float]] = {k: [] for k in models}
+    cpu: dict[str, list[float]] = {k: [] for k in models}
+    for f in frames[:WARMUP]:
+        for m in models.values():
+            m.apply(f)
+    for _ in range(rounds):
+        for f in frames[WARMUP:]:
+            for name, m in models.items():
+                if name.startswith("cv2"):
+                    cv2.setNumThreads(1)
+                c0 = time.thread_time()
+                t0 = time.perf_counter()
+                m.apply(f)
+                times[name].append(time.perf_counter() - t0)
+                cpu[name].append(time.thread_time() - c0)
+    med = lambda d: {k: 1e3 * float(np.median(v)) for k, v in d.items()}  # noqa: E731
+    return med(times), med(cpu)
+
+
+if __name__ == "__main__":
+    for size in SIZES:
+        t, c = interleaved(size)
+        print(f"{size} wall: " + ", ".join(f"{k} {v:.2f} ms" for k, v in t.items()))
+        print(f"{size} cpu:  " + ", ".join(f"{k} {v:.2f} ms" for k, v in c.items() if "2 threads" not in k))
+        print(f"  speed-up vs cv2 (1 thread): wall {t['cv2 1 thread'] / t['gmmfast 1 thread']:.2f}x, "
+              f"cpu {c['cv2 1 thread'] / c['gmmfast 1 thread']:.2f}x; "
+              f"1->2 thread scaling (wall): {t['gmmfast 1 thread'] / t['gmmfast 2 threads']:.2f}x")

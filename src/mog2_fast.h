@@ -1,0 +1,85 @@
+/*
+ * Vectorised common case of the online mixture update (see _mog2.pyx).
+ *
+ * Most pixels of a video are explained by their heaviest mode and use at
+ * most two modes.  For those the update has no data-dependent control flow
+ * (no reordering, no new mode), so one row is processed with SIMD lanes over
+ * pixels (the uint8 results are written arithmetically, not with ?:, so that
+ * GCC if-converts and vectorises the loop): the heaviest mode's weight, variance and means are updated, the
+ * second mode's weight decays (and is dropped when the prior says so), and
+ * both are renormalised.  Every other pixel is left to the general scalar
+ * code in _mog2.pyx, which reads the flag this pass writes:
+ *
+ *   flag[i] in: 0 learn this pixel, 3 classify only (known foreground)
+ *   flag[i] out: 1 done, background (mask 0)
+ *                2 done, not background (the caller decides shadow/255)
+ *                0 / 3 unchanged: the general path must handle the pixel
+ *
+ * State layout: planes of H*W floats; mode m, field f (0 weight, 1 variance,
+ * 2.. channel means) is the plane st + (m * (2 + C) + f) * P.
+ */
+#ifndef GMMFAST_MOG2_FAST_H
+#define GMMFAST_MOG2_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    float alpha, a1, prune, Tb, Tg, var_min, var_max;
+} mog2_fast_params;
+
+#define MOG2_FAST_DEFINE(NAME, PIX, C)                                              \
+static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P,           \
+                 ptrdiff_t off, ptrdiff_t n, uint8_t* restrict nmodes,                 \
+                 uint8_t* restrict mask, uint8_t* restrict flag,                      \
+                 const mog2_fast_params* prm)                                         \
+{                                                                                     \
+    const float alpha = prm->alpha, a1 = prm->a1, prune = prm->prune;                 \
+    const float Tb = prm->Tb, Tg = prm->Tg, vmin = prm->var_min, vmax = prm->var_max; \
+    float* restrict w0 = st + off;                                                    \
+    float* restrict v0 = st + P + off;                                                \
+    float* restrict m0 = st + 2 * P + off;                                            \
+    float* restrict w1 = st + (2 + C) * P + off;                                      \
+    _Pragma("omp simd")                                                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        float x[C], mu[C];                                                            \
+        const int nm = nmodes[i];                                                     \
+        const float W0 = w0[i], V0 = v0[i], W1 = w1[i];                               \
+        float d2 = 0.0f;                                                              \
+        _Pragma("GCC unroll 4")                                                       \
+        for (int c = 0; c < C; c++) {                                                 \
+            x[c] = (float)src[i * C + c];                                             \
+            mu[c] = m0[c * P + i];                                                    \
+            const float d = x[c] - mu[c];                                             \
+            d2 += d * d;                                                              \
+        }                                                                             \
+        const int ok = (flag[i] == 0) & (nm >= 1) & (nm <= 2) & (d2 < Tg * V0);       \
+        const int bg = d2 < Tb * V0;                                                  \
+        const float w0n = a1 * W0 - prune + alpha;                                    \
+        const float k = alpha / w0n;                                                  \
+        float vn = V0 + k * (d2 - V0);                                                \
+        vn = vn < vmin ? vmin : vn;                                                   \
+        vn = vn > vmax ? vmax : vn;                                                   \
+        const int has2 = nm == 2;                                                     \
+        float w1n = a1 * W1 - prune;                                                  \
+        const int drop = has2 & (w1n < prune);                                        \
+        w1n = (has2 & !drop) ? w1n : 0.0f;                                            \
+        const float inv = 1.0f / (w0n + w1n);                                         \
+        w0[i] = ok ? w0n * inv : W0;                                                  \
+        v0[i] = ok ? vn : V0;                                                         \
+        w1[i] = (ok & has2) ? w1n * inv : W1;                                         \
+        _Pragma("GCC unroll 4")                                                       \
+        for (int c = 0; c < C; c++)                                                   \
+            m0[c * P + i] = ok ? mu[c] + k * (x[c] - mu[c]) : mu[c];                  \
+        nmodes[i] = (uint8_t)(nm - (ok & drop));                                      \
+        mask[i] = (uint8_t)(255 - 255 * (ok & bg));                                   \
+        flag[i] = (uint8_t)(flag[i] + ok * (2 - bg)); /* flag[i] is 0 when ok */     \
+    }                                                                                 \
+}
+
+MOG2_FAST_DEFINE(mog2_fast_u8_c1, uint8_t, 1)
+MOG2_FAST_DEFINE(mog2_fast_u8_c3, uint8_t, 3)
+MOG2_FAST_DEFINE(mog2_fast_f32_c1, float, 1)
+MOG2_FAST_DEFINE(mog2_fast_f32_c3, float, 3)
+
+#endif
