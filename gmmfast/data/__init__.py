@@ -4,6 +4,7 @@ Samples are generated deterministically on demand, so nothing large ships
 with the package.
 """
 
+from ._image import SAMPLE_IMAGE_REGIONS, SampleImage, sample_image
 from ._mixture import sample_mixture
 
-__all__ = ["sample_mixture"]
+__all__ = ["sample_mixture", "sample_image", "SampleImage", "SAMPLE_IMAGE_REGIONS"]
