@@ -394,3 +394,51 @@ def log_array(floating[::1] x):
     with nogil:
         for i in range(x.shape[0]):
             x[i] = _log(x[i])
+
+
+def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
+               const floating[:, ::1] ref, int kind, double[:, ::1] chunk_stats,
+               int n_threads):
+    """Statistics of a hard assignment (labels[i] in [0, K), or -1 to skip).
+
+    Same layout as em_pass: per chunk and component [count, sum(x - ref_k),
+    second moments of (x - ref_k)], centred on ``ref`` (for example k-means
+    centres) for accuracy.
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = ref.shape[0]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t ns = _n_stats(d, kind)
+    cdef Py_ssize_t c, start, stop, i, j, l, k, t, q
+    cdef double* o
+    cdef double dj
+    if ref.shape[1] != d or labels.shape[0] != N:
+        raise ValueError("labels or ref do not match X")
+    if chunk_stats.shape[0] != nc or chunk_stats.shape[1] != K * ns:
+        raise ValueError("chunk_stats has the wrong shape")
+    for i in range(N):
+        if labels[i] < -1 or labels[i] >= K:
+            raise ValueError("labels must be in [-1, K)")
+    with nogil:
+        for c in prange(nc, schedule='static', num_threads=n_threads):
+            for q in range(K * ns):
+                chunk_stats[c, q] = 0.0
+            start = c * CHUNK
+            stop = start + CHUNK
+            if stop > N:
+                stop = N
+            for i in range(start, stop):
+                k = labels[i]
+                if k < 0:
+                    continue
+                o = &chunk_stats[c, k * ns]
+                o[0] += 1.0
+                t = 1 + d
+                for j in range(d):
+                    dj = <double>X[i, j] - <double>ref[k, j]
+                    o[1 + j] += dj
+                    if kind == KIND_FULL:
+                        for l in range(j, d):
+                            o[t] += dj * (<double>X[i, l] - <double>ref[k, l])
+                            t = t + 1
+                    else:
+                        o[1 + d + j] += dj * dj

@@ -1,0 +1,35 @@
+"""``gmmfast.show_config()``: which kernels, threads and versions are in use."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from . import _cpu, _dispatch
+from ._threads import available_cpus, effective_n_threads
+
+
+def config() -> dict:
+    """The runtime configuration as a dict (see :func:`show_config`)."""
+    import numpy
+
+    from . import __version__
+
+    return {
+        "gmmfast": __version__,
+        "kernel_variant": _dispatch.VARIANT,
+        "cpu_has_avx2_fma": _cpu.has_avx2_fma(),
+        "override_env": f"{_dispatch.ENV_VAR}={__import__('os').environ.get(_dispatch.ENV_VAR, '')!s}",
+        "default_threads": effective_n_threads(None),
+        "available_cpus": available_cpus(),
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def show_config() -> None:
+    """Print the chosen kernel variant, thread count and versions."""
+    for key, value in config().items():
+        print(f"{key:>18}: {value}")

@@ -1,0 +1,189 @@
+"""k-means (Lloyd) and k-means++ seeding over the Cython kernels.
+
+Used to initialise Gaussian mixtures (``init_params='kmeans'``) and by the
+image tools.  The algorithm follows scikit-learn's ``KMeans(n_init=1)``:
+greedy k-means++ seeding with ``2 + log(k)`` local trials, Lloyd iterations
+until the labels stop changing or the centres move less than ``tol`` times
+the mean feature variance, empty clusters moved to the farthest samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._dispatch import load
+from ._random import check_random_state
+from ._threads import effective_n_threads
+
+_k = load("_kmeans")
+
+
+@dataclass
+class KMeansResult:
+    """Outcome of :func:`kmeans`."""
+
+    centers: np.ndarray
+    """(n_clusters, n_features) cluster centres, in the dtype of X."""
+    labels: np.ndarray
+    """(n_samples,) int32 index of each sample's centre."""
+    inertia: float
+    """Sum of squared distances of the samples to their centres."""
+    n_iter: int
+    """Lloyd iterations run."""
+    converged: bool
+    """Whether the stopping rule was met before max_iter."""
+
+
+def _as_data(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got {X.ndim}-D.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X is empty (shape {X.shape}).")
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity.")
+    return np.ascontiguousarray(X)
+
+
+def _check_n_clusters(n_clusters, n_samples):
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
+        raise TypeError(f"n_clusters must be an integer, got {n_clusters!r}.")
+    if n_clusters < 1:
+        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}.")
+    if n_clusters > n_samples:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
+
+
+def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: int | None = None,
+                    n_threads: int | None = None):
+    """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007).
+
+    Returns
+    -------
+    centers : ndarray (n_clusters, n_features)
+        Chosen samples, in the dtype of X.
+    indices : ndarray (n_clusters,)
+        Their row indices in X.
+    """
+    X = _as_data(X)
+    n, d = X.shape
+    _check_n_clusters(n_clusters, n)
+    rng = check_random_state(random_state)
+    nt = effective_n_threads(n_threads)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    if n_local_trials < 1:
+        raise ValueError(f"n_local_trials must be >= 1, got {n_local_trials}.")
+    indices = np.empty(n_clusters, dtype=np.intp)
+    first = rng.randint(n)
+    indices[0] = first
+    closest = np.empty(n, dtype=np.float64)
+    _k.min_sq_dist(X, np.ascontiguousarray(X[first]), closest, False, nt)
+    pot = closest.sum()
+    n_chunks = (n + 511) // 512
+    for c in range(1, n_clusters):
+        if pot <= 0.0:
+            # Every sample coincides with a chosen centre: pick unused rows at random.
+            unused = np.setdiff1d(np.arange(n), indices[:c])
+            indices[c] = rng.choice(unused)
+            continue
+        rand_vals = rng.uniform(size=n_local_trials) * pot
+        cand = np.searchsorted(np.cumsum(closest), rand_vals)
+        np.clip(cand, None, n - 1, out=cand)
+        chunk_pots = np.empty((n_chunks, len(cand)), dtype=np.float64)
+        _k.candidate_potentials(X, np.ascontiguousarray(X[cand]), closest, chunk_pots, nt)
+        pots = chunk_pots.sum(axis=0)
+        best = int(np.argmin(pots))
+        indices[c] = cand[best]
+        _k.min_sq_dist(X, np.ascontiguousarray(X[cand[best]]), closest, True, nt)
+        pot = closest.sum()
+    return X[indices].copy(), indices
+
+
+def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: float = 1e-4,
+           random_state=None, n_threads: int | None = None) -> KMeansResult:
+    """Cluster X into ``n_clusters`` groups with Lloyd's algorithm.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+        float32 data is clustered in float32, anything else in float64.
+    n_clusters : int
+    init : 'k-means++', 'random' or an array (n_clusters, n_features)
+        Initial centres.
+    max_iter : int
+        Maximum Lloyd iterations.
+    tol : float
+        Stop when the squared centre shift sums to at most ``tol`` times the
+        mean feature variance of X (scikit-learn's rule).
+    random_state : None, int, RandomState or Generator
+    n_threads : int or None
+        OpenMP threads (None: all cores).
+    """
+    X = _as_data(X)
+    n, d = X.shape
+    _check_n_clusters(n_clusters, n)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
+    if not np.isscalar(tol) or not tol >= 0:
+        raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
+    rng = check_random_state(random_state)
+    nt = effective_n_threads(n_threads)
+    if isinstance(init, str):
+        if init == "k-means++":
+            centers, _ = kmeans_plusplus(X, n_clusters, random_state=rng, n_threads=nt)
+        elif init == "random":
+            centers = X[rng.choice(n, size=n_clusters, replace=False)].copy()
+        else:
+            raise ValueError(f"init must be 'k-means++', 'random' or an array, got {init!r}.")
+    else:
+        centers = np.array(init, dtype=X.dtype)
+        if centers.shape != (n_clusters, d):
+            raise ValueError(f"init centres must have shape {(n_clusters, d)}, got {centers.shape}.")
+        if not np.isfinite(centers).all():
+            raise ValueError("init centres contain NaN or infinity.")
+    centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    tol_abs = float(tol) * float(np.mean(np.var(X, axis=0, dtype=np.float64)))
+
+    n_chunks = (n + 511) // 512
+    labels = np.full(n, -1, dtype=np.int32)
+    chunk_sums = np.empty((n_chunks, n_clusters * (d + 1)), dtype=np.float64)
+    chunk_inertia = np.empty(n_chunks, dtype=np.float64)
+    chunk_changed = np.empty(n_chunks, dtype=np.int64)
+    converged = False
+    strict = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        _k.lloyd_pass(X, centers, labels, chunk_sums, chunk_inertia, chunk_changed, nt)
+        sums = chunk_sums.sum(axis=0).reshape(n_clusters, d + 1)
+        counts = sums[:, 0]
+        new_centers = centers.astype(np.float64)
+        filled = counts > 0
+        new_centers[filled] = sums[filled, 1:] / counts[filled, None]
+        if not filled.all():
+            _relocate_empty(X, centers, labels, new_centers, ~filled)
+        shift = float(((new_centers - centers) ** 2).sum())
+        centers = np.ascontiguousarray(new_centers, dtype=X.dtype)
+        if n_iter > 1 and chunk_changed.sum() == 0:
+            strict = converged = True
+            break
+        if shift <= tol_abs:
+            converged = True
+            break
+    # One more assignment so that labels match the final centres (as scikit-learn does).
+    if not strict:
+        _k.lloyd_pass(X, centers, labels, chunk_sums, chunk_inertia, chunk_changed, nt)
+    return KMeansResult(centers=centers, labels=labels, inertia=float(chunk_inertia.sum()),
+                        n_iter=n_iter, converged=converged)
+
+
+def _relocate_empty(X, centers, labels, new_centers, empty):
+    """Move empty clusters to the samples farthest from their centres."""
+    dist = ((X - centers[labels]).astype(np.float64) ** 2).sum(axis=1)
+    n_empty = int(empty.sum())
+    far = np.argsort(dist)[::-1][:n_empty]
+    new_centers[np.flatnonzero(empty)] = X[far]
