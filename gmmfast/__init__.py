@@ -11,10 +11,13 @@ from ._config import config, show_config
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .mixture import GaussianMixture
+from .segmentation import Segmentation, segment
 from . import data
 
 __all__ = [
     "GaussianMixture",
+    "segment",
+    "Segmentation",
     "kmeans",
     "kmeans_plusplus",
     "KMeansResult",

@@ -26,7 +26,7 @@ import numpy as np
 from ._dispatch import load
 from ._threads import effective_n_threads
 
-__all__ = ["segment", "Segmentation", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
+__all__ = ["segment", "Segmentation", "adjusted_rand_index", "palette", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
 
 _ik = load("_imagekernels")
 _gmmk = load("_gmm")
@@ -44,6 +44,11 @@ DEFAULT_MAX_FIT_PIXELS = 200_000
 #: smoothing: a pixel's unary cost is -log((1 - eps) p(k | x) + eps / K).
 OUTLIER_PROBABILITY = 0.01
 
+#: With the 'xy' features, the longer image side spans this fraction of the
+#: colour range (255 for RGB, 100 for L*): position then favours compact
+#: regions while colour still decides between well-separated ones.
+XY_SPAN = 0.25
+
 #: Upper bound on ICM sweeps of the Potts smoothing (it stops earlier when
 #: no label changes).
 MAX_SMOOTHING_SWEEPS = 50
@@ -56,7 +61,7 @@ ImageLike = Union[np.ndarray, str, "os.PathLike[str]", IO[bytes]]
 
 def _gaussian_mixture_class():
     """The mixture estimator segmentation fits (the project's own)."""
-    from sklearn.mixture import GaussianMixture
+    from .mixture import GaussianMixture
 
     return GaussianMixture
 
@@ -141,7 +146,7 @@ def _features(pixels: np.ndarray, features: str, n_threads: int) -> np.ndarray:
         lut = _lut(65536, kind)
     else:
         lut = np.zeros(1)
-    xy_scale = _COLOUR_RANGE[base] / max(H - 1, W - 1, 1)
+    xy_scale = XY_SPAN * _COLOUR_RANGE[base] / max(H - 1, W - 1, 1)
     out = np.empty((H * W, d), dtype=np.float32)
     _ik.build_features(pixels, kind, xy, lut, xy_scale, out, n_threads)
     return out
@@ -480,8 +485,9 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     features : {'rgb', 'lab', 'gray', 'rgbxy', 'labxy'}
         What the mixture models per pixel: RGB on a 0..255 scale, CIE
         L*a*b* (D65), grey luma, or one of the colour spaces with the pixel
-        coordinates appended (scaled so that the longer image side spans the
-        colour range: 255 for RGB, 100 for Lab).  Grey images use their
+        coordinates appended (scaled so that the longer image side spans a
+        quarter of the colour range: 64 for RGB, 25 for Lab; see
+        :data:`XY_SPAN`).  Grey images use their
         single intensity (L* for 'lab').
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
         Passed to the mixture.
@@ -575,6 +581,8 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         raise ValueError(
             f"cannot fit {k_lo} components to {n_fit} pixel(s); use a larger image or a smaller n_components"
         )
+    if n_fit == 1:  # a one-pixel image: the mixture estimator needs two samples
+        X_fit = np.repeat(X_fit, 2, axis=0)
     n_distinct = _distinct_rows(X_fit[:, :d_colour], k_hi)
     if n_distinct < k_lo:
         warnings.warn(
@@ -630,3 +638,34 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     return Segmentation(labels.reshape(H, W), model, img, features, smoothing=float(smoothing), bic=bic,
                         timings=timings, fit_features=X_fit if X_fit.shape[0] <= 250_000 else None,
                         n_threads=n_threads)
+
+
+def adjusted_rand_index(labels_true: np.ndarray, labels_pred: np.ndarray) -> float:
+    """Adjusted Rand index between two label maps of the same shape (1.0 = same partition).
+
+    Label values need not correspond; only which pixels share a label
+    matters.  Used to score segmentations against ground truth.
+    """
+    a = np.asarray(labels_true).ravel()
+    b = np.asarray(labels_pred).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"label maps differ in size: {np.shape(labels_true)} vs {np.shape(labels_pred)}")
+    if a.size == 0:
+        raise ValueError("label maps are empty")
+    _, ai = np.unique(a, return_inverse=True)
+    _, bi = np.unique(b, return_inverse=True)
+    nb = int(bi.max()) + 1
+    table = np.bincount(ai.astype(np.int64) * nb + bi, minlength=(int(ai.max()) + 1) * nb).astype(np.float64)
+
+    def pairs(x):
+        return float(np.sum(x * (x - 1) / 2.0))
+
+    n = float(a.size)
+    index = pairs(table)
+    rows = pairs(table.reshape(-1, nb).sum(axis=1))
+    cols = pairs(table.reshape(-1, nb).sum(axis=0))
+    expected = rows * cols / (n * (n - 1) / 2.0) if n > 1 else 0.0
+    maximum = (rows + cols) / 2.0
+    if maximum == expected:
+        return 1.0
+    return float((index - expected) / (maximum - expected))
