@@ -13,6 +13,7 @@ from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedErro
 from .mixture import GaussianMixture
 from .segmentation import Segmentation, segment
 from . import data
+from . import maxflow  # noqa: E402,F401
 
 __all__ = [
     "GaussianMixture",

@@ -1,0 +1,411 @@
+/* Max-flow / min-cut kernels for gmmfast.maxflow (see bk_impl.h for the algorithm).
+ *
+ * One bk_graph holds a solver for one of six kinds: 2-D grid with 4 or 8
+ * neighbours, or a general CSR graph, each with float or double residuals.
+ * Grids are stored with a one-pixel zero border (one padding column shared by
+ * both sides, one padding row above and below), so a node's neighbours are
+ * p + off[d] without bounds tests.
+ */
+#ifndef GMMFAST_BK_H
+#define GMMFAST_BK_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { BK_FREE = 0, BK_S = 1, BK_T = 2 };
+enum { BK_G4F = 0, BK_G4D = 1, BK_G8F = 2, BK_G8D = 3, BK_GENF = 4, BK_GEND = 5 };
+
+/* Solver state of one region: active FIFO, orphan ring, clock, node range. */
+typedef struct {
+    int32_t q_first, q_last;   /* active FIFO */
+    int32_t *orph;             /* orphan ring */
+    int64_t orph_cap, orph_h, orph_t;
+    int32_t time;
+    int64_t lo, hi;            /* nodes [lo, hi) initialised by this state */
+    int64_t n_aug, n_orphans;  /* statistics */
+} bk_state;
+
+typedef struct {
+    int kind;
+    int64_t n;                 /* nodes, padding included */
+    int64_t n_arcs;            /* residual entries */
+    int32_t H, W, Wp;          /* grid shape and padded row length */
+    int64_t off[8];            /* grid neighbour offsets per direction */
+    void *nodes;               /* bk_node_<sfx> array */
+    void *rc;                  /* residual capacities (float or double) */
+    int64_t *first;            /* CSR: n + 1 row starts */
+    int32_t *head, *sis;       /* CSR: arc head and reverse arc */
+    bk_state st0;              /* whole-graph state */
+    int fresh;                 /* arrays still zero from calloc */
+} bk_graph;
+
+#define BK_SFX g4f
+#define CAP float
+#define BK_GRID 1
+#define BK_DIRS 4
+#define PAR_T uint8_t
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#undef BK_DIRS
+#define BK_SFX g4d
+#define CAP double
+#define BK_DIRS 4
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#undef BK_DIRS
+#define BK_SFX g8f
+#define CAP float
+#define BK_DIRS 8
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#undef BK_DIRS
+#define BK_SFX g8d
+#define CAP double
+#define BK_DIRS 8
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#undef BK_DIRS
+#undef BK_GRID
+#undef PAR_T
+#define BK_GRID 0
+#define BK_DIRS 0
+#define PAR_T int32_t
+#define BK_SFX gnf
+#define CAP float
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#define BK_SFX gnd
+#define CAP double
+#include "bk_impl.h"
+#undef BK_SFX
+#undef CAP
+#undef BK_GRID
+#undef BK_DIRS
+#undef PAR_T
+
+static inline int bk_is_double(int kind) { return kind & 1; }
+static inline int bk_is_grid(int kind) { return kind < BK_GENF; }
+static inline int bk_dirs(int kind) { return kind < BK_G8F ? 4 : (kind < BK_GENF ? 8 : 0); }
+
+static size_t bk_node_size(int kind)
+{
+    switch (kind) {
+    case BK_G4F: return sizeof(bk_node_g4f);
+    case BK_G4D: return sizeof(bk_node_g4d);
+    case BK_G8F: return sizeof(bk_node_g8f);
+    case BK_G8D: return sizeof(bk_node_g8d);
+    case BK_GENF: return sizeof(bk_node_gnf);
+    default: return sizeof(bk_node_gnd);
+    }
+}
+
+static void bk_free(bk_graph *g)
+{
+    free(g->nodes); free(g->rc); free(g->first); free(g->head); free(g->sis); free(g->st0.orph);
+    g->nodes = g->rc = NULL; g->first = NULL; g->head = g->sis = g->st0.orph = NULL;
+}
+
+/* Allocate node, residual and orphan arrays (zeroed).  0 on success. */
+static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs)
+{
+    size_t cs = bk_is_double(kind) ? sizeof(double) : sizeof(float);
+    g->kind = kind; g->n = n; g->n_arcs = n_arcs;
+    g->nodes = calloc((size_t)n, bk_node_size(kind));
+    g->rc = calloc((size_t)(n_arcs > 0 ? n_arcs : 1), cs);
+    bk_state *st = &g->st0;
+    memset(st, 0, sizeof(*st));
+    st->orph_cap = 2 * n + 1;
+    st->orph = (int32_t *)malloc((size_t)st->orph_cap * sizeof(int32_t));
+    st->q_first = st->q_last = -1;
+    st->lo = 0; st->hi = n;
+    if (!g->nodes || !g->rc || !st->orph) { bk_free(g); return -1; }
+    g->fresh = 1;
+    return 0;
+}
+
+/* ---- grids ------------------------------------------------------------ */
+
+static int bk_grid_alloc(bk_graph *g, int kind, int32_t H, int32_t W)
+{
+    int D = bk_dirs(kind);
+    int32_t Wp = W + 1;
+    int64_t n = (int64_t)(H + 2) * Wp + 1;
+    memset(g, 0, sizeof(*g));
+    if (bk_alloc(g, kind, n, n * D)) return -1;
+    g->H = H; g->W = W; g->Wp = Wp;
+    static const int dy[8] = {0, 1, 1, 1, 0, -1, -1, -1};
+    static const int dx[8] = {1, 0, 1, -1, -1, 0, -1, 1};
+    /* forward directions as the public API orders them, then their negations */
+    static const int order4[4][2] = {{0, 1}, {1, 0}, {0, -1}, {-1, 0}};
+    static const int order8[8][2] = {{0, 1}, {1, 0}, {1, 1}, {1, -1}, {0, -1}, {-1, 0}, {-1, -1}, {-1, 1}};
+    (void)dy; (void)dx;
+    for (int d = 0; d < D; d++) {
+        int y = D == 4 ? order4[d][0] : order8[d][0];
+        int x = D == 4 ? order4[d][1] : order8[d][1];
+        g->off[d] = (int64_t)y * Wp + x;
+    }
+    return 0;
+}
+
+static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
+{
+    return (i + 1) * g->Wp + j + 1;
+}
+
+/* Fill residuals from forward weights w (K x H x W, K = D/2) and optional
+ * reverse weights wr (NULL: symmetric), and tr = source - sink.  Arcs whose
+ * neighbour is outside the image get 0.  T is float or double. */
+#define BK_GRID_FILL(T, NODE_T)                                                             \
+    static void bk_grid_fill_##NODE_T(bk_graph *g, const T *w, const T *wr,                 \
+                                      const T *src, const T *snk)                           \
+    {                                                                                       \
+        const int D = bk_dirs(g->kind), K = D / 2;                                          \
+        const int64_t H = g->H, W = g->W, HW = H * W;                                       \
+        static const int fy[4] = {0, 1, 1, 1}, fx[4] = {1, 0, 1, -1};                       \
+        T *rc = (T *)g->rc;                                                                 \
+        bk_node_##NODE_T *nd = (bk_node_##NODE_T *)g->nodes;                                \
+        if (!g->fresh) {                                                                    \
+            memset(rc, 0, (size_t)g->n_arcs * sizeof(T));                                   \
+            memset(nd, 0, (size_t)g->n * sizeof(*nd));                                      \
+        }                                                                                   \
+        g->fresh = 0;                                                                       \
+        for (int64_t i = 0; i < H; i++) {                                                   \
+            for (int64_t j = 0; j < W; j++) {                                               \
+                int64_t p = bk_grid_index(g, i, j), s = i * W + j;                          \
+                T *r = rc + p * D;                                                          \
+                nd[p].tr = src[s] - snk[s];                                                 \
+                for (int k = 0; k < K; k++) {                                               \
+                    int64_t i2 = i + fy[k], j2 = j + fx[k];                                 \
+                    if (i2 < H && j2 >= 0 && j2 < W) {                                      \
+                        int64_t s2 = i2 * W + j2;                                           \
+                        int64_t q = p + g->off[k];                                          \
+                        T c = w[k * HW + s];                                                \
+                        r[k] = c;                                                           \
+                        rc[q * D + k + K] = wr ? wr[k * HW + s] : c;                        \
+                        (void)s2;                                                           \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+BK_GRID_FILL(float, g4f)
+BK_GRID_FILL(double, g4d)
+BK_GRID_FILL(float, g8f)
+BK_GRID_FILL(double, g8d)
+
+static void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk)
+{
+    switch (g->kind) {
+    case BK_G4F: bk_grid_fill_g4f(g, w, wr, src, snk); break;
+    case BK_G4D: bk_grid_fill_g4d(g, w, wr, src, snk); break;
+    case BK_G8F: bk_grid_fill_g8f(g, w, wr, src, snk); break;
+    case BK_G8D: bk_grid_fill_g8d(g, w, wr, src, snk); break;
+    }
+}
+
+/* ---- general graphs --------------------------------------------------- */
+
+/* Build CSR arcs from m edges (ei -> ej with cap, ej -> ei with rcap). */
+#define BK_CSR_FILL(T)                                                                      \
+    static int bk_csr_build_##T(bk_graph *g, int kind, int64_t n, int64_t m,                \
+                                const int32_t *ei, const int32_t *ej, const T *cap,         \
+                                const T *rcap)                                              \
+    {                                                                                       \
+        memset(g, 0, sizeof(*g));                                                           \
+        if (bk_alloc(g, kind, n, 2 * m)) return -1;                                         \
+        g->first = (int64_t *)calloc((size_t)n + 1, sizeof(int64_t));                       \
+        g->head = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));                 \
+        g->sis = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));                  \
+        if (!g->first || !g->head || !g->sis) { bk_free(g); return -1; }                    \
+        int64_t *first = g->first;                                                          \
+        for (int64_t e = 0; e < m; e++) { first[ei[e] + 1]++; first[ej[e] + 1]++; }         \
+        for (int64_t p = 0; p < n; p++) first[p + 1] += first[p];                           \
+        int64_t *pos = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));                \
+        if (!pos) { bk_free(g); return -1; }                                                \
+        memcpy(pos, first, (size_t)(n + 1) * sizeof(int64_t));                              \
+        T *rc = (T *)g->rc;                                                                 \
+        for (int64_t e = 0; e < m; e++) {                                                   \
+            int64_t a = pos[ei[e]]++, b = pos[ej[e]]++;                                     \
+            g->head[a] = ej[e]; g->head[b] = ei[e];                                         \
+            g->sis[a] = (int32_t)b; g->sis[b] = (int32_t)a;                                 \
+            rc[a] = cap[e]; rc[b] = rcap[e];                                                \
+        }                                                                                   \
+        free(pos);                                                                          \
+        return 0;                                                                           \
+    }
+BK_CSR_FILL(float)
+BK_CSR_FILL(double)
+
+static void bk_set_tr(bk_graph *g, const void *src, const void *snk)
+{
+    if (g->kind == BK_GENF) {
+        const float *s = src, *t = snk;
+        bk_node_gnf *nd = g->nodes;
+        for (int64_t p = 0; p < g->n; p++) nd[p].tr = s[p] - t[p];
+    } else {
+        const double *s = src, *t = snk;
+        bk_node_gnd *nd = g->nodes;
+        for (int64_t p = 0; p < g->n; p++) nd[p].tr = s[p] - t[p];
+    }
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void bk_greedy_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_greedy_g4f(g, st); break; case BK_G4D: bk_greedy_g4d(g, st); break;
+    case BK_G8F: bk_greedy_g8f(g, st); break; case BK_G8D: bk_greedy_g8d(g, st); break;
+    case BK_GENF: bk_greedy_gnf(g, st); break; default: bk_greedy_gnd(g, st); } }
+static void bk_greedy(bk_graph *g) { bk_greedy_st(g, &g->st0); }
+
+static void bk_init_trees_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_init_trees_g4f(g, st); break; case BK_G4D: bk_init_trees_g4d(g, st); break;
+    case BK_G8F: bk_init_trees_g8f(g, st); break; case BK_G8D: bk_init_trees_g8d(g, st); break;
+    case BK_GENF: bk_init_trees_gnf(g, st); break; default: bk_init_trees_gnd(g, st); } }
+static void bk_init_trees(bk_graph *g) { bk_init_trees_st(g, &g->st0); }
+
+static void bk_run_st(bk_graph *g, bk_state *st) { switch (g->kind) {
+    case BK_G4F: bk_run_g4f(g, st); break; case BK_G4D: bk_run_g4d(g, st); break;
+    case BK_G8F: bk_run_g8f(g, st); break; case BK_G8D: bk_run_g8d(g, st); break;
+    case BK_GENF: bk_run_gnf(g, st); break; default: bk_run_gnd(g, st); } }
+static void bk_run(bk_graph *g) { bk_run_st(g, &g->st0); }
+
+/* delta is float for *F kinds, double for *D kinds */
+static void bk_change_tr(bk_graph *g, int64_t m, const int32_t *idx, const void *delta) { switch (g->kind) {
+    case BK_G4F: bk_change_tr_g4f(g, &g->st0, m, idx, delta); break; case BK_G4D: bk_change_tr_g4d(g, &g->st0, m, idx, delta); break;
+    case BK_G8F: bk_change_tr_g8f(g, &g->st0, m, idx, delta); break; case BK_G8D: bk_change_tr_g8d(g, &g->st0, m, idx, delta); break;
+    case BK_GENF: bk_change_tr_gnf(g, &g->st0, m, idx, delta); break; default: bk_change_tr_gnd(g, &g->st0, m, idx, delta); } }
+
+/* tree (0 free, 1 S, 2 T) and tr of every node, padding included */
+#define BK_READ(sfx, T)                                                     \
+    static void bk_read_##sfx(const bk_graph *g, uint8_t *tree, double *tr) \
+    {                                                                       \
+        const bk_node_##sfx *nd = g->nodes;                                 \
+        for (int64_t p = 0; p < g->n; p++) {                                \
+            if (tree) tree[p] = nd[p].tree;                                 \
+            if (tr) tr[p] = (double)nd[p].tr;                               \
+        }                                                                   \
+    }
+BK_READ(g4f, float) BK_READ(g4d, double) BK_READ(g8f, float) BK_READ(g8d, double)
+BK_READ(gnf, float) BK_READ(gnd, double)
+
+static void bk_read(const bk_graph *g, uint8_t *tree, double *tr) { switch (g->kind) {
+    case BK_G4F: bk_read_g4f(g, tree, tr); break; case BK_G4D: bk_read_g4d(g, tree, tr); break;
+    case BK_G8F: bk_read_g8f(g, tree, tr); break; case BK_G8D: bk_read_g8d(g, tree, tr); break;
+    case BK_GENF: bk_read_gnf(g, tree, tr); break; default: bk_read_gnd(g, tree, tr); } }
+
+static void bk_activate_range(bk_graph *g, bk_state *st, int64_t lo, int64_t hi) { switch (g->kind) {
+    case BK_G4F: bk_activate_range_g4f(g, st, lo, hi); break; case BK_G4D: bk_activate_range_g4d(g, st, lo, hi); break;
+    case BK_G8F: bk_activate_range_g8f(g, st, lo, hi); break; case BK_G8D: bk_activate_range_g8d(g, st, lo, hi); break;
+    case BK_GENF: bk_activate_range_gnf(g, st, lo, hi); break; default: bk_activate_range_gnd(g, st, lo, hi); } }
+
+/* First solve of a freshly filled grid split into R bands of rows solved in
+ * parallel.  The arcs between bands are set aside (zero residual both ways),
+ * every band runs greedy + BK on its own state, then the arcs are put back,
+ * the nodes next to them are woken and BK finishes on the whole graph: the
+ * bands' flows and trees are valid in the whole graph, so nothing is redone.
+ * Returns 0, or -1 when out of memory (nothing changed then). */
+static int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
+{
+    const int D = bk_dirs(g->kind), K = D / 2;
+    const int64_t H = g->H, W = g->W, Wp = g->Wp;
+    const int dsz = bk_is_double(g->kind) ? 8 : 4;
+    char *rc = (char *)g->rc;
+    if (R < 2 || H < 2 * R) return -1;
+    if (n_threads < 1) n_threads = 1;
+    bk_state *sts = (bk_state *)calloc((size_t)R, sizeof(bk_state));
+    int64_t *row0 = (int64_t *)malloc((size_t)(R + 1) * sizeof(int64_t));
+    /* saved cut arcs: per boundary, per pixel of the row above, K - 1 forward
+     * directions with dy = 1 (d = 1..K-1), forward and reverse */
+    int64_t per_b = W * (K - 1) * 2;
+    char *saved = (char *)malloc((size_t)((R - 1) * per_b + 1) * (size_t)dsz);
+    int ok = sts && row0 && saved;
+    for (int k = 0; ok && k < R; k++) {
+        row0[k] = H * k / R;
+        int64_t lo = k == 0 ? 0 : (row0[k] + 1) * Wp;
+        int64_t hi = k == R - 1 ? g->n : (H * (k + 1) / R + 1) * Wp;
+        sts[k].lo = lo; sts[k].hi = hi;
+        sts[k].orph_cap = 2 * (hi - lo) + 1;
+        sts[k].orph = (int32_t *)malloc((size_t)sts[k].orph_cap * sizeof(int32_t));
+        if (!sts[k].orph) ok = 0;
+    }
+    if (!ok) {
+        if (sts) for (int k = 0; k < R; k++) free(sts[k].orph);
+        free(sts); free(row0); free(saved);
+        return -1;
+    }
+    row0[R] = H;
+    /* cut */
+    for (int b = 1; b < R; b++) {
+        int64_t i = row0[b] - 1;            /* pixel row above the boundary */
+        char *sv = saved + (b - 1) * per_b * dsz;
+        for (int64_t j = 0; j < W; j++) {
+            int64_t p = bk_grid_index(g, i, j);
+            for (int d = 1; d < K; d++) {
+                int64_t q = p + g->off[d];
+                char *fw = rc + (p * D + d) * dsz, *bw = rc + (q * D + (d ^ K)) * dsz;
+                memcpy(sv, fw, dsz); sv += dsz; memset(fw, 0, dsz);
+                memcpy(sv, bw, dsz); sv += dsz; memset(bw, 0, dsz);
+            }
+        }
+    }
+    #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+    for (int k = 0; k < R; k++) {
+        sts[k].q_first = sts[k].q_last = -1;
+        if (greedy) bk_greedy_st(g, &sts[k]);
+        bk_init_trees_st(g, &sts[k]);
+        bk_run_st(g, &sts[k]);
+    }
+    /* restore and merge */
+    bk_state *st = &g->st0;
+    st->q_first = st->q_last = -1;
+    st->orph_h = st->orph_t = 0;
+    st->time = 0;
+    st->n_aug = st->n_orphans = 0;
+    for (int k = 0; k < R; k++) {
+        if (sts[k].time > st->time) st->time = sts[k].time;
+        st->n_aug += sts[k].n_aug;
+        st->n_orphans += sts[k].n_orphans;
+    }
+    for (int b = 1; b < R; b++) {
+        int64_t i = row0[b] - 1;
+        char *sv = saved + (b - 1) * per_b * dsz;
+        for (int64_t j = 0; j < W; j++) {
+            int64_t p = bk_grid_index(g, i, j);
+            for (int d = 1; d < K; d++) {
+                int64_t q = p + g->off[d];
+                memcpy(rc + (p * D + d) * dsz, sv, dsz); sv += dsz;
+                memcpy(rc + (q * D + (d ^ K)) * dsz, sv, dsz); sv += dsz;
+            }
+        }
+        bk_activate_range(g, st, bk_grid_index(g, i, 0), bk_grid_index(g, i + 1, W - 1) + 1);
+    }
+    for (int k = 0; k < R; k++) free(sts[k].orph);
+    free(sts); free(row0); free(saved);
+    bk_run(g);
+    return 0;
+}
+
+/* sum over nodes of max(tr, 0): the source capacity left unused */
+#define BK_SUMPOS(sfx)                                                      \
+    static double bk_sum_pos_tr_##sfx(const bk_graph *g)                    \
+    {                                                                       \
+        const bk_node_##sfx *nd = g->nodes;                                 \
+        double s = 0;                                                       \
+        for (int64_t p = 0; p < g->n; p++)                                  \
+            if (nd[p].tr > 0) s += (double)nd[p].tr;                        \
+        return s;                                                           \
+    }
+BK_SUMPOS(g4f) BK_SUMPOS(g4d) BK_SUMPOS(g8f) BK_SUMPOS(g8d) BK_SUMPOS(gnf) BK_SUMPOS(gnd)
+
+static double bk_sum_pos_tr(const bk_graph *g) { switch (g->kind) {
+    case BK_G4F: return bk_sum_pos_tr_g4f(g); case BK_G4D: return bk_sum_pos_tr_g4d(g);
+    case BK_G8F: return bk_sum_pos_tr_g8f(g); case BK_G8D: return bk_sum_pos_tr_g8d(g);
+    case BK_GENF: return bk_sum_pos_tr_gnf(g); default: return bk_sum_pos_tr_gnd(g); } }
+
+#endif

@@ -1,0 +1,428 @@
+/* Boykov-Kolmogorov max-flow, one instantiation per (graph kind, capacity type).
+ *
+ * This file is included several times by bk.h with these macros defined:
+ *   BK_SFX      suffix of every function and type (e.g. g4f)
+ *   CAP         capacity type (float or double)
+ *   BK_GRID     1: implicit 2-D grid with BK_DIRS arcs per node, 0: CSR graph
+ *   BK_DIRS     4 or 8 (grid only)
+ *   PAR_T       type of a node's parent-arc code
+ *
+ * Algorithm: Y. Boykov and V. Kolmogorov, "An experimental comparison of
+ * min-cut/max-flow algorithms for energy minimization in vision", PAMI 2004:
+ * two search trees (S grown from the source, T from the sink) that are kept
+ * between augmentations, FIFO active queue, orphan adoption with the
+ * timestamp/distance heuristic of section 3.3 of that paper.  Incremental
+ * re-solving after terminal-capacity changes follows Kohli and Torr, "Dynamic
+ * graph cuts", PAMI 2007: the residual graph and both trees are kept, only the
+ * nodes whose terminal capacity changed are re-rooted or orphaned.
+ *
+ * Arc naming.  Grid: the arc (p, d) leaves node p in direction d (0..DIRS-1),
+ * residual rc[p*DIRS+d], head p+off[d], reverse arc (head, d ^ DIRS/2).
+ * General graph: arc a is global, from CSR rows first[p]..first[p+1]-1,
+ * residual rc[a], head head[a], reverse arc sis[a].  A node's parent is the
+ * arc from the node to its parent (direction or global index).
+ */
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, BK_SFX)
+#define NODE FN(bk_node)
+
+typedef struct {
+    CAP tr;          /* >0: residual source->node, <0: residual node->sink */
+    int32_t next;    /* active FIFO link: -1 not queued, self = last */
+    int32_t ts;      /* time the distance was last verified */
+    uint16_t dist;   /* distance to the terminal (heuristic, saturates) */
+    PAR_T parent;    /* arc to the parent, or PAR_TERM / PAR_ORPH / PAR_NONE */
+    uint8_t tree;    /* BK_FREE, BK_S, BK_T */
+} NODE;
+
+#if BK_GRID
+#  define PAR_TERM ((PAR_T)100)
+#  define PAR_ORPH ((PAR_T)101)
+#  define PAR_NONE ((PAR_T)102)
+#  define ARC_BEGIN(p) 0
+#  define ARC_END(p) BK_DIRS
+#  define RC(p, a) rc[(int64_t)(p) * BK_DIRS + (a)]
+#  define HEAD(p, a) ((int32_t)((p) + off[a]))
+#  define SIS(a) ((a) ^ (BK_DIRS / 2))
+#  define RCS(q, a) rc[(int64_t)(q) * BK_DIRS + SIS(a)]   /* reverse of arc a, whose head is q */
+#  define IS_CHILD(p, a, q) (nd[q].parent == SIS(a))
+#  define LOCALS const int64_t *off = g->off;
+#else
+#  define PAR_TERM ((PAR_T)-1)
+#  define PAR_ORPH ((PAR_T)-2)
+#  define PAR_NONE ((PAR_T)-3)
+#  define ARC_BEGIN(p) first[p]
+#  define ARC_END(p) first[(p) + 1]
+#  define RC(p, a) rc[a]
+#  define HEAD(p, a) head[a]
+#  define SIS(a) sis[a]
+#  define RCS(q, a) rc[sis[a]]
+#  define IS_CHILD(p, a, q) (nd[q].parent >= 0 && head[nd[q].parent] == (p))
+#  define LOCALS const int64_t *first = g->first; const int32_t *head = g->head; const int32_t *sis = g->sis;
+#endif
+
+#define ARC_T int64_t
+#ifndef DCLIP
+#  define DCLIP(d) ((uint16_t)((d) < 65535 ? (d) : 65535))
+#  define DINC(d) ((uint16_t)((d) < 65535 ? (d) + 1 : 65535))
+#endif
+
+static inline void FN(bk_activate)(bk_state *st, NODE *nd, int32_t p)
+{
+    if (nd[p].next >= 0) return;
+    nd[p].next = p;
+    if (st->q_last >= 0) nd[st->q_last].next = p;
+    else st->q_first = p;
+    st->q_last = p;
+}
+
+static inline int32_t FN(bk_pop)(bk_state *st, NODE *nd)
+{
+    int32_t p = st->q_first;
+    if (p < 0) return -1;
+    int32_t nx = nd[p].next;
+    if (nx == p) { st->q_first = st->q_last = -1; }
+    else st->q_first = nx;
+    nd[p].next = -1;
+    return p;
+}
+
+static inline void FN(bk_orphan)(bk_state *st, NODE *nd, int32_t p)
+{
+    nd[p].parent = PAR_ORPH;
+    st->orph[st->orph_t] = p;
+    st->orph_t = (st->orph_t + 1 == st->orph_cap) ? 0 : st->orph_t + 1;
+}
+
+/* Put every node in its initial tree: roots where tr != 0, all active. */
+static void FN(bk_init_trees)(bk_graph *g, bk_state *st)
+{
+    NODE *nd = (NODE *)g->nodes;
+    st->q_first = st->q_last = -1;
+    st->orph_h = st->orph_t = 0;
+    st->time = 0;
+    int32_t last = -1;
+    for (int64_t p = st->lo; p < st->hi; p++) {
+        nd[p].ts = 0;
+        nd[p].dist = 1;
+        if (nd[p].tr != 0) {
+            nd[p].tree = nd[p].tr > 0 ? BK_S : BK_T;
+            nd[p].parent = PAR_TERM;
+            /* append to the active FIFO (index order) */
+            nd[p].next = (int32_t)p;
+            if (last >= 0) nd[last].next = (int32_t)p;
+            else st->q_first = (int32_t)p;
+            last = (int32_t)p;
+        } else {
+            nd[p].tree = BK_FREE;
+            nd[p].parent = PAR_NONE;
+            nd[p].next = -1;
+        }
+    }
+    st->q_last = last;
+}
+
+/* Push flow straight along source->p->q->sink wherever both ends have
+ * terminal capacity: one cheap pass that removes most of the work on
+ * vision graphs before the trees are built. */
+static void FN(bk_greedy)(bk_graph *g, bk_state *st)
+{
+    NODE *nd = (NODE *)g->nodes;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
+    for (int32_t p = (int32_t)st->lo; p < st->hi; p++) {
+        CAP tp = nd[p].tr;
+        if (tp <= 0) continue;
+        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+            CAP c = RC(p, a);
+            if (c <= 0) continue;
+            int32_t q = HEAD(p, a);
+            CAP tq = nd[q].tr;
+            if (tq >= 0) continue;
+            CAP f = c < tp ? c : tp;
+            if (-tq < f) f = -tq;
+            RC(p, a) = c - f;
+            RCS(q, a) += f;
+            nd[q].tr = tq + f;
+            tp -= f;
+            if (tp <= 0) break;
+        }
+        /* then two-arc paths source -> p -> q -> r -> sink */
+        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p) && tp > 0; a++) {
+            CAP c = RC(p, a);
+            if (c <= 0) continue;
+            int32_t q = HEAD(p, a);
+            for (ARC_T b = ARC_BEGIN(q); b < ARC_END(q); b++) {
+                CAP c2 = RC(q, b);
+                if (c2 <= 0) continue;
+                int32_t r = HEAD(q, b);
+                CAP tq = nd[r].tr;
+                if (tq >= 0 || r == p) continue;
+                CAP f = c < tp ? c : tp;
+                if (c2 < f) f = c2;
+                if (-tq < f) f = -tq;
+                RC(p, a) = c - f;
+                RCS(q, a) += f;
+                RC(q, b) = c2 - f;
+                RCS(r, b) += f;
+                nd[r].tr = tq + f;
+                tp -= f;
+                c -= f;
+                if (tp <= 0 || c <= 0) break;
+            }
+        }
+        nd[p].tr = tp;
+    }
+}
+
+/* Adopt or free every queued orphan. */
+static void FN(bk_adopt)(bk_graph *g, bk_state *st)
+{
+    NODE *nd = (NODE *)g->nodes;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
+    const int32_t TIME = st->time;
+    while (st->orph_h != st->orph_t) {
+        int32_t p = st->orph[st->orph_h];
+        st->orph_h = (st->orph_h + 1 == st->orph_cap) ? 0 : st->orph_h + 1;
+        if (nd[p].parent != PAR_ORPH) continue;   /* re-rooted since it was queued */
+        st->n_orphans++;
+        uint8_t X = nd[p].tree;
+        ARC_T best = 0;
+        int found = 0;
+        int32_t dmin = INT32_MAX;
+        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+            int32_t q = HEAD(p, a);
+            /* residual first: arcs cut between parallel regions have none,
+             * so a region never reads another region's nodes */
+            if (X == BK_S ? !(RCS(q, a) > 0) : !(RC(p, a) > 0)) continue;
+            if (nd[q].tree != X) continue;
+            /* walk to the root of q */
+            int32_t j = q, d = 0;
+            for (;;) {
+                if (nd[j].ts == TIME) { d += nd[j].dist; break; }
+                PAR_T pa = nd[j].parent;
+                d++;
+                if (pa == PAR_TERM) { nd[j].ts = TIME; nd[j].dist = 1; break; }
+                if (pa == PAR_ORPH) { d = INT32_MAX; break; }
+                j = HEAD(j, pa);
+            }
+            if (d == INT32_MAX) continue;
+            if (d < dmin) { dmin = d; best = a; found = 1; }
+            for (j = q; nd[j].ts != TIME; j = HEAD(j, nd[j].parent)) {
+                nd[j].ts = TIME;
+                nd[j].dist = DCLIP(d); d--;
+            }
+        }
+        if (found) {
+            nd[p].parent = (PAR_T)best;
+            nd[p].ts = TIME;
+            nd[p].dist = DCLIP(dmin + 1);
+            continue;
+        }
+        /* no parent: p leaves its tree */
+        nd[p].tree = BK_FREE;
+        nd[p].parent = PAR_NONE;
+        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+            int32_t q = HEAD(p, a);
+            /* a child or a node to wake has a residual to or from p */
+            if (!(RC(p, a) > 0) && !(RCS(q, a) > 0)) continue;
+            if (nd[q].tree != X) continue;
+            if (X == BK_S ? (RCS(q, a) > 0) : (RC(p, a) > 0)) FN(bk_activate)(st, nd, q);
+            if (IS_CHILD(p, a, q)) FN(bk_orphan)(st, nd, q);
+        }
+    }
+}
+
+/* Augment along source -> ... -> ps -(a)-> qt -> ... -> sink. */
+static void FN(bk_augment)(bk_graph *g, bk_state *st, int32_t ps, ARC_T a, int32_t qt)
+{
+    NODE *nd = (NODE *)g->nodes;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
+    CAP b = RC(ps, a);
+    int32_t x;
+    for (x = ps;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) { if (nd[x].tr < b) b = nd[x].tr; break; }
+        int32_t y = HEAD(x, pa);
+        CAP c = RCS(y, pa);
+        if (c < b) b = c;
+        x = y;
+    }
+    for (x = qt;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) { if (-nd[x].tr < b) b = -nd[x].tr; break; }
+        CAP c = RC(x, pa);
+        if (c < b) b = c;
+        x = HEAD(x, pa);
+    }
+    RC(ps, a) -= b;
+    RCS(qt, a) += b;
+    for (x = ps;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) {
+            nd[x].tr -= b;
+            if (!(nd[x].tr > 0)) { nd[x].tr = 0; FN(bk_orphan)(st, nd, x); }
+            break;
+        }
+        int32_t y = HEAD(x, pa);
+        RC(x, pa) += b;
+        CAP c = RCS(y, pa) - b;
+        RCS(y, pa) = c;
+        if (!(c > 0)) { RCS(y, pa) = 0; FN(bk_orphan)(st, nd, x); }
+        x = y;
+    }
+    for (x = qt;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) {
+            nd[x].tr += b;
+            if (!(nd[x].tr < 0)) { nd[x].tr = 0; FN(bk_orphan)(st, nd, x); }
+            break;
+        }
+        int32_t y = HEAD(x, pa);
+        RCS(y, pa) += b;
+        CAP c = RC(x, pa) - b;
+        RC(x, pa) = c;
+        if (!(c > 0)) { RC(x, pa) = 0; FN(bk_orphan)(st, nd, x); }
+        x = y;
+    }
+    st->n_aug++;
+}
+
+/* Grow the trees from the active nodes until no augmenting path is left. */
+static void FN(bk_run)(bk_graph *g, bk_state *st)
+{
+    NODE *nd = (NODE *)g->nodes;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
+    int32_t p = -1;
+    FN(bk_adopt)(g, st);
+    for (;;) {
+        if (p < 0 || nd[p].tree == BK_FREE) {
+            p = FN(bk_pop)(st, nd);
+            if (p < 0) break;
+            if (nd[p].tree == BK_FREE) { p = -1; continue; }
+        }
+        int32_t ps = -1, qt = -1;
+        ARC_T pa = 0;
+        if (nd[p].tree == BK_S) {
+            for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+                if (!(RC(p, a) > 0)) continue;
+                int32_t q = HEAD(p, a);
+                uint8_t tq = nd[q].tree;
+                if (tq == BK_FREE) {
+                    nd[q].tree = BK_S;
+                    nd[q].parent = (PAR_T)SIS(a);
+                    nd[q].ts = nd[p].ts;
+                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_activate)(st, nd, q);
+                } else if (tq == BK_T) {
+                    ps = p; qt = q; pa = a;
+                    break;
+                } else if (nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist) {
+                    nd[q].parent = (PAR_T)SIS(a);
+                    nd[q].ts = nd[p].ts;
+                    nd[q].dist = DINC(nd[p].dist);
+                }
+            }
+        } else {
+            /* the residual q -> p lives in q's arc block: look at q's tree
+             * first, most neighbours are in T already and need no residual */
+            for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+                int32_t q = HEAD(p, a);
+                if (!(RC(p, a) > 0) && !(RCS(q, a) > 0)) continue;  /* no arc (or cut) */
+                uint8_t tq = nd[q].tree;
+                if (tq == BK_T) {
+                    if (!(nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist)) continue;
+                    if (!(RCS(q, a) > 0)) continue;
+                    nd[q].parent = (PAR_T)SIS(a);
+                    nd[q].ts = nd[p].ts;
+                    nd[q].dist = DINC(nd[p].dist);
+                    continue;
+                }
+                if (!(RCS(q, a) > 0)) continue;
+                if (tq == BK_FREE) {
+                    nd[q].tree = BK_T;
+                    nd[q].parent = (PAR_T)SIS(a);
+                    nd[q].ts = nd[p].ts;
+                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_activate)(st, nd, q);
+                } else {
+                    ps = q; qt = p; pa = SIS(a);
+                    break;
+                }
+            }
+        }
+        if (ps < 0) { p = -1; continue; }   /* p is passive now */
+        st->time++;
+        FN(bk_augment)(g, st, ps, pa, qt);
+        FN(bk_adopt)(g, st);
+        /* keep p as the current node: it may have more paths */
+    }
+}
+
+/* Terminal capacities changed by delta[p] (already applied to nothing yet):
+ * update tr, re-root / orphan the affected nodes, keep everything else. */
+static void FN(bk_change_tr)(bk_graph *g, bk_state *st, int64_t m, const int32_t *idx, const CAP *delta)
+{
+    NODE *nd = (NODE *)g->nodes;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
+    st->time++;
+    for (int64_t k = 0; k < m; k++) {
+        int32_t p = idx[k];
+        CAP t = nd[p].tr + delta[k];
+        nd[p].tr = t;
+        uint8_t want = t > 0 ? BK_S : (t < 0 ? BK_T : BK_FREE);
+        uint8_t X = nd[p].tree;
+        if (want == BK_FREE) {
+            if (nd[p].parent == PAR_TERM) FN(bk_orphan)(st, nd, p);
+            continue;
+        }
+        if (X != want && X != BK_FREE) {
+            /* p leaves its tree as a freed orphan would: its children lose
+             * their parent and the neighbours that could grow into it are
+             * woken up (otherwise a node freed later next to a passive node
+             * of the old tree would be missed) */
+            for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+                int32_t q = HEAD(p, a);
+                if (nd[q].tree != X) continue;
+                if (X == BK_S ? (RCS(q, a) > 0) : (RC(p, a) > 0)) FN(bk_activate)(st, nd, q);
+                if (IS_CHILD(p, a, q)) FN(bk_orphan)(st, nd, q);
+            }
+        }
+        /* if p sits in the orphan ring, re-rooting it here is enough:
+         * the adoption step skips nodes that are no longer orphans */
+        nd[p].tree = want;
+        nd[p].parent = PAR_TERM;
+        nd[p].ts = st->time;
+        nd[p].dist = 1;
+        FN(bk_activate)(st, nd, p);
+    }
+}
+
+/* Wake every tree node in [lo, hi) (after arcs next to them were restored). */
+static void FN(bk_activate_range)(bk_graph *g, bk_state *st, int64_t lo, int64_t hi)
+{
+    NODE *nd = (NODE *)g->nodes;
+    for (int64_t p = lo; p < hi; p++)
+        if (nd[p].tree != BK_FREE) FN(bk_activate)(st, nd, (int32_t)p);
+}
+
+#undef NODE
+#undef PAR_TERM
+#undef PAR_ORPH
+#undef PAR_NONE
+#undef ARC_BEGIN
+#undef ARC_END
+#undef RC
+#undef HEAD
+#undef SIS
+#undef RCS
+#undef IS_CHILD
+#undef LOCALS
+#undef ARC_T
+#undef FN

@@ -1,0 +1,567 @@
+"""Tests for gmmfast.maxflow against independent references.
+
+References: scipy.sparse.csgraph.maximum_flow (integer capacities), an
+Edmonds-Karp written here (float capacities), cut capacities computed here
+from the returned segments, brute-force enumeration for alpha-expansion, and
+PyMaxflow when it is installed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import numpy as np
+import pytest
+
+from gmmfast.maxflow import Graph, GridGraph, alpha_expansion, potts_energy
+
+scipy_sparse = pytest.importorskip("scipy.sparse")
+csgraph = pytest.importorskip("scipy.sparse.csgraph")
+
+FWD = [(0, 1), (1, 0), (1, 1), (1, -1)]
+
+
+# ----------------------------------------------------------------------------- references
+
+def grid_edges(w, conn, wr=None):
+    """Explicit (i, j, cap, rev) edge list of a grid description, built independently."""
+    D, H, W = w.shape
+    ei, ej, c, r = [], [], [], []
+    for d, (dy, dx) in enumerate(FWD[: conn // 2]):
+        for y in range(H):
+            for x in range(W):
+                y2, x2 = y + dy, x + dx
+                if 0 <= y2 < H and 0 <= x2 < W:
+                    ei.append(y * W + x)
+                    ej.append(y2 * W + x2)
+                    c.append(w[d, y, x])
+                    r.append(w[d, y, x] if wr is None else wr[d, y, x])
+    return np.array(ei, int), np.array(ej, int), np.array(c, float), np.array(r, float)
+
+
+def scipy_maxflow(n, ei, ej, c, r, s, t):
+    """Max-flow value of an integer-capacity graph with scipy (source n, sink n + 1)."""
+    rows = np.concatenate([ei, ej, np.full(n, n), np.arange(n)])
+    cols = np.concatenate([ej, ei, np.arange(n), np.full(n, n + 1)])
+    vals = np.concatenate([c, r, s, t]).astype(np.int64)
+    keep = (vals > 0) & (rows != cols)
+    m = scipy_sparse.coo_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n + 2, n + 2)).tocsr()
+    m.sum_duplicates()
+    return csgraph.maximum_flow(m.astype(np.int32), n, n + 1).flow_value
+
+
+def edmonds_karp(n, ei, ej, c, r, s, t):
+    """Plain Edmonds-Karp on a dense matrix (float capacities)."""
+    N = n + 2
+    cap = np.zeros((N, N))
+    for a, b, x, y in zip(ei, ej, c, r):
+        if a != b:
+            cap[a, b] += x
+            cap[b, a] += y
+    cap[n, :n] += s
+    cap[:n, n + 1] += t
+    flow = 0.0
+    while True:
+        prev = np.full(N, -1)
+        prev[n] = n
+        q = deque([n])
+        while q and prev[n + 1] < 0:
+            u = q.popleft()
+            for v in np.flatnonzero(cap[u] > 1e-12):
+                if prev[v] < 0:
+                    prev[v] = u
+                    q.append(v)
+        if prev[n + 1] < 0:
+            return flow
+        b, v = np.inf, n + 1
+        while v != n:
+            b = min(b, cap[prev[v], v])
+            v = prev[v]
+        v = n + 1
+        while v != n:
+            cap[prev[v], v] -= b
+            cap[v, prev[v]] += b
+            v = prev[v]
+        flow += b
+
+
+def cut_value(ei, ej, c, r, s, t, sink_side):
+    """Capacity of the cut (source side = ~sink_side)."""
+    sink_side = np.asarray(sink_side, bool)
+    val = s[sink_side].sum() + t[~sink_side].sum()
+    val += c[~sink_side[ei] & sink_side[ej]].sum()
+    val += r[sink_side[ei] & ~sink_side[ej]].sum()
+    return val
+
+
+def random_grid(rng, H, W, conn, hi=6, integer=True):
+    D = conn // 2
+    if integer:
+        w = rng.integers(0, hi, (D, H, W)).astype(float)
+        s = rng.integers(0, hi + 2, (H, W)).astype(float)
+        t = rng.integers(0, hi + 2, (H, W)).astype(float)
+    else:
+        w = rng.random((D, H, W)) * hi
+        s = rng.random((H, W)) * (hi + 2) * (rng.random((H, W)) < 0.7)
+        t = rng.random((H, W)) * (hi + 2) * (rng.random((H, W)) < 0.7)
+    return w, s, t
+
+
+# ----------------------------------------------------------------------------- grid graphs
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_grid_integer_matches_scipy_and_cut(conn):
+    rng = np.random.default_rng(conn)
+    for trial in range(40):
+        H, W = rng.integers(1, 14, 2)
+        w, s, t = random_grid(rng, H, W, conn)
+        g = GridGraph((H, W), connectivity=conn)
+        g.set_neighbor_weights(w if trial % 3 else w.astype(np.int64))
+        g.set_terminal_weights(s, t)
+        flow = g.maxflow()
+        ei, ej, c, r = grid_edges(w, conn)
+        ref = scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+        assert flow == ref
+        seg = g.segments()
+        assert seg.shape == (H, W) and seg.dtype == bool
+        assert cut_value(ei, ej, c, r, s.ravel(), t.ravel(), seg.ravel()) == ref
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_grid_float_matches_edmonds_karp(conn, dtype):
+    rng = np.random.default_rng(10 + conn)
+    for _ in range(12):
+        H, W = rng.integers(1, 6, 2)
+        w, s, t = random_grid(rng, H, W, conn, integer=False)
+        w, s, t = w.astype(dtype), s.astype(dtype), t.astype(dtype)
+        g = GridGraph((H, W), connectivity=conn)
+        g.set_neighbor_weights(w)
+        g.set_terminal_weights(s, t)
+        flow = g.maxflow()
+        ei, ej, c, r = grid_edges(w.astype(float), conn)
+        ref = edmonds_karp(H * W, ei, ej, c, r, s.ravel().astype(float), t.ravel().astype(float))
+        tol = 1e-4 if dtype == np.float32 else 1e-9
+        assert flow == pytest.approx(ref, rel=tol, abs=tol)
+        cut = cut_value(ei, ej, c, r, s.ravel().astype(float), t.ravel().astype(float), g.segments().ravel())
+        assert cut == pytest.approx(ref, rel=tol, abs=tol)
+
+
+def test_grid_asymmetric_reverse_weights():
+    rng = np.random.default_rng(3)
+    for conn in (4, 8):
+        for _ in range(15):
+            H, W = rng.integers(2, 10, 2)
+            w, s, t = random_grid(rng, H, W, conn)
+            wr = rng.integers(0, 6, w.shape).astype(float)
+            g = GridGraph((H, W), connectivity=conn)
+            g.set_neighbor_weights(w, reverse=wr)
+            g.set_terminal_weights(s, t)
+            ei, ej, c, r = grid_edges(w, conn, wr)
+            ref = scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+            assert g.maxflow() == ref
+            assert cut_value(ei, ej, c, r, s.ravel(), t.ravel(), g.segments().ravel()) == ref
+
+
+def test_grid_hw_and_scalar_weights_mean_every_direction():
+    rng = np.random.default_rng(4)
+    H, W = 7, 9
+    w2 = rng.integers(0, 5, (H, W)).astype(float)
+    _, s, t = random_grid(rng, H, W, 8)
+    for conn in (4, 8):
+        a = GridGraph((H, W), conn)
+        a.set_neighbor_weights(w2)
+        a.set_terminal_weights(s, t)
+        b = GridGraph((H, W), conn)
+        b.set_neighbor_weights(np.broadcast_to(w2, (conn // 2, H, W)))
+        b.set_terminal_weights(s, t)
+        assert a.maxflow() == b.maxflow()
+        c = GridGraph((H, W), conn)
+        c.set_neighbor_weights(2.0)
+        c.set_terminal_weights(s, t)
+        d = GridGraph((H, W), conn)
+        d.set_neighbor_weights(np.full((conn // 2, H, W), 2.0))
+        d.set_terminal_weights(s, t)
+        assert c.maxflow() == d.maxflow()
+        assert (c.segments() == d.segments()).all()
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_grid_resolve_after_terminal_change(conn):
+    """Incremental re-solve equals a fresh solve, over several changes, both dtypes."""
+    rng = np.random.default_rng(20 + conn)
+    for dtype in (np.float64, np.float32):
+        for _ in range(15):
+            H, W = rng.integers(2, 16, 2)
+            w, s, t = random_grid(rng, H, W, conn)
+            g = GridGraph((H, W), conn)
+            g.set_neighbor_weights(w.astype(dtype))
+            g.set_terminal_weights(s.astype(dtype), t.astype(dtype))
+            g.maxflow()
+            for _ in range(4):
+                mask = rng.random((H, W)) < rng.choice([0.05, 0.3, 1.0])
+                _, s2, t2 = random_grid(rng, H, W, conn)
+                s = np.where(mask, s2, s)
+                t = np.where(mask, t2, t)
+                g.set_terminal_weights(s.astype(dtype), t.astype(dtype))
+                flow = g.maxflow()
+                fresh = GridGraph((H, W), conn)
+                fresh.set_neighbor_weights(w.astype(dtype))
+                fresh.set_terminal_weights(s.astype(dtype), t.astype(dtype))
+                assert flow == pytest.approx(fresh.maxflow(), abs=1e-6)
+                # the sink side is the unique smallest one: equal for both
+                assert (g.segments() == fresh.segments()).all()
+                ei, ej, c, r = grid_edges(w, conn)
+                assert cut_value(ei, ej, c, r, s.ravel(), t.ravel(), g.segments().ravel()) == pytest.approx(flow)
+
+
+def test_grid_neighbor_change_rebuilds():
+    rng = np.random.default_rng(5)
+    H, W = 8, 8
+    w, s, t = random_grid(rng, H, W, 4)
+    g = GridGraph((H, W))
+    g.set_neighbor_weights(w)
+    g.set_terminal_weights(s, t)
+    g.maxflow()
+    w2 = rng.integers(0, 6, w.shape).astype(float)
+    g.set_neighbor_weights(w2)
+    ei, ej, c, r = grid_edges(w2, 4)
+    assert g.maxflow() == scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+    assert g.maxflow(reuse=False) == g.maxflow()
+
+
+def test_grid_matches_pymaxflow():
+    pm = pytest.importorskip("maxflow")
+    rng = np.random.default_rng(6)
+    for conn in (4, 8):
+        for integer in (True, False):
+            H, W = 40, 50
+            w, s, t = random_grid(rng, H, W, conn, integer=integer)
+            ref = pm.Graph[float]()
+            ids = ref.add_grid_nodes((H, W))
+            for d, (dy, dx) in enumerate(FWD[: conn // 2]):
+                st = np.zeros((3, 3))
+                st[1 + dy, 1 + dx] = 1
+                ref.add_grid_edges(ids, weights=w[d], structure=st, symmetric=True)
+            ref.add_grid_tedges(ids, s, t)
+            fr = ref.maxflow()
+            g = GridGraph((H, W), conn)
+            g.set_neighbor_weights(w)
+            g.set_terminal_weights(s, t)
+            assert g.maxflow() == pytest.approx(fr, rel=1e-12)
+            if integer:   # float ties may legitimately differ in the last bit
+                assert (g.segments() == ref.get_grid_segments(ids)).all()
+
+
+def test_grid_larger_structured_against_scipy():
+    """A photo-like 60x70 grid (smooth field + noise) exercises long paths and orphans."""
+    rng = np.random.default_rng(7)
+    H, W = 60, 70
+    yy, xx = np.mgrid[0:H, 0:W]
+    I = 0.5 + 0.4 * np.sin(xx / 7.0) * np.cos(yy / 9.0) + 0.1 * rng.standard_normal((H, W))
+    for conn in (4, 8):
+        w = np.stack([np.round(20 * np.exp(-3 * np.abs(I - np.roll(np.roll(I, -dy, 0), -dx, 1))))
+                      for dy, dx in FWD[: conn // 2]])
+        s = np.round(40 * np.clip(I, 0, 1))
+        t = np.round(40 * np.clip(1 - I, 0, 1))
+        g = GridGraph((H, W), conn)
+        g.set_neighbor_weights(w.astype(np.int32))
+        g.set_terminal_weights(s.astype(np.int32), t.astype(np.int32))
+        ei, ej, c, r = grid_edges(w, conn)
+        ref = scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+        assert g.maxflow() == ref
+        assert cut_value(ei, ej, c, r, s.ravel(), t.ravel(), g.segments().ravel()) == ref
+
+
+# ----------------------------------------------------------------------------- general graphs
+
+def test_general_integer_matches_scipy():
+    rng = np.random.default_rng(8)
+    for trial in range(60):
+        n = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 4 * n + 1))
+        ei = rng.integers(0, n, m)
+        ej = rng.integers(0, n, m)
+        c = rng.integers(0, 10, m).astype(float)
+        r = rng.integers(0, 10, m).astype(float) * (rng.random(m) < 0.5)
+        s = rng.integers(0, 12, n).astype(float) * (rng.random(n) < 0.5)
+        t = rng.integers(0, 12, n).astype(float) * (rng.random(n) < 0.5)
+        g = Graph(n)
+        half = m // 2
+        g.add_edges(ei[:half], ej[:half], c[:half], r[:half])
+        g.add_edges(ei[half:], ej[half:], c[half:].astype(np.int64), r[half:].astype(np.int32))
+        idx = np.arange(n)
+        g.add_tedges(idx, s / 2, t)
+        g.add_tedges(idx, s / 2, 0)          # accumulates
+        ref = scipy_maxflow(n, ei, ej, c, r, s, t)
+        assert g.maxflow() == ref
+        seg = g.segments()
+        assert seg.shape == (n,) and seg.dtype == bool
+        keep = ei != ej
+        assert cut_value(ei[keep], ej[keep], c[keep], r[keep], s, t, seg) == ref
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_general_float_matches_edmonds_karp(dtype):
+    rng = np.random.default_rng(9)
+    for _ in range(25):
+        n = int(rng.integers(2, 20))
+        m = int(rng.integers(1, 3 * n))
+        ei, ej = rng.integers(0, n, m), rng.integers(0, n, m)
+        c, r = (rng.random(m) * 5).astype(dtype), (rng.random(m) * 5 * (rng.random(m) < 0.5)).astype(dtype)
+        s = (rng.random(n) * 6 * (rng.random(n) < 0.6)).astype(dtype)
+        t = (rng.random(n) * 6 * (rng.random(n) < 0.6)).astype(dtype)
+        g = Graph(n)
+        g.add_edges(ei, ej, c, r)
+        g.add_tedges(np.arange(n), s, t)
+        ref = edmonds_karp(n, ei, ej, c.astype(float), r.astype(float), s.astype(float), t.astype(float))
+        tol = 1e-4 if dtype == np.float32 else 1e-9
+        assert g.maxflow() == pytest.approx(ref, rel=tol, abs=tol)
+        keep = ei != ej
+        cut = cut_value(ei[keep], ej[keep], c[keep].astype(float), r[keep].astype(float),
+                        s.astype(float), t.astype(float), g.segments())
+        assert cut == pytest.approx(ref, rel=tol, abs=tol)
+
+
+def test_general_resolve_after_tedges():
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        n = int(rng.integers(2, 40))
+        m = 3 * n
+        ei, ej = rng.integers(0, n, m), rng.integers(0, n, m)
+        c, r = rng.integers(0, 8, m).astype(float), rng.integers(0, 8, m).astype(float)
+        s, t = rng.integers(0, 10, n).astype(float), rng.integers(0, 10, n).astype(float)
+        g = Graph(n)
+        g.add_edges(ei, ej, c, r)
+        g.add_tedges(np.arange(n), s, t)
+        g.maxflow()
+        for _ in range(3):
+            k = int(rng.integers(1, n + 1))
+            idx = rng.integers(0, n, k)
+            ds, dt = rng.integers(0, 6, k).astype(float), rng.integers(0, 6, k).astype(float)
+            g.add_tedges(idx, ds, dt)
+            np.add.at(s, idx, ds)
+            np.add.at(t, idx, dt)
+            assert g.maxflow() == scipy_maxflow(n, ei, ej, c, r, s, t)
+            keep = ei != ej
+            assert cut_value(ei[keep], ej[keep], c[keep], r[keep], s, t, g.segments()) == g.maxflow()
+
+
+def test_general_matches_pymaxflow():
+    pm = pytest.importorskip("maxflow")
+    rng = np.random.default_rng(12)
+    n, m = 300, 1500
+    ei, ej = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = ei != ej
+    ei, ej = ei[keep], ej[keep]
+    c, r = rng.integers(0, 20, ei.size).astype(float), rng.integers(0, 20, ei.size).astype(float)
+    s, t = rng.integers(0, 30, n).astype(float), rng.integers(0, 30, n).astype(float)
+    ref = pm.Graph[float]()
+    ref.add_nodes(n)
+    for a, b, x, y in zip(ei, ej, c, r):
+        ref.add_edge(int(a), int(b), float(x), float(y))
+    for i in range(n):
+        ref.add_tedge(i, float(s[i]), float(t[i]))
+    g = Graph(n)
+    g.add_edges(ei, ej, c, r)
+    g.add_tedges(np.arange(n), s, t)
+    assert g.maxflow() == ref.maxflow()
+    assert (g.segments() == np.array([ref.get_segment(i) for i in range(n)], bool)).all()
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_bad_input_grid():
+    with pytest.raises(ValueError):
+        GridGraph((0, 5))
+    with pytest.raises(ValueError):
+        GridGraph((5,))
+    with pytest.raises(TypeError):
+        GridGraph((2.5, 3))
+    with pytest.raises(ValueError):
+        GridGraph((4, 4), connectivity=6)
+    g = GridGraph((4, 5), connectivity=4)
+    with pytest.raises(ValueError, match="shape"):
+        g.set_neighbor_weights(np.ones((3, 4, 5)))
+    with pytest.raises(ValueError, match="shape"):
+        g.set_neighbor_weights(np.ones((5, 4)))
+    with pytest.raises(ValueError, match="non-negative"):
+        g.set_neighbor_weights(-np.ones((4, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        g.set_neighbor_weights(np.full((4, 5), np.nan))
+    with pytest.raises(ValueError, match="NaN"):
+        g.set_terminal_weights(np.full((4, 5), np.inf), np.ones((4, 5)))
+    with pytest.raises(ValueError, match="non-negative"):
+        g.set_terminal_weights(np.ones((4, 5)), -np.ones((4, 5), dtype=np.int64))
+    with pytest.raises(ValueError, match="shape"):
+        g.set_terminal_weights(np.ones((5, 4)), np.ones((4, 5)))
+    with pytest.raises(TypeError):
+        g.set_terminal_weights(np.array([["a"] * 5] * 4), np.ones((4, 5)))
+    with pytest.raises(TypeError):
+        g.set_neighbor_weights(np.ones((4, 5), dtype=complex))
+    with pytest.raises(TypeError):
+        GridGraph((4, 5), dtype=np.int32)
+    with pytest.raises(ValueError, match="maxflow"):
+        g.segments()
+    g.set_terminal_weights(np.ones((4, 5)), np.zeros((4, 5)))
+    assert g.maxflow() == 0.0
+    assert not g.segments().any()
+    g.set_neighbor_weights(np.ones((4, 5)))
+    with pytest.raises(ValueError, match="maxflow"):
+        g.segments()
+
+
+def test_bad_input_general():
+    with pytest.raises(ValueError):
+        Graph(0)
+    with pytest.raises(TypeError):
+        Graph(3.0)
+    g = Graph(4)
+    with pytest.raises(ValueError, match="outside"):
+        g.add_edges([0, 4], [1, 2], [1, 1], [0, 0])
+    with pytest.raises(ValueError, match="outside"):
+        g.add_tedges([-1], [1], [0])
+    with pytest.raises(TypeError, match="integer"):
+        g.add_edges([0.0], [1.0], [1.0], [1.0])
+    with pytest.raises(ValueError, match="same length"):
+        g.add_edges([0, 1], [1], [1.0], [1.0])
+    with pytest.raises(ValueError, match="one entry per edge"):
+        g.add_edges([0, 1], [1, 2], [1.0, 2.0, 3.0], 0)
+    with pytest.raises(ValueError, match="non-negative"):
+        g.add_edges([0], [1], [-1.0], [0])
+    with pytest.raises(ValueError, match="NaN"):
+        g.add_tedges([0], [np.nan], [0])
+    with pytest.raises(ValueError, match="maxflow"):
+        g.segments()
+    g.add_edges([0], [1], [2.0], [0.0])
+    g.add_tedges([0, 1], [5.0, 0.0], [0.0, 3.0])
+    assert g.maxflow() == 2.0
+    assert g.segments().tolist() == [False, True, False, False]
+    g.add_edges([1], [2], [1.0])
+    with pytest.raises(ValueError, match="maxflow"):
+        g.segments()
+    assert g.maxflow() == 2.0
+
+
+# ----------------------------------------------------------------------------- alpha-expansion
+
+def energy_ref(u, lab, w, conn):
+    """Potts energy of a batch of labellings lab (..., H, W), written out plainly."""
+    H, W, L = u.shape
+    yy, xx = np.mgrid[0:H, 0:W]
+    e = u[yy, xx, lab].sum(axis=(-2, -1))
+    for d, (dy, dx) in enumerate(FWD[: conn // 2]):
+        for y in range(H):
+            for x in range(W):
+                y2, x2 = y + dy, x + dx
+                if 0 <= y2 < H and 0 <= x2 < W:
+                    e = e + w[d, y, x] * (lab[..., y, x] != lab[..., y2, x2])
+    return e
+
+
+def brute_force_potts(u, w, conn):
+    H, W, L = u.shape
+    labs = np.array(list(itertools.product(range(L), repeat=H * W))).reshape(-1, H, W)
+    e = energy_ref(u, labs, w, conn)
+    k = int(np.argmin(e))
+    return e[k], labs[k]
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_alpha_expansion_vs_brute_force(conn):
+    rng = np.random.default_rng(30 + conn)
+    for L in (2, 3):
+        for _ in range(4):
+            H, W = (3, 3) if L == 3 else (3, 4)
+            u = rng.random((H, W, L)) * 4
+            w = rng.random((conn // 2, H, W)) * 1.5
+            lab, e = alpha_expansion(u, w, connectivity=conn, return_energy=True)
+            assert e == pytest.approx(energy_ref(u, lab.astype(int), w, conn))
+            assert potts_energy(u, lab, w, conn) == pytest.approx(e)
+            e_opt, _ = brute_force_potts(u, w, conn)
+            if L == 2:
+                assert e == pytest.approx(e_opt)       # binary Potts: exact
+            else:
+                assert e_opt - 1e-9 <= e <= 2 * e_opt + 1e-9   # expansion bound
+            assert e <= potts_energy(u, u.argmin(axis=2), w, conn) + 1e-12
+
+
+def test_alpha_expansion_never_increases_and_is_locally_optimal():
+    rng = np.random.default_rng(40)
+    for conn in (4, 8):
+        H, W, L = 12, 13, 4
+        u = rng.random((H, W, L)) * 3
+        w = 0.8
+        init = rng.integers(0, L, (H, W))
+        lab, e = alpha_expansion(u, w, labels_init=init, connectivity=conn, return_energy=True)
+        assert lab.dtype == np.uint8
+        assert e <= potts_energy(u, init, w, conn)
+        assert e <= potts_energy(u, u.argmin(axis=2), w, conn)
+        # no single-pixel change lowers the energy (ICM cannot improve it)
+        for y in range(H):
+            for x in range(W):
+                for l in range(L):
+                    trial = lab.astype(int).copy()
+                    trial[y, x] = l
+                    assert potts_energy(u, trial, w, conn) >= e - 1e-9
+
+
+def test_alpha_expansion_smooths_noisy_labels():
+    rng = np.random.default_rng(41)
+    H, W, L = 40, 40, 3
+    truth = (np.arange(W)[None, :] * L // W).repeat(H, 0)
+    u = rng.random((H, W, L)) * 2
+    u[np.arange(H)[:, None], np.arange(W)[None, :], truth] -= 0.8
+    lab = alpha_expansion(u, 1.0)
+    assert (lab == truth).mean() > (u.argmin(2) == truth).mean()
+    assert alpha_expansion(u, 0.0).tolist() == u.argmin(2).tolist()
+
+
+def test_alpha_expansion_bad_input():
+    u = np.zeros((3, 3, 2))
+    with pytest.raises(ValueError):
+        alpha_expansion(np.zeros((3, 3)), 1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        alpha_expansion(np.full((3, 3, 2), np.nan), 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        alpha_expansion(u, -1.0)
+    with pytest.raises(ValueError):
+        alpha_expansion(u, np.ones((3, 3, 3)))
+    with pytest.raises(ValueError):
+        alpha_expansion(u, 1.0, labels_init=np.full((3, 3), 2))
+    with pytest.raises(TypeError):
+        alpha_expansion(u, 1.0, labels_init=np.zeros((3, 3)))
+    with pytest.raises(ValueError):
+        alpha_expansion(u, 1.0, connectivity=6)
+    with pytest.raises(TypeError):
+        alpha_expansion(np.array([[["a"]]]), 1.0)
+
+
+@pytest.mark.parametrize("conn", [4, 8])
+def test_grid_bands_parallel_equal_single_thread(conn):
+    """The banded (multi-threaded) first solve gives the reference flow and the same cut."""
+    rng = np.random.default_rng(50 + conn)
+    H, W = 200, 30
+    yy, xx = np.mgrid[0:H, 0:W]
+    I = 0.5 + 0.45 * np.sin(xx / 5.0 + yy / 11.0) + 0.15 * rng.standard_normal((H, W))
+    w = np.stack([np.round(10 * np.exp(-3 * np.abs(I - np.roll(np.roll(I, -dy, 0), -dx, 1))))
+                  for dy, dx in FWD[: conn // 2]])
+    s, t = np.round(30 * np.clip(I, 0, 1)), np.round(30 * np.clip(1 - I, 0, 1))
+    ei, ej, c, r = grid_edges(w, conn)
+    ref = scipy_maxflow(H * W, ei, ej, c, r, s.ravel(), t.ravel())
+    segs = []
+    for nt in (1, 2, 3):
+        g = GridGraph((H, W), conn, n_threads=nt)
+        g.set_neighbor_weights(w)
+        g.set_terminal_weights(s, t)
+        assert g.maxflow() == ref
+        segs.append(g.segments())
+        # a re-solve after a terminal change continues from the merged state
+        s2 = s.copy()
+        s2[::7, ::3] += 5
+        g.set_terminal_weights(s2, t)
+        assert g.maxflow() == scipy_maxflow(H * W, ei, ej, c, r, s2.ravel(), t.ravel())
+    assert (segs[0] == segs[1]).all() and (segs[0] == segs[2]).all()
+    with pytest.raises(ValueError):
+        GridGraph((H, W), conn, n_threads=0)
