@@ -49,8 +49,11 @@ def _grey_panel(ax, seg) -> None:
     lo, hi = float(x.min()), float(x.max())
     if hi <= lo:
         hi = lo + 1.0
-    ax.hist(x, bins=min(256, max(16, int(hi - lo) + 1)), range=(lo, hi), density=True,
-            color="0.75", label="pixels")
+    if np.all(x == np.round(x)) and hi - lo <= 512:  # integer levels: one bin per level
+        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    else:
+        edges = np.linspace(lo, hi, 129)
+    ax.hist(x, bins=edges, density=True, color="0.75", label="pixels")
     grid = np.linspace(lo, hi, 600)
     means = np.asarray(seg.model.means_, dtype=np.float64)[:, 0]
     var = component_variances(seg.model, 0)

@@ -470,7 +470,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
             covariance_type: str = "full", smoothing: float = 0.0,
             max_fit_pixels: int | None = None, random_state: int | np.random.Generator | None = None,
             n_threads: int | None = None, k_range: tuple[int, int] = (2, 8),
-            **gmm_options) -> Segmentation:
+            smoothing_method: str = "icm", **gmm_options) -> Segmentation:
     """Segment an image into the components of a Gaussian mixture of its pixels.
 
     Parameters
@@ -495,9 +495,9 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         Weight of a Potts term between 8-neighbours (1 per horizontal or
         vertical pair with different labels, 1/sqrt(2) per diagonal pair),
         added to the unary cost -log((1 - 0.01) p(k | x) + 0.01 / K); the
-        energy is minimised by iterated conditional modes started from the
-        plain labels.  0 gives the plain maximum-posterior labels; around 1
-        removes isolated speckle; larger values give blockier regions.
+        energy is minimised by ``smoothing_method``.  0 gives the plain
+        maximum-posterior labels; around 1 removes isolated speckle; larger
+        values give blockier regions.
     max_fit_pixels : int or None
         Fit on a random subsample of at most this many pixels (None:
         :data:`DEFAULT_MAX_FIT_PIXELS`), then label every pixel.
@@ -508,6 +508,15 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         Threads of the kernels (None: all cores).
     k_range : (int, int)
         Smallest and largest K tried when ``n_components='auto'`` (inclusive).
+    smoothing_method : {'icm', 'expansion'}
+        How the Potts energy is minimised.  'icm': iterated conditional modes
+        in a parallel Cython kernel, started from the plain labels (fast: a
+        fraction of the plain call's time on a 12-megapixel photo; reaches a
+        labelling no single-pixel change improves).  'expansion':
+        alpha-expansion moves solved exactly by min cut
+        (:func:`gmmfast.maxflow.alpha_expansion`), started from the ICM
+        result; within a factor 2 of the global minimum, never worse than ICM,
+        but several times slower -- for images up to a few megapixels.
     **gmm_options
         Further parameters of :class:`gmmfast.GaussianMixture` (``max_iter``,
         ``tol``, ``n_init``, ``init_params``, ``reg_covar``...).
@@ -534,6 +543,8 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     if isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real) or not np.isfinite(smoothing) \
             or smoothing < 0:
         raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+    if smoothing_method not in ("icm", "expansion"):
+        raise ValueError(f"smoothing_method must be 'icm' or 'expansion', got {smoothing_method!r}")
     auto = isinstance(n_components, str)
     if auto:
         if n_components != "auto":
@@ -626,7 +637,20 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         del X
         t_label = time.perf_counter()
         labels = np.empty(N, dtype=ldtype)
-        _ik.potts_icm(resp, labels, H, W, float(smoothing), OUTLIER_PROBABILITY, MAX_SMOOTHING_SWEEPS, nt)
+        # resp becomes the unary costs -log((1 - eps) p + eps / K) in place
+        # ICM synchronises its threads four times per sweep: below ~1/2 megapixel per
+        # thread that costs more than the sweep itself, so small images use fewer threads
+        nt_icm = max(1, min(nt, N // 500_000))
+        _ik.potts_icm(resp, labels, H, W, float(smoothing), OUTLIER_PROBABILITY, MAX_SMOOTHING_SWEEPS, nt_icm)
+        if smoothing_method == "expansion":
+            from .maxflow import alpha_expansion
+
+            lam = float(smoothing)
+            # edge planes in the order (0, 1), (1, 0), (1, 1), (1, -1): diagonals weigh 1/sqrt(2)
+            w = np.broadcast_to(np.array([lam, lam, lam / np.sqrt(2), lam / np.sqrt(2)])[:, None, None],
+                                (4, H, W))
+            labels = alpha_expansion(resp.reshape(H, W, K), w, labels_init=labels.reshape(H, W),
+                                     connectivity=8).astype(ldtype).ravel()
         del resp
         t_smooth = time.perf_counter()
     else:

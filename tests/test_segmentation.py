@@ -326,6 +326,40 @@ def test_icm_reaches_local_minimum_on_noisy_multilabel_image(K):
     assert np.mean(seg.labels != plain.labels) > 0.01  # something was smoothed
 
 
+def test_icm_kernel_thread_independent_and_locally_optimal():
+    from gmmfast.segmentation import _ik
+
+    rng = np.random.default_rng(12)
+    H, W, K = 90, 123, 4
+    P = rng.dirichlet(np.full(K, 0.3), size=H * W).astype(np.float32)
+    outs = []
+    for nt in (1, 2):
+        cost = P.copy()
+        lab = np.empty(H * W, np.uint8)
+        sweeps, changes = _ik.potts_icm(cost, lab, H, W, 0.8, OUTLIER_PROBABILITY, 100, nt)
+        assert 1 < sweeps < 100 and changes > 0
+        outs.append(lab.reshape(H, W))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    _, local = _potts_costs(P.reshape(H, W, K), outs[0].astype(np.int64), 0.8)
+    own = np.take_along_axis(local, outs[0][..., None].astype(np.int64), 2)[..., 0]
+    assert np.all(own <= local.min(axis=2) + 1e-5)
+
+
+def test_expansion_never_worse_than_icm():
+    pytest.importorskip("gmmfast.maxflow")
+    img, _ = shapes_image(4, h=48, w=64, noise=50, seed=21)
+    icm = segment(img, 4, smoothing=1.5)
+    exp = segment(img, 4, smoothing=1.5, smoothing_method="expansion")
+    P = icm.probabilities()
+    e_icm, _ = _potts_costs(P, icm.labels.astype(np.int64), 1.5)
+    e_exp, local = _potts_costs(P, exp.labels.astype(np.int64), 1.5)
+    assert e_exp <= e_icm + 1e-6
+    own = np.take_along_axis(local, exp.labels[..., None].astype(np.int64), 2)[..., 0]
+    assert np.all(own <= local.min(axis=2) + 1e-5)
+    with pytest.raises(ValueError, match="smoothing_method"):
+        segment(img, 2, smoothing=1.0, smoothing_method="bp")
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
