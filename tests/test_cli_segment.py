@@ -75,6 +75,14 @@ def test_auto_k_lab_smoothing_and_plot(tmp_path, capsys):
     assert (out / "four_mask3.png").is_file()
 
 
+def test_smoothing_method_expansion(tmp_path, capsys):
+    pytest.importorskip("gmmfast.maxflow")
+    img = _image(tmp_path / "e.png", 3)
+    assert main(["segment", str(img), "--smoothing", "2", "--smoothing-method", "expansion",
+                 "-o", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "e_mask2.png").is_file()
+
+
 def test_same_stem_twice_gets_distinct_outputs(tmp_path):
     a = _image(tmp_path / "x" / "pic.png")
     b = _image(tmp_path / "y" / "pic.png", seed=3)

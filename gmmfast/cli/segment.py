@@ -91,6 +91,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="shape of the components' covariances (default: full)")
     p.add_argument("--smoothing", type=_non_negative, default=0.0, metavar="W",
                    help="Potts weight between neighbouring pixels; about 1 removes speckle (default: 0)")
+    p.add_argument("--smoothing-method", choices=("icm", "expansion"), default="icm",
+                   help="how the smoothing is solved: fast ICM, or alpha-expansion by min cut "
+                        "(stronger, slower; default: icm)")
     p.add_argument("--max-fit-pixels", type=_positive_int, default=None, metavar="N",
                    help="fit on a random subsample of N pixels (default: 200000)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed, reproducible)")
@@ -136,7 +139,8 @@ def run(args) -> int:
                 warnings.simplefilter("always")
                 seg = segment(path, args.k, features=args.features, covariance_type=args.covariance_type,
                               smoothing=args.smoothing, max_fit_pixels=args.max_fit_pixels,
-                              random_state=args.seed, n_threads=args.threads, k_range=args.k_range)
+                              random_state=args.seed, n_threads=args.threads, k_range=args.k_range,
+                              smoothing_method=args.smoothing_method)
             written = seg.save(out_dir, stem)
             if args.plot:
                 plot_segmentation(seg, out_dir / f"{stem}_plot.png", title=Path(path).name)
