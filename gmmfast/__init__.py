@@ -12,8 +12,10 @@ from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .mixture import GaussianMixture
 from .segmentation import Segmentation, segment
-from . import data
-from . import maxflow  # noqa: E402,F401
+from . import data, maxflow
+from .background import BackgroundSubtractor, BackgroundSubtractorMOG2
+from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
+from .grabcut import GrabCut, GrabCutResult  # the function is gmmfast.grabcut.grabcut
 
 __all__ = [
     "GaussianMixture",
@@ -28,4 +30,14 @@ __all__ = [
     "show_config",
     "config",
     "data",
+    "maxflow",
+    "BackgroundSubtractor",
+    "BackgroundSubtractorMOG2",
+    "PixelGMM",
+    "mean_background",
+    "median_background",
+    "subtract",
+    "kmeans_background",
+    "GrabCut",
+    "GrabCutResult",
 ]

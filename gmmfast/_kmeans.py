@@ -15,7 +15,7 @@ import numpy as np
 
 from ._dispatch import load
 from ._random import check_random_state
-from ._threads import effective_n_threads
+from ._threads import threads_for
 
 _k = load("_kmeans")
 
@@ -73,7 +73,7 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
     n, d = X.shape
     _check_n_clusters(n_clusters, n)
     rng = check_random_state(random_state)
-    nt = effective_n_threads(n_threads)
+    nt = threads_for(n, n_threads)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     if n_local_trials < 1:
@@ -132,7 +132,7 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     if not np.isscalar(tol) or not tol >= 0:
         raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
     rng = check_random_state(random_state)
-    nt = effective_n_threads(n_threads)
+    nt = threads_for(n, n_threads)
     if isinstance(init, str):
         if init == "k-means++":
             centers, _ = kmeans_plusplus(X, n_clusters, random_state=rng, n_threads=nt)

@@ -29,3 +29,14 @@ def effective_n_threads(n_threads=None) -> int:
     if n_threads < 1:
         raise ValueError(f"n_threads must be None, -1 or a positive integer, got {n_threads}.")
     return int(n_threads)
+
+
+# Below this many samples per thread, starting and joining an OpenMP team
+# costs more than the work it shares (and a busy machine makes threads wait).
+MIN_SAMPLES_PER_THREAD = 16384
+
+
+def threads_for(n_samples: int, n_threads=None) -> int:
+    """Threads worth using for ``n_samples`` rows: the user's choice, capped by the work."""
+    nt = effective_n_threads(n_threads)
+    return max(1, min(nt, n_samples // MIN_SAMPLES_PER_THREAD))

@@ -19,6 +19,10 @@ the graph (in place, without reallocating, for grids of the same shape).
 
 Residuals are float32 when every capacity given is float32, float64 otherwise
 (integers are handled exactly up to 2**53).  Pass ``dtype=`` to force one.
+float32 halves the memory traffic but rounds every residual to 24 bits: flows
+much smaller than the largest terminal capacity (below about 1e-7 of it) can
+be lost, so use float64 when capacities span many orders of magnitude.  The
+flow value is summed in float64 from the residuals.
 """
 
 from __future__ import annotations
@@ -344,6 +348,9 @@ class Graph:
         dtk = np.bincount(i, weights=t, minlength=self.n_nodes)
         new_src = self._src + ds
         new_snk = self._snk + dtk
+        if self._state in ("solved", "changed") and self._dtype is None and not self._all_f32 \
+                and self._built_dtype == np.float32:
+            self._state = "dirty"    # float64 values arrived: rebuild in float64
         if self._state in ("solved", "changed"):
             dt = self._built_dtype
             delta = (_as(new_src, dt) - _as(new_snk, dt)) - (_as(self._src, dt) - _as(self._snk, dt))

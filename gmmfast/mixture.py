@@ -21,7 +21,7 @@ import numpy as np
 from ._dispatch import load
 from ._kmeans import kmeans, kmeans_plusplus
 from ._random import check_random_state
-from ._threads import effective_n_threads
+from ._threads import effective_n_threads, threads_for
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 
 _k = load("_gmm")
@@ -164,6 +164,25 @@ def _validate_X(X, *, name="X", min_samples=1) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
     return np.ascontiguousarray(arr)
+
+
+def _distinct_rows_upto(X, k):
+    """Number of distinct rows of X, counted up to k (cheap when X is not degenerate)."""
+    head = X[: max(4 * k, 1024)]
+    found = np.unique(head, axis=0)
+    if len(found) >= k or len(head) == len(X):
+        return min(len(found), k)
+    # Few distinct rows at the start: look for new ones in all of X, one at a time.
+    distinct = list(found)
+    while len(distinct) < k:
+        new = np.ones(len(X), dtype=bool)
+        for row in distinct:
+            new &= np.any(X != row, axis=1)
+        idx = np.flatnonzero(new)
+        if len(idx) == 0:
+            break
+        distinct.append(X[idx[0]])
+    return len(distinct)
 
 
 # --------------------------------------------------------------------------
@@ -554,11 +573,17 @@ class GaussianMixture:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n}."
             )
+        n_distinct = _distinct_rows_upto(X, self.n_components)
+        if n_distinct < self.n_components:
+            warnings.warn(
+                f"X has only {n_distinct} distinct sample(s), fewer than n_components="
+                f"{self.n_components}: some components will duplicate others or be re-seeded.",
+                DegenerateDataWarning, stacklevel=2)
         if self.warm_start and hasattr(self, "converged_") and self.n_features_in_ != d:
             raise ValueError(
                 f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}."
             )
-        nt = effective_n_threads(self.n_threads)
+        nt = threads_for(n, self.n_threads)
         rng = check_random_state(self.random_state)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -628,6 +653,7 @@ class GaussianMixture:
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning, stacklevel=2)
         self._set_parameters(best_params, X.dtype)
+        self._warn_identical_components()
         self.n_iter_ = best_n_iter
         self.lower_bound_ = float(max_lower_bound)
         self.lower_bounds_ = best_lower_bounds
@@ -646,6 +672,41 @@ class GaussianMixture:
         self.covariances_ = np.asarray(cov, dtype=dtype)
         self.precisions_cholesky_ = np.asarray(pchol, dtype=dtype)
         self.precisions_ = np.asarray(_precisions_from_cholesky(pchol, ct), dtype=dtype)
+
+    def _warn_identical_components(self):
+        """Warn when two components ended up the same (fewer distinct clusters than K)."""
+        K, d = self.means_.shape
+        if K < 2:
+            return
+        means = self.means_.astype(np.float64)
+        pchol = self.precisions_cholesky_.astype(np.float64)
+        ct = self.covariance_type
+        if ct == "full":
+            P = pchol
+        elif ct == "tied":
+            P = np.broadcast_to(pchol, (K, d, d))
+        elif ct == "diag":
+            P = pchol[:, :, None] * np.eye(d)
+        else:
+            P = pchol[:, None, None] * np.eye(d)
+        cov = self.covariances_.astype(np.float64)
+        twins = []
+        for i in range(K):
+            for j in range(i + 1, K):
+                # distance of the means in component i's Mahalanobis units
+                y = (means[j] - means[i]) @ P[i]
+                if y @ y > 1e-8:
+                    continue
+                ci = cov[i] if ct in ("full", "diag", "spherical") else cov
+                cj = cov[j] if ct in ("full", "diag", "spherical") else cov
+                if np.linalg.norm(ci - cj) <= 1e-3 * np.linalg.norm(ci):
+                    twins.append((i, j))
+        if twins:
+            warnings.warn(
+                f"{len(twins)} pair(s) of components are identical (for example components "
+                f"{twins[0][0]} and {twins[0][1]}): the data has fewer distinct clusters than "
+                f"n_components={K}, or duplicated points were picked as seeds. Consider a smaller "
+                "n_components.", DegenerateDataWarning, stacklevel=3)
 
     # ---------------------------------------------------------- predicting
     def _check_is_fitted(self):
@@ -675,7 +736,7 @@ class GaussianMixture:
     def _predict_validated(self, X):
         m, prec, lc, kind = self._compute_args(X)
         labels = np.empty(X.shape[0], dtype=np.intp)
-        _k.e_step(X, m, prec, lc, kind, effective_n_threads(self.n_threads), labels=labels)
+        _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), labels=labels)
         return labels
 
     def predict(self, X) -> np.ndarray:
@@ -688,7 +749,7 @@ class GaussianMixture:
         X = self._validate_predict_X(X)
         m, prec, lc, kind = self._compute_args(X)
         resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        _k.e_step(X, m, prec, lc, kind, effective_n_threads(self.n_threads), resp=resp)
+        _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), resp=resp)
         return resp
 
     def score_samples(self, X) -> np.ndarray:
@@ -696,7 +757,7 @@ class GaussianMixture:
         X = self._validate_predict_X(X)
         m, prec, lc, kind = self._compute_args(X)
         out = np.empty(X.shape[0], dtype=X.dtype)
-        _k.e_step(X, m, prec, lc, kind, effective_n_threads(self.n_threads), log_prob_norm=out)
+        _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), log_prob_norm=out)
         return out
 
     def score(self, X, y=None) -> float:
@@ -708,7 +769,7 @@ class GaussianMixture:
         X = self._validate_predict_X(X)
         m, prec, lc, kind = self._compute_args(X)
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        _k.e_step(X, m, prec, lc, kind, effective_n_threads(self.n_threads), weighted_log_prob=out)
+        _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), weighted_log_prob=out)
         return out
 
     def sample(self, n_samples: int = 1):

@@ -27,6 +27,16 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+cdef extern from "gmm_small.h" nogil:
+    void gmm_small_logprob_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
+                               const float* mean, const float* P, float c, float* lp)
+    void gmm_small_logprob_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
+                               const double* mean, const double* P, double c, double* lp)
+    void gmm_small_stats_f32(const float* xT, const float* r, Py_ssize_t n, Py_ssize_t st,
+                             int d, int full, const float* mean, double* o)
+    void gmm_small_stats_f64(const double* xT, const double* r, Py_ssize_t n, Py_ssize_t st,
+                             int d, int full, const double* mean, double* o)
+
 cdef extern from "fastmath.h" nogil:
     double gmm_exp_f64(double x)
     float gmm_exp_f32(float x)
@@ -36,6 +46,7 @@ cdef extern from "fastmath.h" nogil:
 cdef enum:
     CHUNK = 512      # samples per chunk: buffers of a chunk stay in L1/L2
     LANES = 16       # independent partial sums in the reductions (vectorised)
+    SMALL_D = 4      # up to this many features, gmm_small.h's fused loops are used
 
 cdef enum:
     KIND_FULL = 0    # upper-triangular precision Cholesky factors (K, d, d)
@@ -126,6 +137,7 @@ cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
             y[i] = x[i] - m
 
 
+
 cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                           int kind, const floating* means, const floating* prec,
                           const floating* log_const, floating* diff, floating* acc,
@@ -135,6 +147,16 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
     cdef floating p, c
     cdef floating* lpk
     cdef floating* dj
+    cdef Py_ssize_t pk = d * d if kind == KIND_FULL else d
+    if d <= SMALL_D:
+        for k in range(K):
+            if floating is float:
+                gmm_small_logprob_f32(xT, n, CHUNK, <int>d, kind == KIND_FULL, means + k * d,
+                                      prec + k * pk, log_const[k], lp + k * CHUNK)
+            else:
+                gmm_small_logprob_f64(xT, n, CHUNK, <int>d, kind == KIND_FULL, means + k * d,
+                                      prec + k * pk, log_const[k], lp + k * CHUNK)
+        return
     for k in range(K):
         lpk = lp + k * CHUNK
         _centre(xT, means + k * d, n, d, diff)
@@ -207,6 +229,15 @@ cdef void _chunk_stats(const floating* xT, const floating* resp, Py_ssize_t n,
     cdef const floating* rk
     cdef floating* dj
     cdef double* o
+    if d <= SMALL_D:
+        for k in range(K):
+            if floating is float:
+                gmm_small_stats_f32(xT, resp + k * CHUNK, n, CHUNK, <int>d, kind == KIND_FULL,
+                                    means + k * d, out + k * n_stats)
+            else:
+                gmm_small_stats_f64(xT, resp + k * CHUNK, n, CHUNK, <int>d, kind == KIND_FULL,
+                                    means + k * d, out + k * n_stats)
+        return
     for k in range(K):
         rk = resp + k * CHUNK
         o = out + k * n_stats

@@ -16,9 +16,24 @@ cimport numpy as cnp
 
 cnp.import_array()
 
+cdef extern from "kmeans_small.h" nogil:
+    void kmeans_small_assign_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
+                                 const float* C, int* lab, float* best)
+    void kmeans_small_assign_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
+                                 const double* C, int* lab, double* best)
+    void kmeans_small_sums_f32(const float* xT, const int* lab, Py_ssize_t n, Py_ssize_t st, int d,
+                               Py_ssize_t K, double* o)
+    void kmeans_small_sums_f64(const double* xT, const int* lab, Py_ssize_t n, Py_ssize_t st, int d,
+                               Py_ssize_t K, double* o)
+    double kmeans_small_potential_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const float* c, double* closest, int update)
+    double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const double* c, double* closest, int update)
+
 cdef enum:
     CHUNK = 512
     LANES = 16
+    SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used
 
 
 cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
@@ -87,7 +102,7 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef floating* best
     cdef floating* bestk
     cdef floating v
-    cdef int lab
+
     cdef Py_ssize_t changed
     cdef double* o
     if centers.shape[1] != d or labels.shape[0] != N:
@@ -104,10 +119,14 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
         work = np.empty(per_thread * n_threads, dtype=np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
+    labwork = np.empty(CHUNK * n_threads, dtype=np.int32)
+    cdef int[::1] labwork_view = labwork
+    cdef int* lab
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='static'):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
+            lab = &labwork_view[tid * CHUNK]
             dist = buf + d * CHUNK
             best = buf + (d + 1) * CHUNK
             bestk = buf + (d + 2) * CHUNK
@@ -115,29 +134,37 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
             n = N - start
             if n > CHUNK:
                 n = CHUNK
-            _transpose_chunk(&X[start, 0], n, d, buf)
-            _sq_dist(buf, &centers[0, 0], n, d, best)
-            for i in range(n):
-                bestk[i] = 0
-            for k in range(1, K):
-                _sq_dist(buf, &centers[k, 0], n, d, dist)
-                for i in range(n):
-                    v = dist[i]
-                    bestk[i] = <floating>k if v < best[i] else bestk[i]
-                    best[i] = v if v < best[i] else best[i]
-            chunk_inertia[c] = _sum(best, n)
             for q in range(K * (d + 1)):
                 chunk_sums[c, q] = 0.0
+            _transpose_chunk(&X[start, 0], n, d, buf)
+            if d <= SMALL_D:
+                if floating is float:
+                    kmeans_small_assign_f32(buf, n, CHUNK, <int>d, K, &centers[0, 0], lab, best)
+                    kmeans_small_sums_f32(buf, lab, n, CHUNK, <int>d, K, &chunk_sums[c, 0])
+                else:
+                    kmeans_small_assign_f64(buf, n, CHUNK, <int>d, K, &centers[0, 0], lab, best)
+                    kmeans_small_sums_f64(buf, lab, n, CHUNK, <int>d, K, &chunk_sums[c, 0])
+            else:
+                _sq_dist(buf, &centers[0, 0], n, d, best)
+                for i in range(n):
+                    bestk[i] = 0
+                for k in range(1, K):
+                    _sq_dist(buf, &centers[k, 0], n, d, dist)
+                    for i in range(n):
+                        v = dist[i]
+                        bestk[i] = <floating>k if v < best[i] else bestk[i]
+                        best[i] = v if v < best[i] else best[i]
+                o = &chunk_sums[c, 0]
+                for i in range(n):
+                    lab[i] = <int>bestk[i]
+                    o[lab[i] * (d + 1)] += 1.0
+                    for j in range(d):
+                        o[lab[i] * (d + 1) + 1 + j] += X[start + i, j]
+            chunk_inertia[c] = _sum(best, n)
             changed = 0
-            o = &chunk_sums[c, 0]
             for i in range(n):
-                lab = <int>bestk[i]
-                if labels[start + i] != lab:
-                    changed = changed + 1
-                    labels[start + i] = lab
-                o[lab * (d + 1)] += 1.0
-                for j in range(d):
-                    o[lab * (d + 1) + 1 + j] += X[start + i, j]
+                changed = changed + (labels[start + i] != lab[i])
+                labels[start + i] = lab[i]
             chunk_changed[c] = changed
 
 
@@ -149,42 +176,71 @@ def min_sq_dist(const floating[:, ::1] X, const floating[::1] point,
     cdef double s, t
     if point.shape[0] != d or closest.shape[0] != N:
         raise ValueError("point or closest do not match X")
-    with nogil:
-        for i in prange(N, schedule='static', num_threads=n_threads):
-            s = 0.0
-            for j in range(d):
-                t = <double>X[i, j] - <double>point[j]
-                s = s + t * t
-            if update:
-                closest[i] = s if s < closest[i] else closest[i]
-            else:
-                closest[i] = s
+    if not update:
+        closest[:] = np.inf
+    candidate_potentials(X, np.asarray(point).reshape(1, d), closest, None, n_threads, True)
 
 
 def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candidates,
-                         const double[::1] closest, double[:, ::1] chunk_pots,
-                         int n_threads):
-    """chunk_pots[c, l] = sum over chunk c of min(closest[i], ||x_i - cand_l||^2)."""
+                         double[::1] closest, double[:, ::1] chunk_pots,
+                         int n_threads, bint update=False):
+    """chunk_pots[c, l] = sum over chunk c of min(closest[i], ||x_i - cand_l||^2).
+
+    With ``update`` (one candidate), closest is replaced by that minimum and
+    chunk_pots may be None.
+    """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], L = candidates.shape[0]
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t c, start, stop, i, j, l
-    cdef double s, t, acc
+    cdef Py_ssize_t per_thread = d * CHUNK
+    cdef Py_ssize_t c, start, n, i, j, l, tid
+    cdef double s, t, acc, v
+    cdef floating* buf
+    cdef floating* base
+    cdef bint want_pots = chunk_pots is not None
     if candidates.shape[1] != d or closest.shape[0] != N:
         raise ValueError("candidates or closest do not match X")
-    if chunk_pots.shape[0] != nc or chunk_pots.shape[1] != L:
+    if update and L != 1:
+        raise ValueError("update takes exactly one candidate")
+    if want_pots and (chunk_pots.shape[0] != nc or chunk_pots.shape[1] != L):
         raise ValueError("chunk_pots has the wrong shape")
-    with nogil:
-        for c in prange(nc, schedule='static', num_threads=n_threads):
+    if N == 0:
+        return
+    if floating is float:
+        work = np.empty(per_thread * n_threads, dtype=np.float32)
+    else:
+        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    cdef floating[::1] work_view = work
+    base = &work_view[0]
+    with nogil, parallel(num_threads=n_threads):
+        for c in prange(nc, schedule='static'):
             start = c * CHUNK
-            stop = start + CHUNK
-            if stop > N:
-                stop = N
-            for l in range(L):
-                acc = 0.0
-                for i in range(start, stop):
-                    s = 0.0
-                    for j in range(d):
-                        t = <double>X[i, j] - <double>candidates[l, j]
-                        s = s + t * t
-                    acc = acc + (s if s < closest[i] else closest[i])
-                chunk_pots[c, l] = acc
+            n = N - start
+            if n > CHUNK:
+                n = CHUNK
+            if d <= SMALL_D:
+                tid = openmp.omp_get_thread_num()
+                buf = base + tid * per_thread
+                _transpose_chunk(&X[start, 0], n, d, buf)
+                for l in range(L):
+                    if floating is float:
+                        acc = kmeans_small_potential_f32(buf, n, CHUNK, <int>d, &candidates[l, 0],
+                                                         &closest[start], update)
+                    else:
+                        acc = kmeans_small_potential_f64(buf, n, CHUNK, <int>d, &candidates[l, 0],
+                                                         &closest[start], update)
+                    if want_pots:
+                        chunk_pots[c, l] = acc
+            else:
+                for l in range(L):
+                    acc = 0.0
+                    for i in range(start, start + n):
+                        s = 0.0
+                        for j in range(d):
+                            t = <double>X[i, j] - <double>candidates[l, j]
+                            s = s + t * t
+                        v = s if s < closest[i] else closest[i]
+                        if update:
+                            closest[i] = v
+                        acc = acc + v
+                    if want_pots:
+                        chunk_pots[c, l] = acc

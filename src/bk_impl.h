@@ -103,23 +103,38 @@ static void FN(bk_init_trees)(bk_graph *g, bk_state *st)
     st->q_first = st->q_last = -1;
     st->orph_h = st->orph_t = 0;
     st->time = 0;
+    CAP *rc = (CAP *)g->rc;
+    LOCALS
     int32_t last = -1;
     for (int64_t p = st->lo; p < st->hi; p++) {
         nd[p].ts = 0;
         nd[p].dist = 1;
+        nd[p].next = -1;
         if (nd[p].tr != 0) {
             nd[p].tree = nd[p].tr > 0 ? BK_S : BK_T;
             nd[p].parent = PAR_TERM;
-            /* append to the active FIFO (index order) */
-            nd[p].next = (int32_t)p;
-            if (last >= 0) nd[last].next = (int32_t)p;
-            else st->q_first = (int32_t)p;
-            last = (int32_t)p;
         } else {
             nd[p].tree = BK_FREE;
             nd[p].parent = PAR_NONE;
-            nd[p].next = -1;
         }
+    }
+    /* Only roots on a frontier need to be active: a root whose residual
+     * arcs all stay inside its own tree has nothing to grow into, and it is
+     * woken up by the adoption step if a neighbour ever leaves the tree. */
+    for (int32_t p = (int32_t)st->lo; p < st->hi; p++) {
+        uint8_t X = nd[p].tree;
+        if (X == BK_FREE) continue;
+        int frontier = 0;
+        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+            int32_t q = HEAD(p, a);
+            if (X == BK_S ? !(RC(p, a) > 0) : !(RCS(q, a) > 0)) continue;
+            if (nd[q].tree != X) { frontier = 1; break; }
+        }
+        if (!frontier) continue;
+        nd[p].next = p;     /* append to the active FIFO (index order) */
+        if (last >= 0) nd[last].next = p;
+        else st->q_first = p;
+        last = p;
     }
     st->q_last = last;
 }
@@ -215,6 +230,7 @@ static void FN(bk_adopt)(bk_graph *g, bk_state *st)
                 nd[j].ts = TIME;
                 nd[j].dist = DCLIP(d); d--;
             }
+            if (dmin == 1) break;   /* a root: no parent can be closer */
         }
         if (found) {
             nd[p].parent = (PAR_T)best;

@@ -565,3 +565,15 @@ def test_grid_bands_parallel_equal_single_thread(conn):
     assert (segs[0] == segs[1]).all() and (segs[0] == segs[2]).all()
     with pytest.raises(ValueError):
         GridGraph((H, W), conn, n_threads=0)
+
+
+def test_general_dtype_follows_inputs_across_resolve():
+    """float32 everywhere -> float32 solve; a later float64 add_tedges rebuilds in float64."""
+    g = Graph(3)
+    g.add_edges([0, 1], [1, 2], np.float32([3, 5]), np.float32([0, 0]))
+    g.add_tedges([0], np.float32([10]), np.float32([0]))
+    g.add_tedges([2], np.float32([0]), np.float32([10]))
+    assert g.maxflow() == 3.0
+    g.add_tedges([1], [0.1], [0.0])          # float64: exact in float64, not in float32
+    assert g.maxflow() == pytest.approx(3.1, abs=1e-12)
+    assert g.segments().tolist() == [False, True, True]

@@ -3,8 +3,9 @@
 Every subcommand module of :mod:`gmmfast.cli` that defines
 ``demo_step(out_dir, report)`` takes part: it writes its results under
 ``out_dir`` (a sub-folder named after itself is a good idea) and describes
-what it did with ``report.add(title, seconds, files, details="")``.  An
-exception in a step is reported and the other steps still run.
+what it did with ``report.add(title, seconds, files, details="")`` -- or
+simply ``report("one line of text")``.  An exception in a step is reported
+and the other steps still run.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class DemoEntry:
     """One step of the demo."""
 
     title: str
-    seconds: float
+    seconds: float | None
     files: list[Path] = field(default_factory=list)
     details: str = ""
     failed: bool = False
@@ -44,18 +45,24 @@ class DemoEntry:
 class DemoReport:
     """What ran in ``gmmfast demo``, collected from the steps.
 
-    Steps call :meth:`add` (or the report itself, with the same arguments).
+    Steps call :meth:`add`, or the report itself with the same arguments or
+    with just a line of text (``report("grabcut: ... -> file.png")``).
     """
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
         self.entries: list[DemoEntry] = []
 
-    def add(self, title: str, seconds: float, files=(), details: str = "") -> None:
-        """Record a step: its title, wall time in seconds, files written, and a line of details."""
-        entry = DemoEntry(str(title), float(seconds), [Path(f) for f in files], str(details))
+    def add(self, title: str, seconds: float | None = None, files=(), details: str = "") -> None:
+        """Record a step: its title, wall time in seconds, files written, and a line of details.
+
+        Called with only ``title``, records that line of text as it is.
+        """
+        entry = DemoEntry(str(title), None if seconds is None else float(seconds), [Path(f) for f in files],
+                          str(details))
         self.entries.append(entry)
-        print(f"  {entry.title}: {entry.seconds:.2f} s" + (f" - {entry.details}" if entry.details else ""))
+        timing = "" if entry.seconds is None else f": {entry.seconds:.2f} s"
+        print(f"  {entry.title}{timing}" + (f" - {entry.details}" if entry.details else ""))
 
     __call__ = add
 
@@ -74,7 +81,12 @@ class DemoReport:
             "",
         ]
         for e in self.entries:
-            head = f"[{'FAILED' if e.failed else f'{e.seconds:.2f} s'}] {e.title}"
+            if e.failed:
+                head = f"[FAILED] {e.title}"
+            elif e.seconds is None:
+                head = f"[done] {e.title}"
+            else:
+                head = f"[{e.seconds:.2f} s] {e.title}"
             lines.append(head)
             if e.details:
                 lines.append(f"    {e.details}")
@@ -85,9 +97,9 @@ class DemoReport:
                     rel = Path(f)
                 lines.append(f"    {rel}")
             lines.append("")
-        total = sum(e.seconds for e in self.entries)
+        total = sum(e.seconds for e in self.entries if e.seconds is not None)
         n_failed = sum(e.failed for e in self.entries)
-        lines.append(f"{len(self.entries)} step(s), {n_failed} failed, {total:.2f} s in total")
+        lines.append(f"{len(self.entries)} result(s), {n_failed} failed, {total:.2f} s in timed steps")
         return "\n".join(lines) + "\n"
 
 

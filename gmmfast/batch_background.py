@@ -1,0 +1,603 @@
+"""Batch background estimation: learn a background from a stack of frames, then subtract it.
+
+These are the methods of the projects gmmfast replaces, done fast:
+
+- :class:`PixelGMM` fits an independent Gaussian mixture to every pixel's values
+  over the training frames (EM, in a Cython kernel parallel over pixels) and
+  tests new frames against the mixture's background components.
+- :func:`mean_background` and :func:`median_background`: the per-pixel mean or
+  median of the training frames.
+- :func:`kmeans_background`: the k-means variant.  Every pixel's training values
+  are clustered into ``n_clusters`` clusters (Lloyd's algorithm, per pixel);
+  the background is the centre of the largest cluster, so values seen only
+  while something passed (a car, a person) form small clusters and are
+  ignored.
+- :func:`subtract`: a foreground mask from a frame and a background image, by
+  thresholding the distance between them.
+
+Frames are NumPy arrays: one frame is H x W (grey) or H x W x C (C = 1..4
+channels, e.g. RGB); a stack of frames adds a leading axis (T x H x W or
+T x H x W x C).  uint8 frames are read by the kernels directly; other
+integer and float frames are converted to float32.  Backgrounds are returned
+as float32 arrays on the frames' own scale (use ``np.clip(np.rint(b), 0,
+255).astype(np.uint8)`` to save one as an 8-bit image).
+
+For an online model that keeps learning as frames arrive, see
+:mod:`gmmfast.background`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Iterable, NamedTuple, Union
+
+import numpy as np
+
+from ._threads import effective_n_threads
+
+__all__ = [
+    "PixelGMM",
+    "PixelGMMPrediction",
+    "mean_background",
+    "median_background",
+    "kmeans_background",
+    "subtract",
+]
+
+FramesLike = Union[np.ndarray, Iterable[np.ndarray]]
+
+_MAX_CHANNELS = 4
+_MAX_COMPONENTS = 16
+
+_kernel = None
+
+
+def _k():
+    global _kernel
+    if _kernel is None:
+        from ._dispatch import load
+
+        _kernel = load("_pixelgmm")
+    return _kernel
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _check_numeric(arr: np.ndarray, what: str) -> None:
+    if arr.dtype == bool or arr.dtype.kind not in "uif":
+        raise TypeError(
+            f"{what} must hold numbers (uint8 is best; other integer and float types are "
+            f"converted to float32), got dtype {arr.dtype}."
+        )
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{what} contain NaN or infinite values; replace them first.")
+
+
+def _as_stack(frames: FramesLike, what: str = "frames") -> np.ndarray:
+    """A (T, H, W) or (T, H, W, C) array from an array or an iterable of frames."""
+    if isinstance(frames, np.ndarray):
+        arr = frames
+    else:
+        if isinstance(frames, (str, bytes)):
+            raise TypeError(
+                f"{what} must be an array or a sequence of frames; to read a video file use "
+                "gmmfast.video.read_video(path) first."
+            )
+        try:
+            items = list(frames)
+        except TypeError:
+            raise TypeError(f"{what} must be an array or a sequence of frames, got {type(frames).__name__}.") from None
+        if not items:
+            raise ValueError(f"no {what}: the sequence is empty.")
+        shapes = {np.shape(f) for f in items}
+        if len(shapes) > 1:
+            raise ValueError(f"all {what} must have the same shape; got shapes {sorted(shapes)}.")
+        arr = np.stack([np.asarray(f) for f in items])
+    if arr.ndim not in (3, 4):
+        raise ValueError(
+            f"{what} must be a stack of frames, T x H x W (grey) or T x H x W x C (colour); "
+            f"got an array of shape {arr.shape}."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"no {what}: the stack has 0 frames.")
+    if arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"{what} are empty (shape {arr.shape}).")
+    if arr.ndim == 4 and not 1 <= arr.shape[3] <= _MAX_CHANNELS:
+        raise ValueError(
+            f"{what} have {arr.shape[3]} channels; 1 to {_MAX_CHANNELS} are supported "
+            "(a T x H x W x C stack)."
+        )
+    _check_numeric(arr, what)
+    return arr
+
+
+def _kernel_input(arr: np.ndarray) -> np.ndarray:
+    """(T, P, d) C-contiguous uint8 or float32 view/copy of a (T, H, W[, C]) stack."""
+    T, H, W = arr.shape[:3]
+    d = arr.shape[3] if arr.ndim == 4 else 1
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float32, copy=False)
+    return np.ascontiguousarray(arr).reshape(T, H * W, d)
+
+
+def _default_min_var(arr: np.ndarray) -> float:
+    """Variance floor: (2 grey levels)^2 on the frames' scale."""
+    if arr.dtype.kind in "ui":
+        top = 255.0 if arr.dtype == np.uint8 else float(min(np.iinfo(arr.dtype).max, max(255, int(arr.max()))))
+        return 4.0 * (top / 255.0) ** 2
+    peak = float(np.max(np.abs(arr)))
+    scale = 1.0 if peak <= 1.0 else 255.0 if peak <= 255.0 else peak
+    return 4.0 * (scale / 255.0) ** 2
+
+
+def _luminance_sample(arr: np.ndarray, step: int) -> np.ndarray:
+    """Channel sum of every ``step``-th pixel of each frame of a stack, float32 (T, h, w)."""
+    sub = arr[:, ::step, ::step].astype(np.float32)
+    return sub.sum(axis=3) if sub.ndim == 4 else sub
+
+
+def _sample_step(h: int, w: int) -> int:
+    """Pixel step giving about 10,000 samples per frame for the brightness estimate."""
+    return max(1, int(round(np.sqrt(h * w / 10000.0))))
+
+
+def _gains(lum: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per-frame brightness gain: median over pixels of frame / reference (robust to moving objects)."""
+    floor = max(float(np.median(ref)) * 0.1, 1e-6)
+    keep = ref > floor
+    if not np.any(keep):
+        return np.ones(lum.shape[0], dtype=np.float32)
+    ratio = lum[:, keep] / ref[keep]
+    g = np.median(ratio, axis=1)
+    return np.where(np.isfinite(g) & (g > 1e-3), g, 1.0).astype(np.float32)
+
+
+def _threads_for(n_threads, work: int, grain: int = 1 << 16) -> int:
+    """Threads for a kernel call of ``work`` pixel-steps: no more than one per ``grain``
+    (starting threads costs more than it saves on small frames)."""
+    return max(1, min(effective_n_threads(n_threads), work // grain))
+
+
+def _check_int(value, name: str, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        rng = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{name} must be {rng}, got {value}.")
+    return int(value)
+
+
+def _check_float(value, name: str, low: float = 0.0, strict: bool = True, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    v = float(value)
+    if not np.isfinite(v) or (v <= low if strict else v < low) or (high is not None and v > high):
+        bound = f"> {low}" if strict else f">= {low}"
+        if high is not None:
+            bound += f" and <= {high}"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
+    return v
+
+
+# ----------------------------------------------------------------------------- PixelGMM
+
+
+class PixelGMMPrediction(NamedTuple):
+    """What :meth:`PixelGMM.predict` returns."""
+
+    labels: np.ndarray
+    """Most probable component of each pixel (int8; 0 is the heaviest component)."""
+    mask: np.ndarray
+    """Foreground mask (bool, True = foreground)."""
+
+
+class PixelGMM:
+    """An independent Gaussian mixture per pixel, fitted by EM over a stack of frames.
+
+    Each pixel's values over the training frames are modelled by
+    ``n_components`` Gaussians with one variance per channel (diagonal
+    covariance).  The fit starts from a per-pixel k-means (centres spread
+    between the pixel's darkest and brightest value) and runs EM until the
+    mean log-likelihood per frame changes by less than ``tol`` or
+    ``max_iter`` iterations.  Variances never go below ``min_var``, so flat
+    or saturated pixels give finite, usable models.
+
+    A new value is background when it is within ``threshold`` Mahalanobis
+    units (sqrt of sum over channels of (x - mean)^2 / variance) of a
+    background component.  The background components of a pixel are its
+    heaviest component, plus the next heaviest ones while the weights of the
+    heavier ones add up to less than ``background_ratio`` (the rule of
+    Stauffer & Grimson, 1999).  With ``background_ratio=0`` only the heaviest
+    component is background; the default 0.7 also keeps a second mode that
+    the background shows often (a flickering light, a waving branch, or the
+    two halves EM may split plain sensor noise into), while an object seen in
+    less than 30% of the training frames stays foreground.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Gaussians per pixel (1 to 16).
+    threshold : float, default 5.0
+        Mahalanobis distance beyond which a value is foreground.
+    background_ratio : float in [0, 1], default 0.7
+        See above.
+    max_iter : int, default 20
+        Most EM iterations.
+    tol : float, default 1e-3
+        Convergence threshold on the change of a pixel's mean log-likelihood
+        per frame.  ``0`` runs exactly ``max_iter`` iterations.
+    min_var : float or None, default None
+        Variance floor, in squared units of the frames.  None means (2 grey
+        levels)^2 on the frames' scale: 4.0 for uint8 frames (and float frames
+        on a 0..255 scale), (2/255)^2 for float frames in [0, 1].
+    n_init_iter : int, default 3
+        k-means iterations of the initialisation.
+    normalize_brightness : bool, default True
+        Undo global brightness changes (a camera's automatic exposure, a
+        cloud): each frame is divided by its gain, the median over pixels of
+        its brightness relative to the training frames' per-pixel median
+        brightness, before fitting and before testing.  Moving objects cover
+        a minority of the pixels, so they do not bias the gain.
+    n_threads : int or None, default None
+        Threads for the kernels; None uses every usable core.
+
+    Attributes
+    ----------
+    weights_ : ndarray (H, W, K) float32
+        Component weights, sorted per pixel from heaviest to lightest.
+    means_ : ndarray (H, W, K) or (H, W, K, C) float32
+        Component means (grey or colour frames).
+    variances_ : ndarray, same shape as ``means_``
+        Per-channel component variances.
+    lower_bound_ : ndarray (H, W) float32
+        Mean log-likelihood per frame of each pixel's training values at the last E-step.
+    n_iter_ : int
+        Most EM iterations any pixel needed.
+    converged_ : bool
+        Whether every pixel met ``tol`` within ``max_iter`` iterations.
+    min_var_ : float
+        The variance floor used.
+    gains_ : ndarray (T,) float32
+        Brightness gain of each training frame (all 1 without normalisation).
+    frame_shape_ : tuple
+        (H, W) or (H, W, C) of the training frames.
+    n_frames_ : int
+        Number of training frames.
+
+    Examples
+    --------
+    >>> from gmmfast import PixelGMM
+    >>> from gmmfast.data import sample_clip
+    >>> frames, masks = sample_clip()
+    >>> model = PixelGMM(n_components=3).fit(frames[:48])
+    >>> labels, fg = model.predict(frames[60])
+    >>> background = model.background_image()
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        threshold: float = 5.0,
+        background_ratio: float = 0.7,
+        max_iter: int = 20,
+        tol: float = 1e-3,
+        min_var: float | None = None,
+        n_init_iter: int = 3,
+        normalize_brightness: bool = True,
+        n_threads: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.threshold = threshold
+        self.background_ratio = background_ratio
+        self.max_iter = max_iter
+        self.tol = tol
+        self.min_var = min_var
+        self.n_init_iter = n_init_iter
+        self.normalize_brightness = normalize_brightness
+        self.n_threads = n_threads
+
+    # -- parameters -----------------------------------------------------------
+    def _check_params(self) -> None:
+        _check_int(self.n_components, "n_components", 1, _MAX_COMPONENTS)
+        _check_float(self.threshold, "threshold", 0.0)
+        _check_float(self.background_ratio, "background_ratio", 0.0, strict=False, high=1.0)
+        _check_int(self.max_iter, "max_iter", 1)
+        _check_float(self.tol, "tol", 0.0, strict=False)
+        if self.min_var is not None:
+            _check_float(self.min_var, "min_var", 0.0)
+        _check_int(self.n_init_iter, "n_init_iter", 0)
+        if not isinstance(self.normalize_brightness, (bool, np.bool_)):
+            raise TypeError(f"normalize_brightness must be True or False, got {self.normalize_brightness!r}.")
+        effective_n_threads(self.n_threads)
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor parameters (scikit-learn convention)."""
+        return {
+            "n_components": self.n_components,
+            "threshold": self.threshold,
+            "background_ratio": self.background_ratio,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "min_var": self.min_var,
+            "n_init_iter": self.n_init_iter,
+            "normalize_brightness": self.normalize_brightness,
+            "n_threads": self.n_threads,
+        }
+
+    def set_params(self, **params) -> "PixelGMM":
+        """Set constructor parameters (scikit-learn convention)."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for PixelGMM; valid ones: {sorted(valid)}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"PixelGMM({args})"
+
+    # -- fitting --------------------------------------------------------------
+    def fit(self, frames: FramesLike) -> "PixelGMM":
+        """Fit one mixture per pixel to the training frames.
+
+        Parameters
+        ----------
+        frames : array (T, H, W) or (T, H, W, C), or a sequence of frames
+            Training frames, at least ``n_components`` of them.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        arr = _as_stack(frames, "training frames")
+        K = int(self.n_components)
+        if arr.shape[0] < K:
+            raise ValueError(
+                f"PixelGMM(n_components={K}) needs at least {K} training frames, got {arr.shape[0]}."
+            )
+        min_var = float(self.min_var) if self.min_var is not None else _default_min_var(arr)
+        X = _kernel_input(arr)
+        n_threads = _threads_for(self.n_threads, X.shape[0] * X.shape[1] * K * int(self.max_iter))
+        H, W = arr.shape[1:3]
+        if self.normalize_brightness:
+            self._lum_step = _sample_step(H, W)
+            lum = _luminance_sample(arr, self._lum_step)
+            self._lum_ref = np.median(lum, axis=0).astype(np.float32)
+            gains = _gains(lum, self._lum_ref)
+        else:
+            self._lum_step, self._lum_ref = None, None
+            gains = np.ones(arr.shape[0], dtype=np.float32)
+        w, mu, var, ll, n_iter = _k().em_fit(
+            X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), min_var, int(self.n_init_iter), n_threads
+        )
+        self.gains_ = gains
+        self.frame_shape_ = tuple(arr.shape[1:])
+        self.n_frames_ = int(arr.shape[0])
+        self.min_var_ = min_var
+        self._flat = (w, mu, var)
+        mshape = (H, W, K) if arr.ndim == 3 else (H, W, K, arr.shape[3])
+        self.weights_ = w.reshape(H, W, K)
+        self.means_ = mu.reshape(mshape)
+        self.variances_ = var.reshape(mshape)
+        self.lower_bound_ = ll.reshape(H, W)
+        converged = n_iter > 0
+        self.converged_ = bool(np.all(converged))
+        self.n_iter_ = int(n_iter.max()) if self.converged_ else int(self.max_iter)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "weights_"):
+            raise RuntimeError("this PixelGMM is not fitted yet; call fit(frames) first.")
+
+    # -- prediction -----------------------------------------------------------
+    def _frames_for_predict(self, frame) -> tuple[np.ndarray, bool]:
+        arr = np.asarray(frame)
+        fshape = self.frame_shape_
+        single = arr.ndim == len(fshape)
+        if not single and arr.ndim != len(fshape) + 1:
+            raise ValueError(
+                f"expected a frame of shape {fshape} (or a stack N x {' x '.join(map(str, fshape))}), "
+                f"got an array of shape {arr.shape}."
+            )
+        shape = arr.shape if single else arr.shape[1:]
+        if shape != fshape:
+            raise ValueError(
+                f"the frame has shape {shape} but the model was fitted on frames of shape {fshape}; "
+                "use frames of the training size (or fit a new model)."
+            )
+        _check_numeric(arr, "frames")
+        stack = arr[None] if single else arr
+        if stack.shape[0] == 0:
+            raise ValueError("no frames: the stack has 0 frames.")
+        return stack, single
+
+    def _scales(self, stack: np.ndarray) -> list[float]:
+        """1 / brightness gain of each frame of a stack (all 1 without normalisation)."""
+        if self._lum_ref is None:
+            return [1.0] * stack.shape[0]
+        g = _gains(_luminance_sample(stack, self._lum_step), self._lum_ref)
+        return [float(1.0 / v) for v in g]
+
+    def predict(self, frame: np.ndarray) -> PixelGMMPrediction:
+        """Component labels and foreground mask of a frame (or a stack of frames).
+
+        Parameters
+        ----------
+        frame : array (H, W[, C]) or (N, H, W[, C])
+            Frames of the training size and channel count.
+
+        Returns
+        -------
+        PixelGMMPrediction(labels, mask)
+            ``labels``: int8 (H, W) (or (N, H, W)), the most probable component
+            of each pixel, 0 being the heaviest; ``mask``: bool, True where the
+            value is not within ``threshold`` Mahalanobis units of any background
+            component (see the class docstring).
+        """
+        self._check_fitted()
+        self._check_params()
+        stack, single = self._frames_for_predict(frame)
+        X = _kernel_input(stack)
+        w, mu, var = self._flat
+        n_threads = _threads_for(self.n_threads, w.size)
+        H, W = self.frame_shape_[:2]
+        labels = np.empty((X.shape[0], H, W), dtype=np.int8)
+        mask = np.empty((X.shape[0], H, W), dtype=bool)
+        k = _k()
+        scales = self._scales(stack)
+        for i in range(X.shape[0]):
+            lab, m, _ = k.predict(
+                X[i], w, mu, var, scales[i], float(self.background_ratio), float(self.threshold), n_threads
+            )
+            labels[i] = lab.reshape(H, W)
+            mask[i] = m.reshape(H, W).view(bool)
+        if single:
+            return PixelGMMPrediction(labels[0], mask[0])
+        return PixelGMMPrediction(labels, mask)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """Foreground mask of a frame or stack of frames (bool); ``predict(frame).mask``."""
+        return self.predict(frame).mask
+
+    def mahalanobis(self, frame: np.ndarray) -> np.ndarray:
+        """Smallest Mahalanobis distance of each pixel to a background component (float32)."""
+        self._check_fitted()
+        self._check_params()
+        stack, single = self._frames_for_predict(frame)
+        X = _kernel_input(stack)
+        w, mu, var = self._flat
+        n_threads = _threads_for(self.n_threads, w.size)
+        H, W = self.frame_shape_[:2]
+        out = np.empty((X.shape[0], H, W), dtype=np.float32)
+        scales = self._scales(stack)
+        for i in range(X.shape[0]):
+            out[i] = _k().predict(
+                X[i], w, mu, var, scales[i], float(self.background_ratio), float(self.threshold), n_threads
+            )[2].reshape(H, W)
+        return out[0] if single else out
+
+    def background_image(self) -> np.ndarray:
+        """The mean of each pixel's heaviest component: float32 (H, W) or (H, W, C).
+
+        With ``normalize_brightness`` the model, and so this image, is on the
+        brightness of the training frames' per-pixel median.
+        """
+        self._check_fitted()
+        return np.ascontiguousarray(self.means_[:, :, 0])
+
+
+# ----------------------------------------------------------------------------- simple backgrounds
+
+
+def mean_background(frames: FramesLike) -> np.ndarray:
+    """Per-pixel mean of a stack of frames (float32, H x W or H x W x C)."""
+    arr = _as_stack(frames)
+    return np.mean(arr, axis=0, dtype=np.float64).astype(np.float32)
+
+
+def median_background(frames: FramesLike) -> np.ndarray:
+    """Per-pixel median of a stack of frames (float32, H x W or H x W x C).
+
+    Robust to objects that cover a pixel in fewer than half of the frames.
+    """
+    arr = _as_stack(frames)
+    return np.median(arr, axis=0).astype(np.float32)
+
+
+def kmeans_background(
+    frames: FramesLike,
+    n_clusters: int = 3,
+    *,
+    max_iter: int = 10,
+    n_threads: int | None = None,
+    return_clusters: bool = False,
+):
+    """Background as the centre of each pixel's largest k-means cluster.
+
+    Every pixel's training values (grey levels or colours) are clustered into
+    ``n_clusters`` clusters by Lloyd's algorithm, independently per pixel,
+    starting from centres spread between the pixel's darkest and brightest
+    value.  The background value is the centre of the cluster with the most
+    members: an object that passes over a pixel in a minority of the frames
+    gets a cluster of its own and does not bias the background, unlike the
+    mean.
+
+    Parameters
+    ----------
+    frames : array (T, H, W) or (T, H, W, C), or a sequence of frames
+    n_clusters : int, default 3
+        Clusters per pixel (1 to 16; 1 gives the mean).
+    max_iter : int, default 10
+        Lloyd iterations.
+    n_threads : int or None
+        Threads; None uses every usable core.
+    return_clusters : bool, default False
+        Also return the centres (H, W, K[, C]) and cluster sizes (H, W, K),
+        both sorted per pixel from largest to smallest cluster.
+
+    Returns
+    -------
+    background : float32 (H, W) or (H, W, C)
+        (and ``centres, sizes`` when ``return_clusters``)
+    """
+    arr = _as_stack(frames)
+    K = _check_int(n_clusters, "n_clusters", 1, _MAX_COMPONENTS)
+    n_iter = _check_int(max_iter, "max_iter", 0)
+    X = _kernel_input(arr)
+    ones = np.ones(X.shape[0], dtype=np.float32)
+    centres, counts = _k().kmeans_fit(X, ones, K, n_iter, _threads_for(n_threads, X.shape[0] * X.shape[1] * K * (n_iter + 1)))
+    H, W = arr.shape[1:3]
+    cshape = (H, W, K) if arr.ndim == 3 else (H, W, K, arr.shape[3])
+    centres = centres.reshape(cshape)
+    background = np.ascontiguousarray(centres[:, :, 0])
+    if return_clusters:
+        return background, centres, counts.reshape(H, W, K).astype(np.int64)
+    return background
+
+
+def subtract(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0) -> np.ndarray:
+    """Foreground mask: pixels farther than ``threshold`` from the background.
+
+    The distance is the absolute difference for grey frames and the Euclidean
+    distance over channels for colour frames, on the frames' own scale (grey
+    levels for uint8).
+
+    Parameters
+    ----------
+    frame : array (H, W[, C]) or a stack (N, H, W[, C])
+    background : array (H, W[, C])
+        For example from :func:`median_background`.
+    threshold : float, default 30
+        Distance above which a pixel is foreground.
+
+    Returns
+    -------
+    mask : bool array (H, W) or (N, H, W)
+    """
+    thr = _check_float(threshold, "threshold", 0.0, strict=False)
+    bg = np.asarray(background)
+    fr = np.asarray(frame)
+    _check_numeric(bg, "the background")
+    _check_numeric(fr, "frames")
+    if bg.ndim not in (2, 3) or bg.size == 0:
+        raise ValueError(f"background must be an H x W or H x W x C image, got shape {bg.shape}.")
+    if fr.shape == bg.shape:
+        single = True
+    elif fr.ndim == bg.ndim + 1 and fr.shape[1:] == bg.shape:
+        single = False
+    else:
+        raise ValueError(
+            f"frame of shape {fr.shape} does not match the background of shape {bg.shape} "
+            "(give one frame of the background's shape, or a stack of them)."
+        )
+    diff = fr.astype(np.float32) - bg.astype(np.float32)
+    if bg.ndim == 3:
+        dist2 = np.einsum("...c,...c->...", diff, diff)
+        mask = dist2 > np.float32(thr) * np.float32(thr)
+    else:
+        mask = np.abs(diff) > np.float32(thr)
+    return mask

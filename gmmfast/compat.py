@@ -1,0 +1,125 @@
+"""Drop-in replacements for OpenCV calls.
+
+``grabCut`` has the call signature and in-place behaviour of ``cv2.grabCut``
+(BGR images as OpenCV takes them, 1 x 65 float64 colour models in OpenCV's
+layout), so code written for OpenCV runs unchanged::
+
+    from gmmfast.compat import grabCut, GC_INIT_WITH_RECT
+    grabCut(img, mask, rect, bgdModel, fgdModel, 5, GC_INIT_WITH_RECT)
+
+Where OpenCV aborts (a box covering the whole image or nothing, a mask
+without a background or foreground sample, a singular colour covariance)
+this raises a ``ValueError`` that says what to change, or (for the
+covariance) simply works.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grabcut import ColourModel, GrabCut, _check_int, _check_mask
+
+__all__ = [
+    "GC_BGD", "GC_FGD", "GC_PR_BGD", "GC_PR_FGD",
+    "GC_INIT_WITH_RECT", "GC_INIT_WITH_MASK", "GC_EVAL", "GC_EVAL_FREEZE_MODEL",
+    "grabCut",
+]
+
+GC_BGD = 0
+GC_FGD = 1
+GC_PR_BGD = 2
+GC_PR_FGD = 3
+
+GC_INIT_WITH_RECT = 0
+GC_INIT_WITH_MASK = 1
+GC_EVAL = 2
+GC_EVAL_FREEZE_MODEL = 3
+
+_N_COMPONENTS = 5
+_MODEL_SIZE = 13 * _N_COMPONENTS
+
+
+def _writable_model(model) -> bool:
+    return (isinstance(model, np.ndarray) and model.dtype == np.float64 and model.size == _MODEL_SIZE
+            and model.flags.writeable and model.flags.c_contiguous)
+
+
+def _store_model(target, model: ColourModel) -> np.ndarray:
+    """Write ``model`` into ``target`` in place when it can hold it, else return a new 1 x 65 array."""
+    values = model.to_opencv()
+    if _writable_model(target):
+        target.reshape(-1)[:] = values.ravel()
+        return target
+    return values
+
+
+def _read_model(model, name: str) -> ColourModel:
+    if model is None:
+        raise ValueError(f"{name} is needed in the EVAL modes (the model a previous call wrote).")
+    a = np.asarray(model)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a float64 array of {_MODEL_SIZE} numbers, got dtype {a.dtype}.")
+    if a.size != _MODEL_SIZE:
+        raise ValueError(f"{name} must hold {_MODEL_SIZE} numbers (1 x {_MODEL_SIZE}), got shape {a.shape}.")
+    return ColourModel.from_opencv(a)
+
+
+def grabCut(img, mask, rect, bgdModel, fgdModel, iterCount, mode=GC_EVAL):
+    """GrabCut with ``cv2.grabCut``'s signature and in-place behaviour.
+
+    Parameters
+    ----------
+    img : (H, W, 3) uint8 image in OpenCV's BGR order
+    mask : (H, W) uint8 with GC_BGD/GC_FGD/GC_PR_BGD/GC_PR_FGD; written in place
+        (in GC_INIT_WITH_RECT mode it is an output only)
+    rect : (x, y, width, height), used by GC_INIT_WITH_RECT only
+    bgdModel, fgdModel : 1 x 65 float64 colour models; written in place by every
+        mode except GC_EVAL_FREEZE_MODEL (read in the EVAL modes)
+    iterCount : number of iterations
+    mode : GC_INIT_WITH_RECT (0), GC_INIT_WITH_MASK (1), GC_EVAL (2) or
+        GC_EVAL_FREEZE_MODEL (3); default GC_EVAL as in OpenCV
+
+    Returns
+    -------
+    (mask, bgdModel, fgdModel), the same objects that were passed in when
+    they could be updated in place, as OpenCV returns them.
+    """
+    if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or mode not in (0, 1, 2, 3):
+        raise ValueError(f"mode must be GC_INIT_WITH_RECT (0), GC_INIT_WITH_MASK (1), GC_EVAL (2) "
+                         f"or GC_EVAL_FREEZE_MODEL (3), got {mode!r}.")
+    iterCount = _check_int("iterCount", iterCount, -(2**31), None)
+    img_arr = np.asarray(img)
+    if img_arr.dtype != np.uint8 or img_arr.ndim != 3 or img_arr.shape[2] != 3:
+        raise ValueError(f"img must be an 8-bit 3-channel image (H, W, 3) uint8, got "
+                         f"{img_arr.dtype} {img_arr.shape}.")
+    gc = GrabCut(img_arr, n_components=_N_COMPONENTS, n_threads=None)
+    shape = img_arr.shape[:2]
+
+    if mode == GC_INIT_WITH_RECT:
+        if rect is None:
+            raise ValueError("GC_INIT_WITH_RECT needs rect=(x, y, width, height).")
+        gc.init_rect(rect)
+    elif mode == GC_INIT_WITH_MASK:
+        gc.init_mask(_check_mask(mask, shape))
+    else:
+        m = _check_mask(mask, shape)
+        if not (m & 1).any() or (m & 1).all():
+            raise ValueError("the mask needs both a (probable) background and a (probable) foreground pixel.")
+        gc.set_models(_read_model(bgdModel, "bgdModel"), _read_model(fgdModel, "fgdModel"), m)
+        if iterCount <= 0:
+            return mask, bgdModel, fgdModel
+
+    if mode == GC_EVAL_FREEZE_MODEL:
+        gc.evaluate()
+    elif iterCount > 0:
+        gc.iterate(iterCount)
+
+    out = gc.mask
+    if (isinstance(mask, np.ndarray) and mask.dtype == np.uint8 and mask.shape == shape
+            and mask.flags.writeable):
+        mask[...] = out
+        out = mask
+    if mode != GC_EVAL_FREEZE_MODEL:
+        bgdModel = _store_model(bgdModel, gc.background_model_)
+        fgdModel = _store_model(fgdModel, gc.foreground_model_)
+    return out, bgdModel, fgdModel

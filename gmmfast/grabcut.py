@@ -1,0 +1,792 @@
+"""GrabCut foreground extraction (Rother, Kolmogorov & Blake, SIGGRAPH 2004).
+
+A box (or a mask of hints) around an object is turned into a foreground
+mask by alternating between two steps:
+
+1. fit one Gaussian mixture to the colours of the pixels currently labelled
+   background and one to those labelled foreground (each pixel is assigned
+   to the most likely component of its label's model, then every component
+   is re-estimated from its pixels), and
+2. relabel the pixels by a minimum s-t cut of an energy whose data term is
+   the negative log-likelihood of each pixel's colour under the two models
+   and whose smoothness term is the contrast-sensitive Potts term
+   ``gamma / dist(m, n) * exp(-beta * |z_m - z_n|^2)`` over 4 or 8
+   neighbours, ``beta = 1 / (2 <|z_m - z_n|^2>)``.
+
+Differences from the paper and from OpenCV's implementation, each measured
+on the GrabCut benchmark images (see bench/RESULTS.md):
+
+* The colour models are initialised by Orchard-Bouman splitting (the
+  clustering the paper uses): repeatedly split the cluster with the largest
+  colour variance along its principal axis.  It is deterministic, far cheaper
+  than k-means, and more accurate: seeded by k-means++ and 10 Lloyd
+  iterations instead, the same code scores a mean IoU of 0.81 instead of 0.89
+  on the benchmark images (banana1 fails as it does in OpenCV).
+* Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
+  fine: all iterations but the last run on a copy reduced by 2x2 (or 4x4...)
+  block means, and the last iteration re-fits the models on the full image
+  and cuts the full-resolution graph in a band around the coarse boundary
+  (banded graph cut, Lombaert et al. 2005).  The first cut of a fresh graph
+  is the most expensive step of GrabCut; this makes it a small one.
+  ``multiscale=False`` runs every iteration at full resolution.
+* Covariances get a fixed ridge of ``COV_RIDGE`` (a fraction of one grey
+  level squared, about the variance of uint8 rounding), so a component made
+  of identical colours never becomes singular.
+
+Images are RGB(A) or grey NumPy arrays, uint8.  The mask uses OpenCV's
+values (:data:`BGD` 0, :data:`FGD` 1, :data:`PR_BGD` 2, :data:`PR_FGD` 3).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._dispatch import load
+from ._threads import effective_n_threads
+from .maxflow import GridGraph
+
+__all__ = [
+    "BGD",
+    "FGD",
+    "PR_BGD",
+    "PR_FGD",
+    "ColourModel",
+    "GrabCut",
+    "GrabCutResult",
+    "grabcut",
+]
+
+_k = load("_grabcut")
+
+#: definite background
+BGD = 0
+#: definite foreground
+FGD = 1
+#: probable background
+PR_BGD = 2
+#: probable foreground
+PR_FGD = 3
+
+#: ridge added to every colour covariance (grey levels squared)
+COV_RIDGE = 0.1
+#: images with more pixels than this run all iterations but the last of a
+#: fresh start on a reduced copy (see ``GrabCut._iterate_coarse``)
+MULTISCALE_PIXELS = 1 << 17
+#: iterations of a multiscale start run at full resolution (the rest are coarse)
+FULL_ITERATIONS = 1
+#: half-width of the band (in coarse pixels) the full-resolution cut decides
+BAND_RADIUS = 4
+#: pixels per model used to seed the colour models (a strided subsample)
+_INIT_SAMPLE = 1 << 16
+
+# labels of the kernel's ``hard`` array
+_FREE, _FIXED_BG, _FIXED_FG = 0, 1, 2
+
+
+# ---------------------------------------------------------------------------
+# the one place that talks to the max-flow solver
+# ---------------------------------------------------------------------------
+
+def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: dict,
+             n_threads: int = 1):
+    """Minimum cut of a grid graph; returns (foreground bool H x W, flow value).
+
+    ``weights`` (D, H, W) are the neighbour capacities for the forward
+    offsets (0,1), (1,0)[, (1,1), (1,-1)]; ``source``/``sink`` the terminal
+    capacities (source = foreground).  ``cache`` keeps the graph between
+    calls on the same image, so that a re-solve after new terminal weights
+    reuses the previous flow and search trees.
+    """
+    g = cache.get("graph")
+    if g is None:
+        g = GridGraph(source.shape, connectivity=4 if weights.shape[0] == 2 else 8, n_threads=n_threads)
+        g.set_neighbor_weights(weights)
+        cache["graph"] = g
+    g.set_terminal_weights(source, sink)
+    flow = g.maxflow()
+    return ~g.segments(), float(flow)
+
+
+# ---------------------------------------------------------------------------
+# colour models
+# ---------------------------------------------------------------------------
+
+@dataclass
+class ColourModel:
+    """A Gaussian mixture over 3-channel colours (channel order of the image).
+
+    Attributes
+    ----------
+    weights : (K,) float64, sums to 1 (empty components have weight 0)
+    means : (K, 3) float64
+    covariances : (K, 3, 3) float64
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+    @property
+    def n_components(self) -> int:
+        """Number of mixture components K."""
+        return int(self.weights.shape[0])
+
+    def score_samples(self, colours: np.ndarray) -> np.ndarray:
+        """Log-density of each colour (rows of an (n, 3) array) under the mixture."""
+        X = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
+        out = np.full((X.shape[0], self.n_components), -np.inf)
+        for k in range(self.n_components):
+            if self.weights[k] <= 0:
+                continue
+            L = np.linalg.cholesky(self.covariances[k])
+            y = np.linalg.solve(L, (X - self.means[k]).T)
+            out[:, k] = (np.log(self.weights[k]) - 1.5 * np.log(2 * np.pi)
+                         - np.log(np.diag(L)).sum() - 0.5 * (y * y).sum(axis=0))
+        m = out.max(axis=1)
+        return m + np.log(np.exp(out - m[:, None]).sum(axis=1))
+
+    def to_opencv(self) -> np.ndarray:
+        """The 1 x (13 K) float64 array layout of OpenCV's GrabCut models
+        (K weights, K x 3 means, K x 9 covariances, row-major)."""
+        K = self.n_components
+        out = np.empty((1, 13 * K), dtype=np.float64)
+        out[0, :K] = self.weights
+        out[0, K:4 * K] = self.means.ravel()
+        out[0, 4 * K:] = self.covariances.ravel()
+        return out
+
+    @classmethod
+    def from_opencv(cls, model: np.ndarray) -> "ColourModel":
+        """Read a model in OpenCV's 1 x (13 K) layout (see :meth:`to_opencv`)."""
+        a = np.asarray(model, dtype=np.float64).ravel()
+        if a.size == 0 or a.size % 13:
+            raise ValueError(f"a colour model has 13 numbers per component (65 for 5); got {a.size}.")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("the colour model contains NaN or infinite values.")
+        K = a.size // 13
+        w = a[:K].copy()
+        means = a[K:4 * K].reshape(K, 3).copy()
+        covs = a[4 * K:].reshape(K, 3, 3).copy()
+        if np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("the colour model's weights must be >= 0 with a positive sum; "
+                             "is it an initialised model?")
+        w = w / w.sum()
+        covs = 0.5 * (covs + covs.transpose(0, 2, 1))
+        for k in range(K):
+            if w[k] > 0:
+                ev = np.linalg.eigvalsh(covs[k])
+                if ev[0] <= 0:
+                    # not positive definite: lift the spectrum a little
+                    covs[k] += (COV_RIDGE - ev[0]) * np.eye(3)
+        return cls(w, means, covs)
+
+
+def _fit_models(stats: np.ndarray, ridge: float) -> list[ColourModel]:
+    """Two colour models from the kernel's integer statistics (2, K, 10)."""
+    models = []
+    for m in range(2):
+        s = stats[m].astype(np.float64)
+        n = s[:, 0]
+        total = n.sum()
+        K = s.shape[0]
+        w = n / total if total > 0 else np.zeros(K)
+        safe = np.maximum(n, 1.0)
+        mean = s[:, 1:4] / safe[:, None]
+        p = s[:, 4:10] / safe[:, None]
+        cov = np.empty((K, 3, 3))
+        iu = np.triu_indices(3)
+        for k in range(K):
+            c = np.zeros((3, 3))
+            c[iu] = p[k]
+            c = c + np.triu(c, 1).T - np.outer(mean[k], mean[k])
+            cov[k] = c + ridge * np.eye(3)
+        cov[n == 0] = np.eye(3)
+        models.append(ColourModel(w, mean, cov))
+    return models
+
+
+def _kernel_params(models: list[ColourModel]):
+    """means (2, K, 3), precision Cholesky factors (2, K, 6), log constants (2, K)."""
+    K = models[0].n_components
+    means = np.zeros((2, K, 3), dtype=np.float32)
+    chol = np.zeros((2, K, 6), dtype=np.float32)
+    lconst = np.full((2, K), -1e30, dtype=np.float32)
+    iu = np.triu_indices(3)
+    for m, model in enumerate(models):
+        for k in range(K):
+            if model.weights[k] <= 0:
+                chol[m, k] = (1, 0, 0, 1, 0, 1)
+                continue
+            L = np.linalg.cholesky(model.covariances[k])
+            U = np.linalg.inv(L).T          # inv(cov) = U @ U.T, U upper triangular
+            means[m, k] = model.means[k]
+            chol[m, k] = U[iu]
+            lconst[m, k] = (np.log(model.weights[k]) - 1.5 * np.log(2 * np.pi)
+                            + np.log(np.diag(U)).sum())
+    return means, chol, lconst
+
+
+def _orchard_bouman(X: np.ndarray, K: int) -> np.ndarray:
+    """Cluster labels (0..K-1) of the rows of X by Orchard-Bouman splitting:
+    split the cluster with the largest colour variance along its principal
+    axis, through its mean, until there are K clusters."""
+    labels = np.zeros(X.shape[0], dtype=np.intp)
+    Xf = X.astype(np.float64)
+    info = {}
+
+    def describe(c, idx):
+        if idx.size < 2:
+            info[c] = (-1.0, idx, None, None)
+            return
+        Xc = Xf[idx]
+        mu = Xc.mean(axis=0)
+        D = Xc - mu
+        ev, evec = np.linalg.eigh(D.T @ D / idx.size)
+        info[c] = (ev[-1], idx, mu, evec[:, -1])
+
+    describe(0, np.arange(X.shape[0]))
+    for new in range(1, K):
+        c = max(info, key=lambda k: info[k][0])
+        var, idx, mu, e = info[c]
+        if var <= 0:
+            break
+        side = (Xf[idx] - mu) @ e > 0
+        labels[idx[side]] = new
+        describe(c, idx[~side])
+        describe(new, idx[side])
+    return labels
+
+
+def _stats_of(X: np.ndarray, labels: np.ndarray, K: int) -> np.ndarray:
+    """Integer statistics (K, 10) of the rows of X grouped by labels."""
+    iu = np.triu_indices(3)
+    out = np.zeros((K, 10), dtype=np.int64)
+    for k in range(K):
+        Xk = X[labels == k]
+        out[k, 0] = Xk.shape[0]
+        out[k, 1:4] = Xk.sum(axis=0)
+        out[k, 4:10] = (Xk.T @ Xk)[iu]
+    return out
+
+
+def _init_models(X: np.ndarray, alpha: np.ndarray, K: int, ridge: float) -> list[ColourModel]:
+    """Seed both colour models by Orchard-Bouman splitting of (a strided
+    subsample of at most ``_INIT_SAMPLE``) the pixels of each label."""
+    stats = np.zeros((2, K, 10), dtype=np.int64)
+    for m in range(2):
+        idx = np.flatnonzero(alpha == m)
+        if idx.size > _INIT_SAMPLE:
+            idx = idx[:: -(-idx.size // _INIT_SAMPLE)]
+        Xm = X[idx].astype(np.int64)
+        stats[m] = _stats_of(Xm, _orchard_bouman(Xm, K), K)
+    return _fit_models(stats, ridge)
+
+
+# ---------------------------------------------------------------------------
+# input checking
+# ---------------------------------------------------------------------------
+
+def _check_image(image) -> np.ndarray:
+    """uint8 (H, W, 3) C-contiguous view/copy of an RGB, RGBA or grey image."""
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception as exc:  # pragma: no cover - exotic objects
+            raise TypeError(f"image must be a NumPy array, got {type(image).__name__}.") from exc
+    if image.dtype == np.bool_ or image.dtype.kind not in "ui":
+        raise TypeError(
+            f"image must be uint8 (0..255), got dtype {image.dtype}; for float images in [0, 1] "
+            "pass (image * 255).round().astype(np.uint8).")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {image.shape}.")
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image is empty (shape {image.shape}).")
+    if image.dtype != np.uint8:
+        if image.size and (image.min() < 0 or image.max() > 255):
+            raise ValueError(f"image values must lie in 0..255 (dtype {image.dtype}); convert to uint8.")
+        image = image.astype(np.uint8)
+    return np.ascontiguousarray(image)
+
+
+def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+        raise ValueError(f"{name} must be {rng}, got {value}.")
+    return int(value)
+
+
+def _check_gamma(gamma) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a number, got {gamma!r}.")
+    gamma = float(gamma)
+    if not np.isfinite(gamma) or gamma < 0:
+        raise ValueError(f"gamma must be finite and >= 0, got {gamma}.")
+    return gamma
+
+
+def _check_rect(rect, shape) -> tuple[int, int, int, int]:
+    """(x, y, w, h) clipped to the image; errors when it holds no pixel."""
+    try:
+        vals = [v for v in rect]
+    except TypeError:
+        raise TypeError(f"rect must be (x, y, width, height), got {rect!r}.") from None
+    if len(vals) != 4 or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in vals):
+        raise TypeError(f"rect must be four numbers (x, y, width, height), got {rect!r}.")
+    if not all(np.isfinite(float(v)) for v in vals):
+        raise ValueError(f"rect must be finite, got {rect!r}.")
+    x, y, w, h = (int(round(float(v))) for v in vals)
+    H, W = shape
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, W), min(y + h, H)
+    if w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
+        raise ValueError(
+            f"rect {tuple(vals)} (x, y, width, height) contains no pixel of the {W}x{H} image; "
+            "give a box with positive width and height inside the image.")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
+    m = np.asarray(mask)
+    if m.shape != tuple(shape):
+        raise ValueError(f"{name} must have the image's shape {tuple(shape)}, got {m.shape}.")
+    if m.dtype == np.bool_ or m.dtype.kind not in "ui":
+        raise TypeError(f"{name} must hold integers 0..3 (BGD, FGD, PR_BGD, PR_FGD), got dtype {m.dtype}.")
+    if m.size and (m.min() < 0 or m.max() > 3):
+        bad = np.unique(m[(m < 0) | (m > 3)])[:5]
+        raise ValueError(f"{name} values must be 0 (BGD), 1 (FGD), 2 (PR_BGD) or 3 (PR_FGD); found {bad.tolist()}.")
+    return m.astype(np.uint8)
+
+
+def _check_strokes(strokes, shape, name: str) -> np.ndarray | None:
+    if strokes is None:
+        return None
+    s = np.asarray(strokes)
+    if s.shape != tuple(shape):
+        raise ValueError(f"{name} strokes must be a boolean mask of the image's shape {tuple(shape)}, got {s.shape}.")
+    if s.dtype != np.bool_:
+        if s.dtype.kind not in "ui":
+            raise TypeError(f"{name} strokes must be a boolean (or 0/1) mask, got dtype {s.dtype}.")
+        s = s != 0
+    return s
+
+
+# ---------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------
+
+@dataclass
+class GrabCutResult:
+    """Outcome of :func:`grabcut`.
+
+    Attributes
+    ----------
+    mask : (H, W) uint8 with OpenCV's values (0 BGD, 1 FGD, 2 PR_BGD, 3 PR_FGD)
+    background_model, foreground_model : the fitted :class:`ColourModel`\\ s
+    n_iter : iterations run
+    energies : energy after each iteration's cut
+    """
+
+    mask: np.ndarray
+    background_model: ColourModel
+    foreground_model: ColourModel
+    n_iter: int
+    energies: list = field(default_factory=list)
+    image: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def foreground(self) -> np.ndarray:
+        """Boolean (H, W) foreground: mask values FGD or PR_FGD."""
+        return (self.mask & 1).astype(bool)
+
+    def cutout(self) -> np.ndarray:
+        """RGBA uint8 (H, W, 4): the image with the background fully transparent."""
+        if self.image is None:
+            raise ValueError("this result holds no image to cut out.")
+        out = np.empty(self.image.shape[:2] + (4,), dtype=np.uint8)
+        out[:, :, :3] = self.image
+        out[:, :, 3] = np.where(self.foreground, 255, 0)
+        return out
+
+
+# ---------------------------------------------------------------------------
+# the stateful engine
+# ---------------------------------------------------------------------------
+
+class GrabCut:
+    """Interactive GrabCut on one image.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB (also grey (H, W) or RGBA, whose alpha is ignored)
+    n_components : mixture components per colour model (default 5)
+    gamma : weight of the smoothness term (default 50)
+    connectivity : 4 or 8 neighbours (default 8; diagonals weighted 1/sqrt 2)
+    n_threads : threads for the kernels (None: all cores)
+    multiscale : on images of more than ``MULTISCALE_PIXELS`` pixels, run all
+        but the last iteration of a fresh start on a 2^k-times reduced copy and
+        let the last, full-resolution cut decide the pixels within
+        ``BAND_RADIUS`` coarse pixels of the coarse boundary (default True;
+        False runs every iteration at full resolution)
+
+    Typical use::
+
+        gc = GrabCut(image).init_rect((x, y, w, h)).iterate(5)
+        gc.add_strokes(foreground=fg_scribble).iterate(2)
+        result = gc.result()
+    """
+
+    def __init__(self, image, *, n_components: int = 5, gamma: float = 50.0,
+                 connectivity: int = 8, n_threads: int | None = None, multiscale: bool = True):
+        self.image = _check_image(image)
+        self.n_components = _check_int("n_components", n_components, 1, _k.max_components())
+        self.gamma = _check_gamma(gamma)
+        if connectivity not in (4, 8) or isinstance(connectivity, bool):
+            raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+        self.connectivity = int(connectivity)
+        self.n_threads = effective_n_threads(n_threads)
+        H, W = self.image.shape[:2]
+        self._shape = (H, W)
+        self._X = self.image.reshape(-1, 3)
+        self._weights = None
+        self._hard = None            # uint8 N: 0 free, 1 fixed bg, 2 fixed fg
+        self._alpha = None           # uint8 N: 0 bg, 1 fg
+        self._comp = np.zeros((2, H * W), dtype=np.uint8)
+        self._models = None
+        self._initialised = False
+        self._fresh = False
+        self._cache: dict = {}
+        self.n_iter_ = 0
+        self.energies_: list[float] = []
+        if not isinstance(multiscale, (bool, np.bool_)):
+            raise TypeError(f"multiscale must be True or False, got {multiscale!r}.")
+        self.multiscale = bool(multiscale)
+        self._band_hard = None
+
+    # -- initialisation ------------------------------------------------------
+
+    def init_rect(self, rect) -> "GrabCut":
+        """Start from a box (x, y, width, height): outside is definite background,
+        inside probable foreground.  Resets the colour models."""
+        H, W = self._shape
+        x, y, w, h = _check_rect(rect, self._shape)
+        x1, y1 = x + w, y + h
+        if (x1 - x) * (y1 - y) >= H * W:
+            raise ValueError(
+                f"rect covers the whole {W}x{H} image, so no pixel is known to be background; "
+                "draw a box that leaves some background outside it, or use init_mask.")
+        mask = np.full(self._shape, BGD, dtype=np.uint8)
+        mask[y:y1, x:x1] = PR_FGD
+        return self._init_from_mask(mask)
+
+    def init_mask(self, mask) -> "GrabCut":
+        """Start from a mask with OpenCV's values (0 BGD, 1 FGD, 2 PR_BGD, 3 PR_FGD).
+        Resets the colour models."""
+        return self._init_from_mask(_check_mask(mask, self._shape))
+
+    def _init_from_mask(self, mask: np.ndarray) -> "GrabCut":
+        m = mask.ravel()
+        alpha = (m & 1).astype(np.uint8)
+        n_fg = int(alpha.sum())
+        if n_fg == 0:
+            raise ValueError("the mask has no foreground sample (no pixel is FGD or PR_FGD); "
+                             "mark at least one pixel as (probable) foreground.")
+        if n_fg == m.size:
+            raise ValueError("the mask has no background sample (no pixel is BGD or PR_BGD); "
+                             "mark at least one pixel as (probable) background.")
+        hard = np.zeros(m.size, dtype=np.uint8)
+        hard[m == BGD] = _FIXED_BG
+        hard[m == FGD] = _FIXED_FG
+        return self._init_state(hard, alpha)
+
+    def _init_state(self, hard: np.ndarray, alpha: np.ndarray) -> "GrabCut":
+        self._hard = hard
+        self._alpha = alpha
+        self._cache = {}
+        self._models = None          # seeded on first use (see _ensure_models)
+        self._initialised = True
+        self._fresh = True           # no iteration since the initialisation
+        self.n_iter_ = 0
+        self.energies_ = []
+        return self
+
+    def set_models(self, background: ColourModel, foreground: ColourModel, mask) -> "GrabCut":
+        """Start from given colour models and a mask (OpenCV's EVAL modes)."""
+        mask = _check_mask(mask, self._shape)
+        if background.n_components != foreground.n_components:
+            raise ValueError("both colour models must have the same number of components.")
+        if not 1 <= background.n_components <= _k.max_components():
+            raise ValueError(f"colour models must have 1..{_k.max_components()} components.")
+        m = mask.ravel()
+        hard = np.zeros(m.size, dtype=np.uint8)
+        hard[m == BGD] = _FIXED_BG
+        hard[m == FGD] = _FIXED_FG
+        self._hard = hard
+        self._alpha = (m & 1).astype(np.uint8)
+        self.n_components = background.n_components
+        self._models = [background, foreground]
+        self._cache = {}
+        self._initialised = True
+        self._fresh = False
+        self._assign()
+        return self
+
+    # -- refinement ----------------------------------------------------------
+
+    def _require_init(self) -> None:
+        if not self._initialised:
+            raise RuntimeError("call init_rect or init_mask first.")
+
+    def _ensure_models(self) -> None:
+        """Seed the colour models from the current labels if not done yet."""
+        if self._models is None:
+            self._models = _init_models(self._X, self._alpha, self.n_components, COV_RIDGE)
+            self._assign()
+
+    def add_strokes(self, foreground=None, background=None) -> "GrabCut":
+        """Fix user scribbles as definite labels: ``foreground`` / ``background``
+        are boolean (H, W) masks.  A pixel in both is an error.  Call
+        :meth:`iterate` (or :meth:`evaluate`) afterwards to update the cut."""
+        self._require_init()
+        fg = _check_strokes(foreground, self._shape, "foreground")
+        bg = _check_strokes(background, self._shape, "background")
+        if fg is not None and bg is not None and np.any(fg & bg):
+            raise ValueError("a pixel cannot be both a foreground and a background stroke.")
+        if fg is not None:
+            f = fg.ravel()
+            self._hard[f] = _FIXED_FG
+            self._alpha[f] = 1
+        if bg is not None:
+            b = bg.ravel()
+            self._hard[b] = _FIXED_BG
+            self._alpha[b] = 0
+        if not self._alpha.any() or self._alpha.all():
+            raise ValueError("after these strokes one of the two labels has no pixel left.")
+        return self
+
+    def iterate(self, n: int = 1) -> "GrabCut":
+        """Run ``n`` GrabCut iterations: re-fit both colour models, then re-cut."""
+        self._require_init()
+        n = _check_int("n", n, 0)
+        if self.multiscale and n >= 2 and self._fresh and self._X.shape[0] > MULTISCALE_PIXELS:
+            self._fresh = False
+            k = max(1, n - FULL_ITERATIONS)
+            self._iterate_coarse(k)
+            n -= k
+        self._fresh = self._fresh and n == 0
+        self._ensure_models()
+        for _ in range(n):
+            stats = _k.component_stats(self._X, self._alpha, self._comp, self.n_components, self.n_threads)
+            if stats[0, :, 0].sum() == 0 or stats[1, :, 0].sum() == 0:
+                # one label lost all its pixels: keep the previous models
+                pass
+            else:
+                self._models = _fit_models(stats, COV_RIDGE)
+            self._cut()
+            self.n_iter_ += 1
+        return self
+
+    def _iterate_coarse(self, n: int) -> None:
+        """Run the first ``n`` iterations on a 2^k-times smaller copy of the image.
+
+        The image is reduced by block means until it has at most
+        ``MULTISCALE_PIXELS`` pixels; a block is fixed when all its pixels
+        carry the same fixed label and starts in the label most of its pixels
+        have.  The coarse labels are then brought back to full resolution and
+        the caller's next iteration re-fits both models on the full-resolution
+        pixels and cuts the full-resolution graph.  The colour models only need
+        the labels roughly right, and the coarse graph cuts cost a fraction of
+        the full one, whose first solve is the most expensive step of GrabCut.
+        """
+        H, W = self._shape
+        f = 2
+        while (-(-H // f)) * (-(-W // f)) > MULTISCALE_PIXELS:
+            f *= 2
+        Hs, Ws = -(-H // f), -(-W // f)
+        pad = ((0, Hs * f - H), (0, Ws * f - W))
+
+        def block_reduce(a, op, dtype):
+            a = np.pad(a, pad + ((0, 0),) * (a.ndim - 2), mode="edge")
+            out = a[0::f, 0::f].astype(dtype)
+            for dy in range(f):
+                for dx in range(f):
+                    if dy or dx:
+                        op(out, a[dy::f, dx::f], out=out)
+            return out
+
+        small = block_reduce(self.image, np.add, np.uint32)
+        small = ((small + (f * f) // 2) // (f * f)).astype(np.uint8)
+        hard = self._hard.reshape(H, W)
+        lo = block_reduce(hard, np.minimum, np.uint8)
+        hi = block_reduce(hard, np.maximum, np.uint8)
+        hard_s = np.where(lo == hi, lo, _FREE).astype(np.uint8).ravel()
+        votes = block_reduce(self._alpha.reshape(H, W), np.add, np.uint32)
+        alpha_s = (2 * votes >= f * f).astype(np.uint8).ravel()
+        alpha_s[hard_s == _FIXED_BG] = 0
+        alpha_s[hard_s == _FIXED_FG] = 1
+        if not alpha_s.any() or alpha_s.all():
+            return self._iterate_full(n)
+        sub = GrabCut(small, n_components=self.n_components, gamma=self.gamma,
+                      connectivity=self.connectivity, n_threads=self.n_threads, multiscale=False)
+        sub._init_state(hard_s, alpha_s)
+        sub.iterate(n)
+        up = np.repeat(np.repeat(sub._alpha.reshape(Hs, Ws), f, axis=0), f, axis=1)[:H, :W].ravel()
+        alpha = np.ascontiguousarray(up, dtype=np.uint8)
+        alpha[self._hard == _FIXED_BG] = 0
+        alpha[self._hard == _FIXED_FG] = 1
+        if not alpha.any() or alpha.all():
+            return self._iterate_full(n)
+        self._alpha = alpha
+        self._models = sub._models
+        self._assign()
+        self.n_iter_ += n
+        self.energies_.extend(e * f * f for e in sub.energies_)
+        # the full-resolution cut only decides pixels near the coarse boundary
+        # (banded graph cut, Lombaert et al. 2005): farther pixels keep their
+        # label for this one cut
+        a = sub._alpha.reshape(Hs, Ws).astype(bool)
+        edge = np.zeros_like(a)
+        edge[:, 1:] |= a[:, 1:] != a[:, :-1]
+        edge[:, :-1] |= a[:, 1:] != a[:, :-1]
+        edge[1:, :] |= a[1:, :] != a[:-1, :]
+        edge[:-1, :] |= a[1:, :] != a[:-1, :]
+        band = edge
+        for _ in range(BAND_RADIUS):
+            grown = band.copy()
+            grown[1:, :] |= band[:-1, :]
+            grown[:-1, :] |= band[1:, :]
+            grown[:, 1:] |= band[:, :-1]
+            grown[:, :-1] |= band[:, 1:]
+            band = grown
+        band = np.repeat(np.repeat(band, f, axis=0), f, axis=1)[:H, :W].ravel()
+        self._band_hard = np.where(band | (self._hard != _FREE), self._hard,
+                                   np.where(alpha == 1, _FIXED_FG, _FIXED_BG)).astype(np.uint8)
+
+    def _iterate_full(self, n: int) -> None:
+        for _ in range(n):
+            self.iterate(1)
+
+    def evaluate(self) -> "GrabCut":
+        """One cut with the colour models frozen (updates the mask only)."""
+        self._require_init()
+        self._ensure_models()
+        self._fresh = False
+        self._cut()
+        return self
+
+    def _assign(self, hard: np.ndarray | None = None) -> float:
+        """Unary pass: terminal capacities and component assignments."""
+        N = self._X.shape[0]
+        means, chol, lconst = _kernel_params(self._models)
+        self._src = np.empty(N, dtype=np.float32)
+        self._snk = np.empty(N, dtype=np.float32)
+        k_inf = 9.0 * self.gamma + 1.0
+        return _k.unaries(self._X, means, chol, lconst, self._hard if hard is None else hard, k_inf,
+                          self.n_threads, self._src, self._snk, self._comp)
+
+    def _edge_weights(self) -> np.ndarray:
+        if self._weights is None:
+            H, W = self._shape
+            D = 4 if self.connectivity == 8 else 2
+            w = np.empty((D, H, W), dtype=np.float32)
+            self.beta_ = _k.edge_weights(self.image, self.gamma, self.connectivity, self.n_threads, w)
+            self._weights = w
+        return self._weights
+
+    def _cut(self) -> None:
+        hard, self._band_hard = self._band_hard, None
+        const = self._assign(hard)
+        H, W = self._shape
+        fg, flow = _min_cut(self._edge_weights(), self._src.reshape(H, W), self._snk.reshape(H, W), self._cache,
+                            self.n_threads)
+        self._alpha = fg.ravel().astype(np.uint8)
+        self.energies_.append(flow + const)
+
+    # -- results -------------------------------------------------------------
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Current (H, W) uint8 mask with OpenCV's values."""
+        self._require_init()
+        m = np.where(self._alpha == 1, PR_FGD, PR_BGD).astype(np.uint8)
+        m[self._hard == _FIXED_BG] = BGD
+        m[self._hard == _FIXED_FG] = FGD
+        return m.reshape(self._shape)
+
+    @property
+    def foreground(self) -> np.ndarray:
+        """Current boolean (H, W) foreground."""
+        self._require_init()
+        return self._alpha.reshape(self._shape).astype(bool)
+
+    @property
+    def background_model_(self) -> ColourModel:
+        """The current background colour model."""
+        self._require_init()
+        self._ensure_models()
+        return self._models[0]
+
+    @property
+    def foreground_model_(self) -> ColourModel:
+        """The current foreground colour model."""
+        self._require_init()
+        self._ensure_models()
+        return self._models[1]
+
+    def result(self) -> GrabCutResult:
+        """Snapshot of the current state as a :class:`GrabCutResult`."""
+        self._require_init()
+        self._ensure_models()
+        return GrabCutResult(self.mask, self._models[0], self._models[1], self.n_iter_,
+                             list(self.energies_), self.image)
+
+
+def grabcut(image, rect=None, mask=None, iterations: int = 5, n_components: int = 5,
+            gamma: float = 50.0, connectivity: int = 8, *, n_threads: int | None = None,
+            multiscale: bool = True) -> GrabCutResult:
+    """Extract the foreground object of an RGB image with GrabCut.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 RGB (grey and RGBA are accepted too)
+    rect : (x, y, width, height) box around the object; outside it is background
+    mask : (H, W) initial mask with OpenCV's values instead of (or, with
+        ``rect``, refined inside) the box
+    iterations : colour-model / cut iterations (default 5)
+    n_components : Gaussians per colour model (default 5)
+    gamma : smoothness weight (default 50)
+    connectivity : 4 or 8 (default 8)
+    n_threads : kernel threads (None: all cores)
+    multiscale : coarse-to-fine start on large images (see :class:`GrabCut`)
+
+    Returns
+    -------
+    GrabCutResult with ``.mask``, ``.foreground``, ``.cutout()`` and the two
+    colour models.
+    """
+    iterations = _check_int("iterations", iterations, 0)
+    gc = GrabCut(image, n_components=n_components, gamma=gamma, connectivity=connectivity,
+                 n_threads=n_threads, multiscale=multiscale)
+    if rect is None and mask is None:
+        raise ValueError("give rect=(x, y, width, height) or an initial mask.")
+    if mask is not None and rect is not None:
+        m = _check_mask(mask, gc._shape).copy()
+        x, y, w, h = _check_rect(rect, gc._shape)
+        outside = np.ones(gc._shape, dtype=bool)
+        outside[y:y + h, x:x + w] = False
+        m[outside] = BGD
+        gc.init_mask(m)
+    elif mask is not None:
+        gc.init_mask(mask)
+    else:
+        gc.init_rect(rect)
+    gc.iterate(iterations)
+    return gc.result()

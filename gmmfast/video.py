@@ -1,0 +1,419 @@
+"""Reading and writing video, frame by frame.
+
+Sources that can be read:
+
+- animated GIF (and other multi-frame images Pillow reads, e.g. TIFF stacks,
+  APNG) through Pillow;
+- MP4, AVI, MOV, MKV, WebM and anything else FFmpeg decodes, through the
+  ``imageio-ffmpeg`` package (it ships an FFmpeg binary; no system FFmpeg is
+  needed);
+- a folder of images (PNG, JPEG, BMP, TIFF, WebP), read in natural order of
+  the file names (``frame2.png`` before ``frame10.png``).
+
+Both come with the optional extra ``video``: ``pip install 'gmmfast[video]'``.
+
+Frames are uint8 arrays, H x W x 3 (RGB), or H x W when ``grey=True``
+(ITU-R 601 luminance).  :func:`iter_frames` / :class:`VideoReader` give one
+frame at a time (a video never needs to fit in memory); :func:`read_video`
+returns a (T, H, W[, 3]) array.  :func:`write_video` / :class:`VideoWriter`
+write GIF or MP4 (also AVI, MOV, MKV, WebM) from uint8 or bool frames.
+
+Errors: a missing path raises FileNotFoundError; a file that is not a video
+(or is corrupt) raises ValueError naming the file; a video or folder with no
+frames raises ValueError.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Iterator, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+__all__ = ["VideoReader", "VideoWriter", "iter_frames", "read_video", "write_video", "IMAGE_EXTENSIONS"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_PILLOW_VIDEO = (".gif", ".apng", ".tif", ".tiff", ".webp")
+_FFMPEG_OUT = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _pillow():
+    try:
+        from PIL import Image, ImageSequence
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("reading and writing GIF needs Pillow: pip install 'gmmfast[video]'") from exc
+    return Image, ImageSequence
+
+
+def _ffmpeg():
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "reading and writing MP4/AVI needs imageio-ffmpeg: pip install 'gmmfast[video]'"
+        ) from exc
+    return imageio_ffmpeg
+
+
+def _natural_key(name: str):
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+
+
+def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
+    """uint8 H x W x 3 (or H x W when grey) from an image array."""
+    if arr.dtype != np.uint8:
+        if arr.dtype == np.uint16:
+            arr = (arr.astype(np.uint32) + 128) // 257
+        elif arr.dtype.kind == "f":
+            arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255)
+        arr = arr.astype(np.uint8)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        return arr if grey else np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name}: unexpected frame shape {arr.shape}")
+    if grey:
+        return np.clip(np.rint(arr.astype(np.float32) @ _LUMA), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def _ffmpeg_error(name: str, text: str) -> str:
+    """A one-line message from FFmpeg's error output."""
+    if "does not contain any stream" in text or "no video stream" in text.lower():
+        return f"{name!r} contains no frames (no video stream)."
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    detail = next((ln for ln in lines if name in ln and ":" in ln and "Input #" not in ln), None)
+    if detail is None:
+        detail = lines[0] if lines else "unknown FFmpeg error"
+    else:
+        detail = detail.split(name, 1)[-1].lstrip(": '")
+    return f"cannot read {name!r} as a video: {detail}"
+
+
+class VideoReader:
+    """Frames of a video file or a folder of images, one at a time.
+
+    Opening checks that the source exists, can be decoded and has at least one
+    frame, so errors surface here rather than in the middle of a loop.
+
+    Parameters
+    ----------
+    source : path
+        A GIF, an MP4/AVI/... file, or a folder of images.
+    grey : bool, default False
+        Give H x W luminance frames instead of H x W x 3 RGB.
+    max_frames : int or None
+        Stop after this many frames.
+
+    Attributes
+    ----------
+    path : Path
+    fps : float or None
+        Frame rate the file declares (None if it declares none).
+    frame_shape : tuple
+        (H, W, 3) or (H, W).
+    n_frames : int or None
+        Number of frames when the container says (folders and GIFs always do).
+
+    Examples
+    --------
+    >>> with VideoReader("clip.mp4", grey=True) as video:  # doctest: +SKIP
+    ...     for frame in video:
+    ...         ...
+    """
+
+    def __init__(self, source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> None:
+        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+            raise ValueError(f"max_frames must be None or a positive integer, got {max_frames!r}.")
+        self.path = Path(source)
+        self.grey = bool(grey)
+        self.max_frames = None if max_frames is None else int(max_frames)
+        self.fps: float | None = None
+        self.n_frames: int | None = None
+        if not self.path.exists():
+            raise FileNotFoundError(f"no such video file or folder: {str(self.path)!r}")
+        if self.path.is_dir():
+            self._gen = self._folder_frames()
+        elif self.path.suffix.lower() in _PILLOW_VIDEO:
+            self._gen = self._pillow_frames()
+        else:
+            self._gen = self._ffmpeg_frames()
+        try:
+            self._first = next(self._gen)
+        except StopIteration:
+            raise ValueError(f"{str(self.path)!r} contains no frames.") from None
+        self.frame_shape = self._first.shape
+        if self.max_frames is not None and self.n_frames is not None:
+            self.n_frames = min(self.n_frames, self.max_frames)
+        self._closed = False
+
+    # -- the three kinds of source -------------------------------------------
+    def _folder_frames(self) -> Iterator[np.ndarray]:
+        from .io import read_image
+
+        files = sorted(
+            (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
+            key=lambda p: _natural_key(p.name),
+        )
+        if not files:
+            raise ValueError(
+                f"the folder {str(self.path)!r} has no images (looked for {', '.join(IMAGE_EXTENSIONS)})."
+            )
+        self.n_frames = len(files)
+        shape = None
+        for f in files:
+            frame = _to_rgb_or_grey(read_image(f), self.grey, str(f))
+            if shape is None:
+                shape = frame.shape
+            elif frame.shape != shape:
+                raise ValueError(
+                    f"images in a folder must all have one size: {f.name} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"the first image is {shape[1]}x{shape[0]}."
+                )
+            yield frame
+
+    def _pillow_frames(self) -> Iterator[np.ndarray]:
+        Image, ImageSequence = _pillow()
+        name = str(self.path)
+        try:
+            img = Image.open(self.path)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+        with img:
+            self.n_frames = int(getattr(img, "n_frames", 1))
+            duration = img.info.get("duration")
+            if duration:
+                self.fps = 1000.0 / float(duration)
+            try:
+                for frame in ImageSequence.Iterator(img):
+                    mode = "RGBA" if frame.mode in ("RGBA", "LA", "PA") else "RGB"
+                    arr = np.asarray(frame.convert(mode))
+                    yield _to_rgb_or_grey(np.array(arr), self.grey, name)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+
+    def _ffmpeg_frames(self) -> Iterator[np.ndarray]:
+        ffmpeg = _ffmpeg()
+        name = str(self.path)
+        reader = ffmpeg.read_frames(name, pix_fmt="rgb24")
+        try:
+            try:
+                meta = next(reader)
+            except (OSError, RuntimeError, StopIteration) as exc:
+                raise ValueError(_ffmpeg_error(name, str(exc))) from exc
+            w, h = meta["size"]
+            self.fps = float(meta["fps"]) if meta.get("fps") else None
+            nbytes = w * h * 3
+            while True:
+                try:
+                    raw = next(reader)
+                except StopIteration:
+                    return
+                except (OSError, RuntimeError) as exc:
+                    raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+                if len(raw) != nbytes:
+                    return
+                frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+                yield _to_rgb_or_grey(frame.copy(), self.grey, name)
+        finally:
+            reader.close()
+
+    # -- iteration ------------------------------------------------------------
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self._closed:
+            raise ValueError("this VideoReader is closed (each reader can be iterated once).")
+        self._closed = True
+        count = 0
+        first, self._first = self._first, None
+        if first is not None:
+            yield first
+            count = 1
+        try:
+            for frame in self._gen:
+                if self.max_frames is not None and count >= self.max_frames:
+                    break
+                yield frame
+                count += 1
+        finally:
+            self._gen.close()
+
+    def close(self) -> None:
+        """Release the file (also done when iteration ends)."""
+        self._closed = True
+        self._gen.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def iter_frames(source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> VideoReader:
+    """Frames of a video or a folder of images, one at a time (see :class:`VideoReader`)."""
+    return VideoReader(source, grey=grey, max_frames=max_frames)
+
+
+def read_video(source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> np.ndarray:
+    """All frames (up to ``max_frames``) of a video as a (T, H, W, 3) or (T, H, W) uint8 array."""
+    reader = VideoReader(source, grey=grey, max_frames=max_frames)
+    return np.stack(list(reader))
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _frame_for_writing(frame, shape, path) -> np.ndarray:
+    arr = np.asarray(frame)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if arr.dtype != np.uint8:
+        raise TypeError(
+            f"video frames must be uint8 (or bool masks), got {arr.dtype}; convert with "
+            "np.clip(np.rint(frame), 0, 255).astype(np.uint8)."
+        )
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3) or arr.size == 0:
+        raise ValueError(f"a video frame must be H x W (grey) or H x W x 3 (RGB); got shape {arr.shape}.")
+    if shape is not None and arr.shape != shape:
+        raise ValueError(
+            f"all frames of {str(path)!r} must have one shape: got {arr.shape} after {shape}."
+        )
+    return np.ascontiguousarray(arr)
+
+
+class VideoWriter:
+    """Write frames to a GIF or an MP4/AVI/... file, one at a time.
+
+    Parameters
+    ----------
+    path : path
+        Output file; the extension picks the format (``.gif`` through Pillow,
+        ``.mp4``/``.avi``/``.mov``/``.mkv``/``.webm`` through FFmpeg, H.264 for MP4).
+        Parent folders are created.
+    fps : float, default 10
+        Frame rate.
+    quality : int, default 8
+        FFmpeg quality 0..10 (ignored for GIF, which is lossless for grey
+        frames and quantises RGB frames to 256 colours each).
+
+    Frames are uint8 H x W (grey) or H x W x 3 (RGB), or bool masks (written
+    as 0/255), all of one shape.  FFmpeg files of odd width or height are
+    padded by one black row/column (H.264 needs even sizes).  A GIF frame equal
+    to the one before gets its corner pixel changed by one grey level, so GIF
+    writers do not merge the two and the frame count is kept.
+
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path: PathLike, fps: float = 10.0, *, quality: int = 8) -> None:
+        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not 0 < float(fps) <= 1000:
+            raise ValueError(f"fps must be a number in (0, 1000], got {fps!r}.")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.quality = int(quality)
+        ext = self.path.suffix.lower()
+        if ext == ".gif":
+            _pillow()
+            self._kind = "gif"
+        elif ext in _FFMPEG_OUT:
+            _ffmpeg()
+            self._kind = "ffmpeg"
+        else:
+            raise ValueError(
+                f"cannot write video {str(self.path)!r}: use a .gif or one of {', '.join(_FFMPEG_OUT)} extension."
+            )
+        self._shape = None
+        self._frames: list = []
+        self._prev = None
+        self._pipe = None
+        self.n_written = 0
+        self._closed = False
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame."""
+        if self._closed:
+            raise ValueError(f"the writer of {str(self.path)!r} is closed.")
+        arr = _frame_for_writing(frame, self._shape, self.path)
+        if self._shape is None:
+            self._shape = arr.shape
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._kind == "ffmpeg":
+                self._open_pipe(arr)
+        if self._kind == "gif":
+            if self._prev is not None and np.array_equal(arr, self._prev):
+                arr = arr.copy()
+                arr.flat[0] ^= 1  # keep the frame distinct from the previous one
+            self._prev = arr
+            Image, _ = _pillow()
+            self._frames.append(Image.fromarray(arr))
+        else:
+            self._pipe.send(arr)
+        self.n_written += 1
+
+    def _open_pipe(self, arr: np.ndarray) -> None:
+        ffmpeg = _ffmpeg()
+        h, w = arr.shape[:2]
+        out_params = []
+        if h % 2 or w % 2:
+            out_params = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+        self._pipe = ffmpeg.write_frames(
+            str(self.path),
+            (w, h),
+            pix_fmt_in="gray" if arr.ndim == 2 else "rgb24",
+            fps=self.fps,
+            quality=self.quality,
+            macro_block_size=1,
+            output_params=out_params or None,
+            ffmpeg_log_level="error",
+        )
+        self._pipe.send(None)  # start ffmpeg
+
+    def close(self) -> None:
+        """Finish the file.  Raises ValueError if no frame was written."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.n_written == 0:
+            raise ValueError(f"no frames were written to {str(self.path)!r}.")
+        if self._kind == "gif":
+            first, rest = self._frames[0], self._frames[1:]
+            first.save(
+                self.path, save_all=True, append_images=rest, duration=max(1, int(round(1000.0 / self.fps))), loop=0
+            )
+            self._frames = []
+        else:
+            self._pipe.close()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # do not mask the original error
+            self._closed = True
+            if self._pipe is not None:
+                try:
+                    self._pipe.close()
+                except Exception:
+                    pass
+
+
+def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float = 10.0, *, quality: int = 8) -> Path:
+    """Write frames (an array (T, H, W[, 3]) or an iterable of frames) to a GIF or MP4; returns the path."""
+    if isinstance(frames, np.ndarray) and (frames.ndim < 3 or frames.shape[0] == 0):
+        raise ValueError(f"frames must be a non-empty stack (T, H, W[, 3]), got an array of shape {frames.shape}.")
+    with VideoWriter(path, fps, quality=quality) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return Path(path)

@@ -1,0 +1,176 @@
+/*
+ * Inner loops of the EM kernels for 1 to 4 features (grey, RGB, Lab, RGBA).
+ *
+ * Called once per chunk and component by src/_gmm.pyx.  The feature count is
+ * a literal in each specialised function, so the loops over features unroll
+ * into registers and the loop over samples is vectorised (omp simd, which
+ * needs only -fopenmp or -fopenmp-simd).  Inputs are a structure-of-arrays
+ * chunk: feature j of sample i is xT[j * stride + i].
+ *
+ * logprob: lp[i] = c - 0.5 * ||P^T (x_i - mean)||^2, where P is the
+ *          upper-triangular precision Cholesky factor (full) or the vector
+ *          of per-feature precision square roots (diag).
+ * stats:   o += [sum r, sum r*d_j, sum r*d_j*d_l (packed upper triangle, full)
+ *          or sum r*d_j^2 (diag)], with d = x - mean.  Partial sums are kept
+ *          per SIMD lane in the compute type, then added to o in double.
+ */
+#ifndef GMMFAST_GMM_SMALL_H
+#define GMMFAST_GMM_SMALL_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define GMMS_INLINE static inline __attribute__((always_inline))
+#else
+#define GMMS_INLINE static inline
+#endif
+
+#define GMMS_DEFINE(T, SUF)                                                          \
+GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
+        const T *mean, const T *P, T c, T *lp, const int D)                           \
+{                                                                                     \
+    const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
+            m3 = D > 3 ? mean[3] : 0;                                                 \
+    const T p00 = P[0];                                                               \
+    const T p01 = D > 1 ? P[1] : 0, p11 = D > 1 ? P[D + 1] : 0;                       \
+    const T p02 = D > 2 ? P[2] : 0, p12 = D > 2 ? P[D + 2] : 0,                       \
+            p22 = D > 2 ? P[2 * D + 2] : 0;                                           \
+    const T p03 = D > 3 ? P[3] : 0, p13 = D > 3 ? P[D + 3] : 0,                       \
+            p23 = D > 3 ? P[2 * D + 3] : 0, p33 = D > 3 ? P[3 * D + 3] : 0;           \
+    const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
+    _Pragma("omp simd")                                                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        T d0 = x0[i] - m0;                                                            \
+        T y0 = d0 * p00;                                                              \
+        T sq = y0 * y0;                                                               \
+        if (D > 1) {                                                                  \
+            T d1 = x1[i] - m1;                                                        \
+            T y1 = d0 * p01 + d1 * p11;                                               \
+            sq += y1 * y1;                                                            \
+            if (D > 2) {                                                              \
+                T d2 = x2[i] - m2;                                                    \
+                T y2 = d0 * p02 + d1 * p12 + d2 * p22;                                \
+                sq += y2 * y2;                                                        \
+                if (D > 3) {                                                          \
+                    T d3 = x3[i] - m3;                                                \
+                    T y3 = d0 * p03 + d1 * p13 + d2 * p23 + d3 * p33;                 \
+                    sq += y3 * y3;                                                    \
+                }                                                                     \
+            }                                                                         \
+        }                                                                             \
+        lp[i] = c - (T)0.5 * sq;                                                      \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
+        const T *mean, const T *P, T c, T *lp, const int D)                           \
+{                                                                                     \
+    const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
+            m3 = D > 3 ? mean[3] : 0;                                                 \
+    const T q0 = P[0], q1 = D > 1 ? P[1] : 0, q2 = D > 2 ? P[2] : 0,                  \
+            q3 = D > 3 ? P[3] : 0;                                                    \
+    const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
+    _Pragma("omp simd")                                                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        T y = (x0[i] - m0) * q0;                                                      \
+        T sq = y * y;                                                                 \
+        if (D > 1) { y = (x1[i] - m1) * q1; sq += y * y; }                            \
+        if (D > 2) { y = (x2[i] - m2) * q2; sq += y * y; }                            \
+        if (D > 3) { y = (x3[i] - m3) * q3; sq += y * y; }                            \
+        lp[i] = c - (T)0.5 * sq;                                                      \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, ptrdiff_t n, ptrdiff_t st, \
+        const T *mean, double *o, const int D, const int full)                        \
+{                                                                                     \
+    const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
+            m3 = D > 3 ? mean[3] : 0;                                                 \
+    const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
+    T s = 0, a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                          \
+    T b00 = 0, b01 = 0, b02 = 0, b03 = 0, b11 = 0, b12 = 0, b13 = 0;                  \
+    T b22 = 0, b23 = 0, b33 = 0;                                                      \
+    _Pragma("omp simd reduction(+:s,a0,a1,a2,a3,b00,b01,b02,b03,b11,b12,b13,b22,b23,b33)") \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        T ri = r[i];                                                                  \
+        T d0 = x0[i] - m0, d1 = D > 1 ? x1[i] - m1 : 0;                               \
+        T d2 = D > 2 ? x2[i] - m2 : 0, d3 = D > 3 ? x3[i] - m3 : 0;                   \
+        T e0 = ri * d0, e1 = ri * d1, e2 = ri * d2, e3 = ri * d3;                     \
+        s += ri;                                                                      \
+        a0 += e0; b00 += e0 * d0;                                                     \
+        if (D > 1) {                                                                  \
+            a1 += e1; b11 += e1 * d1;                                                 \
+            if (full) b01 += e0 * d1;                                                 \
+        }                                                                             \
+        if (D > 2) {                                                                  \
+            a2 += e2; b22 += e2 * d2;                                                 \
+            if (full) { b02 += e0 * d2; b12 += e1 * d2; }                             \
+        }                                                                             \
+        if (D > 3) {                                                                  \
+            a3 += e3; b33 += e3 * d3;                                                 \
+            if (full) { b03 += e0 * d3; b13 += e1 * d3; b23 += e2 * d3; }             \
+        }                                                                             \
+    }                                                                                 \
+    o[0] += s;                                                                        \
+    o[1] += a0;                                                                       \
+    if (D > 1) o[2] += a1;                                                            \
+    if (D > 2) o[3] += a2;                                                            \
+    if (D > 3) o[4] += a3;                                                            \
+    double *q = o + 1 + D;                                                            \
+    if (full) {                                                                       \
+        /* packed upper triangle, row by row: (0,0) (0,1) .. (1,1) (1,2) .. */        \
+        const T row0[4] = {b00, b01, b02, b03};                                       \
+        const T row1[3] = {b11, b12, b13};                                            \
+        const T row2[2] = {b22, b23};                                                 \
+        for (int l = 0; l < D; l++) *q++ += row0[l];                                  \
+        for (int l = 1; l < D; l++) *q++ += row1[l - 1];                              \
+        for (int l = 2; l < D; l++) *q++ += row2[l - 2];                              \
+        if (D > 3) *q++ += b33;                                                       \
+    } else {                                                                          \
+        q[0] += b00;                                                                  \
+        if (D > 1) q[1] += b11;                                                       \
+        if (D > 2) q[2] += b22;                                                       \
+        if (D > 3) q[3] += b33;                                                       \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+/* Entry points with a literal feature count (1..4) per case. */                     \
+static void gmm_small_logprob_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int d,    \
+        int full, const T *mean, const T *P, T c, T *lp)                              \
+{                                                                                     \
+    if (full) {                                                                       \
+        switch (d) {                                                                  \
+        case 1: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 1); break;         \
+        case 2: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 2); break;         \
+        case 3: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 3); break;         \
+        default: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 4); break;        \
+        }                                                                             \
+    } else {                                                                          \
+        switch (d) {                                                                  \
+        case 1: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 1); break;         \
+        case 2: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 2); break;         \
+        case 3: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 3); break;         \
+        default: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 4); break;        \
+        }                                                                             \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+static void gmm_small_stats_##SUF(const T *xT, const T *r, ptrdiff_t n, ptrdiff_t st,  \
+        int d, int full, const T *mean, double *o)                                    \
+{                                                                                     \
+    switch (d * 2 + (full != 0)) {                                                    \
+    case 2: gmms_stats_##SUF(xT, r, n, st, mean, o, 1, 0); break;                     \
+    case 3: gmms_stats_##SUF(xT, r, n, st, mean, o, 1, 1); break;                     \
+    case 4: gmms_stats_##SUF(xT, r, n, st, mean, o, 2, 0); break;                     \
+    case 5: gmms_stats_##SUF(xT, r, n, st, mean, o, 2, 1); break;                     \
+    case 6: gmms_stats_##SUF(xT, r, n, st, mean, o, 3, 0); break;                     \
+    case 7: gmms_stats_##SUF(xT, r, n, st, mean, o, 3, 1); break;                     \
+    case 8: gmms_stats_##SUF(xT, r, n, st, mean, o, 4, 0); break;                     \
+    default: gmms_stats_##SUF(xT, r, n, st, mean, o, 4, 1); break;                    \
+    }                                                                                 \
+}
+
+GMMS_DEFINE(float, f32)
+GMMS_DEFINE(double, f64)
+
+#endif

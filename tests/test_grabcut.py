@@ -1,0 +1,486 @@
+"""GrabCut: kernels against plain NumPy/SciPy, cuts against PyMaxflow, results
+against synthetic objects and the GrabCut benchmark images, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gmmfast import grabcut as G
+from gmmfast.grabcut import BGD, FGD, PR_BGD, PR_FGD, ColourModel, GrabCut, grabcut
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grabcut"
+
+# cv2.grabCut (OpenCV 5.0.0, box, 5 iterations, one thread): IoU per image
+OPENCV_IOU = {"banana1": 0.434, "book": 0.906, "cross": 0.452, "flower": 0.983,
+              "fullmoon": 0.946, "llama": 0.951, "sheep": 0.925, "teddy": 0.970}
+
+
+def scene(H=120, W=160, seed=0, contrast=1.0):
+    """Noisy textured background, a two-colour object (ellipse) and its box."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    t = xx / (W - 1)
+    bg = (1 - t)[..., None] * np.array([60.0, 100.0, 160.0]) + t[..., None] * np.array([110.0, 150.0, 80.0])
+    bg += 20.0 * ((yy // 6) % 2)[..., None]
+    cy, cx = H * (0.45 + 0.1 * rng.random()), W * (0.45 + 0.1 * rng.random())
+    ry, rx = H * (0.2 + 0.1 * rng.random()), W * (0.2 + 0.1 * rng.random())
+    obj = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+    fg = np.where(((xx // 5 + yy // 5) % 2)[..., None] == 0, [220.0, 70.0, 40.0], [240.0, 210.0, 50.0])
+    fg = bg + contrast * (fg - bg)
+    img = np.where(obj[..., None], fg, bg) + rng.normal(0, 6.0, (H, W, 3))
+    img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(obj)
+    x0, y0 = max(xs.min() - 4, 0), max(ys.min() - 4, 0)
+    x1, y1 = min(xs.max() + 5, W), min(ys.max() + 5, H)
+    return img, obj, (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def iou(a, b):
+    return np.count_nonzero(a & b) / max(np.count_nonzero(a | b), 1)
+
+
+# --------------------------------------------------------------------------- references
+
+def ref_edge_weights(img, gamma, connectivity):
+    z = img.astype(np.float64)
+    H, W, _ = z.shape
+    offs = [(0, 1), (1, 0), (1, 1), (1, -1)][: 4 if connectivity == 8 else 2]
+    d2 = np.zeros((len(offs), H, W))
+    valid = np.zeros((len(offs), H, W), bool)
+    for d, (dy, dx) in enumerate(offs):
+        for i in range(H - dy):
+            for j in range(W):
+                if 0 <= j + dx < W:
+                    d2[d, i, j] = ((z[i, j] - z[i + dy, j + dx]) ** 2).sum()
+                    valid[d, i, j] = True
+    mean = d2[valid].mean()
+    beta = 1 / (2 * mean) if mean > 0 else 0.0
+    dist = np.array([1, 1, np.sqrt(2), np.sqrt(2)])[: len(offs)]
+    w = gamma / dist[:, None, None] * np.exp(-beta * d2)
+    w[~valid] = 0
+    return w, beta
+
+
+def random_models(rng, K):
+    models = []
+    for _ in range(2):
+        w = rng.random(K) + 0.1
+        w[rng.integers(K)] = 0.0 if K > 1 else w[0]
+        means = rng.uniform(20, 230, (K, 3))
+        A = rng.normal(0, 1, (K, 3, 3))
+        covs = A @ A.transpose(0, 2, 1) * rng.uniform(20, 300, (K, 1, 1)) + 2 * np.eye(3)
+        models.append(ColourModel(w / w.sum(), means, covs))
+    return models
+
+
+def ref_logpdf(model, X):
+    from scipy.stats import multivariate_normal
+    out = np.full((X.shape[0], model.n_components), -np.inf)
+    for k in range(model.n_components):
+        if model.weights[k] > 0:
+            out[:, k] = np.log(model.weights[k]) + multivariate_normal(model.means[k], model.covariances[k]).logpdf(X)
+    return out
+
+
+# --------------------------------------------------------------------------- kernels
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_edge_weights_match_numpy(connectivity):
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)
+    img[:6] //= 4  # some structure
+    D = 4 if connectivity == 8 else 2
+    out = np.empty((D, 13, 17), np.float32)
+    beta = G._k.edge_weights(img, 37.5, connectivity, 2, out)
+    ref, ref_beta = ref_edge_weights(img, 37.5, connectivity)
+    assert beta == pytest.approx(ref_beta, rel=1e-12)
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6)
+
+
+def test_edge_weights_flat_image():
+    img = np.full((5, 6, 3), 77, np.uint8)
+    out = np.empty((4, 5, 6), np.float32)
+    assert G._k.edge_weights(img, 50.0, 8, 1, out) == 0.0
+    ref, _ = ref_edge_weights(img, 50.0, 8)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("K", [1, 3, 5])
+def test_unaries_match_scipy(K):
+    rng = np.random.default_rng(K)
+    models = random_models(rng, K)
+    N = 3000
+    X = rng.integers(0, 256, (N, 3), dtype=np.uint8)
+    hard = rng.choice([0, 0, 0, 1, 2], N).astype(np.uint8)
+    means, chol, lconst = G._kernel_params(models)
+    src, snk = np.empty(N, np.float32), np.empty(N, np.float32)
+    comp = np.zeros((2, N), np.uint8)
+    const = G._k.unaries(X, means, chol, lconst, hard, 123.0, 2, src, snk, comp)
+    lp = [ref_logpdf(m, X.astype(np.float64)) for m in models]
+    D = [-np.logaddexp.reduce(l, axis=1) for l in lp]          # 0 bg, 1 fg
+    lo = np.minimum(D[0], D[1])
+    free = hard == 0
+    tol = 2e-4 * np.maximum(1, np.abs(D[0] - D[1]).max())
+    np.testing.assert_allclose(src[free], (D[0] - lo)[free], atol=tol)
+    np.testing.assert_allclose(snk[free], (D[1] - lo)[free], atol=tol)
+    assert np.all(src[hard == 1] == 0) and np.all(snk[hard == 1] == 123)
+    assert np.all(src[hard == 2] == 123) and np.all(snk[hard == 2] == 0)
+    assert const == pytest.approx(lo[free].sum(), rel=1e-5)
+    for m in range(2):
+        am = lp[m].argmax(axis=1)
+        srt = np.sort(lp[m], axis=1)
+        clear = srt[:, -1] - srt[:, -2] > 1e-3 if K > 1 else np.ones(N, bool)
+        np.testing.assert_array_equal(comp[m][clear], am[clear])
+
+
+def test_component_stats_match_numpy():
+    rng = np.random.default_rng(3)
+    N, K = 5000, 4
+    X = rng.integers(0, 256, (N, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 2, N).astype(np.uint8)
+    comp = rng.integers(0, K, (2, N)).astype(np.uint8)
+    for T in (1, 3):
+        st = G._k.component_stats(X, alpha, comp, K, T)
+        Xi = X.astype(np.int64)
+        for m in range(2):
+            for k in range(K):
+                sel = (alpha == m) & (comp[m] == k)
+                Z = Xi[sel]
+                assert st[m, k, 0] == sel.sum()
+                np.testing.assert_array_equal(st[m, k, 1:4], Z.sum(0))
+                np.testing.assert_array_equal(st[m, k, 4:10], (Z.T @ Z)[np.triu_indices(3)])
+
+
+def test_fit_models_are_mean_and_covariance():
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, (800, 3), dtype=np.uint8)
+    lab = rng.integers(0, 3, 800)
+    stats = np.stack([G._stats_of(X.astype(np.int64), lab, 3)] * 2)
+    bg = G._fit_models(stats, 0.0)[0]
+    for k in range(3):
+        Z = X[lab == k].astype(np.float64)
+        np.testing.assert_allclose(bg.means[k], Z.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(bg.covariances[k], np.cov(Z.T, bias=True), rtol=1e-9, atol=1e-9)
+        assert bg.weights[k] == pytest.approx((lab == k).mean())
+
+
+# --------------------------------------------------------------------------- the cut
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_frozen_cut_matches_pymaxflow(connectivity):
+    maxflow = pytest.importorskip("maxflow")
+    img, obj, rect = scene(60, 80, seed=5)
+    gc = GrabCut(img, connectivity=connectivity, gamma=30.0).init_rect(rect).iterate(1)
+    bg, fg = gc.background_model_, gc.foreground_model_
+    gc.evaluate()
+    # the same energy built independently: scipy densities, NumPy weights, PyMaxflow
+    X = img.reshape(-1, 3).astype(np.float64)
+    Dbg = -np.logaddexp.reduce(ref_logpdf(bg, X), axis=1).reshape(img.shape[:2])
+    Dfg = -np.logaddexp.reduce(ref_logpdf(fg, X), axis=1).reshape(img.shape[:2])
+    x, y, w, h = rect
+    outside = np.ones(img.shape[:2], bool)
+    outside[y:y + h, x:x + w] = False
+    Dbg[outside], Dfg[outside] = 0.0, 1e9
+    wts, _ = ref_edge_weights(img, 30.0, connectivity)
+    g = maxflow.GraphFloat()
+    ids = g.add_grid_nodes(img.shape[:2])
+    for d, (dy, dx) in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)][: wts.shape[0]]):
+        st = np.zeros((3, 3))
+        st[1 + dy, 1 + dx] = 1
+        g.add_grid_edges(ids, weights=wts[d], structure=st, symmetric=True)
+    g.add_grid_tedges(ids, Dbg, Dfg)
+    g.maxflow()
+    ref_fg = ~g.get_grid_segments(ids)
+    assert np.mean(gc.foreground == ref_fg) > 0.998
+
+
+# --------------------------------------------------------------------------- results
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_synthetic_objects_are_found(seed):
+    img, obj, rect = scene(seed=seed)
+    res = grabcut(img, rect=rect)
+    assert iou(res.foreground, obj) > 0.95
+    assert res.mask.dtype == np.uint8 and set(np.unique(res.mask)) <= {BGD, PR_BGD, PR_FGD}
+    x, y, w, h = rect
+    outside = np.ones(obj.shape, bool)
+    outside[y:y + h, x:x + w] = False
+    assert np.all(res.mask[outside] == BGD)
+    assert np.all(np.isfinite(res.energies))
+    assert res.n_iter == 5
+    cut = res.cutout()
+    assert cut.shape == img.shape[:2] + (4,) and cut.dtype == np.uint8
+    np.testing.assert_array_equal(cut[..., :3], img)
+    np.testing.assert_array_equal(cut[..., 3] == 255, res.foreground)
+    np.testing.assert_array_equal(cut[..., 3][~res.foreground], 0)
+    for model in (res.background_model, res.foreground_model):
+        assert model.weights.sum() == pytest.approx(1.0)
+        assert model.means.shape == (5, 3) and model.covariances.shape == (5, 3, 3)
+    # the foreground model describes the object's colours better than the background model
+    Xo = img[obj].astype(np.float64)
+    assert res.foreground_model.score_samples(Xo).mean() > res.background_model.score_samples(Xo).mean() + 5
+
+
+def test_multiscale_agrees_with_full_resolution():
+    img, obj, rect = scene(H=401, W=403, seed=9)    # odd sizes, above the multiscale threshold
+    assert obj.size > G.MULTISCALE_PIXELS
+    a = grabcut(img, rect=rect)
+    b = grabcut(img, rect=rect, multiscale=False)
+    assert np.mean(a.mask == b.mask) > 0.99
+    assert iou(a.foreground, obj) > 0.95 and iou(b.foreground, obj) > 0.95
+    assert a.n_iter == 5 and len(a.energies) == 5 and np.all(np.isfinite(a.energies))
+    # fixed labels survive the coarse stage (a definite-foreground pixel next to background)
+    m = np.full(obj.shape, BGD, np.uint8)
+    x, y, w, h = rect
+    m[y:y + h, x:x + w] = PR_FGD
+    m[y + 1, x + 1] = FGD
+    m[y + 2:y + 12, x + w // 2] = BGD
+    res = grabcut(img, mask=m)
+    assert res.mask[y + 1, x + 1] == FGD and res.foreground[y + 1, x + 1]
+    assert np.all(res.mask[y + 2:y + 12, x + w // 2] == BGD)
+    assert np.all(res.mask[m == BGD] == BGD)
+    with pytest.raises(TypeError, match="multiscale"):
+        grabcut(img, rect=rect, multiscale="yes")
+
+
+def test_low_contrast_object_and_connectivity_4():
+    img, obj, rect = scene(seed=7, contrast=0.5)
+    for conn in (4, 8):
+        assert iou(grabcut(img, rect=rect, connectivity=conn).foreground, obj) > 0.9
+
+
+def test_threads_do_not_change_the_result():
+    img, obj, rect = scene(seed=3)
+    a = grabcut(img, rect=rect, n_threads=1)
+    b = grabcut(img, rect=rect, n_threads=2)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    np.testing.assert_allclose(a.foreground_model.means, b.foreground_model.means)
+
+
+def test_energy_does_not_increase():
+    img, obj, rect = scene(seed=4)
+    e = grabcut(img, rect=rect, iterations=6).energies
+    assert all(e[i + 1] <= e[i] * (1 + 1e-4) + 1e-3 for i in range(len(e) - 1))
+
+
+def test_grey_rgba_and_integer_images():
+    img, obj, rect = scene(seed=2)
+    rgba = np.dstack([img, np.full(obj.shape, 255, np.uint8)])
+    np.testing.assert_array_equal(grabcut(rgba, rect=rect).mask, grabcut(img, rect=rect).mask)
+    np.testing.assert_array_equal(grabcut(img.astype(np.int32), rect=rect).mask, grabcut(img, rect=rect).mask)
+    grey = img.mean(axis=2).astype(np.uint8)
+    assert grabcut(grey, rect=rect).mask.shape == obj.shape
+
+
+def test_mask_initialisation_and_rect_with_mask():
+    img, obj, rect = scene(seed=1)
+    m = np.full(obj.shape, PR_BGD, np.uint8)
+    m[obj] = PR_FGD
+    m[0, :] = BGD
+    res = grabcut(img, mask=m)
+    assert iou(res.foreground, obj) > 0.95
+    assert np.all(res.mask[0] == BGD)
+    res2 = grabcut(img, rect=rect, mask=np.full(obj.shape, PR_FGD, np.uint8))
+    assert iou(res2.foreground, obj) > 0.95
+
+
+def test_strokes_are_fixed_and_evaluate_freezes_models():
+    img, obj, rect = scene(seed=6)
+    gc = GrabCut(img).init_rect(rect).iterate(3)
+    before_fg = gc.foreground_model_.means.copy()
+    stroke_bg = np.zeros(obj.shape, bool)
+    ys, xs = np.nonzero(obj)
+    stroke_bg[ys.min():ys.min() + 10, :] = obj[ys.min():ys.min() + 10, :]
+    stroke_fg = np.zeros(obj.shape, bool)
+    stroke_fg[0:3, 0:3] = True   # outside the box: a user can override the box
+    gc.add_strokes(foreground=stroke_fg, background=stroke_bg)
+    gc.evaluate()
+    np.testing.assert_array_equal(gc.foreground_model_.means, before_fg)
+    assert np.all(gc.mask[stroke_bg] == BGD) and not gc.foreground[stroke_bg].any()
+    assert np.all(gc.mask[stroke_fg] == FGD) and gc.foreground[stroke_fg].all()
+    gc.iterate(1)
+    assert np.all(gc.mask[stroke_bg] == BGD) and np.all(gc.mask[stroke_fg] == FGD)
+    assert gc.result().n_iter == 4
+
+
+def test_flat_colours_singular_covariance():
+    # each region a single colour: every covariance is singular without the ridge
+    img = np.zeros((40, 50, 3), np.uint8)
+    img[:] = (10, 200, 30)
+    img[12:30, 15:35] = (250, 20, 90)
+    obj = np.zeros((40, 50), bool)
+    obj[12:30, 15:35] = True
+    res = grabcut(img, rect=(10, 8, 30, 27))
+    np.testing.assert_array_equal(res.foreground, obj)
+    for m in (res.background_model, res.foreground_model):
+        assert np.all(np.isfinite(m.covariances)) and np.all(np.isfinite(m.means))
+    # a single pixel of background sample is enough
+    res = grabcut(img, rect=(1, 0, 49, 40))
+    assert res.foreground.sum() > 0
+
+
+def test_tiny_images():
+    img = np.array([[[0, 0, 0], [255, 255, 255]]], np.uint8)
+    res = grabcut(img, mask=np.array([[BGD, PR_FGD]], np.uint8))
+    assert res.foreground.tolist() == [[False, True]]
+    res = grabcut(np.zeros((3, 3, 3), np.uint8), rect=(1, 1, 1, 1))
+    assert res.mask.shape == (3, 3)
+
+
+# --------------------------------------------------------------------------- bad input
+
+def test_bad_images():
+    with pytest.raises(TypeError, match="uint8"):
+        grabcut(np.zeros((10, 10, 3)), rect=(1, 1, 5, 5))
+    with pytest.raises(TypeError, match="uint8"):
+        grabcut(np.zeros((10, 10, 3), bool), rect=(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="shape"):
+        grabcut(np.zeros((10, 10, 2), np.uint8), rect=(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="shape"):
+        grabcut(np.zeros((2, 10, 10, 3), np.uint8), rect=(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="empty"):
+        grabcut(np.zeros((0, 10, 3), np.uint8), rect=(1, 1, 5, 5))
+    with pytest.raises(ValueError, match="0..255"):
+        grabcut(np.full((10, 10, 3), 300, np.int32), rect=(1, 1, 5, 5))
+
+
+def test_bad_rects():
+    img, obj, rect = scene(40, 50)
+    with pytest.raises(ValueError, match="whole"):
+        grabcut(img, rect=(0, 0, 50, 40))
+    with pytest.raises(ValueError, match="whole"):
+        grabcut(img, rect=(-5, -5, 100, 100))
+    for r in [(0, 0, 0, 10), (0, 0, 10, -1), (60, 0, 10, 10), (-20, -20, 10, 10)]:
+        with pytest.raises(ValueError, match="no pixel"):
+            grabcut(img, rect=r)
+    with pytest.raises(TypeError):
+        grabcut(img, rect=(1, 2, 3))
+    with pytest.raises(TypeError):
+        grabcut(img, rect="1,2,3,4")
+    with pytest.raises(ValueError, match="finite"):
+        grabcut(img, rect=(1, 2, np.nan, 4))
+    with pytest.raises(ValueError, match="rect"):
+        grabcut(img)
+
+
+def test_bad_masks():
+    img, obj, rect = scene(40, 50)
+    with pytest.raises(ValueError, match="no foreground"):
+        grabcut(img, mask=np.full(obj.shape, PR_BGD, np.uint8))
+    with pytest.raises(ValueError, match="no background"):
+        grabcut(img, mask=np.full(obj.shape, PR_FGD, np.uint8))
+    with pytest.raises(ValueError, match="no background"):
+        grabcut(img, mask=np.full(obj.shape, FGD, np.uint8))
+    with pytest.raises(ValueError, match="values"):
+        grabcut(img, mask=np.full(obj.shape, 4, np.uint8))
+    with pytest.raises(ValueError, match="values"):
+        grabcut(img, mask=np.full(obj.shape, -1, np.int8))
+    with pytest.raises(ValueError, match="shape"):
+        grabcut(img, mask=np.zeros((3, 3), np.uint8))
+    with pytest.raises(TypeError):
+        grabcut(img, mask=np.zeros(obj.shape, np.float32))
+
+
+def test_bad_parameters():
+    img, obj, rect = scene(40, 50)
+    for kw, exc in [(dict(iterations=-1), ValueError), (dict(iterations=2.5), TypeError),
+                    (dict(n_components=0), ValueError), (dict(n_components=1000), ValueError),
+                    (dict(n_components=True), TypeError), (dict(gamma=-1.0), ValueError),
+                    (dict(gamma=np.inf), ValueError), (dict(gamma="a"), TypeError),
+                    (dict(connectivity=6), ValueError), (dict(n_threads=0), ValueError)]:
+        with pytest.raises(exc):
+            grabcut(img, rect=rect, **kw)
+
+
+def test_bad_state_and_strokes():
+    img, obj, rect = scene(40, 50)
+    gc = GrabCut(img)
+    with pytest.raises(RuntimeError, match="init_rect"):
+        gc.iterate(1)
+    with pytest.raises(RuntimeError):
+        gc.add_strokes(foreground=obj)
+    gc.init_rect(rect)
+    with pytest.raises(ValueError, match="both"):
+        gc.add_strokes(foreground=obj, background=obj)
+    with pytest.raises(ValueError, match="shape"):
+        gc.add_strokes(foreground=np.zeros((3, 3), bool))
+    with pytest.raises(TypeError):
+        gc.add_strokes(background=np.zeros(obj.shape, np.float64))
+    with pytest.raises(ValueError, match="no pixel left"):
+        GrabCut(img).init_rect(rect).add_strokes(background=np.ones(obj.shape, bool))
+
+
+def test_colour_model_opencv_layout_round_trip():
+    rng = np.random.default_rng(8)
+    m = random_models(rng, 5)[0]
+    a = m.to_opencv()
+    assert a.shape == (1, 65) and a.dtype == np.float64
+    np.testing.assert_array_equal(a[0, :5], m.weights)
+    np.testing.assert_array_equal(a[0, 5:20].reshape(5, 3), m.means)
+    np.testing.assert_array_equal(a[0, 20:].reshape(5, 3, 3), m.covariances)
+    back = ColourModel.from_opencv(a)
+    np.testing.assert_allclose(back.covariances, m.covariances)
+    X = rng.uniform(0, 255, (50, 3))
+    np.testing.assert_allclose(back.score_samples(X), np.logaddexp.reduce(ref_logpdf(m, X), axis=1), rtol=1e-9)
+    with pytest.raises(ValueError, match="13"):
+        ColourModel.from_opencv(np.zeros(64))
+    with pytest.raises(ValueError, match="weights"):
+        ColourModel.from_opencv(np.zeros((1, 65)))
+    with pytest.raises(ValueError, match="NaN"):
+        ColourModel.from_opencv(np.full((1, 65), np.nan))
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_cli_writes_mask_and_cutout(tmp_path):
+    PIL = pytest.importorskip("PIL.Image")
+    from gmmfast.cli import main
+    img, obj, rect = scene(seed=0)
+    PIL.fromarray(img).save(tmp_path / "in.png")
+    out = tmp_path / "out"
+    assert main(["grabcut", str(tmp_path / "in.png"), "--rect", ",".join(map(str, rect)), "-o", str(out),
+                 "--iterations", "3"]) == 0
+    mask = np.asarray(PIL.open(out / "in_mask.png"))
+    cut = np.asarray(PIL.open(out / "in_cutout.png"))
+    expect = grabcut(img, rect=rect, iterations=3).foreground
+    np.testing.assert_array_equal(mask == 255, expect)
+    assert cut.shape == img.shape[:2] + (4,)
+    np.testing.assert_array_equal(cut[..., 3] == 255, expect)
+    # bad box: clean error, no traceback
+    assert main(["grabcut", str(tmp_path / "in.png"), "--rect", "0,0,160,120", "-o", str(out)]) == 1
+    with pytest.raises(SystemExit):
+        main(["grabcut", str(tmp_path / "in.png"), "--rect", "1,2,3"])
+    assert main(["grabcut", str(tmp_path / "missing.png"), "--rect", "1,2,3,4", "-o", str(out)]) == 1
+
+
+def test_demo_step(tmp_path):
+    pytest.importorskip("PIL.Image")
+    from gmmfast.cli.grabcut import demo_step
+    lines = []
+    demo_step(tmp_path, lines.append)
+    assert len(lines) == 1 and "grabcut" in lines[0]
+    assert (tmp_path / "grabcut_mask.png").exists() and (tmp_path / "grabcut_cutout.png").exists()
+
+
+# --------------------------------------------------------------------------- benchmark data
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="shared GrabCut data not present")
+def test_grabcut_benchmark_images():
+    PIL = pytest.importorskip("PIL.Image")
+    ious, errs = {}, {}
+    for name in OPENCV_IOU:
+        img = np.asarray(PIL.open(DATA / "imgs" / f"{name}.jpg").convert("RGB"))
+        gt = np.asarray(PIL.open(DATA / "seg_GT" / f"{name}.bmp").convert("L")) > 127
+        x1, y1, x2, y2 = map(int, (DATA / "bboxes" / f"{name}.txt").read_text().split())
+        fg = grabcut(img, rect=(x1, y1, x2 - x1, y2 - y1), iterations=5).foreground
+        ious[name] = iou(fg, gt)
+        errs[name] = np.mean(fg != gt)
+    print({k: round(v, 3) for k, v in ious.items()}, "mean IoU", np.mean(list(ious.values())),
+          "mean error", np.mean(list(errs.values())))
+    assert np.mean(list(ious.values())) >= 0.87
+    assert np.mean(list(errs.values())) < 0.0985
+    for name, v in ious.items():
+        assert v >= OPENCV_IOU[name] - 0.05, name
