@@ -249,6 +249,13 @@ cdef inline floating _flog(floating x) noexcept nogil:
         return gmm_log_f64(x)
 
 
+cdef extern from *:
+    """
+    static inline int gmmfast_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    int _ctz64 "gmmfast_ctz64"(unsigned long long x) noexcept nogil
+
+
 cdef enum:
     BLOCK = 32           # columns per dirty-flag block of the ICM
     FLAT_BLOCK = 65536   # entries per parallel task of flat element-wise loops
@@ -307,6 +314,7 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     cdef const label_t* dn
     cdef cnp.uint8_t* dp
     cdef label_t n_ul, n_u, n_ur, n_l, n_r, n_dl, n_d, n_dr
+    cdef unsigned long long cand
     cdef label_t* mlp
     cdef floating* flat
     cdef Py_ssize_t n_blocks, n_flat, q
@@ -394,14 +402,34 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                             and n_dr == cur):
                                         continue  # the pixel's own best label, agreed by all neighbours
                                     best_cost = INFINITY
-                                    for k in range(K):
-                                        c_k = u[k] - (wo * ((n_u == k) + (n_l == k) + (n_r == k) + (n_d == k))
-                                                      + wd * ((n_ul == k) + (n_ur == k) + (n_dl == k) + (n_dr == k)))
-                                        if k == cur:
-                                            c_k = c_k - 1e-9  # keep the current label on ties
-                                        if c_k < best_cost:
-                                            best_cost = c_k
-                                            best = k
+                                    if K <= 64:
+                                        # only the neighbours' labels, the current one and the pixel's own
+                                        # best can win (any other k costs u[k] >= u[ml]): visit that set,
+                                        # in increasing k as the full loop would
+                                        cand = ((<unsigned long long>1) << mlp[i]) | ((<unsigned long long>1) << cur)
+                                        cand = cand | ((<unsigned long long>1) << n_ul) | ((<unsigned long long>1) << n_u)
+                                        cand = cand | ((<unsigned long long>1) << n_ur) | ((<unsigned long long>1) << n_l)
+                                        cand = cand | ((<unsigned long long>1) << n_r) | ((<unsigned long long>1) << n_dl)
+                                        cand = cand | ((<unsigned long long>1) << n_d) | ((<unsigned long long>1) << n_dr)
+                                        while cand != 0:
+                                            k = _ctz64(cand)
+                                            cand = cand & (cand - 1)
+                                            c_k = u[k] - (wo * ((n_u == k) + (n_l == k) + (n_r == k) + (n_d == k))
+                                                          + wd * ((n_ul == k) + (n_ur == k) + (n_dl == k) + (n_dr == k)))
+                                            if k == cur:
+                                                c_k = c_k - 1e-9  # keep the current label on ties
+                                            if c_k < best_cost:
+                                                best_cost = c_k
+                                                best = k
+                                    else:
+                                        for k in range(K):
+                                            c_k = u[k] - (wo * ((n_u == k) + (n_l == k) + (n_r == k) + (n_d == k))
+                                                          + wd * ((n_ul == k) + (n_ur == k) + (n_dl == k) + (n_dr == k)))
+                                            if k == cur:
+                                                c_k = c_k - 1e-9  # keep the current label on ties
+                                            if c_k < best_cost:
+                                                best_cost = c_k
+                                                best = k
                                 else:
                                     for k in range(K):
                                         agree[k] = 0.0
