@@ -11,6 +11,7 @@ from ._config import config, show_config
 from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
 from .mixture import GaussianMixture
+from .segmentation import Segmentation, segment
 from . import data, maxflow
 from .background import BackgroundSubtractor, BackgroundSubtractorMOG2
 from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
@@ -18,6 +19,8 @@ from .grabcut import GrabCut, GrabCutResult  # the function is gmmfast.grabcut.g
 
 __all__ = [
     "GaussianMixture",
+    "segment",
+    "Segmentation",
     "kmeans",
     "kmeans_plusplus",
     "KMeansResult",

@@ -1,0 +1,158 @@
+"""A photograph-like sample image with known regions, drawn by the project.
+
+A landscape: sky with a brightness gradient, textured grass hills, a pond
+with ripples, and a house (plaster wall, red tiled roof).  Colours carry
+smooth texture, soft (anti-aliased) edges, a vignette and sensor-like noise,
+so that segmenting it is a fair miniature of segmenting a photograph, while
+the true region of every pixel is known.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+#: Names of the regions of :func:`sample_image`, in label order.
+SAMPLE_IMAGE_REGIONS = ("sky", "grass", "pond", "roof", "wall")
+
+
+class SampleImage(NamedTuple):
+    """What :func:`sample_image` returns."""
+
+    image: np.ndarray
+    """H x W x 3 uint8 RGB picture."""
+    labels: np.ndarray
+    """H x W uint8 true region of each pixel (indices into ``names``)."""
+    mask: np.ndarray
+    """H x W bool: the house (roof and wall), the picture's foreground object."""
+    box: tuple[int, int, int, int]
+    """(x1, y1, x2, y2) corners of a box around the house (inclusive x1, y1; exclusive x2, y2)."""
+    names: tuple[str, ...]
+    """Region names, indexed by label."""
+
+
+def _value_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
+    """Smooth random field in [-1, 1]: a random grid of spacing ``cell``, bilinearly interpolated."""
+    H, W = shape
+    gh, gw = H // cell + 2, W // cell + 2
+    grid = rng.uniform(-1.0, 1.0, size=(gh, gw))
+    y = np.arange(H) / cell
+    x = np.arange(W) / cell
+    y0, x0 = np.floor(y).astype(int), np.floor(x).astype(int)
+    fy, fx = y - y0, x - x0
+    fy = fy * fy * (3 - 2 * fy)  # smoothstep: no visible grid lines
+    fx = fx * fx * (3 - 2 * fx)
+    a = grid[np.ix_(y0, x0)]
+    b = grid[np.ix_(y0, x0 + 1)]
+    c = grid[np.ix_(y0 + 1, x0)]
+    d = grid[np.ix_(y0 + 1, x0 + 1)]
+    fx = fx[None, :]
+    fy = fy[:, None]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+
+
+def _fractal(rng: np.random.Generator, shape: tuple[int, int], cells=(48, 24, 12, 6)) -> np.ndarray:
+    out = np.zeros(shape)
+    amp, total = 1.0, 0.0
+    for cell in cells:
+        out += amp * _value_noise(rng, shape, cell)
+        total += amp
+        amp *= 0.55
+    return out / total
+
+
+def _box_blur3(img: np.ndarray) -> np.ndarray:
+    p = np.pad(img, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    H, W = img.shape[:2]
+    acc = np.zeros_like(img, dtype=np.float64)
+    for dy in range(3):
+        for dx in range(3):
+            acc += p[dy:dy + H, dx:dx + W]
+    return acc / 9.0
+
+
+def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: int = 0) -> SampleImage:
+    """A deterministic photograph-like RGB image with its true region map.
+
+    Parameters
+    ----------
+    height, width : int
+        Size in pixels (at least 32 x 48; the scene scales with it).
+    noise : float
+        Standard deviation of the per-pixel sensor noise (0..255 scale).
+    seed : int
+        Seed of the textures and noise; the default image is always the same.
+
+    Returns
+    -------
+    SampleImage
+        ``(image, labels, mask, box, names)``: the picture (uint8 H x W x 3),
+        the region of each pixel (uint8, see :data:`SAMPLE_IMAGE_REGIONS`:
+        0 sky, 1 grass, 2 pond, 3 roof, 4 wall), the house mask, a box
+        around the house and the region names.
+    """
+    return SampleImage(*(a.copy() if isinstance(a, np.ndarray) else a
+                         for a in _sample_image_cached(height, width, noise, seed)))
+
+
+@lru_cache(maxsize=4)
+def _sample_image_cached(height, width, noise, seed) -> SampleImage:
+    for name, value, low in (("height", height, 32), ("width", width, 48)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) or not np.isfinite(noise) \
+            or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    H, W = int(height), int(width)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    u, v = xx / W, yy / H  # 0..1 scene coordinates
+
+    # -- region map
+    horizon = 0.47 + 0.05 * np.sin(2 * np.pi * (u * 1.3 + 0.15)) + 0.03 * np.sin(2 * np.pi * u * 3.7)
+    labels = np.where(v < horizon, 0, 1).astype(np.uint8)
+    pond = ((u - 0.25) / 0.17) ** 2 + ((v - 0.80) / 0.09) ** 2 < 1.0
+    labels[pond] = 2
+    wall = (u > 0.55) & (u < 0.80) & (v > 0.50) & (v < 0.80)
+    labels[wall] = 4
+    apex_u, apex_v, base_v, half = 0.675, 0.30, 0.50, 0.15
+    roof = (v >= apex_v) & (v <= base_v) & (np.abs(u - apex_u) <= half * (v - apex_v) / (base_v - apex_v))
+    labels[roof] = 3
+
+    # -- colours with texture
+    tex = _fractal(rng, (H, W))
+    fine = _fractal(rng, (H, W), cells=(6, 3))
+    img = np.zeros((H, W, 3))
+    sky_top, sky_low = np.array([70.0, 130.0, 215.0]), np.array([165.0, 200.0, 240.0])
+    t = np.clip(v / 0.55, 0, 1)[..., None]
+    sky = sky_top * (1 - t) + sky_low * t + 6.0 * tex[..., None]
+    grass = np.array([70.0, 135.0, 55.0]) + np.array([22.0, 30.0, 14.0]) * tex[..., None] \
+        + np.array([8.0, 10.0, 6.0]) * fine[..., None]
+    grass *= (0.85 + 0.25 * v)[..., None]  # nearer grass is lighter
+    ripple = np.sin(2 * np.pi * (v * H / 7.0 + 0.8 * tex))
+    water = np.array([35.0, 70.0, 105.0]) + np.array([10.0, 14.0, 18.0]) * ripple[..., None]
+    tiles = np.sign(np.sin(2 * np.pi * yy / 9.0)) * 0.5 + 0.5  # rows of tiles with dark joints
+    roof_c = np.array([175.0, 55.0, 40.0]) - np.array([25.0, 12.0, 8.0]) * (tiles < 0.5)[..., None] \
+        + 8.0 * fine[..., None]
+    wall_c = np.array([220.0, 205.0, 170.0]) + np.array([10.0, 10.0, 8.0]) * tex[..., None] \
+        + 6.0 * fine[..., None]
+    for k, colour in enumerate((sky, grass, water, roof_c, wall_c)):
+        sel = labels == k
+        img[sel] = colour[sel]
+
+    # -- photographic touches: soft edges, vignette, noise
+    img = _box_blur3(img)
+    r2 = ((u - 0.5) ** 2 + (v - 0.5) ** 2) / 0.5
+    img *= (1.0 - 0.12 * r2)[..., None]
+    if noise > 0:
+        img += rng.normal(0.0, noise, size=img.shape)
+    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+    mask = (labels == 3) | (labels == 4)
+    ys, xs = np.nonzero(mask)
+    pad = max(2, min(H, W) // 40)
+    box = (max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0),
+           min(int(xs.max()) + 1 + pad, W), min(int(ys.max()) + 1 + pad, H))
+    return SampleImage(image, labels, mask, box, SAMPLE_IMAGE_REGIONS)

@@ -1,0 +1,156 @@
+"""Figures of segmentation results (needs matplotlib: ``pip install 'gmmfast[plot]'``).
+
+Only the object-oriented matplotlib API is used (no pyplot state, no GUI
+backend), so figures can be made from scripts, servers and tests alike.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_segmentation", "component_variances"]
+
+
+def _matplotlib_figure():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("plotting needs matplotlib: pip install 'gmmfast[plot]'") from exc
+    return Figure
+
+
+def component_variances(model, dim: int = 0) -> np.ndarray:
+    """Variance of every component of a fitted mixture along feature ``dim``."""
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    K = len(model.weights_)
+    ct = model.covariance_type
+    if ct == "full":
+        return cov[:, dim, dim]
+    if ct == "tied":
+        return np.full(K, cov[dim, dim])
+    if ct == "diag":
+        return cov[:, dim]
+    return cov.copy()
+
+
+def _grey_panel(ax, seg) -> None:
+    """Histogram of the first feature with the fitted Gaussians drawn over it."""
+    X = seg.fit_features
+    if X is None:  # large image: a fixed subsample of the pixels is enough for a histogram
+        from .segmentation import _colour_pixels, _features
+
+        pix = _colour_pixels(seg.image)
+        step = max(1, int(np.sqrt(pix.shape[0] * pix.shape[1] / 250_000)))
+        X = _features(np.ascontiguousarray(pix[::step, ::step]), seg.features, 1)
+    x = X[:, 0].astype(np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    if np.all(x == np.round(x)) and hi - lo <= 512:  # integer levels: one bin per level
+        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    else:
+        edges = np.linspace(lo, hi, 129)
+    ax.hist(x, bins=edges, density=True, color="0.75", label="pixels")
+    grid = np.linspace(lo, hi, 600)
+    means = np.asarray(seg.model.means_, dtype=np.float64)[:, 0]
+    var = component_variances(seg.model, 0)
+    w = np.asarray(seg.model.weights_, dtype=np.float64)
+    from .segmentation import palette
+
+    cols = palette(len(w)) / 255.0
+    total = np.zeros_like(grid)
+    for k in range(len(w)):
+        pdf = w[k] * np.exp(-0.5 * (grid - means[k]) ** 2 / var[k]) / np.sqrt(2 * np.pi * var[k])
+        total += pdf
+        ax.plot(grid, pdf, color=cols[k], lw=1.5, label=f"component {k}: mean {means[k]:.1f}, w {w[k]:.2f}")
+    ax.plot(grid, total, color="k", lw=1, ls="--", label="mixture")
+    unit = "L*" if seg.features.startswith("lab") else "intensity"
+    ax.set_xlabel(unit)
+    ax.set_ylabel("density")
+    ax.set_title("Intensity histogram and fitted Gaussians")
+    ax.legend(fontsize="small")
+
+
+def _colour_panel(ax, seg) -> None:
+    """The components' mean colours as bars whose lengths are the mixture weights."""
+    w = np.asarray(seg.model.weights_, dtype=np.float64)
+    colours = seg.mean_colours().astype(np.float64)
+    if seg.image.dtype == np.uint8:
+        colours /= 255.0
+    elif seg.image.dtype == np.uint16:
+        colours /= 65535.0
+    colours = np.clip(colours, 0.0, 1.0)
+    if colours.shape[1] == 1:
+        colours = np.repeat(colours, 3, axis=1)
+    ks = np.arange(len(w))
+    ax.barh(ks, w, color=colours, edgecolor="k")
+    for k in ks:
+        ax.text(w[k], k, f" {w[k]:.2f}", va="center", fontsize="small")
+    ax.set_yticks(ks, [f"component {k}" for k in ks])
+    ax.invert_yaxis()
+    ax.set_xlim(0, min(1.0, w.max() * 1.3 + 0.05))
+    ax.set_xlabel("weight")
+    ax.set_title("Component colours and weights")
+
+
+def _bic_panel(ax, seg) -> None:
+    ks = sorted(seg.bic)
+    vals = [seg.bic[k] for k in ks]
+    ax.plot(ks, vals, "o-", color="C0")
+    best = seg.n_components
+    ax.plot([best], [seg.bic[best]], "o", color="C3", ms=10, label=f"chosen K = {best}")
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel("BIC (lower is better)")
+    ax.set_xticks(ks)
+    ax.set_title("Model selection")
+    ax.legend(fontsize="small")
+
+
+def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str | None = None):
+    """A figure describing a :class:`~gmmfast.Segmentation`.
+
+    Shows the overlay of the labels on the image and: for grey images the
+    intensity histogram with the fitted Gaussians drawn over it; for colour
+    images the components' mean colours with their weights, and the BIC
+    curve when K was chosen automatically.
+
+    Parameters
+    ----------
+    seg : Segmentation
+    path : path, optional
+        Where to save the figure (format from the extension, e.g. ``.png``).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    Figure = _matplotlib_figure()
+    grey = seg.image.ndim == 2 or seg.image.shape[2] in (1, 2)
+    panels = ["overlay", "grey" if grey else "colours"]
+    if seg.bic:
+        panels.append("bic")
+    fig = Figure(figsize=(5.0 * len(panels), 4.2), layout="constrained")
+    axes = fig.subplots(1, len(panels))
+    for ax, kind in zip(np.atleast_1d(axes), panels):
+        if kind == "overlay":
+            ax.imshow(seg.overlay(0.45), interpolation="nearest")
+            ax.set_title(f"Labels (K = {seg.n_components}, {seg.features})")
+            ax.set_axis_off()
+        elif kind == "grey":
+            _grey_panel(ax, seg)
+        elif kind == "colours":
+            _colour_panel(ax, seg)
+        else:
+            _bic_panel(ax, seg)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    return fig
