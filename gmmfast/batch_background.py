@@ -585,11 +585,7 @@ def subtract(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0)
     _check_numeric(fr, "frames")
     if bg.ndim not in (2, 3) or bg.size == 0:
         raise ValueError(f"background must be an H x W or H x W x C image, got shape {bg.shape}.")
-    if fr.shape == bg.shape:
-        single = True
-    elif fr.ndim == bg.ndim + 1 and fr.shape[1:] == bg.shape:
-        single = False
-    else:
+    if fr.shape != bg.shape and not (fr.ndim == bg.ndim + 1 and fr.shape[1:] == bg.shape):
         raise ValueError(
             f"frame of shape {fr.shape} does not match the background of shape {bg.shape} "
             "(give one frame of the background's shape, or a stack of them)."

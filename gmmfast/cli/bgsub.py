@@ -18,7 +18,6 @@ frame as it goes and masks every frame after the first ``--train-frames``
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
