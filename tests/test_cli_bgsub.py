@@ -38,6 +38,7 @@ def test_command_line_pixelgmm(clip, tmp_path):
         [sys.executable, "-m", "gmmfast", "bgsub", str(path), "-o", str(out), "--method", "pixelgmm",
          "--train-frames", "48"],
         capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,  # not the checkout: its gmmfast/ folder has no compiled modules
     )
     assert proc.returncode == 0, proc.stderr
     summary = proc.stdout.strip().splitlines()[-1]
