@@ -43,9 +43,9 @@ cdef extern from "fastmath.h" nogil:
     double gmm_log_f64(double x)
     float gmm_log_f32(float x)
 
+from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
+
 cdef enum:
-    CHUNK = 512      # samples per chunk: buffers of a chunk stay in L1/L2
-    LANES = 16       # independent partial sums in the reductions (vectorised)
     SMALL_D = 4      # up to this many features, gmm_small.h's fused loops are used
 
 cdef enum:
@@ -70,22 +70,6 @@ cdef inline floating _log(floating x) noexcept nogil:
         return gmm_log_f64(x)
 
 
-cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
-    """Sum of a[:n] with LANES partial sums (two-level in float32)."""
-    cdef floating lanes[LANES]
-    cdef Py_ssize_t i, w, nb = n - n % LANES
-    cdef double s = 0.0
-    for w in range(LANES):
-        lanes[w] = 0
-    for i in range(0, nb, 16):  # step must be a literal: LANES
-        for w in range(LANES):
-            lanes[w] += a[i + w]
-    for w in range(LANES):
-        s += lanes[w]
-    for i in range(nb, n):
-        s += a[i]
-    return s
-
 
 cdef inline double _dot(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
     """Dot product of a[:n] and b[:n] with LANES partial sums."""
@@ -103,23 +87,6 @@ cdef inline double _dot(const floating* a, const floating* b, Py_ssize_t n) noex
         s += a[i] * b[i]
     return s
 
-
-cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
-                                  floating* xT) noexcept nogil:
-    """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk."""
-    cdef Py_ssize_t i, j
-    if d == 1:
-        for i in range(n):
-            xT[i] = X[i]
-    elif d == 3:
-        for i in range(n):
-            xT[i] = X[3 * i]
-            xT[CHUNK + i] = X[3 * i + 1]
-            xT[2 * CHUNK + i] = X[3 * i + 2]
-    else:
-        for i in range(n):
-            for j in range(d):
-                xT[j * CHUNK + i] = X[i * d + j]
 
 
 cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,

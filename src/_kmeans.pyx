@@ -30,40 +30,12 @@ cdef extern from "kmeans_small.h" nogil:
     double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* c, double* closest, int update)
 
+from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
+
 cdef enum:
-    CHUNK = 512
-    LANES = 16
     SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used
 
 
-cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
-    cdef floating lanes[LANES]
-    cdef Py_ssize_t i, w, nb = n - n % LANES
-    cdef double s = 0.0
-    for w in range(LANES):
-        lanes[w] = 0
-    for i in range(0, nb, 16):  # step must be a literal: LANES
-        for w in range(LANES):
-            lanes[w] += a[i + w]
-    for w in range(LANES):
-        s += lanes[w]
-    for i in range(nb, n):
-        s += a[i]
-    return s
-
-
-cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
-                                  floating* xT) noexcept nogil:
-    cdef Py_ssize_t i, j
-    if d == 3:
-        for i in range(n):
-            xT[i] = X[3 * i]
-            xT[CHUNK + i] = X[3 * i + 1]
-            xT[2 * CHUNK + i] = X[3 * i + 2]
-    else:
-        for i in range(n):
-            for j in range(d):
-                xT[j * CHUNK + i] = X[i * d + j]
 
 
 cdef inline void _sq_dist(const floating* xT, const floating* center, Py_ssize_t n,

@@ -1,0 +1,48 @@
+# cython: language_level=3
+"""Chunk helpers shared by the EM and k-means kernels (inline, no module of its own).
+
+Kernels process samples in chunks of CHUNK rows, transposed into
+structure-of-arrays buffers (feature j of sample i at xT[j*CHUNK + i]) so that
+inner loops run over samples with unit stride.
+"""
+
+from cython cimport floating
+
+cdef enum:
+    CHUNK = 512      # samples per chunk: a chunk's buffers stay in L1/L2
+    LANES = 16       # independent partial sums in the reductions (vectorised)
+
+
+cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
+    """Sum of a[:n] with LANES partial sums (two-level in float32)."""
+    cdef floating lanes[LANES]
+    cdef Py_ssize_t i, w, nb = n - n % LANES
+    cdef double s = 0.0
+    for w in range(LANES):
+        lanes[w] = 0
+    for i in range(0, nb, 16):  # step must be a literal: LANES
+        for w in range(LANES):
+            lanes[w] += a[i + w]
+    for w in range(LANES):
+        s += lanes[w]
+    for i in range(nb, n):
+        s += a[i]
+    return s
+
+
+cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
+                                  floating* xT) noexcept nogil:
+    """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk."""
+    cdef Py_ssize_t i, j
+    if d == 1:
+        for i in range(n):
+            xT[i] = X[i]
+    elif d == 3:
+        for i in range(n):
+            xT[i] = X[3 * i]
+            xT[CHUNK + i] = X[3 * i + 1]
+            xT[2 * CHUNK + i] = X[3 * i + 2]
+    else:
+        for i in range(n):
+            for j in range(d):
+                xT[j * CHUNK + i] = X[i * d + j]
