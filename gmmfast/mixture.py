@@ -480,7 +480,7 @@ class GaussianMixture:
     def _em_pass(self, X, params, buffers, nt):
         weights, means, pchol = params
         m, prec, lc, kind = self._kernel_params(X.dtype, weights, means, pchol)
-        chunk_stats, chunk_ll = buffers[kind]
+        chunk_stats, chunk_ll = buffers
         _k.em_pass(X, m, prec, lc, kind, chunk_stats, chunk_ll, nt)
         total = chunk_ll.sum()
         K, d = means.shape
@@ -590,8 +590,8 @@ class GaussianMixture:
         eps = np.finfo(X.dtype).eps
         K = self.n_components
         nc = _k.n_chunks(n)
-        buffers = {kind: (np.empty((nc, K * _k.n_stats(d, kind))), np.empty(nc))
-                   for kind in (_k.FULL, _k.DIAG)}
+        kind = _k.FULL if self.covariance_type in ("full", "tied") else _k.DIAG
+        buffers = (np.empty((nc, K * _k.n_stats(d, kind))), np.empty(nc))
 
         max_lower_bound = -np.inf
         best_params = None

@@ -282,10 +282,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
         raise ValueError("chunk buffers have the wrong shape")
     if N == 0:
         return
-    if floating is float:
-        work = np.empty(per_thread * n_threads, dtype=np.float32)
-    else:
-        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
@@ -345,10 +342,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
         raise ValueError("weighted_log_prob has the wrong shape")
     if N == 0:
         return
-    if floating is float:
-        work = np.empty(per_thread * n_threads, dtype=np.float32)
-    else:
-        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):

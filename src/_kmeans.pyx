@@ -85,10 +85,7 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
         raise ValueError("chunk buffers have the wrong length")
     if N == 0:
         return
-    if floating is float:
-        work = np.empty(per_thread * n_threads, dtype=np.float32)
-    else:
-        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
     labwork = np.empty(CHUNK * n_threads, dtype=np.int32)
@@ -177,10 +174,7 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
         raise ValueError("chunk_pots has the wrong shape")
     if N == 0:
         return
-    if floating is float:
-        work = np.empty(per_thread * n_threads, dtype=np.float32)
-    else:
-        work = np.empty(per_thread * n_threads, dtype=np.float64)
+    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
