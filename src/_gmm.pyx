@@ -29,9 +29,9 @@ cnp.import_array()
 
 cdef extern from "gmm_small.h" nogil:
     void gmm_small_logprob_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
-                               const float* mean, const float* P, float c, float* lp)
+                               const float* mean, const float* P, float c, float h, float* lp)
     void gmm_small_logprob_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
-                               const double* mean, const double* P, double c, double* lp)
+                               const double* mean, const double* P, double c, double h, double* lp)
     void gmm_small_stats_f32(const float* xT, const float* r, const float* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const float* mean, double* o)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
@@ -42,6 +42,10 @@ cdef extern from "fastmath.h" nogil:
     float gmm_exp_f32(float x)
     double gmm_log_f64(double x)
     float gmm_log_f32(float x)
+    double gmm_exp2_neg_f64(double x)
+    double LN2 "GMM_LN2"
+    double LOG2E "GMM_LOG2E"
+    float gmm_exp2_neg_f32(float x)
 
 from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
 
@@ -61,6 +65,14 @@ cdef inline floating _exp(floating x) noexcept nogil:
         return gmm_exp_f32(x)
     else:
         return gmm_exp_f64(x)
+
+
+cdef inline floating _exp2_neg(floating x) noexcept nogil:
+    """2**x for x <= 0 (clamped below so the result stays a normal number)."""
+    if floating is float:
+        return gmm_exp2_neg_f32(x)
+    else:
+        return gmm_exp2_neg_f64(x)
 
 
 cdef inline floating _log(floating x) noexcept nogil:
@@ -107,11 +119,14 @@ cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
 
 cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                           int kind, const floating* means, const floating* prec,
-                          const floating* log_const, floating* diff, floating* acc,
-                          floating* lp) noexcept nogil:
-    """Weighted log-probabilities lp[k*CHUNK + i] = log w_k + log N(x_i | k)."""
+                          const floating* log_const, floating base, floating* diff,
+                          floating* acc, floating* lp) noexcept nogil:
+    """Weighted log-probabilities lp[k*CHUNK + i] = base * (log w_k + log N(x_i | k)).
+
+    base = 1 gives natural logarithms, LOG2E base-2 ones (what _chunk_normalise takes).
+    """
     cdef Py_ssize_t i, j, l, k
-    cdef floating p, c
+    cdef floating p, c, h = <floating>0.5 * base
     cdef floating* lpk
     cdef floating* dj
     cdef Py_ssize_t pk = d * d if kind == KIND_FULL else d
@@ -119,10 +134,10 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
         for k in range(K):
             if floating is float:
                 gmm_small_logprob_f32(xT, n, CHUNK, <int>d, kind == KIND_FULL, means + k * d,
-                                      prec + k * pk, log_const[k], lp + k * CHUNK)
+                                      prec + k * pk, log_const[k] * base, h, lp + k * CHUNK)
             else:
                 gmm_small_logprob_f64(xT, n, CHUNK, <int>d, kind == KIND_FULL, means + k * d,
-                                      prec + k * pk, log_const[k], lp + k * CHUNK)
+                                      prec + k * pk, log_const[k] * base, h, lp + k * CHUNK)
         return
     for k in range(K):
         lpk = lp + k * CHUNK
@@ -148,15 +163,17 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
                 dj = diff + j * CHUNK
                 for i in range(n):
                     lpk[i] = lpk[i] + (dj[i] * p) * (dj[i] * p)
-        c = log_const[k]
+        c = log_const[k] * base
         for i in range(n):
-            lpk[i] = c - <floating>0.5 * lpk[i]
+            lpk[i] = c - h * lpk[i]
 
 
 cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* mx,
                            floating* tot, floating* lse, bint scale) noexcept nogil:
     """Write lse = logsumexp_k lp and turn lp into exp(lp - max_k lp).
 
+    lp holds base-2 log-probabilities (from _chunk_log_prob with base LOG2E), so
+    the exponentials are 2**(lp - max); lse is in natural units.
     tot receives 1 / sum_k exp(lp - max), the factor that makes them
     responsibilities; with ``scale`` lp is multiplied by it in place.
     """
@@ -175,11 +192,11 @@ cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* m
     for k in range(K):
         lpk = lp + k * CHUNK
         for i in range(n):
-            e = _exp(lpk[i] - mx[i])
+            e = _exp2_neg(lpk[i] - mx[i])
             lpk[i] = e
             tot[i] = tot[i] + e
     for i in range(n):
-        lse[i] = mx[i] + _log(tot[i])
+        lse[i] = mx[i] * <floating>LN2 + _log(tot[i])
         tot[i] = 1 / tot[i]
     if not scale:
         return
@@ -297,7 +314,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                 chunk_stats[c, q] = 0.0
             # buffer layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K)
             _transpose_chunk(&X[start, 0], n, d, buf)
-            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0],
+            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
                             buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
             _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
                              buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
@@ -355,12 +372,12 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
             if n > CHUNK:
                 n = CHUNK
             _transpose_chunk(&X[start, 0], n, d, buf)
-            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0],
+            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
                             buf + d * CHUNK, buf + 2 * d * CHUNK, lp)
             if want_wlp:
                 for i in range(n):
                     for k in range(K):
-                        weighted_log_prob[start + i, k] = lp[k * CHUNK + i]
+                        weighted_log_prob[start + i, k] = lp[k * CHUNK + i] * <floating>LN2
             if want_labels:
                 for i in range(n):
                     best = 0
@@ -389,6 +406,14 @@ def exp_array(floating[::1] x):
     with nogil:
         for i in range(x.shape[0]):
             x[i] = _exp(x[i])
+
+
+def exp2_neg_array(floating[::1] x):
+    """Apply the kernels' base-2 exp for non-positive arguments in place (for testing)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            x[i] = _exp2_neg(x[i])
 
 
 def log_array(floating[::1] x):

@@ -13,7 +13,14 @@
  *      f = (m-1)/(m+1), an odd series in f.  Valid for finite x > 0 (the
  *      callers only take logs of sums that are >= 1 or of positive weights).
  *
- * Both are accurate to about 1 ulp over the ranges the kernels use; the
+ * exp2 of a non-positive argument (the EM normalisation works in base 2, so
+ *      that exp(lp - max) becomes 2^(lp2 - max2) with no range reduction
+ *      multiply): x = k + f, k = round(x), |f| <= 1/2, a polynomial for 2^f
+ *      (degree 6 minimax in float, Taylor degree 12 in double) and 2^k added
+ *      into the exponent bits.  x is clamped at -125 (float) / -1021
+ *      (double), so the result stays a normal number instead of reaching 0.
+ *
+ * All are accurate to about 1-2 ulp over the ranges the kernels use; the
  * tests compare them with NumPy on random arguments.
  */
 #ifndef GMMFAST_FASTMATH_H
@@ -26,6 +33,9 @@
 #else
 #define GMM_INLINE static inline
 #endif
+
+#define GMM_LN2 0.693147180559945309417232121458
+#define GMM_LOG2E 1.44269504088896340735992468100
 
 typedef union { double d; uint64_t u; } gmm_bits64;
 typedef union { float f; uint32_t u; } gmm_bits32;
@@ -89,6 +99,51 @@ GMM_INLINE float gmm_exp_f32(float x)
     s.u = (t.u + 127u) << 23;
     float y = p * s.f;
     return tiny ? 0.0f : y;
+}
+
+GMM_INLINE double gmm_exp2_neg_f64(double x)
+{
+    const double shift = 6755399441055744.0;      /* 1.5 * 2^52: adding it rounds to an integer */
+    x = x < -1021.0 ? -1021.0 : x;
+    gmm_bits64 t, y;
+    t.d = x + shift;
+    double f = x - (t.d - shift);                 /* in [-1/2, 1/2] */
+    /* 2^f = exp(f ln2), Taylor coefficients ln2^n / n! */
+    double p = 2.5678435993488196e-11;
+    p = p * f + 4.4455382718708101e-10;
+    p = p * f + 7.0549116208011209e-09;
+    p = p * f + 1.0178086009239696e-07;
+    p = p * f + 1.3215486790144305e-06;
+    p = p * f + 1.5252733804059838e-05;
+    p = p * f + 1.5403530393381606e-04;
+    p = p * f + 1.3333558146428441e-03;
+    p = p * f + 9.6181291076284769e-03;
+    p = p * f + 5.5504108664821576e-02;
+    p = p * f + 2.4022650695910069e-01;
+    p = p * f + 6.9314718055994529e-01;
+    p = p * f + 1.0;
+    y.d = p;
+    y.u += t.u << 52;                             /* low bits of t hold k (two's complement) */
+    return y.d;
+}
+
+GMM_INLINE float gmm_exp2_neg_f32(float x)
+{
+    const float shift = 12582912.0f;              /* 1.5 * 2^23 */
+    x = x < -125.0f ? -125.0f : x;
+    gmm_bits32 t, y;
+    t.f = x + shift;
+    float f = x - (t.f - shift);
+    float p = 1.53458110e-4f;                     /* minimax for 2^f on [-1/2, 1/2], 1e-7 relative */
+    p = p * f + 1.33999309e-3f;
+    p = p * f + 9.61848907e-3f;
+    p = p * f + 5.55032864e-2f;
+    p = p * f + 2.40226462e-1f;
+    p = p * f + 6.93147182e-1f;
+    p = p * f + 1.0f;
+    y.f = p;
+    y.u += t.u << 23;
+    return y.f;
 }
 
 GMM_INLINE double gmm_log_f64(double x)

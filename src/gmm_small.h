@@ -7,7 +7,8 @@
  * needs only -fopenmp or -fopenmp-simd).  Inputs are a structure-of-arrays
  * chunk: feature j of sample i is xT[j * stride + i].
  *
- * logprob: lp[i] = c - 0.5 * ||P^T (x_i - mean)||^2, where P is the
+ * logprob: lp[i] = c - h * ||P^T (x_i - mean)||^2 (h = 1/2 for natural logs,
+ *          log2(e)/2 for base-2 ones), where P is the
  *          upper-triangular precision Cholesky factor (full) or the vector
  *          of per-feature precision square roots (diag).
  * stats:   with r = r_raw * scale (unnormalised responsibilities times
@@ -28,7 +29,7 @@
 
 #define GMMS_DEFINE(T, SUF)                                                          \
 GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
-        const T *mean, const T *P, T c, T *lp, const int D)                           \
+        const T *mean, const T *P, T c, T h, T *lp, const int D)                           \
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
@@ -59,12 +60,12 @@ GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
                 }                                                                     \
             }                                                                         \
         }                                                                             \
-        lp[i] = c - (T)0.5 * sq;                                                      \
+        lp[i] = c - h * sq;                                                      \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
 GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
-        const T *mean, const T *P, T c, T *lp, const int D)                           \
+        const T *mean, const T *P, T c, T h, T *lp, const int D)                           \
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
@@ -78,7 +79,7 @@ GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
         if (D > 1) { y = (x1[i] - m1) * q1; sq += y * y; }                            \
         if (D > 2) { y = (x2[i] - m2) * q2; sq += y * y; }                            \
         if (D > 3) { y = (x3[i] - m3) * q3; sq += y * y; }                            \
-        lp[i] = c - (T)0.5 * sq;                                                      \
+        lp[i] = c - h * sq;                                                      \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
@@ -138,21 +139,21 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
                                                                                       \
 /* Entry points with a literal feature count (1..4) per case. */                     \
 static void gmm_small_logprob_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int d,    \
-        int full, const T *mean, const T *P, T c, T *lp)                              \
+        int full, const T *mean, const T *P, T c, T h, T *lp)                              \
 {                                                                                     \
     if (full) {                                                                       \
         switch (d) {                                                                  \
-        case 1: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 1); break;         \
-        case 2: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 2); break;         \
-        case 3: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 3); break;         \
-        default: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, lp, 4); break;        \
+        case 1: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;         \
+        case 2: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;         \
+        case 3: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;         \
+        default: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;        \
         }                                                                             \
     } else {                                                                          \
         switch (d) {                                                                  \
-        case 1: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 1); break;         \
-        case 2: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 2); break;         \
-        case 3: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 3); break;         \
-        default: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, lp, 4); break;        \
+        case 1: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;         \
+        case 2: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;         \
+        case 3: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;         \
+        default: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;        \
         }                                                                             \
     }                                                                                 \
 }                                                                                     \

@@ -110,6 +110,34 @@ def test_exp_accuracy(mod, dtype):
     )
 
 
+EXP2_RANGE = {np.float64: (-1021.0, 0.0), np.float32: (-125.0, 0.0)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mod", VARIANTS)
+def test_exp2_accuracy_and_clamp(mod, dtype):
+    # the EM normalisation's 2**x for x <= 0: within MAX_ULP of the reference on its range,
+    # and clamped below it (the result stays the normal number 2**lo rather than 0)
+    lo, hi = EXP2_RANGE[dtype]
+    rng = np.random.default_rng(3)
+    x = np.concatenate([
+        np.linspace(lo, hi, 200001), rng.uniform(lo, hi, 200000), -np.logspace(-12, np.log10(-lo), 20000),
+        -np.arange(0, int(-lo))[:, None] + np.array([-0.5, -1e-7, 0.0, 1e-7, 0.5]),  # integer / half steps
+    ], axis=None)
+    x = x[(x >= lo) & (x <= hi)].astype(dtype)
+    y = x.copy()
+    mod.exp2_neg_array(y)
+    ref = _reference("exp2", x)
+    err = _ulp_error(y, ref, dtype)
+    worst = int(np.argmax(err))
+    assert err[worst] <= MAX_ULP, (
+        f"exp2 error {float(err[worst]):.2f} ulp at x={x[worst]!r}: got {y[worst]!r}, expected {ref[worst]!r}"
+    )
+    below = np.array([lo - 0.25, lo - 1, lo - 100, -1e30, -np.inf], dtype=dtype)
+    mod.exp2_neg_array(below)
+    assert np.all(below == dtype(2.0) ** dtype(lo))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mod", VARIANTS)
 def test_log_accuracy(mod, dtype):
