@@ -11,6 +11,7 @@ convergence test, ``n_init``, ``warm_start``, the final E-step and the
 
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 import warnings
@@ -35,8 +36,13 @@ _LOG_2PI = np.log(2.0 * np.pi)
 # Parameter algebra (small arrays, float64)
 # --------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def _tri_indices(d):
-    return np.triu_indices(d)
+    """Row and column indices of the packed upper triangle (cached: called every EM iteration)."""
+    iu = np.triu_indices(d)
+    for a in iu:
+        a.flags.writeable = False
+    return iu
 
 
 def _unpack_sym(packed, d):
@@ -62,10 +68,7 @@ def _precision_cholesky(cov, covariance_type):
     if covariance_type in ("full", "tied"):
         mats = cov if covariance_type == "full" else cov[None]
         L = _chol_lower(mats)
-        d = mats.shape[-1]
-        eye = np.broadcast_to(np.eye(d), mats.shape)
-        Linv = np.linalg.solve(L, eye)
-        P = np.swapaxes(Linv, -1, -2)
+        P = np.swapaxes(np.linalg.inv(L), -1, -2)
         return P if covariance_type == "full" else P[0]
     if np.any(cov <= 0.0) or not np.all(np.isfinite(cov)):
         raise np.linalg.LinAlgError("non-positive variance")
@@ -480,11 +483,11 @@ class GaussianMixture:
     def _em_pass(self, X, params, buffers, nt):
         weights, means, pchol = params
         m, prec, lc, kind = self._kernel_params(X.dtype, weights, means, pchol)
-        chunk_stats, chunk_ll = buffers
-        _k.em_pass(X, m, prec, lc, kind, chunk_stats, chunk_ll, nt)
-        total = chunk_ll.sum()
+        block_stats, block_ll = buffers
+        _k.em_pass(X, m, prec, lc, kind, block_stats, block_ll, nt)
+        total = block_ll.sum()
         K, d = means.shape
-        stats = chunk_stats.sum(axis=0).reshape(K, -1)
+        stats = block_stats.sum(axis=0).reshape(K, -1)
         if not np.isfinite(total) or not np.isfinite(stats).all():
             raise ValueError(
                 "Numerical failure in the E-step (non-finite log-likelihood): the data may be "
@@ -589,9 +592,9 @@ class GaussianMixture:
         n_init = self.n_init if do_init else 1
         eps = np.finfo(X.dtype).eps
         K = self.n_components
-        nc = _k.n_chunks(n)
+        nb = _k.n_blocks(n)
         kind = _k.FULL if self.covariance_type in ("full", "tied") else _k.DIAG
-        buffers = (np.empty((nc, K * _k.n_stats(d, kind))), np.empty(nc))
+        buffers = (np.empty((nb, K * _k.n_stats(d, kind))), np.empty(nb))
 
         max_lower_bound = -np.inf
         best_params = None

@@ -50,6 +50,9 @@ cdef extern from "fastmath.h" nogil:
 from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
 
 cdef enum:
+    BLOCK = 8        # chunks per block of em_pass statistics (4096 samples)
+
+cdef enum:
     SMALL_D = 4      # up to this many features, gmm_small.h's fused loops are used
 
 cdef enum:
@@ -260,6 +263,11 @@ def n_chunks(Py_ssize_t n_samples):
     return (n_samples + CHUNK - 1) // CHUNK
 
 
+def n_blocks(Py_ssize_t n_samples):
+    """Number of blocks (of BLOCK chunks) em_pass reports statistics for."""
+    return ((n_samples + CHUNK - 1) // CHUNK + BLOCK - 1) // BLOCK
+
+
 def n_stats(Py_ssize_t d, int kind):
     """Length of one component's statistics row for this covariance kind."""
     return _n_stats(d, kind)
@@ -279,49 +287,59 @@ def _check_shapes(X, means, prec, log_const, int kind):
 
 def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
             const floating[::1] prec, const floating[::1] log_const, int kind,
-            double[:, ::1] chunk_stats, double[::1] chunk_loglik, int n_threads):
+            double[:, ::1] block_stats, double[::1] block_loglik, int n_threads):
     """One fused E+M pass.
 
-    For every chunk c, writes chunk_loglik[c] = sum of log p(x_i) over its
-    samples and chunk_stats[c] = the K rows of sufficient statistics
-    (flattened, ``n_stats(d, kind)`` values per component).  The caller sums
-    over chunks.
+    Samples are taken in blocks of BLOCK chunks (``n_blocks``).  For every
+    block b, writes block_loglik[b] = sum of log p(x_i) over its samples and
+    block_stats[b] = the K rows of sufficient statistics (flattened,
+    ``n_stats(d, kind)`` values per component).  A block is summed in a fixed
+    order by one thread, so the caller's sum over blocks is the same for any
+    thread count; there are few enough blocks that this sum is cheap.
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t nb = (nc + BLOCK - 1) // BLOCK
     cdef Py_ssize_t ns = _n_stats(d, kind)
     cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
-    cdef Py_ssize_t c, start, n, tid, q
+    cdef Py_ssize_t b, c, c_end, start, n, tid, q
+    cdef double ll
     cdef floating* buf
     cdef floating* base
     _check_shapes(X, means, prec, log_const, kind)
-    if chunk_stats.shape[0] != nc or chunk_stats.shape[1] != K * ns or chunk_loglik.shape[0] != nc:
-        raise ValueError("chunk buffers have the wrong shape")
+    if block_stats.shape[0] != nb or block_stats.shape[1] != K * ns or block_loglik.shape[0] != nb:
+        raise ValueError("block buffers have the wrong shape")
     if N == 0:
         return
     work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
-        for c in prange(nc, schedule='static'):
+        for b in prange(nb, schedule='static'):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
-            start = c * CHUNK
-            n = N - start
-            if n > CHUNK:
-                n = CHUNK
             for q in range(K * ns):
-                chunk_stats[c, q] = 0.0
-            # buffer layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K)
-            _transpose_chunk(&X[start, 0], n, d, buf)
-            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
-                            buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
-            _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
-                             buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
-            chunk_loglik[c] = _sum(buf + (2 * d + 3) * CHUNK, n)
-            _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, buf + (2 * d + 2) * CHUNK, n, d, K,
-                         kind, &means[0, 0],
-                         buf + d * CHUNK, buf + 2 * d * CHUNK, &chunk_stats[c, 0])
+                block_stats[b, q] = 0.0
+            ll = 0.0
+            c_end = (b + 1) * BLOCK
+            if c_end > nc:
+                c_end = nc
+            for c in range(b * BLOCK, c_end):
+                start = c * CHUNK
+                n = N - start
+                if n > CHUNK:
+                    n = CHUNK
+                # buffer layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K)
+                _transpose_chunk(&X[start, 0], n, d, buf)
+                _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
+                                buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
+                _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
+                                 buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
+                ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
+                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, buf + (2 * d + 2) * CHUNK, n, d, K,
+                             kind, &means[0, 0],
+                             buf + d * CHUNK, buf + 2 * d * CHUNK, &block_stats[b, 0])
+            block_loglik[b] = ll
 
 
 def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
