@@ -34,6 +34,10 @@ cdef extern from "gmm_small.h" nogil:
                                const double* mean, const double* P, double c, double h, double* lp)
     void gmm_small_stats_f32(const float* xT, const float* r, const float* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const float* mean, double* o)
+    int gmm_small_normalise_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, float* scale,
+                                float* lse)
+    int gmm_small_normalise_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* scale,
+                                double* lse)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const double* mean, double* o)
 
@@ -183,6 +187,18 @@ cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* m
     cdef Py_ssize_t i, k
     cdef floating v, e
     cdef floating* lpk
+    cdef int done
+    if floating is float:
+        done = gmm_small_normalise_f32(lp, n, CHUNK, <int>K, tot, lse)
+    else:
+        done = gmm_small_normalise_f64(lp, n, CHUNK, <int>K, tot, lse)
+    if done:
+        if scale:
+            for k in range(K):
+                lpk = lp + k * CHUNK
+                for i in range(n):
+                    lpk[i] = lpk[i] * tot[i]
+        return
     for i in range(n):
         mx[i] = lp[i]
     for k in range(1, K):

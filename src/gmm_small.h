@@ -20,6 +20,7 @@
 #define GMMFAST_GMM_SMALL_H
 
 #include <stddef.h>
+#include "fastmath.h"
 
 #if defined(__GNUC__)
 #define GMMS_INLINE static inline __attribute__((always_inline))
@@ -175,5 +176,53 @@ static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,      
 
 GMMS_DEFINE(float, f32)
 GMMS_DEFINE(double, f64)
+
+/*
+ * normalise: for base-2 log-probabilities lp[k * st + i] of K components,
+ * lp <- 2^(lp - max_k lp), scale[i] = 1 / sum_k of those and
+ * lse[i] = ln 2 * max + log(sum) (natural units).  One pass over the samples
+ * with the component loop inside, unrolled for a literal K, so the running
+ * max and sum stay in registers.  Returns 0 (and does nothing) for K > 8.
+ */
+#define GMMN_DEFINE(T, SUF)                                                           \
+GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale,     \
+        T *lse, const int K)                                                          \
+{                                                                                     \
+    _Pragma("omp simd")                                                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        T m = lp[i];                                                                  \
+        for (int k = 1; k < K; k++) {                                                 \
+            T v = lp[k * st + i];                                                     \
+            m = v > m ? v : m;                                                        \
+        }                                                                             \
+        T t = 0;                                                                      \
+        for (int k = 0; k < K; k++) {                                                 \
+            T e = gmm_exp2_neg_##SUF(lp[k * st + i] - m);                             \
+            lp[k * st + i] = e;                                                       \
+            t += e;                                                                   \
+        }                                                                             \
+        lse[i] = m * (T)GMM_LN2 + gmm_log_##SUF(t);                                   \
+        scale[i] = (T)1 / t;                                                          \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+static int gmm_small_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,          \
+        T *scale, T *lse)                                                             \
+{                                                                                     \
+    switch (K) {                                                                      \
+    case 1: gmmn_normalise_##SUF(lp, n, st, scale, lse, 1); return 1;                 \
+    case 2: gmmn_normalise_##SUF(lp, n, st, scale, lse, 2); return 1;                 \
+    case 3: gmmn_normalise_##SUF(lp, n, st, scale, lse, 3); return 1;                 \
+    case 4: gmmn_normalise_##SUF(lp, n, st, scale, lse, 4); return 1;                 \
+    case 5: gmmn_normalise_##SUF(lp, n, st, scale, lse, 5); return 1;                 \
+    case 6: gmmn_normalise_##SUF(lp, n, st, scale, lse, 6); return 1;                 \
+    case 7: gmmn_normalise_##SUF(lp, n, st, scale, lse, 7); return 1;                 \
+    case 8: gmmn_normalise_##SUF(lp, n, st, scale, lse, 8); return 1;                 \
+    default: return 0;                                                                \
+    }                                                                                 \
+}
+
+GMMN_DEFINE(float, f32)
+GMMN_DEFINE(double, f64)
 
 #endif
