@@ -66,21 +66,25 @@ GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
 }                                                                                     \
                                                                                       \
 GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
-        const T *mean, const T *P, T c, T h, T *lp, const int D)                           \
+        const T *mean, const T *P, T c, T h, T *lp, const int D)                      \
 {                                                                                     \
-    const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
-            m3 = D > 3 ? mean[3] : 0;                                                 \
+    /* (x - m) q computed as x q - m q: one FMA per feature (the full form keeps     \
+       the subtraction: GCC spills its constants otherwise) */                        \
     const T q0 = P[0], q1 = D > 1 ? P[1] : 0, q2 = D > 2 ? P[2] : 0,                  \
             q3 = D > 3 ? P[3] : 0;                                                    \
+    const T b0 = (T)((double)mean[0] * q0);                                           \
+    const T b1 = D > 1 ? (T)((double)mean[1] * q1) : 0;                               \
+    const T b2 = D > 2 ? (T)((double)mean[2] * q2) : 0;                               \
+    const T b3 = D > 3 ? (T)((double)mean[3] * q3) : 0;                               \
     const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
-        T y = (x0[i] - m0) * q0;                                                      \
+        T y = x0[i] * q0 - b0;                                                        \
         T sq = y * y;                                                                 \
-        if (D > 1) { y = (x1[i] - m1) * q1; sq += y * y; }                            \
-        if (D > 2) { y = (x2[i] - m2) * q2; sq += y * y; }                            \
-        if (D > 3) { y = (x3[i] - m3) * q3; sq += y * y; }                            \
-        lp[i] = c - h * sq;                                                      \
+        if (D > 1) { y = x1[i] * q1 - b1; sq += y * y; }                              \
+        if (D > 2) { y = x2[i] * q2 - b2; sq += y * y; }                              \
+        if (D > 3) { y = x3[i] * q3 - b3; sq += y * y; }                              \
+        lp[i] = c - h * sq;                                                           \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
