@@ -270,6 +270,25 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
                 o[1 + d + j] += _dot(acc, dj, n)
 
 
+cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d, Py_ssize_t c,
+                                   Py_ssize_t K, int kind, const floating* means,
+                                   const floating* prec, const floating* log_const,
+                                   floating* buf) noexcept nogil:
+    """Transpose chunk c of X (N x d) into buf and compute its base-2 log-probabilities.
+
+    buf layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K), CHUNK values each.
+    Returns the number of samples in the chunk.
+    """
+    cdef Py_ssize_t start = c * CHUNK
+    cdef Py_ssize_t n = N - start
+    if n > CHUNK:
+        n = CHUNK
+    _transpose_chunk(X + start * d, n, d, buf)
+    _chunk_log_prob(buf, n, d, K, kind, means, prec, log_const, <floating>LOG2E,
+                    buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
+    return n
+
+
 cdef inline Py_ssize_t _n_stats(Py_ssize_t d, int kind) noexcept nogil:
     return 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
 
@@ -318,7 +337,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef Py_ssize_t nb = (nc + BLOCK - 1) // BLOCK
     cdef Py_ssize_t ns = _n_stats(d, kind)
     cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
-    cdef Py_ssize_t b, c, c_end, start, n, tid, q
+    cdef Py_ssize_t b, c, c_end, n, tid, q
     cdef double ll
     cdef floating* buf
     cdef floating* base
@@ -341,14 +360,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
             if c_end > nc:
                 c_end = nc
             for c in range(b * BLOCK, c_end):
-                start = c * CHUNK
-                n = N - start
-                if n > CHUNK:
-                    n = CHUNK
-                # buffer layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K)
-                _transpose_chunk(&X[start, 0], n, d, buf)
-                _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
-                                buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
+                n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf)
                 _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
                                  buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
                 ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
@@ -402,12 +414,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
             buf = base + tid * per_thread
             lp = buf + (2 * d + 4) * CHUNK
             start = c * CHUNK
-            n = N - start
-            if n > CHUNK:
-                n = CHUNK
-            _transpose_chunk(&X[start, 0], n, d, buf)
-            _chunk_log_prob(buf, n, d, K, kind, &means[0, 0], &prec[0], &log_const[0], <floating>LOG2E,
-                            buf + d * CHUNK, buf + 2 * d * CHUNK, lp)
+            n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf)
             if want_wlp:
                 for i in range(n):
                     for k in range(K):
