@@ -33,8 +33,269 @@ cdef extern from "fastmath.h" nogil:
     float gmm_exp_f32(float x)
     float gmm_log_f32(float x)
 
+cdef extern from * nogil:
+    """
+    /* Two-component fits of one block, fused over the frames.
+     *
+     * The generic loops below (any K, d) run frame by frame over the lanes and
+     * keep every running sum in memory, so each frame costs a load and a store
+     * per sum and lane.  For the common K = 2 with grey or RGB pixels these
+     * functions turn the loops around: 8 lanes at a time in a SIMD register
+     * (GCC/Clang vector extensions; GCC does not vectorise the outer loop of a
+     * loop nest by itself), the frames inside, and every running sum in a
+     * register for the whole pass.  With two components the responsibilities
+     * need one exponential per value: r_hi = 1 / (1 + e), r_lo = e / (1 + e),
+     * e = exp(-|q1 - q0|); the centred differences serve both the E-step and
+     * the statistics.  Layouts are those of the Cython code: [t][c][lane] for
+     * the values, [k][c][lane] for means, precisions and sums, [k][lane] for
+     * the rest.  PGMM_FUSED is 0 where vector extensions are missing, and the
+     * generic code runs instead.
+     */
+    #include <stdint.h>
+    #define PGMM_L 32
+    #if defined(__GNUC__) || defined(__clang__)
+    #define PGMM_FUSED 1
+    typedef float pgmm_vf __attribute__((vector_size(32)));
+    typedef int32_t pgmm_vi __attribute__((vector_size(32)));
+    typedef float pgmm_vfu __attribute__((vector_size(32), aligned(4)));
+    #define PGMM_LD(p) (*(const pgmm_vfu*)(p))
+    #define PGMM_ST(p, v) (*(pgmm_vfu*)(p) = (v))
+
+    static inline __attribute__((always_inline)) pgmm_vf pgmm_sel(pgmm_vi m, pgmm_vf a, pgmm_vf b)
+    {
+        return (pgmm_vf)(((pgmm_vi)a & m) | ((pgmm_vi)b & ~m));
+    }
+
+    #define PGMM_SET1(c) ((pgmm_vf){c, c, c, c, c, c, c, c})
+
+    /* exp(x) for x <= 0 on 8 lanes: gmm_exp_f32 of fastmath.h without its upper
+     * clamp, and with x clamped at -87 instead of flushed to 0 below it (so a
+     * negligible responsibility is 1e-38 rather than 0) */
+    static inline __attribute__((always_inline)) pgmm_vf pgmm_exp_neg(pgmm_vf x)
+    {
+        const pgmm_vf lim = PGMM_SET1(-87.0f);
+        x = pgmm_sel(x < lim, lim, x);
+        const pgmm_vf t = x * 1.44269504088896341f + 12582912.0f;
+        const pgmm_vf kf = t - 12582912.0f;
+        pgmm_vf r = x - kf * 0.693359375f;
+        r = r - kf * -2.12194440e-4f;
+        pgmm_vf p = r * 1.98412698e-4f + 1.38888889e-3f;
+        p = p * r + 8.33333333e-3f;
+        p = p * r + 4.16666667e-2f;
+        p = p * r + 1.66666667e-1f;
+        p = p * r + 0.5f;
+        p = p * r + 1.0f;
+        p = p * r + 1.0f;
+        return p * (pgmm_vf)(((pgmm_vi)t + 127) << 23);
+    }
+
+    /* gmm_log_f32 of fastmath.h, the same operations on 8 lanes */
+    static inline __attribute__((always_inline)) pgmm_vf pgmm_log(pgmm_vf x)
+    {
+        typedef uint32_t vu __attribute__((vector_size(32)));
+        const vu bu = (vu)x;
+        const vu eb = (bu + 0x004afb0du) >> 23;
+        const pgmm_vf m = (pgmm_vf)(bu - ((eb - 127u) << 23));
+        const pgmm_vf ed = __builtin_convertvector((pgmm_vi)eb - 127, pgmm_vf);
+        const pgmm_vf f = (m - 1.0f) / (m + 1.0f);
+        const pgmm_vf s = f * f;
+        pgmm_vf p = s * (1.0f / 9.0f) + 1.0f / 7.0f;
+        p = p * s + 1.0f / 5.0f;
+        p = p * s + 1.0f / 3.0f;
+        const pgmm_vf lm = 2.0f * f + (2.0f * f) * (s * p);
+        return (ed * -2.12194440e-4f + lm) + ed * 0.693359375f;
+    }
+
+    #define PGMM_EM2_DEFINE(NAME, D, LL)                                                  \\
+    static void NAME(const float* restrict xb, ptrdiff_t T, const float* restrict mu,     \\
+                     const float* restrict prec, const float* restrict lc,                \\
+                     float* restrict nk, float* restrict s1, float* restrict s2,          \\
+                     float* restrict ll)                                                  \\
+    {                                                                                     \\
+        for (int b = 0; b < PGMM_L; b += 8) {                                             \\
+            pgmm_vf m0[D], m1[D], h0[D], h1[D], a0[D], a1[D], q0[D], q1[D];               \\
+            const pgmm_vf c0 = PGMM_LD(lc + b), c1 = PGMM_LD(lc + PGMM_L + b);            \\
+            const pgmm_vf zero = PGMM_SET1(0.0f);                                                 \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                m0[c] = PGMM_LD(mu + c * PGMM_L + b);                                     \\
+                m1[c] = PGMM_LD(mu + (D + c) * PGMM_L + b);                               \\
+                h0[c] = 0.5f * PGMM_LD(prec + c * PGMM_L + b);                            \\
+                h1[c] = 0.5f * PGMM_LD(prec + (D + c) * PGMM_L + b);                      \\
+                a0[c] = a1[c] = q0[c] = q1[c] = zero;                                     \\
+            }                                                                             \\
+            pgmm_vf n0 = zero, n1 = zero, lsum = zero;                                    \\
+            for (ptrdiff_t t = 0; t < T; t++) {                                           \\
+                const float* xt = xb + t * (D * PGMM_L) + b;                              \\
+                pgmm_vf e0[D], e1[D];                                                     \\
+                pgmm_vf l0 = c0, l1 = c1;                                                 \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 0; c < D; c++) {                                             \\
+                    const pgmm_vf x = PGMM_LD(xt + c * PGMM_L);                           \\
+                    e0[c] = x - m0[c];                                                    \\
+                    e1[c] = x - m1[c];                                                    \\
+                    l0 -= h0[c] * (e0[c] * e0[c]);                                        \\
+                    l1 -= h1[c] * (e1[c] * e1[c]);                                        \\
+                }                                                                         \\
+                const pgmm_vf dq = l1 - l0;                                               \\
+                const pgmm_vi up = dq > 0.0f;                                             \\
+                const pgmm_vf ex = pgmm_exp_neg(pgmm_sel(up, -dq, dq));                       \\
+                const pgmm_vf inv = 1.0f / (1.0f + ex);                                   \\
+                const pgmm_vf rs = ex * inv;                                              \\
+                const pgmm_vf r1 = pgmm_sel(up, inv, rs);                                 \\
+                const pgmm_vf r0 = pgmm_sel(up, rs, inv);                                 \\
+                if (LL) lsum += pgmm_sel(up, l1, l0) + pgmm_log(1.0f + ex);               \\
+                n0 += r0;                                                                 \\
+                n1 += r1;                                                                 \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 0; c < D; c++) {                                             \\
+                    const pgmm_vf t0 = r0 * e0[c], t1 = r1 * e1[c];                       \\
+                    a0[c] += t0;                                                          \\
+                    q0[c] += t0 * e0[c];                                                  \\
+                    a1[c] += t1;                                                          \\
+                    q1[c] += t1 * e1[c];                                                  \\
+                }                                                                         \\
+            }                                                                             \\
+            PGMM_ST(nk + b, n0);                                                          \\
+            PGMM_ST(nk + PGMM_L + b, n1);                                                 \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                PGMM_ST(s1 + c * PGMM_L + b, a0[c]);                                      \\
+                PGMM_ST(s2 + c * PGMM_L + b, q0[c]);                                      \\
+                PGMM_ST(s1 + (D + c) * PGMM_L + b, a1[c]);                                \\
+                PGMM_ST(s2 + (D + c) * PGMM_L + b, q1[c]);                                \\
+            }                                                                             \\
+            PGMM_ST(ll + b, lsum);                                                        \\
+        }                                                                                 \\
+    }
+
+    /* Per-lane Lloyd iterations with two centres, the rule of _kmeans_block:
+     * centres at 1/4 and 3/4 of the way from the darkest to the brightest value
+     * (by channel sum, first occurrence), ties go to the first centre, an empty
+     * cluster keeps its centre.  On return mu holds the centres, cnt/acc/acc2
+     * the sizes, sums and sums of squares of the assignment to them. */
+    #define PGMM_KM2_PASS(D, SQ)                                                          \\
+        for (ptrdiff_t t = 0; t < T; t++) {                                               \\
+            const float* xt = xb + t * (D * PGMM_L) + b;                                  \\
+            pgmm_vf x[D], d0 = zero, d1 = zero;                                           \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                x[c] = PGMM_LD(xt + c * PGMM_L);                                          \\
+                const pgmm_vf e0 = x[c] - m0[c], e1 = x[c] - m1[c];                       \\
+                d0 += e0 * e0;                                                            \\
+                d1 += e1 * e1;                                                            \\
+            }                                                                             \\
+            const pgmm_vi in1 = d1 < d0;                                                  \\
+            const pgmm_vf one1 = pgmm_sel(in1, one, zero), one0 = one - one1;             \\
+            n0 += one0;                                                                   \\
+            n1 += one1;                                                                   \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                const pgmm_vf x0 = one0 * x[c], x1 = one1 * x[c];                         \\
+                a0[c] += x0;                                                              \\
+                a1[c] += x1;                                                              \\
+                if (SQ) {                                                                 \\
+                    q0[c] += x0 * x[c];                                                   \\
+                    q1[c] += x1 * x[c];                                                   \\
+                }                                                                         \\
+            }                                                                             \\
+        }
+
+    #define PGMM_KM2_DEFINE(NAME, D)                                                      \\
+    static void NAME(const float* restrict xb, ptrdiff_t T, int n_iter,                   \\
+                     float* restrict mu, float* restrict cnt, float* restrict acc,        \\
+                     float* restrict acc2)                                                \\
+    {                                                                                     \\
+        for (int b = 0; b < PGMM_L; b += 8) {                                             \\
+            pgmm_vf m0[D], m1[D], lx[D], hx[D], a0[D], a1[D], q0[D], q1[D];               \\
+            const pgmm_vf zero = PGMM_SET1(0.0f), one = PGMM_SET1(1.0f);               \\
+            pgmm_vf lo = PGMM_SET1(3.0e38f), hi = PGMM_SET1(-3.0e38f);                             \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++)                                                   \\
+                lx[c] = hx[c] = PGMM_LD(xb + c * PGMM_L + b);                             \\
+            for (ptrdiff_t t = 0; t < T; t++) {                                           \\
+                const float* xt = xb + t * (D * PGMM_L) + b;                              \\
+                pgmm_vf v = PGMM_LD(xt);                                                  \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 1; c < D; c++)                                               \\
+                    v += PGMM_LD(xt + c * PGMM_L);                                        \\
+                const pgmm_vi islo = v < lo, ishi = v > hi;                               \\
+                lo = pgmm_sel(islo, v, lo);                                               \\
+                hi = pgmm_sel(ishi, v, hi);                                               \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 0; c < D; c++) {                                             \\
+                    const pgmm_vf x = PGMM_LD(xt + c * PGMM_L);                           \\
+                    lx[c] = pgmm_sel(islo, x, lx[c]);                                     \\
+                    hx[c] = pgmm_sel(ishi, x, hx[c]);                                     \\
+                }                                                                         \\
+            }                                                                             \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                m0[c] = lx[c] * (1.0f - 0.25f) + hx[c] * 0.25f;                           \\
+                m1[c] = lx[c] * (1.0f - 0.75f) + hx[c] * 0.75f;                           \\
+                q0[c] = q1[c] = zero;                                                     \\
+            }                                                                             \\
+            pgmm_vf n0, n1;                                                               \\
+            for (int it = 0;; it++) {                                                     \\
+                n0 = n1 = zero;                                                           \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 0; c < D; c++)                                               \\
+                    a0[c] = a1[c] = zero;                                                 \\
+                if (it == n_iter) {                                                       \\
+                    PGMM_KM2_PASS(D, 1)                                                   \\
+                    break;                                                                \\
+                }                                                                         \\
+                PGMM_KM2_PASS(D, 0)                                                       \\
+                const pgmm_vi e0 = n0 > 0.0f, e1 = n1 > 0.0f;                             \\
+                _Pragma("GCC unroll 4")                                                   \\
+                for (int c = 0; c < D; c++) {                                             \\
+                    m0[c] = pgmm_sel(e0, a0[c] / n0, m0[c]);                              \\
+                    m1[c] = pgmm_sel(e1, a1[c] / n1, m1[c]);                              \\
+                }                                                                         \\
+            }                                                                             \\
+            PGMM_ST(cnt + b, n0);                                                         \\
+            PGMM_ST(cnt + PGMM_L + b, n1);                                                \\
+            _Pragma("GCC unroll 4")                                                       \\
+            for (int c = 0; c < D; c++) {                                                 \\
+                PGMM_ST(mu + c * PGMM_L + b, m0[c]);                                      \\
+                PGMM_ST(mu + (D + c) * PGMM_L + b, m1[c]);                                \\
+                PGMM_ST(acc + c * PGMM_L + b, a0[c]);                                     \\
+                PGMM_ST(acc + (D + c) * PGMM_L + b, a1[c]);                               \\
+                PGMM_ST(acc2 + c * PGMM_L + b, q0[c]);                                    \\
+                PGMM_ST(acc2 + (D + c) * PGMM_L + b, q1[c]);                              \\
+            }                                                                             \\
+        }                                                                                 \\
+    }
+
+    PGMM_EM2_DEFINE(pgmm_em2_d1, 1, 0)
+    PGMM_EM2_DEFINE(pgmm_em2_d1_ll, 1, 1)
+    PGMM_EM2_DEFINE(pgmm_em2_d3, 3, 0)
+    PGMM_EM2_DEFINE(pgmm_em2_d3_ll, 3, 1)
+    PGMM_KM2_DEFINE(pgmm_km2_d1, 1)
+    PGMM_KM2_DEFINE(pgmm_km2_d3, 3)
+    #else
+    #define PGMM_FUSED 0
+    #define PGMM_STUB(NAME) static void NAME() {}
+    PGMM_STUB(pgmm_em2_d1) PGMM_STUB(pgmm_em2_d1_ll) PGMM_STUB(pgmm_em2_d3)
+    PGMM_STUB(pgmm_em2_d3_ll) PGMM_STUB(pgmm_km2_d1) PGMM_STUB(pgmm_km2_d3)
+    #endif
+    """
+    void pgmm_em2_d1(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+                     const float* lc, float* nk, float* s1, float* s2, float* ll)
+    void pgmm_em2_d1_ll(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+                        const float* lc, float* nk, float* s1, float* s2, float* ll)
+    void pgmm_em2_d3(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+                     const float* lc, float* nk, float* s1, float* s2, float* ll)
+    void pgmm_em2_d3_ll(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+                        const float* lc, float* nk, float* s1, float* s2, float* ll)
+    void pgmm_km2_d1(const float* xb, Py_ssize_t T, int n_iter, float* mu, float* cnt,
+                     float* acc, float* acc2)
+    void pgmm_km2_d3(const float* xb, Py_ssize_t T, int n_iter, float* mu, float* cnt,
+                     float* acc, float* acc2)
+    int PGMM_FUSED
+
 cdef enum:
-    LANES = 32       # pixels per block
+    LANES = 32       # pixels per block (PGMM_L in the C block above)
     MAXK = 16        # most components per pixel
     MAXD = 4         # most channels per pixel
 
@@ -262,7 +523,12 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
 
     # --- initialisation from per-pixel k-means --------------------------------
     # the clusters of the final assignment give means, variances and weights
-    _kmeans_block(xb, T, d, K, n_init_iter, mu, nk, s1, s2)
+    if PGMM_FUSED and K == 2 and d == 1:
+        pgmm_km2_d1(xb, T, n_init_iter, mu, nk, s1, s2)
+    elif PGMM_FUSED and K == 2 and d == 3:
+        pgmm_km2_d3(xb, T, n_init_iter, mu, nk, s1, s2)
+    else:
+        _kmeans_block(xb, T, d, K, n_init_iter, mu, nk, s1, s2)
     for k in range(K):
         for b in range(LANES):
             n = nk[k * LANES + b]
@@ -302,44 +568,56 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
                     v = var[(k * d + c) * LANES + b]
                     prec[(k * d + c) * LANES + b] = one / v
                     lconst[k * LANES + b] -= half * gmm_log_f32(v)
-        for i in range(K * LANES):
-            nk[i] = 0
-        for i in range(K * d * LANES):
-            s1[i] = 0
-            s2[i] = 0
-        for b in range(LANES):
-            ll[b] = 0
-
-        for t in range(T):
-            xt = xb + t * d * LANES
-            # E-step: weighted log-densities, then responsibilities
-            for k in range(K):
-                _log_density(xt, mu + k * d * LANES, prec + k * d * LANES, lconst + k * LANES,
-                             d, lp + k * LANES)
-            for b in range(LANES):
-                mx[b] = lp[b]
-            for k in range(1, K):
-                for b in range(LANES):
-                    v = lp[k * LANES + b]
-                    mx[b] = v if v > mx[b] else mx[b]
-            for b in range(LANES):
-                ssum[b] = 0
-            for k in range(K):
-                for b in range(LANES):
-                    v = gmm_exp_f32(lp[k * LANES + b] - mx[b])
-                    lp[k * LANES + b] = v
-                    ssum[b] += v
-            if need_ll:
-                for b in range(LANES):
-                    ll[b] += mx[b] + gmm_log_f32(ssum[b])
-                    ssum[b] = one / ssum[b]
+        if PGMM_FUSED and K == 2 and (d == 1 or d == 3):
+            # fused E-step and statistics, sums kept in registers (C block above)
+            if d == 1:
+                if need_ll:
+                    pgmm_em2_d1_ll(xb, T, mu, prec, lconst, nk, s1, s2, ll)
+                else:
+                    pgmm_em2_d1(xb, T, mu, prec, lconst, nk, s1, s2, ll)
             else:
+                if need_ll:
+                    pgmm_em2_d3_ll(xb, T, mu, prec, lconst, nk, s1, s2, ll)
+                else:
+                    pgmm_em2_d3(xb, T, mu, prec, lconst, nk, s1, s2, ll)
+        else:
+            for i in range(K * LANES):
+                nk[i] = 0
+            for i in range(K * d * LANES):
+                s1[i] = 0
+                s2[i] = 0
+            for b in range(LANES):
+                ll[b] = 0
+            for t in range(T):
+                xt = xb + t * d * LANES
+                # E-step: weighted log-densities, then responsibilities
+                for k in range(K):
+                    _log_density(xt, mu + k * d * LANES, prec + k * d * LANES, lconst + k * LANES,
+                                 d, lp + k * LANES)
                 for b in range(LANES):
-                    ssum[b] = one / ssum[b]
-            # sufficient statistics, centred on the current means
-            for k in range(K):
-                _accumulate(xt, mu + k * d * LANES, lp + k * LANES, ssum, d,
-                            nk + k * LANES, s1 + k * d * LANES, s2 + k * d * LANES)
+                    mx[b] = lp[b]
+                for k in range(1, K):
+                    for b in range(LANES):
+                        v = lp[k * LANES + b]
+                        mx[b] = v if v > mx[b] else mx[b]
+                for b in range(LANES):
+                    ssum[b] = 0
+                for k in range(K):
+                    for b in range(LANES):
+                        v = gmm_exp_f32(lp[k * LANES + b] - mx[b])
+                        lp[k * LANES + b] = v
+                        ssum[b] += v
+                if need_ll:
+                    for b in range(LANES):
+                        ll[b] += mx[b] + gmm_log_f32(ssum[b])
+                        ssum[b] = one / ssum[b]
+                else:
+                    for b in range(LANES):
+                        ssum[b] = one / ssum[b]
+                # sufficient statistics, centred on the current means
+                for k in range(K):
+                    _accumulate(xt, mu + k * d * LANES, lp + k * LANES, ssum, d,
+                                nk + k * LANES, s1 + k * d * LANES, s2 + k * d * LANES)
 
         # M-step (a component with almost no responsibility keeps its mean and variance)
         for k in range(K):
