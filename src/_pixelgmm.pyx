@@ -54,6 +54,11 @@ cdef extern from * nogil:
     #include <stdint.h>
     #define PGMM_L 32
     #if defined(__GNUC__) || defined(__clang__)
+    #define pgmm_prefetch(p) __builtin_prefetch((p), 0, 3)
+    #else
+    #define pgmm_prefetch(p) ((void)(p))
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
     #define PGMM_FUSED 1
     typedef float pgmm_vf __attribute__((vector_size(32)));
     typedef int32_t pgmm_vi __attribute__((vector_size(32)));
@@ -293,6 +298,7 @@ cdef extern from * nogil:
     void pgmm_km2_d3(const float* xb, Py_ssize_t T, int n_iter, float* mu, float* cnt,
                      float* acc, float* acc2)
     int PGMM_FUSED
+    void pgmm_prefetch(const char* p)
 
 cdef enum:
     LANES = 32       # pixels per block (PGMM_L in the C block above)
@@ -321,10 +327,38 @@ cdef void _gather(const pix_t* X, const float* scale, Py_ssize_t T, Py_ssize_t P
     cdef Py_ssize_t t, c, b
     cdef const pix_t* src
     cdef float* dst
+    cdef float* dst1
+    cdef float* dst2
     cdef float s
+    cdef Py_ssize_t ahead = (P - p0 - LANES) * d * sizeof(pix_t)   # bytes of the next block
+    if ahead > LANES * d * sizeof(pix_t):
+        ahead = LANES * d * sizeof(pix_t)
     for t in range(T):
         src = X + (t * P + p0) * d
         s = scale[t]
+        # the frames are T far-apart streams, too many for the hardware prefetcher:
+        # ask for the next block's values now (blocks are taken in order within a chunk)
+        if ahead > 0:
+            pgmm_prefetch(<const char*>(src + LANES * d))
+            if ahead > 64:
+                pgmm_prefetch(<const char*>(src + LANES * d) + 64)
+            if ahead > 128:
+                pgmm_prefetch(<const char*>(src + LANES * d) + 128)
+        if d == 3 and nb == LANES:
+            # RGB: one pass over the interleaved values (the compiler vectorises it)
+            dst = xb + t * 3 * LANES
+            dst1 = dst + LANES
+            dst2 = dst1 + LANES
+            for b in range(LANES):
+                dst[b] = <float>src[3 * b] * s
+                dst1[b] = <float>src[3 * b + 1] * s
+                dst2[b] = <float>src[3 * b + 2] * s
+            continue
+        if d == 1 and nb == LANES:
+            dst = xb + t * LANES
+            for b in range(LANES):
+                dst[b] = <float>src[b] * s
+            continue
         for c in range(d):
             dst = xb + (t * d + c) * LANES
             for b in range(nb):
