@@ -279,23 +279,24 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
 
 
 cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
-               uint8_t* mask, uint8_t* scratch, Py_ssize_t height, Py_ssize_t width, int C,
-               Params prm, mog2_fast_params fprm, int n_threads) noexcept nogil:
-    """All rows; ``scratch`` holds one row of flags per thread."""
+               uint8_t* mask, uint8_t* scratch, Py_ssize_t sstride, Py_ssize_t height,
+               Py_ssize_t width, int C, Params prm, mog2_fast_params fprm,
+               int n_threads) noexcept nogil:
+    """All rows; ``scratch`` holds one row of flags per thread, ``sstride`` bytes apart."""
     cdef Py_ssize_t y, P = height * width
     cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
         for y in prange(height, schedule='guided', num_threads=n_threads):
-            flag = scratch + openmp.omp_get_thread_num() * width
+            flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
         for y in prange(height, schedule='guided', num_threads=n_threads):
-            flag = scratch + openmp.omp_get_thread_num() * width
+            flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
         for y in prange(height, schedule='guided', num_threads=n_threads):
-            flag = scratch + openmp.omp_get_thread_num() * width
+            flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
 
 
@@ -318,8 +319,12 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
     cdef const uint8_t* kp = NULL
     if n_threads < 1:
         n_threads = 1
-    scratch_arr = np.empty((n_threads, W), dtype=np.uint8)
-    cdef uint8_t[:, ::1] scratch = scratch_arr
+    # one row of flags per thread, each in cache lines of its own (no false sharing)
+    cdef Py_ssize_t sstride = (W + 127) // 64 * 64
+    scratch_arr = np.empty(n_threads * sstride + 64, dtype=np.uint8)
+    cdef uint8_t[::1] scratch = scratch_arr
+    cdef uint8_t* sp = &scratch[0]
+    sp = sp + (64 - <size_t>sp % 64) % 64
     if C < 1 or C > MAXC:
         raise ValueError(f"frames must have 1 to {MAXC} channels, got {C}")
     if (state.shape[1] != 2 + C or state.shape[2] != H or state.shape[3] != W
@@ -355,7 +360,7 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
     fprm.var_max = prm.var_max
     with nogil:
         _run(&frame[0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &mask[0, 0],
-             &scratch[0, 0], H, W, C, prm, fprm, n_threads)
+             sp, sstride, H, W, C, prm, fprm, n_threads)
 
 
 def background(const float[:, :, :, ::1] state, const uint8_t[:, ::1] nmodes,

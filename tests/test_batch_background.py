@@ -205,6 +205,26 @@ def test_threads_and_dtypes_give_identical_fits(clip_grey):
     np.testing.assert_array_equal(a.apply(frames[TRAIN:]), c.apply(frames[TRAIN:].astype(np.float32)))
 
 
+@pytest.mark.parametrize("colour", [False, True])
+def test_vector_widths_give_identical_fits(colour, clip_rgb, clip_grey):
+    """The two-component passes run 8 or (with AVX-512) 16 lanes wide: same bits either way."""
+    from gmmfast.batch_background import _k
+
+    kernel = _k()
+    frames = (clip_rgb if colour else clip_grey)[0][:TRAIN]
+    was = kernel._set_avx512(True)
+    try:
+        if not kernel._set_avx512(True):
+            pytest.skip("no AVX-512 on this CPU (or not an AVX2 build): only one width to test")
+        wide = PixelGMM(2, max_iter=12, tol=0.0).fit(frames)
+        kernel._set_avx512(False)
+        narrow = PixelGMM(2, max_iter=12, tol=0.0).fit(frames)
+    finally:
+        kernel._set_avx512(was)
+    for name in ("weights_", "means_", "variances_", "lower_bound_"):
+        np.testing.assert_array_equal(getattr(wide, name), getattr(narrow, name))
+
+
 def test_float_frames_in_unit_range(clip_grey):
     frames, masks = clip_grey
     scaled = frames.astype(np.float32) / 255.0
