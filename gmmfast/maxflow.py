@@ -231,7 +231,7 @@ class GridGraph:
         wr = None if self._wr is None else _as(self._wr, dt)
         self._src = _as(self._src, dt)
         self._snk = _as(self._snk, dt)
-        self._solver.build_grid(kind, w, wr, self._src, self._snk)
+        self._solver.build_grid(kind, w, wr, self._src, self._snk, n_threads=self.n_threads)
         self._built_dtype = dt
 
     def maxflow(self, reuse: bool = True) -> float:

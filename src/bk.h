@@ -204,7 +204,7 @@ static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
  * neighbour is outside the image get 0.  T is float or double. */
 #define BK_GRID_FILL(T, NODE_T)                                                             \
     static void bk_grid_fill_##NODE_T(bk_graph *g, const T *w, const T *wr,                 \
-                                      const T *src, const T *snk)                           \
+                                      const T *src, const T *snk, int nt)                   \
     {                                                                                       \
         const int D = bk_dirs(g->kind), K = D / 2;                                          \
         const int64_t H = g->H, W = g->W, HW = H * W;                                       \
@@ -216,6 +216,9 @@ static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
             memset(nd, 0, (size_t)g->n * sizeof(*nd));                                      \
         }                                                                                   \
         g->fresh = 0;                                                                       \
+        /* rows write disjoint entries (a row's own arcs, and the reverse  \
+         * arcs of the row below that point up), so they fill in parallel */\
+        _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")           \
         for (int64_t i = 0; i < H; i++) {                                                   \
             for (int64_t j = 0; j < W; j++) {                                               \
                 int64_t p = bk_grid_index(g, i, j), s = i * W + j;                          \
@@ -240,13 +243,15 @@ BK_GRID_FILL(double, g4d)
 BK_GRID_FILL(float, g8f)
 BK_GRID_FILL(double, g8d)
 
-static void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk)
+static void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk,
+                         int n_threads)
 {
+    int nt = n_threads > 1 ? n_threads : 1;
     switch (g->kind) {
-    case BK_G4F: bk_grid_fill_g4f(g, w, wr, src, snk); break;
-    case BK_G4D: bk_grid_fill_g4d(g, w, wr, src, snk); break;
-    case BK_G8F: bk_grid_fill_g8f(g, w, wr, src, snk); break;
-    case BK_G8D: bk_grid_fill_g8d(g, w, wr, src, snk); break;
+    case BK_G4F: bk_grid_fill_g4f(g, w, wr, src, snk, nt); break;
+    case BK_G4D: bk_grid_fill_g4d(g, w, wr, src, snk, nt); break;
+    case BK_G8F: bk_grid_fill_g8f(g, w, wr, src, snk, nt); break;
+    case BK_G8D: bk_grid_fill_g8d(g, w, wr, src, snk, nt); break;
     }
 }
 
