@@ -37,8 +37,9 @@ typedef struct {
     int64_t off[8];            /* grid neighbour offsets per direction */
     void *nodes;               /* bk_node_<sfx> array (64-byte aligned) */
     void *rc;                  /* residual capacities (float or double, 64-byte aligned) */
-    void *nodes_mem, *rc_mem;  /* the blocks to release (bk_zfree) */
-    size_t nodes_len, rc_len;  /* their sizes; 0: from calloc */
+    int32_t *nxt;              /* active FIFO link per node, double grids only (see bk_impl.h) */
+    void *nodes_mem, *rc_mem, *nxt_mem;  /* the blocks to release (bk_zfree) */
+    size_t nodes_len, rc_len, nxt_len;   /* their sizes; 0: from calloc */
     int64_t *first;            /* CSR: n + 1 row starts */
     int32_t *head, *sis;       /* CSR: arc head and reverse arc */
     bk_state st0;              /* whole-graph state */
@@ -47,6 +48,7 @@ typedef struct {
 
 #define BK_SFX g4f
 #define CAP float
+#define BK_SEP_NEXT 0
 #define BK_GRID 1
 #define BK_DIRS 4
 #define PAR_T uint8_t
@@ -57,7 +59,11 @@ typedef struct {
 #define BK_SFX g4d
 #define CAP double
 #define BK_DIRS 4
+#undef BK_SEP_NEXT
+#define BK_SEP_NEXT 1
 #include "bk_impl.h"
+#undef BK_SEP_NEXT
+#define BK_SEP_NEXT 0
 #undef BK_SFX
 #undef CAP
 #undef BK_DIRS
@@ -71,7 +77,11 @@ typedef struct {
 #define BK_SFX g8d
 #define CAP double
 #define BK_DIRS 8
+#undef BK_SEP_NEXT
+#define BK_SEP_NEXT 1
 #include "bk_impl.h"
+#undef BK_SEP_NEXT
+#define BK_SEP_NEXT 0
 #undef BK_SFX
 #undef CAP
 #undef BK_DIRS
@@ -93,6 +103,7 @@ typedef struct {
 #undef BK_GRID
 #undef BK_DIRS
 #undef PAR_T
+#undef BK_SEP_NEXT
 
 static inline int bk_is_double(int kind) { return kind & 1; }
 static inline int bk_is_grid(int kind) { return kind < BK_GENF; }
@@ -146,7 +157,9 @@ static void bk_zfree(void *mem, size_t len)
 
 static void bk_free(bk_graph *g)
 {
-    bk_zfree(g->nodes_mem, g->nodes_len); bk_zfree(g->rc_mem, g->rc_len); free(g->first); free(g->head); free(g->sis); free(g->st0.orph);
+    bk_zfree(g->nodes_mem, g->nodes_len); bk_zfree(g->rc_mem, g->rc_len); bk_zfree(g->nxt_mem, g->nxt_len);
+    g->nxt = NULL; g->nxt_mem = NULL; g->nxt_len = 0;
+    free(g->first); free(g->head); free(g->sis); free(g->st0.orph);
     g->nodes = g->rc = g->nodes_mem = g->rc_mem = NULL; g->nodes_len = g->rc_len = 0; g->first = NULL; g->head = g->sis = g->st0.orph = NULL;
 }
 
@@ -159,13 +172,18 @@ static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs)
      * as possible (one line for 8 double arcs) */
     g->nodes = bk_zalloc((size_t)n * bk_node_size(kind), &g->nodes_mem, &g->nodes_len);
     g->rc = bk_zalloc((size_t)(n_arcs > 0 ? n_arcs : 1) * cs, &g->rc_mem, &g->rc_len);
+    if (kind == BK_G4D || kind == BK_G8D)
+        g->nxt = (int32_t *)bk_zalloc((size_t)n * sizeof(int32_t), &g->nxt_mem, &g->nxt_len);
     bk_state *st = &g->st0;
     memset(st, 0, sizeof(*st));
     st->orph_cap = 2 * n + 1;
     st->orph = (int32_t *)malloc((size_t)st->orph_cap * sizeof(int32_t));
     st->q_first = st->q_last = -1;
     st->lo = 0; st->hi = n;
-    if (!g->nodes || !g->rc || !st->orph) { bk_free(g); return -1; }
+    if (!g->nodes || !g->rc || (!g->nxt && (kind == BK_G4D || kind == BK_G8D)) || !st->orph) {
+        bk_free(g);
+        return -1;
+    }
     g->fresh = 1;
     return 0;
 }
