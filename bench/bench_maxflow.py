@@ -13,6 +13,7 @@ outside the timing.  Both must give the same flow value.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,8 +54,8 @@ def grid_problem(I: np.ndarray, connectivity: int):
     return w, 4.0 * I, 4.0 * (1.0 - I)
 
 
-def solve_gmmfast(w, s, t):
-    g = GridGraph(s.shape, connectivity=2 * w.shape[0])
+def solve_gmmfast(w, s, t, n_threads=None):
+    g = GridGraph(s.shape, connectivity=2 * w.shape[0], n_threads=n_threads)
     g.set_neighbor_weights(w)
     g.set_terminal_weights(s, t)
     return g.maxflow()
@@ -123,27 +124,44 @@ def _best(fn, *args, repeat=3):
     return wall, cpu, out
 
 
-def main(names=None, repeat=3) -> None:
+def main(names=None, repeat=3, n_threads=None) -> None:
     """Print PyMaxflow / gmmfast time ratios (best of `repeat`, build included) per image.
 
     Wall-clock ratios, and CPU-time ratios (process time summed over threads),
     which are steadier on a shared machine and show the single-core work.
+    gmmfast runs with `n_threads` threads (None: all cores).
     """
     names = names or ([p.name for p in sorted(DATA.glob("*.jpg"))] if DATA.exists() else []) + ["synthetic"]
+    print(f"gmmfast threads: {n_threads or 'all'}; load average {os.getloadavg()[0]:.2f}")
     print(f"{'image':14s} conn | wall: pymaxflow gmmfast-f64 ratio gmmfast-f32 ratio | "
           f"cpu ratio f64 f32 | |flow diff|")
+    ratios = []
     for name in names:
         I = grey_image(None if name == "synthetic" else name)
         for conn in (4, 8):
             w, s, t = grid_problem(I, conn)
             tp, cp, fp = _best(solve_pymaxflow, w, s, t, repeat=repeat)
-            t64, c64, f64 = _best(solve_gmmfast, w, s, t, repeat=repeat)
+            t64, c64, f64 = _best(solve_gmmfast, w, s, t, n_threads, repeat=repeat)
             w32, s32, t32_ = (a.astype(np.float32) for a in (w, s, t))
-            t32, c32, f32 = _best(solve_gmmfast, w32, s32, t32_, repeat=repeat)
+            t32, c32, f32 = _best(solve_gmmfast, w32, s32, t32_, n_threads, repeat=repeat)
             assert abs(f64 - fp) <= 1e-9 * fp and abs(f32 - fp) <= 1e-6 * fp
             print(f"{name:14s} {conn:4d} | {tp:8.3f}s {t64:8.3f}s {tp / t64:5.2f} {t32:8.3f}s {tp / t32:5.2f} | "
                   f"{cp / c64:5.2f} {cp / c32:5.2f} | {abs(f64 - fp):.1e}", flush=True)
+            if name != "synthetic":   # geo-means over the photos
+                ratios.append((conn, tp / t64, tp / t32, cp / c64, cp / c32))
+    for conn in (4, 8):
+        r = np.array([x[1:] for x in ratios if x[0] == conn])
+        if len(r):
+            gm = np.exp(np.log(r).mean(axis=0))
+            print(f"geo-mean {conn}-conn: wall f64 {gm[0]:.2f} f32 {gm[1]:.2f} | cpu f64 {gm[2]:.2f} f32 {gm[3]:.2f}"
+                  f" | min wall f64 {r[:, 0].min():.2f} f32 {r[:, 1].min():.2f}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or None)
+    args = sys.argv[1:]
+    threads = None
+    for a in list(args):
+        if a.startswith("--threads="):
+            threads = int(a.split("=", 1)[1])
+            args.remove(a)
+    main(args or None, n_threads=threads)

@@ -30,7 +30,8 @@ cdef extern from "bk.h" nogil:
     void bk_free(bk_graph *g)
     int bk_grid_alloc(bk_graph *g, int kind, int32_t H, int32_t W)
     int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
-    void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk)
+    void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk,
+                      int n_threads)
     int bk_csr_build_float(bk_graph *g, int kind, int64_t n, int64_t m, const int32_t *ei,
                            const int32_t *ej, const float *cap, const float *rcap)
     int bk_csr_build_double(bk_graph *g, int kind, int64_t n, int64_t m, const int32_t *ei,
@@ -90,11 +91,12 @@ cdef class Solver:
         return {"augmentations": self.g.st0.n_aug, "orphans": self.g.st0.n_orphans}
 
     def build_grid(self, int kind, cnp.ndarray w, object wr, cnp.ndarray src,
-                   cnp.ndarray snk, bint greedy=True):
+                   cnp.ndarray snk, bint greedy=True, int n_threads=1):
         """Build a grid solver from C-contiguous arrays of the kind's dtype.
 
         w and wr: (D/2, H, W) forward / reverse arc capacities (wr None: w);
-        src, snk: (H, W) terminal capacities.
+        src, snk: (H, W) terminal capacities; the rows are filled on
+        n_threads threads.
         """
         cdef int32_t H = <int32_t>src.shape[0], W = <int32_t>src.shape[1]
         cdef const void *pw = _ptr(w)
@@ -111,7 +113,7 @@ cdef class Solver:
                     bk_free(&self.g)
                 rc = bk_grid_alloc(&self.g, kind, H, W)
             if rc == 0:
-                bk_grid_fill(&self.g, pw, pwr, ps, pt)
+                bk_grid_fill(&self.g, pw, pwr, ps, pt, n_threads)
         if rc != 0:
             self.allocated = False
             raise MemoryError("not enough memory for the max-flow grid")

@@ -539,10 +539,15 @@ def test_alpha_expansion_bad_input():
 
 
 @pytest.mark.parametrize("conn", [4, 8])
-def test_grid_bands_parallel_equal_single_thread(conn):
-    """The banded (multi-threaded) first solve gives the reference flow and the same cut."""
-    rng = np.random.default_rng(50 + conn)
-    H, W = 200, 30
+@pytest.mark.parametrize("H", [200, 400])
+def test_grid_bands_parallel_equal_single_thread(conn, H):
+    """The banded (multi-threaded) first solve gives the reference flow and the same cut.
+
+    H = 200 runs 2 bands on 2 threads and 3 on 3; H = 400 runs 4 and 6 bands,
+    merged pairwise (6 -> 3 -> 2 -> 1 also carries an odd region over a level).
+    """
+    rng = np.random.default_rng(50 + conn + H)
+    W = 30
     yy, xx = np.mgrid[0:H, 0:W]
     I = 0.5 + 0.45 * np.sin(xx / 5.0 + yy / 11.0) + 0.15 * rng.standard_normal((H, W))
     w = np.stack([np.round(10 * np.exp(-3 * np.abs(I - np.roll(np.roll(I, -dy, 0), -dx, 1))))
