@@ -350,7 +350,9 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
-        for b in prange(nb, schedule='static'):
+        # dynamic: a core slowed by other work does not hold up the pass (blocks are
+        # indexed, so the result is the same whichever thread takes which block)
+        for b in prange(nb, schedule='dynamic'):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             for q in range(K * ns):
@@ -409,7 +411,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
-        for c in prange(nc, schedule='static'):
+        for c in prange(nc, schedule='dynamic', chunksize=8):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             lp = buf + (2 * d + 4) * CHUNK

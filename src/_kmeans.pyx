@@ -92,7 +92,7 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
     cdef int[::1] labwork_view = labwork
     cdef int* lab
     with nogil, parallel(num_threads=n_threads):
-        for c in prange(nc, schedule='static'):
+        for c in prange(nc, schedule='dynamic', chunksize=8):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             lab = &labwork_view[tid * CHUNK]
@@ -178,7 +178,7 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
     cdef floating[::1] work_view = work
     base = &work_view[0]
     with nogil, parallel(num_threads=n_threads):
-        for c in prange(nc, schedule='static'):
+        for c in prange(nc, schedule='dynamic', chunksize=8):
             start = c * CHUNK
             n = N - start
             if n > CHUNK:

@@ -110,14 +110,14 @@ def test_exp_accuracy(mod, dtype):
     )
 
 
-EXP2_RANGE = {np.float64: (-1021.0, 0.0), np.float32: (-125.0, 0.0)}
+EXP2_RANGE = {np.float64: (-1000.0, 0.0), np.float32: (-100.0, 0.0)}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mod", VARIANTS)
 def test_exp2_accuracy_and_clamp(mod, dtype):
     # the EM normalisation's 2**x for x <= 0: within MAX_ULP of the reference on its range,
-    # and clamped below it (the result stays the normal number 2**lo rather than 0)
+    # and exactly 0 below it (so no subnormal numbers reach the statistics)
     lo, hi = EXP2_RANGE[dtype]
     rng = np.random.default_rng(3)
     x = np.concatenate([
@@ -135,7 +135,7 @@ def test_exp2_accuracy_and_clamp(mod, dtype):
     )
     below = np.array([lo - 0.25, lo - 1, lo - 100, -1e30, -np.inf], dtype=dtype)
     mod.exp2_neg_array(below)
-    assert np.all(below == dtype(2.0) ** dtype(lo))
+    assert np.all(below == 0)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
