@@ -5,11 +5,13 @@
 Samples are processed in chunks of CHUNK rows.  Each chunk is transposed
 into a per-thread structure-of-arrays buffer, so that every inner loop runs
 over samples with unit stride and the compiler vectorises it (including
-``gmm_exp``/``gmm_log`` from fastmath.h).  Nothing of size N*K is allocated
-unless the caller asks for responsibilities.
+``gmm_exp2_neg``/``gmm_log`` from fastmath.h).  Log-probabilities are formed
+in base 2 for the normalisation, so each exponential is a bare 2**x.  Nothing
+of size N*K is allocated unless the caller asks for responsibilities.
 
-Sufficient statistics are accumulated per chunk into ``chunk_stats`` and
-reduced by the caller, so results do not depend on the number of threads.
+em_pass accumulates sufficient statistics per block of BLOCK chunks into
+``block_stats``, each block in a fixed order by one thread, and the caller
+sums the blocks, so results do not depend on the number of threads.
 Second moments are centred on the component means the E-step used, which
 avoids the E[x^2] - mu^2 cancellation that ruins float32 covariances.
 
