@@ -28,9 +28,9 @@
 #define GMMS_INLINE static inline
 #endif
 
-#define GMMS_DEFINE(T, SUF)                                                          \
+#define GMMS_DEFINE(T, SUF)                                                           \
 GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
-        const T *mean, const T *P, T c, T h, T *lp, const int D)                           \
+        const T *mean, const T *P, T c, T h, T *lp, const int D)                      \
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
@@ -61,14 +61,14 @@ GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
                 }                                                                     \
             }                                                                         \
         }                                                                             \
-        lp[i] = c - h * sq;                                                      \
+        lp[i] = c - h * sq;                                                           \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
 GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
         const T *mean, const T *P, T c, T h, T *lp, const int D)                      \
 {                                                                                     \
-    /* (x - m) q computed as x q - m q: one FMA per feature (the full form keeps     \
+    /* (x - m) q computed as x q - m q: one FMA per feature (the full form keeps      \
        the subtraction: GCC spills its constants otherwise) */                        \
     const T q0 = P[0], q1 = D > 1 ? P[1] : 0, q2 = D > 2 ? P[2] : 0,                  \
             q3 = D > 3 ? P[3] : 0;                                                    \
@@ -88,7 +88,7 @@ GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,          \
+GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,            \
         ptrdiff_t n, ptrdiff_t st, const T *mean, double *o, const int D,             \
         const int full)                                                               \
 {                                                                                     \
@@ -142,39 +142,39 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-/* Entry points with a literal feature count (1..4) per case. */                     \
+/* Entry points with a literal feature count (1..4) per case. */                      \
 static void gmm_small_logprob_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int d,    \
-        int full, const T *mean, const T *P, T c, T h, T *lp)                              \
+        int full, const T *mean, const T *P, T c, T h, T *lp)                         \
 {                                                                                     \
     if (full) {                                                                       \
         switch (d) {                                                                  \
-        case 1: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;         \
-        case 2: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;         \
-        case 3: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;         \
-        default: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;        \
+        case 1: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;      \
+        case 2: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;      \
+        case 3: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;      \
+        default: gmms_logprob_full_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;     \
         }                                                                             \
     } else {                                                                          \
         switch (d) {                                                                  \
-        case 1: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;         \
-        case 2: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;         \
-        case 3: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;         \
-        default: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;        \
+        case 1: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 1); break;      \
+        case 2: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 2); break;      \
+        case 3: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 3); break;      \
+        default: gmms_logprob_diag_##SUF(xT, n, st, mean, P, c, h, lp, 4); break;     \
         }                                                                             \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,          \
+static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,            \
         ptrdiff_t n, ptrdiff_t st, int d, int full, const T *mean, double *o)         \
 {                                                                                     \
     switch (d * 2 + (full != 0)) {                                                    \
-    case 2: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0); break;                     \
-    case 3: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1); break;                     \
-    case 4: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0); break;                     \
-    case 5: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1); break;                     \
-    case 6: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0); break;                     \
-    case 7: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1); break;                     \
-    case 8: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0); break;                     \
-    default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1); break;                    \
+    case 2: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0); break;              \
+    case 3: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1); break;              \
+    case 4: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0); break;              \
+    case 5: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1); break;              \
+    case 6: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0); break;              \
+    case 7: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1); break;              \
+    case 8: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0); break;              \
+    default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1); break;             \
     }                                                                                 \
 }
 
@@ -210,7 +210,7 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
     }                                                                                 \
 }                                                                                     \
                                                                                       \
-static int gmm_small_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,          \
+static int gmm_small_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,         \
         T *scale, T *lse)                                                             \
 {                                                                                     \
     switch (K) {                                                                      \
