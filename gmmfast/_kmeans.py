@@ -84,7 +84,7 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
     closest = np.empty(n, dtype=np.float64)
     _k.min_sq_dist(X, np.ascontiguousarray(X[first]), closest, False, nt)
     pot = closest.sum()
-    n_chunks = (n + 511) // 512
+    n_chunks = _k.n_chunks(n)
     for c in range(1, n_clusters):
         if pot <= 0.0:
             # Every sample coincides with a chosen centre: pick unused rows at random.
@@ -149,7 +149,7 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
     tol_abs = float(tol) * float(np.mean(np.var(X, axis=0, dtype=np.float64)))
 
-    n_chunks = (n + 511) // 512
+    n_chunks = _k.n_chunks(n)
     labels = np.full(n, -1, dtype=np.int32)
     chunk_sums = np.empty((n_chunks, n_clusters * (d + 1)), dtype=np.float64)
     chunk_inertia = np.empty(n_chunks, dtype=np.float64)

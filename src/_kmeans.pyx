@@ -54,6 +54,11 @@ cdef inline void _sq_dist(const floating* xT, const floating* center, Py_ssize_t
             out[i] = out[i] + t * t
 
 
+def n_chunks(Py_ssize_t n_samples):
+    """Number of chunks (rows of the per-chunk outputs) the kernels split n_samples into."""
+    return (n_samples + CHUNK - 1) // CHUNK
+
+
 def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
                int[::1] labels, double[:, ::1] chunk_sums, double[::1] chunk_inertia,
                cnp.int64_t[::1] chunk_changed, int n_threads):
