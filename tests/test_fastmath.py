@@ -195,3 +195,5 @@ def test_rejects_wrong_input(mod):
         mod.exp_array(np.zeros((2, 2)))
     with pytest.raises((TypeError, ValueError)):
         mod.log_array(np.zeros(8)[::2])
+    with pytest.raises((TypeError, ValueError)):
+        mod.exp2_neg_array(np.zeros(4, dtype=np.int32))
