@@ -390,8 +390,9 @@ class GaussianMixture:
         else:
             prec = np.repeat(pchol, d)
             kind = _k.DIAG
-        return (np.ascontiguousarray(means, dtype=dtype), np.ascontiguousarray(prec, dtype=dtype),
-                np.ascontiguousarray(log_const, dtype=dtype), kind)
+        # copies: the M-step kernel writes the next iteration's arrays into them in place
+        return (np.array(means, dtype=dtype, order="C"), np.array(prec, dtype=dtype, order="C"),
+                np.array(log_const, dtype=dtype, order="C"), kind)
 
     def _m_step_from_stats(self, stats, ref, eps, rng, X):
         """Parameters from summed statistics centred on ``ref`` (float64)."""
@@ -480,20 +481,35 @@ class GaussianMixture:
             "Check the data for extreme values or increase reg_covar."
         )
 
-    def _em_pass(self, X, params, buffers, nt):
-        weights, means, pchol = params
-        m, prec, lc, kind = self._kernel_params(X.dtype, weights, means, pchol)
-        block_stats, block_ll = buffers
-        _k.em_pass(X, m, prec, lc, kind, block_stats, block_ll, nt)
-        total = block_ll.sum()
-        K, d = means.shape
-        stats = block_stats.sum(axis=0).reshape(K, -1)
-        if not np.isfinite(total) or not np.isfinite(stats).all():
+    def _em_iteration(self, X, kparams, buffers, eps, rng, nt):
+        """One EM iteration: the fused E-step pass, then the M-step.
+
+        ``kparams`` are em_pass's arrays (from ``_kernel_params``); the M-step
+        kernel overwrites them with the next iteration's.  Returns the mean
+        log-likelihood under the old parameters, the new (weights, means, cov,
+        pchol) in float64, and the kernel arrays for the next pass.
+        """
+        km, kp, klc, kind = kparams
+        block_stats, block_ll, stats = buffers
+        _k.em_pass(X, km, kp, klc, kind, block_stats, block_ll, nt)
+        K, d = km.shape
+        ct = self.covariance_type
+        shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[ct]
+        weights, means, cov, pchol = np.empty(K), np.empty((K, d)), np.empty(shape), np.empty(shape)
+        status, total = _k.m_step(block_stats, block_ll, X.shape[0], km, _k.COVARIANCE_CODES[ct],
+                                  self.reg_covar, eps, stats, weights, means, cov.reshape(-1),
+                                  pchol.reshape(-1), km, kp, klc)
+        if status == _k.M_STEP_NONFINITE:
             raise ValueError(
                 "Numerical failure in the E-step (non-finite log-likelihood): the data may be "
                 "too large in magnitude; rescale it."
             )
-        return total / X.shape[0], stats, m.astype(np.float64)
+        if status != _k.M_STEP_OK:
+            # an empty component or a covariance that is not positive definite: the
+            # Python M-step re-seeds or regularises (and warns); km is still the reference
+            weights, means, cov, pchol = self._m_step_from_stats(stats, km.astype(np.float64), eps, rng, X)
+            kparams = self._kernel_params(X.dtype, weights, means, pchol)
+        return total / X.shape[0], (weights, means, cov, pchol), kparams
 
     # -------------------------------------------------------- initialising
     def _initial_resp_stats(self, X, rng, nt):
@@ -594,7 +610,8 @@ class GaussianMixture:
         K = self.n_components
         nb = _k.n_blocks(n)
         kind = _k.FULL if self.covariance_type in ("full", "tied") else _k.DIAG
-        buffers = (np.empty((nb, K * _k.n_stats(d, kind))), np.empty(nb))
+        ns = _k.n_stats(d, kind)
+        buffers = (np.empty((nb, K * ns)), np.empty(nb), np.empty((K, ns)))
 
         max_lower_bound = -np.inf
         best_params = None
@@ -621,10 +638,11 @@ class GaussianMixture:
                 best_n_iter = 0
                 continue
             converged = False
+            kparams = self._kernel_params(X.dtype, weights, means, pchol)
             for n_iter in range(1, self.max_iter + 1):
                 prev_lower_bound = lower_bound
-                lower_bound, stats, ref = self._em_pass(X, (weights, means, pchol), buffers, nt)
-                weights, means, cov, pchol = self._m_step_from_stats(stats, ref, eps, rng, X)
+                lower_bound, (weights, means, cov, pchol), kparams = self._em_iteration(
+                    X, kparams, buffers, eps, rng, nt)
                 current_lower_bounds.append(float(lower_bound))
                 change = lower_bound - prev_lower_bound
                 if self.verbose >= 1 and n_iter % self.verbose_interval == 0:

@@ -515,3 +515,228 @@ def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
                             t = t + 1
                     else:
                         o[1 + d + j] += dj * dj
+
+
+# --------------------------------------------------------------------------
+# M-step: parameters from em_pass's block statistics.  The arrays are tiny
+# (K x d x d), but the numpy version costs ~0.2-0.6 ms per EM iteration in
+# small-array calls, all of it serial; here it is a few microseconds.
+# --------------------------------------------------------------------------
+
+cdef extern from "<math.h>" nogil:
+    double sqrt(double)
+    double log(double)
+
+cdef enum:
+    COV_FULL = 0
+    COV_TIED = 1
+    COV_DIAG = 2
+    COV_SPHERICAL = 3
+
+cdef enum:
+    MSTEP_OK = 0           # parameters and kernel arrays written
+    MSTEP_NONFINITE = 1    # the statistics or the log-likelihood are not finite
+    MSTEP_EMPTY = 2        # a component has (almost) no samples: the caller re-seeds it
+    MSTEP_NOT_PD = 3       # a covariance is not positive definite: the caller regularises
+
+COVARIANCE_CODES = {"full": COV_FULL, "tied": COV_TIED, "diag": COV_DIAG,
+                    "spherical": COV_SPHERICAL}
+M_STEP_OK = MSTEP_OK
+M_STEP_NONFINITE = MSTEP_NONFINITE
+M_STEP_EMPTY = MSTEP_EMPTY
+M_STEP_NOT_PD = MSTEP_NOT_PD
+
+cdef double _LOG_2PI = 1.8378770664093453   # log(2 pi)
+
+
+cdef inline bint _finite(double v) noexcept nogil:
+    return v - v == 0.0    # false for NaN and +-inf
+
+
+cdef bint _precision_cholesky_full(const double* cov, Py_ssize_t d, double* L,
+                                   double* P) noexcept nogil:
+    """P (upper triangular, row-major d x d) with P P^T = inverse(cov).
+
+    cov = L L^T (lower Cholesky), P = inverse(L)^T, as scikit-learn stores
+    precisions_cholesky_.  Returns False when cov is not positive definite.
+    """
+    cdef Py_ssize_t i, j, k
+    cdef double s
+    for j in range(d):
+        s = cov[j * d + j]
+        for k in range(j):
+            s = s - L[j * d + k] * L[j * d + k]
+        if not (s > 0.0) or not _finite(s):
+            return False
+        L[j * d + j] = sqrt(s)
+        for i in range(j + 1, d):
+            s = cov[i * d + j]
+            for k in range(j):
+                s = s - L[i * d + k] * L[j * d + k]
+            L[i * d + j] = s / L[j * d + j]
+    # column c of inverse(L) by forward substitution; it is row c of P
+    for j in range(d):
+        for i in range(d):
+            P[j * d + i] = 0.0
+        for i in range(j, d):
+            s = 1.0 if i == j else 0.0
+            for k in range(j, i):
+                s = s - L[i * d + k] * P[j * d + k]
+            P[j * d + i] = s / L[i * d + i]
+    return True
+
+
+cdef void _centred_covariance(const double* st, const double* delta, Py_ssize_t d,
+                              double* C) noexcept nogil:
+    """C = sum r (x - mean)(x - mean)^T from statistics centred on ref (mean = ref + delta).
+
+    st = [count, S1 (d), packed upper triangle of S2]: sum r (x-ref)(x-ref)^T
+    shifted to the new mean, without forming E[x^2] - mean^2.
+    """
+    cdef Py_ssize_t a, b, t = 1 + d
+    cdef double n_raw = st[0], v
+    for a in range(d):
+        for b in range(a, d):
+            v = (st[t] - st[1 + a] * delta[b] - delta[a] * st[1 + b]
+                 + n_raw * delta[a] * delta[b])
+            C[a * d + b] = v
+            C[b * d + a] = v
+            t = t + 1
+
+
+def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
+           Py_ssize_t n_samples, const floating[:, ::1] ref, int cov_type,
+           double reg_covar, double eps, double[:, ::1] stats, double[::1] weights,
+           double[:, ::1] means, double[::1] cov, double[::1] pchol,
+           floating[:, ::1] k_means, floating[::1] k_prec, floating[::1] k_log_const):
+    """One M-step from em_pass's output; returns (status, summed log-likelihood).
+
+    Always writes ``stats`` (the blocks summed, (K, n_stats)) and returns the
+    log-likelihood.  With status M_STEP_OK it also writes the new parameters
+    (float64: weights (K,), means (K, d), cov and pchol flattened in
+    scikit-learn's shapes for ``cov_type``) and the next em_pass's arrays
+    ``k_means``, ``k_prec``, ``k_log_const`` (em_pass layout, compute dtype).
+    ``ref`` is the means the E-step used (the statistics are centred on it);
+    it may be the same array as ``k_means``, which is written last.
+    Other statuses leave the parameters and kernel arrays untouched: the
+    caller handles empty components and covariances that are not positive
+    definite (M_STEP_EMPTY, M_STEP_NOT_PD) or raises (M_STEP_NONFINITE).
+    """
+    cdef Py_ssize_t nb = block_stats.shape[0], K = ref.shape[0], d = ref.shape[1]
+    cdef int kind = KIND_FULL if cov_type == COV_FULL or cov_type == COV_TIED else KIND_DIAG
+    cdef Py_ssize_t ns = _n_stats(d, kind)
+    cdef Py_ssize_t n_cov = (K * d * d if cov_type == COV_FULL else d * d if cov_type == COV_TIED
+                             else K * d if cov_type == COV_DIAG else K)
+    cdef Py_ssize_t b, k, j, q
+    cdef double total = 0.0, nk, nk_sum = 0.0, v, logdet, empty_below
+    cdef int status = MSTEP_OK
+    if cov_type < COV_FULL or cov_type > COV_SPHERICAL:
+        raise ValueError("unknown covariance type code")
+    if (block_stats.shape[1] != K * ns or block_loglik.shape[0] != nb
+            or stats.shape[0] != K or stats.shape[1] != ns or weights.shape[0] != K
+            or means.shape[0] != K or means.shape[1] != d or cov.shape[0] != n_cov
+            or pchol.shape[0] != n_cov or k_means.shape[0] != K or k_means.shape[1] != d
+            or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d)
+            or k_log_const.shape[0] != K):
+        raise ValueError("m_step arrays have inconsistent shapes")
+    work = np.zeros(3 * d * d + d)
+    cdef double[::1] w = work
+    cdef double* C = &w[0]
+    cdef double* L = C + d * d
+    cdef double* P = L + d * d
+    cdef double* delta = P + d * d
+    empty_below = 1e-10 * (n_samples if n_samples > 1 else 1)
+    with nogil:
+        for q in range(K * ns):
+            stats[q // ns, q % ns] = 0.0
+        for b in range(nb):
+            total = total + block_loglik[b]
+            for q in range(K * ns):
+                stats[q // ns, q % ns] += block_stats[b, q]
+        if not _finite(total):
+            status = MSTEP_NONFINITE
+        for k in range(K):
+            for q in range(ns):
+                if not _finite(stats[k, q]):
+                    status = MSTEP_NONFINITE
+            if K > 1 and status == MSTEP_OK and stats[k, 0] <= empty_below:
+                status = MSTEP_EMPTY
+    if status != MSTEP_OK:
+        return status, total
+    with nogil:
+        if cov_type == COV_TIED:
+            for q in range(d * d):
+                cov[q] = 0.0
+        for k in range(K):
+            nk = stats[k, 0] + 10.0 * eps
+            nk_sum = nk_sum + nk
+            weights[k] = nk
+            for j in range(d):
+                means[k, j] = (stats[k, 0] * <double>ref[k, j] + stats[k, 1 + j]) / nk
+                delta[j] = means[k, j] - <double>ref[k, j]
+            if kind == KIND_FULL:
+                _centred_covariance(&stats[k, 0], delta, d, C)
+                if cov_type == COV_FULL:
+                    for q in range(d * d):
+                        cov[k * d * d + q] = C[q] / nk
+                    for j in range(d):
+                        cov[k * d * d + j * d + j] += reg_covar
+                else:
+                    for q in range(d * d):
+                        cov[q] += C[q]
+            else:
+                v = 0.0
+                for j in range(d):
+                    C[j] = ((stats[k, 1 + d + j] - 2.0 * stats[k, 1 + j] * delta[j]
+                             + stats[k, 0] * delta[j] * delta[j]) / nk + reg_covar)
+                    v = v + C[j]
+                if cov_type == COV_DIAG:
+                    for j in range(d):
+                        cov[k * d + j] = C[j] if C[j] > 0.0 else 0.0
+                else:
+                    v = v / d
+                    cov[k] = v if v > 0.0 else 0.0
+        if cov_type == COV_TIED:
+            for q in range(d * d):
+                cov[q] = cov[q] / nk_sum
+            for j in range(d):
+                cov[j * d + j] += reg_covar
+        for k in range(K):
+            weights[k] = weights[k] / nk_sum
+        # precision Cholesky factors; any failure leaves the kernel arrays untouched
+        if cov_type == COV_FULL:
+            for k in range(K):
+                if not _precision_cholesky_full(&cov[k * d * d], d, L, &pchol[k * d * d]):
+                    status = MSTEP_NOT_PD
+                    break
+        elif cov_type == COV_TIED:
+            if not _precision_cholesky_full(&cov[0], d, L, &pchol[0]):
+                status = MSTEP_NOT_PD
+        else:
+            for q in range(n_cov):
+                if not (cov[q] > 0.0) or not _finite(cov[q]):
+                    status = MSTEP_NOT_PD
+                    break
+                pchol[q] = 1.0 / sqrt(cov[q])
+        if status == MSTEP_OK:
+            for k in range(K):
+                logdet = 0.0
+                for j in range(d):
+                    if cov_type == COV_FULL:
+                        v = pchol[k * d * d + j * d + j]
+                        for q in range(d):
+                            k_prec[k * d * d + j * d + q] = <floating>pchol[k * d * d + j * d + q]
+                    elif cov_type == COV_TIED:
+                        v = pchol[j * d + j]
+                        for q in range(d):
+                            k_prec[k * d * d + j * d + q] = <floating>pchol[j * d + q]
+                    elif cov_type == COV_DIAG:
+                        v = pchol[k * d + j]
+                        k_prec[k * d + j] = <floating>v
+                    else:
+                        v = pchol[k]
+                        k_prec[k * d + j] = <floating>v
+                    logdet = logdet + log(v)
+                    k_means[k, j] = <floating>means[k, j]
+                k_log_const[k] = <floating>(log(weights[k]) - 0.5 * d * _LOG_2PI + logdet)
+    return status, total
