@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
+import sys
 import time
 import warnings
 from typing import Any
@@ -126,6 +128,19 @@ def _n_parameters(K, d, covariance_type):
 # --------------------------------------------------------------------------
 # Validation helpers
 # --------------------------------------------------------------------------
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
+
+    The same warning is raised from different depths (fit, fit_predict, the
+    initialisation), so a fixed stacklevel would point inside the package.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 def _is_int(x):
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
@@ -433,7 +448,7 @@ class GaussianMixture:
         warnings.warn(
             f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
             "at random samples with the data's variance. The data may have fewer clusters "
-            "than n_components.", DegenerateDataWarning, stacklevel=4)
+            "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
         n, d = X.shape
         picks = rng.choice(n, size=len(idx), replace=len(idx) > n)
         means = means.copy()
@@ -474,7 +489,7 @@ class GaussianMixture:
             warnings.warn(
                 f"Some covariances were not positive definite (degenerate or collinear data); "
                 f"added {reg:.3g} to their diagonals. Consider increasing reg_covar.",
-                DegenerateDataWarning, stacklevel=4)
+                DegenerateDataWarning, stacklevel=_user_stacklevel())
             return pchol, trial
         raise ValueError(
             "Fitting the mixture failed: covariances could not be made positive definite. "
@@ -580,12 +595,18 @@ class GaussianMixture:
     # ------------------------------------------------------------- fitting
     def fit(self, X, y=None) -> "GaussianMixture":
         """Estimate the model parameters with EM; returns self."""
-        self.fit_predict(X, y)
+        self._fit(_validate_X(X, min_samples=2))
         return self
 
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit the model and return the most probable component of each sample."""
         X = _validate_X(X, min_samples=2)
+        self._fit(X)
+        # Final E-step so that fit_predict(X) == fit(X).predict(X).
+        return self._predict_validated(X)
+
+    def _fit(self, X) -> None:
+        """EM on validated X; sets the fitted attributes (fit skips fit_predict's final E-step)."""
         n, d = X.shape
         self._check_parameters(d)
         if n < self.n_components:
@@ -597,7 +618,7 @@ class GaussianMixture:
             warnings.warn(
                 f"X has only {n_distinct} distinct sample(s), fewer than n_components="
                 f"{self.n_components}: some components will duplicate others or be re-seeded.",
-                DegenerateDataWarning, stacklevel=2)
+                DegenerateDataWarning, stacklevel=_user_stacklevel())
         if self.warm_start and hasattr(self, "converged_") and self.n_features_in_ != d:
             raise ValueError(
                 f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}."
@@ -672,7 +693,7 @@ class GaussianMixture:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning, stacklevel=_user_stacklevel())
         self._set_parameters(best_params, X.dtype)
         self._warn_identical_components()
         self.n_iter_ = best_n_iter
@@ -680,8 +701,6 @@ class GaussianMixture:
         self.lower_bounds_ = best_lower_bounds
         self.n_features_in_ = d
         self.fit_time_ = time.perf_counter() - t_start
-        # Final E-step so that fit_predict(X) == fit(X).predict(X).
-        return self._predict_validated(X)
 
     def _set_parameters(self, params, dtype):
         weights, means, cov, pchol = params
@@ -727,7 +746,7 @@ class GaussianMixture:
                 f"{len(twins)} pair(s) of components are identical (for example components "
                 f"{twins[0][0]} and {twins[0][1]}): the data has fewer distinct clusters than "
                 f"n_components={K}, or duplicated points were picked as seeds. Consider a smaller "
-                "n_components.", DegenerateDataWarning, stacklevel=3)
+                "n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
 
     # ---------------------------------------------------------- predicting
     def _check_is_fitted(self):

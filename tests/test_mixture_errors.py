@@ -380,3 +380,19 @@ def test_huge_and_tiny_scale():
         for dtype in (np.float64, np.float32):
             gm, _ = _fit_recording(x.astype(dtype), n_components=2, random_state=0)
             _assert_finite_model(gm, x.astype(dtype))
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_warnings_name_the_callers_line(method):
+    # the degenerate-data and convergence warnings are raised at different depths inside
+    # gmmfast; each must point at the user's call, not at the package
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(scale=0.1, size=(300, 2)), rng.normal(scale=0.1, size=(300, 2)) + 3])
+    means_init = np.array([[0.0, 0.0], [3.0, 3.0], [1e3, 1e3], [-1e3, 1e3]])
+    gm = GaussianMixture(n_components=4, means_init=means_init, max_iter=2, random_state=0)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        getattr(gm, method)(x)
+    assert {type(w.message).__name__ for w in rec} >= {"DegenerateDataWarning", "ConvergenceWarning"}
+    for w in rec:
+        assert w.filename == __file__, (w.filename, str(w.message))
