@@ -49,6 +49,12 @@ ctypedef fused pixel_t:
 cdef enum:
     MAXC = 4          # channels supported by the kernel
 
+cdef enum:
+    # Rows are handed out a few at a time: the cost of a row varies a lot (moving
+    # objects take the scalar path), and 'guided' gave each of two threads half the
+    # frame in its first grab, so the half with the moving objects set the frame's time.
+    ROWS_PER_TASK = 4
+
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
         float alpha, a1, prune, Tb, Tg, var_min, var_max
@@ -287,15 +293,18 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
     cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
-        for y in prange(height, schedule='guided', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+                          num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
-        for y in prange(height, schedule='guided', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+                          num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
-        for y in prange(height, schedule='guided', num_threads=n_threads):
+        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+                          num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
 
