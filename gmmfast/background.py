@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ._aligned import aligned_copy, aligned_empty, aligned_zeros
 from ._dispatch import load
 from ._threads import effective_n_threads
 
@@ -334,8 +335,8 @@ class BackgroundSubtractorMOG2:
         # planes per mode rank and field: state[m, 0] weights, state[m, 1] variances,
         # state[m, 2 + c] channel means, each (H, W)
         self._state = {
-            "state": np.zeros((k, 2 + c, h, w), np.float32),
-            "nmodes": np.zeros((h, w), np.uint8),
+            "state": aligned_zeros((k, 2 + c, h, w), np.float32),
+            "nmodes": aligned_zeros((h, w), np.uint8),
         }
         self.n_frames_ = 0
 
@@ -402,7 +403,7 @@ class BackgroundSubtractorMOG2:
         else:
             alpha = lr
         learn = alpha > 0.0
-        mask = np.empty((h, w), np.uint8)
+        mask = aligned_empty((h, w), np.uint8)   # rows split between threads own their lines
         st = self._state
         _k.apply(x, kf, st["state"], st["nmodes"], mask, alpha, learn,
                  self._var_threshold, self._var_threshold_gen, self._background_ratio,
@@ -461,7 +462,7 @@ class BackgroundSubtractorMOG2:
                 params[name] = v
             state = None
             if "state_state" in data:
-                state = {k: np.ascontiguousarray(data["state_" + k]) for k in ("state", "nmodes")}
+                state = {k: aligned_copy(data["state_" + k]) for k in ("state", "nmodes")}
             n_frames = int(data["n_frames"])
         # validate everything before touching self
         probe = type(self)(**params)

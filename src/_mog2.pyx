@@ -49,11 +49,6 @@ ctypedef fused pixel_t:
 cdef enum:
     MAXC = 4          # channels supported by the kernel
 
-cdef enum:
-    # Rows are handed out a few at a time: the cost of a row varies a lot (moving
-    # objects take the scalar path), and 'guided' gave each of two threads half the
-    # frame in its first grab, so the half with the moving objects set the frame's time.
-    ROWS_PER_TASK = 4
 
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
@@ -290,20 +285,28 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
                int n_threads) noexcept nogil:
     """All rows; ``scratch`` holds one row of flags per thread, ``sstride`` bytes apart."""
     cdef Py_ssize_t y, P = height * width
+    # Rows go out in tasks of ~1/16 of a thread's share.  The cost of a row varies a lot
+    # (moving objects take the scalar path): 'guided' gave each of two threads half the
+    # frame in its first grab, so the half with the moving objects set the frame time.
+    # Tasks of a few rows are worse still (1 row: 1.2x on 2 threads, 4 rows: 1.8x), as
+    # the threads then work on neighbouring rows and contend for the lines between them.
+    cdef Py_ssize_t rows_per_task = height // (16 * n_threads)
+    if rows_per_task < 4:
+        rows_per_task = 4
     cdef uint8_t* flag
     # C is a literal in each call so the compiler unrolls the channel loops
     if C == 3:
-        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+        for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
     elif C == 1:
-        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+        for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
     else:
-        for y in prange(height, schedule='dynamic', chunksize=ROWS_PER_TASK,
+        for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
             _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
