@@ -11,6 +11,22 @@ from cython cimport floating
 cdef enum:
     CHUNK = 512      # samples per chunk: a chunk's buffers stay in L1/L2
     LANES = 16       # independent partial sums in the reductions (vectorised)
+    LINE = 64        # bytes per cache line
+
+
+cdef inline Py_ssize_t _line_padded(Py_ssize_t n, Py_ssize_t itemsize) noexcept nogil:
+    """n items of ``itemsize`` bytes rounded up to whole cache lines (in items).
+
+    Per-thread work areas use this stride, from a ``_line_aligned`` base, so that
+    no cache line is written by two threads (NumPy arrays are only 16-byte aligned).
+    """
+    cdef Py_ssize_t per_line = LINE // itemsize
+    return (n + per_line - 1) // per_line * per_line
+
+
+cdef inline void* _line_aligned(void* p) noexcept nogil:
+    """p rounded up to a cache-line boundary; allocate LINE spare bytes for it."""
+    return <void*>((<size_t>p + LINE - 1) // LINE * LINE)
 
 
 cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:

@@ -53,7 +53,7 @@ cdef extern from "fastmath.h" nogil:
     double LOG2E "GMM_LOG2E"
     float gmm_exp2_neg_f32(float x)
 
-from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
+from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
 
 cdef enum:
     BLOCK = 8        # chunks per block of em_pass statistics (4096 samples)
@@ -338,27 +338,36 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
     cdef Py_ssize_t nb = (nc + BLOCK - 1) // BLOCK
     cdef Py_ssize_t ns = _n_stats(d, kind)
-    cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
+    cdef Py_ssize_t per_thread = _line_padded((2 * d + 4 + K) * CHUNK, sizeof(floating))
+    cdef Py_ssize_t acc_stride = _line_padded(K * ns, sizeof(double))
     cdef Py_ssize_t b, c, c_end, n, tid, q
     cdef double ll
     cdef floating* buf
     cdef floating* base
+    cdef double* acc
+    cdef double* acc_base
     _check_shapes(X, means, prec, log_const, kind)
     if block_stats.shape[0] != nb or block_stats.shape[1] != K * ns or block_loglik.shape[0] != nb:
         raise ValueError("block buffers have the wrong shape")
     if N == 0:
         return
-    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
+    # per-thread buffers on cache lines of their own; each block's statistics are
+    # summed in the thread's own lines and stored once (block_stats rows share lines)
+    work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
-    base = &work_view[0]
+    base = <floating*>_line_aligned(&work_view[0])
+    acc_work = np.empty(acc_stride * n_threads + LINE, dtype=np.float64)
+    cdef double[::1] acc_view = acc_work
+    acc_base = <double*>_line_aligned(&acc_view[0])
     with nogil, parallel(num_threads=n_threads):
         # dynamic: a core slowed by other work does not hold up the pass (blocks are
         # indexed, so the result is the same whichever thread takes which block)
         for b in prange(nb, schedule='dynamic'):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
+            acc = acc_base + tid * acc_stride
             for q in range(K * ns):
-                block_stats[b, q] = 0.0
+                acc[q] = 0.0
             ll = 0.0
             c_end = (b + 1) * BLOCK
             if c_end > nc:
@@ -370,7 +379,9 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                 ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
                 _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, buf + (2 * d + 2) * CHUNK, n, d, K,
                              kind, &means[0, 0],
-                             buf + d * CHUNK, buf + 2 * d * CHUNK, &block_stats[b, 0])
+                             buf + d * CHUNK, buf + 2 * d * CHUNK, acc)
+            for q in range(K * ns):
+                block_stats[b, q] = acc[q]
             block_loglik[b] = ll
 
 
@@ -387,7 +398,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = means.shape[0]
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t per_thread = (2 * d + 4 + K) * CHUNK
+    cdef Py_ssize_t per_thread = _line_padded((2 * d + 4 + K) * CHUNK, sizeof(floating))
     cdef Py_ssize_t c, start, n, tid, i, k, best
     cdef floating* buf
     cdef floating* base
@@ -409,9 +420,9 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
         raise ValueError("weighted_log_prob has the wrong shape")
     if N == 0:
         return
-    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
+    work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
-    base = &work_view[0]
+    base = <floating*>_line_aligned(&work_view[0])
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
             tid = openmp.omp_get_thread_num()

@@ -30,7 +30,7 @@ cdef extern from "kmeans_small.h" nogil:
     double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* c, double* closest, int update)
 
-from _chunks cimport CHUNK, LANES, _sum, _transpose_chunk
+from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
 
 cdef enum:
     SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used
@@ -71,7 +71,7 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = centers.shape[0]
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t per_thread = (d + 3) * CHUNK
+    cdef Py_ssize_t per_thread = _line_padded((d + 3) * CHUNK, sizeof(floating))
     cdef Py_ssize_t c, start, n, tid, i, j, k, q
     cdef floating* buf
     cdef floating* base
@@ -90,17 +90,19 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
         raise ValueError("chunk buffers have the wrong length")
     if N == 0:
         return
-    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
+    # per-thread buffers on cache lines of their own
+    work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
-    base = &work_view[0]
-    labwork = np.empty(CHUNK * n_threads, dtype=np.int32)
+    base = <floating*>_line_aligned(&work_view[0])
+    labwork = np.empty(CHUNK * n_threads + LINE, dtype=np.int32)
     cdef int[::1] labwork_view = labwork
+    cdef int* lab_base = <int*>_line_aligned(&labwork_view[0])
     cdef int* lab
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
-            lab = &labwork_view[tid * CHUNK]
+            lab = lab_base + tid * CHUNK
             dist = buf + d * CHUNK
             best = buf + (d + 1) * CHUNK
             bestk = buf + (d + 2) * CHUNK
@@ -165,7 +167,7 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], L = candidates.shape[0]
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t per_thread = d * CHUNK
+    cdef Py_ssize_t per_thread = _line_padded(d * CHUNK, sizeof(floating))
     cdef Py_ssize_t c, start, n, i, j, l, tid
     cdef double s, t, acc, v
     cdef floating* buf
@@ -179,9 +181,10 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
         raise ValueError("chunk_pots has the wrong shape")
     if N == 0:
         return
-    work = np.empty(per_thread * n_threads, dtype=np.float32 if floating is float else np.float64)
+    # per-thread buffers on cache lines of their own
+    work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] work_view = work
-    base = &work_view[0]
+    base = <floating*>_line_aligned(&work_view[0])
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
             start = c * CHUNK
