@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dispatch import load
+from ._finite import all_finite
 from ._random import check_random_state
 from ._threads import threads_for
 
@@ -44,7 +45,7 @@ def _as_data(X) -> np.ndarray:
         raise ValueError(f"X must be a 2-D array (n_samples, n_features), got {X.ndim}-D.")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty (shape {X.shape}).")
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError("X contains NaN or infinity.")
     return np.ascontiguousarray(X)
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._aligned import aligned_copy, aligned_empty, aligned_zeros
 from ._dispatch import load
+from ._finite import all_finite
 from ._threads import effective_n_threads
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
@@ -76,7 +77,7 @@ def _as_frame(frame: Any, name: str = "frame") -> np.ndarray:
         return np.ascontiguousarray(frame)
     if frame.dtype.kind == "f":
         out = np.ascontiguousarray(frame, dtype=np.float32)
-        if not np.isfinite(out).all():
+        if not all_finite(out):
             raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
         return out
     raise TypeError(

@@ -33,6 +33,7 @@ from typing import Iterable, NamedTuple, Union
 
 import numpy as np
 
+from ._finite import all_finite
 from ._threads import effective_n_threads
 
 __all__ = [
@@ -70,7 +71,7 @@ def _check_numeric(arr: np.ndarray, what: str) -> None:
             f"{what} must hold numbers (uint8 is best; other integer and float types are "
             f"converted to float32), got dtype {arr.dtype}."
         )
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+    if arr.dtype.kind == "f" and not all_finite(arr):
         raise ValueError(f"{what} contain NaN or infinite values; replace them first.")
 
 

@@ -33,6 +33,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ._dispatch import load
+from ._finite import all_finite
 from ._threads import effective_n_threads
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
@@ -72,7 +73,7 @@ def _capacity_array(x, name: str) -> np.ndarray:
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
     if a.size:
-        if not np.isfinite(a).all():
+        if not all_finite(a):
             raise ValueError(f"{name} contains NaN or infinite values; capacities must be finite.")
         if a.min() < 0:
             raise ValueError(f"{name} must be non-negative; found {a.min()}.")
@@ -89,7 +90,7 @@ def _pick_dtype(forced: Optional[np.dtype], *arrays: np.ndarray) -> np.dtype:
 
 def _as(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     out = np.ascontiguousarray(a, dtype=dt)
-    if dt == np.float32 and a.dtype != np.float32 and out.size and not np.isfinite(out).all():
+    if dt == np.float32 and a.dtype != np.float32 and out.size and not all_finite(out):
         raise ValueError("capacities overflow float32; use dtype=np.float64.")
     return out
 
@@ -495,7 +496,7 @@ def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
     if u.ndim != 3 or 0 in u.shape:
         raise ValueError(f"unary must have shape (H, W, L) with all sizes >= 1, got {u.shape}.")
     u = u.astype(np.float64)
-    if not np.isfinite(u).all():
+    if not all_finite(u):
         raise ValueError("unary contains NaN or infinite values.")
     if isinstance(connectivity, bool) or connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._dispatch import load
+from ._finite import all_finite
 from ._kmeans import kmeans, kmeans_plusplus
 from ._random import check_random_state
 from ._threads import effective_n_threads, threads_for
@@ -179,7 +180,7 @@ def _validate_X(X, *, name="X", min_samples=1) -> np.ndarray:
         raise ValueError(f"{name} has 0 features (shape {arr.shape}); at least one is required.")
     if arr.shape[0] < min_samples:
         raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape {arr.shape}); at least {min_samples} required.")
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
     return np.ascontiguousarray(arr)
 

@@ -24,6 +24,7 @@ from typing import IO, Any, Union
 import numpy as np
 
 from ._dispatch import load
+from ._finite import all_finite
 from ._threads import effective_n_threads
 
 __all__ = ["segment", "Segmentation", "adjusted_rand_index", "palette", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
@@ -109,7 +110,7 @@ def _load_image(image: ImageLike) -> np.ndarray:
     elif arr.dtype.kind == "f":
         if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
-        if not np.isfinite(arr).all():
+        if not all_finite(arr):
             raise ValueError("image contains NaN or infinite values; replace them (e.g. np.nan_to_num) first")
     return arr
 
