@@ -21,6 +21,7 @@ import numpy as np
 from ._aligned import aligned_copy, aligned_empty, aligned_zeros
 from ._dispatch import load
 from ._finite import all_finite
+from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
@@ -128,12 +129,18 @@ class BackgroundSubtractorMOG2:
     shadow_threshold : float
         Darkest brightness ratio (0 to 1) still called a shadow (``tau``).
     n_threads : int or None
-        OpenMP threads; None uses all usable cores.
+        OpenMP threads.  None chooses between one thread and all usable cores
+        by the frame rate the calling loop achieves, re-checked every few
+        hundred frames: on a small machine a video decoder running beside a
+        multi-threaded ``apply`` makes the whole loop slower than one thread
+        would.  Masks do not depend on the thread count.
 
     Attributes
     ----------
     n_frames_ : int
         Frames learnt since the last reset.
+    n_threads_ : int
+        Threads the last ``apply`` used.
     frame_shape_ : tuple or None
         (H, W, C) of the model, None before the first frame.
     """
@@ -148,7 +155,9 @@ class BackgroundSubtractorMOG2:
                  complexity_reduction: float = 0.05, shadow_value: int = 127,
                  shadow_threshold: float = 0.5, n_threads: int | None = None) -> None:
         self._state: dict[str, np.ndarray] | None = None
+        self._tuner: StreamThreadTuner | None = None
         self.n_frames_ = 0
+        self.n_threads_ = 0
         self.history = history
         self.var_threshold = var_threshold
         self.detect_shadows = detect_shadows
@@ -292,6 +301,7 @@ class BackgroundSubtractorMOG2:
     def n_threads(self, value: int | None) -> None:
         effective_n_threads(value)  # validates
         self._n_threads = value
+        self._tuner = None
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters as a dict (scikit-learn convention)."""
@@ -328,6 +338,7 @@ class BackgroundSubtractorMOG2:
     def reset(self) -> "BackgroundSubtractorMOG2":
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
         self._state = None
+        self._tuner = None
         self.n_frames_ = 0
         return self
 
@@ -406,11 +417,16 @@ class BackgroundSubtractorMOG2:
         learn = alpha > 0.0
         mask = aligned_empty((h, w), np.uint8)   # rows split between threads own their lines
         st = self._state
+        nt = _threads_for(self._n_threads, h * w)
+        if self._n_threads is None and nt > 1:
+            if self._tuner is None or self._tuner.max_threads != nt:
+                self._tuner = StreamThreadTuner(nt)
+            nt = self._tuner.next_threads()
+        self.n_threads_ = nt
         _k.apply(x, kf, st["state"], st["nmodes"], mask, alpha, learn,
                  self._var_threshold, self._var_threshold_gen, self._background_ratio,
                  self._var_init, self._var_min, self._var_max, self._complexity_reduction,
-                 self._detect_shadows, self._shadow_value, self._shadow_threshold,
-                 _threads_for(self._n_threads, h * w))
+                 self._detect_shadows, self._shadow_value, self._shadow_threshold, nt)
         if learn:
             self.n_frames_ += 1
         return mask
@@ -578,7 +594,8 @@ class BackgroundSubtractor:
     output : {'bool', 'uint8'}
         Mask type of :meth:`apply`: bool, or uint8 with 0 / 255.
     n_threads : int or None
-        OpenMP threads; None uses all usable cores.
+        OpenMP threads; None lets the model choose by frame rate (see
+        :class:`BackgroundSubtractorMOG2`).
 
     Attributes
     ----------
@@ -660,7 +677,9 @@ class BackgroundSubtractor:
             model = self._build()
             self.model_ = model
         raw = self.model_.apply(frame, learning_rate=learning_rate)
-        mask = clean_mask(raw == 255, self.median_size, self.closing_size, self.n_threads)
+        # the clean-up uses the threads the model chose for this frame (see n_threads)
+        nt = self.n_threads if self.n_threads is not None else self.model_.n_threads_
+        mask = clean_mask(raw == 255, self.median_size, self.closing_size, nt)
         if self.output == "uint8":
             return mask.view(np.uint8) * np.uint8(255)
         return mask

@@ -86,7 +86,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--grey", action="store_true", help="work on grey levels instead of colour")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="read at most N frames")
     p.add_argument("--fps", type=float, default=None, help="frame rate of the outputs (default: the input's, or 10)")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads (default: all cores; mog2 picks between one and all by the frame rate)")
     p.set_defaults(func=run)
     return p
 
