@@ -145,7 +145,52 @@ def streaming(size: str, rounds: int = 5) -> dict[str, float]:
     return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
+def video_file(size: str, n: int, folder: str) -> str:
+    """The synthetic frames of ``size`` written as an MP4 (needs imageio-ffmpeg)."""
+    import os
+
+    from gmmfast.video import write_video
+
+    h, w = SIZES[size]
+    path = os.path.join(folder, f"mog2_bench_{size}_{n}.mp4")
+    if not os.path.exists(path):
+        write_video(path, synthetic_frames(h, w, n=n), fps=25)
+    return path
+
+
+def video_loop(path: str, n_threads) -> float:
+    """Seconds to decode ``path`` frame by frame (FFmpeg) and apply MOG2 to each frame."""
+    from gmmfast.video import iter_frames
+
+    model = gmmfast.BackgroundSubtractorMOG2(n_threads=n_threads)
+    t0 = time.perf_counter()
+    for f in iter_frames(path):
+        model.apply(f)
+    return time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, None])
+def test_gmmfast_mog2_video_loop(benchmark, tmp_path_factory, n_threads):
+    """Decode + apply, the loop `gmmfast bgsub` runs: 200 frames of 640x480 MP4."""
+    pytest.importorskip("imageio_ffmpeg")
+    path = video_file("640x480", 200, str(tmp_path_factory.getbasetemp()))
+    benchmark.group = "decode + apply loop, 640x480"
+    benchmark.pedantic(video_loop, args=(path, n_threads), rounds=3, iterations=1)
+
+
 if __name__ == "__main__":
+    import tempfile
+
+    try:
+        import imageio_ffmpeg  # noqa: F401
+        with tempfile.TemporaryDirectory() as tmp:
+            for size, n in (("640x480", 600), ("1920x1080", 150)):
+                path = video_file(size, n, tmp)
+                best = {nt: min(video_loop(path, nt) for _ in range(2)) for nt in (1, 2, None)}
+                print(f"{size} decode + apply, {n} frames: " + ", ".join(
+                    f"n_threads={nt}: {t:.2f} s" for nt, t in best.items()))
+    except ImportError:
+        print("imageio-ffmpeg not installed: decode + apply loop skipped")
     for size in SIZES:
         s = streaming(size)
         print(f"{size} streaming wall: " + ", ".join(f"{k} {v:.2f} ms" for k, v in s.items()))
