@@ -9,6 +9,14 @@ from . import _cpu, _dispatch
 from ._threads import available_cpus, effective_n_threads
 
 
+def _avx512_in_use() -> bool:
+    """Whether the batch background kernel runs its 16-lane AVX-512 passes."""
+    from .batch_background import _k
+
+    kernel = _k()
+    return bool(getattr(kernel, "_avx512_in_use", lambda: False)())
+
+
 def config() -> dict:
     """The runtime configuration as a dict (see :func:`show_config`)."""
     import numpy
@@ -19,6 +27,7 @@ def config() -> dict:
         "gmmfast": __version__,
         "kernel_variant": _dispatch.VARIANT,
         "cpu_has_avx2_fma": _cpu.has_avx2_fma(),
+        "avx512_passes": _avx512_in_use(),
         "override_env": f"{_dispatch.ENV_VAR}={__import__('os').environ.get(_dispatch.ENV_VAR, '')!s}",
         "default_threads": effective_n_threads(None),
         "available_cpus": available_cpus(),

@@ -4,6 +4,9 @@ Every kernel module is built twice on x86-64: ``baseline`` (any x86-64 CPU)
 and ``avx2`` (AVX2 + FMA).  The choice is made once, at import, from what
 the CPU reports; set ``GMMFAST_KERNELS=baseline`` to force the portable
 build (``GMMFAST_KERNELS=avx2`` forces AVX2 and fails on CPUs without it).
+A few passes of the avx2 build also have 16-lane AVX-512 versions, used when
+the CPU has AVX-512 and ``GMMFAST_KERNELS`` is unset (``avx2`` keeps to 256-bit
+vectors, e.g. on CPUs that lower their clock for 512-bit instructions).
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def _choose_variant() -> str:
 
 
 VARIANT = _choose_variant()
+
+
+def avx512_allowed() -> bool:
+    """False when ``GMMFAST_KERNELS`` names a variant: then no 512-bit paths are used."""
+    return os.environ.get(ENV_VAR, "auto").strip().lower() in ("", "auto")
 
 
 def load(kernel: str):

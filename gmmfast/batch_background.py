@@ -56,9 +56,11 @@ _kernel = None
 def _k():
     global _kernel
     if _kernel is None:
-        from ._dispatch import load
+        from ._dispatch import avx512_allowed, load
 
         _kernel = load("_pixelgmm")
+        if not avx512_allowed():
+            _kernel._set_avx512(False)
     return _kernel
 
 

@@ -49,6 +49,7 @@ cdef extern from "pixelgmm_fused.h" nogil:
     int PGMM_FUSED
     void pgmm_init()
     int pgmm_set_wide(int on)
+    int pgmm_get_wide()
     void pgmm_prefetch(const char* p)
 
 pgmm_init()         # picks the 16-lane AVX-512 functions when the CPU has them
@@ -61,6 +62,11 @@ def _set_avx512(bint on):
     CPU or the build has no AVX-512.
     """
     return bool(pgmm_set_wide(on))
+
+
+def _avx512_in_use():
+    """Whether the 16-lane AVX-512 two-component passes are in use."""
+    return bool(pgmm_get_wide())
 
 cdef enum:
     LANES = 32       # pixels per block (PGMM_L in the C block above)

@@ -297,6 +297,7 @@ PGMM_HELPERS(16, 16, PGMM_AVX512)
 PGMM_INSTANTIATE(_w16)
 static int pgmm_wide = 0, pgmm_wide_ok = 0;
 static int pgmm_set_wide(int on) { int was = pgmm_wide; pgmm_wide = on && pgmm_wide_ok; return was; }
+static int pgmm_get_wide(void) { return pgmm_wide; }
 static void pgmm_init(void)
 {
     __builtin_cpu_init();
@@ -308,6 +309,7 @@ static void pgmm_init(void)
 #else
 static void pgmm_init(void) {}
 static int pgmm_set_wide(int on) { (void)on; return 0; }
+static int pgmm_get_wide(void) { return 0; }
 #define PGMM_DISPATCH(NAME, ARGS) NAME##_w8 ARGS;
 #endif
 
@@ -329,6 +331,7 @@ PGMM_KM2_ENTRY(pgmm_km2_d3)
 #define PGMM_FUSED 0
 static void pgmm_init(void) {}
 static int pgmm_set_wide(int on) { (void)on; return 0; }
+static int pgmm_get_wide(void) { return 0; }
 #define PGMM_STUB(NAME) static void NAME() {}
 PGMM_STUB(pgmm_em2_d1) PGMM_STUB(pgmm_em2_d1_ll) PGMM_STUB(pgmm_em2_d3)
 PGMM_STUB(pgmm_em2_d3_ll) PGMM_STUB(pgmm_km2_d1) PGMM_STUB(pgmm_km2_d3)
