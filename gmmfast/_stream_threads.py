@@ -3,7 +3,7 @@
 A kernel that scales well on an idle machine can lose in a real loop: on two
 cores, a video decoder (FFmpeg decodes the next frame while the current one is
 processed) and a two-thread kernel fight for the cores, and measured here the
-whole decode-and-subtract loop ran 15-30 % slower with two threads than with
+whole decode-and-subtract loop ran 8-36 % slower with two threads than with
 one, although each call on its own was faster with two.  So what is compared is
 the period between successive calls, which includes whatever the caller does
 between frames, and not the duration of a call.
