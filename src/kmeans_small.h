@@ -8,7 +8,9 @@
  * assign:    best[i] = min_k ||x_i - c_k||^2 and lab[i] = its argmin (first
  *            minimum wins, as in scikit-learn).
  * sums:      o[k*(d+1)] += count of lab == k, o[k*(d+1)+1+j] += sum of x_j
- *            over it (masked reductions, no scatter).
+ *            over it: per component, the 0/1 indicator times x (no scatter;
+ *            written as a product because GCC turned the conditional form into
+ *            masked loads and blends, 17 instead of 6.5 instructions per sample).
  * potential: returns sum_i min(closest[i], ||x_i - c||^2); with update,
  *            also stores that minimum into closest.
  */
@@ -72,12 +74,12 @@ KMS_INLINE void kms_sums_##SUF(const T *xT, const int32_t *lab, ptrdiff_t n,    
         T cnt = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                   \
         _Pragma("omp simd reduction(+:cnt,s0,s1,s2,s3)")                             \
         for (ptrdiff_t i = 0; i < n; i++) {                                          \
-            int m = lab[i] == kk;                                                    \
-            cnt += m ? (T)1 : (T)0;                                                  \
-            s0 += m ? x0[i] : (T)0;                                                  \
-            if (D > 1) s1 += m ? x1[i] : (T)0;                                       \
-            if (D > 2) s2 += m ? x2[i] : (T)0;                                       \
-            if (D > 3) s3 += m ? x3[i] : (T)0;                                       \
+            const T m = (T)(lab[i] == kk);   /* 0 or 1: multiply, no masked loads */  \
+            cnt += m;                                                                \
+            s0 += m * x0[i];                                                         \
+            if (D > 1) s1 += m * x1[i];                                              \
+            if (D > 2) s2 += m * x2[i];                                              \
+            if (D > 3) s3 += m * x3[i];                                              \
         }                                                                            \
         double *q = o + k * (D + 1);                                                 \
         q[0] += cnt;                                                                 \
