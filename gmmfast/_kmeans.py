@@ -82,9 +82,12 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
     indices = np.empty(n_clusters, dtype=np.intp)
     first = rng.randint(n)
     indices[0] = first
-    closest = np.empty(n, dtype=np.float64)
-    _k.min_sq_dist(X, np.ascontiguousarray(X[first]), closest, False, nt)
-    pot = closest.sum()
+    # closest[i]: squared distance to the nearest chosen centre; chunk_pot[c]: its sum over
+    # chunk c, written by the same pass, so drawing a sample needs no cumulative sum of all n
+    closest = np.full(n, np.inf)
+    chunk_pot = np.empty((_k.n_chunks(n), 1), dtype=np.float64)
+    _k.candidate_potentials(X, np.ascontiguousarray(X[first:first + 1]), closest, chunk_pot, nt, True)
+    pot = chunk_pot.sum()
     n_chunks = _k.n_chunks(n)
     for c in range(1, n_clusters):
         if pot <= 0.0:
@@ -93,16 +96,44 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
             indices[c] = rng.choice(unused)
             continue
         rand_vals = rng.uniform(size=n_local_trials) * pot
-        cand = np.searchsorted(np.cumsum(closest), rand_vals)
-        np.clip(cand, None, n - 1, out=cand)
+        cand = _draw_by_potential(closest, chunk_pot[:, 0], rand_vals)
         chunk_pots = np.empty((n_chunks, len(cand)), dtype=np.float64)
         _k.candidate_potentials(X, np.ascontiguousarray(X[cand]), closest, chunk_pots, nt)
         pots = chunk_pots.sum(axis=0)
         best = int(np.argmin(pots))
         indices[c] = cand[best]
-        _k.min_sq_dist(X, np.ascontiguousarray(X[cand[best]]), closest, True, nt)
-        pot = closest.sum()
+        _k.candidate_potentials(X, np.ascontiguousarray(X[cand[best]:cand[best] + 1]), closest,
+                                chunk_pot, nt, True)
+        pot = chunk_pot.sum()
     return X[indices].copy(), indices
+
+
+def _draw_by_potential(closest: np.ndarray, chunk_pot: np.ndarray, rand_vals: np.ndarray) -> np.ndarray:
+    """For each r in rand_vals, the sample i with cumsum(closest)[i-1] <= r < cumsum(closest)[i].
+
+    That is sample i with probability closest[i] / sum(closest) for uniform r, and never a
+    sample whose ``closest`` is 0 (an already chosen centre).  Two levels, chunk then sample,
+    so only one chunk's values are summed per draw.  A draw that rounding puts at or past
+    the total goes to the last sample with mass.
+    """
+    size = _k.chunk_size()
+    csum = np.cumsum(chunk_pot)
+    chunks = np.searchsorted(csum, rand_vals, side="right")
+    out = np.empty(len(rand_vals), dtype=np.intp)
+    for t, (r, ch) in enumerate(zip(rand_vals, chunks)):
+        if ch >= len(csum):
+            ch = len(csum) - 1
+            while chunk_pot[ch] <= 0.0 and ch > 0:
+                ch -= 1
+        lo = ch * size
+        vals = closest[lo:lo + size]
+        i = int(np.searchsorted(np.cumsum(vals), r - (csum[ch - 1] if ch > 0 else 0.0), side="right"))
+        if i >= len(vals):
+            i = len(vals) - 1
+            while vals[i] <= 0.0 and i > 0:
+                i -= 1
+        out[t] = lo + i
+    return out
 
 
 def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: float = 1e-4,

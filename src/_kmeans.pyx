@@ -59,6 +59,11 @@ def n_chunks(Py_ssize_t n_samples):
     return (n_samples + CHUNK - 1) // CHUNK
 
 
+def chunk_size():
+    """Samples per chunk (the last chunk may be shorter)."""
+    return CHUNK
+
+
 def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
                int[::1] labels, double[:, ::1] chunk_sums, double[::1] chunk_inertia,
                cnp.int64_t[::1] chunk_changed, int n_threads):
@@ -142,19 +147,6 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
                 changed = changed + (labels[start + i] != lab[i])
                 labels[start + i] = lab[i]
             chunk_changed[c] = changed
-
-
-def min_sq_dist(const floating[:, ::1] X, const floating[::1] point,
-                double[::1] closest, bint update, int n_threads):
-    """closest[i] = ||x_i - point||^2, or min(closest[i], that) when update."""
-    cdef Py_ssize_t N = X.shape[0], d = X.shape[1]
-    cdef Py_ssize_t i, j
-    cdef double s, t
-    if point.shape[0] != d or closest.shape[0] != N:
-        raise ValueError("point or closest do not match X")
-    if not update:
-        closest[:] = np.inf
-    candidate_potentials(X, np.asarray(point).reshape(1, d), closest, None, n_threads, True)
 
 
 def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candidates,

@@ -230,3 +230,27 @@ def test_bad_init_shape():
         kmeans(x, 3, init=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="init"):
         kmeans(x, 3, init="bogus")
+
+
+def test_draw_by_potential_matches_a_global_cumulative_sum():
+    # integer-valued potentials: every partial sum is exact, so the two-level draw must pick
+    # exactly what np.searchsorted on the cumulative sum of all samples picks
+    from gmmfast._kmeans import _draw_by_potential, _k
+
+    rng = np.random.default_rng(5)
+    size = _k.chunk_size()
+    for n in (1, 7, size, size + 1, 5 * size + 37):
+        closest = rng.integers(0, 20, n).astype(np.float64)
+        if n > 2:
+            closest[0] = closest[-1] = 0.0      # chosen centres at the ends: draws must skip them
+        closest[rng.integers(1, n) if n > 2 else 0] = 3.0   # at least some mass
+        chunk_pot = np.add.reduceat(closest, np.arange(0, n, size))
+        total = closest.sum()
+        draws = np.concatenate([rng.uniform(size=50) * total, [0.0, 1e-9, total]])
+        expected = np.searchsorted(np.cumsum(closest), draws, side="right")
+        # a draw at the total (rounding) goes to the last sample with mass
+        last = np.flatnonzero(closest > 0)[-1]
+        expected[expected >= n] = last
+        got = _draw_by_potential(closest, chunk_pot, draws)
+        assert_array_equal(got, expected)
+        assert np.all(closest[got] > 0)
