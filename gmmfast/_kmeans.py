@@ -179,7 +179,7 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
         if not np.isfinite(centers).all():
             raise ValueError("init centres contain NaN or infinity.")
     centers = np.ascontiguousarray(centers, dtype=X.dtype)
-    tol_abs = float(tol) * float(np.mean(np.var(X, axis=0, dtype=np.float64)))
+    tol_abs = float(tol) * float(np.mean(_k.column_variances(X, nt)))
 
     n_chunks = _k.n_chunks(n)
     labels = np.full(n, -1, dtype=np.int32)

@@ -64,6 +64,50 @@ def chunk_size():
     return CHUNK
 
 
+def column_variances(const floating[:, ::1] X, int n_threads):
+    """Per-feature variance of X (population, float64), in two chunked passes.
+
+    ``np.var(X, axis=0)`` on an (n, 3) array reduces three values per call of
+    NumPy's inner loop and took 65 ms at n = 1M (40 % of a k-means); this takes
+    a few.  The second pass is centred, so large offsets do not cancel; each
+    chunk is summed in the data's dtype (LANES partial sums), chunks in float64.
+    """
+    cdef Py_ssize_t N = X.shape[0], d = X.shape[1]
+    cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t per_thread = _line_padded(d * CHUNK, sizeof(floating))
+    cdef Py_ssize_t c, i, j, n, tid
+    cdef floating* buf
+    cdef floating* base
+    cdef floating m
+    if N == 0 or d == 0:
+        raise ValueError("X is empty")
+    part_arr = np.empty((nc, d))
+    cdef double[:, ::1] part = part_arr
+    mean_arr = np.empty(d, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] mean = mean_arr
+    work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] work_view = work
+    base = <floating*>_line_aligned(&work_view[0])
+    for second in range(2):
+        with nogil, parallel(num_threads=n_threads):
+            for c in prange(nc, schedule='static'):
+                tid = openmp.omp_get_thread_num()
+                buf = base + tid * per_thread
+                n = N - c * CHUNK
+                if n > CHUNK:
+                    n = CHUNK
+                _transpose_chunk(&X[c * CHUNK, 0], n, d, buf)
+                for j in range(d):
+                    if second:
+                        m = mean[j]
+                        for i in range(n):
+                            buf[j * CHUNK + i] = (buf[j * CHUNK + i] - m) * (buf[j * CHUNK + i] - m)
+                    part[c, j] = _sum(buf + j * CHUNK, n)
+        if not second:
+            mean_arr[:] = part_arr.sum(axis=0) / N
+    return part_arr.sum(axis=0) / N
+
+
 def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
                int[::1] labels, double[:, ::1] chunk_sums, double[::1] chunk_inertia,
                cnp.int64_t[::1] chunk_changed, int n_threads):

@@ -254,3 +254,18 @@ def test_draw_by_potential_matches_a_global_cumulative_sum():
         got = _draw_by_potential(closest, chunk_pot, draws)
         assert_array_equal(got, expected)
         assert np.all(closest[got] > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 3), (7, 2), (1000, 1), (5000, 3), (3000, 17)])
+def test_column_variances_match_numpy(dtype, shape):
+    from gmmfast._kmeans import _k
+
+    rng = np.random.default_rng(sum(shape))
+    X = (rng.normal(size=shape) * rng.uniform(0.1, 10, shape[1]) + 1e4).astype(dtype)
+    ref = np.var(X.astype(np.float64), axis=0)
+    tol = 1e-5 if dtype == np.float32 else 1e-10     # float32: each chunk is summed in float32
+    for nt in (1, 2):
+        assert_allclose(_k.column_variances(X, nt), ref, rtol=tol, atol=1e-12)
+    with pytest.raises(ValueError, match="empty"):
+        _k.column_variances(np.empty((0, 3), dtype), 1)
