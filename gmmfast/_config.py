@@ -13,8 +13,7 @@ def _avx512_in_use() -> bool:
     """Whether the batch background kernel runs its 16-lane AVX-512 passes."""
     from .batch_background import _k
 
-    kernel = _k()
-    return bool(getattr(kernel, "_avx512_in_use", lambda: False)())
+    return _k()._avx512_in_use()
 
 
 def config() -> dict:

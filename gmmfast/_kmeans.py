@@ -84,11 +84,11 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
     indices[0] = first
     # closest[i]: squared distance to the nearest chosen centre; chunk_pot[c]: its sum over
     # chunk c, written by the same pass, so drawing a sample needs no cumulative sum of all n
+    n_chunks = _k.n_chunks(n)
     closest = np.full(n, np.inf)
-    chunk_pot = np.empty((_k.n_chunks(n), 1), dtype=np.float64)
+    chunk_pot = np.empty((n_chunks, 1), dtype=np.float64)
     _k.candidate_potentials(X, np.ascontiguousarray(X[first:first + 1]), closest, chunk_pot, nt, True)
     pot = chunk_pot.sum()
-    n_chunks = _k.n_chunks(n)
     for c in range(1, n_clusters):
         if pot <= 0.0:
             # Every sample coincides with a chosen centre: pick unused rows at random.

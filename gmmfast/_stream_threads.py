@@ -68,7 +68,8 @@ class StreamThreadTuner:
         self._last_start: float | None = None
         self._last: tuple[int, bool] | None = None
         self.chosen: int = max_threads                 # the current best guess
-        self.history: list[tuple[int, dict[int, float]]] = []   # (chosen, median periods) per exploration
+        # (chosen, median periods) of the latest explorations, for inspection; bounded for long streams
+        self.history: deque[tuple[int, dict[int, float]]] = deque(maxlen=64)
 
     def _explore_plan(self) -> list[tuple[int, bool]]:
         plan = []

@@ -650,12 +650,11 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
             or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d)
             or k_log_const.shape[0] != K):
         raise ValueError("m_step arrays have inconsistent shapes")
-    work = np.zeros(3 * d * d + d)
+    work = np.zeros(2 * d * d + d)
     cdef double[::1] w = work
     cdef double* C = &w[0]
     cdef double* L = C + d * d
-    cdef double* P = L + d * d
-    cdef double* delta = P + d * d
+    cdef double* delta = L + d * d
     empty_below = 1e-10 * (n_samples if n_samples > 1 else 1)
     with nogil:
         for q in range(K * ns):

@@ -49,7 +49,6 @@ ctypedef fused pixel_t:
 cdef enum:
     MAXC = 4          # channels supported by the kernel
 
-
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
         float alpha, a1, prune, Tb, Tg, var_min, var_max
