@@ -26,6 +26,7 @@ def config() -> dict:
         "gmmfast": __version__,
         "kernel_variant": _dispatch.VARIANT,
         "cpu_has_avx2_fma": _cpu.has_avx2_fma(),
+        "cpu_has_avx512": _cpu.has_avx512(),
         "avx512_passes": _avx512_in_use(),
         "override_env": f"{_dispatch.ENV_VAR}={__import__('os').environ.get(_dispatch.ENV_VAR, '')!s}",
         "default_threads": effective_n_threads(None),

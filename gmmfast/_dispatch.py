@@ -1,12 +1,14 @@
 """Pick the compiled kernel variant for this CPU.
 
-Every kernel module is built twice on x86-64: ``baseline`` (any x86-64 CPU)
-and ``avx2`` (AVX2 + FMA).  The choice is made once, at import, from what
-the CPU reports; set ``GMMFAST_KERNELS=baseline`` to force the portable
-build (``GMMFAST_KERNELS=avx2`` forces AVX2 and fails on CPUs without it).
-A few passes of the avx2 build also have 16-lane AVX-512 versions, used when
-the CPU has AVX-512 and ``GMMFAST_KERNELS`` is unset (``avx2`` keeps to 256-bit
-vectors, e.g. on CPUs that lower their clock for 512-bit instructions).
+Every kernel module is built three times on x86-64: ``baseline`` (any x86-64
+CPU), ``avx2`` (AVX2 + FMA) and ``avx512`` (the x86-64-v4 set: AVX-512 F, BW,
+CD, DQ and VL, with 512-bit vectors).  The choice is made once, at import,
+from what the CPU reports: the widest variant it runs.  Set
+``GMMFAST_KERNELS`` to ``baseline``, ``avx2`` or ``avx512`` to force one (a
+variant the CPU cannot run is an ImportError).  ``avx2`` keeps every kernel to
+256-bit vectors, e.g. on CPUs that lower their clock for 512-bit instructions:
+it also turns off the 16-lane passes the batch background kernel picks at run
+time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 
 from . import _cpu
 
-VARIANTS = ("avx2", "baseline")
+VARIANTS = ("avx512", "avx2", "baseline")
 ENV_VAR = "GMMFAST_KERNELS"
 
 
@@ -28,26 +30,36 @@ def _available(variant: str) -> bool:
     return True
 
 
+def _cpu_runs(variant: str) -> bool:
+    if variant == "avx512":
+        return _cpu.has_avx512()
+    if variant == "avx2":
+        return _cpu.has_avx2_fma()
+    return True
+
+
+def _requested() -> str:
+    return os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+
+
 def _choose_variant() -> str:
-    requested = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    requested = _requested()
     if requested not in ("auto",) + VARIANTS:
         raise ValueError(
-            f"{ENV_VAR}={requested!r} is not understood; use 'auto', 'avx2' or 'baseline'."
+            f"{ENV_VAR}={requested!r} is not understood; use 'auto', 'avx512', 'avx2' or 'baseline'."
         )
-    if requested == "baseline":
-        return "baseline"
-    cpu_ok = _cpu.has_avx2_fma()
-    if requested == "avx2":
-        if not cpu_ok:
+    if requested != "auto":
+        if not _cpu_runs(requested):
             raise ImportError(
-                f"{ENV_VAR}=avx2 was requested but this CPU does not report AVX2 and FMA; "
-                f"unset {ENV_VAR} or set it to 'baseline'."
+                f"{ENV_VAR}={requested} was requested but this CPU does not report the "
+                f"instructions it needs; unset {ENV_VAR} or set it to 'baseline'."
             )
-        if not _available("avx2"):
-            raise ImportError(f"{ENV_VAR}=avx2 was requested but this build has no AVX2 kernels.")
-        return "avx2"
-    if cpu_ok and _available("avx2"):
-        return "avx2"
+        if not _available(requested):
+            raise ImportError(f"{ENV_VAR}={requested} was requested but this build has no such kernels.")
+        return requested
+    for variant in VARIANTS:
+        if _cpu_runs(variant) and _available(variant):
+            return variant
     return "baseline"
 
 
@@ -55,8 +67,8 @@ VARIANT = _choose_variant()
 
 
 def avx512_allowed() -> bool:
-    """False when ``GMMFAST_KERNELS`` names a variant: then no 512-bit paths are used."""
-    return os.environ.get(ENV_VAR, "auto").strip().lower() in ("", "auto")
+    """False when ``GMMFAST_KERNELS`` forces a variant narrower than ``avx512``."""
+    return _requested() in ("auto", "avx512")
 
 
 def load(kernel: str):

@@ -5,11 +5,17 @@ cimport openmp
 
 cdef extern from "cpu_features.h":
     int gmmfast_cpu_has_avx2_fma()
+    int gmmfast_cpu_has_avx512()
 
 
 def has_avx2_fma():
     """True when the CPU and OS support AVX2 and FMA instructions."""
     return bool(gmmfast_cpu_has_avx2_fma())
+
+
+def has_avx512():
+    """True when the CPU and OS support the x86-64-v4 AVX-512 set (F, BW, CD, DQ, VL)."""
+    return bool(gmmfast_cpu_has_avx512())
 
 
 def omp_max_threads():

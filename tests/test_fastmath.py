@@ -26,12 +26,13 @@ def _variants():
     out = []
     from gmmfast import _cpu
 
-    for name in ("baseline", "avx2"):
+    runs = {"baseline": True, "avx2": _cpu.has_avx2_fma(), "avx512": _cpu.has_avx512()}
+    for name in ("baseline", "avx2", "avx512"):
         try:
             mod = importlib.import_module(f"gmmfast._gmm_{name}")
         except ImportError:
             continue
-        if name == "avx2" and not _cpu.has_avx2_fma():
+        if not runs[name]:
             continue
         out.append(pytest.param(mod, id=name))
     return out
