@@ -252,8 +252,45 @@ cdef inline floating _flog(floating x) noexcept nogil:
 cdef extern from *:
     """
     static inline int gmmfast_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    /* ask for the cache lines of [p, p + bytes) ahead of use */
+    static inline void gmmfast_prefetch_range(const void *p, size_t bytes) {
+        const char *c = (const char *)p;
+        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
+    }
     """
     int _ctz64 "gmmfast_ctz64"(unsigned long long x) noexcept nogil
+    void _prefetch_range "gmmfast_prefetch_range"(const void* p, size_t nbytes) noexcept nogil
+
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* need[j] = 1 when the pixel at mid[j] has a neighbour that changed since its last
+       visit (pd[j]) and it does not both hold its own best label (ml[j]) and agree with
+       all 8 neighbours: the ICM's skip test for a run of interior pixels, as branch-free
+       byte compares that vectorise (mid[-1] .. mid[n] must be readable). */
+    #define GMMFAST_ICM_NEED(T, SUF)                                                      \
+    static inline void gmmfast_icm_need_##SUF(const T *up, const T *mid, const T *dn,       \
+                                              const T *ml, const uint8_t *pd, ptrdiff_t n,  \
+                                              uint8_t *need)                                \
+    {                                                                                       \
+        _Pragma("omp simd")                                                                 \
+        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
+            const T c = mid[j];                                                             \
+            need[j] = (uint8_t)(pd[j] & ((ml[j] != c) | (mid[j - 1] != c) | (mid[j + 1] != c) \
+                                | (up[j - 1] != c) | (up[j] != c) | (up[j + 1] != c)        \
+                                | (dn[j - 1] != c) | (dn[j] != c) | (dn[j + 1] != c)));     \
+        }                                                                                   \
+    }
+    GMMFAST_ICM_NEED(uint8_t, u8)
+    GMMFAST_ICM_NEED(uint16_t, u16)
+    """
+    void _icm_need_u8 "gmmfast_icm_need_u8"(const cnp.uint8_t* up, const cnp.uint8_t* mid,
+            const cnp.uint8_t* dn, const cnp.uint8_t* ml, const cnp.uint8_t* pd, Py_ssize_t n,
+            cnp.uint8_t* need) noexcept nogil
+    void _icm_need_u16 "gmmfast_icm_need_u16"(const cnp.uint16_t* up, const cnp.uint16_t* mid,
+            const cnp.uint16_t* dn, const cnp.uint16_t* ml, const cnp.uint8_t* pd, Py_ssize_t n,
+            cnp.uint8_t* need) noexcept nogil
 
 
 cdef enum:
@@ -261,16 +298,22 @@ cdef enum:
     FLAT_BLOCK = 65536   # entries per parallel task of flat element-wise loops
 
 
-cdef inline void _mark(cnp.uint8_t* dirty, Py_ssize_t H, Py_ssize_t W, Py_ssize_t nb,
+cdef inline void _mark(cnp.uint8_t* dirty, cnp.uint8_t* pd, Py_ssize_t H, Py_ssize_t W, Py_ssize_t nb,
                        Py_ssize_t y, Py_ssize_t x, Py_ssize_t px) noexcept nogil:
-    """Flag the blocks holding the 8 neighbours of (y, x) for another visit.
+    """Flag the 8 neighbours of (y, x), and the blocks holding them, for another visit.
 
     dirty[(yy * nb + block) * 2 + parity]; the pixel's own row only needs
-    the other column parity, rows y-1 and y+1 need both.
+    the other column parity, rows y-1 and y+1 need both.  pd[yy * W + xx]
+    flags the pixels themselves.
     """
     cdef Py_ssize_t b0 = (x - 1 if x > 0 else 0) // BLOCK
     cdef Py_ssize_t b1 = (x + 1 if x + 1 < W else x) // BLOCK
-    cdef Py_ssize_t bb, yy
+    cdef Py_ssize_t bb, yy, xx
+    cdef Py_ssize_t xa = x - 1 if x > 0 else 0
+    cdef Py_ssize_t xb = x + 1 if x + 1 < W else x
+    for yy in range(y - 1 if y > 0 else 0, (y + 1 if y + 1 < H else y) + 1):
+        for xx in range(xa, xb + 1):
+            pd[yy * W + xx] = 1
     for bb in range(b0, b1 + 1):
         dirty[(y * nb + bb) * 2 + 1 - px] = 1
         for yy in range(y - 1, y + 2, 2):
@@ -300,7 +343,8 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     cdef Py_ssize_t nt = n_threads if n_threads > 0 else 1
     cdef Py_ssize_t nb = (W + BLOCK - 1) // BLOCK
     cdef Py_ssize_t i, k, best, y, x, cls, py, px, tid, sweep = 0, yy, xx, bl, xa, xb
-    cdef Py_ssize_t n_rows, r
+    cdef Py_ssize_t n_rows, r, na, nn
+    cdef cnp.uint8_t* need
     cdef floating* u
     cdef floating bv, a = <floating>(1.0 - eps), b0
     cdef double wd = weight / sqrt(2.0), wo = weight
@@ -313,6 +357,7 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     cdef const label_t* mid
     cdef const label_t* dn
     cdef cnp.uint8_t* dp
+    cdef cnp.uint8_t* pp
     cdef label_t n_ul, n_u, n_ur, n_l, n_r, n_dl, n_d, n_dr
     cdef unsigned long long cand
     cdef label_t* mlp
@@ -328,8 +373,13 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     dirty_arr = np.ones(2 * H * nb, dtype=np.uint8)
     cdef cnp.uint8_t[::1] dirty = dirty_arr
     dp = &dirty[0]
+    pixel_dirty_arr = np.ones(N, dtype=np.uint8)
+    cdef cnp.uint8_t[::1] pixel_dirty = pixel_dirty_arr
+    pp = &pixel_dirty[0]
     work = np.zeros((nt, K), dtype=np.float64)
     cdef double[:, ::1] agree_all = work
+    need_work = np.ones((nt, BLOCK), dtype=np.uint8)
+    cdef cnp.uint8_t[:, ::1] need_all = need_work
     changes_arr = np.zeros(H, dtype=np.int64)
     cdef long[::1] changes = changes_arr
     lbl = &labels[0]
@@ -369,6 +419,7 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                 with parallel(num_threads=nt):
                     tid = openmp.omp_get_thread_num()
                     agree = &agree_all[tid, 0]
+                    need = &need_all[tid, 0]
                     for r in prange(n_rows, schedule='static'):
                         y = py + 2 * r
                         row_changes = 0
@@ -380,12 +431,34 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                             xb = (bl + 1) * BLOCK
                             if xb > W:
                                 xb = W
+                            if xb < W:
+                                # the next block's unary costs: the sweep is bound by their loads
+                                i = y * W + xb
+                                _prefetch_range(&cost[i, 0], (W - xb if W - xb < BLOCK else BLOCK) * K * sizeof(floating))
+                            if y > 0 and y + 1 < H:
+                                # skip flags of the block's interior columns, all at once: most
+                                # pixels hold their own best label, agreed by all 8 neighbours
+                                na = bl * BLOCK
+                                if na == 0:
+                                    na = 1
+                                nn = (xb if xb < W else W - 1) - na
+                                if nn > 0:
+                                    i = y * W + na
+                                    if label_t is cnp.uint8_t:
+                                        _icm_need_u8(lbl + i - W, lbl + i, lbl + i + W, mlp + i, pp + i, nn, need)
+                                    else:
+                                        _icm_need_u16(lbl + i - W, lbl + i, lbl + i + W, mlp + i, pp + i, nn, need)
                             for x in range(xa, xb, 2):
                                 i = y * W + x
                                 u = &cost[i, 0]
                                 cur = lbl[i]
                                 best = cur
                                 if y > 0 and y + 1 < H and x > 0 and x + 1 < W:
+                                    if need[x - na] == 0:
+                                        # no neighbour changed since the last visit, or the pixel's
+                                        # own best label, agreed by all neighbours
+                                        continue
+                                    pp[i] = 0
                                     up = lbl + i - W
                                     mid = lbl + i
                                     dn = lbl + i + W
@@ -397,10 +470,6 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                     n_dl = dn[-1]
                                     n_d = dn[0]
                                     n_dr = dn[1]
-                                    if (cur == mlp[i] and n_ul == cur and n_u == cur and n_ur == cur
-                                            and n_l == cur and n_r == cur and n_dl == cur and n_d == cur
-                                            and n_dr == cur):
-                                        continue  # the pixel's own best label, agreed by all neighbours
                                     best_cost = INFINITY
                                     if K <= 64:
                                         # only the neighbours' labels, the current one and the pixel's own
@@ -431,6 +500,9 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                                 best_cost = c_k
                                                 best = k
                                 else:
+                                    if pp[i] == 0:
+                                        continue  # no neighbour changed since the last visit
+                                    pp[i] = 0
                                     for k in range(K):
                                         agree[k] = 0.0
                                     for yy in range(y - 1, y + 2):
@@ -452,7 +524,7 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                 if best != cur:
                                     lbl[i] = <label_t>best
                                     row_changes = row_changes + 1
-                                    _mark(dp, H, W, nb, y, x, px)
+                                    _mark(dp, pp, H, W, nb, y, x, px)
                         changes[y] = row_changes
                 for r in range(n_rows):
                     sweep_changes = sweep_changes + changes[py + 2 * r]
