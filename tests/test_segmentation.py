@@ -345,6 +345,55 @@ def test_icm_kernel_thread_independent_and_locally_optimal():
     assert np.all(own <= local.min(axis=2) + 1e-5)
 
 
+def _reference_icm(U, H, W, weight, max_sweeps):
+    """Plain NumPy ICM in the kernel's order: four colour classes (row parity, column parity) per
+    sweep, every pixel of a class moved at once (they are not neighbours of each other), no skipping."""
+    K = U.shape[1]
+    U = U.reshape(H, W, K).astype(np.float64)
+    lab = U.argmin(axis=2)
+    wd = weight / np.sqrt(2.0)
+    offsets = [(dy, dx, weight if dy == 0 or dx == 0 else wd)
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    for sweep in range(1, max_sweeps + 1):
+        changed = 0
+        for py in (0, 1):
+            for px in (0, 1):
+                ys, xs = np.meshgrid(np.arange(py, H, 2), np.arange(px, W, 2), indexing="ij")
+                agree = np.zeros(ys.shape + (K,))
+                for dy, dx, w in offsets:
+                    yy, xx = ys + dy, xs + dx
+                    ok = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
+                    nl = lab[np.clip(yy, 0, H - 1), np.clip(xx, 0, W - 1)]
+                    agree += w * (ok[..., None] & (nl[..., None] == np.arange(K)))
+                cur = lab[ys, xs]
+                c = U[ys, xs] - agree
+                c -= 1e-9 * (np.arange(K) == cur[..., None])
+                best = c.argmin(axis=2)
+                changed += int(np.count_nonzero(best != cur))
+                lab[ys, xs] = best
+        if changed == 0:
+            break
+    return lab, sweep
+
+
+@pytest.mark.parametrize("shape,K,dtype", [((37, 53), 3, np.float32), ((64, 70), 5, np.float64),
+                                           ((30, 41), 300, np.float32), ((1, 40), 4, np.float32)])
+def test_icm_kernel_matches_plain_numpy_icm(shape, K, dtype):
+    # the kernel revisits only pixels whose neighbourhood changed; the reference visits every pixel
+    # every sweep, so equal labels mean the skipping never skipped a move
+    from gmmfast.segmentation import _ik
+
+    H, W = shape
+    rng = np.random.default_rng(H * W + K)
+    P = rng.dirichlet(np.full(K, 0.4), size=H * W).astype(dtype)
+    cost = P.copy()
+    lab = np.empty(H * W, np.uint8 if K <= 255 else np.uint16)
+    sweeps, _ = _ik.potts_icm(cost, lab, H, W, 0.9, OUTLIER_PROBABILITY, 100, 2)
+    ref, ref_sweeps = _reference_icm(cost, H, W, 0.9, 100)  # cost now holds the kernel's unary costs
+    np.testing.assert_array_equal(lab.reshape(H, W), ref)
+    assert sweeps == ref_sweeps
+
+
 def test_expansion_never_worse_than_icm():
     pytest.importorskip("gmmfast.maxflow")
     img, _ = shapes_image(4, h=48, w=64, noise=50, seed=21)
