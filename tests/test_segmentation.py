@@ -376,11 +376,13 @@ def _reference_icm(U, H, W, weight, max_sweeps):
     return lab, sweep
 
 
-@pytest.mark.parametrize("shape,K,dtype", [((37, 53), 3, np.float32), ((64, 70), 5, np.float64),
-                                           ((30, 41), 300, np.float32), ((1, 40), 4, np.float32)])
-def test_icm_kernel_matches_plain_numpy_icm(shape, K, dtype):
-    # the kernel revisits only pixels whose neighbourhood changed; the reference visits every pixel
-    # every sweep, so equal labels mean the skipping never skipped a move
+@pytest.mark.parametrize("shape,K,dtype,weight", [((37, 53), 3, np.float32, 0.9), ((64, 70), 5, np.float64, 0.9),
+                                                  ((30, 41), 300, np.float32, 0.9), ((1, 40), 4, np.float32, 0.9),
+                                                  ((50, 60), 4, np.float32, 0.2), ((50, 60), 4, np.float64, 3e4)])
+def test_icm_kernel_matches_plain_numpy_icm(shape, K, dtype, weight):
+    # the kernel revisits only pixels whose neighbourhood changed and decides majority pixels
+    # without their costs; the reference evaluates every pixel every sweep, so equal labels mean
+    # no skip ever skipped a move (weight 3e4 exercises the unanimous-only skip)
     from gmmfast.segmentation import _ik
 
     H, W = shape
@@ -388,8 +390,8 @@ def test_icm_kernel_matches_plain_numpy_icm(shape, K, dtype):
     P = rng.dirichlet(np.full(K, 0.4), size=H * W).astype(dtype)
     cost = P.copy()
     lab = np.empty(H * W, np.uint8 if K <= 255 else np.uint16)
-    sweeps, _ = _ik.potts_icm(cost, lab, H, W, 0.9, OUTLIER_PROBABILITY, 100, 2)
-    ref, ref_sweeps = _reference_icm(cost, H, W, 0.9, 100)  # cost now holds the kernel's unary costs
+    sweeps, _ = _ik.potts_icm(cost, lab, H, W, weight, OUTLIER_PROBABILITY, 100, 2)
+    ref, ref_sweeps = _reference_icm(cost, H, W, weight, 100)  # cost now holds the kernel's unary costs
     np.testing.assert_array_equal(lab.reshape(H, W), ref)
     assert sweeps == ref_sweeps
 
