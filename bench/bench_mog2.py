@@ -2,7 +2,8 @@
 
 Same parameters (the defaults of both), same synthetic colour frames (a textured
 background, sensor noise, a moving box), one thread each (``cv2.setNumThreads(1)``),
-640x480 and 1920x1080, plus gmmfast on two threads.  Each model first learns 20
+640x480 and 1920x1080, plus gmmfast on two threads; and 640x480 frames of uniform noise,
+the worst case (every pixel takes the general update path).  Each model first learns 20
 frames; the timed call is one ``apply`` on the next frame of a cycle of 20.
 
     pytest bench/bench_mog2.py --benchmark-only --benchmark-group-by=param:size -p no:cacheprovider
@@ -29,7 +30,7 @@ import pytest
 
 import gmmfast
 
-SIZES = {"640x480": (480, 640), "1920x1080": (1080, 1920)}
+SIZES = {"640x480": (480, 640), "1920x1080": (1080, 1920), "640x480 noise": (480, 640)}
 WARMUP = 20
 
 
@@ -51,9 +52,17 @@ def synthetic_frames(h: int, w: int, n: int = 40, seed: int = 0) -> list[np.ndar
 _FRAMES: dict[str, list[np.ndarray]] = {}
 
 
+def noise_frames(h: int, w: int, n: int = 40, seed: int = 0) -> list[np.ndarray]:
+    """Uniform noise: no pixel ever matches a mode, so every pixel takes the general path
+    (new modes, reordering): the worst case of the per-pixel update."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
 def frames_for(size: str) -> list[np.ndarray]:
     if size not in _FRAMES:
-        _FRAMES[size] = synthetic_frames(*SIZES[size])
+        make = noise_frames if size.endswith("noise") else synthetic_frames
+        _FRAMES[size] = make(*SIZES[size])
     return _FRAMES[size]
 
 

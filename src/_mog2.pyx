@@ -24,7 +24,10 @@ and learning rate a (Zivkovic & van der Heijden, Pattern Recognition Letters
 State layout (the point of this module): planes per mode rank and field
 instead of all modes of a pixel side by side.  ``state`` is (K, 2 + C, H, W)
 float32: for mode rank m, plane 0 holds the weights, plane 1 the variances,
-planes 2.. the channel means.  Modes a pixel does not use are never read, a
+planes 2.. the channel means.  Modes may lie further apart than (2 + C) planes:
+the Python layer pads them so that the up to 35 planes a pixel's general
+update touches do not all fall in the same cache sets, which they do when
+H * W * 4 is a multiple of 4096, as at 640x480, 720p and 1080p.  Modes a pixel does not use are never read, a
 scene where most pixels need one or two modes streams only the first planes,
 and every field is contiguous along a row, so the common case (the heaviest
 mode explains the pixel, at most two modes in use) runs with SIMD lanes over
@@ -52,13 +55,13 @@ cdef enum:
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
         float alpha, a1, prune, Tb, Tg, var_min, var_max
-    void mog2_fast_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+    void mog2_fast_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+    void mog2_fast_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+    void mog2_fast_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t off, Py_ssize_t n,
+    void mog2_fast_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
 
 
@@ -80,7 +83,7 @@ cdef struct Params:
 
 
 # A pixel's fields are strided by P (one plane per field); mode m, field f of the
-# pixel whose plane-0 weight is at s is s[m * MS + f * P], MS = (2 + C) * P.
+# pixel whose plane-0 weight is at s is s[m * MS + f * P], MS >= (2 + C) * P.
 
 cdef inline bint _is_shadow(const float* x, const float* s, Py_ssize_t P, Py_ssize_t MS,
                             int n, const int C, const Params* prm) noexcept nogil:
@@ -232,10 +235,10 @@ cdef inline uint8_t _update(const float* x, float* s, uint8_t* nmodes, Py_ssize_
 
 cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
                       uint8_t* mask, uint8_t* flag, Py_ssize_t y, Py_ssize_t width,
-                      Py_ssize_t P, const int C, const Params* prm,
+                      Py_ssize_t P, Py_ssize_t MS, const int C, const Params* prm,
                       const mog2_fast_params* fprm) noexcept nogil:
     """Process one image row: pixels y*width .. y*width + width - 1."""
-    cdef Py_ssize_t i, p, off = y * width, MS = (2 + C) * P
+    cdef Py_ssize_t i, p, off = y * width
     cdef int c
     cdef float x[MAXC]
     cdef const pixel_t* src
@@ -252,14 +255,14 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
         # the common case, vectorised; it marks the pixels it has handled
         if pixel_t is uint8_t:
             if C == 3:
-                mog2_fast_u8_c3(frame + off * 3, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+                mog2_fast_u8_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
             elif C == 1:
-                mog2_fast_u8_c1(frame + off, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+                mog2_fast_u8_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
         else:
             if C == 3:
-                mog2_fast_f32_c3(frame + off * 3, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+                mog2_fast_f32_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
             elif C == 1:
-                mog2_fast_f32_c1(frame + off, st, P, off, width, nmodes + off, mask + off, flag, fprm)
+                mog2_fast_f32_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
     for i in range(width):
         if flag[i] == 1:
             continue
@@ -280,10 +283,14 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
 
 cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
                uint8_t* mask, uint8_t* scratch, Py_ssize_t sstride, Py_ssize_t height,
-               Py_ssize_t width, int C, Params prm, mog2_fast_params fprm,
-               int n_threads) noexcept nogil:
-    """All rows; ``scratch`` holds one row of flags per thread, ``sstride`` bytes apart."""
-    cdef Py_ssize_t y, P = height * width
+               Py_ssize_t width, Py_ssize_t P, Py_ssize_t MS, int C, Params prm,
+               mog2_fast_params fprm, int n_threads) noexcept nogil:
+    """All rows; ``scratch`` holds one row of flags per thread, ``sstride`` bytes apart.
+
+    P and MS are the distances between two planes of a mode and between two modes of the
+    state, in floats (P >= height * width, MS >= (2 + C) * P).
+    """
+    cdef Py_ssize_t y
     # Rows go out in tasks of ~1/16 of a thread's share.  The cost of a row varies a lot
     # (moving objects take the scalar path): 'guided' gave each of two threads half the
     # frame in its first grab, so the half with the moving objects set the frame time.
@@ -298,21 +305,21 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, 3, &prm, &fprm)
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, 3, &prm, &fprm)
     elif C == 1:
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, 1, &prm, &fprm)
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, 1, &prm, &fprm)
     else:
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, C, &prm, &fprm)
+            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, C, &prm, &fprm)
 
 
 def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
-          float[:, :, :, ::1] state, uint8_t[:, ::1] nmodes, uint8_t[:, ::1] mask,
+          float[:, :, :, :] state, uint8_t[:, ::1] nmodes, uint8_t[:, ::1] mask,
           double alpha, bint learn, double var_threshold, double var_threshold_gen,
           double background_ratio, double var_init, double var_min, double var_max,
           double complexity_reduction, bint detect_shadows, int shadow_value,
@@ -342,6 +349,15 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
             or nmodes.shape[0] != H or nmodes.shape[1] != W
             or mask.shape[0] != H or mask.shape[1] != W or state.shape[0] > 255):
         raise ValueError("state arrays do not match the frame's shape")
+    # modes may be padded apart (see gmmfast.background._padded_state): rows of W floats,
+    # planes of at least H*W floats, modes of at least 2 + C planes
+    cdef Py_ssize_t P = state.strides[1] // <Py_ssize_t>sizeof(float)
+    cdef Py_ssize_t MS = state.strides[0] // <Py_ssize_t>sizeof(float)
+    if (state.strides[3] != <Py_ssize_t>sizeof(float) or state.strides[2] != W * <Py_ssize_t>sizeof(float)
+            or P < H * W or MS < (2 + C) * P or state.strides[1] % sizeof(float) != 0
+            or state.strides[0] % sizeof(float) != 0):
+        raise ValueError("the state array must be rows of W floats, planes of at least H*W floats "
+                         "and modes of at least 2 + C planes")
     if known is not None:
         if known.shape[0] != H or known.shape[1] != W:
             raise ValueError("known-foreground mask does not match the frame's shape")
@@ -371,10 +387,10 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
     fprm.var_max = prm.var_max
     with nogil:
         _run(&frame[0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &mask[0, 0],
-             sp, sstride, H, W, C, prm, fprm, n_threads)
+             sp, sstride, H, W, P, MS, C, prm, fprm, n_threads)
 
 
-def background(const float[:, :, :, ::1] state, const uint8_t[:, ::1] nmodes,
+def background(const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,
                double background_ratio, int n_threads):
     """Weighted mean of each pixel's heaviest modes, up to ``background_ratio``.
 

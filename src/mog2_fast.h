@@ -15,8 +15,8 @@
  *                2 done, not background (the caller decides shadow/255)
  *                0 / 3 unchanged: the general path must handle the pixel
  *
- * State layout: planes of H*W floats; mode m, field f (0 weight, 1 variance,
- * 2.. channel means) is the plane st + (m * (2 + C) + f) * P.
+ * State layout: planes of H*W floats (P apart); mode m, field f (0 weight,
+ * 1 variance, 2.. channel means) is the plane st + m * MS + f * P.
  */
 #ifndef GMMFAST_MOG2_FAST_H
 #define GMMFAST_MOG2_FAST_H
@@ -29,7 +29,7 @@ typedef struct {
 } mog2_fast_params;
 
 #define MOG2_FAST_DEFINE(NAME, PIX, C)                                              \
-static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P,           \
+static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdiff_t MS, \
                  ptrdiff_t off, ptrdiff_t n, uint8_t* restrict nmodes,                 \
                  uint8_t* restrict mask, uint8_t* restrict flag,                      \
                  const mog2_fast_params* prm)                                         \
@@ -39,7 +39,7 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P,      
     float* restrict w0 = st + off;                                                    \
     float* restrict v0 = st + P + off;                                                \
     float* restrict m0 = st + 2 * P + off;                                            \
-    float* restrict w1 = st + (2 + C) * P + off;                                      \
+    float* restrict w1 = st + MS + off;                                               \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
         float x[C], mu[C];                                                            \

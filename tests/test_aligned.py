@@ -34,3 +34,33 @@ def test_mog2_state_and_mask_are_line_aligned():
     mask = m.apply(np.zeros((48, 64, 3), np.uint8))
     assert mask.ctypes.data % 64 == 0
     assert m._state["state"].ctypes.data % 64 == 0 and m._state["nmodes"].ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("shape", [(48, 64, 3), (64, 64, 1), (37, 53, 3)])
+def test_mog2_modes_are_padded_apart_and_the_kernel_follows_the_strides(shape):
+    # modes start an odd number of cache lines past a multiple of 4096 bytes from each other
+    # (at 48x64 each mode's 5 planes would otherwise all share one set of cache lines), and
+    # the kernel gives the same masks and state on a padded state as on a contiguous copy
+    import gmmfast
+    from gmmfast._dispatch import load
+
+    h, w, c = shape
+    rng = np.random.default_rng(sum(shape))
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(6)]
+    frames += [np.clip(frames[0].astype(int) + rng.integers(-4, 5, shape), 0, 255).astype(np.uint8)
+               for _ in range(6)]
+    m = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
+    m.apply(frames[0])
+    st = m._state["state"]
+    assert st.strides[1] == h * w * 4 and st.strides[2] == w * 4
+    assert st.strides[0] % 64 == 0 and (st.strides[0] // 64) % 2 == 1
+    k = load("_mog2")
+    flat_state, flat_nmodes = np.ascontiguousarray(st), m._state["nmodes"].copy()
+    params = (0.05, True, 16.0, 9.0, 0.9, 15.0, 4.0, 75.0, 0.05, True, 127, 0.5, 1)
+    for f in frames[1:]:
+        a, b = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
+        k.apply(f, None, st, m._state["nmodes"], a, *params)
+        k.apply(f, None, flat_state, flat_nmodes, b, *params)
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(st, flat_state)
+    np.testing.assert_array_equal(m._state["nmodes"], flat_nmodes)
