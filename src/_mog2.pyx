@@ -27,9 +27,10 @@ float32: for mode rank m, plane 0 holds the weights, plane 1 the variances,
 planes 2.. the channel means.  Modes may lie further apart than (2 + C) planes:
 the Python layer pads them so that the up to 35 planes a pixel's general
 update touches do not all fall in the same cache sets, which they do when
-H * W * 4 is a multiple of 4096, as at 640x480, 720p and 1080p.  Modes a pixel does not use are never read, a
-scene where most pixels need one or two modes streams only the first planes,
-and every field is contiguous along a row, so the common case (the heaviest
+H * W * 4 is a multiple of 4096, as at 640x480, 720p and 1080p.  Modes a
+pixel does not use are never read, a scene where most pixels need one or two
+modes streams only the first planes, and every field is contiguous along a
+row, so the common case (the heaviest
 mode explains the pixel, at most two modes in use) runs with SIMD lanes over
 pixels (mog2_fast.h).  The remaining pixels take the general scalar path
 below.  The frame is read in its own dtype (uint8 without conversion), rows
