@@ -313,7 +313,8 @@ cdef inline void _mark(cnp.uint8_t* dirty, cnp.uint8_t* pd, Py_ssize_t H, Py_ssi
 
     dirty[(yy * nb + block) * 2 + parity]; the pixel's own row only needs
     the other column parity, rows y-1 and y+1 need both.  pd[yy * W + xx]
-    flags the pixels themselves.
+    flags the pixels themselves (the 3x3 square: leaving (y, x) out cost
+    more in the branch than its one extra visit).
     """
     cdef Py_ssize_t b0 = (x - 1 if x > 0 else 0) // BLOCK
     cdef Py_ssize_t b1 = (x + 1 if x + 1 < W else x) // BLOCK
@@ -448,7 +449,8 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                 _prefetch_range(&cost[i, 0], (W - xb if W - xb < BLOCK else BLOCK) * K * sizeof(floating))
                             if y > 0 and y + 1 < H:
                                 # skip flags of the block's interior columns, all at once: most
-                                # pixels hold their own best label, agreed by all 8 neighbours
+                                # pixels saw no change around them or hold their own best label
+                                # with the weighted majority of their neighbours
                                 na = bl * BLOCK
                                 if na == 0:
                                     na = 1
@@ -467,7 +469,7 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
                                 if y > 0 and y + 1 < H and x > 0 and x + 1 < W:
                                     if need[x - na] == 0:
                                         # no neighbour changed since the last visit, or the pixel's
-                                        # own best label, agreed by all neighbours
+                                        # own best label held by the majority of its neighbours
                                         continue
                                     pp[i] = 0
                                     up = lbl + i - W
