@@ -9,11 +9,13 @@ frames; the timed call is one ``apply`` on the next frame of a cycle of 20.
     pytest bench/bench_mog2.py --benchmark-only --benchmark-group-by=param:size -p no:cacheprovider
     python bench/bench_mog2.py        # alternating timing, prints the ratios (less noisy)
 
-The script times each model two ways, both alternating between the models so that
+The script times each model three ways, all alternating between the models so that
 the shared machine's drifting speed hits all of them alike:
 
 * streaming: blocks of 20 consecutive frames per model (how a video is processed
   when frames are at hand); per-frame median;
+* batched: the 20 frames in one ``apply_many`` call (cv2: a loop of ``apply``), which
+  reads each row's model state once per call instead of once per frame;
 * per frame: one frame on each model in turn.  Between two calls of the two-thread
   model the other models run for 15-90 ms, long enough for OpenMP's idle worker to
   go to sleep, so every frame pays its wake-up (~0.1 ms) and a cold core; this is
@@ -154,6 +156,61 @@ def streaming(size: str, rounds: int = 5) -> dict[str, float]:
     return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
 
 
+def batched(size: str, rounds: int = 7) -> dict[str, float]:
+    """Per-frame wall times (median over rounds, ms) of the 20 frames of the cycle given at
+    once: ``apply_many`` for gmmfast, OpenCV's ``apply`` frame by frame (it has no batch
+    call); the models take turns round by round."""
+    import cv2
+
+    frames = frames_for(size)
+    stack = np.stack(frames[WARMUP:])
+    models = {
+        "cv2 1 thread": cv2.createBackgroundSubtractorMOG2(),
+        "gmmfast 1 thread": gmmfast.BackgroundSubtractorMOG2(n_threads=1),
+        "gmmfast 2 threads": gmmfast.BackgroundSubtractorMOG2(n_threads=2),
+    }
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for name, m in models.items():
+        for f in frames[:WARMUP]:
+            m.apply(f)
+    for _ in range(rounds):
+        for name, m in models.items():
+            t0 = time.perf_counter()
+            if name.startswith("cv2"):
+                cv2.setNumThreads(1)
+                for f in stack:
+                    m.apply(f)
+            else:
+                m.apply_many(stack)
+            times[name].append((time.perf_counter() - t0) / len(stack))
+    return {k: 1e3 * float(np.median(v)) for k, v in times.items()}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("who", ["cv2 1 thread", "gmmfast 1 thread", "gmmfast 2 threads"])
+def test_mog2_batch_of_20_frames_per_call(benchmark, size, who):
+    """20 frames at once (per call, not per frame): gmmfast's apply_many, cv2's apply in a loop."""
+    frames = frames_for(size)
+    stack = np.stack(frames[WARMUP:])
+    if who.startswith("cv2"):
+        cv2 = pytest.importorskip("cv2")
+        cv2.setNumThreads(1)
+        model = cv2.createBackgroundSubtractorMOG2()
+
+        def run():
+            for f in stack:
+                model.apply(f)
+    else:
+        model = gmmfast.BackgroundSubtractorMOG2(n_threads=int(who.split()[1]))
+
+        def run():
+            model.apply_many(stack)
+    for f in frames[:WARMUP]:
+        model.apply(f)
+    benchmark.group = f"batch of 20 frames, {size}"
+    benchmark(run)
+
+
 def video_file(size: str, n: int, folder: str) -> str:
     """The synthetic frames of ``size`` written as an MP4 (needs imageio-ffmpeg)."""
     import os
@@ -205,6 +262,11 @@ if __name__ == "__main__":
         print(f"{size} streaming wall: " + ", ".join(f"{k} {v:.2f} ms" for k, v in s.items()))
         print(f"  speed-up vs cv2 (1 thread): {s['cv2 1 thread'] / s['gmmfast 1 thread']:.2f}x; "
               f"1->2 thread scaling: {s['gmmfast 1 thread'] / s['gmmfast 2 threads']:.2f}x")
+        b = batched(size)
+        print(f"{size} batched (apply_many of 20 frames) wall per frame: "
+              + ", ".join(f"{k} {v:.2f} ms" for k, v in b.items()))
+        print(f"  speed-up vs cv2 (1 thread): {b['cv2 1 thread'] / b['gmmfast 1 thread']:.2f}x; "
+              f"1->2 thread scaling: {b['gmmfast 1 thread'] / b['gmmfast 2 threads']:.2f}x")
         t, c = interleaved(size)
         print(f"{size} per-frame wall: " + ", ".join(f"{k} {v:.2f} ms" for k, v in t.items()))
         print(f"{size} per-frame cpu:  " + ", ".join(f"{k} {v:.2f} ms" for k, v in c.items() if "2 threads" not in k))

@@ -282,16 +282,25 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
             mask[p] = _classify(x, st + p, P, MS, nmodes[p], C, prm)
 
 
-cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* nmodes,
-               uint8_t* mask, uint8_t* scratch, Py_ssize_t sstride, Py_ssize_t height,
-               Py_ssize_t width, Py_ssize_t P, Py_ssize_t MS, int C, Params prm,
-               mog2_fast_params fprm, int n_threads) noexcept nogil:
-    """All rows; ``scratch`` holds one row of flags per thread, ``sstride`` bytes apart.
+cdef void _run(const pixel_t* frames, const uint8_t* known, float* st, uint8_t* nmodes,
+               uint8_t* masks, uint8_t* scratch, Py_ssize_t sstride, Py_ssize_t n_frames,
+               Py_ssize_t height, Py_ssize_t width, Py_ssize_t P, Py_ssize_t MS, int C,
+               const Params* prm, const mog2_fast_params* fprm, int n_threads) noexcept nogil:
+    """``n_frames`` consecutive frames, row by row; ``scratch`` holds one row of flags per
+    thread, ``sstride`` bytes apart.
+
+    Frame t is ``frames + t * height * width * C``, its mask (and its known-foreground
+    mask, when ``known`` is not NULL) ``t * height * width`` bytes on, and it is learnt
+    with ``prm[t]``/``fprm[t]``.  A row of the state takes all the frames before the next
+    row: pixels are independent, so this is the same as applying the frames one by one,
+    but the row's state is read from memory once per call rather than once per frame
+    (at 1080p a frame's state traffic is ~100 MB, which is what one frame costs when
+    frames come one at a time, and two threads share one memory bus).
 
     P and MS are the distances between two planes of a mode and between two modes of the
     state, in floats (P >= height * width, MS >= (2 + C) * P).
     """
-    cdef Py_ssize_t y
+    cdef Py_ssize_t y, t, hw = height * width
     # Rows go out in tasks of ~1/16 of a thread's share.  The cost of a row varies a lot
     # (moving objects take the scalar path): 'guided' gave each of two threads half the
     # frame in its first grab, so the half with the moving objects set the frame time.
@@ -306,50 +315,51 @@ cdef void _run(const pixel_t* frame, const uint8_t* known, float* st, uint8_t* n
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, 3, &prm, &fprm)
+            for t in range(n_frames):
+                _row(frames + t * hw * 3, known + t * hw if known != NULL else NULL, st, nmodes,
+                     masks + t * hw, flag, y, width, P, MS, 3, prm + t, fprm + t)
     elif C == 1:
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, 1, &prm, &fprm)
+            for t in range(n_frames):
+                _row(frames + t * hw, known + t * hw if known != NULL else NULL, st, nmodes,
+                     masks + t * hw, flag, y, width, P, MS, 1, prm + t, fprm + t)
     else:
         for y in prange(height, schedule='dynamic', chunksize=rows_per_task,
                           num_threads=n_threads):
             flag = scratch + openmp.omp_get_thread_num() * sstride
-            _row(frame, known, st, nmodes, mask, flag, y, width, P, MS, C, &prm, &fprm)
+            for t in range(n_frames):
+                _row(frames + t * hw * C, known + t * hw if known != NULL else NULL, st, nmodes,
+                     masks + t * hw, flag, y, width, P, MS, C, prm + t, fprm + t)
 
 
-def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
-          float[:, :, :, :] state, uint8_t[:, ::1] nmodes, uint8_t[:, ::1] mask,
-          double alpha, bint learn, double var_threshold, double var_threshold_gen,
+def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
+          float[:, :, :, :] state, uint8_t[:, ::1] nmodes, uint8_t[:, :, ::1] masks,
+          const double[::1] alphas, double var_threshold, double var_threshold_gen,
           double background_ratio, double var_init, double var_min, double var_max,
           double complexity_reduction, bint detect_shadows, int shadow_value,
           double shadow_threshold, int n_threads):
-    """Classify ``frame`` (H, W, C) into ``mask`` and learn it into the state.
+    """Classify ``frames`` (T, H, W, C) into ``masks`` (T, H, W) and learn them in order.
 
-    ``state`` (K, 2 + C, H, W) and ``nmodes`` (H, W) are updated in place.
-    ``known`` is None or (H, W) uint8: non-zero pixels are classified but not
+    Frame t is learnt with rate ``alphas[t]`` (0: classified only, the model is left
+    as it is).  ``state`` (K, 2 + C, H, W) and ``nmodes`` (H, W) are updated in place.
+    ``known`` is None or (T, H, W) uint8: non-zero pixels are classified but not
     learnt.  The caller validates values; shapes are checked here.
     """
-    cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1]
-    cdef int C = <int>frame.shape[2]
-    cdef Params prm
-    cdef mog2_fast_params fprm
+    cdef Py_ssize_t T = frames.shape[0], H = frames.shape[1], W = frames.shape[2]
+    cdef int C = <int>frames.shape[3]
+    cdef Py_ssize_t t
     cdef const uint8_t* kp = NULL
     if n_threads < 1:
         n_threads = 1
-    # one row of flags per thread, each in cache lines of its own (no false sharing)
-    cdef Py_ssize_t sstride = (W + 127) // 64 * 64
-    scratch_arr = np.empty(n_threads * sstride + 64, dtype=np.uint8)
-    cdef uint8_t[::1] scratch = scratch_arr
-    cdef uint8_t* sp = &scratch[0]
-    sp = sp + (64 - <size_t>sp % 64) % 64
     if C < 1 or C > MAXC:
         raise ValueError(f"frames must have 1 to {MAXC} channels, got {C}")
     if (state.shape[1] != 2 + C or state.shape[2] != H or state.shape[3] != W
-            or nmodes.shape[0] != H or nmodes.shape[1] != W
-            or mask.shape[0] != H or mask.shape[1] != W or state.shape[0] > 255):
-        raise ValueError("state arrays do not match the frame's shape")
+            or nmodes.shape[0] != H or nmodes.shape[1] != W or masks.shape[0] != T
+            or masks.shape[1] != H or masks.shape[2] != W or state.shape[0] > 255
+            or alphas.shape[0] != T):
+        raise ValueError("state arrays do not match the frames' shape")
     # modes may be padded apart (see gmmfast.background._padded_state): rows of W floats,
     # planes of at least H*W floats, modes of at least 2 + C planes
     cdef Py_ssize_t P = state.strides[1] // <Py_ssize_t>sizeof(float)
@@ -360,35 +370,52 @@ def apply(const pixel_t[:, :, ::1] frame, const uint8_t[:, ::1] known,
         raise ValueError("the state array must be rows of W floats, planes of at least H*W floats "
                          "and modes of at least 2 + C planes")
     if known is not None:
-        if known.shape[0] != H or known.shape[1] != W:
-            raise ValueError("known-foreground mask does not match the frame's shape")
-        kp = &known[0, 0]
-    if H == 0 or W == 0:
+        if known.shape[0] != T or known.shape[1] != H or known.shape[2] != W:
+            raise ValueError("known-foreground masks do not match the frames' shape")
+        if T > 0 and H > 0 and W > 0:
+            kp = &known[0, 0, 0]
+    if T == 0 or H == 0 or W == 0:
         return
-    prm.alpha = <float>alpha if learn else 0.0
-    prm.a1 = 1.0 - prm.alpha
-    prm.prune = <float>(alpha * complexity_reduction) if learn else 0.0
-    prm.Tb = <float>var_threshold
-    prm.Tg = <float>var_threshold_gen
-    prm.TB = <float>background_ratio
-    prm.var_init = <float>var_init
-    prm.var_min = <float>var_min
-    prm.var_max = <float>var_max
-    prm.tau = <float>shadow_threshold
-    prm.K = <int>state.shape[0]
-    prm.detect_shadows = detect_shadows
-    prm.learn = learn and alpha > 0.0
-    prm.shadow_value = <uint8_t>shadow_value
-    fprm.alpha = prm.alpha
-    fprm.a1 = prm.a1
-    fprm.prune = prm.prune
-    fprm.Tb = prm.Tb
-    fprm.Tg = prm.Tg
-    fprm.var_min = prm.var_min
-    fprm.var_max = prm.var_max
+    # one row of flags per thread, each in cache lines of its own (no false sharing)
+    cdef Py_ssize_t sstride = (W + 127) // 64 * 64
+    scratch_arr = np.empty(n_threads * sstride + 64, dtype=np.uint8)
+    cdef uint8_t[::1] scratch = scratch_arr
+    cdef uint8_t* sp = &scratch[0]
+    sp = sp + (64 - <size_t>sp % 64) % 64
+    # per-frame parameters, in byte buffers that NumPy frees
+    prm_arr = np.zeros(T * sizeof(Params), dtype=np.uint8)
+    fprm_arr = np.zeros(T * sizeof(mog2_fast_params), dtype=np.uint8)
+    cdef uint8_t[::1] prm_bytes = prm_arr
+    cdef uint8_t[::1] fprm_bytes = fprm_arr
+    cdef Params* prm = <Params*>&prm_bytes[0]
+    cdef mog2_fast_params* fprm = <mog2_fast_params*>&fprm_bytes[0]
+    cdef double alpha
+    for t in range(T):
+        alpha = alphas[t]
+        prm[t].learn = alpha > 0.0
+        prm[t].alpha = <float>alpha if prm[t].learn else 0.0
+        prm[t].a1 = 1.0 - prm[t].alpha
+        prm[t].prune = <float>(alpha * complexity_reduction) if prm[t].learn else 0.0
+        prm[t].Tb = <float>var_threshold
+        prm[t].Tg = <float>var_threshold_gen
+        prm[t].TB = <float>background_ratio
+        prm[t].var_init = <float>var_init
+        prm[t].var_min = <float>var_min
+        prm[t].var_max = <float>var_max
+        prm[t].tau = <float>shadow_threshold
+        prm[t].K = <int>state.shape[0]
+        prm[t].detect_shadows = detect_shadows
+        prm[t].shadow_value = <uint8_t>shadow_value
+        fprm[t].alpha = prm[t].alpha
+        fprm[t].a1 = prm[t].a1
+        fprm[t].prune = prm[t].prune
+        fprm[t].Tb = prm[t].Tb
+        fprm[t].Tg = prm[t].Tg
+        fprm[t].var_min = prm[t].var_min
+        fprm[t].var_max = prm[t].var_max
     with nogil:
-        _run(&frame[0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &mask[0, 0],
-             sp, sstride, H, W, P, MS, C, prm, fprm, n_threads)
+        _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
+             sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
 
 
 def background(const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,

@@ -56,11 +56,11 @@ def test_mog2_modes_are_padded_apart_and_the_kernel_follows_the_strides(shape):
     assert st.strides[0] % 64 == 0 and (st.strides[0] // 64) % 2 == 1
     k = load("_mog2")
     flat_state, flat_nmodes = np.ascontiguousarray(st), m._state["nmodes"].copy()
-    params = (0.05, True, 16.0, 9.0, 0.9, 15.0, 4.0, 75.0, 0.05, True, 127, 0.5, 1)
+    params = (np.array([0.05]), 16.0, 9.0, 0.9, 15.0, 4.0, 75.0, 0.05, True, 127, 0.5, 1)
     for f in frames[1:]:
-        a, b = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
-        k.apply(f, None, st, m._state["nmodes"], a, *params)
-        k.apply(f, None, flat_state, flat_nmodes, b, *params)
+        a, b = np.empty((1, h, w), np.uint8), np.empty((1, h, w), np.uint8)
+        k.apply(f[None], None, st, m._state["nmodes"], a, *params)
+        k.apply(f[None], None, flat_state, flat_nmodes, b, *params)
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(st, flat_state)
     np.testing.assert_array_equal(m._state["nmodes"], flat_nmodes)
