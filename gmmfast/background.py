@@ -32,6 +32,7 @@ _MAX_CHANNELS = 4
 _STATE_VERSION = 1
 
 
+_BATCH = 32   # frames per kernel call in apply_many (1080p per frame: 16 -> 5.44 ms, 32 -> 5.36 ms)
 _PIXELS_PER_THREAD = 1 << 16   # smaller jobs are not worth waking another OpenMP thread
 
 
@@ -107,8 +108,10 @@ def _as_frame(frame: Any, name: str = "frame") -> np.ndarray:
         f"variance parameters assume).")
 
 
-def _as_frames(frames: Any) -> np.ndarray:
-    """Validate a stack of frames: a C-contiguous (T, H, W, C) uint8 or float32 array."""
+def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
+    """Validate a stack of frames: a C-contiguous (T, H, W, C) uint8 or float32 array, or
+    for a sequence a list of (H, W, C) frames of one shape and dtype (not stacked here:
+    the caller stacks a batch at a time)."""
     if isinstance(frames, np.ndarray):
         if frames.ndim == 3:
             frames = frames[..., None]
@@ -138,7 +141,7 @@ def _as_frames(frames: Any) -> np.ndarray:
                              f"all frames must have the same size and channel count.")
     if any(f.dtype != checked[0].dtype for f in checked):
         checked = [f.astype(np.float32) for f in checked]
-    return np.stack(checked)
+    return checked
 
 
 class BackgroundSubtractorMOG2:
@@ -493,7 +496,8 @@ class BackgroundSubtractorMOG2:
             0 background, ``shadow_value`` shadow, 255 foreground.
         """
         x = _as_frames(frames)
-        t, h, w, _ = x.shape
+        t = len(x)
+        h, w, _ = x[0].shape
         lr = self._check_learning_rate(learning_rate)
         kf = None
         if known_foreground is not None:
@@ -507,7 +511,13 @@ class BackgroundSubtractorMOG2:
         self._prepare(x[0], lr)
         alphas = self._alphas(t, lr)
         masks = aligned_empty((t, h, w), np.uint8)
-        self._run(x, kf, masks, alphas, self._threads(h * w, "_batch_tuner"))
+        nt = self._threads(h * w, "_batch_tuner")
+        # kernel calls of at most _BATCH frames: as fast per frame as longer ones, and a
+        # list of frames is copied into a stack only a batch at a time
+        for s in range(0, t, _BATCH):
+            e = min(s + _BATCH, t)
+            chunk = x[s:e] if isinstance(x, np.ndarray) else np.stack(x[s:e])
+            self._run(chunk, None if kf is None else kf[s:e], masks[s:e], alphas[s:e], nt)
         return masks
 
     def _prepare(self, x: np.ndarray, lr: float) -> None:

@@ -58,6 +58,21 @@ def test_batches_equal_frame_by_frame(video, grey, dtype):
     np.testing.assert_array_equal(a.background_image(), b.background_image())
 
 
+@pytest.mark.parametrize("as_list", [False, True])
+def test_long_batches_are_split_without_changing_results(video, as_list):
+    # more frames than one kernel call takes (gmmfast.background._BATCH)
+    from gmmfast.background import _BATCH
+
+    frames, _ = video
+    frames = np.concatenate([frames, frames[::-1]])[: 2 * _BATCH + 7]
+    kf = np.random.default_rng(3).random(frames.shape[:3]) < 0.05
+    a, b = gmmfast.BackgroundSubtractorMOG2(), gmmfast.BackgroundSubtractorMOG2()
+    expected = _one_by_one(a, frames, known_foreground=kf)
+    got = b.apply_many(list(frames) if as_list else frames, known_foreground=kf)
+    np.testing.assert_array_equal(got, expected)
+    _same_model(a, b)
+
+
 def test_batches_with_fixed_rates_and_known_foreground(video):
     frames, _ = video
     rng = np.random.default_rng(5)
