@@ -42,6 +42,8 @@ cdef extern from "gmm_small.h" nogil:
                                 double* lse)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const double* mean, double* o)
+    int gmm_small_normalise_em_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
+    int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
 
 cdef extern from "fastmath.h" nogil:
     double gmm_exp_f64(double x)
@@ -234,7 +236,8 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
     """Per component: [sum r, sum r*diff (d), second moments] about means[k].
 
     Second moments are the packed upper triangle (d*(d+1)/2) for FULL and
-    the diagonal (d) for DIAG.  Responsibilities are resp[k, i] * scale[i].
+    the diagonal (d) for DIAG.  Responsibilities are resp[k, i] * scale[i], or
+    resp[k, i] when scale is NULL.
     """
     cdef Py_ssize_t i, j, l, k, t
     cdef Py_ssize_t n_stats = 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
@@ -250,9 +253,10 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
                 gmm_small_stats_f64(xT, resp + k * CHUNK, scale, n, CHUNK, <int>d,
                                     kind == KIND_FULL, means + k * d, out + k * n_stats)
         return
-    for k in range(K):
-        for i in range(n):
-            resp[k * CHUNK + i] = resp[k * CHUNK + i] * scale[i]
+    if scale != NULL:
+        for k in range(K):
+            for i in range(n):
+                resp[k * CHUNK + i] = resp[k * CHUNK + i] * scale[i]
     for k in range(K):
         rk = resp + k * CHUNK
         o = out + k * n_stats
@@ -342,7 +346,9 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef Py_ssize_t acc_stride = _line_padded(K * ns, sizeof(double))
     cdef Py_ssize_t b, c, c_end, n, tid, q
     cdef double ll
+    cdef int fused
     cdef floating* buf
+    cdef floating* scale
     cdef floating* base
     cdef double* acc
     cdef double* acc_base
@@ -374,10 +380,20 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                 c_end = nc
             for c in range(b * BLOCK, c_end):
                 n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf)
-                _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
-                                 buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
-                ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
-                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, buf + (2 * d + 2) * CHUNK, n, d, K,
+                # K <= 8: responsibilities and the chunk's log-likelihood in one loop
+                # (gmm_small.h); else exponentials, 1 / sums and lse in buffers
+                if floating is float:
+                    fused = gmm_small_normalise_em_f32(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K, &ll)
+                else:
+                    fused = gmm_small_normalise_em_f64(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K, &ll)
+                if fused:
+                    scale = NULL
+                else:
+                    _chunk_normalise(buf + (2 * d + 4) * CHUNK, n, K, buf + (2 * d + 1) * CHUNK,
+                                     buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
+                    ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
+                    scale = buf + (2 * d + 2) * CHUNK
+                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale, n, d, K,
                              kind, &means[0, 0],
                              buf + d * CHUNK, buf + 2 * d * CHUNK, acc)
             for q in range(K * ns):
@@ -404,6 +420,8 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef floating* base
     cdef floating* lp
     cdef floating v, bv
+    cdef int fused
+    cdef double unused
     cdef bint want_lpn = log_prob_norm is not None
     cdef bint want_labels = labels is not None
     cdef bint want_resp = resp is not None
@@ -444,16 +462,25 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
                             bv = v
                             best = k
                     labels[start + i] = best
-            if want_norm:
+            fused = 0
+            unused = 0.0     # assigned in the loop body, so private to each thread
+            if want_resp and not want_lpn:
+                # responsibilities only: the EM pass's normalisation, whose per-chunk
+                # log-likelihood is not needed here
+                if floating is float:
+                    fused = gmm_small_normalise_em_f32(lp, n, CHUNK, <int>K, &unused)
+                else:
+                    fused = gmm_small_normalise_em_f64(lp, n, CHUNK, <int>K, &unused)
+            if want_norm and not fused:
                 _chunk_normalise(lp, n, K, buf + (2 * d + 1) * CHUNK,
                                  buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, want_resp)
                 if want_lpn:
                     for i in range(n):
                         log_prob_norm[start + i] = buf[(2 * d + 3) * CHUNK + i]
-                if want_resp:
-                    for i in range(n):
-                        for k in range(K):
-                            resp[start + i, k] = lp[k * CHUNK + i]
+            if want_resp:
+                for i in range(n):
+                    for k in range(K):
+                        resp[start + i, k] = lp[k * CHUNK + i]
 
 
 def exp_array(floating[::1] x):

@@ -12,13 +12,15 @@
  *          upper-triangular precision Cholesky factor (full) or the vector
  *          of per-feature precision square roots (diag).
  * stats:   with r = r_raw * scale (unnormalised responsibilities times
- *          1 / their sum over components), o += [sum r, sum r*d_j, sum r*d_j*d_l (packed upper triangle, full)
+ *          1 / their sum over components; r = r_raw when scale is NULL),
+ *          o += [sum r, sum r*d_j, sum r*d_j*d_l (packed upper triangle, full)
  *          or sum r*d_j^2 (diag)], with d = x - mean.  Partial sums are kept
  *          per SIMD lane in the compute type, then added to o in double.
  */
 #ifndef GMMFAST_GMM_SMALL_H
 #define GMMFAST_GMM_SMALL_H
 
+#include <math.h>
 #include <stddef.h>
 #include "fastmath.h"
 
@@ -90,7 +92,7 @@ GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
                                                                                       \
 GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,            \
         ptrdiff_t n, ptrdiff_t st, const T *mean, double *o, const int D,             \
-        const int full)                                                               \
+        const int full, const int scaled)                                             \
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
@@ -100,7 +102,7 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
     T b22 = 0, b23 = 0, b33 = 0;                                                      \
     _Pragma("omp simd reduction(+:s,a0,a1,a2,a3,b00,b01,b02,b03,b11,b12,b13,b22,b23,b33)") \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
-        T ri = r[i] * scale[i];                                                       \
+        T ri = scaled ? r[i] * scale[i] : r[i];                                       \
         T d0 = x0[i] - m0, d1 = D > 1 ? x1[i] - m1 : 0;                               \
         T d2 = D > 2 ? x2[i] - m2 : 0, d3 = D > 3 ? x3[i] - m3 : 0;                   \
         T e0 = ri * d0, e1 = ri * d1, e2 = ri * d2, e3 = ri * d3;                     \
@@ -166,15 +168,25 @@ static void gmm_small_logprob_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int 
 static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,            \
         ptrdiff_t n, ptrdiff_t st, int d, int full, const T *mean, double *o)         \
 {                                                                                     \
-    switch (d * 2 + (full != 0)) {                                                    \
-    case 2: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0); break;              \
-    case 3: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1); break;              \
-    case 4: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0); break;              \
-    case 5: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1); break;              \
-    case 6: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0); break;              \
-    case 7: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1); break;              \
-    case 8: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0); break;              \
-    default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1); break;             \
+    /* scale NULL: r already holds the responsibilities */                           \
+    const int sc = scale != NULL;                                                     \
+    switch ((d * 2 + (full != 0)) * 2 + sc) {                                         \
+    case 4: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0, 0); break;           \
+    case 5: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 0, 1); break;           \
+    case 6: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1, 0); break;           \
+    case 7: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 1, 1, 1); break;           \
+    case 8: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0, 0); break;           \
+    case 9: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 0, 1); break;           \
+    case 10: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1, 0); break;          \
+    case 11: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 2, 1, 1); break;          \
+    case 12: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0, 0); break;          \
+    case 13: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 0, 1); break;          \
+    case 14: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1, 0); break;          \
+    case 15: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 3, 1, 1); break;          \
+    case 16: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0, 0); break;          \
+    case 17: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0, 1); break;          \
+    case 18: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1, 0); break;          \
+    default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1, 1); break;          \
     }                                                                                 \
 }
 
@@ -207,6 +219,61 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
         }                                                                             \
         lse[i] = m * (T)GMM_LN2 + gmm_log_##SUF(t);                                   \
         scale[i] = (T)1 / t;                                                          \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+/* For the EM pass: lp <- responsibilities 2^(lp - max) / sum_k, and the return value  \
+   is sum_i lse[i] (natural units), the only use the pass has for lse.  The K          \
+   exponentials stay in registers until their sum is known, and instead of a log per  \
+   sample the sums (each in [1, K], K <= 8) are multiplied over groups of 32 samples   \
+   and one log is taken per group: at most 8^32 = 2^96, inside float's range however   \
+   the loop is vectorised, and a product of 32 roundings is as close as a sum of 32    \
+   logs.  The log of a group (double, libm) is not on the hot path. */                  \
+GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,          \
+        const int K)                                                                  \
+{                                                                                     \
+    double total = 0.0;                                                               \
+    for (ptrdiff_t s0 = 0; s0 < n; s0 += 32) {                                        \
+        const ptrdiff_t s1 = n - s0 < 32 ? n : s0 + 32;                               \
+        T prod = 1, msum = 0;                                                         \
+        _Pragma("omp simd reduction(*:prod) reduction(+:msum)")                       \
+        for (ptrdiff_t i = s0; i < s1; i++) {                                         \
+            T m = lp[i];                                                              \
+            for (int k = 1; k < K; k++) {                                             \
+                T v = lp[k * st + i];                                                 \
+                m = v > m ? v : m;                                                    \
+            }                                                                         \
+            T e[8];                                                                   \
+            T t = 0;                                                                  \
+            for (int k = 0; k < K; k++) {                                             \
+                e[k] = gmm_exp2_neg_##SUF(lp[k * st + i] - m);                        \
+                t += e[k];                                                            \
+            }                                                                         \
+            const T inv = (T)1 / t;                                                   \
+            for (int k = 0; k < K; k++)                                               \
+                lp[k * st + i] = e[k] * inv;                                          \
+            prod *= t;                                                                \
+            msum += m;                                                                \
+        }                                                                             \
+        total += (double)msum * GMM_LN2 + log((double)prod);                          \
+    }                                                                                 \
+    return total;                                                                     \
+}                                                                                     \
+                                                                                      \
+/* Returns 0 (and does nothing) for K > 8; else adds sum_i lse[i] to *ll. */          \
+static int gmm_small_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,      \
+        double *ll)                                                                   \
+{                                                                                     \
+    switch (K) {                                                                      \
+    case 1: *ll += gmmn_normalise_em_##SUF(lp, n, st, 1); return 1;                   \
+    case 2: *ll += gmmn_normalise_em_##SUF(lp, n, st, 2); return 1;                   \
+    case 3: *ll += gmmn_normalise_em_##SUF(lp, n, st, 3); return 1;                   \
+    case 4: *ll += gmmn_normalise_em_##SUF(lp, n, st, 4); return 1;                   \
+    case 5: *ll += gmmn_normalise_em_##SUF(lp, n, st, 5); return 1;                   \
+    case 6: *ll += gmmn_normalise_em_##SUF(lp, n, st, 6); return 1;                   \
+    case 7: *ll += gmmn_normalise_em_##SUF(lp, n, st, 7); return 1;                   \
+    case 8: *ll += gmmn_normalise_em_##SUF(lp, n, st, 8); return 1;                   \
+    default: return 0;                                                                \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
