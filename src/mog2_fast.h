@@ -28,6 +28,17 @@ typedef struct {
     float alpha, a1, prune, Tb, Tg, var_min, var_max;
 } mog2_fast_params;
 
+/* dst = cond ? val : old.  With AVX-512 a conditional store compiles to a masked
+ * store, which leaves lines where no lane stores clean (not written back): the second
+ * mode's weight and the mode counts change in few pixels, and at 1080p these planes
+ * are ~10 MB of a frame's ~110 MB of traffic.  Without masked byte stores (AVX2 and
+ * older) GCC would not vectorise the loop with it, so there it stays a select. */
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#define MOG2_STORE_IF(cond, dst, val, old) do { if (cond) (dst) = (val); } while (0)
+#else
+#define MOG2_STORE_IF(cond, dst, val, old) ((dst) = (cond) ? (val) : (old))
+#endif
+
 #define MOG2_FAST_DEFINE(NAME, PIX, C)                                              \
 static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdiff_t MS, \
                  ptrdiff_t off, ptrdiff_t n, uint8_t* restrict nmodes,                 \
@@ -67,11 +78,11 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdi
         const float inv = 1.0f / (w0n + w1n);                                         \
         w0[i] = ok ? w0n * inv : W0;                                                  \
         v0[i] = ok ? vn : V0;                                                         \
-        w1[i] = (ok & has2) ? w1n * inv : W1;                                         \
+        MOG2_STORE_IF(ok & has2, w1[i], w1n * inv, W1);                               \
         _Pragma("GCC unroll 4")                                                       \
         for (int c = 0; c < C; c++)                                                   \
             m0[c * P + i] = ok ? mu[c] + k * (x[c] - mu[c]) : mu[c];                  \
-        nmodes[i] = (uint8_t)(nm - (ok & drop));                                      \
+        MOG2_STORE_IF(ok & drop, nmodes[i], (uint8_t)(nm - 1), (uint8_t)nm);          \
         mask[i] = (uint8_t)(255 - 255 * (ok & bg));                                   \
         flag[i] = (uint8_t)(flag[i] + ok * (2 - bg)); /* flag[i] is 0 when ok */     \
     }                                                                                 \
