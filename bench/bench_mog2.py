@@ -135,72 +135,77 @@ def interleaved(size: str, rounds: int = 3) -> tuple[dict[str, float], dict[str,
     return med(times), med(cpu)
 
 
-def streaming(size: str, rounds: int = 5) -> dict[str, float]:
-    """Per-frame wall times (median, ms) with each model applied to 20 consecutive frames
-    at a time, the models taking turns block by block."""
+def _warmed_models(frames: list[np.ndarray]) -> dict:
+    """cv2's MOG2 and gmmfast's on one and two threads, each having learnt the first
+    WARMUP frames."""
     import cv2
 
-    frames = frames_for(size)
     models = {
         "cv2 1 thread": cv2.createBackgroundSubtractorMOG2(),
         "gmmfast 1 thread": gmmfast.BackgroundSubtractorMOG2(n_threads=1),
         "gmmfast 2 threads": gmmfast.BackgroundSubtractorMOG2(n_threads=2),
     }
-    times: dict[str, list[float]] = {k: [] for k in models}
-    for name, m in models.items():
+    cv2.setNumThreads(1)
+    for m in models.values():
         for f in frames[:WARMUP]:
             m.apply(f)
+    return models
+
+
+def _take_turns(size: str, rounds: int, time_block) -> dict[str, float]:
+    """The three models take turns, a block each per round, after a tick of the control.
+    ``time_block(name, model, frames)`` returns per-frame seconds; the result is their
+    median per model (ms) and the control's speed-up over the same rounds."""
+    import cv2
+
+    frames = frames_for(size)
+    models = _warmed_models(frames)
+    times: dict[str, list[float]] = {k: [] for k in models}
     ctl = control()
     for _ in range(rounds):
         ctl.tick()
         for name, m in models.items():
             if name.startswith("cv2"):
                 cv2.setNumThreads(1)
-            for f in frames[WARMUP:]:
-                t0 = time.perf_counter()
-                m.apply(f)
-                times[name].append(time.perf_counter() - t0)
+            times[name].extend(time_block(name, m, frames[WARMUP:]))
     out = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
     out["control scaling"] = ctl.scaling()
     return out
+
+
+def streaming(size: str, rounds: int = 5) -> dict[str, float]:
+    """Per-frame wall times (median, ms) with each model applied to 20 consecutive frames
+    at a time, the models taking turns block by block."""
+    def block(name, model, frames):
+        out = []
+        for f in frames:
+            t0 = time.perf_counter()
+            model.apply(f)
+            out.append(time.perf_counter() - t0)
+        return out
+
+    return _take_turns(size, rounds, block)
 
 
 def batched(size: str, rounds: int = 7) -> dict[str, float]:
     """Per-frame wall times (median over rounds, ms) of the 20 frames of the cycle given at
     once: ``apply_many`` for gmmfast, OpenCV's ``apply`` frame by frame (it has no batch
     call); the models take turns round by round."""
-    import cv2
+    stack = np.stack(frames_for(size)[WARMUP:])
 
-    frames = frames_for(size)
-    stack = np.stack(frames[WARMUP:])
-    models = {
-        "cv2 1 thread": cv2.createBackgroundSubtractorMOG2(),
-        "gmmfast 1 thread": gmmfast.BackgroundSubtractorMOG2(n_threads=1),
-        "gmmfast 2 threads": gmmfast.BackgroundSubtractorMOG2(n_threads=2),
-    }
-    times: dict[str, list[float]] = {k: [] for k in models}
-    for name, m in models.items():
-        for f in frames[:WARMUP]:
-            m.apply(f)
-    ctl = control()
-    for _ in range(rounds):
-        ctl.tick()
-        for name, m in models.items():
-            if name.startswith("cv2"):
-                cv2.setNumThreads(1)
-            # untimed: wakes an idle second core (see ParallelControl) and lets the
-            # previous model's OpenMP worker stop spinning
-            m.apply(stack[0])
-            t0 = time.perf_counter()
-            if name.startswith("cv2"):
-                for f in stack:
-                    m.apply(f)
-            else:
-                m.apply_many(stack)
-            times[name].append((time.perf_counter() - t0) / len(stack))
-    out = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
-    out["control scaling"] = ctl.scaling()
-    return out
+    def block(name, model, frames):
+        # untimed: wakes an idle second core (see ParallelControl) and lets the
+        # previous model's OpenMP worker stop spinning
+        model.apply(stack[0])
+        t0 = time.perf_counter()
+        if name.startswith("cv2"):
+            for f in stack:
+                model.apply(f)
+        else:
+            model.apply_many(stack)
+        return [(time.perf_counter() - t0) / len(stack)]
+
+    return _take_turns(size, rounds, block)
 
 
 @pytest.mark.parametrize("size", list(SIZES))
