@@ -455,8 +455,8 @@ class BackgroundSubtractorMOG2:
 
         See Also
         --------
-        apply_many : the same for a stack of frames, several times faster per
-            frame on large frames.
+        apply_many : the same for a batch of frames, with less memory traffic
+            (1.3-1.5x faster per frame at 1080p).
         """
         x = _as_frame(frame)
         h, w, _ = x.shape
