@@ -464,7 +464,7 @@ def window_count_filter(const uint8_t[:, ::1] src, int radius, int lo, int n_thr
     loops run over a row with SIMD lanes.
     """
     cdef Py_ssize_t H = src.shape[0], W = src.shape[1]
-    out_arr = np.zeros((H, W), dtype=np.uint8)
+    out_arr = np.empty((H, W), dtype=np.uint8)    # every byte is written below
     if H == 0 or W == 0:
         return out_arr
     if radius < 0 or radius > 100:
