@@ -469,7 +469,8 @@ class BackgroundSubtractorMOG2:
         return mask[0]
 
     def apply_many(self, frames: Any, learning_rate: float = -1,
-                   known_foreground: np.ndarray | None = None) -> np.ndarray:
+                   known_foreground: np.ndarray | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
         """Classify and learn a sequence of frames, in order: the same masks and model as
         calling :meth:`apply` on each frame in turn, with less memory traffic.
 
@@ -489,11 +490,15 @@ class BackgroundSubtractorMOG2:
             frame, so each mask is that of a fresh model.
         known_foreground : ndarray (T, H, W) of bool or int, optional
             Per frame, pixels known to be foreground: classified, but not learnt.
+        out : ndarray (T, H, W) uint8, C-contiguous, optional
+            Where to write the masks.  Reusing one buffer from batch to batch saves the
+            page faults of a fresh array (NumPy maps arrays above 32 MB fresh from the
+            system each time: ~7 % of a 20-frame 1080p call).
 
         Returns
         -------
         masks : ndarray (T, H, W) uint8
-            0 background, ``shadow_value`` shadow, 255 foreground.
+            0 background, ``shadow_value`` shadow, 255 foreground (``out`` if given).
         """
         x = _as_frames(frames)
         t = len(x)
@@ -505,12 +510,22 @@ class BackgroundSubtractorMOG2:
             if kf.shape != (t, h, w):
                 raise ValueError(f"known_foreground must have shape (T, H, W) = {(t, h, w)}, got {kf.shape}.")
             kf = self._known(kf.reshape(t * h, w), t * h, w).reshape(t, h, w)
+        if out is not None:
+            if not isinstance(out, np.ndarray) or out.dtype != np.uint8:
+                raise TypeError(f"out must be a uint8 NumPy array, got "
+                                f"{getattr(out, 'dtype', type(out).__name__)}.")
+            if out.shape != (t, h, w) or not out.flags.c_contiguous or not out.flags.writeable:
+                raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = "
+                                 f"{(t, h, w)}, got shape {out.shape}.")
         if lr >= 1.0:
             # every frame restarts the model: nothing to gain from batching
-            return np.stack([self.apply(x[i], lr, None if kf is None else kf[i]) for i in range(t)])
+            masks = out if out is not None else np.empty((t, h, w), np.uint8)
+            for i in range(t):
+                masks[i] = self.apply(x[i], lr, None if kf is None else kf[i])
+            return masks
         self._prepare(x[0], lr)
         alphas = self._alphas(t, lr)
-        masks = aligned_empty((t, h, w), np.uint8)
+        masks = out if out is not None else aligned_empty((t, h, w), np.uint8)
         nt = self._threads(h * w, "_batch_tuner")
         # kernel calls of at most _BATCH frames: as fast per frame as longer ones, and a
         # list of frames is copied into a stack only a batch at a time

@@ -145,6 +145,27 @@ def test_bad_batches():
     assert sub.n_frames_ == 1                                          # failed calls learnt nothing
 
 
+def test_masks_into_a_given_buffer(video):
+    frames, _ = video
+    a, b = gmmfast.BackgroundSubtractorMOG2(), gmmfast.BackgroundSubtractorMOG2()
+    buf = np.full((10,) + frames.shape[1:3], 7, np.uint8)
+    for lo in (0, 10, 20):
+        got = b.apply_many(frames[lo:lo + 10], out=buf)
+        assert got is buf
+        np.testing.assert_array_equal(buf, _one_by_one(a, frames[lo:lo + 10]))
+    np.testing.assert_array_equal(b.apply_many(frames[30:32], learning_rate=1, out=buf[:2]),
+                                  _one_by_one(a, frames[30:32], learning_rate=1))
+    _same_model(a, b)
+    with pytest.raises(ValueError, match="out"):
+        b.apply_many(frames[:3], out=buf)                              # wrong length
+    with pytest.raises(ValueError, match="out"):
+        b.apply_many(frames[:3], out=np.zeros((3,) + frames.shape[1:3], np.uint8)[:, :, ::2])
+    with pytest.raises(TypeError, match="out"):
+        b.apply_many(frames[:3], out=np.zeros((3,) + frames.shape[1:3], bool))
+    with pytest.raises(TypeError, match="out"):
+        b.apply_many(frames[:3], out=[[0]])
+
+
 def test_mixed_dtypes_in_a_list_are_read_as_float(video):
     frames, _ = video
     a, b = gmmfast.BackgroundSubtractorMOG2(), gmmfast.BackgroundSubtractorMOG2()
