@@ -456,7 +456,7 @@ class BackgroundSubtractorMOG2:
         See Also
         --------
         apply_many : the same for a batch of frames, with less memory traffic
-            (1.3-1.5x faster per frame at 1080p).
+            (1.3-1.6x faster per frame at 1080p).
         """
         x = _as_frame(frame)
         h, w, _ = x.shape
