@@ -248,8 +248,8 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
                       const mog2_fast_params* fprm) noexcept nogil:
     """Process one image row: pixels y*width .. y*width + width - 1.
 
-    ``flag`` is the thread's scratch: ``width`` flag bytes, then (from the next multiple
-    of 64 bytes past width + 64) room for ``width`` int32 pixel indices.
+    ``flag`` is the thread's scratch: ``width`` flag bytes, then, from byte
+    ``(width + 127) // 64 * 64``, room for ``width`` int32 pixel indices (see apply).
     """
     cdef Py_ssize_t i, j, n_todo, p, off = y * width
     cdef int c
