@@ -42,6 +42,10 @@ cdef extern from "gmm_small.h" nogil:
                                 double* lse)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const double* mean, double* o)
+    void gmm_general_logprob_full_f32(const float* diff, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const float* P, float c, float h, float* lp)
+    void gmm_general_logprob_full_f64(const double* diff, Py_ssize_t n, Py_ssize_t st, int d,
+                                      const double* P, double c, double h, double* lp)
     int gmm_small_normalise_em_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
     int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
 
@@ -153,6 +157,14 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
     for k in range(K):
         lpk = lp + k * CHUNK
         _centre(xT, means + k * d, n, d, diff)
+        if kind == KIND_FULL:
+            if floating is float:
+                gmm_general_logprob_full_f32(diff, n, CHUNK, <int>d, prec + k * pk,
+                                             log_const[k] * base, h, lpk)
+            else:
+                gmm_general_logprob_full_f64(diff, n, CHUNK, <int>d, prec + k * pk,
+                                             log_const[k] * base, h, lpk)
+            continue
         for i in range(n):
             lpk[i] = 0
         if kind == KIND_FULL:

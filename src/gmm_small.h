@@ -194,6 +194,44 @@ GMMS_DEFINE(float, f32)
 GMMS_DEFINE(double, f64)
 
 /*
+ * More than 4 features, full covariances: lp[i] = c - h * ||P^T diff_i||^2 with diff
+ * already centred (diff[l * st + i]) and P upper triangular (d x d, row-major).
+ * Blocks of 16 samples whose partial results stay in registers: each term is one
+ * load and one FMA, where a loop per (l, j) pair over all samples needs two loads
+ * and a store.  The last block may run past n: the buffers hold whole blocks
+ * (st and their size are multiples of 16) and lanes past n are not used.
+ */
+#define GMMG_DEFINE(T, SUF)                                                           \
+static void gmm_general_logprob_full_##SUF(const T *diff, ptrdiff_t n, ptrdiff_t st,   \
+        int d, const T *P, T c, T h, T *lp)                                           \
+{                                                                                     \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += 16) {                                        \
+        T sq[16];                                                                     \
+        _Pragma("omp simd")                                                           \
+        for (int w = 0; w < 16; w++) sq[w] = 0;                                       \
+        for (int j = 0; j < d; j++) {                                                 \
+            T y[16];                                                                  \
+            const T p0 = P[j];                                                        \
+            _Pragma("omp simd")                                                       \
+            for (int w = 0; w < 16; w++) y[w] = diff[i0 + w] * p0;                    \
+            for (int l = 1; l <= j; l++) {                                            \
+                const T p = P[l * d + j];                                             \
+                const T *dl = diff + l * st + i0;                                     \
+                _Pragma("omp simd")                                                   \
+                for (int w = 0; w < 16; w++) y[w] += dl[w] * p;                       \
+            }                                                                         \
+            _Pragma("omp simd")                                                       \
+            for (int w = 0; w < 16; w++) sq[w] += y[w] * y[w];                        \
+        }                                                                             \
+        _Pragma("omp simd")                                                           \
+        for (int w = 0; w < 16; w++) lp[i0 + w] = c - h * sq[w];                      \
+    }                                                                                 \
+}
+
+GMMG_DEFINE(float, f32)
+GMMG_DEFINE(double, f64)
+
+/*
  * normalise: for base-2 log-probabilities lp[k * st + i] of K components,
  * lp <- 2^(lp - max_k lp), scale[i] = 1 / sum_k of those and
  * lse[i] = ln 2 * max + log(sum) (natural units).  One pass over the samples
