@@ -827,16 +827,8 @@ class BackgroundSubtractor:
         -------
         ndarray (H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
-        if not hasattr(self, "model_"):
-            model = self._build()
-            self.model_ = model
-        raw = self.model_.apply(frame, learning_rate=learning_rate)
-        # the clean-up uses the threads the model chose for this frame (see n_threads)
-        nt = self.n_threads if self.n_threads is not None else self.model_.n_threads_
-        mask = clean_mask(raw == 255, self.median_size, self.closing_size, nt)
-        if self.output == "uint8":
-            return mask.view(np.uint8) * np.uint8(255)
-        return mask
+        raw = self._model().apply(frame, learning_rate=learning_rate)
+        return self._output(self._clean(raw))
 
     def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
         """Foreground masks of a stack of frames, learnt in order: the same as :meth:`apply`
@@ -852,17 +844,26 @@ class BackgroundSubtractor:
         -------
         ndarray (T, H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
-        if not hasattr(self, "model_"):
-            model = self._build()
-            self.model_ = model
-        raw = self.model_.apply_many(frames, learning_rate=learning_rate)
-        nt = self.model_.n_threads_
+        raw = self._model().apply_many(frames, learning_rate=learning_rate)
         out = np.empty(raw.shape, dtype=bool)
         for i in range(raw.shape[0]):
-            out[i] = clean_mask(raw[i] == 255, self.median_size, self.closing_size, nt)
-        if self.output == "uint8":
-            return out.view(np.uint8) * np.uint8(255)
-        return out
+            out[i] = self._clean(raw[i])
+        return self._output(out)
+
+    def _model(self) -> BackgroundSubtractorMOG2:
+        """The mixture model, built from the parameters on first use."""
+        if not hasattr(self, "model_"):
+            self.model_ = self._build()
+        return self.model_
+
+    def _clean(self, raw: np.ndarray) -> np.ndarray:
+        """Foreground (255) of one raw mask, median filtered and closed (bool)."""
+        # the clean-up uses the threads the model chose for its last call (see n_threads)
+        nt = self.n_threads if self.n_threads is not None else self.model_.n_threads_
+        return clean_mask(raw == 255, self.median_size, self.closing_size, nt)
+
+    def _output(self, mask: np.ndarray) -> np.ndarray:
+        return mask.view(np.uint8) * np.uint8(255) if self.output == "uint8" else mask
 
     def background_image(self) -> np.ndarray:
         """The current background image (uint8, the frames' channels)."""
