@@ -326,8 +326,8 @@ cdef void _run(const pixel_t* frames, const uint8_t* known, float* st, uint8_t* 
     with ``prm[t]``/``fprm[t]``.  A row of the state takes all the frames before the next
     row: pixels are independent, so this is the same as applying the frames one by one,
     but the row's state is read from memory once per call rather than once per frame
-    (at 1080p a frame's state traffic is ~100 MB, which is what one frame costs when
-    frames come one at a time, and two threads share one memory bus).
+    (at 1080p a frame's state traffic is ~100 MB: about 2 of the ~5 ms a frame costs when
+    frames come one at a time, and the part that gains least from a second thread).
 
     P and MS are the distances between two planes of a mode and between two modes of the
     state, in floats (P >= height * width, MS >= (2 + C) * P).
@@ -422,30 +422,33 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
     cdef uint8_t[::1] fprm_bytes = fprm_arr
     cdef Params* prm = <Params*>&prm_bytes[0]
     cdef mog2_fast_params* fprm = <mog2_fast_params*>&fprm_bytes[0]
+    cdef Params base
     cdef double alpha
+    base.Tb = <float>var_threshold
+    base.Tg = <float>var_threshold_gen
+    base.TB = <float>background_ratio
+    base.var_init = <float>var_init
+    base.var_min = <float>var_min
+    base.var_max = <float>var_max
+    base.tau = <float>shadow_threshold
+    base.K = <int>state.shape[0]
+    base.detect_shadows = detect_shadows
+    base.shadow_value = <uint8_t>shadow_value
     for t in range(T):
+        # only the learning rate and what follows from it change from frame to frame
         alpha = alphas[t]
+        prm[t] = base
         prm[t].learn = alpha > 0.0
         prm[t].alpha = <float>alpha if prm[t].learn else 0.0
         prm[t].a1 = 1.0 - prm[t].alpha
         prm[t].prune = <float>(alpha * complexity_reduction) if prm[t].learn else 0.0
-        prm[t].Tb = <float>var_threshold
-        prm[t].Tg = <float>var_threshold_gen
-        prm[t].TB = <float>background_ratio
-        prm[t].var_init = <float>var_init
-        prm[t].var_min = <float>var_min
-        prm[t].var_max = <float>var_max
-        prm[t].tau = <float>shadow_threshold
-        prm[t].K = <int>state.shape[0]
-        prm[t].detect_shadows = detect_shadows
-        prm[t].shadow_value = <uint8_t>shadow_value
         fprm[t].alpha = prm[t].alpha
         fprm[t].a1 = prm[t].a1
         fprm[t].prune = prm[t].prune
-        fprm[t].Tb = prm[t].Tb
-        fprm[t].Tg = prm[t].Tg
-        fprm[t].var_min = prm[t].var_min
-        fprm[t].var_max = prm[t].var_max
+        fprm[t].Tb = base.Tb
+        fprm[t].Tg = base.Tg
+        fprm[t].var_min = base.var_min
+        fprm[t].var_max = base.var_max
     with nogil:
         _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
              sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
