@@ -135,12 +135,12 @@ cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
 cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                           int kind, const floating* means, const floating* prec,
                           const floating* log_const, floating base, floating* diff,
-                          floating* acc, floating* lp) noexcept nogil:
+                          floating* lp) noexcept nogil:
     """Weighted log-probabilities lp[k*CHUNK + i] = base * (log w_k + log N(x_i | k)).
 
     base = 1 gives natural logarithms, LOG2E base-2 ones (what _chunk_normalise takes).
     """
-    cdef Py_ssize_t i, j, l, k
+    cdef Py_ssize_t i, j, k
     cdef floating p, c, h = <floating>0.5 * base
     cdef floating* lpk
     cdef floating* dj
@@ -167,25 +167,11 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
             continue
         for i in range(n):
             lpk[i] = 0
-        if kind == KIND_FULL:
-            # y_j = sum_{l <= j} diff_l * P[l, j]  (P upper triangular)
-            for j in range(d):
-                p = prec[(k * d + 0) * d + j]
-                for i in range(n):
-                    acc[i] = diff[i] * p
-                for l in range(1, j + 1):
-                    p = prec[(k * d + l) * d + j]
-                    dj = diff + l * CHUNK
-                    for i in range(n):
-                        acc[i] = acc[i] + dj[i] * p
-                for i in range(n):
-                    lpk[i] = lpk[i] + acc[i] * acc[i]
-        else:
-            for j in range(d):
-                p = prec[k * d + j]
-                dj = diff + j * CHUNK
-                for i in range(n):
-                    lpk[i] = lpk[i] + (dj[i] * p) * (dj[i] * p)
+        for j in range(d):
+            p = prec[k * d + j]
+            dj = diff + j * CHUNK
+            for i in range(n):
+                lpk[i] = lpk[i] + (dj[i] * p) * (dj[i] * p)
         c = log_const[k] * base
         for i in range(n):
             lpk[i] = c - h * lpk[i]
@@ -303,7 +289,7 @@ cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d
         n = CHUNK
     _transpose_chunk(X + start * d, n, d, buf)
     _chunk_log_prob(buf, n, d, K, kind, means, prec, log_const, <floating>LOG2E,
-                    buf + d * CHUNK, buf + 2 * d * CHUNK, buf + (2 * d + 4) * CHUNK)
+                    buf + d * CHUNK, buf + (2 * d + 4) * CHUNK)
     return n
 
 
