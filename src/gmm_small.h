@@ -231,6 +231,16 @@ static void gmm_general_logprob_full_##SUF(const T *diff, ptrdiff_t n, ptrdiff_t
 GMMG_DEFINE(float, f32)
 GMMG_DEFINE(double, f64)
 
+/* x (positive, normal) = m * 2^e with m in [1, 2): adds e to *e2 and returns m. */
+GMMS_INLINE double gmmn_split_exponent(double x, long long *e2)
+{
+    union { double d; unsigned long long u; } b;
+    b.d = x;
+    *e2 += (long long)((b.u >> 52) & 0x7ff) - 1023;
+    b.u = (b.u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+    return b.d;
+}
+
 /*
  * normalise: for base-2 log-probabilities lp[k * st + i] of K components,
  * lp <- 2^(lp - max_k lp), scale[i] = 1 / sum_k of those and
@@ -264,13 +274,16 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
    is sum_i lse[i] (natural units), the only use the pass has for lse.  The K          \
    exponentials stay in registers until their sum is known, and instead of a log per  \
    sample the sums (each in [1, K], K <= 8) are multiplied over groups of 32 samples   \
-   and one log is taken per group: at most 8^32 = 2^96, inside float's range however   \
-   the loop is vectorised, and a product of 32 roundings is as close as a sum of 32    \
-   logs.  The log of a group (double, libm) is not on the hot path. */                  \
+   and the group products are multiplied in double: at most 8^32 = 2^96 per group,   \
+   inside float's range however the loop is vectorised, and a product of 32 roundings  \
+   is as close as a sum of 32 logs.  The running double product is kept in [1, 2) by    \
+   moving its exponent into an integer (gmmn_split_exponent), so a call (a chunk)       \
+   takes one libm log instead of one per group. */                                     \
 GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,          \
         const int K)                                                                  \
 {                                                                                     \
-    double total = 0.0;                                                               \
+    double total = 0.0, acc = 1.0;                                                    \
+    long long e2 = 0;                                                                 \
     for (ptrdiff_t s0 = 0; s0 < n; s0 += 32) {                                        \
         const ptrdiff_t s1 = n - s0 < 32 ? n : s0 + 32;                               \
         T prod = 1, msum = 0;                                                         \
@@ -293,9 +306,10 @@ GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,    
             prod *= t;                                                                \
             msum += m;                                                                \
         }                                                                             \
-        total += (double)msum * GMM_LN2 + log((double)prod);                          \
+        total += (double)msum * GMM_LN2;                                              \
+        acc = gmmn_split_exponent(acc * (double)prod, &e2);                           \
     }                                                                                 \
-    return total;                                                                     \
+    return total + (double)e2 * GMM_LN2 + log(acc);                                   \
 }                                                                                     \
                                                                                       \
 /* Returns 0 (and does nothing) for K > 8; else adds sum_i lse[i] to *ll. */          \
