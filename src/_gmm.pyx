@@ -46,8 +46,10 @@ cdef extern from "gmm_small.h" nogil:
                                       const float* P, float c, float h, float* lp)
     void gmm_general_logprob_full_f64(const double* diff, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* P, double c, double h, double* lp)
-    int gmm_small_normalise_em_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
-    int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* ll)
+    int gmm_small_normalise_em_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, float* tbuf,
+                                   double* ll)
+    int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* tbuf,
+                                   double* ll)
 
 cdef extern from "fastmath.h" nogil:
     double gmm_exp_f64(double x)
@@ -381,9 +383,11 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                 # K <= 8: responsibilities and the chunk's log-likelihood in one loop
                 # (gmm_small.h); else exponentials, 1 / sums and lse in buffers
                 if floating is float:
-                    fused = gmm_small_normalise_em_f32(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K, &ll)
+                    fused = gmm_small_normalise_em_f32(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K,
+                                                       buf + (2 * d + 2) * CHUNK, &ll)
                 else:
-                    fused = gmm_small_normalise_em_f64(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K, &ll)
+                    fused = gmm_small_normalise_em_f64(buf + (2 * d + 4) * CHUNK, n, CHUNK, <int>K,
+                                                       buf + (2 * d + 2) * CHUNK, &ll)
                 if fused:
                     scale = NULL
                 else:
@@ -466,9 +470,9 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
                 # responsibilities only: the EM pass's normalisation, whose per-chunk
                 # log-likelihood is not needed here
                 if floating is float:
-                    fused = gmm_small_normalise_em_f32(lp, n, CHUNK, <int>K, &unused)
+                    fused = gmm_small_normalise_em_f32(lp, n, CHUNK, <int>K, buf + (2 * d + 2) * CHUNK, &unused)
                 else:
-                    fused = gmm_small_normalise_em_f64(lp, n, CHUNK, <int>K, &unused)
+                    fused = gmm_small_normalise_em_f64(lp, n, CHUNK, <int>K, buf + (2 * d + 2) * CHUNK, &unused)
             if want_norm and not fused:
                 _chunk_normalise(lp, n, K, buf + (2 * d + 1) * CHUNK,
                                  buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, want_resp)

@@ -272,22 +272,23 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
                                                                                       \
 /* For the EM pass: lp <- responsibilities 2^(lp - max) / sum_k, and the return value  \
    is sum_i lse[i] (natural units), the only use the pass has for lse.  The K          \
-   exponentials stay in registers until their sum is known, and instead of a log per  \
-   sample the sums (each in [1, K], K <= 8) are multiplied over groups of 32 samples   \
-   and the group products are multiplied in double: at most 8^32 = 2^96 per group,   \
-   inside float's range however the loop is vectorised, and a product of 32 roundings  \
-   is as close as a sum of 32 logs.  The running double product is kept in [1, 2) by    \
-   moving its exponent into an integer (gmmn_split_exponent), so a call (a chunk)       \
-   takes one libm log instead of one per group. */                                     \
+   exponentials stay in registers until their sum is known.  Instead of a log per      \
+   sample, the sums t_i (each in [1, K], K <= 8) go to tbuf and are multiplied in 16   \
+   lanes of at most 32 factors each (8^32 = 2^96, inside float's range; a product of   \
+   32 roundings is as close as a sum of 32 logs); the 16 lane products are then        \
+   multiplied in double with the exponent moved into an integer                        \
+   (gmmn_split_exponent), so a call takes one libm log.  The maxima are summed in the  \
+   main loop's lanes.  Every reduction is across lanes once per 512 samples, not per  \
+   few samples (a horizontal sum of 16 lanes is 16 dependent scalar adds). */          \
 GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,          \
-        const int K)                                                                  \
+        T *tbuf, const int K)                                                         \
 {                                                                                     \
     double total = 0.0, acc = 1.0;                                                    \
     long long e2 = 0;                                                                 \
-    for (ptrdiff_t s0 = 0; s0 < n; s0 += 32) {                                        \
-        const ptrdiff_t s1 = n - s0 < 32 ? n : s0 + 32;                               \
-        T prod = 1, msum = 0;                                                         \
-        _Pragma("omp simd reduction(*:prod) reduction(+:msum)")                       \
+    for (ptrdiff_t s0 = 0; s0 < n; s0 += 512) {                                       \
+        const ptrdiff_t s1 = n - s0 < 512 ? n : s0 + 512;                             \
+        T msum = 0;                                                                   \
+        _Pragma("omp simd reduction(+:msum)")                                         \
         for (ptrdiff_t i = s0; i < s1; i++) {                                         \
             T m = lp[i];                                                              \
             for (int k = 1; k < K; k++) {                                             \
@@ -303,28 +304,39 @@ GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,    
             const T inv = (T)1 / t;                                                   \
             for (int k = 0; k < K; k++)                                               \
                 lp[k * st + i] = e[k] * inv;                                          \
-            prod *= t;                                                                \
+            tbuf[i - s0] = t;                                                         \
             msum += m;                                                                \
         }                                                                             \
         total += (double)msum * GMM_LN2;                                              \
-        acc = gmmn_split_exponent(acc * (double)prod, &e2);                           \
+        T p[16];                                                                      \
+        _Pragma("omp simd")                                                           \
+        for (int w = 0; w < 16; w++) p[w] = 1;                                        \
+        const ptrdiff_t nw = (s1 - s0) / 16 * 16;                                     \
+        for (ptrdiff_t i0 = 0; i0 < nw; i0 += 16) {                                   \
+            _Pragma("omp simd")                                                       \
+            for (int w = 0; w < 16; w++) p[w] *= tbuf[i0 + w];                        \
+        }                                                                             \
+        for (ptrdiff_t i = nw; i < s1 - s0; i++) acc *= (double)tbuf[i];              \
+        for (int w = 0; w < 16; w++)                                                  \
+            acc = gmmn_split_exponent(acc * (double)p[w], &e2);                       \
     }                                                                                 \
     return total + (double)e2 * GMM_LN2 + log(acc);                                   \
 }                                                                                     \
                                                                                       \
-/* Returns 0 (and does nothing) for K > 8; else adds sum_i lse[i] to *ll. */          \
+/* Returns 0 (and does nothing) for K > 8; else adds sum_i lse[i] to *ll.  tbuf:     \
+   scratch for min(n, 512) values. */                                                 \
 static int gmm_small_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,      \
-        double *ll)                                                                   \
+        T *tbuf, double *ll)                                                          \
 {                                                                                     \
     switch (K) {                                                                      \
-    case 1: *ll += gmmn_normalise_em_##SUF(lp, n, st, 1); return 1;                   \
-    case 2: *ll += gmmn_normalise_em_##SUF(lp, n, st, 2); return 1;                   \
-    case 3: *ll += gmmn_normalise_em_##SUF(lp, n, st, 3); return 1;                   \
-    case 4: *ll += gmmn_normalise_em_##SUF(lp, n, st, 4); return 1;                   \
-    case 5: *ll += gmmn_normalise_em_##SUF(lp, n, st, 5); return 1;                   \
-    case 6: *ll += gmmn_normalise_em_##SUF(lp, n, st, 6); return 1;                   \
-    case 7: *ll += gmmn_normalise_em_##SUF(lp, n, st, 7); return 1;                   \
-    case 8: *ll += gmmn_normalise_em_##SUF(lp, n, st, 8); return 1;                   \
+    case 1: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 1); return 1;                   \
+    case 2: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 2); return 1;                   \
+    case 3: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 3); return 1;                   \
+    case 4: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 4); return 1;                   \
+    case 5: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 5); return 1;                   \
+    case 6: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 6); return 1;                   \
+    case 7: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 7); return 1;                   \
+    case 8: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 8); return 1;                   \
     default: return 0;                                                                \
     }                                                                                 \
 }                                                                                     \
