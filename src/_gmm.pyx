@@ -61,7 +61,8 @@ cdef extern from "fastmath.h" nogil:
     double LOG2E "GMM_LOG2E"
     float gmm_exp2_neg_f32(float x)
 
-from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
+from _chunks cimport (CHUNK, LANES, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
+                     _transpose_chunk)
 
 cdef enum:
     BLOCK = 8        # chunks per block of em_pass statistics (4096 samples)
@@ -289,6 +290,7 @@ cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d
     cdef Py_ssize_t n = N - start
     if n > CHUNK:
         n = CHUNK
+    _prefetch_chunk_after_next(X, N, d, start)
     _transpose_chunk(X + start * d, n, d, buf)
     _chunk_log_prob(buf, n, d, K, kind, means, prec, log_const, <floating>LOG2E,
                     buf + d * CHUNK, buf + (2 * d + 4) * CHUNK)
