@@ -6,7 +6,7 @@ background, sensor noise, a moving box), one thread each (``cv2.setNumThreads(1)
 the worst case (every pixel takes the general update path).  Each model first learns 20
 frames; the timed call is one ``apply`` on the next frame of a cycle of 20.
 
-    pytest bench/bench_mog2.py --benchmark-only --benchmark-group-by=param:size -p no:cacheprovider
+    pytest bench/bench_mog2.py --benchmark-only -p no:cacheprovider   # grouped by size (benchmark.group)
     python bench/bench_mog2.py        # alternating timing, prints the ratios (less noisy)
 
 The script times each model three ways, all alternating between the models so that
