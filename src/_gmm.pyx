@@ -46,6 +46,8 @@ cdef extern from "gmm_small.h" nogil:
                                       const float* P, float c, float h, float* lp)
     void gmm_general_logprob_full_f64(const double* diff, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* P, double c, double h, double* lp)
+    double gmm_general_dot_f32(const float* a, const float* b, Py_ssize_t n)
+    double gmm_general_dot_f64(const double* a, const double* b, Py_ssize_t n)
     int gmm_small_normalise_em_f32(float* lp, Py_ssize_t n, Py_ssize_t st, int K, float* tbuf,
                                    double* ll)
     int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* tbuf,
@@ -102,21 +104,11 @@ cdef inline floating _log(floating x) noexcept nogil:
 
 
 cdef inline double _dot(const floating* a, const floating* b, Py_ssize_t n) noexcept nogil:
-    """Dot product of a[:n] and b[:n] with LANES partial sums."""
-    cdef floating lanes[LANES]
-    cdef Py_ssize_t i, w, nb = n - n % LANES
-    cdef double s = 0.0
-    for w in range(LANES):
-        lanes[w] = 0
-    for i in range(0, nb, 16):  # step must be a literal: LANES
-        for w in range(LANES):
-            lanes[w] += a[i + w] * b[i + w]
-    for w in range(LANES):
-        s += lanes[w]
-    for i in range(nb, n):
-        s += a[i] * b[i]
-    return s
-
+    """Dot product of a[:n] and b[:n] (gmm_small.h: four vector partial sums)."""
+    if floating is float:
+        return gmm_general_dot_f32(a, b, n)
+    else:
+        return gmm_general_dot_f64(a, b, n)
 
 
 cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
