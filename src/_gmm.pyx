@@ -66,6 +66,12 @@ cdef extern from "fastmath.h" nogil:
 from _chunks cimport (CHUNK, LANES, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
                      _transpose_chunk)
 
+cdef extern from "gmm_small.h":
+    enum: GMMG_B     # samples per block of gmm_general_logprob_full, which runs whole blocks
+
+if CHUNK % GMMG_B:
+    raise ImportError("gmmfast build error: CHUNK must be a multiple of GMMG_B (gmm_small.h)")
+
 cdef enum:
     BLOCK = 8        # chunks per block of em_pass statistics (4096 samples)
 
