@@ -65,7 +65,7 @@ cdef inline void _prefetch_chunk_after_next(const floating* X, Py_ssize_t N, Py_
     Between two transposes a kernel computes for microseconds on the chunk's
     buffers, and the hardware prefetcher, which stops at page boundaries, does not
     have the next rows ready: a 1M x 3 float32 EM pass spent ~15 % of its time in the
-    transpose's loads.  Asking two chunks ahead took 8-10 % off the pass (one chunk
+    transpose's loads.  Asking two chunks ahead took 6-10 % off the pass (one chunk
     ahead: 5 %; into L1 instead of L2: slower).
     """
     cdef Py_ssize_t ahead = start + 2 * CHUNK

@@ -208,29 +208,29 @@ GMMS_DEFINE(double, f64)
  */
 #define GMMG_B 32
 #define GMMG_DEFINE(T, SUF)                                                           \
-static void gmm_general_logprob_full_##SUF(const T *diff, ptrdiff_t n, ptrdiff_t st,   \
+static void gmm_general_logprob_full_##SUF(const T *diff, ptrdiff_t n, ptrdiff_t st,  \
         int d, const T *P, T c, T h, T *lp)                                           \
 {                                                                                     \
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += GMMG_B) {                                        \
-        T sq[GMMG_B];                                                                     \
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += GMMG_B) {                                    \
+        T sq[GMMG_B];                                                                 \
         _Pragma("omp simd")                                                           \
-        for (int w = 0; w < GMMG_B; w++) sq[w] = 0;                                       \
+        for (int w = 0; w < GMMG_B; w++) sq[w] = 0;                                   \
         for (int j = 0; j < d; j++) {                                                 \
-            T y[GMMG_B];                                                                  \
+            T y[GMMG_B];                                                              \
             const T p0 = P[j];                                                        \
             _Pragma("omp simd")                                                       \
-            for (int w = 0; w < GMMG_B; w++) y[w] = diff[i0 + w] * p0;                    \
+            for (int w = 0; w < GMMG_B; w++) y[w] = diff[i0 + w] * p0;                \
             for (int l = 1; l <= j; l++) {                                            \
                 const T p = P[l * d + j];                                             \
                 const T *dl = diff + l * st + i0;                                     \
                 _Pragma("omp simd")                                                   \
-                for (int w = 0; w < GMMG_B; w++) y[w] += dl[w] * p;                       \
+                for (int w = 0; w < GMMG_B; w++) y[w] += dl[w] * p;                   \
             }                                                                         \
             _Pragma("omp simd")                                                       \
-            for (int w = 0; w < GMMG_B; w++) sq[w] += y[w] * y[w];                        \
+            for (int w = 0; w < GMMG_B; w++) sq[w] += y[w] * y[w];                    \
         }                                                                             \
         _Pragma("omp simd")                                                           \
-        for (int w = 0; w < GMMG_B; w++) lp[i0 + w] = c - h * sq[w];                      \
+        for (int w = 0; w < GMMG_B; w++) lp[i0 + w] = c - h * sq[w];                  \
     }                                                                                 \
 }
 
