@@ -79,16 +79,31 @@ cdef inline void _prefetch_chunk_after_next(const floating* X, Py_ssize_t N, Py_
 
 cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
                                   floating* xT) noexcept nogil:
-    """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk."""
+    """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk.
+
+    The feature counts of grey pairs, RGB and RGBA-like data have loops with a literal
+    stride, which the compiler turns into vector shuffles; the general loop is scalar
+    (at 2 and 4 features it made the whole EM pass 1.3-1.6x slower).
+    """
     cdef Py_ssize_t i, j
     if d == 1:
         for i in range(n):
             xT[i] = X[i]
+    elif d == 2:
+        for i in range(n):
+            xT[i] = X[2 * i]
+            xT[CHUNK + i] = X[2 * i + 1]
     elif d == 3:
         for i in range(n):
             xT[i] = X[3 * i]
             xT[CHUNK + i] = X[3 * i + 1]
             xT[2 * CHUNK + i] = X[3 * i + 2]
+    elif d == 4:
+        for i in range(n):
+            xT[i] = X[4 * i]
+            xT[CHUNK + i] = X[4 * i + 1]
+            xT[2 * CHUNK + i] = X[4 * i + 2]
+            xT[3 * CHUNK + i] = X[4 * i + 3]
     else:
         for i in range(n):
             for j in range(d):
