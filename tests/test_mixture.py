@@ -95,13 +95,15 @@ def make_inits(x: np.ndarray, k: int, covariance_type: str, seed: int):
     return weights, means, precisions
 
 
-# (seed, n, d, k, separation): d in {1, 2, 3, 5, 9}, separated and overlapping; k = 10 takes
-# the kernels' path for more than 8 components (the fused normalisation stops at 8), d = 9
-# the blocked loops for more than 4 features with d not a multiple of 4
+# (seed, n, d, k, separation): d in {1, 2, 3, 4, 5, 9}, separated and overlapping (each of
+# d = 1-4 has its own transpose and fused loops); k = 10 takes the kernels' path for more
+# than 8 components (the fused normalisation stops at 8), d = 9 the blocked loops for more
+# than 4 features with d not a multiple of 4; n = 2999 leaves a partial last block
 CASES = {
     "d1-overlap": (1, 2500, 1, 3, 1.5),
     "d2-separated": (2, 3000, 2, 4, 8.0),
     "d3-overlap": (3, 3000, 3, 3, 1.5),
+    "d4-overlap": (7, 2999, 4, 4, 2.0),
     "d5-separated": (4, 2000, 5, 3, 8.0),
     "d3-k10-separated": (5, 5000, 3, 10, 10.0),
     "d9-separated": (6, 3000, 9, 3, 8.0),
