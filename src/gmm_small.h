@@ -305,6 +305,12 @@ GMMS_INLINE double gmmn_split_exponent(double x, long long *e2)
     return b.d;
 }
 
+/* First k of the running max over lp[k * st + i], started at k = 0's value: 1, but 0
+   when K = 2, where a loop of one iteration kept GCC (12) from vectorising the
+   sample loop around it (K = 2 ran 2.5x slower than K = 3); a second look at k = 0
+   changes nothing. */
+#define GMMN_MAX_FROM(K) ((K) == 2 ? 0 : 1)
+
 /*
  * normalise: for base-2 log-probabilities lp[k * st + i] of K components,
  * lp <- 2^(lp - max_k lp), scale[i] = 1 / sum_k of those and
@@ -312,12 +318,6 @@ GMMS_INLINE double gmmn_split_exponent(double x, long long *e2)
  * with the component loop inside, unrolled for a literal K, so the running
  * max and sum stay in registers.  Returns 0 (and does nothing) for K > 8.
  */
-/* First k of the running max over lp[k * st + i], started at k = 0's value: 1, but 0
-   when K = 2, where a loop of one iteration kept GCC (12) from vectorising the
-   sample loop around it (K = 2 ran 2.5x slower than K = 3); a second look at k = 0
-   changes nothing. */
-#define GMMN_MAX_FROM(K) ((K) == 2 ? 0 : 1)
-
 #define GMMN_DEFINE(T, SUF)                                                           \
 GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale,     \
         T *lse, const int K)                                                          \
