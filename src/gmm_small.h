@@ -325,11 +325,13 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
         T m = lp[i];                                                                  \
+        _Pragma("GCC unroll 8")                                                       \
         for (int k = GMMN_MAX_FROM(K); k < K; k++) {                                  \
             T v = lp[k * st + i];                                                     \
             m = v > m ? v : m;                                                        \
         }                                                                             \
         T t = 0;                                                                      \
+        _Pragma("GCC unroll 8")                                                       \
         for (int k = 0; k < K; k++) {                                                 \
             T e = gmm_exp2_neg_##SUF(lp[k * st + i] - m);                             \
             lp[k * st + i] = e;                                                       \
@@ -361,17 +363,20 @@ GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,    
         _Pragma("omp simd reduction(+:msum)")                                         \
         for (ptrdiff_t i = s0; i < s1; i++) {                                         \
             T m = lp[i];                                                              \
+            _Pragma("GCC unroll 8")                                                   \
             for (int k = GMMN_MAX_FROM(K); k < K; k++) {                              \
                 T v = lp[k * st + i];                                                 \
                 m = v > m ? v : m;                                                    \
             }                                                                         \
             T e[8];                                                                   \
             T t = 0;                                                                  \
+            _Pragma("GCC unroll 8")                                                   \
             for (int k = 0; k < K; k++) {                                             \
                 e[k] = gmm_exp2_neg_##SUF(lp[k * st + i] - m);                        \
                 t += e[k];                                                            \
             }                                                                         \
             const T inv = (T)1 / t;                                                   \
+            _Pragma("GCC unroll 8")                                                   \
             for (int k = 0; k < K; k++)                                               \
                 lp[k * st + i] = e[k] * inv;                                          \
             tbuf[i - s0] = t;                                                         \

@@ -99,12 +99,14 @@ def make_inits(x: np.ndarray, k: int, covariance_type: str, seed: int):
 # d = 1-4 has its own transpose and fused loops); k = 10 takes the kernels' path for more
 # than 8 components (the fused normalisation stops at 8), d = 9 the blocked loops for more
 # than 4 features with d not a multiple of 4; n = 2999 leaves a partial last block; every
-# K <= 8 has its own unrolled normalisation loop, and K = 2 once fell out of vectorisation
+# K <= 8 has its own unrolled normalisation loop (K = 2, and K = 8 in float64, once fell out of
+# vectorisation)
 CASES = {
     "d1-overlap": (1, 2500, 1, 3, 1.5),
     "d2-separated": (2, 3000, 2, 4, 8.0),
     "d3-overlap": (3, 3000, 3, 3, 1.5),
     "d3-k2-overlap": (8, 2500, 3, 2, 2.0),
+    "d2-k8-separated": (9, 4000, 2, 8, 6.0),
     "d4-overlap": (7, 2999, 4, 4, 2.0),
     "d5-separated": (4, 2000, 5, 3, 8.0),
     "d3-k10-separated": (5, 5000, 3, 10, 10.0),
