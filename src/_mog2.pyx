@@ -32,8 +32,8 @@ pixel does not use are never read, a scene where most pixels need one or two
 modes streams only the first planes, and every field is contiguous along a
 row, so the common case (the heaviest
 mode explains the pixel, at most two modes in use) runs with SIMD lanes over
-pixels (mog2_fast.h).  The remaining pixels take the general scalar path
-below.  The frame is read in its own dtype (uint8 without conversion), rows
+pixels (mog2_fast.h; models of one mode have their own variant of that pass).
+The remaining pixels take the general scalar path below.  The frame is read in its own dtype (uint8 without conversion), rows
 are split across OpenMP threads, and the GIL is released.
 """
 
@@ -65,6 +65,14 @@ cdef extern from "mog2_fast.h" nogil:
                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
     void mog2_fast_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast1_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
+                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast1_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
+                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast1_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
+                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast1_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
+                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
 
 
 cdef struct Params:
@@ -278,6 +286,18 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
                 mog2_fast_f32_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
             elif C == 1:
                 mog2_fast_f32_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+    elif prm.learn:
+        # one-mode models: the same pass without a second mode's plane
+        if pixel_t is uint8_t:
+            if C == 3:
+                mog2_fast1_u8_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+            elif C == 1:
+                mog2_fast1_u8_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+        else:
+            if C == 3:
+                mog2_fast1_f32_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+            elif C == 1:
+                mog2_fast1_f32_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
     # List the pixels the vectorised pass left (flag != 1), eight flags at a time, before
     # doing them: a single loop over all pixels with the general update inlined in it kept
     # its frame pointer in memory, and the skipped pixels cost ~6 cycles each (a quarter

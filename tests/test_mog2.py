@@ -177,7 +177,7 @@ def test_matches_plain_reference(video):
     ({"n_mixtures": 3, "background_ratio": 0.7, "var_threshold_gen": 6.0, "var_init": 20.0,
       "var_min": 2.0, "var_max": 50.0, "complexity_reduction": 0.1, "shadow_threshold": 0.6,
       "shadow_value": 90}, False),
-    ({"n_mixtures": 1, "var_threshold": 30.0}, False),        # no second mode: general path only
+    ({"n_mixtures": 1, "var_threshold": 30.0}, False),        # one mode: the one-mode fast pass
 ])
 def test_agrees_with_opencv(video, kwargs, grey):
     cv2 = pytest.importorskip("cv2")
