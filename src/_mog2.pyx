@@ -57,22 +57,12 @@ cdef enum:
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
         float alpha, a1, prune, Tb, Tg, var_min, var_max
-    void mog2_fast_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                         uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                         uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast1_u8_c1(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast1_u8_c3(const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                          uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast1_f32_c1(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
-    void mog2_fast1_f32_c3(const float* src, float* st, Py_ssize_t P, Py_ssize_t MS, Py_ssize_t off, Py_ssize_t n,
-                           uint8_t* nmodes, uint8_t* mask, uint8_t* flag, const mog2_fast_params* prm)
+    void mog2_fast_u8(int C, int two, const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                      Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                      const mog2_fast_params* prm)
+    void mog2_fast_f32(int C, int two, const float* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                       Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                       const mog2_fast_params* prm)
 
 
 cdef struct Params:
@@ -274,30 +264,14 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     else:
         for i in range(width):
             flag[i] = 0
-    if prm.learn and prm.K >= 2:
+    if prm.learn:
         # the common case, vectorised; it marks the pixels it has handled
         if pixel_t is uint8_t:
-            if C == 3:
-                mog2_fast_u8_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-            elif C == 1:
-                mog2_fast_u8_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+            mog2_fast_u8(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                         flag, fprm)
         else:
-            if C == 3:
-                mog2_fast_f32_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-            elif C == 1:
-                mog2_fast_f32_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-    elif prm.learn:
-        # one-mode models: the same pass without a second mode's plane
-        if pixel_t is uint8_t:
-            if C == 3:
-                mog2_fast1_u8_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-            elif C == 1:
-                mog2_fast1_u8_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-        else:
-            if C == 3:
-                mog2_fast1_f32_c3(frame + off * 3, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
-            elif C == 1:
-                mog2_fast1_f32_c1(frame + off, st, P, MS, off, width, nmodes + off, mask + off, flag, fprm)
+            mog2_fast_f32(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                          flag, fprm)
     # List the pixels the vectorised pass left (flag != 1), eight flags at a time, before
     # doing them: a single loop over all pixels with the general update inlined in it kept
     # its frame pointer in memory, and the skipped pixels cost ~6 cycles each (a quarter

@@ -88,15 +88,37 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdi
     }                                                                                 \
 }
 
-MOG2_FAST_DEFINE(mog2_fast_u8_c1, uint8_t, 1, 1)
-MOG2_FAST_DEFINE(mog2_fast_u8_c3, uint8_t, 3, 1)
-MOG2_FAST_DEFINE(mog2_fast_f32_c1, float, 1, 1)
-MOG2_FAST_DEFINE(mog2_fast_f32_c3, float, 3, 1)
-/* Models of one mode (n_mixtures=1): no second mode's plane, the same update of the
-   one mode (without them every pixel took the general path, 5x slower). */
-MOG2_FAST_DEFINE(mog2_fast1_u8_c1, uint8_t, 1, 0)
-MOG2_FAST_DEFINE(mog2_fast1_u8_c3, uint8_t, 3, 0)
-MOG2_FAST_DEFINE(mog2_fast1_f32_c1, float, 1, 0)
-MOG2_FAST_DEFINE(mog2_fast1_f32_c3, float, 3, 0)
+/* Every pixel type x channel count (1-3) x model size: TWO = 1 for models of two or
+   more modes, 0 for one-mode models, which have no second mode's plane (without
+   their own variant they took the general path for every pixel, 5x slower; so did
+   2 channels, 7x).  mog2_fast_<pix> picks one.  Four channels stay on the general
+   path: compiled for them this pass computed some variances 1 ulp away from the
+   general update (its squared distance is summed in another order), and a pixel's
+   result must not depend on which path took it. */
+#define MOG2_FAST_ALL(PIXNAME, PIX)                                                   \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m1, PIX, 1, 0)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m2, PIX, 1, 1)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m1, PIX, 2, 0)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m2, PIX, 2, 1)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m1, PIX, 3, 0)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m2, PIX, 3, 1)                              \
+static void mog2_fast_##PIXNAME(int C, int two, const PIX* src, float* st, ptrdiff_t P, \
+        ptrdiff_t MS, ptrdiff_t off, ptrdiff_t n, uint8_t* nmodes, uint8_t* mask,       \
+        uint8_t* flag, const mog2_fast_params* prm)                                   \
+{                                                                                     \
+    /* C channels; two: the model has two or more modes */                            \
+    switch (C * 2 + (two != 0)) {                                                     \
+    case 2: mog2_fast_##PIXNAME##_c1_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 3: mog2_fast_##PIXNAME##_c1_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 4: mog2_fast_##PIXNAME##_c2_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 5: mog2_fast_##PIXNAME##_c2_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 6: mog2_fast_##PIXNAME##_c3_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 7: mog2_fast_##PIXNAME##_c3_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    default: break;   /* 4 channels: every pixel goes to the general path */            \
+    }                                                                                 \
+}
+
+MOG2_FAST_ALL(u8, uint8_t)
+MOG2_FAST_ALL(f32, float)
 
 #endif

@@ -223,6 +223,19 @@ def test_float_and_uint8_frames_give_the_same_masks(video):
         np.testing.assert_array_equal(a.apply(f), b.apply(f.astype(np.float64)))
 
 
+@pytest.mark.parametrize("n_mixtures", [1, 5])
+def test_two_channels_agree_with_three_with_a_zero_channel(video, n_mixtures):
+    """Two channels have their own vectorised pass; a zero third channel changes nothing."""
+    frames, _ = video
+    a = gmmfast.BackgroundSubtractorMOG2(n_mixtures=n_mixtures)
+    b = gmmfast.BackgroundSubtractorMOG2(n_mixtures=n_mixtures)
+    for f in frames[:40]:
+        f2 = np.ascontiguousarray(f[..., :2])
+        f3 = np.concatenate([f2, np.zeros_like(f[..., :1])], axis=2)
+        np.testing.assert_array_equal(a.apply(f2), b.apply(f3))
+    np.testing.assert_array_equal(a.background_image(), b.background_image()[..., :2])
+
+
 def test_four_channels_use_the_general_path_consistently(video):
     frames, _ = video
     a = gmmfast.BackgroundSubtractorMOG2()
