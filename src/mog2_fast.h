@@ -39,6 +39,17 @@ typedef struct {
 #define MOG2_STORE_IF(cond, dst, val, old) ((dst) = (cond) ? (val) : (old))
 #endif
 
+/* c + a * b as one fused multiply-add where the build has FMA, else a multiply and an
+   add: the squared distance is summed this way here and in the general update
+   (_mog2.pyx), so that a pixel's result does not depend on the path that took it
+   (left to the compiler, the general update's 4-channel loop was vectorised with
+   unfused products and some variances came out 1 ulp apart). */
+#if defined(__FMA__)
+#define MOG2_FMA(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define MOG2_FMA(a, b, c) ((c) + (a) * (b))
+#endif
+
 #define MOG2_FAST_DEFINE(NAME, PIX, C, TWO)                                         \
 static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdiff_t MS, \
                  ptrdiff_t off, ptrdiff_t n, uint8_t* restrict nmodes,                 \
@@ -62,7 +73,7 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdi
             x[c] = (float)src[i * C + c];                                             \
             mu[c] = m0[c * P + i];                                                    \
             const float d = x[c] - mu[c];                                             \
-            d2 += d * d;                                                              \
+            d2 = MOG2_FMA(d, d, d2);                                                  \
         }                                                                             \
         const int ok = (flag[i] == 0) & (nm >= 1) & (nm <= 2) & (d2 < Tg * V0);       \
         const int bg = d2 < Tb * V0;                                                  \
@@ -88,13 +99,10 @@ static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdi
     }                                                                                 \
 }
 
-/* Every pixel type x channel count (1-3) x model size: TWO = 1 for models of two or
+/* Every pixel type x channel count (1-4) x model size: TWO = 1 for models of two or
    more modes, 0 for one-mode models, which have no second mode's plane (without
    their own variant they took the general path for every pixel, 5x slower; so did
-   2 channels, 7x).  mog2_fast_<pix> picks one.  Four channels stay on the general
-   path: compiled for them this pass computed some variances 1 ulp away from the
-   general update (its squared distance is summed in another order), and a pixel's
-   result must not depend on which path took it. */
+   2 and 4 channels, 7-9x).  mog2_fast_<pix> picks one. */
 #define MOG2_FAST_ALL(PIXNAME, PIX)                                                   \
 MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m1, PIX, 1, 0)                              \
 MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m2, PIX, 1, 1)                              \
@@ -102,6 +110,8 @@ MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m1, PIX, 2, 0)                        
 MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m2, PIX, 2, 1)                              \
 MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m1, PIX, 3, 0)                              \
 MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m2, PIX, 3, 1)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c4_m1, PIX, 4, 0)                              \
+MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c4_m2, PIX, 4, 1)                              \
 static void mog2_fast_##PIXNAME(int C, int two, const PIX* src, float* st, ptrdiff_t P, \
         ptrdiff_t MS, ptrdiff_t off, ptrdiff_t n, uint8_t* nmodes, uint8_t* mask,       \
         uint8_t* flag, const mog2_fast_params* prm)                                   \
@@ -114,7 +124,9 @@ static void mog2_fast_##PIXNAME(int C, int two, const PIX* src, float* st, ptrdi
     case 5: mog2_fast_##PIXNAME##_c2_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
     case 6: mog2_fast_##PIXNAME##_c3_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
     case 7: mog2_fast_##PIXNAME##_c3_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    default: break;   /* 4 channels: every pixel goes to the general path */            \
+    case 8: mog2_fast_##PIXNAME##_c4_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    case 9: mog2_fast_##PIXNAME##_c4_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
+    default: break;   /* other channel counts: every pixel goes to the general path */ \
     }                                                                                 \
 }
 
