@@ -30,11 +30,12 @@ update touches do not all fall in the same cache sets, which they do when
 H * W * 4 is a multiple of 4096, as at 640x480, 720p and 1080p.  Modes a
 pixel does not use are never read, a scene where most pixels need one or two
 modes streams only the first planes, and every field is contiguous along a
-row, so the common case (the heaviest
-mode explains the pixel, at most two modes in use) runs with SIMD lanes over
-pixels (mog2_fast.h; models of one mode have their own variant of that pass).
-The remaining pixels take the general scalar path below.  The frame is read in its own dtype (uint8 without conversion), rows
-are split across OpenMP threads, and the GIL is released.
+row, so the common case (the heaviest mode explains the pixel, at most two
+modes in use) runs with SIMD lanes over pixels (mog2_fast.h, one variant per
+channel count and for one-mode models).  The remaining pixels take the general
+scalar path below, which sums the squared distance exactly as that pass does.
+The frame is read in its own dtype (uint8 without conversion), rows are split
+across OpenMP threads, and the GIL is released.
 """
 
 from cython.parallel cimport prange
