@@ -305,10 +305,13 @@ GMMS_INLINE double gmmn_split_exponent(double x, long long *e2)
     return b.d;
 }
 
-/* First k of the running max over lp[k * st + i], started at k = 0's value: 1, but 0
-   when K = 2, where a loop of one iteration kept GCC (12) from vectorising the
-   sample loop around it (K = 2 ran 2.5x slower than K = 3); a second look at k = 0
-   changes nothing. */
+/* The normalisations below vectorise over samples only once their loops over the K
+   components are fully unrolled.  Two ways that failed, each a 2.5-4x slower pass:
+   the float64 body at K = 8 (degree-12 exponentials) was over GCC's size limit for
+   complete unrolling, hence the "GCC unroll 8" on every component loop; and at K = 2
+   the running max's loop of one iteration kept GCC (12) from vectorising, hence
+   GMMN_MAX_FROM: the first k of that max, started at k = 0's value, is 1 but 0 when
+   K = 2 (a second look at k = 0 changes nothing). */
 #define GMMN_MAX_FROM(K) ((K) == 2 ? 0 : 1)
 
 /*
