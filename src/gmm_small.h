@@ -314,6 +314,17 @@ GMMS_INLINE double gmmn_split_exponent(double x, long long *e2)
    K = 2 (a second look at k = 0 changes nothing). */
 #define GMMN_MAX_FROM(K) ((K) == 2 ? 0 : 1)
 
+/* M = max over k < K of LP[k * ST + I] (a statement, for both normalisations). */
+#define GMMN_COLUMN_MAX(M, LP, ST, I, K)                                              \
+    do {                                                                              \
+        (M) = (LP)[I];                                                                \
+        _Pragma("GCC unroll 8")                                                       \
+        for (int k_ = GMMN_MAX_FROM(K); k_ < (K); k_++) {                             \
+            const __typeof__(M) v_ = (LP)[k_ * (ST) + (I)];                           \
+            (M) = v_ > (M) ? v_ : (M);                                                \
+        }                                                                             \
+    } while (0)
+
 /*
  * normalise: for base-2 log-probabilities lp[k * st + i] of K components,
  * lp <- 2^(lp - max_k lp), scale[i] = 1 / sum_k of those and
@@ -327,12 +338,8 @@ GMMS_INLINE void gmmn_normalise_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, T *scale
 {                                                                                     \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
-        T m = lp[i];                                                                  \
-        _Pragma("GCC unroll 8")                                                       \
-        for (int k = GMMN_MAX_FROM(K); k < K; k++) {                                  \
-            T v = lp[k * st + i];                                                     \
-            m = v > m ? v : m;                                                        \
-        }                                                                             \
+        T m;                                                                          \
+        GMMN_COLUMN_MAX(m, lp, st, i, K);                                             \
         T t = 0;                                                                      \
         _Pragma("GCC unroll 8")                                                       \
         for (int k = 0; k < K; k++) {                                                 \
@@ -365,12 +372,8 @@ GMMS_INLINE double gmmn_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st,    
         T msum = 0;                                                                   \
         _Pragma("omp simd reduction(+:msum)")                                         \
         for (ptrdiff_t i = s0; i < s1; i++) {                                         \
-            T m = lp[i];                                                              \
-            _Pragma("GCC unroll 8")                                                   \
-            for (int k = GMMN_MAX_FROM(K); k < K; k++) {                              \
-                T v = lp[k * st + i];                                                 \
-                m = v > m ? v : m;                                                    \
-            }                                                                         \
+            T m;                                                                      \
+            GMMN_COLUMN_MAX(m, lp, st, i, K);                                         \
             T e[8];                                                                   \
             T t = 0;                                                                  \
             _Pragma("GCC unroll 8")                                                   \
