@@ -46,16 +46,8 @@ cdef inline double _sum(const floating* a, Py_ssize_t n) noexcept nogil:
     return s
 
 
-cdef extern from *:
-    """
-    /* ask for the cache lines of [p, p + bytes) to be brought into L2 (prefetcht2 on
-       x86: L1 is left to the chunk being computed) */
-    static inline void gmmfast_prefetch_l2(const void *p, size_t bytes) {
-        const char *c = (const char *)p;
-        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 1);
-    }
-    """
-    void _prefetch_l2 "gmmfast_prefetch_l2"(const void* p, size_t nbytes) noexcept nogil
+cdef extern from "prefetch.h" nogil:
+    void _prefetch_l2 "gmmfast_prefetch_range_l2"(const void* p, size_t nbytes)
 
 
 cdef inline void _prefetch_chunk_after_next(const floating* X, Py_ssize_t N, Py_ssize_t d,
@@ -81,9 +73,9 @@ cdef inline void _transpose_chunk(const floating* X, Py_ssize_t n, Py_ssize_t d,
                                   floating* xT) noexcept nogil:
     """xT[j*CHUNK + i] = X[i*d + j] for the n rows of a chunk.
 
-    The feature counts of grey pairs, RGB and RGBA-like data have loops with a literal
-    stride, which the compiler turns into vector shuffles; the general loop is scalar
-    (at 2 and 4 features it made the whole EM pass 1.3-1.6x slower).
+    1 to 4 features (grey, pairs, RGB, RGBA-like) have loops with a literal stride,
+    which the compiler turns into vector shuffles; the general loop is scalar (at 2
+    and 4 features it made the whole EM pass 1.3-1.6x slower).
     """
     cdef Py_ssize_t i, j
     if d == 1:

@@ -63,7 +63,7 @@ cdef extern from "fastmath.h" nogil:
     double LOG2E "GMM_LOG2E"
     float gmm_exp2_neg_f32(float x)
 
-from _chunks cimport (CHUNK, LANES, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
+from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
                      _transpose_chunk)
 
 cdef extern from "gmm_small.h":

@@ -252,14 +252,11 @@ cdef inline floating _flog(floating x) noexcept nogil:
 cdef extern from *:
     """
     static inline int gmmfast_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
-    /* ask for the cache lines of [p, p + bytes) ahead of use */
-    static inline void gmmfast_prefetch_range(const void *p, size_t bytes) {
-        const char *c = (const char *)p;
-        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
-    }
     """
     int _ctz64 "gmmfast_ctz64"(unsigned long long x) noexcept nogil
-    void _prefetch_range "gmmfast_prefetch_range"(const void* p, size_t nbytes) noexcept nogil
+
+cdef extern from "prefetch.h" nogil:
+    void _prefetch_range "gmmfast_prefetch_range"(const void* p, size_t nbytes)
 
 
 cdef extern from *:
