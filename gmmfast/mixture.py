@@ -33,6 +33,8 @@ _k = load("_gmm")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 _LOG_2PI = np.log(2.0 * np.pi)
+# the kernels' statistics layout per covariance type (tied pools full statistics)
+_STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
 
 
 # --------------------------------------------------------------------------
@@ -404,8 +406,8 @@ class GaussianMixture:
             prec = pchol.reshape(-1)
             kind = _k.DIAG
         else:
-            prec = np.repeat(pchol, d)
-            kind = _k.DIAG
+            prec = pchol
+            kind = _k.SPHERICAL
         # copies: the M-step kernel writes the next iteration's arrays into them in place
         return (np.array(means, dtype=dtype, order="C"), np.array(prec, dtype=dtype, order="C"),
                 np.array(log_const, dtype=dtype, order="C"), kind)
@@ -429,12 +431,13 @@ class GaussianMixture:
             else:
                 cov = C.sum(axis=0) / nk.sum()
                 cov[np.arange(d), np.arange(d)] += self.reg_covar
-        else:
-            S2 = stats[:, 1 + d:]
-            C = S2 - 2.0 * S1 * delta + n_raw[:, None] * delta ** 2
+        elif ct == "diag":
+            C = stats[:, 1 + d:] - 2.0 * S1 * delta + n_raw[:, None] * delta ** 2
             cov = C / nk[:, None] + self.reg_covar
-            if ct == "spherical":
-                cov = cov.mean(axis=1)
+        else:
+            # sum r ||x - mean||^2 from sum r ||x - ref||^2
+            C = stats[:, 1 + d] - 2.0 * (S1 * delta).sum(axis=1) + n_raw * (delta ** 2).sum(axis=1)
+            cov = C / nk / d + self.reg_covar
         weights = nk
         # Components that lost all their samples would be degenerate: re-seed them.
         empty = n_raw <= 1e-10 * max(X.shape[0], 1)
@@ -532,7 +535,7 @@ class GaussianMixture:
         """Statistics of the initial responsibilities, and the reference they are centred on."""
         n, d = X.shape
         K = self.n_components
-        kind = _k.FULL if self.covariance_type in ("full", "tied") else _k.DIAG
+        kind = _STATS_KIND[self.covariance_type]
         ns = _k.n_stats(d, kind)
         chunk_stats = np.empty((_k.n_chunks(n), K * ns))
         if self.init_params in ("kmeans", "k-means++", "random_from_data"):
@@ -566,8 +569,10 @@ class GaussianMixture:
             for k in range(K):
                 S2 = (Xd * r[:, k:k + 1]).T @ Xd
                 stats[k, 1 + d:] = S2[iu]
-        else:
+        elif kind == _k.DIAG:
             stats[:, 1 + d:] = r.T @ (Xd * Xd)
+        else:
+            stats[:, 1 + d] = r.T @ (Xd * Xd).sum(axis=1)
         return stats, ref
 
     def _initial_parameters(self, X, rng, nt):
@@ -631,8 +636,7 @@ class GaussianMixture:
         eps = np.finfo(X.dtype).eps
         K = self.n_components
         nb = _k.n_blocks(n)
-        kind = _k.FULL if self.covariance_type in ("full", "tied") else _k.DIAG
-        ns = _k.n_stats(d, kind)
+        ns = _k.n_stats(d, _STATS_KIND[self.covariance_type])
         buffers = (np.empty((nb, K * ns)), np.empty(nb), np.empty((K, ns)))
 
         max_lower_bound = -np.inf

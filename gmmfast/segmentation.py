@@ -218,7 +218,7 @@ def _kernel_params(model, d: int, dtype=np.float32):
         prec, kind = pc.reshape(-1), _gmmk.DIAG
     else:  # spherical
         log_det = d * np.log(pc)
-        prec, kind = np.repeat(pc, d), _gmmk.DIAG
+        prec, kind = pc, _gmmk.SPHERICAL
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(model.weights_, dtype=np.float64))
     log_const = log_w + log_det - 0.5 * d * np.log(2.0 * np.pi)

@@ -17,7 +17,8 @@ avoids the E[x^2] - mu^2 cancellation that ruins float32 covariances.
 
 Covariance kinds: FULL uses upper-triangular precision Cholesky factors of
 shape (K, d, d) (tied passes the same factor K times); DIAG uses per-feature
-precision square roots of shape (K, d) (spherical passes a constant row).
+precision square roots of shape (K, d); SPHERICAL one precision square root per
+component (K,), and its statistics keep one second moment, sum r*||x - mean||^2.
 """
 
 from cython cimport floating
@@ -42,6 +43,16 @@ cdef extern from "gmm_small.h" nogil:
                                 double* lse)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const double* mean, double* o)
+    void gmm_small_logprob_sph_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                   const float* mean, float c, float hq, float* lp, float* sq)
+    void gmm_small_logprob_sph_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
+                                   const double* mean, double c, double hq, double* lp, double* sq)
+    void gmm_small_stats_sph_f32(const float* xT, const float* r, const float* scale,
+                                 const float* sq, Py_ssize_t n, Py_ssize_t st, int d,
+                                 const float* mean, double* o)
+    void gmm_small_stats_sph_f64(const double* xT, const double* r, const double* scale,
+                                 const double* sq, Py_ssize_t n, Py_ssize_t st, int d,
+                                 const double* mean, double* o)
     void gmm_general_logprob_full_f32(const float* diff, Py_ssize_t n, Py_ssize_t st, int d,
                                       const float* P, float c, float h, float* lp)
     void gmm_general_logprob_full_f64(const double* diff, Py_ssize_t n, Py_ssize_t st, int d,
@@ -79,11 +90,13 @@ cdef enum:
     SMALL_D = 4      # up to this many features, gmm_small.h's fused loops are used
 
 cdef enum:
-    KIND_FULL = 0    # upper-triangular precision Cholesky factors (K, d, d)
-    KIND_DIAG = 1    # per-feature precision square roots (K, d)
+    KIND_FULL = 0       # upper-triangular precision Cholesky factors (K, d, d)
+    KIND_DIAG = 1       # per-feature precision square roots (K, d)
+    KIND_SPHERICAL = 2  # one precision square root per component (K,)
 
 FULL = KIND_FULL
 DIAG = KIND_DIAG
+SPHERICAL = KIND_SPHERICAL
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -136,16 +149,20 @@ cdef inline void _centre(const floating* xT, const floating* mean, Py_ssize_t n,
 cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                           int kind, const floating* means, const floating* prec,
                           const floating* log_const, floating base, floating* diff,
-                          floating* lp) noexcept nogil:
+                          floating* lp, floating* sq) noexcept nogil:
     """Weighted log-probabilities lp[k*CHUNK + i] = base * (log w_k + log N(x_i | k)).
 
     base = 1 gives natural logarithms, LOG2E base-2 ones (what _chunk_normalise takes).
+    SPHERICAL also writes ||x_i - mean_k||^2 to sq[k*CHUNK + i] unless sq is NULL.
     """
     cdef Py_ssize_t i, j, k
     cdef floating p, c, h = <floating>0.5 * base
     cdef floating* lpk
     cdef floating* dj
     cdef Py_ssize_t pk = d * d if kind == KIND_FULL else d
+    if kind == KIND_SPHERICAL:
+        _chunk_log_prob_spherical(xT, n, d, K, means, prec, log_const, base, diff, lp, sq)
+        return
     if d <= SMALL_D:
         for k in range(K):
             if floating is float:
@@ -176,6 +193,42 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
         c = log_const[k] * base
         for i in range(n):
             lpk[i] = c - h * lpk[i]
+
+
+cdef void _chunk_log_prob_spherical(const floating* xT, Py_ssize_t n, Py_ssize_t d,
+                                    Py_ssize_t K, const floating* means, const floating* prec,
+                                    const floating* log_const, floating base, floating* diff,
+                                    floating* lp, floating* sq) noexcept nogil:
+    """_chunk_log_prob for SPHERICAL (prec: one precision square root per component)."""
+    cdef Py_ssize_t i, j, k
+    cdef floating c, hq
+    cdef floating* lpk
+    cdef floating* sqk
+    cdef floating* dj
+    for k in range(K):
+        # h * precision, rounded once from double
+        hq = <floating>(0.5 * <double>base * <double>prec[k] * <double>prec[k])
+        c = log_const[k] * base
+        lpk = lp + k * CHUNK
+        sqk = sq + k * CHUNK if sq != NULL else NULL
+        if d <= SMALL_D:
+            if floating is float:
+                gmm_small_logprob_sph_f32(xT, n, CHUNK, <int>d, means + k * d, c, hq, lpk, sqk)
+            else:
+                gmm_small_logprob_sph_f64(xT, n, CHUNK, <int>d, means + k * d, c, hq, lpk, sqk)
+            continue
+        _centre(xT, means + k * d, n, d, diff)
+        for i in range(n):
+            lpk[i] = 0
+        for j in range(d):
+            dj = diff + j * CHUNK
+            for i in range(n):
+                lpk[i] = lpk[i] + dj[i] * dj[i]
+        if sqk != NULL:
+            for i in range(n):
+                sqk[i] = lpk[i]
+        for i in range(n):
+            lpk[i] = c - hq * lpk[i]
 
 
 cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* mx,
@@ -229,20 +282,30 @@ cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* m
 
 
 cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale,
-                       Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int kind,
+                       const floating* sq, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K, int kind,
                        const floating* means, floating* diff, floating* acc,
                        double* out) noexcept nogil:
     """Per component: [sum r, sum r*diff (d), second moments] about means[k].
 
-    Second moments are the packed upper triangle (d*(d+1)/2) for FULL and
-    the diagonal (d) for DIAG.  Responsibilities are resp[k, i] * scale[i], or
-    resp[k, i] when scale is NULL.
+    Second moments are the packed upper triangle (d*(d+1)/2) for FULL, the
+    diagonal (d) for DIAG and sum r*||diff||^2 (1) for SPHERICAL, whose squared
+    distances come in sq (from _chunk_log_prob).  Responsibilities are
+    resp[k, i] * scale[i], or resp[k, i] when scale is NULL.
     """
     cdef Py_ssize_t i, j, l, k, t
-    cdef Py_ssize_t n_stats = 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
+    cdef Py_ssize_t n_stats = _n_stats(d, kind)
     cdef const floating* rk
     cdef floating* dj
     cdef double* o
+    if kind == KIND_SPHERICAL and d <= SMALL_D:
+        for k in range(K):
+            if floating is float:
+                gmm_small_stats_sph_f32(xT, resp + k * CHUNK, scale, sq + k * CHUNK, n, CHUNK,
+                                        <int>d, means + k * d, out + k * n_stats)
+            else:
+                gmm_small_stats_sph_f64(xT, resp + k * CHUNK, scale, sq + k * CHUNK, n, CHUNK,
+                                        <int>d, means + k * d, out + k * n_stats)
+        return
     if d <= SMALL_D:
         for k in range(K):
             if floating is float:
@@ -260,6 +323,8 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
         rk = resp + k * CHUNK
         o = out + k * n_stats
         o[0] += _sum(rk, n)
+        if kind == KIND_SPHERICAL:
+            o[1 + d] += _dot(rk, sq + k * CHUNK, n)
         _centre(xT, means + k * d, n, d, diff)
         t = 1 + d
         for j in range(d):
@@ -271,17 +336,18 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
                 for l in range(j, d):
                     o[t] += _dot(acc, diff + l * CHUNK, n)
                     t = t + 1
-            else:
+            elif kind == KIND_DIAG:
                 o[1 + d + j] += _dot(acc, dj, n)
 
 
 cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d, Py_ssize_t c,
                                    Py_ssize_t K, int kind, const floating* means,
                                    const floating* prec, const floating* log_const,
-                                   floating* buf) noexcept nogil:
+                                   floating* buf, bint keep_sq) noexcept nogil:
     """Transpose chunk c of X (N x d) into buf and compute its base-2 log-probabilities.
 
-    buf layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K), CHUNK values each.
+    buf layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K) | sq (K), CHUNK
+    values each; sq (SPHERICAL's squared distances) only when ``keep_sq``.
     Returns the number of samples in the chunk.
     """
     cdef Py_ssize_t start = c * CHUNK
@@ -291,12 +357,13 @@ cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d
     _prefetch_chunk_after_next(X, N, d, start)
     _transpose_chunk(X + start * d, n, d, buf)
     _chunk_log_prob(buf, n, d, K, kind, means, prec, log_const, <floating>LOG2E,
-                    buf + d * CHUNK, buf + (2 * d + 4) * CHUNK)
+                    buf + d * CHUNK, buf + (2 * d + 4) * CHUNK,
+                    buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL)
     return n
 
 
 cdef inline Py_ssize_t _n_stats(Py_ssize_t d, int kind) noexcept nogil:
-    return 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d)
+    return 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d if kind == KIND_DIAG else 1)
 
 
 def n_chunks(Py_ssize_t n_samples):
@@ -322,7 +389,9 @@ def _check_shapes(X, means, prec, log_const, int kind):
         raise ValueError("full precision factors must have K*d*d entries")
     if kind == KIND_DIAG and prec.shape[0] != K * d:
         raise ValueError("diagonal precisions must have K*d entries")
-    if kind != KIND_FULL and kind != KIND_DIAG:
+    if kind == KIND_SPHERICAL and prec.shape[0] != K:
+        raise ValueError("spherical precisions must have K entries")
+    if kind != KIND_FULL and kind != KIND_DIAG and kind != KIND_SPHERICAL:
         raise ValueError("unknown covariance kind")
 
 
@@ -342,7 +411,9 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef Py_ssize_t nc = (N + CHUNK - 1) // CHUNK
     cdef Py_ssize_t nb = (nc + BLOCK - 1) // BLOCK
     cdef Py_ssize_t ns = _n_stats(d, kind)
-    cdef Py_ssize_t per_thread = _line_padded((2 * d + 4 + K) * CHUNK, sizeof(floating))
+    cdef bint keep_sq = kind == KIND_SPHERICAL
+    cdef Py_ssize_t per_thread = _line_padded((2 * d + 4 + K + (K if keep_sq else 0)) * CHUNK,
+                                              sizeof(floating))
     cdef Py_ssize_t acc_stride = _line_padded(K * ns, sizeof(double))
     cdef Py_ssize_t b, c, c_end, n, tid, q
     cdef double ll
@@ -379,7 +450,8 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
             if c_end > nc:
                 c_end = nc
             for c in range(b * BLOCK, c_end):
-                n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf)
+                n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf,
+                                keep_sq)
                 # K <= 8: responsibilities and the chunk's log-likelihood in one loop
                 # (gmm_small.h); else exponentials, 1 / sums and lse in buffers
                 if floating is float:
@@ -395,8 +467,8 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                                      buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
                     ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
                     scale = buf + (2 * d + 2) * CHUNK
-                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale, n, d, K,
-                             kind, &means[0, 0],
+                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale, buf + (2 * d + 4 + K) * CHUNK,
+                             n, d, K, kind, &means[0, 0],
                              buf + d * CHUNK, buf + 2 * d * CHUNK, acc)
             for q in range(K * ns):
                 block_stats[b, q] = acc[q]
@@ -449,7 +521,8 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
             buf = base + tid * per_thread
             lp = buf + (2 * d + 4) * CHUNK
             start = c * CHUNK
-            n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf)
+            n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf,
+                            False)
             if want_wlp:
                 for i in range(n):
                     for k in range(K):
@@ -553,8 +626,10 @@ def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
                         for l in range(j, d):
                             o[t] += dj * (<double>X[i, l] - <double>ref[k, l])
                             t = t + 1
-                    else:
+                    elif kind == KIND_DIAG:
                         o[1 + d + j] += dj * dj
+                    else:
+                        o[1 + d] += dj * dj
 
 
 # --------------------------------------------------------------------------
@@ -663,7 +738,8 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
     definite (M_STEP_EMPTY, M_STEP_NOT_PD) or raises (M_STEP_NONFINITE).
     """
     cdef Py_ssize_t nb = block_stats.shape[0], K = ref.shape[0], d = ref.shape[1]
-    cdef int kind = KIND_FULL if cov_type == COV_FULL or cov_type == COV_TIED else KIND_DIAG
+    cdef int kind = (KIND_FULL if cov_type == COV_FULL or cov_type == COV_TIED
+                     else KIND_DIAG if cov_type == COV_DIAG else KIND_SPHERICAL)
     cdef Py_ssize_t ns = _n_stats(d, kind)
     cdef Py_ssize_t n_cov = (K * d * d if cov_type == COV_FULL else d * d if cov_type == COV_TIED
                              else K * d if cov_type == COV_DIAG else K)
@@ -676,7 +752,7 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
             or stats.shape[0] != K or stats.shape[1] != ns or weights.shape[0] != K
             or means.shape[0] != K or means.shape[1] != d or cov.shape[0] != n_cov
             or pchol.shape[0] != n_cov or k_means.shape[0] != K or k_means.shape[1] != d
-            or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d)
+            or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d if kind == KIND_DIAG else K)
             or k_log_const.shape[0] != K):
         raise ValueError("m_step arrays have inconsistent shapes")
     work = np.zeros(2 * d * d + d)
@@ -723,18 +799,18 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
                 else:
                     for q in range(d * d):
                         cov[q] += C[q]
-            else:
-                v = 0.0
+            elif kind == KIND_DIAG:
                 for j in range(d):
-                    C[j] = ((stats[k, 1 + d + j] - 2.0 * stats[k, 1 + j] * delta[j]
-                             + stats[k, 0] * delta[j] * delta[j]) / nk + reg_covar)
-                    v = v + C[j]
-                if cov_type == COV_DIAG:
-                    for j in range(d):
-                        cov[k * d + j] = C[j] if C[j] > 0.0 else 0.0
-                else:
-                    v = v / d
-                    cov[k] = v if v > 0.0 else 0.0
+                    v = ((stats[k, 1 + d + j] - 2.0 * stats[k, 1 + j] * delta[j]
+                          + stats[k, 0] * delta[j] * delta[j]) / nk + reg_covar)
+                    cov[k * d + j] = v if v > 0.0 else 0.0
+            else:
+                # sum r ||x - mean||^2 from sum r ||x - ref||^2, mean = ref + delta
+                v = stats[k, 1 + d]
+                for j in range(d):
+                    v = v - 2.0 * stats[k, 1 + j] * delta[j] + stats[k, 0] * delta[j] * delta[j]
+                v = v / nk / d + reg_covar
+                cov[k] = v if v > 0.0 else 0.0
         if cov_type == COV_TIED:
             for q in range(d * d):
                 cov[q] = cov[q] / nk_sum
@@ -774,7 +850,7 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
                         k_prec[k * d + j] = <floating>v
                     else:
                         v = pchol[k]
-                        k_prec[k * d + j] = <floating>v
+                        k_prec[k] = <floating>v
                     logdet = logdet + log(v)
                     k_means[k, j] = <floating>means[k, j]
                 k_log_const[k] = <floating>(log(weights[k]) - 0.5 * d * _LOG_2PI + logdet)

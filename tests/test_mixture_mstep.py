@@ -55,9 +55,9 @@ def kernel_arrays(weights, means, cov, covariance_type):
     elif covariance_type == "diag":
         prec, logdet = pchol.reshape(-1), np.log(pchol).sum(1)
     else:
-        prec, logdet = np.repeat(pchol, d), d * np.log(pchol)
+        prec, logdet = pchol, d * np.log(pchol)
     log_const = np.log(weights) - 0.5 * d * np.log(2 * np.pi) + logdet
-    kind = _k.FULL if covariance_type in ("full", "tied") else _k.DIAG
+    kind = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}[covariance_type]
     return means.copy(), np.ascontiguousarray(prec), log_const, kind, pchol
 
 
