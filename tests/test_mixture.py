@@ -503,6 +503,63 @@ def test_each_init_finds_separated_clusters(init_params):
     assert_allclose(np.sort(gm.weights_), [1 / 3] * 3, atol=0.02)
 
 
+def _initial_model(covariance_type, init_params, x, k, **kw):
+    """A model fitted with max_iter=0: its parameters are the initialisation's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: no EM iteration ran
+        return GaussianMixture(k, covariance_type=covariance_type, init_params=init_params,
+                               max_iter=0, **kw).fit(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_kmeans_initial_parameters_match_numpy(covariance_type, dtype):
+    # well separated clusters: the k-means partition is the true one, so the initial
+    # parameters are each cluster's sample statistics (computed here in float64 NumPy)
+    rng = np.random.default_rng(21)
+    centers = np.array([[0, 0, 0], [30, 0, 0], [0, 30, 0]], float)
+    scales = np.array([[1.0, 2.0, 0.5], [0.7, 0.7, 3.0], [2.0, 1.0, 1.0]])
+    labels = rng.integers(0, 3, size=3000)
+    x = (100.0 + centers[labels] + rng.normal(size=(3000, 3)) * scales[labels]).astype(dtype)
+    reg = 1e-6
+    gm = _initial_model(covariance_type, "kmeans", x, 3, reg_covar=reg, random_state=0)
+    order = np.argsort(gm.means_[:, 0] + 2 * gm.means_[:, 1])
+    x64 = x.astype(np.float64)
+    parts = [x64[labels == j] for j in range(3)]
+    weights = np.array([len(p) for p in parts]) / len(x64)
+    means = np.stack([p.mean(axis=0) for p in parts])
+    covs = np.stack([np.cov(p, rowvar=False, bias=True) for p in parts])
+    if covariance_type == "full":
+        expected = covs + reg * np.eye(3)
+    elif covariance_type == "tied":
+        expected = np.einsum("k,kij->ij", weights, covs) + reg * np.eye(3)
+    elif covariance_type == "diag":
+        expected = np.diagonal(covs, axis1=1, axis2=2) + reg
+    else:
+        expected = np.diagonal(covs, axis1=1, axis2=2).mean(axis=1) + reg
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+    assert_allclose(gm.weights_[order], weights, rtol=rtol)
+    assert_allclose(gm.means_[order], means, rtol=rtol)
+    cov = np.asarray(gm.covariances_, dtype=np.float64)
+    assert_allclose(cov if covariance_type == "tied" else cov[order], expected, rtol=rtol * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_random_initial_parameters_match_sklearn(covariance_type, dtype):
+    # 'random' draws the same soft responsibilities as scikit-learn from the same seed
+    x = make_mixture_data(22, 2500, 3, 3, 4.0).astype(dtype)
+    ours = _initial_model(covariance_type, "random", x, 3, random_state=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SkGaussianMixture(3, covariance_type=covariance_type, init_params="random",
+                                max_iter=0, random_state=5).fit(x)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_allclose(ours.weights_, ref.weights_, rtol=rtol)
+    assert_allclose(ours.means_, ref.means_, rtol=rtol, atol=rtol * np.abs(ref.means_).max())
+    assert_allclose(ours.covariances_, ref.covariances_, rtol=rtol * 10)
+
+
 # --------------------------------------------------------------------------- convergence
 
 
