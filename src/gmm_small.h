@@ -40,34 +40,37 @@ GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
 {                                                                                     \
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
-    const T p00 = P[0];                                                               \
-    const T p01 = D > 1 ? P[1] : 0, p11 = D > 1 ? P[D + 1] : 0;                       \
-    const T p02 = D > 2 ? P[2] : 0, p12 = D > 2 ? P[D + 2] : 0,                       \
-            p22 = D > 2 ? P[2 * D + 2] : 0;                                           \
-    const T p03 = D > 3 ? P[3] : 0, p13 = D > 3 ? P[D + 3] : 0,                       \
-            p23 = D > 3 ? P[2 * D + 3] : 0, p33 = D > 3 ? P[3 * D + 3] : 0;           \
+    /* P carries sqrt(h), so each square is subtracted from c by one FMA */          \
+    const double g = sqrt((double)h);                                                 \
+    const T p00 = (T)(P[0] * g);                                                      \
+    const T p01 = D > 1 ? (T)(P[1] * g) : 0, p11 = D > 1 ? (T)(P[D + 1] * g) : 0;     \
+    const T p02 = D > 2 ? (T)(P[2] * g) : 0, p12 = D > 2 ? (T)(P[D + 2] * g) : 0,     \
+            p22 = D > 2 ? (T)(P[2 * D + 2] * g) : 0;                                  \
+    const T p03 = D > 3 ? (T)(P[3] * g) : 0, p13 = D > 3 ? (T)(P[D + 3] * g) : 0,     \
+            p23 = D > 3 ? (T)(P[2 * D + 3] * g) : 0,                                  \
+            p33 = D > 3 ? (T)(P[3 * D + 3] * g) : 0;                                  \
     const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
         T d0 = x0[i] - m0;                                                            \
         T y0 = d0 * p00;                                                              \
-        T sq = y0 * y0;                                                               \
+        T t = c - y0 * y0;                                                            \
         if (D > 1) {                                                                  \
             T d1 = x1[i] - m1;                                                        \
             T y1 = d0 * p01 + d1 * p11;                                               \
-            sq += y1 * y1;                                                            \
+            t -= y1 * y1;                                                             \
             if (D > 2) {                                                              \
                 T d2 = x2[i] - m2;                                                    \
                 T y2 = d0 * p02 + d1 * p12 + d2 * p22;                                \
-                sq += y2 * y2;                                                        \
+                t -= y2 * y2;                                                         \
                 if (D > 3) {                                                          \
                     T d3 = x3[i] - m3;                                                \
                     T y3 = d0 * p03 + d1 * p13 + d2 * p23 + d3 * p33;                 \
-                    sq += y3 * y3;                                                    \
+                    t -= y3 * y3;                                                     \
                 }                                                                     \
             }                                                                         \
         }                                                                             \
-        lp[i] = c - h * sq;                                                           \
+        lp[i] = t;                                                                    \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
@@ -75,22 +78,25 @@ GMMS_INLINE void gmms_logprob_diag_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
         const T *mean, const T *P, T c, T h, T *lp, const int D)                      \
 {                                                                                     \
     /* (x - m) q computed as x q - m q: one FMA per feature (the full form keeps      \
-       the subtraction: GCC spills its constants otherwise) */                        \
-    const T q0 = P[0], q1 = D > 1 ? P[1] : 0, q2 = D > 2 ? P[2] : 0,                  \
-            q3 = D > 3 ? P[3] : 0;                                                    \
-    const T b0 = (T)((double)mean[0] * q0);                                           \
-    const T b1 = D > 1 ? (T)((double)mean[1] * q1) : 0;                               \
-    const T b2 = D > 2 ? (T)((double)mean[2] * q2) : 0;                               \
-    const T b3 = D > 3 ? (T)((double)mean[3] * q3) : 0;                               \
+       the subtraction: GCC spills its constants otherwise); q carries sqrt(h), so     \
+       each square is subtracted from c by one FMA */                                 \
+    const double g = sqrt((double)h);                                                 \
+    const double g0 = P[0] * g, g1 = D > 1 ? P[1] * g : 0, g2 = D > 2 ? P[2] * g : 0, \
+                 g3 = D > 3 ? P[3] * g : 0;                                           \
+    const T q0 = (T)g0, q1 = (T)g1, q2 = (T)g2, q3 = (T)g3;                           \
+    const T b0 = (T)((double)mean[0] * g0);                                           \
+    const T b1 = D > 1 ? (T)((double)mean[1] * g1) : 0;                               \
+    const T b2 = D > 2 ? (T)((double)mean[2] * g2) : 0;                               \
+    const T b3 = D > 3 ? (T)((double)mean[3] * g3) : 0;                               \
     const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
         T y = x0[i] * q0 - b0;                                                        \
-        T sq = y * y;                                                                 \
-        if (D > 1) { y = x1[i] * q1 - b1; sq += y * y; }                              \
-        if (D > 2) { y = x2[i] * q2 - b2; sq += y * y; }                              \
-        if (D > 3) { y = x3[i] * q3 - b3; sq += y * y; }                              \
-        lp[i] = c - h * sq;                                                           \
+        T t = c - y * y;                                                              \
+        if (D > 1) { y = x1[i] * q1 - b1; t -= y * y; }                               \
+        if (D > 2) { y = x2[i] * q2 - b2; t -= y * y; }                               \
+        if (D > 3) { y = x3[i] * q3 - b3; t -= y * y; }                               \
+        lp[i] = t;                                                                    \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
