@@ -401,7 +401,7 @@ class GaussianMixture:
             kind = _k.FULL
         elif ct == "tied":
             prec = np.broadcast_to(pchol, (K, d, d)).reshape(-1)
-            kind = _k.FULL
+            kind = _k.TIED
         elif ct == "diag":
             prec = pchol.reshape(-1)
             kind = _k.DIAG

@@ -212,7 +212,7 @@ def _kernel_params(model, d: int, dtype=np.float32):
         prec, kind = pc.reshape(-1), _gmmk.FULL
     elif ctype == "tied":
         log_det = np.full(K, np.log(np.diag(pc)).sum())
-        prec, kind = np.tile(pc.reshape(-1), K), _gmmk.FULL
+        prec, kind = np.tile(pc.reshape(-1), K), _gmmk.TIED
     elif ctype == "diag":
         log_det = np.log(pc).sum(axis=1)
         prec, kind = pc.reshape(-1), _gmmk.DIAG

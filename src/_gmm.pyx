@@ -18,7 +18,9 @@ avoids the E[x^2] - mu^2 cancellation that ruins float32 covariances.
 Covariance kinds: FULL uses upper-triangular precision Cholesky factors of
 shape (K, d, d) (tied passes the same factor K times); DIAG uses per-feature
 precision square roots of shape (K, d); SPHERICAL one precision square root per
-component (K,), and its statistics keep one second moment, sum r*||x - mean||^2.
+component (K,), and its statistics keep one second moment, sum r*||x - mean||^2;
+TIED takes FULL's arrays with the same factor K times and FULL's statistics, and
+its log-probabilities transform each sample once instead of once per component.
 """
 
 from cython cimport floating
@@ -43,6 +45,10 @@ cdef extern from "gmm_small.h" nogil:
                                 double* lse)
     void gmm_small_stats_f64(const double* xT, const double* r, const double* scale, Py_ssize_t n,
                              Py_ssize_t st, int d, int full, const double* mean, double* o)
+    void gmm_small_tied_z_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, const float* P,
+                              float* z)
+    void gmm_small_tied_z_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d, const double* P,
+                              double* z)
     void gmm_small_logprob_sph_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d,
                                    const float* mean, float c, float hq, float* lp, float* sq)
     void gmm_small_logprob_sph_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
@@ -93,10 +99,12 @@ cdef enum:
     KIND_FULL = 0       # upper-triangular precision Cholesky factors (K, d, d)
     KIND_DIAG = 1       # per-feature precision square roots (K, d)
     KIND_SPHERICAL = 2  # one precision square root per component (K,)
+    KIND_TIED = 3       # FULL's layout with one factor repeated K times; FULL's statistics
 
 FULL = KIND_FULL
 DIAG = KIND_DIAG
 SPHERICAL = KIND_SPHERICAL
+TIED = KIND_TIED
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -159,10 +167,16 @@ cdef void _chunk_log_prob(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssi
     cdef floating p, c, h = <floating>0.5 * base
     cdef floating* lpk
     cdef floating* dj
-    cdef Py_ssize_t pk = d * d if kind == KIND_FULL else d
+    cdef Py_ssize_t pk
     if kind == KIND_SPHERICAL:
         _chunk_log_prob_spherical(xT, n, d, K, means, prec, log_const, base, diff, lp, sq)
         return
+    if kind == KIND_TIED:
+        if d <= SMALL_D:
+            _chunk_log_prob_tied(xT, n, d, K, means, prec, log_const, base, diff, lp)
+            return
+        kind = KIND_FULL
+    pk = d * d if kind == KIND_FULL else d
     if d <= SMALL_D:
         for k in range(K):
             if floating is float:
@@ -231,6 +245,33 @@ cdef void _chunk_log_prob_spherical(const floating* xT, Py_ssize_t n, Py_ssize_t
             lpk[i] = c - hq * lpk[i]
 
 
+cdef void _chunk_log_prob_tied(const floating* xT, Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
+                               const floating* means, const floating* prec,
+                               const floating* log_const, floating base, floating* z,
+                               floating* lp) noexcept nogil:
+    """_chunk_log_prob for TIED with at most SMALL_D features (z: d rows of scratch)."""
+    cdef Py_ssize_t j, k, l
+    cdef double s
+    cdef floating w[SMALL_D]
+    cdef floating h = <floating>0.5 * base
+    if floating is float:
+        gmm_small_tied_z_f32(xT, n, CHUNK, <int>d, prec, z)
+    else:
+        gmm_small_tied_z_f64(xT, n, CHUNK, <int>d, prec, z)
+    for k in range(K):
+        for j in range(d):          # w = P^T mean_k
+            s = 0.0
+            for l in range(j + 1):
+                s = s + <double>prec[l * d + j] * <double>means[k * d + l]
+            w[j] = <floating>s
+        if floating is float:
+            gmm_small_logprob_sph_f32(z, n, CHUNK, <int>d, w, log_const[k] * base, h,
+                                      lp + k * CHUNK, NULL)
+        else:
+            gmm_small_logprob_sph_f64(z, n, CHUNK, <int>d, w, log_const[k] * base, h,
+                                      lp + k * CHUNK, NULL)
+
+
 cdef void _chunk_normalise(floating* lp, Py_ssize_t n, Py_ssize_t K, floating* mx,
                            floating* tot, floating* lse, bint scale) noexcept nogil:
     """Write lse = logsumexp_k lp and turn lp into exp(lp - max_k lp).
@@ -293,10 +334,13 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
     resp[k, i] * scale[i], or resp[k, i] when scale is NULL.
     """
     cdef Py_ssize_t i, j, l, k, t
-    cdef Py_ssize_t n_stats = _n_stats(d, kind)
+    cdef Py_ssize_t n_stats
     cdef const floating* rk
     cdef floating* dj
     cdef double* o
+    if kind == KIND_TIED:
+        kind = KIND_FULL
+    n_stats = _n_stats(d, kind)
     if kind == KIND_SPHERICAL and d <= SMALL_D:
         for k in range(K):
             if floating is float:
@@ -363,7 +407,9 @@ cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d
 
 
 cdef inline Py_ssize_t _n_stats(Py_ssize_t d, int kind) noexcept nogil:
-    return 1 + d + (d * (d + 1) // 2 if kind == KIND_FULL else d if kind == KIND_DIAG else 1)
+    if kind == KIND_FULL or kind == KIND_TIED:
+        return 1 + d + d * (d + 1) // 2
+    return 1 + d + (d if kind == KIND_DIAG else 1)
 
 
 def n_chunks(Py_ssize_t n_samples):
@@ -385,13 +431,13 @@ def _check_shapes(X, means, prec, log_const, int kind):
     cdef Py_ssize_t K = means.shape[0], d = X.shape[1]
     if means.shape[1] != d or log_const.shape[0] != K:
         raise ValueError("means and log_const do not match X and K")
-    if kind == KIND_FULL and prec.shape[0] != K * d * d:
-        raise ValueError("full precision factors must have K*d*d entries")
+    if (kind == KIND_FULL or kind == KIND_TIED) and prec.shape[0] != K * d * d:
+        raise ValueError("full and tied precision factors must have K*d*d entries")
     if kind == KIND_DIAG and prec.shape[0] != K * d:
         raise ValueError("diagonal precisions must have K*d entries")
     if kind == KIND_SPHERICAL and prec.shape[0] != K:
         raise ValueError("spherical precisions must have K entries")
-    if kind != KIND_FULL and kind != KIND_DIAG and kind != KIND_SPHERICAL:
+    if kind < KIND_FULL or kind > KIND_TIED:
         raise ValueError("unknown covariance kind")
 
 
@@ -597,6 +643,10 @@ def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
     cdef Py_ssize_t c, start, stop, i, j, l, k, t, q
     cdef double* o
     cdef double dj
+    if kind < KIND_FULL or kind > KIND_TIED:
+        raise ValueError("unknown covariance kind")
+    if kind == KIND_TIED:
+        kind = KIND_FULL
     if ref.shape[1] != d or labels.shape[0] != N:
         raise ValueError("labels or ref do not match X")
     if chunk_stats.shape[0] != nc or chunk_stats.shape[1] != K * ns:

@@ -239,6 +239,37 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
     }                                                                                 \
 }                                                                                     \
                                                                                       \
+/* Tied: z = P^T x for every sample (P upper triangular, row-major), so that each   \
+   component's log-probability is c - h * ||z - P^T mean||^2, gmms_logprob_sph's      \
+   form with hq = h: the triangular product is done once per sample, not per          \
+   component (4 FMA-pipe operations per sample and component remain, full: 9). */     \
+GMMS_INLINE void gmms_tied_z_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,            \
+        const T *P, T *z, const int D)                                                \
+{                                                                                     \
+    const T p00 = P[0];                                                               \
+    const T p01 = D > 1 ? P[1] : 0, p11 = D > 1 ? P[D + 1] : 0;                       \
+    const T p02 = D > 2 ? P[2] : 0, p12 = D > 2 ? P[D + 2] : 0,                       \
+            p22 = D > 2 ? P[2 * D + 2] : 0;                                           \
+    const T p03 = D > 3 ? P[3] : 0, p13 = D > 3 ? P[D + 3] : 0,                       \
+            p23 = D > 3 ? P[2 * D + 3] : 0, p33 = D > 3 ? P[3 * D + 3] : 0;           \
+    const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
+    T *z0 = z, *z1 = z + st, *z2 = z + 2 * st, *z3 = z + 3 * st;                      \
+    _Pragma("omp simd")                                                               \
+    for (ptrdiff_t i = 0; i < n; i++) {                                               \
+        const T a0 = x0[i];                                                           \
+        z0[i] = a0 * p00;                                                             \
+        if (D > 1) {                                                                  \
+            const T a1 = x1[i];                                                       \
+            z1[i] = a0 * p01 + a1 * p11;                                              \
+            if (D > 2) {                                                              \
+                const T a2 = x2[i];                                                   \
+                z2[i] = a0 * p02 + a1 * p12 + a2 * p22;                               \
+                if (D > 3) z3[i] = a0 * p03 + a1 * p13 + a2 * p23 + x3[i] * p33;      \
+            }                                                                         \
+        }                                                                             \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
 /* Spherical: lp[i] = c - hq * ||x_i - mean||^2 with hq = h * precision (one per      \
    component), and with keep the squared distance goes to sq[i] for the statistics,   \
    which then need one FMA for their second moment instead of one per feature: the    \
@@ -344,6 +375,17 @@ static void gmm_small_stats_##SUF(const T *xT, const T *r, const T *scale,      
     case 17: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 0, 1); break;          \
     case 18: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1, 0); break;          \
     default: gmms_stats_##SUF(xT, r, scale, n, st, mean, o, 4, 1, 1); break;          \
+    }                                                                                 \
+}                                                                                     \
+                                                                                      \
+static void gmm_small_tied_z_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st, int d,    \
+        const T *P, T *z)                                                             \
+{                                                                                     \
+    switch (d) {                                                                      \
+    case 1: gmms_tied_z_##SUF(xT, n, st, P, z, 1); break;                             \
+    case 2: gmms_tied_z_##SUF(xT, n, st, P, z, 2); break;                             \
+    case 3: gmms_tied_z_##SUF(xT, n, st, P, z, 3); break;                             \
+    default: gmms_tied_z_##SUF(xT, n, st, P, z, 4); break;                            \
     }                                                                                 \
 }                                                                                     \
                                                                                       \

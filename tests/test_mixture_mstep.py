@@ -57,7 +57,7 @@ def kernel_arrays(weights, means, cov, covariance_type):
     else:
         prec, logdet = pchol, d * np.log(pchol)
     log_const = np.log(weights) - 0.5 * d * np.log(2 * np.pi) + logdet
-    kind = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}[covariance_type]
+    kind = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}[covariance_type]
     return means.copy(), np.ascontiguousarray(prec), log_const, kind, pchol
 
 
