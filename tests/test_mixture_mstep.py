@@ -204,3 +204,53 @@ def test_m_step_rejects_inconsistent_shapes():
     bad[4] = 7
     with pytest.raises(ValueError, match="covariance type"):
         _k.m_step(*bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 6])
+def test_tied_kernel_equals_full_kernel_with_the_factor_repeated(d, dtype):
+    # TIED transforms each sample once (z = P^T x); FULL computes P^T (x - mean) per
+    # component: the two must give the same log-likelihood and statistics
+    X, weights, means, cov = random_problem(8 + d, "tied", n=3001, d=d)
+    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "tied")
+    assert kind == _k.TIED
+    X, km, kp, klc = (np.ascontiguousarray(a, dtype=dtype) for a in (X, km, kp, klc))
+    K = km.shape[0]
+    nb = _k.n_blocks(X.shape[0])
+    assert _k.n_stats(d, _k.TIED) == _k.n_stats(d, _k.FULL)
+    out = {}
+    for name in ("FULL", "TIED"):
+        ns = _k.n_stats(d, getattr(_k, name))
+        block_stats, block_ll = np.empty((nb, K * ns)), np.empty(nb)
+        _k.em_pass(X, km, kp, klc, getattr(_k, name), block_stats, block_ll, 2)
+        lpn = np.empty(X.shape[0], dtype=dtype)
+        _k.e_step(X, km, kp, klc, getattr(_k, name), 2, log_prob_norm=lpn)
+        out[name] = (block_stats.sum(axis=0), block_ll.sum(), lpn)
+    rtol = 1e-10 if dtype == np.float64 else 2e-5
+    assert_allclose(out["TIED"][1], out["FULL"][1], rtol=rtol)
+    assert_allclose(out["TIED"][2], out["FULL"][2], rtol=rtol, atol=rtol * np.abs(out["FULL"][2]).max())
+    s_full = out["FULL"][0]
+    assert_allclose(out["TIED"][0], s_full, rtol=rtol * 10, atol=rtol * 10 * np.abs(s_full).max())
+    labels = np.arange(X.shape[0]) % K
+    hard = {}
+    for name in ("FULL", "TIED"):
+        hard[name] = np.empty((_k.n_chunks(X.shape[0]), K * _k.n_stats(d, _k.FULL)))
+        _k.hard_stats(X, labels, km, getattr(_k, name), hard[name], 1)
+    assert_array_equal(hard["TIED"], hard["FULL"])
+
+
+def test_kernels_reject_an_unknown_kind_and_wrong_precision_lengths():
+    X, weights, means, cov = random_problem(9, "spherical")
+    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "spherical")
+    K, d = km.shape
+    nb, ns = _k.n_blocks(X.shape[0]), _k.n_stats(d, kind)
+    stats, ll = np.empty((nb, K * ns)), np.empty(nb)
+    with pytest.raises(ValueError, match="unknown covariance kind"):
+        _k.em_pass(X, km, kp, klc, 7, stats, ll, 1)
+    with pytest.raises(ValueError, match="unknown covariance kind"):
+        _k.hard_stats(X, np.zeros(X.shape[0], dtype=np.intp), km, -1,
+                      np.empty((_k.n_chunks(X.shape[0]), K * ns)), 1)
+    with pytest.raises(ValueError, match="spherical precisions"):
+        _k.em_pass(X, km, np.repeat(kp, d), klc, _k.SPHERICAL, stats, ll, 1)
+    with pytest.raises(ValueError, match="tied precision"):
+        _k.e_step(X, km, kp, klc, _k.TIED, 1, log_prob_norm=np.empty(X.shape[0]))
