@@ -513,7 +513,8 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                                      buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
                     ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
                     scale = buf + (2 * d + 2) * CHUNK
-                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale, buf + (2 * d + 4 + K) * CHUNK,
+                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale,
+                             buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL,
                              n, d, K, kind, &means[0, 0],
                              buf + d * CHUNK, buf + 2 * d * CHUNK, acc)
             for q in range(K * ns):
