@@ -387,12 +387,12 @@ cdef void _chunk_stats(const floating* xT, floating* resp, const floating* scale
 cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d, Py_ssize_t c,
                                    Py_ssize_t K, int kind, const floating* means,
                                    const floating* prec, const floating* log_const,
-                                   floating* buf, bint keep_sq) noexcept nogil:
+                                   floating* buf, floating* sq) noexcept nogil:
     """Transpose chunk c of X (N x d) into buf and compute its base-2 log-probabilities.
 
-    buf layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K) | sq (K), CHUNK
-    values each; sq (SPHERICAL's squared distances) only when ``keep_sq``.
-    Returns the number of samples in the chunk.
+    buf layout: xT (d) | diff (d) | acc | mx | tot | lse | lp (K), CHUNK values each;
+    sq: K rows of CHUNK for SPHERICAL's squared distances (em_pass puts them after
+    lp), or NULL.  Returns the number of samples in the chunk.
     """
     cdef Py_ssize_t start = c * CHUNK
     cdef Py_ssize_t n = N - start
@@ -401,8 +401,7 @@ cdef inline Py_ssize_t _load_chunk(const floating* X, Py_ssize_t N, Py_ssize_t d
     _prefetch_chunk_after_next(X, N, d, start)
     _transpose_chunk(X + start * d, n, d, buf)
     _chunk_log_prob(buf, n, d, K, kind, means, prec, log_const, <floating>LOG2E,
-                    buf + d * CHUNK, buf + (2 * d + 4) * CHUNK,
-                    buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL)
+                    buf + d * CHUNK, buf + (2 * d + 4) * CHUNK, sq)
     return n
 
 
@@ -465,6 +464,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef double ll
     cdef int fused
     cdef floating* buf
+    cdef floating* sq
     cdef floating* scale
     cdef floating* base
     cdef double* acc
@@ -488,6 +488,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
         for b in prange(nb, schedule='dynamic'):
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
+            sq = buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL
             acc = acc_base + tid * acc_stride
             for q in range(K * ns):
                 acc[q] = 0.0
@@ -497,7 +498,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                 c_end = nc
             for c in range(b * BLOCK, c_end):
                 n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf,
-                                keep_sq)
+                                sq)
                 # K <= 8: responsibilities and the chunk's log-likelihood in one loop
                 # (gmm_small.h); else exponentials, 1 / sums and lse in buffers
                 if floating is float:
@@ -513,9 +514,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
                                      buf + (2 * d + 2) * CHUNK, buf + (2 * d + 3) * CHUNK, False)
                     ll = ll + _sum(buf + (2 * d + 3) * CHUNK, n)
                     scale = buf + (2 * d + 2) * CHUNK
-                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale,
-                             buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL,
-                             n, d, K, kind, &means[0, 0],
+                _chunk_stats(buf, buf + (2 * d + 4) * CHUNK, scale, sq, n, d, K, kind, &means[0, 0],
                              buf + d * CHUNK, buf + 2 * d * CHUNK, acc)
             for q in range(K * ns):
                 block_stats[b, q] = acc[q]
@@ -569,7 +568,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
             lp = buf + (2 * d + 4) * CHUNK
             start = c * CHUNK
             n = _load_chunk(&X[0, 0], N, d, c, K, kind, &means[0, 0], &prec[0], &log_const[0], buf,
-                            False)
+                            NULL)
             if want_wlp:
                 for i in range(n):
                     for k in range(K):

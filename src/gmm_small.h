@@ -108,6 +108,23 @@ GMMS_INLINE double gmmv_hsum_f64(gmmv_f64 v)
 }
 #endif
 
+/* p00 .. p33: the upper-triangular factor P (row-major, D x D, D <= 4) times G, each
+   product in double rounded once to T; entries past D are 0. */
+#define GMMS_TRIANGLE(T, P, D, G)                                                     \
+    const T p00 = (T)((P)[0] * (G));                                                  \
+    const T p01 = (D) > 1 ? (T)((P)[1] * (G)) : 0,                                    \
+            p11 = (D) > 1 ? (T)((P)[(D) + 1] * (G)) : 0;                              \
+    const T p02 = (D) > 2 ? (T)((P)[2] * (G)) : 0,                                    \
+            p12 = (D) > 2 ? (T)((P)[(D) + 2] * (G)) : 0,                              \
+            p22 = (D) > 2 ? (T)((P)[2 * (D) + 2] * (G)) : 0;                          \
+    const T p03 = (D) > 3 ? (T)((P)[3] * (G)) : 0,                                    \
+            p13 = (D) > 3 ? (T)((P)[(D) + 3] * (G)) : 0,                              \
+            p23 = (D) > 3 ? (T)((P)[2 * (D) + 3] * (G)) : 0,                          \
+            p33 = (D) > 3 ? (T)((P)[3 * (D) + 3] * (G)) : 0
+
+/* Position of (j, j) in the rows of a 4 x 4 upper triangle: (0,0) (0,1) .. (0,3) (1,1) .. */
+#define GMMS_ROW4(j) ((j) * 4 - (j) * ((j) - 1) / 2)
+
 #define GMMS_DEFINE(T, SUF)                                                           \
 GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,      \
         const T *mean, const T *P, T c, T h, T *lp, const int D)                      \
@@ -115,14 +132,7 @@ GMMS_INLINE void gmms_logprob_full_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,
     const T m0 = mean[0], m1 = D > 1 ? mean[1] : 0, m2 = D > 2 ? mean[2] : 0,         \
             m3 = D > 3 ? mean[3] : 0;                                                 \
     /* P carries sqrt(h), so each square is subtracted from c by one FMA */          \
-    const double g = sqrt((double)h);                                                 \
-    const T p00 = (T)(P[0] * g);                                                      \
-    const T p01 = D > 1 ? (T)(P[1] * g) : 0, p11 = D > 1 ? (T)(P[D + 1] * g) : 0;     \
-    const T p02 = D > 2 ? (T)(P[2] * g) : 0, p12 = D > 2 ? (T)(P[D + 2] * g) : 0,     \
-            p22 = D > 2 ? (T)(P[2 * D + 2] * g) : 0;                                  \
-    const T p03 = D > 3 ? (T)(P[3] * g) : 0, p13 = D > 3 ? (T)(P[D + 3] * g) : 0,     \
-            p23 = D > 3 ? (T)(P[2 * D + 3] * g) : 0,                                  \
-            p33 = D > 3 ? (T)(P[3 * D + 3] * g) : 0;                                  \
+    GMMS_TRIANGLE(T, P, D, sqrt((double)h));                                          \
     const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
     _Pragma("omp simd")                                                               \
     for (ptrdiff_t i = 0; i < n; i++) {                                               \
@@ -226,17 +236,15 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
         S += ri;                                                                      \
         for (int j = 0; j < D; j++) {                                                 \
             A[j] += ri * d[j];                                                        \
-            for (int l = j; l < D; l++) B[j * 4 - j * (j - 1) / 2 + (l - j)] += ri * d[j] * d[l]; \
+            for (int l = j; l < D; l++) B[GMMS_ROW4(j) + l - j] += ri * d[j] * d[l]; \
         }                                                                             \
     }                                                                                 \
     o[0] += S;                                                                        \
     for (int j = 0; j < D; j++) o[1 + j] += A[j];                                     \
     double *q = o + 1 + D;                                                            \
-    /* B: rows of the 4 x 4 upper triangle, (0,0) (0,1) (0,2) (0,3) (1,1) .. (3,3) */  \
-    for (int j = 0; j < D; j++) {                                                     \
-        const int row = j * 4 - j * (j - 1) / 2;                                      \
-        if (full) for (int l = j; l < D; l++) *q++ += B[row + l - j];                 \
-        else q[j] += B[row];                                                          \
+    for (int j = 0; j < D; j++) {     /* B: rows of the 4 x 4 upper triangle */       \
+        if (full) for (int l = j; l < D; l++) *q++ += B[GMMS_ROW4(j) + l - j];        \
+        else q[j] += B[GMMS_ROW4(j)];                                                 \
     }                                                                                 \
 }                                                                                     \
                                                                                       \
@@ -247,12 +255,7 @@ GMMS_INLINE void gmms_stats_##SUF(const T *xT, const T *r, const T *scale,      
 GMMS_INLINE void gmms_tied_z_##SUF(const T *xT, ptrdiff_t n, ptrdiff_t st,            \
         const T *P, T *z, const int D)                                                \
 {                                                                                     \
-    const T p00 = P[0];                                                               \
-    const T p01 = D > 1 ? P[1] : 0, p11 = D > 1 ? P[D + 1] : 0;                       \
-    const T p02 = D > 2 ? P[2] : 0, p12 = D > 2 ? P[D + 2] : 0,                       \
-            p22 = D > 2 ? P[2 * D + 2] : 0;                                           \
-    const T p03 = D > 3 ? P[3] : 0, p13 = D > 3 ? P[D + 3] : 0,                       \
-            p23 = D > 3 ? P[2 * D + 3] : 0, p33 = D > 3 ? P[3 * D + 3] : 0;           \
+    GMMS_TRIANGLE(T, P, D, 1.0);                                                      \
     const T *x0 = xT, *x1 = xT + st, *x2 = xT + 2 * st, *x3 = xT + 3 * st;            \
     T *z0 = z, *z1 = z + st, *z2 = z + 2 * st, *z3 = z + 3 * st;                      \
     _Pragma("omp simd")                                                               \
@@ -615,14 +618,14 @@ static int gmm_small_normalise_em_##SUF(T *lp, ptrdiff_t n, ptrdiff_t st, int K,
         T *tbuf, double *ll)                                                          \
 {                                                                                     \
     switch (K) {                                                                      \
-    case 1: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 1); return 1;                   \
-    case 2: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 2); return 1;                   \
-    case 3: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 3); return 1;                   \
-    case 4: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 4); return 1;                   \
-    case 5: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 5); return 1;                   \
-    case 6: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 6); return 1;                   \
-    case 7: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 7); return 1;                   \
-    case 8: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 8); return 1;                   \
+    case 1: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 1); return 1;             \
+    case 2: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 2); return 1;             \
+    case 3: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 3); return 1;             \
+    case 4: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 4); return 1;             \
+    case 5: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 5); return 1;             \
+    case 6: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 6); return 1;             \
+    case 7: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 7); return 1;             \
+    case 8: *ll += gmmn_normalise_em_##SUF(lp, n, st, tbuf, 8); return 1;             \
     default: return 0;                                                                \
     }                                                                                 \
 }                                                                                     \
