@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmmfast.grabcut import grabcut
+from gmmfast import grabcut
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grabcut"
 NAMES = ("banana1", "book", "cross", "flower", "fullmoon", "llama", "sheep", "teddy")

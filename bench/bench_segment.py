@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import gmmfast
-from gmmfast.segmentation import adjusted_rand_index
+from gmmfast._segmentation import adjusted_rand_index
 
 pytest.importorskip("pytest_benchmark")
 
@@ -67,7 +67,7 @@ def test_segment_default(benchmark, photo):
     RESULTS["default"] = benchmark.stats.stats.min
     RESULTS["default_iters"] = seg.model.n_iter_
     print(f"\ngmmfast.segment(K=5), one thread: {RESULTS['default']:.3f} s, {seg.model.n_iter_} EM iterations "
-          f"on {gmmfast.segmentation.DEFAULT_MAX_FIT_PIXELS} pixels; timings {seg.timings}")
+          f"on {gmmfast._segmentation.DEFAULT_MAX_FIT_PIXELS} pixels; timings {seg.timings}")
 
 
 def test_segment_smoothing(benchmark, photo):

@@ -2,42 +2,74 @@
 
 Gaussian mixtures fitted by EM with Cython/OpenMP kernels
 (:class:`GaussianMixture`, scikit-learn compatible), and on top of them image
-segmentation, background subtraction and GrabCut.
+segmentation (:func:`segment`), GrabCut (:func:`grabcut`) and background
+subtraction (:class:`BackgroundSubtractor`, :class:`PixelGMM`).
+
+Every capability is one name at the top level; the public submodules are
+``data``, ``io``, ``video``, ``maxflow``, ``compat``, ``plotting`` and
+``exceptions``.  Names are imported on first use (``import gmmfast`` only
+picks the kernel variant), so a script that segments images does not pay for
+loading the video code, nor scikit-learn (which the estimators' base class
+uses when it is installed).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from ._config import config, show_config
-from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
 from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
-from .mixture import GaussianMixture
-from .segmentation import Segmentation, segment
-from . import data, maxflow
-from .background import BackgroundSubtractor, BackgroundSubtractorMOG2
-from .batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
-from .grabcut import GrabCut, GrabCutResult  # the function is gmmfast.grabcut.grabcut
 
-__all__ = [
-    "GaussianMixture",
-    "segment",
-    "Segmentation",
-    "kmeans",
-    "kmeans_plusplus",
-    "KMeansResult",
-    "ConvergenceWarning",
-    "DegenerateDataWarning",
-    "NotFittedError",
-    "show_config",
-    "config",
-    "data",
-    "maxflow",
-    "BackgroundSubtractor",
-    "BackgroundSubtractorMOG2",
-    "PixelGMM",
-    "mean_background",
-    "median_background",
-    "subtract",
-    "kmeans_background",
-    "GrabCut",
-    "GrabCutResult",
-]
+# public name -> private module that defines it
+_LAZY = {
+    "GaussianMixture": "_mixture",
+    "kmeans": "_kmeans",
+    "kmeans_plusplus": "_kmeans",
+    "KMeansResult": "_kmeans",
+    "segment": "_segmentation",
+    "Segmentation": "_segmentation",
+    "grabcut": "_grabcut",
+    "GrabCut": "_grabcut",
+    "GrabCutResult": "_grabcut",
+    "BackgroundSubtractor": "_background",
+    "BackgroundSubtractorMOG2": "_background",
+    "PixelGMM": "_batch_background",
+    "PixelGMMPrediction": "_batch_background",
+    "mean_background": "_batch_background",
+    "median_background": "_batch_background",
+    "kmeans_background": "_batch_background",
+    "subtract": "_batch_background",
+}
+_SUBMODULES = ("data", "io", "video", "maxflow", "compat", "plotting", "exceptions")
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "ConvergenceWarning", "DegenerateDataWarning",
+                  "NotFittedError", "config", "show_config", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'gmmfast' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from . import compat, data, io, maxflow, plotting, video
+    from ._background import BackgroundSubtractor, BackgroundSubtractorMOG2
+    from ._batch_background import (PixelGMM, PixelGMMPrediction, kmeans_background, mean_background,
+                                    median_background, subtract)
+    from ._grabcut import GrabCut, GrabCutResult, grabcut
+    from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
+    from ._mixture import GaussianMixture
+    from ._segmentation import Segmentation, segment

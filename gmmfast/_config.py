@@ -11,7 +11,7 @@ from ._threads import available_cpus, effective_n_threads
 
 def _avx512_in_use() -> bool:
     """Whether the batch background kernel runs its 16-lane AVX-512 passes."""
-    from .batch_background import _k
+    from ._batch_background import _k
 
     return _k()._avx512_in_use()
 

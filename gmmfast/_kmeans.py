@@ -14,14 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dispatch import load
-from ._finite import all_finite
-from ._random import check_random_state
 from ._threads import threads_for
+from ._validation import check_int, check_n_threads, check_random_state, check_real, check_samples
 
 _k = load("_kmeans")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class KMeansResult:
     """Outcome of :func:`kmeans`."""
 
@@ -37,26 +36,11 @@ class KMeansResult:
     """Whether the stopping rule was met before max_iter."""
 
 
-def _as_data(X) -> np.ndarray:
-    X = np.asarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got {X.ndim}-D.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X is empty (shape {X.shape}).")
-    if not all_finite(X):
-        raise ValueError("X contains NaN or infinity.")
-    return np.ascontiguousarray(X)
-
-
-def _check_n_clusters(n_clusters, n_samples):
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
-        raise TypeError(f"n_clusters must be an integer, got {n_clusters!r}.")
-    if n_clusters < 1:
-        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}.")
+def _check_n_clusters(n_clusters, n_samples: int) -> int:
+    n_clusters = check_int(n_clusters, "n_clusters", low=1)
     if n_clusters > n_samples:
         raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
+    return n_clusters
 
 
 def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: int | None = None,
@@ -70,11 +54,11 @@ def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: in
     indices : ndarray (n_clusters,)
         Their row indices in X.
     """
-    X = _as_data(X)
+    X = check_samples(X)
     n, d = X.shape
-    _check_n_clusters(n_clusters, n)
+    n_clusters = _check_n_clusters(n_clusters, n)
     rng = check_random_state(random_state)
-    nt = threads_for(n, n_threads)
+    nt = threads_for(n, check_n_threads(n_threads))
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     if n_local_trials < 1:
@@ -156,15 +140,13 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     n_threads : int or None
         OpenMP threads (None: all cores).
     """
-    X = _as_data(X)
+    X = check_samples(X)
     n, d = X.shape
-    _check_n_clusters(n_clusters, n)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
-    if not np.isscalar(tol) or not tol >= 0:
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
+    n_clusters = _check_n_clusters(n_clusters, n)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    tol = check_real(tol, "tol", low=0)
     rng = check_random_state(random_state)
-    nt = threads_for(n, n_threads)
+    nt = threads_for(n, check_n_threads(n_threads))
     if isinstance(init, str):
         if init == "k-means++":
             centers, _ = kmeans_plusplus(X, n_clusters, random_state=rng, n_threads=nt)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 
 from . import _cpu
+from ._validation import check_n_threads
 
 
 def available_cpus() -> int:
@@ -17,18 +17,16 @@ def available_cpus() -> int:
 
 
 def effective_n_threads(n_threads=None) -> int:
-    """Resolve a user's ``n_threads``: None means all usable cores.
+    """Resolve a user's ``n_threads`` when a kernel runs: None (or -1) means all usable cores.
 
-    None honours ``OMP_NUM_THREADS`` and the CPU affinity mask; a positive
-    integer is used as given; ``-1`` is the same as None.
+    None honours ``OMP_NUM_THREADS`` and the CPU affinity mask (so a Dask
+    worker whose nanny sets ``OMP_NUM_THREADS=1`` uses one thread); a positive
+    integer is used as given.
     """
-    if n_threads is None or (isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool) and n_threads == -1):
+    n_threads = check_n_threads(n_threads)
+    if n_threads is None or n_threads == -1:
         return max(1, min(_cpu.omp_max_threads(), available_cpus()))
-    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
-        raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be None, -1 or a positive integer, got {n_threads}.")
-    return int(n_threads)
+    return n_threads
 
 
 # Below this many samples per thread, starting and joining an OpenMP team

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .grabcut import ColourModel, GrabCut, _check_int, _check_mask
+from ._grabcut import ColourModel, GrabCut, _check_int, _check_mask
 
 __all__ = [
     "GC_BGD", "GC_FGD", "GC_PR_BGD", "GC_PR_FGD",

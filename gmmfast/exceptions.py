@@ -10,7 +10,8 @@ class DegenerateDataWarning(UserWarning):
 
 
 class NotFittedError(ValueError, AttributeError):
-    """A method that needs a fitted model was called before ``fit``.
+    """A method that needs a fitted model was called before ``fit`` (or ``apply``).
 
-    Subclasses ValueError and AttributeError, as scikit-learn's does.
+    Subclasses ValueError and AttributeError, as scikit-learn's does (it is not
+    scikit-learn's class: importing scikit-learn would slow ``import gmmfast``).
     """

@@ -13,6 +13,8 @@ from typing import IO, Union
 
 import numpy as np
 
+from ._files import atomic_write
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -74,7 +76,8 @@ def write_image(path: PathLike, image: np.ndarray) -> Path:
 
     Accepts H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) arrays of
     uint8, uint16 (grey only) or bool (written as 0/255).  Parent folders are
-    created.  Returns the path written.
+    created.  The file is written under a temporary name and renamed, so an
+    interrupted write leaves no partial image.  Returns the path written.
     """
     Image = _pillow()
     arr = np.asarray(image)
@@ -89,9 +92,12 @@ def write_image(path: PathLike, image: np.ndarray) -> Path:
     if arr.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"write_image takes uint8, uint16 or bool arrays, got {arr.dtype}; convert first")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write {str(path)!r}: unknown image extension (use one such as .png)")
     try:
-        Image.fromarray(np.ascontiguousarray(arr)).save(path)
+        with atomic_write(path) as fh:
+            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format=fmt)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"cannot write {str(path)!r}: {exc} (use an extension such as .png)") from exc
     return path

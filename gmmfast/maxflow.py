@@ -35,6 +35,7 @@ import numpy as np
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import effective_n_threads
+from ._validation import check_int
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -458,7 +459,7 @@ def _energy(unary: np.ndarray, labels: np.ndarray, w: np.ndarray) -> float:
     return float(e)
 
 
-def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
+def alpha_expansion(unary, potts_weight, *, labels_init=None, max_iter: int = 5,
                     connectivity: int = 4, return_energy: bool = False):
     """Multi-label Potts smoothing on a grid by alpha-expansion (Boykov, Veksler, Zabih 2001).
 
@@ -478,7 +479,7 @@ def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
         :meth:`GridGraph.set_neighbor_weights`.
     labels_init : (H, W) integer array, optional
         Starting labelling; default the per-pixel argmin of ``unary``.
-    n_iter : int
+    max_iter : int
         Maximum number of cycles over all labels (stops early when a cycle
         changes nothing).
     connectivity : 4 or 8
@@ -500,8 +501,7 @@ def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
         raise ValueError("unary contains NaN or infinite values.")
     if isinstance(connectivity, bool) or connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
-    if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
-        raise ValueError(f"n_iter must be a non-negative integer, got {n_iter!r}.")
+    max_iter = check_int(max_iter, "max_iter", low=0)
     H, W, L = u.shape
     w = _potts_planes(potts_weight, H, W, connectivity)
     if labels_init is None:
@@ -518,33 +518,10 @@ def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
     energy = _energy(u, labels, w)
     offs = _FWD4 if connectivity == 4 else _FWD8
     g = GridGraph((H, W), connectivity, dtype=np.float64)
-    rows, cols = np.indices((H, W))
-    for _ in range(n_iter if L > 1 else 0):
+    for _ in range(max_iter if L > 1 else 0):
         improved = False
         for alpha in range(L):
-            u_keep = u[rows, cols, labels]
-            u_alpha = u[:, :, alpha]
-            src = u_alpha.copy()            # paid when p switches to alpha (sink side)
-            snk = u_keep.copy()             # paid when p keeps its label (source side)
-            fwd = np.zeros((len(offs), H, W))
-            for d, (dy, dx) in enumerate(offs):
-                ps, qs = _grid_slices(dy, dx, H, W)
-                wd = w[d][ps]
-                lp, lq = labels[ps], labels[qs]
-                A = wd * (lp != lq)
-                B = wd * (lp != alpha)
-                C = wd * (lq != alpha)
-                # E = A + (C - A) x_p - C x_q + (B + C - A) (1 - x_p) x_q, x = 1: takes alpha
-                cma = C - A
-                src[ps] += np.maximum(cma, 0)
-                snk[ps] += np.maximum(-cma, 0)
-                snk[qs] += C
-                fwd[d][ps] = B + C - A
-            m = np.minimum(src, snk)
-            g.set_neighbor_weights(np.maximum(fwd, 0), reverse=np.zeros_like(fwd))
-            g.set_terminal_weights(src - m, snk - m)
-            g.maxflow()
-            take = g.segments()
+            take = _expansion_move(g, u, labels, w, alpha, offs)
             if not take.any():
                 continue
             new = np.where(take, alpha, labels)
@@ -556,3 +533,31 @@ def alpha_expansion(unary, potts_weight, *, labels_init=None, n_iter: int = 5,
     out_dtype = np.min_scalar_type(max(L - 1, 0))
     out = labels.astype(out_dtype)
     return (out, energy) if return_energy else out
+
+
+def _expansion_move(g: GridGraph, u: np.ndarray, labels: np.ndarray, w: np.ndarray, alpha: int,
+                    offs) -> np.ndarray:
+    """The optimal alpha-expansion move: True where a pixel should take ``alpha``."""
+    H, W, _ = u.shape
+    rows, cols = np.indices((H, W))
+    src = u[:, :, alpha].copy()             # paid when p switches to alpha (sink side)
+    snk = u[rows, cols, labels]             # paid when p keeps its label (source side)
+    fwd = np.zeros((len(offs), H, W))
+    for d, (dy, dx) in enumerate(offs):
+        ps, qs = _grid_slices(dy, dx, H, W)
+        wd = w[d][ps]
+        lp, lq = labels[ps], labels[qs]
+        A = wd * (lp != lq)
+        B = wd * (lp != alpha)
+        C = wd * (lq != alpha)
+        # E = A + (C - A) x_p - C x_q + (B + C - A) (1 - x_p) x_q, x = 1: takes alpha
+        cma = C - A
+        src[ps] += np.maximum(cma, 0)
+        snk[ps] += np.maximum(-cma, 0)
+        snk[qs] += C
+        fwd[d][ps] = B + C - A
+    m = np.minimum(src, snk)
+    g.set_neighbor_weights(np.maximum(fwd, 0), reverse=np.zeros_like(fwd))
+    g.set_terminal_weights(src - m, snk - m)
+    g.maxflow()
+    return g.segments()

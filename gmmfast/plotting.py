@@ -40,7 +40,7 @@ def _grey_panel(ax, seg) -> None:
     """Histogram of the first feature with the fitted Gaussians drawn over it."""
     X = seg.fit_features
     if X is None:  # large image: a fixed subsample of the pixels is enough for a histogram
-        from .segmentation import _colour_pixels, _features
+        from ._segmentation import _colour_pixels, _features
 
         pix = _colour_pixels(seg.image)
         step = max(1, int(np.sqrt(pix.shape[0] * pix.shape[1] / 250_000)))
@@ -58,7 +58,7 @@ def _grey_panel(ax, seg) -> None:
     means = np.asarray(seg.model.means_, dtype=np.float64)[:, 0]
     var = component_variances(seg.model, 0)
     w = np.asarray(seg.model.weights_, dtype=np.float64)
-    from .segmentation import palette
+    from ._segmentation import palette
 
     cols = palette(len(w)) / 255.0
     total = np.zeros_like(grid)
@@ -96,14 +96,14 @@ def _colour_panel(ax, seg) -> None:
     ax.set_title("Component colours and weights")
 
 
-def _bic_panel(ax, seg) -> None:
-    ks = sorted(seg.bic)
-    vals = [seg.bic[k] for k in ks]
+def _criterion_panel(ax, seg) -> None:
+    ks = sorted(seg.criterion)
+    vals = [seg.criterion[k] for k in ks]
     ax.plot(ks, vals, "o-", color="C0")
     best = seg.n_components
-    ax.plot([best], [seg.bic[best]], "o", color="C3", ms=10, label=f"chosen K = {best}")
+    ax.plot([best], [seg.criterion[best]], "o", color="C3", ms=10, label=f"chosen K = {best}")
     ax.set_xlabel("number of components K")
-    ax.set_ylabel("BIC (lower is better)")
+    ax.set_ylabel("model-selection score (lower is better)")
     ax.set_xticks(ks)
     ax.set_title("Model selection")
     ax.legend(fontsize="small")
@@ -132,8 +132,8 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
     Figure = _matplotlib_figure()
     grey = seg.image.ndim == 2 or seg.image.shape[2] in (1, 2)
     panels = ["overlay", "grey" if grey else "colours"]
-    if seg.bic:
-        panels.append("bic")
+    if seg.criterion:
+        panels.append("criterion")
     fig = Figure(figsize=(5.0 * len(panels), 4.2), layout="constrained")
     axes = fig.subplots(1, len(panels))
     for ax, kind in zip(np.atleast_1d(axes), panels):
@@ -146,7 +146,7 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
         elif kind == "colours":
             _colour_panel(ax, seg)
         else:
-            _bic_panel(ax, seg)
+            _criterion_panel(ax, seg)
     if title:
         fig.suptitle(title)
     if path is not None:

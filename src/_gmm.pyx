@@ -774,43 +774,30 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
            double reg_covar, double eps, double[:, ::1] stats, double[::1] weights,
            double[:, ::1] means, double[::1] cov, double[::1] pchol,
            floating[:, ::1] k_means, floating[::1] k_prec, floating[::1] k_log_const):
-    """One M-step from em_pass's output; returns (status, summed log-likelihood).
+    """The M-step from em_pass's output; returns (status, summed log-likelihood).
 
-    Always writes ``stats`` (the blocks summed, (K, n_stats)) and returns the
-    log-likelihood.  With status M_STEP_OK it also writes the new parameters
-    (float64: weights (K,), means (K, d), cov and pchol flattened in
-    scikit-learn's shapes for ``cov_type``) and the next em_pass's arrays
-    ``k_means``, ``k_prec``, ``k_log_const`` (em_pass layout, compute dtype).
-    ``ref`` is the means the E-step used (the statistics are centred on it);
-    it may be the same array as ``k_means``, which is written last.
-    Other statuses leave the parameters and kernel arrays untouched: the
-    caller handles empty components and covariances that are not positive
-    definite (M_STEP_EMPTY, M_STEP_NOT_PD) or raises (M_STEP_NONFINITE).
+    Sums the blocks into ``stats`` ((K, n_stats)) and the log-likelihood.
+    Unless they are not finite (M_STEP_NONFINITE: nothing else is written),
+    it writes the new weights (K,), means (K, d) and covariances (flattened in
+    scikit-learn's shape for ``cov_type``, float64); a component with
+    (almost) no samples makes the status M_STEP_EMPTY (its parameters are
+    written but meaningless: the caller re-seeds it, then calls
+    :func:`pack_params`).  Otherwise the precision factors and the next
+    em_pass's arrays are written as :func:`pack_params` does, and a
+    covariance that is not positive definite gives M_STEP_NOT_PD.  ``ref`` is
+    the means the E-step used (the statistics are centred on it); it may be
+    the same array as ``k_means``, which is written last.
     """
     cdef Py_ssize_t nb = block_stats.shape[0], K = ref.shape[0], d = ref.shape[1]
-    cdef int kind = (KIND_FULL if cov_type == COV_FULL or cov_type == COV_TIED
-                     else KIND_DIAG if cov_type == COV_DIAG else KIND_SPHERICAL)
+    cdef int kind = _stats_kind(cov_type)
     cdef Py_ssize_t ns = _n_stats(d, kind)
-    cdef Py_ssize_t n_cov = (K * d * d if cov_type == COV_FULL else d * d if cov_type == COV_TIED
-                             else K * d if cov_type == COV_DIAG else K)
-    cdef Py_ssize_t b, k, j, q
-    cdef double total = 0.0, nk, nk_sum = 0.0, v, logdet, empty_below
+    cdef Py_ssize_t b, k, q
+    cdef double total = 0.0
     cdef int status = MSTEP_OK
-    if cov_type < COV_FULL or cov_type > COV_SPHERICAL:
-        raise ValueError("unknown covariance type code")
     if (block_stats.shape[1] != K * ns or block_loglik.shape[0] != nb
-            or stats.shape[0] != K or stats.shape[1] != ns or weights.shape[0] != K
-            or means.shape[0] != K or means.shape[1] != d or cov.shape[0] != n_cov
-            or pchol.shape[0] != n_cov or k_means.shape[0] != K or k_means.shape[1] != d
-            or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d if kind == KIND_DIAG else K)
-            or k_log_const.shape[0] != K):
+            or stats.shape[0] != K or stats.shape[1] != ns):
         raise ValueError("m_step arrays have inconsistent shapes")
-    work = np.zeros(2 * d * d + d)
-    cdef double[::1] w = work
-    cdef double* C = &w[0]
-    cdef double* L = C + d * d
-    cdef double* delta = L + d * d
-    empty_below = 1e-10 * (n_samples if n_samples > 1 else 1)
+    _check_param_shapes(cov_type, K, d, weights, means, cov, pchol, k_means, k_prec, k_log_const)
     with nogil:
         for q in range(K * ns):
             stats[q // ns, q % ns] = 0.0
@@ -824,15 +811,78 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
             for q in range(ns):
                 if not _finite(stats[k, q]):
                     status = MSTEP_NONFINITE
-            if K > 1 and status == MSTEP_OK and stats[k, 0] <= empty_below:
-                status = MSTEP_EMPTY
     if status != MSTEP_OK:
         return status, total
+    status = _params_from_stats(stats, n_samples, ref, cov_type, reg_covar, eps, weights, means, cov)
+    if status == MSTEP_OK:
+        status = _pack(cov_type, K, d, weights, means, cov, pchol, k_means, k_prec, k_log_const)
+    return status, total
+
+
+def pack_params(int cov_type, double[::1] weights, double[:, ::1] means, double[::1] cov,
+                double[::1] pchol, floating[:, ::1] k_means, floating[::1] k_prec,
+                floating[::1] k_log_const):
+    """Precision factors and em_pass's arrays from weights, means and covariances.
+
+    ``cov`` and ``pchol`` are flattened in scikit-learn's shapes for
+    ``cov_type``; ``pchol`` receives the upper-triangular factors P with
+    P P^T = inverse(cov) (1 / sqrt(cov) for diag and spherical).  Returns
+    M_STEP_OK, or M_STEP_NOT_PD (a covariance is not positive definite:
+    ``pchol`` may be partly written, the kernel arrays are untouched).
+    """
+    cdef Py_ssize_t K = means.shape[0], d = means.shape[1]
+    _check_param_shapes(cov_type, K, d, weights, means, cov, pchol, k_means, k_prec, k_log_const)
+    return _pack(cov_type, K, d, weights, means, cov, pchol, k_means, k_prec, k_log_const)
+
+
+cdef inline int _stats_kind(int cov_type) except -1:
+    if cov_type < COV_FULL or cov_type > COV_SPHERICAL:
+        raise ValueError("unknown covariance type code")
+    return (KIND_FULL if cov_type == COV_FULL or cov_type == COV_TIED
+            else KIND_DIAG if cov_type == COV_DIAG else KIND_SPHERICAL)
+
+
+cdef int _check_param_shapes(int cov_type, Py_ssize_t K, Py_ssize_t d, double[::1] weights,
+                             double[:, ::1] means, double[::1] cov, double[::1] pchol,
+                             floating[:, ::1] k_means, floating[::1] k_prec,
+                             floating[::1] k_log_const) except -1:
+    cdef int kind = _stats_kind(cov_type)
+    cdef Py_ssize_t n_cov = (K * d * d if cov_type == COV_FULL else d * d if cov_type == COV_TIED
+                             else K * d if cov_type == COV_DIAG else K)
+    if (weights.shape[0] != K or means.shape[0] != K or means.shape[1] != d
+            or cov.shape[0] != n_cov or pchol.shape[0] != n_cov
+            or k_means.shape[0] != K or k_means.shape[1] != d
+            or k_prec.shape[0] != (K * d * d if kind == KIND_FULL else K * d if kind == KIND_DIAG else K)
+            or k_log_const.shape[0] != K):
+        raise ValueError("m_step arrays have inconsistent shapes")
+    return 0
+
+
+cdef int _params_from_stats(double[:, ::1] stats, Py_ssize_t n_samples,
+                            const floating[:, ::1] ref, int cov_type, double reg_covar,
+                            double eps, double[::1] weights, double[:, ::1] means,
+                            double[::1] cov) except -1:
+    """Weights, means and covariances from summed statistics centred on ``ref``.
+
+    Returns MSTEP_EMPTY when a component (of K > 1) has (almost) no samples,
+    after writing every component's parameters.
+    """
+    cdef Py_ssize_t K = ref.shape[0], d = ref.shape[1], k, j, q
+    cdef int kind = _stats_kind(cov_type)
+    cdef int status = MSTEP_OK
+    cdef double nk, nk_sum = 0.0, v
+    cdef double empty_below = 1e-10 * (n_samples if n_samples > 1 else 1)
+    work = np.zeros(d * d + d)
+    cdef double[::1] w = work
+    cdef double* C = &w[0]
+    cdef double* delta = C + d * d
     with nogil:
         if cov_type == COV_TIED:
             for q in range(d * d):
                 cov[q] = 0.0
         for k in range(K):
+            if K > 1 and stats[k, 0] <= empty_below:
+                status = MSTEP_EMPTY
             nk = stats[k, 0] + 10.0 * eps
             nk_sum = nk_sum + nk
             weights[k] = nk
@@ -868,7 +918,21 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
                 cov[j * d + j] += reg_covar
         for k in range(K):
             weights[k] = weights[k] / nk_sum
-        # precision Cholesky factors; any failure leaves the kernel arrays untouched
+    return status
+
+
+cdef int _pack(int cov_type, Py_ssize_t K, Py_ssize_t d, double[::1] weights,
+               double[:, ::1] means, double[::1] cov, double[::1] pchol,
+               floating[:, ::1] k_means, floating[::1] k_prec,
+               floating[::1] k_log_const) except -1:
+    """Precision factors, then (only if every one exists) em_pass's arrays."""
+    cdef Py_ssize_t n_cov = pchol.shape[0], k, j, q
+    cdef int status = MSTEP_OK
+    cdef double v, logdet
+    work = np.zeros(d * d)
+    cdef double[::1] w = work
+    cdef double* L = &w[0]
+    with nogil:
         if cov_type == COV_FULL:
             for k in range(K):
                 if not _precision_cholesky_full(&cov[k * d * d], d, L, &pchol[k * d * d]):
@@ -904,4 +968,4 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
                     logdet = logdet + log(v)
                     k_means[k, j] = <floating>means[k, j]
                 k_log_const[k] = <floating>(log(weights[k]) - 0.5 * d * _LOG_2PI + logdet)
-    return status, total
+    return status

@@ -33,7 +33,7 @@ def test_mog2_state_and_mask_are_line_aligned():
     m = gmmfast.BackgroundSubtractorMOG2()
     mask = m.apply(np.zeros((48, 64, 3), np.uint8))
     assert mask.ctypes.data % 64 == 0
-    assert m._state["state"].ctypes.data % 64 == 0 and m._state["nmodes"].ctypes.data % 64 == 0
+    assert m.state_["state"].ctypes.data % 64 == 0 and m.state_["nmodes"].ctypes.data % 64 == 0
 
 
 @pytest.mark.parametrize("shape", [(48, 64, 3), (64, 64, 1), (37, 53, 3)])
@@ -51,16 +51,16 @@ def test_mog2_modes_are_padded_apart_and_the_kernel_follows_the_strides(shape):
                for _ in range(6)]
     m = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
     m.apply(frames[0])
-    st = m._state["state"]
+    st = m.state_["state"]
     assert st.strides[1] == h * w * 4 and st.strides[2] == w * 4
     assert st.strides[0] % 64 == 0 and (st.strides[0] // 64) % 2 == 1
     k = load("_mog2")
-    flat_state, flat_nmodes = np.ascontiguousarray(st), m._state["nmodes"].copy()
+    flat_state, flat_nmodes = np.ascontiguousarray(st), m.state_["nmodes"].copy()
     params = (np.array([0.05]), 16.0, 9.0, 0.9, 15.0, 4.0, 75.0, 0.05, True, 127, 0.5, 1)
     for f in frames[1:]:
         a, b = np.empty((1, h, w), np.uint8), np.empty((1, h, w), np.uint8)
-        k.apply(f[None], None, st, m._state["nmodes"], a, *params)
+        k.apply(f[None], None, st, m.state_["nmodes"], a, *params)
         k.apply(f[None], None, flat_state, flat_nmodes, b, *params)
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(st, flat_state)
-    np.testing.assert_array_equal(m._state["nmodes"], flat_nmodes)
+    np.testing.assert_array_equal(m.state_["nmodes"], flat_nmodes)

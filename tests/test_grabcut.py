@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmmfast import grabcut as G
-from gmmfast.grabcut import BGD, FGD, PR_BGD, PR_FGD, ColourModel, GrabCut, grabcut
+from gmmfast import _grabcut as G
+from gmmfast._grabcut import BGD, FGD, PR_BGD, PR_FGD, ColourModel, GrabCut, grabcut
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grabcut"
 

@@ -7,8 +7,9 @@ own M-step (``_estimate_gaussian_parameters`` and
 with plain NumPy from the same parameters.  Tolerance: 1e-9 relative
 (float64 throughout; the two differ only in summation order).
 
-Statuses other than OK must leave the parameters and kernel arrays untouched
-so that the Python fallback can re-seed or regularise from the same reference.
+Statuses other than OK must leave the kernel arrays untouched, so that the
+caller can re-seed an empty component or regularise a covariance and then
+build them with ``pack_params`` (checked here against scikit-learn too).
 """
 
 from __future__ import annotations
@@ -142,17 +143,47 @@ def _snapshot(*arrays):
     return [a.copy() for a in arrays]
 
 
-def test_m_step_reports_an_empty_component_and_writes_nothing():
+def test_m_step_reports_an_empty_component_and_leaves_the_kernel_arrays():
     X, weights, means, cov = random_problem(4, "full")
     means[2] = X.max(axis=0) + 1e3          # far from every sample: it gets no responsibility
     km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "full")
     before = _snapshot(km, kp, klc)
-    status, total, _, stats = run_m_step(X, km, kp, klc, kind, "full")
+    status, total, out, stats = run_m_step(X, km, kp, klc, kind, "full")
     assert status == _k.M_STEP_EMPTY
     assert stats[2, 0] <= 1e-10 * X.shape[0]
     assert np.isfinite(total)
     for a, b in zip(before, (km, kp, klc)):
         assert_array_equal(a, b)
+    # the other components' parameters are written (the caller re-seeds component 2)
+    wlp = numpy_log_resp(X, weights, means, cov, "full")
+    resp = np.exp(wlp - np.logaddexp.reduce(wlp, axis=1)[:, None])
+    _, ref_means, ref_cov = sk_gm._estimate_gaussian_parameters(X, resp, 1e-6, "full")
+    keep = [0, 1, 3]
+    assert_allclose(out["means"][keep], ref_means[keep], rtol=1e-9)
+    assert_allclose(out["cov"][keep], ref_cov[keep], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pack_params_matches_sklearn(covariance_type, dtype):
+    _, weights, means, cov = random_problem(7, covariance_type)
+    K, d = means.shape
+    pchol = np.empty(cov.shape)
+    km, kp, klc = np.empty((K, d), dtype), np.empty(kernel_arrays(weights, means, cov, covariance_type)[1].size,
+                                                    dtype), np.empty(K, dtype)
+    status = _k.pack_params(_k.COVARIANCE_CODES[covariance_type], weights, means, cov.reshape(-1),
+                            pchol.reshape(-1), km, kp, klc)
+    assert status == _k.M_STEP_OK
+    assert_allclose(pchol, sk_gm._compute_precision_cholesky(cov, covariance_type), rtol=1e-10, atol=1e-14)
+    ref_m, ref_p, ref_lc, _, _ = kernel_arrays(weights, means, cov, covariance_type)
+    rtol = 1e-6 if dtype == np.float32 else 1e-10
+    assert_allclose(km, ref_m, rtol=rtol)
+    assert_allclose(kp, ref_p, rtol=rtol, atol=1e-7)
+    assert_allclose(klc, ref_lc, rtol=rtol)
+    bad = cov.copy()
+    bad.reshape(-1)[0] = -1.0                # not positive definite
+    assert _k.pack_params(_k.COVARIANCE_CODES[covariance_type], weights, means, bad.reshape(-1),
+                          pchol.reshape(-1), km, kp, klc) == _k.M_STEP_NOT_PD
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])

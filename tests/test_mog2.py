@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gmmfast
-from gmmfast.background import clean_mask
+from gmmfast._background import clean_mask
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -259,7 +259,7 @@ def test_threads_do_not_change_results(video):
     for f in frames[:15]:
         f = np.tile(f, (4, 4, 1))           # large enough to be split across threads
         np.testing.assert_array_equal(a.apply(f), b.apply(f))
-    np.testing.assert_array_equal(a._state["state"], b._state["state"])
+    np.testing.assert_array_equal(a.state_["state"], b.state_["state"])
 
 
 def test_learning_rate_zero_freezes(video):
@@ -267,12 +267,12 @@ def test_learning_rate_zero_freezes(video):
     sub = gmmfast.BackgroundSubtractorMOG2()
     # on the first frame too: nothing is learnt, everything is foreground
     assert np.all(sub.apply(frames[0], learning_rate=0) == 255)
-    assert sub.n_frames_ == 0 and int(sub._state["nmodes"].max()) == 0
+    assert sub.n_frames_ == 0 and int(sub.state_["nmodes"].max()) == 0
     for f in frames[:30]:
         sub.apply(f)
-    before = {k: v.copy() for k, v in sub._state.items()}
+    before = {k: v.copy() for k, v in sub.state_.items()}
     m1 = sub.apply(frames[30], learning_rate=0)
-    for k, v in sub._state.items():
+    for k, v in sub.state_.items():
         np.testing.assert_array_equal(v, before[k])
     m2 = sub.apply(frames[30], learning_rate=0)
     np.testing.assert_array_equal(m1, m2)
@@ -286,7 +286,7 @@ def test_learning_rate_one_restarts_from_the_frame(video):
         sub.apply(f)
     assert np.all(sub.apply(frames[10], learning_rate=1) != 0)   # as on a first frame: nothing is background yet
     np.testing.assert_array_equal(sub.background_image(), frames[10])
-    assert sub.n_frames_ == 1 and int(sub._state["nmodes"].max()) == 1
+    assert sub.n_frames_ == 1 and int(sub.state_["nmodes"].max()) == 1
 
 
 def test_known_foreground_is_not_learnt(video):
@@ -296,9 +296,9 @@ def test_known_foreground_is_not_learnt(video):
         sub.apply(f)
     kf = np.zeros(frames.shape[1:3], bool)
     kf[10:30, 10:40] = True
-    before = {k: v.copy() for k, v in sub._state.items()}
+    before = {k: v.copy() for k, v in sub.state_.items()}
     sub.apply(frames[20], known_foreground=kf)
-    after = sub._state
+    after = sub.state_
     np.testing.assert_array_equal(after["state"][:, :, kf], before["state"][:, :, kf])
     assert not np.array_equal(after["state"][:, :, ~kf], before["state"][:, :, ~kf])
     # a permanently known-foreground pixel never learns a bright object parked on it
@@ -317,20 +317,25 @@ def test_save_load_round_trip(tmp_path, video):
         sub.apply(f)
     path = tmp_path / "model.npz"
     sub.save(path)
-    other = gmmfast.BackgroundSubtractorMOG2().load(path)
+    other = gmmfast.BackgroundSubtractorMOG2.load(path)
     assert other.get_params() == sub.get_params() and other.n_frames_ == sub.n_frames_
-    for k in sub._state:
-        np.testing.assert_array_equal(other._state[k], sub._state[k])
+    for k in sub.state_:
+        np.testing.assert_array_equal(other.state_[k], sub.state_[k])
     for f in frames[25:45]:
         np.testing.assert_array_equal(other.apply(f), sub.apply(f))
     np.testing.assert_array_equal(other.background_image(), sub.background_image())
     # an empty model round-trips too, and garbage is refused
     empty = tmp_path / "empty.npz"
     gmmfast.BackgroundSubtractorMOG2().save(empty)
-    assert gmmfast.BackgroundSubtractorMOG2().load(empty).frame_shape_ is None
+    assert gmmfast.BackgroundSubtractorMOG2.load(empty).frame_shape_ is None
     np.savez(tmp_path / "junk.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a saved"):
-        gmmfast.BackgroundSubtractorMOG2().load(tmp_path / "junk.npz")
+        gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "junk.npz")
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(ValueError, match="not a saved"):
+        gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "notes.txt")
+    with pytest.raises(FileNotFoundError):
+        gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "missing.npz")
 
 
 def test_reset_and_parameters():
@@ -342,11 +347,12 @@ def test_reset_and_parameters():
     assert sub.frame_shape_ == (4, 5, 3)
     sub.var_threshold = 30
     assert sub.var_threshold == 30.0 and sub.get_params()["var_threshold"] == 30.0
-    sub.n_mixtures = 3                      # a new K clears the model
-    assert sub.frame_shape_ is None
+    sub.n_mixtures = 3                      # a new K starts a new model at the next frame
+    sub.apply(np.zeros((6, 7), np.uint8))
+    assert sub.frame_shape_ == (6, 7, 1) and sub.state_["state"].shape[0] == 3 and sub.n_frames_ == 1
     sub.set_params(var_min=100.0, var_max=200.0)
     assert (sub.var_min, sub.var_max) == (100.0, 200.0)
-    assert "history=500" in repr(sub)
+    assert "var_threshold=30" in repr(sub) and "history" not in repr(sub)   # changed parameters only
 
 
 @pytest.mark.parametrize("name,value,exc", [
@@ -359,11 +365,19 @@ def test_reset_and_parameters():
     ("shadow_threshold", 1.5, ValueError), ("n_threads", 0, ValueError), ("n_threads", "2", TypeError),
 ])
 def test_bad_parameters(name, value, exc):
+    # parameters are stored as given and checked when the model is used, as in scikit-learn
+    frame = np.zeros((4, 5, 3), np.uint8)
+    sub = gmmfast.BackgroundSubtractorMOG2(**{name: value})
     with pytest.raises(exc, match=name):
-        gmmfast.BackgroundSubtractorMOG2(**{name: value})
+        sub.apply(frame)
+    with pytest.raises(exc, match=name):
+        sub.apply_many([frame, frame])
     sub = gmmfast.BackgroundSubtractorMOG2()
+    sub.apply(frame)
+    setattr(sub, name, value)               # a change after the first frame is checked too
     with pytest.raises(exc, match=name):
-        setattr(sub, name, value)
+        sub.apply(frame)
+    assert sub.n_frames_ == 1
 
 
 def test_bad_frames():
@@ -400,7 +414,7 @@ def test_bad_frames():
         sub.apply(np.zeros((10, 12, 3), np.uint8), known_foreground=np.zeros((10, 11), bool))
     with pytest.raises(TypeError, match="known_foreground"):
         sub.apply(np.zeros((10, 12, 3), np.uint8), known_foreground=np.zeros((10, 12), np.float32))
-    with pytest.raises(RuntimeError, match="apply"):
+    with pytest.raises(gmmfast.NotFittedError, match="apply"):
         gmmfast.BackgroundSubtractorMOG2().background_image()
     assert sub.n_frames_ == 1                               # failed calls learnt nothing
 
@@ -450,7 +464,7 @@ def test_pipeline_options(video):
         gmmfast.BackgroundSubtractor(method="sift").apply(frames[0])
     with pytest.raises(ValueError, match="odd"):
         gmmfast.BackgroundSubtractor(median_size=4).apply(frames[0])
-    with pytest.raises(RuntimeError, match="apply"):
+    with pytest.raises(gmmfast.NotFittedError, match="apply"):
         gmmfast.BackgroundSubtractor().background_image()
 
 

@@ -36,8 +36,8 @@ def _one_by_one(model, frames, **kwargs):
 
 def _same_model(a, b):
     assert a.n_frames_ == b.n_frames_
-    np.testing.assert_array_equal(a._state["state"], b._state["state"])
-    np.testing.assert_array_equal(a._state["nmodes"], b._state["nmodes"])
+    np.testing.assert_array_equal(a.state_["state"], b.state_["state"])
+    np.testing.assert_array_equal(a.state_["nmodes"], b.state_["nmodes"])
 
 
 @pytest.mark.parametrize("grey", [False, True])
@@ -60,8 +60,8 @@ def test_batches_equal_frame_by_frame(video, grey, dtype):
 
 @pytest.mark.parametrize("as_list", [False, True])
 def test_long_batches_are_split_without_changing_results(video, as_list):
-    # more frames than one kernel call takes (gmmfast.background._BATCH)
-    from gmmfast.background import _BATCH
+    # more frames than one kernel call takes (gmmfast._background._BATCH)
+    from gmmfast._background import _BATCH
 
     frames, _ = video
     frames = np.concatenate([frames, frames[::-1]])[: 2 * _BATCH + 7]

@@ -11,7 +11,7 @@ import pytest
 
 import gmmfast
 from gmmfast import data
-from gmmfast.segmentation import OUTLIER_PROBABILITY, Segmentation, adjusted_rand_index, segment
+from gmmfast._segmentation import OUTLIER_PROBABILITY, Segmentation, adjusted_rand_index, segment
 
 sk_metrics = pytest.importorskip("sklearn.metrics")
 ari = sk_metrics.adjusted_rand_score
@@ -122,8 +122,8 @@ def test_auto_finds_true_k(k):
     img, truth = shapes_image(k, noise=8, seed=k)
     seg = segment(img, "auto", k_range=(1, 7))
     assert seg.n_components == k
-    assert set(seg.bic) == set(range(1, 8))
-    assert seg.bic[k] == min(seg.bic.values())
+    assert set(seg.criterion) == set(range(1, 8))
+    assert seg.criterion[k] == min(seg.criterion.values())
     assert ari(truth.ravel(), seg.labels.ravel()) >= 0.95
 
 
@@ -145,12 +145,22 @@ def test_masks_segmented_image_binary_consistent_with_labels():
     for k in range(K):
         expected = np.round(img[seg.labels == k].astype(np.float64).mean(axis=0))
         assert np.all(painted[seg.labels == k] == expected)
-    bmap = seg.binary_map()
-    assert bmap.dtype == np.uint8 and bmap.min() == 0 and bmap.max() == 255
-    levels = [np.unique(bmap[seg.labels == k]) for k in range(K)]
+    lmap = seg.label_map()
+    assert lmap.dtype == np.uint8 and lmap.min() == 0 and lmap.max() == 255
+    levels = [np.unique(lmap[seg.labels == k]) for k in range(K)]
     assert all(len(v) == 1 for v in levels) and np.all(np.diff([v[0] for v in levels]) > 0)
+    # the binary map is binary: 0 on the component holding most of the border, 255 elsewhere
+    border = np.concatenate([seg.labels[0], seg.labels[-1], seg.labels[:, 0], seg.labels[:, -1]])
+    counts = [np.sum(border == k) for k in range(K)]
+    assert seg.background_component() == int(np.argmax(counts))
+    bmap = seg.binary_map()
+    assert set(np.unique(bmap)) == {0, 255}
+    np.testing.assert_array_equal(bmap == 0, seg.labels == int(np.argmax(counts)))
+    np.testing.assert_array_equal(seg.binary_map(background=1) == 0, seg.labels == 1)
+    with pytest.raises(ValueError, match="component"):
+        seg.binary_map(background=K)
     np.testing.assert_array_equal(seg.overlay(0.0), img)
-    pal = gmmfast.segmentation.palette(K)
+    pal = gmmfast._segmentation.palette(K)
     np.testing.assert_array_equal(seg.overlay(1.0), pal[seg.labels])
     with pytest.raises(ValueError):
         seg.overlay(1.5)
@@ -222,7 +232,7 @@ def test_lab_features_match_reference_formula():
         return np.stack([116 * fx[..., 1] - 16, 500 * (fx[..., 0] - fx[..., 1]),
                          200 * (fx[..., 1] - fx[..., 2])], axis=-1)
 
-    from gmmfast.segmentation import _features
+    from gmmfast._segmentation import _features
 
     expected = ref_lab(rgb.astype(np.float64) / 255.0).reshape(-1, 3)
     for arr in (rgb, rgb.astype(np.uint16) * 257, rgb.astype(np.float64) / 255.0):
@@ -327,7 +337,7 @@ def test_icm_reaches_local_minimum_on_noisy_multilabel_image(K):
 
 
 def test_icm_kernel_thread_independent_and_locally_optimal():
-    from gmmfast.segmentation import _ik
+    from gmmfast._segmentation import _ik
 
     rng = np.random.default_rng(12)
     H, W, K = 90, 123, 4
@@ -383,7 +393,7 @@ def test_icm_kernel_matches_plain_numpy_icm(shape, K, dtype, weight):
     # the kernel revisits only pixels whose neighbourhood changed and decides majority pixels
     # without their costs; the reference evaluates every pixel every sweep, so equal labels mean
     # no skip ever skipped a move (weight 3e4 exercises the unanimous-only skip)
-    from gmmfast.segmentation import _ik
+    from gmmfast._segmentation import _ik
 
     H, W = shape
     rng = np.random.default_rng(H * W + K)

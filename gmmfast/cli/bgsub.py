@@ -37,7 +37,7 @@ DEFAULT_THRESHOLD = {"pixelgmm": None, "mean": 30.0, "median": 30.0, "kmeans": 3
 def _online_class():
     """The recommended online subtractor class, or None when this build has none."""
     try:
-        from ..background import BackgroundSubtractor
+        from .._background import BackgroundSubtractor
     except ImportError:
         return None
     return BackgroundSubtractor
@@ -133,7 +133,7 @@ def subtract_video(
 
     Raises ValueError on bad parameters or a video too short for ``train_frames``.
     """
-    from ..batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
+    from .._batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
     from ..io import write_image
     from ..video import VideoWriter
 
@@ -162,7 +162,7 @@ def subtract_video(
     if method == "mog2":
         if shadows:
             # the plain mixture with shadow detection: masks 0 / 127 (shadow) / 255, as OpenCV's
-            from ..background import BackgroundSubtractorMOG2
+            from .._background import BackgroundSubtractorMOG2
 
             model = BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
         else:

@@ -57,7 +57,7 @@ def cut_image(image: np.ndarray, rect, out_dir: Path, stem: str, **kwargs):
 
     Returns (result, seconds, mask path, cutout path).
     """
-    from ..grabcut import grabcut
+    from .._grabcut import grabcut
     from ..io import write_image
 
     t0 = time.perf_counter()

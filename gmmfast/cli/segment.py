@@ -74,7 +74,7 @@ def _positive_int(text: str) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``gmmfast segment``."""
-    from ..segmentation import FEATURES
+    from .._segmentation import FEATURES
 
     p = subparsers.add_parser("segment", help=HELP, description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,7 +120,7 @@ def _stems(paths: list[str]) -> list[str]:
 
 def run(args) -> int:
     """Segment every image given; returns 0 if all succeeded, 1 otherwise."""
-    from ..segmentation import segment
+    from .._segmentation import segment
 
     if args.plot:
         try:
@@ -165,7 +165,7 @@ def demo_step(out_dir: Path, report) -> None:
     import numpy as np
 
     from ..data import sample_image
-    from ..segmentation import adjusted_rand_index, segment
+    from .._segmentation import adjusted_rand_index, segment
 
     sample = sample_image()
     out = Path(out_dir) / "segment"

@@ -11,25 +11,29 @@ shadows excluded, and a median + closing clean-up of the mask.
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
-from typing import Any
+import zipfile
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._aligned import aligned_copy, aligned_empty, aligned_zeros
+from ._base import Estimator
 from ._dispatch import load
+from ._files import atomic_write
 from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
+from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int, check_n_threads,
+                          check_real)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
 _k = load("_mog2")
 
-_MAX_CHANNELS = 4
 _STATE_VERSION = 1
+_FORMAT = "gmmfast.BackgroundSubtractorMOG2"
 
 
 _BATCH = 32   # frames per kernel call in apply_many (1080p per frame: 16 -> 5.44 ms, 32 -> 5.36 ms)
@@ -61,53 +65,6 @@ def _padded_state(k: int, fields: int, h: int, w: int) -> np.ndarray:
     return buf[:, :fields * plane].reshape(k, fields, h, w)
 
 
-def _check_number(name: str, value: Any, lo: float | None = None, hi: float | None = None,
-                  lo_open: bool = False, integer: bool = False) -> float | int:
-    """Validate a scalar parameter and return it as float (or int)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a {'integer' if integer else 'number'}, got {value!r}.")
-    if integer:
-        if not isinstance(value, numbers.Integral):
-            raise TypeError(f"{name} must be an integer, got {value!r}.")
-        value = int(value)
-    else:
-        value = float(value)
-        if not np.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value!r}.")
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}.")
-    if hi is not None and value > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {value!r}.")
-    return value
-
-
-def _as_frame(frame: Any, name: str = "frame") -> np.ndarray:
-    """Validate a video frame and return it as a C-contiguous (H, W, C) uint8 or float32 array."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array (H, W) or (H, W, C), got {type(frame).__name__}.")
-    if frame.ndim == 2:
-        frame = frame[:, :, None]
-    elif frame.ndim != 3:
-        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got shape {frame.shape}.")
-    if not 1 <= frame.shape[2] <= _MAX_CHANNELS:
-        raise ValueError(
-            f"{name} must have 1 to {_MAX_CHANNELS} channels (last axis), got {frame.shape[2]} "
-            f"(shape {frame.shape}); pass (H, W) grey or (H, W, 3) colour frames.")
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {frame.shape}).")
-    if frame.dtype == np.uint8:
-        return np.ascontiguousarray(frame)
-    if frame.dtype.kind == "f":
-        out = np.ascontiguousarray(frame, dtype=np.float32)
-        if not all_finite(out):
-            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
-        return out
-    raise TypeError(
-        f"{name} must be uint8 or floating point, got dtype {frame.dtype}; convert it, e.g. "
-        f"frame.astype(np.float32) (values are used as they are, on the 0-255 scale the "
-        f"variance parameters assume).")
-
-
 def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
     """Validate a stack of frames: a C-contiguous (T, H, W, C) uint8 or float32 array, or
     for a sequence a list of (H, W, C) frames of one shape and dtype (not stacked here:
@@ -121,7 +78,7 @@ def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
                 f"got shape {frames.shape}; for a single frame use apply().")
         if frames.shape[0] == 0:
             raise ValueError("frames is empty (no frames).")
-        first = _as_frame(frames[0], "frames[0]")
+        first = check_frame(frames[0], "frames[0]")
         if frames.dtype == np.uint8:
             return np.ascontiguousarray(frames)
         out = np.ascontiguousarray(frames, dtype=first.dtype)
@@ -134,7 +91,7 @@ def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
         raise TypeError(f"frames must be an array or a sequence of frames, got {type(frames).__name__}.") from None
     if not seq:
         raise ValueError("frames is empty (no frames).")
-    checked = [_as_frame(f, f"frames[{i}]") for i, f in enumerate(seq)]
+    checked = [check_frame(f, f"frames[{i}]") for i, f in enumerate(seq)]
     for i, f in enumerate(checked):
         if f.shape != checked[0].shape:
             raise ValueError(f"frames[{i}] has shape (H, W, C) = {f.shape} but frames[0] {checked[0].shape}; "
@@ -144,7 +101,25 @@ def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
     return checked
 
 
-class BackgroundSubtractorMOG2:
+class _MOG2Params(NamedTuple):
+    """BackgroundSubtractorMOG2's parameters, validated."""
+
+    history: int
+    var_threshold: float
+    detect_shadows: bool
+    n_mixtures: int
+    background_ratio: float
+    var_threshold_gen: float
+    var_init: float
+    var_min: float
+    var_max: float
+    complexity_reduction: float
+    shadow_value: int
+    shadow_threshold: float
+    n_threads: int | None
+
+
+class BackgroundSubtractorMOG2(Estimator):
     """Adaptive per-pixel Gaussian mixture background model (Zivkovic 2004, 2006).
 
     Each pixel holds up to ``n_mixtures`` Gaussian modes (one isotropic variance
@@ -203,20 +178,11 @@ class BackgroundSubtractorMOG2:
         (H, W, C) of the model, None before the first frame.
     """
 
-    _PARAMS = ("history", "var_threshold", "detect_shadows", "n_mixtures", "background_ratio",
-               "var_threshold_gen", "var_init", "var_min", "var_max", "complexity_reduction",
-               "shadow_value", "shadow_threshold", "n_threads")
-
     def __init__(self, history: int = 500, var_threshold: float = 16.0, detect_shadows: bool = True,
                  n_mixtures: int = 5, background_ratio: float = 0.9, var_threshold_gen: float = 9.0,
                  var_init: float = 15.0, var_min: float = 4.0, var_max: float = 75.0,
                  complexity_reduction: float = 0.05, shadow_value: int = 127,
                  shadow_threshold: float = 0.5, n_threads: int | None = None) -> None:
-        self._state: dict[str, np.ndarray] | None = None
-        self._tuner: StreamThreadTuner | None = None         # for apply
-        self._batch_tuner: StreamThreadTuner | None = None   # for apply_many (periods per call)
-        self.n_frames_ = 0
-        self.n_threads_ = 0
         self.history = history
         self.var_threshold = var_threshold
         self.detect_shadows = detect_shadows
@@ -232,188 +198,62 @@ class BackgroundSubtractorMOG2:
         self.n_threads = n_threads
 
     # ----------------------------------------------------------------- parameters
-    @property
-    def history(self) -> int:
-        """Frames of memory of the automatic learning rate (>= 1)."""
-        return self._history
-
-    @history.setter
-    def history(self, value: int) -> None:
-        self._history = _check_number("history", value, lo=1, integer=True)
-
-    @property
-    def var_threshold(self) -> float:
-        """Squared Mahalanobis distance of a background match (> 0)."""
-        return self._var_threshold
-
-    @var_threshold.setter
-    def var_threshold(self, value: float) -> None:
-        self._var_threshold = _check_number("var_threshold", value, lo=0, lo_open=True)
-
-    @property
-    def detect_shadows(self) -> bool:
-        """Whether shadows are marked with ``shadow_value``."""
-        return self._detect_shadows
-
-    @detect_shadows.setter
-    def detect_shadows(self, value: bool) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"detect_shadows must be True or False, got {value!r}.")
-        self._detect_shadows = bool(value)
-
-    @property
-    def n_mixtures(self) -> int:
-        """Maximum modes per pixel (1 to 255); setting a new value clears the model."""
-        return self._n_mixtures
-
-    @n_mixtures.setter
-    def n_mixtures(self, value: int) -> None:
-        value = _check_number("n_mixtures", value, lo=1, hi=255, integer=True)
-        if getattr(self, "_n_mixtures", value) != value:
-            self.reset()
-        self._n_mixtures = value
-
-    @property
-    def background_ratio(self) -> float:
-        """Share of the weight the background modes make up, in (0, 1]."""
-        return self._background_ratio
-
-    @background_ratio.setter
-    def background_ratio(self, value: float) -> None:
-        self._background_ratio = _check_number("background_ratio", value, lo=0, hi=1, lo_open=True)
-
-    @property
-    def var_threshold_gen(self) -> float:
-        """Squared Mahalanobis distance under which a sample updates a mode (> 0)."""
-        return self._var_threshold_gen
-
-    @var_threshold_gen.setter
-    def var_threshold_gen(self, value: float) -> None:
-        self._var_threshold_gen = _check_number("var_threshold_gen", value, lo=0, lo_open=True)
-
-    @property
-    def var_init(self) -> float:
-        """Variance of a new mode (> 0)."""
-        return self._var_init
-
-    @var_init.setter
-    def var_init(self, value: float) -> None:
-        self._var_init = _check_number("var_init", value, lo=0, lo_open=True)
-
-    @property
-    def var_min(self) -> float:
-        """Lower bound of mode variances (> 0, <= var_max)."""
-        return self._var_min
-
-    @var_min.setter
-    def var_min(self, value: float) -> None:
-        value = _check_number("var_min", value, lo=0, lo_open=True)
-        if hasattr(self, "_var_max") and value > self._var_max:
-            raise ValueError(f"var_min ({value}) must not exceed var_max ({self._var_max}).")
-        self._var_min = value
-
-    @property
-    def var_max(self) -> float:
-        """Upper bound of mode variances (>= var_min)."""
-        return self._var_max
-
-    @var_max.setter
-    def var_max(self, value: float) -> None:
-        value = _check_number("var_max", value, lo=0, lo_open=True)
-        if hasattr(self, "_var_min") and value < self._var_min:
-            raise ValueError(f"var_max ({value}) must not be below var_min ({self._var_min}).")
-        self._var_max = value
-
-    @property
-    def complexity_reduction(self) -> float:
-        """Weight ``cT`` of the prior that prunes unsupported modes (>= 0)."""
-        return self._complexity_reduction
-
-    @complexity_reduction.setter
-    def complexity_reduction(self, value: float) -> None:
-        self._complexity_reduction = _check_number("complexity_reduction", value, lo=0)
-
-    @property
-    def shadow_value(self) -> int:
-        """Mask value of shadow pixels (0 to 255)."""
-        return self._shadow_value
-
-    @shadow_value.setter
-    def shadow_value(self, value: int) -> None:
-        self._shadow_value = _check_number("shadow_value", value, lo=0, hi=255, integer=True)
-
-    @property
-    def shadow_threshold(self) -> float:
-        """Darkest brightness ratio still called a shadow, in [0, 1]."""
-        return self._shadow_threshold
-
-    @shadow_threshold.setter
-    def shadow_threshold(self, value: float) -> None:
-        self._shadow_threshold = _check_number("shadow_threshold", value, lo=0, hi=1)
-
-    @property
-    def n_threads(self) -> int | None:
-        """OpenMP threads of the kernel; None uses all usable cores."""
-        return self._n_threads
-
-    @n_threads.setter
-    def n_threads(self, value: int | None) -> None:
-        effective_n_threads(value)  # validates
-        self._n_threads = value
-        self._tuner = None
-        self._batch_tuner = None
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters as a dict (scikit-learn convention)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params: Any) -> "BackgroundSubtractorMOG2":
-        """Set constructor parameters by name; returns self."""
-        for name in params:
-            if name not in self._PARAMS:
-                raise ValueError(f"unknown parameter {name!r}; valid ones: {', '.join(self._PARAMS)}.")
-        if "var_min" in params and "var_max" in params:
-            lo = _check_number("var_min", params.pop("var_min"), lo=0, lo_open=True)
-            hi = _check_number("var_max", params.pop("var_max"), lo=0, lo_open=True)
-            if lo > hi:
-                raise ValueError(f"var_min ({lo}) must not exceed var_max ({hi}).")
-            self._var_min, self._var_max = lo, hi
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._PARAMS)
-        return f"{type(self).__name__}({args})"
+    def _params(self) -> _MOG2Params:
+        """The parameters, validated; re-checked only when one has changed since the last call."""
+        # (type, value): 1 == True and 2.0 == 2, but only the bool and the int are valid
+        raw = tuple((type(v), v) for v in (getattr(self, name) for name in _MOG2Params._fields))
+        cached = self.__dict__.get("_checked")
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        checked = _MOG2Params(
+            history=check_int(self.history, "history", low=1),
+            var_threshold=check_real(self.var_threshold, "var_threshold", low=0, low_open=True),
+            detect_shadows=check_bool(self.detect_shadows, "detect_shadows"),
+            n_mixtures=check_int(self.n_mixtures, "n_mixtures", low=1, high=255),
+            background_ratio=check_real(self.background_ratio, "background_ratio", low=0, high=1, low_open=True),
+            var_threshold_gen=check_real(self.var_threshold_gen, "var_threshold_gen", low=0, low_open=True),
+            var_init=check_real(self.var_init, "var_init", low=0, low_open=True),
+            var_min=check_real(self.var_min, "var_min", low=0, low_open=True),
+            var_max=check_real(self.var_max, "var_max", low=0, low_open=True),
+            complexity_reduction=check_real(self.complexity_reduction, "complexity_reduction", low=0),
+            shadow_value=check_int(self.shadow_value, "shadow_value", low=0, high=255),
+            shadow_threshold=check_real(self.shadow_threshold, "shadow_threshold", low=0, high=1),
+            n_threads=check_n_threads(self.n_threads))
+        if checked.var_min > checked.var_max:
+            raise ValueError(f"var_min ({checked.var_min}) must not exceed var_max ({checked.var_max}).")
+        if cached is not None and cached[1].n_threads != checked.n_threads:
+            self._tuners = {}
+        self._checked = (raw, checked)
+        return checked
 
     # ----------------------------------------------------------------- state
     @property
     def frame_shape_(self) -> tuple[int, int, int] | None:
         """(H, W, C) of the model, or None before the first frame."""
-        if self._state is None:
+        state = self.__dict__.get("state_")
+        if state is None:
             return None
-        _, f, h, w = self._state["state"].shape
+        _, f, h, w = state["state"].shape
         return (h, w, f - 2)
 
     def reset(self) -> "BackgroundSubtractorMOG2":
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
-        self._state = None
-        self._tuner = None
-        self._batch_tuner = None
+        self.__dict__.pop("state_", None)
+        self._tuners = {}
         self.n_frames_ = 0
         return self
 
-    def _init_state(self, h: int, w: int, c: int) -> None:
+    def _init_state(self, h: int, w: int, c: int, n_mixtures: int) -> None:
         # planes per mode rank and field: state[m, 0] weights, state[m, 1] variances,
         # state[m, 2 + c] channel means, each (H, W)
-        self._state = {
-            "state": _padded_state(self._n_mixtures, 2 + c, h, w),
+        self.state_ = {
+            "state": _padded_state(n_mixtures, 2 + c, h, w),
             "nmodes": aligned_zeros((h, w), np.uint8),
         }
         self.n_frames_ = 0
 
     def _check_learning_rate(self, learning_rate: Any) -> float:
-        lr = _check_number("learning_rate", learning_rate)
+        lr = check_real(learning_rate, "learning_rate")
         if lr > 1.0:
             raise ValueError(f"learning_rate must be in [0, 1], or negative for automatic, got {lr}.")
         return lr
@@ -458,14 +298,15 @@ class BackgroundSubtractorMOG2:
         apply_many : the same for a batch of frames, with less memory traffic
             (1.3-1.6x faster per frame at 1080p).
         """
-        x = _as_frame(frame)
+        p = self._params()
+        x = check_frame(frame)
         h, w, _ = x.shape
         lr = self._check_learning_rate(learning_rate)
         kf = self._known(known_foreground, h, w)
-        self._prepare(x, lr)
-        alpha = self._alphas(1, lr)
+        self._prepare(x, lr, p)
+        alpha = self._alphas(1, lr, p)
         mask = aligned_empty((1, h, w), np.uint8)   # rows split between threads own their lines
-        self._run(x[None], None if kf is None else kf[None], mask, alpha, self._threads(h * w, "_tuner"))
+        self._run(x[None], None if kf is None else kf[None], mask, alpha, self._threads(h * w, "apply", p), p)
         return mask[0]
 
     def apply_many(self, frames: Any, learning_rate: float = -1,
@@ -500,6 +341,7 @@ class BackgroundSubtractorMOG2:
         masks : ndarray (T, H, W) uint8
             0 background, ``shadow_value`` shadow, 255 foreground (``out`` if given).
         """
+        p = self._params()
         x = _as_frames(frames)
         t = len(x)
         h, w, _ = x[0].shape
@@ -523,23 +365,24 @@ class BackgroundSubtractorMOG2:
             for i in range(t):
                 masks[i] = self.apply(x[i], lr, None if kf is None else kf[i])
             return masks
-        self._prepare(x[0], lr)
-        alphas = self._alphas(t, lr)
+        self._prepare(x[0], lr, p)
+        alphas = self._alphas(t, lr, p)
         masks = out if out is not None else aligned_empty((t, h, w), np.uint8)
-        nt = self._threads(h * w, "_batch_tuner")
+        nt = self._threads(h * w, "apply_many", p)
         # kernel calls of at most _BATCH frames: as fast per frame as longer ones, and a
         # list of frames is copied into a stack only a batch at a time
         for s in range(0, t, _BATCH):
             e = min(s + _BATCH, t)
             chunk = x[s:e] if isinstance(x, np.ndarray) else np.stack(x[s:e])
-            self._run(chunk, None if kf is None else kf[s:e], masks[s:e], alphas[s:e], nt)
+            self._run(chunk, None if kf is None else kf[s:e], masks[s:e], alphas[s:e], nt, p)
         return masks
 
-    def _prepare(self, x: np.ndarray, lr: float) -> None:
-        """Start a model for frame ``x`` (H, W, C) when there is none or ``lr`` restarts it;
-        otherwise check that ``x`` fits the model."""
+    def _prepare(self, x: np.ndarray, lr: float, p: _MOG2Params) -> None:
+        """Start a model for frame ``x`` (H, W, C) when there is none, ``lr`` restarts it or
+        ``n_mixtures`` changed; otherwise check that ``x`` fits the model."""
         h, w, c = x.shape
-        if self._state is None or lr >= 1.0:
+        state = self.__dict__.get("state_")
+        if state is None or lr >= 1.0 or state["state"].shape[0] != p.n_mixtures:
             # learning rate 1 forgets everything: the model restarts from this frame
             if x.dtype == np.float32 and float(x.max()) <= 1.0 and float(x.max()) > 0.0:
                 warnings.warn(
@@ -547,123 +390,126 @@ class BackgroundSubtractorMOG2:
                     "scale of uint8 video, so almost everything will look like background; "
                     "pass frame * 255 (or scale var_threshold, var_init, var_min, var_max).",
                     UserWarning, stacklevel=3)
-            self._init_state(h, w, c)
+            self._init_state(h, w, c, p.n_mixtures)
         elif self.frame_shape_ != (h, w, c):
             raise ValueError(
                 f"frame has shape {(h, w, c)} (H, W, C) but the model was built for "
                 f"{self.frame_shape_}; call reset() to start a model for the new size.")
 
-    def _threads(self, n_pixels: int, tuner: str) -> int:
+    def _threads(self, n_pixels: int, caller: str, p: _MOG2Params) -> int:
         """Threads for the next call: the user's count, or with n_threads=None the one the
-        stream tuner ``tuner`` (an attribute name) picks by the calling loop's pace."""
-        nt = _threads_for(self._n_threads, n_pixels)
-        if self._n_threads is None and nt > 1:
-            current = getattr(self, tuner)
+        stream tuner of ``caller`` picks by the calling loop's pace."""
+        nt = _threads_for(p.n_threads, n_pixels)
+        if p.n_threads is None and nt > 1:
+            tuners = self.__dict__.setdefault("_tuners", {})
+            current = tuners.get(caller)
             if current is None or current.max_threads != nt:
-                current = StreamThreadTuner(nt)
-                setattr(self, tuner, current)
+                current = tuners[caller] = StreamThreadTuner(nt)
             nt = current.next_threads()
         return nt
 
-    def _alphas(self, n: int, lr: float) -> np.ndarray:
+    def _alphas(self, n: int, lr: float, p: _MOG2Params) -> np.ndarray:
         """Learning rates of the next ``n`` frames."""
         if lr >= 0:
             return np.full(n, lr)
         seen = self.n_frames_ + 1 + np.arange(n)
-        return 1.0 / np.minimum(2 * seen, self._history)
+        return 1.0 / np.minimum(2 * seen, p.history)
 
     def _run(self, x: np.ndarray, kf: np.ndarray | None, masks: np.ndarray, alphas: np.ndarray,
-             n_threads: int) -> None:
-        st = self._state
+             n_threads: int, p: _MOG2Params) -> None:
+        st = self.state_
         self.n_threads_ = n_threads
         _k.apply(x, kf, st["state"], st["nmodes"], masks, alphas,
-                 self._var_threshold, self._var_threshold_gen, self._background_ratio,
-                 self._var_init, self._var_min, self._var_max, self._complexity_reduction,
-                 self._detect_shadows, self._shadow_value, self._shadow_threshold, n_threads)
+                 p.var_threshold, p.var_threshold_gen, p.background_ratio,
+                 p.var_init, p.var_min, p.var_max, p.complexity_reduction,
+                 p.detect_shadows, p.shadow_value, p.shadow_threshold, n_threads)
         self.n_frames_ += int(np.count_nonzero(alphas > 0))
 
     def background_image(self) -> np.ndarray:
         """The background: weighted mean of each pixel's background modes.
 
         Returns (H, W) for grey models, (H, W, C) otherwise; uint8, rounded.
-        Raises RuntimeError before the first frame.
+        Raises :class:`~gmmfast.NotFittedError` before the first frame.
         """
-        if self._state is None:
-            raise RuntimeError("the model is empty: apply() at least one frame first.")
-        st = self._state
-        img = _k.background(st["state"], st["nmodes"], self._background_ratio,
-                            _threads_for(self._n_threads, st["nmodes"].size))
+        self._check_fitted("state_", "apply")
+        p = self._params()
+        st = self.state_
+        img = _k.background(st["state"], st["nmodes"], p.background_ratio,
+                            _threads_for(p.n_threads, st["nmodes"].size))
         out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         return out[:, :, 0] if out.shape[2] == 1 else out
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:
-        """Write parameters and the whole model state to ``path`` (NumPy .npz)."""
+        """Write the parameters and the whole model state to ``path`` (a NumPy .npz file).
+
+        The file is written under a temporary name and renamed, so an
+        interrupted save never leaves a half-written model.
+        """
+        p = self._params()
         arrays: dict[str, Any] = {
-            "format": np.array(["gmmfast.BackgroundSubtractorMOG2"]),
+            "format": np.array([_FORMAT]),
             "version": np.array(_STATE_VERSION),
-            "n_frames": np.array(self.n_frames_, dtype=np.int64),
+            "n_frames": np.array(getattr(self, "n_frames_", 0), dtype=np.int64),
         }
-        for name in self._PARAMS:
-            if name == "n_threads":
-                continue
-            arrays["param_" + name] = np.array(getattr(self, name))
-        if self._state is not None:
-            for key, arr in self._state.items():
-                arrays["state_" + key] = arr
-        with open(path, "wb") as fh:
+        for name in _MOG2Params._fields:
+            if name != "n_threads":
+                arrays["param_" + name] = np.array(getattr(p, name))
+        for key, arr in self.__dict__.get("state_", {}).items():
+            arrays["state_" + key] = arr
+        with atomic_write(path) as fh:
             np.savez(fh, **arrays)
 
-    def load(self, path: str | os.PathLike) -> "BackgroundSubtractorMOG2":
-        """Restore parameters and state written by :meth:`save` (n_threads is kept). Returns self."""
-        with np.load(path, allow_pickle=False) as data:
-            if "format" not in data or str(data["format"][0]) != "gmmfast.BackgroundSubtractorMOG2":
-                raise ValueError(f"{os.fspath(path)!r} is not a saved gmmfast.BackgroundSubtractorMOG2.")
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, n_threads: int | None = None) -> "BackgroundSubtractorMOG2":
+        """A model restored from a file written by :meth:`save` (with ``n_threads`` for this machine).
+
+        Raises ValueError for a file that is not a saved model, is from
+        another version, or holds an inconsistent state; nothing is unpickled.
+        """
+        name = os.fspath(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2 ({exc}).") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2 (a .npy array).")
+        with data:
+            if "format" not in data or str(data["format"][0]) != _FORMAT:
+                raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2.")
             if int(data["version"]) != _STATE_VERSION:
-                raise ValueError(f"{os.fspath(path)!r} has state version {int(data['version'])}, "
+                raise ValueError(f"{name!r} has state version {int(data['version'])}, "
                                  f"this gmmfast reads version {_STATE_VERSION}.")
-            params = {}
-            for name in self._PARAMS:
-                if name == "n_threads":
-                    continue
-                v = data["param_" + name].item()
-                params[name] = v
-            state = None
-            if "state_state" in data:
-                state = {"state": data["state_state"], "nmodes": aligned_copy(data["state_nmodes"])}
+            params = {f: data["param_" + f].item() for f in _MOG2Params._fields if f != "n_threads"}
+            state = ({"state": data["state_state"], "nmodes": aligned_copy(data["state_nmodes"])}
+                     if "state_state" in data else None)
             n_frames = int(data["n_frames"])
-        # validate everything before touching self
-        probe = type(self)(**params)
+        model = cls(**params, n_threads=n_threads)
+        p = model._params()
+        model.reset()
         if state is not None:
-            k = probe.n_mixtures
-            st, nm = state["state"], state["nmodes"]
-            ok = (st.dtype == np.float32 and nm.dtype == np.uint8 and st.ndim == 4 and nm.ndim == 2
-                  and st.shape[0] == k and 3 <= st.shape[1] <= 2 + _MAX_CHANNELS
-                  and nm.shape == st.shape[2:] and int(nm.max(initial=0)) <= k)
-            if not ok:
-                raise ValueError(f"{os.fspath(path)!r} holds an inconsistent model state.")
-            padded = _padded_state(*st.shape)
-            padded[...] = st
-            state["state"] = padded
-        self._history = probe._history
-        self._var_threshold = probe._var_threshold
-        self._detect_shadows = probe._detect_shadows
-        self._n_mixtures = probe._n_mixtures
-        self._background_ratio = probe._background_ratio
-        self._var_threshold_gen = probe._var_threshold_gen
-        self._var_init = probe._var_init
-        self._var_min = probe._var_min
-        self._var_max = probe._var_max
-        self._complexity_reduction = probe._complexity_reduction
-        self._shadow_value = probe._shadow_value
-        self._shadow_threshold = probe._shadow_threshold
-        self._state = state
-        self.n_frames_ = n_frames if state is not None else 0
-        return self
+            model.state_ = _checked_state(state, p.n_mixtures, name)
+            model.n_frames_ = n_frames
+        return model
+
+
+def _checked_state(state: dict, k: int, name: str) -> dict:
+    """A loaded MOG2 state, checked and copied into the padded layout."""
+    st, nm = state["state"], state["nmodes"]
+    ok = (st.dtype == np.float32 and nm.dtype == np.uint8 and st.ndim == 4 and nm.ndim == 2
+          and st.shape[0] == k and 3 <= st.shape[1] <= 2 + MAX_CHANNELS
+          and nm.shape == st.shape[2:] and int(nm.max(initial=0)) <= k)
+    if not ok:
+        raise ValueError(f"{name!r} holds an inconsistent model state.")
+    padded = _padded_state(*st.shape)
+    padded[...] = st
+    return {"state": padded, "nmodes": state["nmodes"]}
 
 
 def _odd_size(name: str, value: Any) -> int:
-    value = _check_number(name, value, lo=0, integer=True)
+    value = check_int(value, name, low=0)
     if value > 1 and value % 2 == 0:
         raise ValueError(f"{name} must be odd (3, 5, 7, ...) or 0 for none, got {value}.")
     return value
@@ -712,7 +558,7 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
     return m.view(np.bool_)  # the kernel writes 0/1
 
 
-class BackgroundSubtractor:
+class BackgroundSubtractor(Estimator):
     """Recommended background subtraction: a tuned MOG2 model plus mask clean-up.
 
     The defaults are chosen for real (compressed, noisy) footage rather than
@@ -757,9 +603,6 @@ class BackgroundSubtractor:
         The underlying mixture model (after the first frame).
     """
 
-    _PARAMS = ("method", "history", "var_threshold", "var_min", "n_mixtures", "exclude_shadows",
-               "shadow_threshold", "median_size", "closing_size", "output", "n_threads")
-
     def __init__(self, method: str = "mog2", history: int = 500, var_threshold: float = 16.0,
                  var_min: float = 16.0, n_mixtures: int = 5, exclude_shadows: bool = True,
                  shadow_threshold: float = 0.7, median_size: int = 5, closing_size: int = 3,
@@ -776,32 +619,13 @@ class BackgroundSubtractor:
         self.output = output
         self.n_threads = n_threads
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters as a dict (scikit-learn convention)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params: Any) -> "BackgroundSubtractor":
-        """Set constructor parameters by name (takes effect after :meth:`reset`); returns self."""
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ValueError(f"unknown parameter {name!r}; valid ones: {', '.join(self._PARAMS)}.")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._PARAMS)
-        return f"{type(self).__name__}({args})"
-
     def _build(self) -> BackgroundSubtractorMOG2:
-        if self.method != "mog2":
-            raise ValueError(f"method must be 'mog2', got {self.method!r}.")
-        if self.output not in ("bool", "uint8"):
-            raise ValueError(f"output must be 'bool' or 'uint8', got {self.output!r}.")
-        if not isinstance(self.exclude_shadows, (bool, np.bool_)):
-            raise TypeError(f"exclude_shadows must be True or False, got {self.exclude_shadows!r}.")
+        check_choice(self.method, "method", ("mog2",))
+        check_choice(self.output, "output", ("bool", "uint8"))
+        check_bool(self.exclude_shadows, "exclude_shadows")
         _odd_size("median_size", self.median_size)
         _odd_size("closing_size", self.closing_size)
-        var_min = _check_number("var_min", self.var_min, lo=0, lo_open=True)
+        var_min = check_real(self.var_min, "var_min", low=0, low_open=True)
         return BackgroundSubtractorMOG2(
             history=self.history, var_threshold=self.var_threshold,
             detect_shadows=bool(self.exclude_shadows), n_mixtures=self.n_mixtures,
@@ -867,6 +691,5 @@ class BackgroundSubtractor:
 
     def background_image(self) -> np.ndarray:
         """The current background image (uint8, the frames' channels)."""
-        if not hasattr(self, "model_"):
-            raise RuntimeError("the model is empty: apply() at least one frame first.")
+        self._check_fitted("model_", "apply")
         return self.model_.background_image()

@@ -23,18 +23,20 @@ as float32 arrays on the frames' own scale (use ``np.clip(np.rint(b), 0,
 255).astype(np.uint8)`` to save one as an 8-bit image).
 
 For an online model that keeps learning as frames arrive, see
-:mod:`gmmfast.background`.
+:class:`gmmfast.BackgroundSubtractor`.
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import Iterable, NamedTuple, Union
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
-from ._finite import all_finite
+from ._base import Estimator
 from ._threads import effective_n_threads
+from ._validation import (check_bool, check_frames, check_int, check_n_threads, check_numeric_array,
+                          check_real)
 
 __all__ = [
     "PixelGMM",
@@ -47,7 +49,6 @@ __all__ = [
 
 FramesLike = Union[np.ndarray, Iterable[np.ndarray]]
 
-_MAX_CHANNELS = 4
 _MAX_COMPONENTS = 16
 
 _kernel = None
@@ -65,54 +66,6 @@ def _k():
 
 
 # ----------------------------------------------------------------------------- input checks
-
-
-def _check_numeric(arr: np.ndarray, what: str) -> None:
-    if arr.dtype == bool or arr.dtype.kind not in "uif":
-        raise TypeError(
-            f"{what} must hold numbers (uint8 is best; other integer and float types are "
-            f"converted to float32), got dtype {arr.dtype}."
-        )
-    if arr.dtype.kind == "f" and not all_finite(arr):
-        raise ValueError(f"{what} contain NaN or infinite values; replace them first.")
-
-
-def _as_stack(frames: FramesLike, what: str = "frames") -> np.ndarray:
-    """A (T, H, W) or (T, H, W, C) array from an array or an iterable of frames."""
-    if isinstance(frames, np.ndarray):
-        arr = frames
-    else:
-        if isinstance(frames, (str, bytes)):
-            raise TypeError(
-                f"{what} must be an array or a sequence of frames; to read a video file use "
-                "gmmfast.video.read_video(path) first."
-            )
-        try:
-            items = list(frames)
-        except TypeError:
-            raise TypeError(f"{what} must be an array or a sequence of frames, got {type(frames).__name__}.") from None
-        if not items:
-            raise ValueError(f"no {what}: the sequence is empty.")
-        shapes = {np.shape(f) for f in items}
-        if len(shapes) > 1:
-            raise ValueError(f"all {what} must have the same shape; got shapes {sorted(shapes)}.")
-        arr = np.stack([np.asarray(f) for f in items])
-    if arr.ndim not in (3, 4):
-        raise ValueError(
-            f"{what} must be a stack of frames, T x H x W (grey) or T x H x W x C (colour); "
-            f"got an array of shape {arr.shape}."
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(f"no {what}: the stack has 0 frames.")
-    if arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"{what} are empty (shape {arr.shape}).")
-    if arr.ndim == 4 and not 1 <= arr.shape[3] <= _MAX_CHANNELS:
-        raise ValueError(
-            f"{what} have {arr.shape[3]} channels; 1 to {_MAX_CHANNELS} are supported "
-            "(a T x H x W x C stack)."
-        )
-    _check_numeric(arr, what)
-    return arr
 
 
 def _kernel_input(arr: np.ndarray) -> np.ndarray:
@@ -162,40 +115,23 @@ def _threads_for(n_threads, work: int, grain: int = 1 << 16) -> int:
     return max(1, min(effective_n_threads(n_threads), work // grain))
 
 
-def _check_int(value, name: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {rng}, got {value}.")
-    return int(value)
-
-
-def _check_float(value, name: str, low: float = 0.0, strict: bool = True, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    v = float(value)
-    if not np.isfinite(v) or (v <= low if strict else v < low) or (high is not None and v > high):
-        bound = f"> {low}" if strict else f">= {low}"
-        if high is not None:
-            bound += f" and <= {high}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
-    return v
-
-
 # ----------------------------------------------------------------------------- PixelGMM
 
 
-class PixelGMMPrediction(NamedTuple):
-    """What :meth:`PixelGMM.predict` returns."""
+@dataclass(frozen=True, eq=False)
+class PixelGMMPrediction:
+    """What :meth:`PixelGMM.predict` returns (unpacks as ``labels, mask``)."""
 
     labels: np.ndarray
     """Most probable component of each pixel (int8; 0 is the heaviest component)."""
     mask: np.ndarray
     """Foreground mask (bool, True = foreground)."""
 
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.labels, self.mask))
 
-class PixelGMM:
+
+class PixelGMM(Estimator):
     """An independent Gaussian mixture per pixel, fitted by EM over a stack of frames.
 
     Each pixel's values over the training frames are modelled by
@@ -303,44 +239,16 @@ class PixelGMM:
 
     # -- parameters -----------------------------------------------------------
     def _check_params(self) -> None:
-        _check_int(self.n_components, "n_components", 1, _MAX_COMPONENTS)
-        _check_float(self.threshold, "threshold", 0.0)
-        _check_float(self.background_ratio, "background_ratio", 0.0, strict=False, high=1.0)
-        _check_int(self.max_iter, "max_iter", 1)
-        _check_float(self.tol, "tol", 0.0, strict=False)
+        check_int(self.n_components, "n_components", low=1, high=_MAX_COMPONENTS)
+        check_real(self.threshold, "threshold", low=0.0, low_open=True)
+        check_real(self.background_ratio, "background_ratio", low=0.0, high=1.0)
+        check_int(self.max_iter, "max_iter", low=1)
+        check_real(self.tol, "tol", low=0.0)
         if self.min_var is not None:
-            _check_float(self.min_var, "min_var", 0.0)
-        _check_int(self.n_init_iter, "n_init_iter", 0)
-        if not isinstance(self.normalize_brightness, (bool, np.bool_)):
-            raise TypeError(f"normalize_brightness must be True or False, got {self.normalize_brightness!r}.")
-        effective_n_threads(self.n_threads)
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor parameters (scikit-learn convention)."""
-        return {
-            "n_components": self.n_components,
-            "threshold": self.threshold,
-            "background_ratio": self.background_ratio,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "min_var": self.min_var,
-            "n_init_iter": self.n_init_iter,
-            "normalize_brightness": self.normalize_brightness,
-            "n_threads": self.n_threads,
-        }
-
-    def set_params(self, **params) -> "PixelGMM":
-        """Set constructor parameters (scikit-learn convention)."""
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"invalid parameter {key!r} for PixelGMM; valid ones: {sorted(valid)}.")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"PixelGMM({args})"
+            check_real(self.min_var, "min_var", low=0.0, low_open=True)
+        check_int(self.n_init_iter, "n_init_iter", low=0)
+        check_bool(self.normalize_brightness, "normalize_brightness")
+        check_n_threads(self.n_threads)
 
     # -- fitting --------------------------------------------------------------
     def fit(self, frames: FramesLike) -> "PixelGMM":
@@ -356,7 +264,7 @@ class PixelGMM:
         self
         """
         self._check_params()
-        arr = _as_stack(frames, "training frames")
+        arr = check_frames(frames, name="training frames")
         K = int(self.n_components)
         if arr.shape[0] < K:
             raise ValueError(
@@ -392,10 +300,6 @@ class PixelGMM:
         self.n_iter_ = int(n_iter.max()) if self.converged_ else int(self.max_iter)
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "weights_"):
-            raise RuntimeError("this PixelGMM is not fitted yet; call fit(frames) first.")
-
     # -- prediction -----------------------------------------------------------
     def _frames_for_predict(self, frame) -> tuple[np.ndarray, bool]:
         arr = np.asarray(frame)
@@ -412,7 +316,7 @@ class PixelGMM:
                 f"the frame has shape {shape} but the model was fitted on frames of shape {fshape}; "
                 "use frames of the training size (or fit a new model)."
             )
-        _check_numeric(arr, "frames")
+        check_numeric_array(arr, "frames")
         stack = arr[None] if single else arr
         if stack.shape[0] == 0:
             raise ValueError("no frames: the stack has 0 frames.")
@@ -441,7 +345,7 @@ class PixelGMM:
             value is not within ``threshold`` Mahalanobis units of any background
             component (see the class docstring).
         """
-        self._check_fitted()
+        self._check_fitted("weights_")
         self._check_params()
         stack, single = self._frames_for_predict(frame)
         X = _kernel_input(stack)
@@ -468,7 +372,7 @@ class PixelGMM:
 
     def mahalanobis(self, frame: np.ndarray) -> np.ndarray:
         """Smallest Mahalanobis distance of each pixel to a background component (float32)."""
-        self._check_fitted()
+        self._check_fitted("weights_")
         self._check_params()
         stack, single = self._frames_for_predict(frame)
         X = _kernel_input(stack)
@@ -489,7 +393,7 @@ class PixelGMM:
         With ``normalize_brightness`` the model, and so this image, is on the
         brightness of the training frames' per-pixel median.
         """
-        self._check_fitted()
+        self._check_fitted("weights_")
         return np.ascontiguousarray(self.means_[:, :, 0])
 
 
@@ -498,7 +402,7 @@ class PixelGMM:
 
 def mean_background(frames: FramesLike) -> np.ndarray:
     """Per-pixel mean of a stack of frames (float32, H x W or H x W x C)."""
-    arr = _as_stack(frames)
+    arr = check_frames(frames)
     return np.mean(arr, axis=0, dtype=np.float64).astype(np.float32)
 
 
@@ -507,7 +411,7 @@ def median_background(frames: FramesLike) -> np.ndarray:
 
     Robust to objects that cover a pixel in fewer than half of the frames.
     """
-    arr = _as_stack(frames)
+    arr = check_frames(frames)
     return np.median(arr, axis=0).astype(np.float32)
 
 
@@ -547,9 +451,9 @@ def kmeans_background(
     background : float32 (H, W) or (H, W, C)
         (and ``centres, sizes`` when ``return_clusters``)
     """
-    arr = _as_stack(frames)
-    K = _check_int(n_clusters, "n_clusters", 1, _MAX_COMPONENTS)
-    n_iter = _check_int(max_iter, "max_iter", 0)
+    arr = check_frames(frames)
+    K = check_int(n_clusters, "n_clusters", low=1, high=_MAX_COMPONENTS)
+    n_iter = check_int(max_iter, "max_iter", low=0)
     X = _kernel_input(arr)
     ones = np.ones(X.shape[0], dtype=np.float32)
     centres, counts = _k().kmeans_fit(X, ones, K, n_iter, _threads_for(n_threads, X.shape[0] * X.shape[1] * K * (n_iter + 1)))
@@ -581,11 +485,11 @@ def subtract(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0)
     -------
     mask : bool array (H, W) or (N, H, W)
     """
-    thr = _check_float(threshold, "threshold", 0.0, strict=False)
+    thr = check_real(threshold, "threshold", low=0.0)
     bg = np.asarray(background)
     fr = np.asarray(frame)
-    _check_numeric(bg, "the background")
-    _check_numeric(fr, "frames")
+    check_numeric_array(bg, "the background")
+    check_numeric_array(fr, "frames")
     if bg.ndim not in (2, 3) or bg.size == 0:
         raise ValueError(f"background must be an H x W or H x W x C image, got shape {bg.shape}.")
     if fr.shape != bg.shape and not (fr.ndim == bg.ndim + 1 and fr.shape[1:] == bg.shape):

@@ -1,0 +1,147 @@
+"""The one base of every estimator-like class in gmmfast.
+
+Parameters are whatever ``__init__`` takes: ``__init__`` only stores them (no
+validation, no work), ``get_params``/``set_params``/``__repr__`` are derived
+from its signature, parameters are validated when the estimator is first used
+(``fit``, ``apply``...), and fitted state lives in attributes whose names end
+in ``_``.  That is scikit-learn's estimator protocol.
+
+scikit-learn is optional.  When it can be imported, :class:`Estimator` derives
+from ``sklearn.base.BaseEstimator``, so pipelines, ``GridSearchCV``,
+``clone``, estimator tags and the notebook HTML display are scikit-learn's own.
+Without it, :class:`_ParamsBase` supplies the same parameter protocol (what a
+gmmfast user relies on: ``get_params``, ``set_params`` with nested
+``a__b`` names, the changed-parameters ``repr``, a plain HTML display), so the
+package imports and fits the same either way.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from .exceptions import NotFittedError
+
+__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted"]
+
+
+class _ParamsBase:
+    """scikit-learn's parameter protocol, for when scikit-learn is not installed."""
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """Names of the ``__init__`` parameters, sorted (as scikit-learn sorts them)."""
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = [p for p in inspect.signature(init).parameters.values()
+                  if p.name != "self" and p.kind != p.VAR_KEYWORD]
+        if any(p.kind == p.VAR_POSITIONAL for p in params):
+            raise RuntimeError(f"{cls.__name__}.__init__ must not take *args: parameters are named.")
+        return sorted(p.name for p in params)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters as a dict; with ``deep``, also those of
+        estimator-valued parameters, as ``name__parameter``."""
+        out: dict[str, Any] = {}
+        for name in self._get_param_names():
+            value = getattr(self, name)
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                out.update((f"{name}__{k}", v) for k, v in value.get_params().items())
+            out[name] = value
+        return out
+
+    def set_params(self, **params: Any):
+        """Set parameters by name (``name__parameter`` for nested ones); returns self.
+
+        They are validated when the estimator is next used, not here.
+        """
+        valid = self.get_params(deep=True)
+        nested: dict[str, dict[str, Any]] = defaultdict(dict)
+        for key, value in params.items():
+            name, delim, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {self._get_param_names()!r}.")
+            if delim:
+                nested[name][sub] = value
+            else:
+                setattr(self, name, value)
+                valid[name] = value
+        for name, sub_params in nested.items():
+            valid[name].set_params(**sub_params)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{k}={_short_repr(v)}" for k, v in self.get_params(deep=False).items()
+                   if not _same_value(v, defaults.get(k, inspect.Parameter.empty))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(repr(self))}</pre>"
+
+    def _repr_mimebundle_(self, **kwargs) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    if value is default:
+        return True
+    if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+        return False
+    try:
+        return bool(value == default) and type(value) is type(default)
+    except Exception:  # objects whose == is not a truth value
+        return False
+
+
+def _short_repr(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape}, dtype={value.dtype})"
+    return repr(value)
+
+
+try:
+    from sklearn.base import BaseEstimator as _Root
+    from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
+    SKLEARN_AVAILABLE = True
+
+    class _NotFittedError(NotFittedError, _SklearnNotFitted):
+        """gmmfast's NotFittedError that scikit-learn's handlers catch too."""
+
+    _NotFittedError.__name__ = _NotFittedError.__qualname__ = "NotFittedError"
+except ImportError:  # scikit-learn is optional
+    _Root = _ParamsBase  # type: ignore[assignment,misc]
+    _NotFittedError = NotFittedError  # type: ignore[misc]
+    SKLEARN_AVAILABLE = False
+
+
+class Estimator(_Root):  # type: ignore[valid-type,misc]
+    """Base of gmmfast's estimators: scikit-learn's protocol, with or without scikit-learn.
+
+    Subclasses store their ``__init__`` arguments unchanged under the same
+    names, validate them in the method that first uses them, and name fitted
+    attributes with a trailing ``_``.
+    """
+
+    def _check_fitted(self, attribute: str, first: str = "fit") -> None:
+        """Raise :class:`~gmmfast.NotFittedError` unless ``attribute`` has been set."""
+        check_is_fitted(self, attribute, first)
+
+
+def check_is_fitted(estimator: Any, attribute: str, first: str = "fit") -> None:
+    """Raise :class:`~gmmfast.NotFittedError` when ``estimator`` has no ``attribute`` yet.
+
+    ``first`` names the method that fits it (``'fit'``, ``'apply'``...).
+    """
+    if not hasattr(estimator, attribute):
+        raise _NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet: call '{first}' "
+            "before using it.")

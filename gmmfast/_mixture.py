@@ -1,0 +1,635 @@
+"""Gaussian mixture models fitted by EM, compatible with scikit-learn's.
+
+The arithmetic runs in the Cython kernels of ``src/_gmm.pyx``: one fused pass
+per EM iteration computes the responsibilities and the M-step statistics
+chunk by chunk (so a fit needs the data plus O(chunk * K) memory), and the
+M-step kernel turns the statistics into the next parameters.  This module
+validates input, repairs what the M-step cannot (an empty component is
+re-seeded, a covariance that is not positive definite regularised) and
+reproduces scikit-learn's fitting protocol: initialisation, convergence test,
+``n_init``, ``warm_start``, the final E-step and the ``ConvergenceWarning``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _gaussian as gauss
+from ._base import Estimator
+from ._dispatch import load
+from ._kmeans import kmeans, kmeans_plusplus
+from ._threads import threads_for
+from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_n_threads,
+                          check_random_state, check_real, check_samples)
+from .exceptions import ConvergenceWarning, DegenerateDataWarning
+
+_k = load("_gmm")
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+# the kernels' statistics layout per covariance type (tied pools full statistics)
+_STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
+_KERNEL_KIND = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
+
+    The same warning is raised from different depths (fit, fit_predict, the
+    initialisation), so a fixed stacklevel would point inside the package.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _distinct_rows_upto(X: np.ndarray, k: int) -> int:
+    """Number of distinct rows of X, counted up to k (cheap when X is not degenerate)."""
+    head = X[: max(4 * k, 1024)]
+    found = np.unique(head, axis=0)
+    if len(found) >= k or len(head) == len(X):
+        return min(len(found), k)
+    # Few distinct rows at the start: look for new ones in all of X, one at a time.
+    distinct = list(found)
+    while len(distinct) < k:
+        new = np.ones(len(X), dtype=bool)
+        for row in distinct:
+            new &= np.any(X != row, axis=1)
+        idx = np.flatnonzero(new)
+        if len(idx) == 0:
+            break
+        distinct.append(X[idx[0]])
+    return len(distinct)
+
+
+@dataclass
+class _Params:
+    """Mixture parameters in float64, scikit-learn's shapes."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    cov: np.ndarray
+    pchol: np.ndarray
+
+    @classmethod
+    def empty(cls, covariance_type: str, K: int, d: int) -> "_Params":
+        shape = gauss.cov_shape(covariance_type, K, d)
+        return cls(np.empty(K), np.empty((K, d)), np.empty(shape), np.empty(shape))
+
+
+@dataclass
+class _Run:
+    """Outcome of EM from one initialisation."""
+
+    params: _Params
+    lower_bound: float = -np.inf
+    lower_bounds: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+
+
+class GaussianMixture(Estimator):
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
+    parameters, fitted attributes and methods, plus ``n_threads``.  float32
+    input is computed in float32 (statistics accumulate in float64), float64
+    in float64, other numbers are converted to float64.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default 'full'
+        'full': each component has its own covariance matrix; 'tied': all share
+        one; 'diag': diagonal covariance per component; 'spherical': one
+        variance per component.
+    tol : float, default 1e-3
+        Convergence threshold on the change of the per-sample average
+        log-likelihood between iterations.
+    reg_covar : float, default 1e-6
+        Added to the diagonal of the covariances so that they stay positive.
+    max_iter : int, default 100
+        EM iterations per initialisation.
+    n_init : int, default 1
+        Number of initialisations; the best (highest lower bound) is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default 'kmeans'
+        How initial responsibilities are chosen.
+    weights_init, means_init, precisions_init : array-like, optional
+        User-provided initial parameters (shapes as scikit-learn's).
+    random_state : None, int, RandomState or Generator
+        Seed for initialisation and :meth:`sample` (None: NumPy's global state).
+    warm_start : bool, default False
+        Start from the previous fit's parameters on the next ``fit``.
+    verbose : int, default 0
+        1 prints initialisation progress, 2 also iterations and timings.
+    verbose_interval : int, default 10
+        Iterations between progress lines.
+    n_threads : int or None, default None
+        OpenMP threads for the kernels (None: all usable cores, resolved at
+        each call).
+
+    Attributes
+    ----------
+    weights_ : (n_components,)
+    means_ : (n_components, n_features)
+    covariances_, precisions_, precisions_cholesky_ : shape by covariance_type
+        'full' (K, d, d), 'tied' (d, d), 'diag' (K, d), 'spherical' (K,).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Average log-likelihood of the best initialisation at its last E-step.
+    lower_bounds_ : list of float
+        Lower bound at every iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X`` given to ``fit`` (only then).
+    fit_time_ : float
+        Seconds ``fit`` took.
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
+                 verbose=0, verbose_interval=10, n_threads=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "density_estimator"
+        return tags
+
+    # ---------------------------------------------------------- parameters
+    def _validate_params(self, d: int) -> None:
+        check_int(self.n_components, "n_components", low=1)
+        check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES)
+        check_real(self.tol, "tol", low=0)
+        check_real(self.reg_covar, "reg_covar", low=0)
+        check_int(self.max_iter, "max_iter", low=0)
+        check_int(self.n_init, "n_init", low=1)
+        check_choice(self.init_params, "init_params", INIT_PARAMS)
+        check_bool(self.warm_start, "warm_start")
+        check_int(self.verbose, "verbose", low=0)
+        check_int(self.verbose_interval, "verbose_interval", low=1)
+        check_n_threads(self.n_threads)
+        K = self.n_components
+        self._weights_init = self._check_weights_init(K)
+        self._means_init = self._check_means_init(K, d)
+        self._precisions_init = self._check_precisions_init(K, d)
+
+    def _check_weights_init(self, K):
+        if self.weights_init is None:
+            return None
+        w = np.asarray(self.weights_init, dtype=np.float64)
+        if w.shape != (K,):
+            raise ValueError(f"weights_init must have shape ({K},), got {w.shape}.")
+        if not np.isfinite(w).all() or w.min() < 0 or w.max() > 1:
+            raise ValueError(f"weights_init must be in [0, 1], got min {w.min():.5g}, max {w.max():.5g}.")
+        if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+            raise ValueError(f"weights_init must sum to 1 (normalised), got sum {w.sum():.6g}.")
+        return w
+
+    def _check_means_init(self, K, d):
+        if self.means_init is None:
+            return None
+        m = np.asarray(self.means_init, dtype=np.float64)
+        if m.shape != (K, d):
+            raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}.")
+        if not np.isfinite(m).all():
+            raise ValueError("means_init contains NaN or infinity.")
+        return m
+
+    def _check_precisions_init(self, K, d):
+        if self.precisions_init is None:
+            return None
+        p = np.asarray(self.precisions_init, dtype=np.float64)
+        ct = self.covariance_type
+        want = gauss.cov_shape(ct, K, d)
+        if p.shape != want:
+            raise ValueError(f"precisions_init for covariance_type={ct!r} must have shape {want}, got {p.shape}.")
+        if not np.isfinite(p).all():
+            raise ValueError("precisions_init contains NaN or infinity.")
+        if ct in ("full", "tied"):
+            mats = p if p.ndim == 3 else p[None]
+            if not np.allclose(mats, np.swapaxes(mats, -1, -2)):
+                raise ValueError("precisions_init must be symmetric, positive-definite matrices; some are not symmetric.")
+            if np.any(np.linalg.eigvalsh(mats) <= 0):
+                raise ValueError("precisions_init must be symmetric, positive-definite matrices; some are not positive definite.")
+        elif np.any(p <= 0):
+            raise ValueError(f"precisions_init for {ct!r} must be positive.")
+        return p
+
+    # ------------------------------------------------------------- kernels
+    def _kernel_arrays(self, dtype, weights, means, pchol):
+        """em_pass's and e_step's arrays in the compute dtype, from float64 parameters.
+
+        Copies: the M-step kernel writes the next iteration's arrays into them in place.
+        """
+        K, d = means.shape
+        ct = self.covariance_type
+        prec = np.broadcast_to(pchol, (K, d, d)) if ct == "tied" else pchol
+        return (np.array(means, dtype=dtype, order="C"), np.array(prec, dtype=dtype, order="C").reshape(-1),
+                np.array(gauss.log_constants(weights, pchol, ct, d), dtype=dtype, order="C"),
+                _KERNEL_KIND[ct])
+
+    def _m_step(self, block_stats, block_ll, X, ref, karrays, eps, rng):
+        """The M-step kernel on summed statistics, then the repairs it reports.
+
+        Writes the next iteration's kernel arrays into ``karrays``; returns the
+        parameters and the summed log-likelihood.
+        """
+        K, d = ref.shape
+        ct = self.covariance_type
+        params = _Params.empty(ct, K, d)
+        stats = np.empty((K, _k.n_stats(d, _STATS_KIND[ct])))
+        km, kp, klc, _ = karrays
+        status, total = _k.m_step(block_stats, block_ll, X.shape[0], ref, _k.COVARIANCE_CODES[ct],
+                                  self.reg_covar, eps, stats, params.weights, params.means,
+                                  params.cov.reshape(-1), params.pchol.reshape(-1), km, kp, klc)
+        if status == _k.M_STEP_NONFINITE:
+            raise ValueError(
+                "Numerical failure in the E-step (non-finite log-likelihood): the data may be "
+                "too large in magnitude; rescale it.")
+        if status == _k.M_STEP_EMPTY:
+            self._reseed(X, params, stats[:, 0] <= 1e-10 * max(X.shape[0], 1), rng)
+        if status != _k.M_STEP_OK:
+            self._pack_regularised(params, karrays)
+        return params, total
+
+    def _pack_regularised(self, params: _Params, karrays) -> None:
+        """Precision factors and kernel arrays, adding a ridge to covariances that are not PD."""
+        km, kp, klc, _ = karrays
+        code = _k.COVARIANCE_CODES[self.covariance_type]
+
+        def pack(cov):
+            return _k.pack_params(code, params.weights, params.means, cov.reshape(-1),
+                                  params.pchol.reshape(-1), km, kp, klc) == _k.M_STEP_OK
+
+        if pack(params.cov):
+            return
+        full = self.covariance_type in ("full", "tied")
+        scale = max(self.reg_covar, 1e-12)
+        for attempt in range(1, 40):
+            reg = scale * 10.0 ** attempt
+            trial = params.cov.copy()
+            if full:
+                d = trial.shape[-1]
+                trial[..., np.arange(d), np.arange(d)] += reg
+            else:
+                trial = np.maximum(trial, 0.0) + reg
+            if pack(trial):
+                params.cov = trial
+                warnings.warn(
+                    f"Some covariances were not positive definite (degenerate or collinear data); "
+                    f"added {reg:.3g} to their diagonals. Consider increasing reg_covar.",
+                    DegenerateDataWarning, stacklevel=_user_stacklevel())
+                return
+        raise ValueError(
+            "Fitting the mixture failed: covariances could not be made positive definite. "
+            "Check the data for extreme values or increase reg_covar.")
+
+    def _reseed(self, X, params: _Params, empty: np.ndarray, rng) -> None:
+        """Move empty components to random samples, with the data's variance."""
+        idx = np.flatnonzero(empty)
+        warnings.warn(
+            f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
+            "at random samples with the data's variance. The data may have fewer clusters "
+            "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
+        n = X.shape[0]
+        params.means[idx] = X[rng.choice(n, size=len(idx), replace=len(idx) > n)]
+        var = np.var(X, axis=0, dtype=np.float64) + self.reg_covar
+        ct = self.covariance_type
+        if ct == "full":
+            params.cov[idx] = np.diag(var)
+        elif ct == "diag":
+            params.cov[idx] = var
+        elif ct == "spherical":
+            params.cov[idx] = var.mean()
+        params.weights[idx] = 1.0 / n
+        params.weights /= params.weights.sum()
+
+    # -------------------------------------------------------- initialising
+    def _initial_stats(self, X, rng, nt):
+        """Statistics of the initial responsibilities (one block) and the reference they are centred on."""
+        n, d = X.shape
+        K = self.n_components
+        kind = _STATS_KIND[self.covariance_type]
+        ns = _k.n_stats(d, kind)
+        if self.init_params != "random":
+            labels = np.full(n, -1, dtype=np.intp)
+            if self.init_params == "kmeans":
+                res = kmeans(X, K, random_state=rng, n_threads=nt)
+                labels[:] = res.labels
+                ref = res.centers
+            else:
+                if self.init_params == "k-means++":
+                    _, idx = kmeans_plusplus(X, K, random_state=rng, n_threads=nt)
+                else:
+                    idx = rng.choice(n, size=K, replace=False)
+                labels[idx] = np.arange(K)
+                ref = X[idx]
+            ref = np.ascontiguousarray(ref, dtype=X.dtype)
+            chunk_stats = np.empty((_k.n_chunks(n), K * ns))
+            _k.hard_stats(X, labels, ref, kind, chunk_stats, nt)
+            return chunk_stats.sum(axis=0)[None], ref
+        # soft random responsibilities (N x K, like scikit-learn), statistics centred on 0
+        resp = rng.uniform(size=(n, K)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        Xd, r = X.astype(np.float64), resp.astype(np.float64)
+        stats = np.empty((K, ns))
+        stats[:, 0] = r.sum(axis=0)
+        stats[:, 1:1 + d] = r.T @ Xd
+        if kind == _k.FULL:
+            iu = gauss.triu_indices(d)
+            for k in range(K):
+                stats[k, 1 + d:] = ((Xd * r[:, k:k + 1]).T @ Xd)[iu]
+        elif kind == _k.DIAG:
+            stats[:, 1 + d:] = r.T @ (Xd * Xd)
+        else:
+            stats[:, 1 + d] = r.T @ (Xd * Xd).sum(axis=1)
+        return stats.reshape(1, -1), np.zeros((K, d), dtype=X.dtype)
+
+    def _initial_parameters(self, X, rng, nt) -> _Params:
+        n, d = X.shape
+        K = self.n_components
+        if self._weights_init is None or self._means_init is None or self._precisions_init is None:
+            block_stats, ref = self._initial_stats(X, rng, nt)
+            karrays = self._scratch_kernel_arrays(X.dtype, K, d)
+            eps = np.finfo(X.dtype).eps
+            params, _ = self._m_step(block_stats, np.zeros(1), X, ref, karrays, eps, rng)
+            n_raw = block_stats.reshape(K, -1)[:, 0]
+            if not np.any(n_raw <= 1e-10 * n):
+                # scikit-learn keeps nk / n_samples (not normalised) as initial weights
+                params.weights = (n_raw + 10 * eps) / n
+        else:
+            params = _Params.empty(self.covariance_type, K, d)
+        if self._weights_init is not None:
+            params.weights = self._weights_init.copy()
+        if self._means_init is not None:
+            params.means = self._means_init.copy()
+        if self._precisions_init is not None:
+            params.pchol = gauss.precision_cholesky_from_precisions(self._precisions_init, self.covariance_type)
+            params.cov = gauss.covariances_from_cholesky(params.pchol, self.covariance_type)
+        return params
+
+    def _scratch_kernel_arrays(self, dtype, K, d):
+        kind = _KERNEL_KIND[self.covariance_type]
+        n_prec = {_k.FULL: K * d * d, _k.TIED: K * d * d, _k.DIAG: K * d, _k.SPHERICAL: K}[kind]
+        return np.empty((K, d), dtype=dtype), np.empty(n_prec, dtype=dtype), np.empty(K, dtype=dtype), kind
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y=None) -> "GaussianMixture":
+        """Estimate the model parameters with EM; returns self."""
+        self._fit(X)
+        return self
+
+    def fit_predict(self, X, y=None) -> np.ndarray:
+        """Fit the model and return the most probable component of each sample."""
+        X = self._fit(X)
+        # Final E-step so that fit_predict(X) == fit(X).predict(X).
+        return self._labels(X)
+
+    def _fit(self, X) -> np.ndarray:
+        """EM on X; sets the fitted attributes and returns X as validated."""
+        t_start = time.perf_counter()
+        warm = self.warm_start and hasattr(self, "converged_")
+        Xv = check_samples(X, min_samples=2)
+        n, d = Xv.shape
+        self._validate_params(d)
+        self._check_samples_for_fit(Xv, warm)
+        check_feature_names(self, X, reset=True)
+        nt = threads_for(n, self.n_threads)
+        rng = check_random_state(self.random_state)
+        best = None
+        for init in range(1 if warm else self.n_init):
+            if self.verbose:
+                print(f"Initialization {init}")
+            run = self._run_em(Xv, rng, nt, warm)
+            if best is None or run.lower_bound > best.lower_bound:
+                best = run
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning, stacklevel=_user_stacklevel())
+        self._set_fitted(best, Xv.dtype, d)
+        self.fit_time_ = time.perf_counter() - t_start
+        return Xv
+
+    def _check_samples_for_fit(self, X, warm: bool) -> None:
+        n, d = X.shape
+        if n < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n}.")
+        n_distinct = _distinct_rows_upto(X, self.n_components)
+        if n_distinct < self.n_components:
+            warnings.warn(
+                f"X has only {n_distinct} distinct sample(s), fewer than n_components="
+                f"{self.n_components}: some components will duplicate others or be re-seeded.",
+                DegenerateDataWarning, stacklevel=_user_stacklevel())
+        if warm and self.n_features_in_ != d:
+            raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
+
+    def _run_em(self, X, rng, nt, warm: bool) -> _Run:
+        """EM from one initialisation (or the fitted parameters, when warm-started)."""
+        t_init = t_iter = time.perf_counter()
+        if warm:
+            params = _Params(*(getattr(self, a).astype(np.float64) for a in
+                               ("weights_", "means_", "covariances_", "precisions_cholesky_")))
+            run = _Run(params, lower_bound=self.lower_bound_)
+        else:
+            run = _Run(self._initial_parameters(X, rng, nt))
+        if self.max_iter == 0:
+            return run
+        n, K = X.shape[0], self.n_components
+        eps = np.finfo(X.dtype).eps
+        karrays = self._kernel_arrays(X.dtype, run.params.weights, run.params.means, run.params.pchol)
+        block_stats = np.empty((_k.n_blocks(n), K * _k.n_stats(X.shape[1], _STATS_KIND[self.covariance_type])))
+        block_ll = np.empty(_k.n_blocks(n))
+        for run.n_iter in range(1, self.max_iter + 1):
+            prev = run.lower_bound
+            km, kp, klc, kind = karrays
+            _k.em_pass(X, km, kp, klc, kind, block_stats, block_ll, nt)
+            run.params, total = self._m_step(block_stats, block_ll, X, km, karrays, eps, rng)
+            run.lower_bound = total / n
+            run.lower_bounds.append(float(run.lower_bound))
+            change = run.lower_bound - prev
+            if self.verbose and run.n_iter % self.verbose_interval == 0:
+                t_iter = self._print_iteration(run.n_iter, change, t_iter)
+            if abs(change) < self.tol:
+                run.converged = True
+                break
+        if self.verbose:
+            msg = "converged" if run.converged else "did not converge"
+            extra = (f" time lapse {time.perf_counter() - t_init:.5f}s\t lower bound {run.lower_bound:.5f}."
+                     if self.verbose >= 2 else "")
+            print(f"Initialization {msg}.{extra}")
+        return run
+
+    def _print_iteration(self, n_iter: int, change: float, t_last: float) -> float:
+        now = time.perf_counter()
+        if self.verbose == 1:
+            print(f"  Iteration {n_iter}")
+        else:
+            print(f"  Iteration {n_iter}\t time lapse {now - t_last:.5f}s\t ll change {change:.5f}")
+        return now
+
+    def _set_fitted(self, run: _Run, dtype, d: int) -> None:
+        ct = self.covariance_type
+        p = run.params
+        self.weights_ = np.asarray(p.weights, dtype=dtype)
+        self.means_ = np.asarray(p.means, dtype=dtype)
+        self.covariances_ = np.asarray(p.cov, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(p.pchol, dtype=dtype)
+        self.precisions_ = np.asarray(gauss.precisions_from_cholesky(p.pchol, ct), dtype=dtype)
+        self.converged_ = run.converged
+        self.n_iter_ = run.n_iter
+        self.lower_bound_ = float(run.lower_bound)
+        self.lower_bounds_ = run.lower_bounds
+        self.n_features_in_ = d
+        self._warn_identical_components()
+
+    def _warn_identical_components(self) -> None:
+        """Warn when two components ended up the same (fewer distinct clusters than K)."""
+        K, d = self.means_.shape
+        ct = self.covariance_type
+        means = self.means_.astype(np.float64)
+        pchol = self.precisions_cholesky_.astype(np.float64)
+        cov = self.covariances_.astype(np.float64)
+        if ct != "full":  # each component's precision factor and covariance as (K, d, d)
+            pchol = np.broadcast_to(pchol, (K, d, d)) if ct == "tied" else (
+                pchol.reshape(K, -1)[:, :, None] * np.eye(d))
+            cov = np.broadcast_to(cov, (K, d, d)) if ct == "tied" else cov.reshape(K, -1)
+        twins = []
+        for i in range(K):
+            for j in range(i + 1, K):
+                y = (means[j] - means[i]) @ pchol[i]   # distance in component i's Mahalanobis units
+                if y @ y <= 1e-8 and np.linalg.norm(cov[i] - cov[j]) <= 1e-3 * np.linalg.norm(cov[i]):
+                    twins.append((i, j))
+        if twins:
+            warnings.warn(
+                f"{len(twins)} pair(s) of components are identical (for example components "
+                f"{twins[0][0]} and {twins[0][1]}): the data has fewer distinct clusters than "
+                f"n_components={K}, or duplicated points were picked as seeds. Consider a smaller "
+                "n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
+
+    # ---------------------------------------------------------- predicting
+    def _validate_predict_X(self, X) -> np.ndarray:
+        self._check_fitted("means_")
+        Xv = check_samples(X, min_samples=1)
+        if Xv.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {Xv.shape[1]} features, but GaussianMixture is expecting "
+                f"{self.n_features_in_} features as input.")
+        check_feature_names(self, X, reset=False)
+        return Xv
+
+    def _e_step(self, X: np.ndarray, **out: np.ndarray) -> None:
+        """The E-step kernel on validated X with the fitted parameters, into the ``out`` arrays."""
+        f64 = (getattr(self, a).astype(np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))
+        m, prec, lc, kind = self._kernel_arrays(X.dtype, *f64)
+        _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), **out)
+
+    def _labels(self, X: np.ndarray) -> np.ndarray:
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        self._e_step(X, labels=labels)
+        return labels
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable component of each sample, shape (n_samples,)."""
+        return self._labels(self._validate_predict_X(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior probability of each component, shape (n_samples, n_components)."""
+        X = self._validate_predict_X(X)
+        resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        self._e_step(X, resp=resp)
+        return resp
+
+    def score_samples(self, X) -> np.ndarray:
+        """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
+        X = self._validate_predict_X(X)
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        self._e_step(X, log_prob_norm=out)
+        return out
+
+    def score(self, X, y=None) -> float:
+        """Average log-likelihood of the samples."""
+        return float(np.mean(self.score_samples(X), dtype=np.float64))
+
+    def _estimate_weighted_log_prob(self, X) -> np.ndarray:
+        """log w_k + log N(x | k) for every sample and component."""
+        X = self._validate_predict_X(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        self._e_step(X, weighted_log_prob=out)
+        return out
+
+    def sample(self, n_samples: int = 1):
+        """Draw samples from the fitted mixture.
+
+        Returns ``(X, y)``: the samples, grouped by component, and their
+        component labels (scikit-learn's convention and random stream).
+        """
+        self._check_fitted("means_")
+        check_int(n_samples, "n_samples", low=1)
+        _, d = self.means_.shape
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_.astype(np.float64))
+        ct = self.covariance_type
+        if ct in ("full", "tied"):
+            covs = self.covariances_ if ct == "full" else [self.covariances_] * len(counts)
+            X = np.vstack([rng.multivariate_normal(mean, cov, int(s))
+                           for (mean, cov, s) in zip(self.means_, covs, counts)])
+        else:
+            X = np.vstack([mean + rng.standard_normal(size=(s, d)) * np.sqrt(cov)
+                           for (mean, cov, s) in zip(self.means_, self.covariances_, counts)])
+        y = np.concatenate([np.full(s, j, dtype=int) for j, s in enumerate(counts)])
+        return X, y
+
+    def _n_parameters(self) -> int:
+        return gauss.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion of the model on X (lower is better)."""
+        X = self._validate_predict_X(X)
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X) -> float:
+        """Akaike information criterion of the model on X (lower is better)."""
+        X = self._validate_predict_X(X)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    # ------------------------------------------------- internal interface
+    def _reordered(self, order: np.ndarray) -> "GaussianMixture":
+        """A copy of this fitted model whose component k is this model's ``order[k]``."""
+        self._check_fitted("means_")
+        new = type(self)(**self.get_params(deep=False))
+        new.__dict__.update(self.__dict__)
+        per_component = ["weights_", "means_"]
+        if self.covariance_type != "tied":
+            per_component += ["covariances_", "precisions_", "precisions_cholesky_"]
+        for name in per_component:
+            setattr(new, name, np.ascontiguousarray(getattr(self, name)[order]))
+        return new
+

@@ -1,0 +1,358 @@
+"""Input and parameter checks shared by every public entry point.
+
+Each check raises ``TypeError`` (wrong kind of value) or ``ValueError`` (right
+kind, unusable value) with a message that names the parameter and says what
+to pass instead, and returns the value in the form the caller computes with.
+Estimators call these when they are first used (``fit``, ``apply``), never in
+``__init__``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import IO, Any, Sequence, Union
+
+import numpy as np
+
+from ._finite import all_finite
+
+__all__ = [
+    "ImageLike",
+    "check_bool",
+    "check_choice",
+    "check_feature_names",
+    "check_frame",
+    "check_frames",
+    "check_image",
+    "check_int",
+    "check_n_threads",
+    "check_numeric_array",
+    "check_random_state",
+    "check_real",
+    "check_samples",
+]
+
+ImageLike = Union[np.ndarray, str, "os.PathLike[str]", IO[bytes]]
+
+#: Channels a frame or image may have (grey, grey + alpha, RGB, RGBA).
+MAX_CHANNELS = 4
+
+
+# --------------------------------------------------------------------------- scalars
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in [low, high] (either bound may be None)."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {_range_text(low, high, False)}, got {value}.")
+    return value
+
+
+def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False) -> float:
+    """``value`` as a finite float in [low, high] (``(low, high]`` with ``low_open``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {_range_text(low, high, low_open)}, got {value!r}.")
+    return value
+
+
+def _range_text(low, high, low_open: bool) -> str:
+    if low is not None and high is not None and not low_open:
+        return f"between {low} and {high}"
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low}")
+    if high is not None:
+        parts.append(f"<= {high}")
+    return " and ".join(parts)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a bool; only True and False (Python's or NumPy's) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}.")
+    return value
+
+
+def check_n_threads(n_threads: Any) -> int | None:
+    """Validate a user's ``n_threads``: None (all usable cores), -1 (the same) or a positive int.
+
+    Returns it unchanged; :func:`gmmfast._threads.effective_n_threads` resolves
+    it when a kernel runs.
+    """
+    if n_threads is None:
+        return None
+    if not _is_int(n_threads):
+        raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
+    if n_threads < 1 and n_threads != -1:
+        raise ValueError(f"n_threads must be None, -1 or a positive integer, got {n_threads}.")
+    return int(n_threads)
+
+
+def check_random_state(seed: Any) -> np.random.RandomState:
+    """Turn ``random_state`` into a ``numpy.random.RandomState`` (scikit-learn's meaning).
+
+    None gives NumPy's global RandomState, an integer a new seeded one, a
+    RandomState is used as is, and a ``numpy.random.Generator`` drives a
+    RandomState through its bit generator, so both seeding styles work.
+    """
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if _is_int(seed):
+        if not 0 <= int(seed) < 2**32:
+            raise ValueError(f"random_state must be in [0, 2**32), got {seed}.")
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.RandomState(seed.bit_generator)
+    raise TypeError(
+        f"random_state must be None, an integer, a numpy RandomState or Generator; got {seed!r}.")
+
+
+# --------------------------------------------------------------------------- sample matrices
+
+
+def check_samples(X: Any, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
+    """A 2-D finite C-contiguous float32 or float64 array (other numbers become float64)."""
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. Use '.toarray()' to "
+            "convert to a dense numpy array.")
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        try:
+            arr = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    else:
+        raise TypeError(
+            f"{name} must be an array-like of shape (n_samples, n_features), got {type(X).__name__}.")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} is complex; Gaussian mixtures need real numbers.")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} must contain numbers, got dtype {arr.dtype}: {exc}") from exc
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim == 1:
+        raise ValueError(
+            f"Expected a 2-D {name} (n_samples, n_features), got a 1-D array of length {arr.shape[0]}. "
+            "Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample.")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D {name} (n_samples, n_features), got a {arr.ndim}-D array of shape {arr.shape}.")
+    if arr.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required: "
+            f"{name} needs at least one column.")
+    if arr.shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum of "
+            f"{min_samples} is required: {name} has {arr.shape[0]} sample(s).")
+    if not all_finite(arr):
+        raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
+    return np.ascontiguousarray(arr)
+
+
+def check_feature_names(estimator: Any, X: Any, *, reset: bool) -> None:
+    """Record (``reset``) or compare the column names of a DataFrame-like ``X``.
+
+    scikit-learn's convention: fitting on a table with string column names sets
+    ``feature_names_in_``; later calls must pass the same names in the same
+    order (ValueError), and mixing named and unnamed input warns.
+    """
+    names = _column_names(X)
+    if reset:
+        if names is None:
+            estimator.__dict__.pop("feature_names_in_", None)
+        else:
+            estimator.feature_names_in_ = names
+        return
+    fitted = getattr(estimator, "feature_names_in_", None)
+    cls = type(estimator).__name__
+    if fitted is None and names is None:
+        return
+    import warnings
+
+    if names is not None and fitted is None:
+        warnings.warn(f"X has feature names, but {cls} was fitted without feature names", UserWarning,
+                      stacklevel=3)
+    elif names is None:
+        warnings.warn(f"X does not have valid feature names, but {cls} was fitted with feature names",
+                      UserWarning, stacklevel=3)
+    elif len(names) != len(fitted) or np.any(names != fitted):
+        raise ValueError(
+            "The feature names should match those that were passed during fit.\n"
+            f"Fitted with: {list(fitted)}\nGiven: {list(names)}")
+
+
+def _column_names(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "shape") or len(getattr(X, "shape", ())) != 2:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if len(names) == 0:
+        return None
+    are_str = [isinstance(n, str) for n in names]
+    if all(are_str):
+        return names
+    if any(are_str):
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, but your "
+            "input has mixed types; convert them all to str, e.g. X.columns = X.columns.astype(str).")
+    return None
+
+
+# --------------------------------------------------------------------------- images and frames
+
+
+def check_image(image: Any, *, name: str = "image") -> np.ndarray:
+    """An image as an H x W or H x W x C array (C = 1..4) of uint8, uint16 or float.
+
+    Paths and binary file objects are read (``gmmfast.io.read_image``).  Bool
+    images become 0/255 uint8, other integer images with values in 0..65535
+    uint8 or uint16, float16 float32; float values are kept (read as [0, 1]
+    by the callers that need a scale) and must be finite.
+    """
+    if isinstance(image, (str, os.PathLike)) or hasattr(image, "read"):
+        from .io import read_image
+
+        image = read_image(image)
+    if not isinstance(image, np.ndarray):
+        if isinstance(image, (list, tuple)):
+            image = np.asarray(image)
+        else:
+            raise TypeError(f"{name} must be a NumPy array, a path or a file object, got {type(image).__name__}.")
+    arr = image
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold numbers (uint8, uint16 or float), got dtype {arr.dtype}.")
+    _check_image_shape(arr, name)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.uint16):
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 65535:
+            raise ValueError(
+                f"integer {name} values must lie in 0..65535, got {lo}..{hi}; "
+                "rescale to uint8, uint16 or float in [0, 1].")
+        return arr.astype(np.uint8 if hi <= 255 else np.uint16)
+    if arr.dtype.kind == "f":
+        if arr.dtype == np.float16 or arr.dtype.byteorder not in "=|":
+            arr = arr.astype(np.float32)
+        if not all_finite(arr):
+            raise ValueError(f"{name} contains NaN or infinite values; replace them (e.g. np.nan_to_num) first.")
+    elif arr.dtype.byteorder not in "=|":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _check_image_shape(arr: np.ndarray, name: str) -> None:
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must be H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA); got {arr.ndim} "
+            f"dimensions, shape {arr.shape}.")
+    if arr.ndim == 3 and not 1 <= arr.shape[2] <= MAX_CHANNELS:
+        raise ValueError(
+            f"{name} must have 1 to {MAX_CHANNELS} channels (grey, grey+alpha, RGB, RGBA) in its last axis; "
+            f"got shape {arr.shape}.")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+
+
+def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
+    """A video frame as a C-contiguous (H, W, C) uint8 or float32 array (C = 1..4)."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (H, W) or (H, W, C), got {type(frame).__name__}.")
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    elif frame.ndim != 3:
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got shape {frame.shape}.")
+    if not 1 <= frame.shape[2] <= MAX_CHANNELS:
+        raise ValueError(
+            f"{name} must have 1 to {MAX_CHANNELS} channels (last axis), got {frame.shape[2]} "
+            f"(shape {frame.shape}); pass (H, W) grey or (H, W, 3) colour frames.")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {frame.shape}).")
+    if frame.dtype == np.uint8:
+        return np.ascontiguousarray(frame)
+    if frame.dtype.kind == "f":
+        out = np.ascontiguousarray(frame, dtype=np.float32)
+        if not all_finite(out):
+            raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
+        return out
+    raise TypeError(
+        f"{name} must be uint8 or floating point, got dtype {frame.dtype}; convert it, e.g. "
+        "frame.astype(np.float32) (values are used as they are, on the 0-255 scale the "
+        "variance parameters assume).")
+
+
+def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:
+    """A stack of frames as a (T, H, W) or (T, H, W, C) array, from an array or a sequence of frames.
+
+    Frames are not converted (callers pick their compute type); they must hold
+    numbers, be finite, and share one shape.
+    """
+    if isinstance(frames, np.ndarray):
+        arr = frames
+    else:
+        if isinstance(frames, (str, bytes, os.PathLike)):
+            raise TypeError(
+                f"{name} must be an array or a sequence of frames; to read a video file use "
+                "gmmfast.video.read_video(path) first.")
+        try:
+            items = list(frames)
+        except TypeError:
+            raise TypeError(f"{name} must be an array or a sequence of frames, got {type(frames).__name__}.") from None
+        if not items:
+            raise ValueError(f"no {name}: the sequence is empty (no frames).")
+        shapes = {np.shape(f) for f in items}
+        if len(shapes) > 1:
+            raise ValueError(f"all {name} must have the same shape; got shapes {sorted(shapes)}.")
+        arr = np.stack([np.asarray(f) for f in items])
+    if arr.ndim not in (3, 4):
+        raise ValueError(
+            f"{name} must be a stack of frames, T x H x W (grey) or T x H x W x C (colour); "
+            f"got an array of shape {arr.shape}.")
+    if arr.shape[0] == 0:
+        raise ValueError(f"no {name}: the stack has 0 frames.")
+    if arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"{name} are empty (shape {arr.shape}).")
+    if arr.ndim == 4 and not 1 <= arr.shape[3] <= MAX_CHANNELS:
+        raise ValueError(
+            f"{name} have {arr.shape[3]} channels; 1 to {MAX_CHANNELS} are supported (a T x H x W x C stack).")
+    check_numeric_array(arr, name)
+    return arr
+
+
+def check_numeric_array(arr: np.ndarray, name: str) -> None:
+    """Raise unless ``arr`` holds finite real numbers (bool and complex are refused)."""
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "uif":
+        raise TypeError(
+            f"{name} must hold numbers (uint8 is best; other integer and float types are "
+            f"converted to float32), got dtype {arr.dtype}.")
+    if arr.dtype.kind == "f" and not all_finite(arr):
+        raise ValueError(f"{name} contain NaN or infinite values; replace them first.")
+

@@ -1,0 +1,159 @@
+"""The estimator protocol: scikit-learn's own checks, and the same protocol without scikit-learn.
+
+The reference is scikit-learn itself: ``check_estimator`` run on
+``sklearn.mixture.GaussianMixture`` gives the checks a mixture estimator is
+expected to pass, and ours must pass every one of them.  Without
+scikit-learn (hidden from the import system in a subprocess) the package must
+import, fit and offer the same parameter protocol.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import gmmfast
+
+ESTIMATORS = [
+    lambda: gmmfast.GaussianMixture(),
+    lambda: gmmfast.PixelGMM(),
+    lambda: gmmfast.BackgroundSubtractorMOG2(),
+    lambda: gmmfast.BackgroundSubtractor(),
+]
+
+
+def _check_results(estimator):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(estimator, on_fail=None)
+    return {r["check_name"]: r for r in results}
+
+
+def test_check_estimator_passes_every_check_sklearns_own_mixture_passes():
+    sk_mixture = pytest.importorskip("sklearn.mixture")
+    theirs = _check_results(sk_mixture.GaussianMixture())
+    ours = _check_results(gmmfast.GaussianMixture())
+    expected = {name for name, r in theirs.items() if r["status"] == "passed"}
+    assert len(expected) >= 35
+    passed = {name for name, r in ours.items() if r["status"] == "passed"}
+    failures = {name: str(ours[name]["exception"])[:300] for name in expected - passed if name in ours}
+    assert not failures, failures
+    assert expected <= passed
+
+
+def test_pipeline_grid_search_clone_pickle_and_html():
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, _, _ = gmmfast.data.sample_mixture(3000, random_state=1)
+    pipe = make_pipeline(StandardScaler(), gmmfast.GaussianMixture(3, random_state=0)).fit(X)
+    assert pipe.predict(X).shape == (3000,)
+    search = GridSearchCV(gmmfast.GaussianMixture(random_state=0), {"n_components": [1, 2, 3]}, cv=3).fit(X)
+    assert search.best_params_["n_components"] == 3          # the data has three components
+    gm = gmmfast.GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    twin = clone(gm)
+    assert twin.get_params() == gm.get_params() and not hasattr(twin, "means_")
+    again = pickle.loads(pickle.dumps(gm))
+    np.testing.assert_array_equal(again.predict(X), gm.predict(X))
+    html = gm._repr_html_()
+    assert "GaussianMixture" in html and "diag" in html
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_params_come_from_the_init_signature(make):
+    est = make()
+    sig = inspect.signature(type(est).__init__)
+    names = [p for p in sig.parameters if p != "self"]
+    params = est.get_params()
+    assert sorted(params) == sorted(names)
+    assert all(params[n] == sig.parameters[n].default for n in names)
+    first = names[0]
+    est.set_params(**{first: params[first]})
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        est.set_params(not_a_parameter=1)
+    assert repr(est) == f"{type(est).__name__}()"
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_not_fitted_error_everywhere(make):
+    est = make()
+    method = "predict" if hasattr(est, "predict") else "background_image"
+    args = (np.zeros((4, 3)),) if isinstance(est, gmmfast.GaussianMixture) else ()
+    if isinstance(est, gmmfast.PixelGMM):
+        args = (np.zeros((8, 8), np.uint8),)
+    with pytest.raises(gmmfast.NotFittedError):
+        getattr(est, method)(*args)
+    sk_exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(sk_exceptions.NotFittedError):   # scikit-learn's handlers catch ours
+        getattr(est, method)(*args)
+
+
+_WITHOUT_SKLEARN = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "sklearn" or name.startswith("sklearn."):
+                raise ImportError("scikit-learn is hidden for this test")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    import pickle
+    import numpy as np
+    import gmmfast
+    from gmmfast._base import SKLEARN_AVAILABLE
+    assert not SKLEARN_AVAILABLE
+    X, _, _ = gmmfast.data.sample_mixture(5000, random_state=0)
+    gm = gmmfast.GaussianMixture(3, random_state=0)
+    assert repr(gm) == "GaussianMixture(n_components=3, random_state=0)", repr(gm)
+    assert gm.get_params()["n_components"] == 3
+    gm.set_params(covariance_type="diag")
+    try:
+        gm.set_params(bogus=1)
+    except ValueError as exc:
+        assert "Invalid parameter" in str(exc)
+    else:
+        raise AssertionError("set_params accepted an unknown name")
+    try:
+        gm.predict(X)
+    except gmmfast.NotFittedError:
+        pass
+    else:
+        raise AssertionError("predict before fit did not raise")
+    gm.fit(X)
+    assert gm.means_.shape == (3, 3) and gm.converged_
+    assert "<pre>" in gm._repr_html_()
+    assert np.array_equal(pickle.loads(pickle.dumps(gm)).predict(X), gm.predict(X))
+    seg = gmmfast.segment(gmmfast.data.sample_image().image, 3)
+    assert seg.labels.shape == (320, 480)
+    print("ok")
+""")
+
+
+def test_package_works_without_scikit_learn():
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_SKLEARN], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith("ok")
+
+
+def test_import_does_not_load_scikit_learn_or_the_estimators():
+    code = ("import sys, gmmfast; print(sorted(m for m in ('sklearn', 'gmmfast._mixture', "
+            "'gmmfast._segmentation', 'gmmfast.video') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    code = "import gmmfast; print(gmmfast.video.read_video.__name__, gmmfast.io.read_image.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["read_video", "read_image"], out.stderr
