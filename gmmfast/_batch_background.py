@@ -345,6 +345,13 @@ class PixelGMM(Estimator):
             value is not within ``threshold`` Mahalanobis units of any background
             component (see the class docstring).
         """
+        labels, mask, _, single = self._predict_kernel(frame)
+        if single:
+            return PixelGMMPrediction(labels[0], mask[0])
+        return PixelGMMPrediction(labels, mask)
+
+    def _predict_kernel(self, frame) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Labels, masks and background distances of a frame or stack, each (N, H, W)."""
         self._check_fitted("weights_")
         self._check_params()
         stack, single = self._frames_for_predict(frame)
@@ -354,17 +361,14 @@ class PixelGMM(Estimator):
         H, W = self.frame_shape_[:2]
         labels = np.empty((X.shape[0], H, W), dtype=np.int8)
         mask = np.empty((X.shape[0], H, W), dtype=bool)
-        k = _k()
+        dist = np.empty((X.shape[0], H, W), dtype=np.float32)
         scales = self._scales(stack)
         for i in range(X.shape[0]):
-            lab, m, _ = k.predict(
-                X[i], w, mu, var, scales[i], float(self.background_ratio), float(self.threshold), n_threads
-            )
-            labels[i] = lab.reshape(H, W)
-            mask[i] = m.reshape(H, W).view(bool)
-        if single:
-            return PixelGMMPrediction(labels[0], mask[0])
-        return PixelGMMPrediction(labels, mask)
+            lab, m, dist[i] = (a.reshape(H, W) for a in _k().predict(
+                X[i], w, mu, var, scales[i], float(self.background_ratio), float(self.threshold), n_threads))
+            labels[i] = lab
+            mask[i] = m.view(bool)
+        return labels, mask, dist, single
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """Foreground mask of a frame or stack of frames (bool); ``predict(frame).mask``."""
@@ -372,20 +376,8 @@ class PixelGMM(Estimator):
 
     def mahalanobis(self, frame: np.ndarray) -> np.ndarray:
         """Smallest Mahalanobis distance of each pixel to a background component (float32)."""
-        self._check_fitted("weights_")
-        self._check_params()
-        stack, single = self._frames_for_predict(frame)
-        X = _kernel_input(stack)
-        w, mu, var = self._flat
-        n_threads = _threads_for(self.n_threads, w.size)
-        H, W = self.frame_shape_[:2]
-        out = np.empty((X.shape[0], H, W), dtype=np.float32)
-        scales = self._scales(stack)
-        for i in range(X.shape[0]):
-            out[i] = _k().predict(
-                X[i], w, mu, var, scales[i], float(self.background_ratio), float(self.threshold), n_threads
-            )[2].reshape(H, W)
-        return out[0] if single else out
+        _, _, dist, single = self._predict_kernel(frame)
+        return dist[0] if single else dist
 
     def background_image(self) -> np.ndarray:
         """The mean of each pixel's heaviest component: float32 (H, W) or (H, W, C).

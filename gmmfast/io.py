@@ -18,14 +18,16 @@ from ._files import atomic_write
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _pillow():
+def _pillow_image(what: str = "reading and writing images", extra: str = "image"):
+    """PIL.Image, or an ImportError that says which extra to install."""
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "reading and writing images needs Pillow: pip install 'gmmfast[image]'"
-        ) from exc
+        raise ImportError(f"{what} needs Pillow: pip install 'gmmfast[{extra}]'") from exc
     return Image
+
+
+_pillow = _pillow_image
 
 
 def read_image(source: PathLike | IO[bytes]) -> np.ndarray:

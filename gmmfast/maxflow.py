@@ -277,6 +277,17 @@ class GridGraph:
 
 # --------------------------------------------------------------------------- general graphs
 
+def _per_item_capacities(n: int, item: str, **capacities) -> list[np.ndarray]:
+    """Capacity arrays, each a scalar or one entry per ``item`` (n of them)."""
+    out = []
+    for name, value in capacities.items():
+        a = _capacity_array(value, name)
+        if a.ndim > 1 or (a.ndim == 1 and a.size != n):
+            raise ValueError(f"{name} must be a scalar or have one entry per {item} ({n}), got shape {a.shape}.")
+        out.append(a)
+    return out
+
+
 def _index_array(x, n: int, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
@@ -321,12 +332,7 @@ class Graph:
         j = _index_array(j, self.n_nodes, "j")
         if i.shape != j.shape:
             raise ValueError(f"i and j must have the same length, got {i.size} and {j.size}.")
-        c = _capacity_array(cap, "cap")
-        r = _capacity_array(rev_cap, "rev_cap")
-        for a, name in ((c, "cap"), (r, "rev_cap")):
-            if a.ndim > 1 or (a.ndim == 1 and a.size != i.size):
-                raise ValueError(f"{name} must be a scalar or have one entry per edge ({i.size}), "
-                                 f"got shape {a.shape}.")
+        c, r = _per_item_capacities(i.size, "edge", cap=cap, rev_cap=rev_cap)
         self._all_f32 &= c.dtype == np.float32 and r.dtype == np.float32
         c = np.broadcast_to(c, i.shape).astype(np.float64 if c.dtype != np.float32 else np.float32)
         r = np.broadcast_to(r, i.shape).astype(np.float64 if r.dtype != np.float32 else np.float32)
@@ -341,12 +347,7 @@ class Graph:
         residual graph and the search trees (incremental re-solve).
         """
         i = _index_array(i, self.n_nodes, "i")
-        s = _capacity_array(source, "source")
-        t = _capacity_array(sink, "sink")
-        for a, name in ((s, "source"), (t, "sink")):
-            if a.ndim > 1 or (a.ndim == 1 and a.size != i.size):
-                raise ValueError(f"{name} must be a scalar or have one entry per index ({i.size}), "
-                                 f"got shape {a.shape}.")
+        s, t = _per_item_capacities(i.size, "index", source=source, sink=sink)
         self._all_f32 &= s.dtype == np.float32 and t.dtype == np.float32
         s = np.broadcast_to(s, i.shape).astype(np.float64)
         t = np.broadcast_to(t, i.shape).astype(np.float64)

@@ -32,6 +32,8 @@ from typing import Iterable, Iterator, Union
 
 import numpy as np
 
+from .io import _pillow_image
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["VideoReader", "VideoWriter", "iter_frames", "read_video", "write_video", "IMAGE_EXTENSIONS"]
@@ -43,10 +45,9 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _pillow():
-    try:
-        from PIL import Image, ImageSequence
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("reading and writing GIF needs Pillow: pip install 'gmmfast[video]'") from exc
+    Image = _pillow_image("reading and writing GIF", "video")
+    from PIL import ImageSequence
+
     return Image, ImageSequence
 
 

@@ -187,13 +187,17 @@ def assert_params_close(ours, ref, x, tol, what=""):
 # --------------------------------------------------------------------------- vs scikit-learn
 
 
+def compared_pair(case, covariance_type, dtype):
+    """Data, our fit, scikit-learn's fit, the tolerances and a label for messages."""
+    x, ours, ref = cached_pair(case, covariance_type, dtype)
+    return x, ours, ref, tolerances(dtype), f"[{case} {covariance_type} {np.dtype(dtype).name}] "
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 @pytest.mark.parametrize("case", list(CASES))
 def test_fit_matches_sklearn(case, covariance_type, dtype):
-    x, ours, ref = cached_pair(case, covariance_type, dtype)
-    tol = tolerances(dtype)
-    what = f"[{case} {covariance_type} {np.dtype(dtype).name}] "
+    x, ours, ref, tol, what = compared_pair(case, covariance_type, dtype)
     assert ours.converged_ == ref.converged_, what + "converged_"
     assert ours.n_iter_ == ref.n_iter_, what + f"n_iter_ {ours.n_iter_} != scikit-learn's {ref.n_iter_}"
     assert_allclose(float(ours.lower_bound_), float(ref.lower_bound_), rtol=tol["lb"], atol=tol["lb"],
@@ -208,9 +212,7 @@ def test_fit_matches_sklearn(case, covariance_type, dtype):
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 @pytest.mark.parametrize("case", list(CASES))
 def test_predictions_match_sklearn(case, covariance_type, dtype):
-    x, ours, ref = cached_pair(case, covariance_type, dtype)
-    tol = tolerances(dtype)
-    what = f"[{case} {covariance_type} {np.dtype(dtype).name}] "
+    x, ours, ref, tol, what = compared_pair(case, covariance_type, dtype)
 
     p_ours, p_ref = ours.predict_proba(x), ref.predict_proba(x.astype(np.float64))
     assert p_ours.shape == p_ref.shape
@@ -269,6 +271,15 @@ def test_fitted_attributes_like_sklearn(covariance_type, dtype):
         assert_allclose(np.asarray(ours.precisions_cholesky_, dtype=np.float64) ** 2, ours.precisions_, rtol=rtol)
 
 
+def full_covariances(model):
+    """(K, d, d) covariance matrices of a fitted model, whatever its covariance_type."""
+    k, d = model.means_.shape
+    cov = model.covariances_
+    return {"full": lambda: cov, "tied": lambda: np.repeat(cov[None], k, axis=0),
+            "diag": lambda: np.stack([np.diag(c) for c in cov]),
+            "spherical": lambda: np.stack([c * np.eye(d) for c in cov])}[model.covariance_type]()
+
+
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_score_samples_against_scipy(covariance_type):
     """Densities from the model's own parameters, evaluated by scipy (independent of both libraries)."""
@@ -276,14 +287,7 @@ def test_score_samples_against_scipy(covariance_type):
     special = pytest.importorskip("scipy.special")
     x, ours, _ = cached_pair("d3-overlap", covariance_type, np.float64)
     k, d = ours.means_.shape
-    if covariance_type == "full":
-        covs = ours.covariances_
-    elif covariance_type == "tied":
-        covs = np.repeat(ours.covariances_[None], k, axis=0)
-    elif covariance_type == "diag":
-        covs = np.stack([np.diag(c) for c in ours.covariances_])
-    else:
-        covs = np.stack([c * np.eye(d) for c in ours.covariances_])
+    covs = full_covariances(ours)
     logp = np.stack(
         [np.log(ours.weights_[j]) + stats.multivariate_normal(ours.means_[j], covs[j]).logpdf(x) for j in range(k)],
         axis=1,
@@ -314,14 +318,7 @@ def test_sample_statistics(covariance_type):
     sigma = np.sqrt(ours.weights_ * (1 - ours.weights_) / n)
     assert np.all(np.abs(freq - ours.weights_) <= 6 * sigma + 1e-12), (freq, ours.weights_)
     # per-component empirical mean and covariance against the model's
-    if covariance_type == "full":
-        covs = ours.covariances_
-    elif covariance_type == "tied":
-        covs = np.repeat(ours.covariances_[None], k, axis=0)
-    elif covariance_type == "diag":
-        covs = np.stack([np.diag(c) for c in ours.covariances_])
-    else:
-        covs = np.stack([c * np.eye(d) for c in ours.covariances_])
+    covs = full_covariances(ours)
     for j in range(k):
         xj = xs[ys == j]
         nj = len(xj)

@@ -62,6 +62,14 @@ def kernel_arrays(weights, means, cov, covariance_type):
     return means.copy(), np.ascontiguousarray(prec), log_const, kind, pchol
 
 
+def problem_arrays(seed, covariance_type):
+    """A random problem's data, em_pass arrays, sizes and block counts."""
+    X, weights, means, cov = random_problem(seed, covariance_type)
+    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, covariance_type)
+    K, d = km.shape
+    return X, km, kp, klc, kind, K, d, _k.n_blocks(X.shape[0]), _k.n_stats(d, kind)
+
+
 def run_m_step(X, km, kp, klc, kind, covariance_type, reg_covar=1e-6):
     n, d = X.shape
     K = km.shape[0]
@@ -202,10 +210,7 @@ def test_m_step_reports_a_covariance_that_is_not_positive_definite(covariance_ty
 
 
 def test_m_step_reports_non_finite_statistics():
-    X, weights, means, cov = random_problem(6, "diag")
-    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "diag")
-    K, d = means.shape
-    nb, ns = _k.n_blocks(X.shape[0]), _k.n_stats(d, kind)
+    X, km, kp, klc, kind, K, d, nb, ns = problem_arrays(6, "diag")
     block_stats, block_ll = np.ones((nb, K * ns)), np.zeros(nb)
     block_stats[0, 5] = np.nan
     out = (np.empty(K), np.empty((K, d)), np.empty(K * d), np.empty(K * d))
@@ -220,10 +225,7 @@ def test_m_step_reports_non_finite_statistics():
 
 
 def test_m_step_rejects_inconsistent_shapes():
-    X, weights, means, cov = random_problem(7, "full")
-    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "full")
-    K, d = means.shape
-    nb, ns = _k.n_blocks(X.shape[0]), _k.n_stats(d, kind)
+    X, km, kp, klc, kind, K, d, nb, ns = problem_arrays(7, "full")
     args = [np.zeros((nb, K * ns)), np.zeros(nb), X.shape[0], km, _k.COVARIANCE_CODES["full"], 1e-6,
             1e-16, np.empty((K, ns)), np.empty(K), np.empty((K, d)), np.empty(K * d * d),
             np.empty(K * d * d), km, kp, klc]
@@ -271,10 +273,7 @@ def test_tied_kernel_equals_full_kernel_with_the_factor_repeated(d, dtype):
 
 
 def test_kernels_reject_an_unknown_kind_and_wrong_precision_lengths():
-    X, weights, means, cov = random_problem(9, "spherical")
-    km, kp, klc, kind, _ = kernel_arrays(weights, means, cov, "spherical")
-    K, d = km.shape
-    nb, ns = _k.n_blocks(X.shape[0]), _k.n_stats(d, kind)
+    X, km, kp, klc, kind, K, d, nb, ns = problem_arrays(9, "spherical")
     stats, ll = np.empty((nb, K * ns)), np.empty(nb)
     with pytest.raises(ValueError, match="unknown covariance kind"):
         _k.em_pass(X, km, kp, klc, 7, stats, ll, 1)
