@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import os
 import warnings
-import zipfile
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ._aligned import aligned_copy, aligned_empty, aligned_zeros
-from ._base import Estimator
+from ._base import Estimator, exclusive
 from ._dispatch import load
-from ._files import atomic_write
 from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
@@ -32,8 +30,6 @@ __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
 _k = load("_mog2")
 
-_STATE_VERSION = 1
-_FORMAT = "gmmfast.BackgroundSubtractorMOG2"
 
 
 _BATCH = 32   # frames per kernel call in apply_many (1080p per frame: 16 -> 5.44 ms, 32 -> 5.36 ms)
@@ -236,6 +232,7 @@ class BackgroundSubtractorMOG2(Estimator):
         _, f, h, w = state["state"].shape
         return (h, w, f - 2)
 
+    @exclusive
     def reset(self) -> "BackgroundSubtractorMOG2":
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
         self.__dict__.pop("state_", None)
@@ -270,6 +267,7 @@ class BackgroundSubtractorMOG2(Estimator):
             return np.ascontiguousarray(kf != 0, dtype=np.uint8)
         raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
 
+    @exclusive
     def apply(self, frame: np.ndarray, learning_rate: float = -1,
               known_foreground: np.ndarray | None = None) -> np.ndarray:
         """Classify ``frame`` and learn it into the model.
@@ -309,6 +307,7 @@ class BackgroundSubtractorMOG2(Estimator):
         self._run(x[None], None if kf is None else kf[None], mask, alpha, self._threads(h * w, "apply", p), p)
         return mask[0]
 
+    @exclusive
     def apply_many(self, frames: Any, learning_rate: float = -1,
                    known_foreground: np.ndarray | None = None,
                    out: np.ndarray | None = None) -> np.ndarray:
@@ -425,6 +424,7 @@ class BackgroundSubtractorMOG2(Estimator):
                  p.detect_shadows, p.shadow_value, p.shadow_threshold, n_threads)
         self.n_frames_ += int(np.count_nonzero(alphas > 0))
 
+    @exclusive
     def background_image(self) -> np.ndarray:
         """The background: weighted mean of each pixel's background modes.
 
@@ -440,72 +440,31 @@ class BackgroundSubtractorMOG2(Estimator):
         return out[:, :, 0] if out.shape[2] == 1 else out
 
     # ----------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the parameters and the whole model state to ``path`` (a NumPy .npz file).
-
-        The file is written under a temporary name and renamed, so an
-        interrupted save never leaves a half-written model.
-        """
+    def _restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Check a loaded model state against the parameters and copy it into the padded layout."""
         p = self._params()
-        arrays: dict[str, Any] = {
-            "format": np.array([_FORMAT]),
-            "version": np.array(_STATE_VERSION),
-            "n_frames": np.array(getattr(self, "n_frames_", 0), dtype=np.int64),
-        }
-        for name in _MOG2Params._fields:
-            if name != "n_threads":
-                arrays["param_" + name] = np.array(getattr(p, name))
-        for key, arr in self.__dict__.get("state_", {}).items():
-            arrays["state_" + key] = arr
-        with atomic_write(path) as fh:
-            np.savez(fh, **arrays)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, n_threads: int | None = None) -> "BackgroundSubtractorMOG2":
-        """A model restored from a file written by :meth:`save` (with ``n_threads`` for this machine).
-
-        Raises ValueError for a file that is not a saved model, is from
-        another version, or holds an inconsistent state; nothing is unpickled.
-        """
-        name = os.fspath(path)
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2 ({exc}).") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2 (a .npy array).")
-        with data:
-            if "format" not in data or str(data["format"][0]) != _FORMAT:
-                raise ValueError(f"{name!r} is not a saved gmmfast.BackgroundSubtractorMOG2.")
-            if int(data["version"]) != _STATE_VERSION:
-                raise ValueError(f"{name!r} has state version {int(data['version'])}, "
-                                 f"this gmmfast reads version {_STATE_VERSION}.")
-            params = {f: data["param_" + f].item() for f in _MOG2Params._fields if f != "n_threads"}
-            state = ({"state": data["state_state"], "nmodes": aligned_copy(data["state_nmodes"])}
-                     if "state_state" in data else None)
-            n_frames = int(data["n_frames"])
-        model = cls(**params, n_threads=n_threads)
-        p = model._params()
-        model.reset()
-        if state is not None:
-            model.state_ = _checked_state(state, p.n_mixtures, name)
-            model.n_frames_ = n_frames
-        return model
+        self.reset()
+        model = state.pop("state_", None)
+        self.__dict__.update(state)
+        if model is not None:
+            self.state_ = _checked_state(model, p.n_mixtures)
+        else:
+            self.n_frames_ = 0
 
 
-def _checked_state(state: dict, k: int, name: str) -> dict:
+def _checked_state(state: dict, k: int) -> dict:
     """A loaded MOG2 state, checked and copied into the padded layout."""
-    st, nm = state["state"], state["nmodes"]
+    st, nm = state.get("state"), state.get("nmodes")
+    if not isinstance(st, np.ndarray) or not isinstance(nm, np.ndarray):
+        raise ValueError("the model file holds an inconsistent model state.")
     ok = (st.dtype == np.float32 and nm.dtype == np.uint8 and st.ndim == 4 and nm.ndim == 2
           and st.shape[0] == k and 3 <= st.shape[1] <= 2 + MAX_CHANNELS
           and nm.shape == st.shape[2:] and int(nm.max(initial=0)) <= k)
     if not ok:
-        raise ValueError(f"{name!r} holds an inconsistent model state.")
+        raise ValueError("the model file holds an inconsistent model state.")
     padded = _padded_state(*st.shape)
     padded[...] = st
-    return {"state": padded, "nmodes": state["nmodes"]}
+    return {"state": padded, "nmodes": aligned_copy(nm)}
 
 
 def _odd_size(name: str, value: Any) -> int:
@@ -632,11 +591,13 @@ class BackgroundSubtractor(Estimator):
             var_init=max(15.0, var_min), var_min=var_min, var_max=max(75.0, 5.0 * var_min),
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
 
+    @exclusive
     def reset(self) -> "BackgroundSubtractor":
         """Forget the model (and pick up changed parameters). Returns self."""
         self.__dict__.pop("model_", None)
         return self
 
+    @exclusive
     def apply(self, frame: np.ndarray, learning_rate: float = -1) -> np.ndarray:
         """Foreground mask of ``frame`` (and learn it).
 
@@ -654,6 +615,7 @@ class BackgroundSubtractor(Estimator):
         raw = self._model().apply(frame, learning_rate=learning_rate)
         return self._output(self._clean(raw))
 
+    @exclusive
     def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
         """Foreground masks of a stack of frames, learnt in order: the same as :meth:`apply`
         on each frame, faster (see :meth:`BackgroundSubtractorMOG2.apply_many`).
@@ -689,6 +651,7 @@ class BackgroundSubtractor(Estimator):
     def _output(self, mask: np.ndarray) -> np.ndarray:
         return mask.view(np.uint8) * np.uint8(255) if self.output == "uint8" else mask
 
+    @exclusive
     def background_image(self) -> np.ndarray:
         """The current background image (uint8, the frames' channels)."""
         self._check_fitted("model_", "apply")

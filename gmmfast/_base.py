@@ -17,16 +17,22 @@ package imports and fits the same either way.
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
+import os
+import threading
+import weakref
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
 from .exceptions import NotFittedError
 
-__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted"]
+__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _ParamsBase:
@@ -134,6 +140,65 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
     def _check_fitted(self, attribute: str, first: str = "fit") -> None:
         """Raise :class:`~gmmfast.NotFittedError` unless ``attribute`` has been set."""
         check_is_fitted(self, attribute, first)
+
+    # -- persistence (gmmfast/_persist.py): parameters + fitted attributes, no pickle
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the parameters and the fitted state to ``path`` (a NumPy ``.npz`` model file).
+
+        The file is written under a temporary name and renamed, so an
+        interrupted save never leaves a half-written model.  Load it with
+        ``type(self).load(path)``; loading never unpickles.  (Pickle and
+        joblib work too.)
+        """
+        from . import _persist
+
+        with _lock_of(self):
+            _persist.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **params: Any):
+        """An estimator read from a file written by :meth:`save`.
+
+        ``params`` replace saved parameters (for example ``n_threads`` for
+        this machine).  Raises ValueError for a file that is not a model file,
+        holds another class, or comes from a newer gmmfast.
+        """
+        from . import _persist
+
+        return _persist.load(cls, path, **params)
+
+    def _fitted_state(self) -> dict[str, Any]:
+        """What :meth:`save` stores besides the parameters: the fitted attributes."""
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def _restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Set the fitted attributes read by :meth:`load` (subclasses check and rebuild theirs)."""
+        self.__dict__.update(state)
+
+
+# One re-entrant lock per estimator, kept outside the object so that it is never
+# pickled or copied: methods marked @exclusive run one at a time on one object, so
+# threads sharing an estimator get serialised calls, never a half-updated model.
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_of(obj: Any) -> threading.RLock:
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(obj)
+        if lock is None:
+            lock = _LOCKS[obj] = threading.RLock()
+    return lock
+
+
+def exclusive(method: F) -> F:
+    """Run ``method`` holding its object's lock (calls on one object from several threads queue)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with _lock_of(self):
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def check_is_fitted(estimator: Any, attribute: str, first: str = "fit") -> None:

@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Union
 
 import numpy as np
 
-from ._base import Estimator
+from ._base import Estimator, exclusive
 from ._threads import effective_n_threads
 from ._validation import (check_bool, check_frames, check_int, check_n_threads, check_numeric_array,
                           check_real)
@@ -199,6 +199,11 @@ class PixelGMM(Estimator):
         The variance floor used.
     gains_ : ndarray (T,) float32
         Brightness gain of each training frame (all 1 without normalisation).
+    brightness_reference_ : ndarray or None
+        Per-pixel median brightness of the training frames on a grid of every
+        ``brightness_step_``-th pixel (None without normalisation): the
+        reference new frames' gains are measured against.
+    brightness_step_ : int or None
     frame_shape_ : tuple
         (H, W) or (H, W, C) of the training frames.
     n_frames_ : int
@@ -251,6 +256,7 @@ class PixelGMM(Estimator):
         check_n_threads(self.n_threads)
 
     # -- fitting --------------------------------------------------------------
+    @exclusive
     def fit(self, frames: FramesLike) -> "PixelGMM":
         """Fit one mixture per pixel to the training frames.
 
@@ -275,12 +281,12 @@ class PixelGMM(Estimator):
         n_threads = _threads_for(self.n_threads, X.shape[0] * X.shape[1] * K * int(self.max_iter))
         H, W = arr.shape[1:3]
         if self.normalize_brightness:
-            self._lum_step = _sample_step(H, W)
-            lum = _luminance_sample(arr, self._lum_step)
-            self._lum_ref = np.median(lum, axis=0).astype(np.float32)
-            gains = _gains(lum, self._lum_ref)
+            self.brightness_step_ = _sample_step(H, W)
+            lum = _luminance_sample(arr, self.brightness_step_)
+            self.brightness_reference_ = np.median(lum, axis=0).astype(np.float32)
+            gains = _gains(lum, self.brightness_reference_)
         else:
-            self._lum_step, self._lum_ref = None, None
+            self.brightness_step_, self.brightness_reference_ = None, None
             gains = np.ones(arr.shape[0], dtype=np.float32)
         w, mu, var, ll, n_iter = _k().em_fit(
             X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), min_var, int(self.n_init_iter), n_threads
@@ -289,7 +295,6 @@ class PixelGMM(Estimator):
         self.frame_shape_ = tuple(arr.shape[1:])
         self.n_frames_ = int(arr.shape[0])
         self.min_var_ = min_var
-        self._flat = (w, mu, var)
         mshape = (H, W, K) if arr.ndim == 3 else (H, W, K, arr.shape[3])
         self.weights_ = w.reshape(H, W, K)
         self.means_ = mu.reshape(mshape)
@@ -324,11 +329,12 @@ class PixelGMM(Estimator):
 
     def _scales(self, stack: np.ndarray) -> list[float]:
         """1 / brightness gain of each frame of a stack (all 1 without normalisation)."""
-        if self._lum_ref is None:
+        if self.brightness_reference_ is None:
             return [1.0] * stack.shape[0]
-        g = _gains(_luminance_sample(stack, self._lum_step), self._lum_ref)
+        g = _gains(_luminance_sample(stack, self.brightness_step_), self.brightness_reference_)
         return [float(1.0 / v) for v in g]
 
+    @exclusive
     def predict(self, frame: np.ndarray) -> PixelGMMPrediction:
         """Component labels and foreground mask of a frame (or a stack of frames).
 
@@ -356,7 +362,9 @@ class PixelGMM(Estimator):
         self._check_params()
         stack, single = self._frames_for_predict(frame)
         X = _kernel_input(stack)
-        w, mu, var = self._flat
+        P, K = self.weights_.shape[0] * self.weights_.shape[1], self.weights_.shape[2]
+        w, mu, var = (np.ascontiguousarray(a).reshape(P, K, -1) for a in (self.weights_, self.means_, self.variances_))
+        w = w[:, :, 0]
         n_threads = _threads_for(self.n_threads, w.size)
         H, W = self.frame_shape_[:2]
         labels = np.empty((X.shape[0], H, W), dtype=np.int8)
@@ -374,11 +382,13 @@ class PixelGMM(Estimator):
         """Foreground mask of a frame or stack of frames (bool); ``predict(frame).mask``."""
         return self.predict(frame).mask
 
+    @exclusive
     def mahalanobis(self, frame: np.ndarray) -> np.ndarray:
         """Smallest Mahalanobis distance of each pixel to a background component (float32)."""
         _, _, dist, single = self._predict_kernel(frame)
         return dist[0] if single else dist
 
+    @exclusive
     def background_image(self) -> np.ndarray:
         """The mean of each pixel's heaviest component: float32 (H, W) or (H, W, C).
 

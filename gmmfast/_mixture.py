@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _gaussian as gauss
-from ._base import Estimator
+from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._kmeans import kmeans, kmeans_plusplus
 from ._threads import threads_for
@@ -399,11 +399,13 @@ class GaussianMixture(Estimator):
         return np.empty((K, d), dtype=dtype), np.empty(n_prec, dtype=dtype), np.empty(K, dtype=dtype), kind
 
     # ------------------------------------------------------------- fitting
+    @exclusive
     def fit(self, X, y=None) -> "GaussianMixture":
         """Estimate the model parameters with EM; returns self."""
         self._fit(X)
         return self
 
+    @exclusive
     def fit_predict(self, X, y=None) -> np.ndarray:
         """Fit the model and return the most probable component of each sample."""
         X = self._fit(X)
@@ -556,10 +558,12 @@ class GaussianMixture(Estimator):
         self._e_step(X, labels=labels)
         return labels
 
+    @exclusive
     def predict(self, X) -> np.ndarray:
         """Most probable component of each sample, shape (n_samples,)."""
         return self._labels(self._validate_predict_X(X))
 
+    @exclusive
     def predict_proba(self, X) -> np.ndarray:
         """Posterior probability of each component, shape (n_samples, n_components)."""
         X = self._validate_predict_X(X)
@@ -567,6 +571,7 @@ class GaussianMixture(Estimator):
         self._e_step(X, resp=resp)
         return resp
 
+    @exclusive
     def score_samples(self, X) -> np.ndarray:
         """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
         X = self._validate_predict_X(X)
@@ -585,6 +590,7 @@ class GaussianMixture(Estimator):
         self._e_step(X, weighted_log_prob=out)
         return out
 
+    @exclusive
     def sample(self, n_samples: int = 1):
         """Draw samples from the fitted mixture.
 
@@ -610,11 +616,13 @@ class GaussianMixture(Estimator):
     def _n_parameters(self) -> int:
         return gauss.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
 
+    @exclusive
     def bic(self, X) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
         X = self._validate_predict_X(X)
         return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
 
+    @exclusive
     def aic(self, X) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
         X = self._validate_predict_X(X)

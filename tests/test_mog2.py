@@ -329,10 +329,10 @@ def test_save_load_round_trip(tmp_path, video):
     gmmfast.BackgroundSubtractorMOG2().save(empty)
     assert gmmfast.BackgroundSubtractorMOG2.load(empty).frame_shape_ is None
     np.savez(tmp_path / "junk.npz", a=np.zeros(3))
-    with pytest.raises(ValueError, match="not a saved"):
+    with pytest.raises(ValueError, match="not a gmmfast model file"):
         gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "junk.npz")
     (tmp_path / "notes.txt").write_text("not a model")
-    with pytest.raises(ValueError, match="not a saved"):
+    with pytest.raises(ValueError, match="not a gmmfast model file"):
         gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError):
         gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "missing.npz")

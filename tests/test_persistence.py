@@ -1,0 +1,134 @@
+"""Models round-trip through save/load files, pickle and joblib; bad files are refused clearly.
+
+The reference for a round trip is the original model: the reloaded one must
+give the same predictions (bit for bit) and, for the online subtractors, the
+same masks on the frames that follow.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+import gmmfast
+from gmmfast import _persist
+
+
+def _frames(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    frames = np.repeat(base[None], n, axis=0)
+    for t in range(n):                       # a bright box moving right
+        x = (2 * t) % 25
+        frames[t, 5:12, x:x + 6] = 250
+    return frames
+
+
+def _fitted_models():
+    X, _, _ = gmmfast.data.sample_mixture(4000, random_state=3)
+    frames = _frames()
+    models = [gmmfast.GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
+              for ct in ("full", "tied", "diag", "spherical")]
+    models.append(gmmfast.PixelGMM(2).fit(frames[:8]))
+    mog = gmmfast.BackgroundSubtractorMOG2(history=50)
+    mog.apply_many(frames[:8])
+    rec = gmmfast.BackgroundSubtractor()
+    rec.apply_many(frames[:8])
+    return X, frames, models + [mog, rec]
+
+
+def _same_behaviour(a, b, X, frames):
+    if isinstance(a, gmmfast.GaussianMixture):
+        np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+        np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+        assert a.lower_bound_ == b.lower_bound_ and a.n_iter_ == b.n_iter_
+    elif isinstance(a, gmmfast.PixelGMM):
+        for f in frames[8:]:
+            np.testing.assert_array_equal(a.predict(f).mask, b.predict(f).mask)
+    else:
+        for f in frames[8:]:
+            np.testing.assert_array_equal(a.apply(f), b.apply(f))
+        np.testing.assert_array_equal(a.background_image(), b.background_image())
+
+
+def test_save_load_pickle_and_joblib_round_trips(tmp_path):
+    joblib = pytest.importorskip("joblib")
+    X, frames, models = _fitted_models()
+    for i, model in enumerate(models):
+        path = tmp_path / f"m{i}.npz"
+        model.save(path)
+        copies = [type(model).load(path), pickle.loads(pickle.dumps(model))]
+        joblib.dump(model, tmp_path / f"m{i}.joblib")
+        copies.append(joblib.load(tmp_path / f"m{i}.joblib"))
+        for copy in copies:
+            assert type(copy) is type(model) and copy.get_params().keys() == model.get_params().keys()
+            _same_behaviour(pickle.loads(pickle.dumps(model)), copy, X, frames)
+
+
+def test_unfitted_models_round_trip_and_load_can_override_parameters(tmp_path):
+    path = tmp_path / "gm.npz"
+    gmmfast.GaussianMixture(4, covariance_type="diag", n_threads=2).save(path)
+    back = gmmfast.GaussianMixture.load(path, n_threads=1)
+    assert back.get_params()["n_components"] == 4 and back.n_threads == 1
+    with pytest.raises(gmmfast.NotFittedError):
+        back.predict(np.zeros((2, 3)))
+
+
+def test_refuses_other_classes_future_versions_and_junk(tmp_path):
+    X, _, models = _fitted_models()
+    models[0].save(tmp_path / "gm.npz")
+    with pytest.raises(ValueError, match="GaussianMixture, not a PixelGMM"):
+        gmmfast.PixelGMM.load(tmp_path / "gm.npz")
+    # a file from a newer gmmfast: its format number is above what we read
+    with np.load(tmp_path / "gm.npz") as f:
+        entries = {k: f[k] for k in f.files}
+    meta = json.loads(str(entries["__meta__"]))
+    meta["version"] = _persist.VERSION + 1
+    entries["__meta__"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "future.npz", **entries)
+    with pytest.raises(ValueError, match="upgrade gmmfast"):
+        gmmfast.GaussianMixture.load(tmp_path / "future.npz")
+    (tmp_path / "notes.txt").write_text("hello")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    data = (tmp_path / "gm.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    for junk in ("notes.txt", "array.npy", "other.npz", "cut.npz"):
+        with pytest.raises(ValueError, match="model file"):
+            gmmfast.GaussianMixture.load(tmp_path / junk)
+    with pytest.raises(FileNotFoundError):
+        gmmfast.GaussianMixture.load(tmp_path / "missing.npz")
+
+
+def test_a_model_file_never_unpickles(tmp_path):
+    # an object array inside the archive would need pickle: loading refuses it
+    np.savez(tmp_path / "evil.npz", __meta__=np.array([{"format": "gmmfast-model"}], dtype=object))
+    with pytest.raises(ValueError, match="model file"):
+        gmmfast.GaussianMixture.load(tmp_path / "evil.npz")
+
+
+def test_unsaveable_parameters_are_named(tmp_path):
+    gm = gmmfast.GaussianMixture(2, random_state=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="random_state"):
+        gm.save(tmp_path / "gm.npz")
+    assert not (tmp_path / "gm.npz").exists()
+
+
+def test_an_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "gm.npz"
+    X, _, models = _fitted_models()
+    models[0].save(path)
+    before = path.read_bytes()
+
+    def broken_savez(fh, **arrays):
+        fh.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        models[1].save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["gm.npz"]     # no temporary file left
