@@ -197,7 +197,11 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
 
 def _relocate_empty(X, centers, labels, new_centers, empty):
     """Move empty clusters to the samples farthest from their centres."""
-    dist = ((X - centers[labels]).astype(np.float64) ** 2).sum(axis=1)
+    n = X.shape[0]
+    dist = np.empty(n)
+    for start in range(0, n, 1 << 16):   # blocks: no float64 copy of X
+        diff = (X[start:start + (1 << 16)] - centers[labels[start:start + (1 << 16)]]).astype(np.float64)
+        dist[start:start + diff.shape[0]] = np.einsum("ij,ij->i", diff, diff)
     n_empty = int(empty.sum())
     far = np.argsort(dist)[::-1][:n_empty]
     new_centers[np.flatnonzero(empty)] = X[far]

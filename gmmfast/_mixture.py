@@ -32,6 +32,11 @@ from .exceptions import ConvergenceWarning, DegenerateDataWarning
 _k = load("_gmm")
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+#: The initialisation works on at most this many rows: larger X is sampled (rows
+#: drawn uniformly with replacement).  K-means centres of a million rows are those of
+#: all rows to within their noise, and it keeps a fit's memory at the data plus
+#: O(chunk * K) whatever n is (a full-data k-means needs 12-20 bytes per row).
+INIT_MAX_SAMPLES = 1 << 20
 # the kernels' statistics layout per covariance type (tied pools full statistics)
 _STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
 _KERNEL_KIND = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
@@ -48,6 +53,23 @@ def _user_stacklevel() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _distinct_draws(rng, n: int, k: int) -> np.ndarray:
+    """k distinct row indices in [0, n) (repeats only when k > n), in O(k) memory.
+
+    ``rng.choice(n, k, replace=False)`` permutes all n indices: 80 MB at n = 10M.
+    """
+    picks: list[int] = []
+    while len(picks) < k:
+        i = int(rng.randint(n))
+        if i not in picks or len(picks) >= n:
+            picks.append(i)
+    return np.array(picks, dtype=np.intp)
+
+
+def _kmeans_kernels():
+    return load("_kmeans")
 
 
 def _distinct_rows_upto(X: np.ndarray, k: int) -> int:
@@ -317,8 +339,8 @@ class GaussianMixture(Estimator):
             "at random samples with the data's variance. The data may have fewer clusters "
             "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
         n = X.shape[0]
-        params.means[idx] = X[rng.choice(n, size=len(idx), replace=len(idx) > n)]
-        var = np.var(X, axis=0, dtype=np.float64) + self.reg_covar
+        params.means[idx] = X[_distinct_draws(rng, n, len(idx))]
+        var = _kmeans_kernels().column_variances(X, 1) + self.reg_covar   # no float64 copy of X
         ct = self.covariance_type
         if ct == "full":
             params.cov[idx] = np.diag(var)
@@ -331,7 +353,10 @@ class GaussianMixture(Estimator):
 
     # -------------------------------------------------------- initialising
     def _initial_stats(self, X, rng, nt):
-        """Statistics of the initial responsibilities (one block) and the reference they are centred on."""
+        """Statistics of the initial responsibilities (one block) and the reference they are centred on.
+
+        X has at most INIT_MAX_SAMPLES rows (see _initial_parameters).
+        """
         n, d = X.shape
         K = self.n_components
         kind = _STATS_KIND[self.covariance_type]
@@ -353,24 +378,28 @@ class GaussianMixture(Estimator):
             chunk_stats = np.empty((_k.n_chunks(n), K * ns))
             _k.hard_stats(X, labels, ref, kind, chunk_stats, nt)
             return chunk_stats.sum(axis=0)[None], ref
-        # soft random responsibilities (N x K, like scikit-learn), statistics centred on 0
-        resp = rng.uniform(size=(n, K)).astype(X.dtype)
-        resp /= resp.sum(axis=1)[:, None]
-        Xd, r = X.astype(np.float64), resp.astype(np.float64)
-        stats = np.empty((K, ns))
-        stats[:, 0] = r.sum(axis=0)
-        stats[:, 1:1 + d] = r.T @ Xd
-        if kind == _k.FULL:
-            iu = gauss.triu_indices(d)
-            for k in range(K):
-                stats[k, 1 + d:] = ((Xd * r[:, k:k + 1]).T @ Xd)[iu]
-        elif kind == _k.DIAG:
-            stats[:, 1 + d:] = r.T @ (Xd * Xd)
-        else:
-            stats[:, 1 + d] = r.T @ (Xd * Xd).sum(axis=1)
+        # soft random responsibilities (like scikit-learn's N x K draw, made block by block:
+        # the same numbers, a bounded temporary), statistics centred on 0
+        stats = np.zeros((K, ns))
+        iu = gauss.triu_indices(d)
+        for start in range(0, n, 1 << 16):
+            Xd = X[start:start + (1 << 16)].astype(np.float64)
+            r = rng.uniform(size=(Xd.shape[0], K)).astype(X.dtype)
+            r = (r / r.sum(axis=1)[:, None]).astype(np.float64)
+            stats[:, 0] += r.sum(axis=0)
+            stats[:, 1:1 + d] += r.T @ Xd
+            if kind == _k.FULL:
+                for k in range(K):
+                    stats[k, 1 + d:] += ((Xd * r[:, k:k + 1]).T @ Xd)[iu]
+            elif kind == _k.DIAG:
+                stats[:, 1 + d:] += r.T @ (Xd * Xd)
+            else:
+                stats[:, 1 + d] += r.T @ (Xd * Xd).sum(axis=1)
         return stats.reshape(1, -1), np.zeros((K, d), dtype=X.dtype)
 
     def _initial_parameters(self, X, rng, nt) -> _Params:
+        if X.shape[0] > INIT_MAX_SAMPLES:
+            X = X[np.sort(rng.randint(0, X.shape[0], size=INIT_MAX_SAMPLES))]
         n, d = X.shape
         K = self.n_components
         if self._weights_init is None or self._means_init is None or self._precisions_init is None:
