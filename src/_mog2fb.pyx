@@ -40,44 +40,51 @@ ctypedef fused pixel_t:
     float
 
 
-cdef inline bint _explained(const pixel_t* x, const float[:, :, :, :] st, const uint8_t[:, ::1] nmodes,
-                            Py_ssize_t y, Py_ssize_t xx, int C, double own_var, double Tb,
-                            double TB) noexcept nogil:
-    """Whether a background mode of pixel (y, xx) lies within Tb min(var, own_var) of x."""
-    cdef int m, c, n = nmodes[y, xx]
+cdef inline bint _explained(const double* x, const float* s, int n, Py_ssize_t P, Py_ssize_t MS,
+                            int C, double own_var, double Tb, double TB) noexcept nogil:
+    """Whether a background mode of the pixel whose weight (mode 0) is at ``s`` lies within
+    Tb min(var, own_var) of x; field f of mode m is s[m * MS + f * P]."""
+    cdef int m, c
     cdef double tot = 0.0, d, d2, var
+    cdef const float* mode
     for m in range(n):
         if tot >= TB:
             break
-        var = st[m, 1, y, xx]
+        mode = s + m * MS
+        var = mode[P]
         if var > own_var:
             var = own_var
         d2 = 0.0
         for c in range(C):
-            d = <double>x[c] - <double>st[m, 2 + c, y, xx]
+            d = x[c] - <double>mode[(2 + c) * P]
             d2 = d2 + d * d
         if d2 < Tb * var:
             return True
-        tot = tot + st[m, 0, y, xx]
+        tot = tot + mode[0]
     return False
 
 
-cdef void _suppress_row(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] st,
-                        const uint8_t[:, ::1] nmodes, const uint8_t[:, ::1] raw, const float[:, ::1] v,
-                        uint8_t[:, ::1] out, Py_ssize_t y, int radius, double Tb, double TB,
+cdef void _suppress_row(const pixel_t* frame, const float* st, const uint8_t* nmodes, const uint8_t* raw,
+                        const float* v, uint8_t* out, Py_ssize_t H, Py_ssize_t W, int C, Py_ssize_t P,
+                        Py_ssize_t MS, Py_ssize_t y, int radius, double Tb, double TB,
                         float v_on) noexcept nogil:
-    cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1], x, qy, qx, y0, y1, x0, x1
-    cdef int C = frame.shape[2]
+    """Row y; planes are P floats apart, modes MS floats apart, a pixel's plane offset is y W + x."""
+    cdef Py_ssize_t x, p, q, qy, qx, y0, y1, x0, x1
+    cdef int c
     cdef double own_var
+    cdef double xv[4]
     cdef bint hit
     for x in range(W):
-        if raw[y, x] != 255:
-            out[y, x] = 0
+        p = y * W + x
+        if raw[p] != 255:
+            out[p] = 0
             continue
-        if v[y, x] <= v_on or nmodes[y, x] == 0:
-            out[y, x] = 1
+        if v[p] <= v_on or nmodes[p] == 0:
+            out[p] = 1
             continue
-        own_var = st[0, 1, y, x]
+        for c in range(C):
+            xv[c] = <double>frame[p * C + c]
+        own_var = st[P + p]
         y0 = y - radius if y >= radius else 0
         y1 = y + radius if y + radius < H else H - 1
         x0 = x - radius if x >= radius else 0
@@ -87,10 +94,11 @@ cdef void _suppress_row(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] 
         while qy <= y1 and not hit:
             qx = x0
             while qx <= x1 and not hit:
-                hit = _explained(&frame[y, x, 0], st, nmodes, qy, qx, C, own_var, Tb, TB)
+                q = qy * W + qx
+                hit = _explained(xv, st + q, nmodes[q], P, MS, C, own_var, Tb, TB)
                 qx = qx + 1
             qy = qy + 1
-        out[y, x] = 0 if hit else 1
+        out[p] = 0 if hit else 1
 
 
 def suppress(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,
@@ -106,8 +114,35 @@ def suppress(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] state, cons
         raise ValueError("suppress: frame, state and masks must have the same size")
     if radius < 0:
         raise ValueError("radius must be >= 0")
+    # the state is a strided view (the MOG2 class pads its modes apart); within a mode the
+    # planes are (H, W) C-ordered, which the kernel relies on
+    if state.strides[3] != 4 or state.strides[2] != 4 * W or state.strides[1] % 4 or state.strides[0] % 4:
+        raise ValueError("suppress: each (H, W) plane of the state must be C-contiguous float32")
+    cdef Py_ssize_t P = state.strides[1] // 4, MS = state.strides[0] // 4
+    cdef int C = frame.shape[2]
+    if C > 4:
+        raise ValueError("suppress: at most 4 channels")
+    cdef const pixel_t* fp = &frame[0, 0, 0]
+    cdef const float* sp = &state[0, 0, 0, 0]
     for y in prange(H, nogil=True, schedule='dynamic', chunksize=8, num_threads=n_threads):
-        _suppress_row(frame, state, nmodes, raw, v, out, y, radius, var_threshold, background_ratio, v_on)
+        _suppress_row(fp, sp, &nmodes[0, 0], &raw[0, 0], &v[0, 0], &out[0, 0], H, W, C, P, MS, y,
+                      radius, var_threshold, background_ratio, v_on)
+
+
+cdef void _blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
+                     float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max) noexcept nogil:
+    # written with selects and no early exits so that the compiler can vectorise it
+    cdef Py_ssize_t x
+    cdef float s
+    cdef int b
+    for x in range(W):
+        b = (cand[x] != cand_prev[x]) & (fin[x] == 0) & (fin_prev[x] == 0)
+        s = v[x] + v_incr if b else v[x] - v_decr
+        s = 0.0 if s < 0.0 else s
+        s = v_max if s > v_max else s
+        v[x] = s
+        cand_prev[x] = cand[x]
+        fin_prev[x] = fin[x]
 
 
 def blink(const uint8_t[:, ::1] cand, const uint8_t[:, ::1] fin, uint8_t[:, ::1] cand_prev,
@@ -115,17 +150,10 @@ def blink(const uint8_t[:, ::1] cand, const uint8_t[:, ::1] fin, uint8_t[:, ::1]
           int n_threads=1):
     """Blinking score update after the clean-up (``fin``: the cleaned mask, 0/1); the
     ``*_prev`` masks then take this frame's."""
-    cdef Py_ssize_t H = cand.shape[0], W = cand.shape[1], y, x
-    cdef float s
-    cdef bint b
+    cdef Py_ssize_t H = cand.shape[0], W = cand.shape[1], y
     if (fin.shape[0] != H or fin.shape[1] != W or cand_prev.shape[0] != H or cand_prev.shape[1] != W
             or fin_prev.shape[0] != H or fin_prev.shape[1] != W or v.shape[0] != H or v.shape[1] != W):
         raise ValueError("blink: all arrays must have the same size")
     for y in prange(H, nogil=True, schedule='static', num_threads=n_threads):
-        for x in range(W):
-            b = (cand[y, x] != cand_prev[y, x]) & (fin[y, x] == 0) & (fin_prev[y, x] == 0)
-            s = v[y, x] + v_incr if b else v[y, x] - v_decr
-            s = 0.0 if s < 0.0 else (v_max if s > v_max else s)
-            v[y, x] = s
-            cand_prev[y, x] = cand[y, x]
-            fin_prev[y, x] = fin[y, x]
+        _blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
+                   v_decr, v_max)
