@@ -157,6 +157,10 @@ def test_kernels_reject_mismatched_sizes():
     with pytest.raises(ValueError):
         fbk.suppress(np.zeros((4, 6, 3), np.uint8), st, nm, np.zeros((4, 6), np.uint8),
                      np.zeros((4, 6), np.float32), np.zeros((4, 6), np.uint8), -1, 16.0, 0.9, 1.0, 1)
+    x, good, nm2, raw2, v2 = random_model(6, 6, 3, seed=1)
+    with pytest.raises(ValueError, match="C-contiguous"):      # planes transposed
+        fbk.suppress(x, good.transpose(0, 1, 3, 2), nm2, raw2, v2, np.zeros((6, 6), np.uint8), 1, 16.0,
+                     0.9, 1.0, 1)
     with pytest.raises(ValueError):
         fbk.blink(np.zeros((4, 6), np.uint8), np.zeros((4, 5), np.uint8), np.zeros((4, 6), np.uint8),
                   np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.float32), 1.0, 0.1, 20.0, 1)
