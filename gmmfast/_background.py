@@ -29,6 +29,7 @@ from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, c
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
 _k = load("_mog2")
+_fbk = load("_mog2fb")
 
 
 
@@ -517,37 +518,52 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
     return m.view(np.bool_)  # the kernel writes 0/1
 
 
+_METHODS = ("adaptive", "mog2")
+
+
 class BackgroundSubtractor(Estimator):
-    """Recommended background subtraction: a tuned MOG2 model plus mask clean-up.
+    """Recommended background subtraction: a tuned MOG2 model, per-pixel feedback and
+    mask clean-up.
 
-    The defaults are chosen for real (compressed, noisy) footage rather than
-    for compatibility with OpenCV:
+    ``method="adaptive"`` (the default) runs, per frame:
 
-    * ``var_min=16``: a mode's variance never drops below 4^2 grey levels, the
-      noise floor of compressed camera video.  With OpenCV's 4 (2 grey levels) a
-      long-stable pixel ends up flagging compression noise as motion, which is
-      most of what OpenCV's defaults get wrong on real clips.
-    * shadows are detected and left out of the mask, with a ratio window
-      ``shadow_threshold=0.7`` (a pixel 70-100 % as bright as the background,
-      same colour) narrower than OpenCV's 0.5: a brightness ratio alone cannot tell a
-      dark object from a shadow, so only soft shadows and lighting dips are
-      removed, and dark objects stay foreground.
-    * the mask is median filtered (5x5), which removes isolated noise pixels
-      and fills pinholes, then closed (3x3) to join fragments of one object.
-    * the learning rate starts at 1/2 and falls as 1/(2n) to 1/history (the
-      MOG2 schedule), so the model is usable after a few frames; what made
-      OpenCV's defaults useless on real footage for hundreds of frames is the
-      variance floor above, not the start (a 1/n start measured no better).
+    1. the online mixture (:class:`BackgroundSubtractorMOG2`) with defaults chosen for
+       real, compressed footage: ``var_min=16`` (a mode's variance never drops below 4^2
+       grey levels, the noise floor of compressed video; with OpenCV's 4 a long-stable
+       pixel ends up flagging compression noise as motion), shadows detected with a ratio
+       window ``shadow_threshold=0.7`` and left out of the mask (only soft shadows and
+       lighting dips are removed; dark objects stay foreground), and the MOG2 learning
+       schedule (1/2 falling as 1/(2n) to 1/history, usable after a few frames);
+    2. **displacement suppression where the scene is unstable**: a foreground pixel that
+       has been *blinking* (score above ``blink_threshold``) is dropped when a background
+       mode of a pixel within ``radius`` explains it (Elgammal, Harwood & Davis, ECCV
+       2000): camera jitter and swaying branches move background values by a few pixels,
+       where a neighbour's model finds them;
+    3. a 5x5 median and 3x3 closing of the mask;
+    4. **blinking feedback**: a pixel's score rises by 1 each frame its label flips while
+       the cleaned mask calls it background (the per-pixel blinking detection of
+       St-Charles, Bilodeau & Bergevin, TIP 2015), and falls by 0.1 otherwise.  Static
+       scenes never blink, so there the pipeline is the plain tuned mixture.
+
+    ``method="mog2"`` is steps 1 and 3 only (the recommended pipeline of earlier
+    versions).
 
     Parameters
     ----------
-    method : {'mog2'}
-        Background model.
-    history, var_threshold, var_min, n_mixtures : see :class:`BackgroundSubtractorMOG2`
+    method : {'adaptive', 'mog2'}
+        Pipeline, see above.
+    history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
+    n_components : int
+        Most Gaussian modes per pixel (MOG2's ``n_mixtures``).
     exclude_shadows : bool
         Detect shadows and leave them out of the mask (else they are foreground).
     shadow_threshold : float
         Darkest brightness ratio still called a shadow.
+    radius : int
+        ``adaptive``: neighbourhood (pixels each way) searched for a displaced
+        background value; 0 turns the suppression off.
+    blink_threshold : float
+        ``adaptive``: blinking score above which a pixel's neighbourhood is searched.
     median_size, closing_size : int
         Clean-up windows (odd, 0 for none).
     output : {'bool', 'uint8'}
@@ -560,41 +576,53 @@ class BackgroundSubtractor(Estimator):
     ----------
     model_ : BackgroundSubtractorMOG2
         The underlying mixture model (after the first frame).
+    blink_ : ndarray (H, W) float32
+        ``adaptive``: the blinking score of each pixel (after the first frame).
     """
 
-    def __init__(self, method: str = "mog2", history: int = 500, var_threshold: float = 16.0,
-                 var_min: float = 16.0, n_mixtures: int = 5, exclude_shadows: bool = True,
-                 shadow_threshold: float = 0.7, median_size: int = 5, closing_size: int = 3,
-                 output: str = "bool", n_threads: int | None = None) -> None:
+    # blinking score steps (St-Charles et al. 2015 use +1 / -0.1) and its ceiling, which
+    # bounds how long a pixel that stopped blinking keeps its neighbourhood search
+    _V_INCR, _V_DECR, _V_MAX = 1.0, 0.1, 20.0
+
+    def __init__(self, method: str = "adaptive", history: int = 500, var_threshold: float = 16.0,
+                 var_min: float = 16.0, n_components: int = 5, exclude_shadows: bool = True,
+                 shadow_threshold: float = 0.7, radius: int = 2, blink_threshold: float = 2.0,
+                 median_size: int = 5, closing_size: int = 3, output: str = "bool",
+                 n_threads: int | None = None) -> None:
         self.method = method
         self.history = history
         self.var_threshold = var_threshold
         self.var_min = var_min
-        self.n_mixtures = n_mixtures
+        self.n_components = n_components
         self.exclude_shadows = exclude_shadows
         self.shadow_threshold = shadow_threshold
+        self.radius = radius
+        self.blink_threshold = blink_threshold
         self.median_size = median_size
         self.closing_size = closing_size
         self.output = output
         self.n_threads = n_threads
 
     def _build(self) -> BackgroundSubtractorMOG2:
-        check_choice(self.method, "method", ("mog2",))
+        check_choice(self.method, "method", _METHODS)
         check_choice(self.output, "output", ("bool", "uint8"))
         check_bool(self.exclude_shadows, "exclude_shadows")
         _odd_size("median_size", self.median_size)
         _odd_size("closing_size", self.closing_size)
+        check_int(self.radius, "radius", low=0, high=16)
+        check_real(self.blink_threshold, "blink_threshold", low=0)
         var_min = check_real(self.var_min, "var_min", low=0, low_open=True)
         return BackgroundSubtractorMOG2(
             history=self.history, var_threshold=self.var_threshold,
-            detect_shadows=bool(self.exclude_shadows), n_mixtures=self.n_mixtures,
+            detect_shadows=bool(self.exclude_shadows), n_mixtures=self.n_components,
             var_init=max(15.0, var_min), var_min=var_min, var_max=max(75.0, 5.0 * var_min),
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
 
     @exclusive
     def reset(self) -> "BackgroundSubtractor":
         """Forget the model (and pick up changed parameters). Returns self."""
-        self.__dict__.pop("model_", None)
+        for name in ("model_", "blink_", "feedback_"):
+            self.__dict__.pop(name, None)
         return self
 
     @exclusive
@@ -612,13 +640,20 @@ class BackgroundSubtractor(Estimator):
         -------
         ndarray (H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
-        raw = self._model().apply(frame, learning_rate=learning_rate)
-        return self._output(self._clean(raw))
+        model = self._model()
+        if self.method == "mog2":
+            raw = model.apply(frame, learning_rate=learning_rate)
+            return self._output(self._clean(raw == 255))
+        x = check_frame(frame)
+        raw = model.apply(x, learning_rate=learning_rate)
+        return self._output(self._adaptive_step(x, raw))
 
     @exclusive
     def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
         """Foreground masks of a stack of frames, learnt in order: the same as :meth:`apply`
-        on each frame, faster (see :meth:`BackgroundSubtractorMOG2.apply_many`).
+        on each frame (``method='mog2'`` batches the model update, see
+        :meth:`BackgroundSubtractorMOG2.apply_many`; the feedback of ``'adaptive'`` needs
+        each frame's result before the next).
 
         Parameters
         ----------
@@ -630,10 +665,20 @@ class BackgroundSubtractor(Estimator):
         -------
         ndarray (T, H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
-        raw = self._model().apply_many(frames, learning_rate=learning_rate)
-        out = np.empty(raw.shape, dtype=bool)
-        for i in range(raw.shape[0]):
-            out[i] = self._clean(raw[i])
+        model = self._model()
+        if self.method == "mog2":
+            raw = model.apply_many(frames, learning_rate=learning_rate)
+            out = np.empty(raw.shape, dtype=bool)
+            for i in range(raw.shape[0]):
+                out[i] = self._clean(raw[i] == 255)
+            return self._output(out)
+        stack = _as_frames(frames)
+        model._check_learning_rate(learning_rate)
+        first = stack[0]
+        out = np.empty((len(stack),) + first.shape[:2], dtype=bool)
+        for i in range(len(stack)):
+            x = stack[i]
+            out[i] = self._adaptive_step(x, model.apply(x, learning_rate=learning_rate))
         return self._output(out)
 
     def _model(self) -> BackgroundSubtractorMOG2:
@@ -642,11 +687,33 @@ class BackgroundSubtractor(Estimator):
             self.model_ = self._build()
         return self.model_
 
-    def _clean(self, raw: np.ndarray) -> np.ndarray:
-        """Foreground (255) of one raw mask, median filtered and closed (bool)."""
-        # the clean-up uses the threads the model chose for its last call (see n_threads)
-        nt = self.n_threads if self.n_threads is not None else self.model_.n_threads_
-        return clean_mask(raw == 255, self.median_size, self.closing_size, nt)
+    def _adaptive_step(self, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Suppression, clean-up and blinking feedback of one frame (``x`` as the model saw
+        it, ``raw`` its MOG2 mask); returns the cleaned mask (bool)."""
+        h, w = raw.shape
+        fb = self.__dict__.get("feedback_")
+        if fb is None or fb["cand"].shape != (h, w):
+            fb = {"cand": np.zeros((h, w), np.uint8), "cand_prev": np.zeros((h, w), np.uint8),
+                  "fin_prev": np.zeros((h, w), np.uint8)}
+            self.feedback_ = fb
+            self.blink_ = np.zeros((h, w), np.float32)
+        nt = self._mask_threads()
+        st, p = self.model_.state_, self.model_._params()
+        _fbk.suppress(x, st["state"], st["nmodes"], raw, self.blink_, fb["cand"], int(self.radius),
+                      p.var_threshold, p.background_ratio,
+                      float(self.blink_threshold), nt)
+        fin = self._clean(fb["cand"])
+        _fbk.blink(fb["cand"], fin.view(np.uint8), fb["cand_prev"], fb["fin_prev"], self.blink_,
+                   self._V_INCR, self._V_DECR, self._V_MAX, nt)
+        return fin
+
+    def _mask_threads(self) -> int:
+        # the mask passes use the threads the model chose for its last call (see n_threads)
+        return self.n_threads if self.n_threads is not None else max(1, self.model_.n_threads_)
+
+    def _clean(self, fg: np.ndarray) -> np.ndarray:
+        """One foreground mask (bool or 0/1), median filtered and closed (bool)."""
+        return clean_mask(fg, self.median_size, self.closing_size, self._mask_threads())
 
     def _output(self, mask: np.ndarray) -> np.ndarray:
         return mask.view(np.uint8) * np.uint8(255) if self.output == "uint8" else mask

@@ -1,0 +1,268 @@
+"""Tests of the adaptive pipeline (BackgroundSubtractor(method='adaptive')): its kernels
+against plain NumPy versions of the same per-pixel rules, the whole pipeline against a
+NumPy composition of them, warm-up, sizes, channels and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gmmfast
+from gmmfast._background import BackgroundSubtractorMOG2, clean_mask
+from gmmfast._dispatch import load
+
+fbk = load("_mog2fb")
+
+
+# --------------------------------------------------------------------------- NumPy references
+def ref_suppress(x, state, nmodes, raw, v, radius, Tb, TB, v_on):
+    """Foreground candidates: raw == 255, minus the pixels with v > v_on that a background
+    mode of a pixel within ``radius`` explains (|x - mu|^2 < Tb min(var, own mode-0 var)),
+    written pixel by pixel in float64."""
+    x = np.asarray(x, np.float64)
+    H, W, C = x.shape
+    out = np.zeros((H, W), np.uint8)
+    for y in range(H):
+        for xx in range(W):
+            if raw[y, xx] != 255:
+                continue
+            if v[y, xx] <= v_on or nmodes[y, xx] == 0:
+                out[y, xx] = 1
+                continue
+            own = np.float64(state[0, 1, y, xx])
+            hit = False
+            for qy in range(max(0, y - radius), min(H, y + radius + 1)):
+                for qx in range(max(0, xx - radius), min(W, xx + radius + 1)):
+                    tot = 0.0
+                    for m in range(nmodes[qy, qx]):
+                        if tot >= TB:
+                            break
+                        var = min(np.float64(state[m, 1, qy, qx]), own)
+                        d = x[y, xx] - state[m, 2:, qy, qx].astype(np.float64)
+                        d2 = 0.0
+                        for c in range(C):
+                            d2 += d[c] * d[c]
+                        if d2 < Tb * var:
+                            hit = True
+                        tot += np.float64(state[m, 0, qy, qx])
+            out[y, xx] = 0 if hit else 1
+    return out
+
+
+def ref_blink(cand, fin, cand_prev, fin_prev, v, incr, decr, vmax):
+    """Blinking score: +incr where the candidate label flipped while the cleaned mask is
+    background now and before, else -decr; float32, clipped to [0, vmax]."""
+    b = (cand != cand_prev) & (fin == 0) & (fin_prev == 0)
+    s = np.where(b, v + np.float32(incr), v - np.float32(decr)).astype(np.float32)
+    return np.clip(s, np.float32(0), np.float32(vmax)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- generated clips
+def jitter_clip(n=40, h=17, w=23, channels=3, seed=0, amp=2):
+    """A smooth textured scene (blobs a few pixels wide) shaken by up to ``amp`` pixels each
+    frame, with a box crossing it in the last two thirds."""
+    rng = np.random.default_rng(seed)
+    hh, ww = h + 2 * amp, w + 2 * amp
+    coarse = rng.integers(30, 220, (hh // 3 + 2, ww // 3 + 2, channels)).astype(np.float64)
+    big = np.kron(coarse, np.ones((3, 3, 1)))[:hh, :ww]
+    for _ in range(2):                                   # box blur: values change gradually
+        big = (big + np.roll(big, 1, 0) + np.roll(big, -1, 0)) / 3
+        big = (big + np.roll(big, 1, 1) + np.roll(big, -1, 1)) / 3
+    frames = np.empty((n, h, w, channels), np.uint8)
+    for t in range(n):
+        dy, dx = rng.integers(0, 2 * amp + 1, 2) if t % 2 else (amp, amp)
+        f = big[dy:dy + h, dx:dx + w] + rng.normal(0, 1.5, (h, w, channels))
+        if t > n // 3:
+            x0 = (t * 2) % w
+            f[h // 3:h // 3 + 5, x0:x0 + 6] = 250 - 10 * (t % 3)
+        frames[t] = np.clip(f, 0, 255).astype(np.uint8)
+    return frames if channels > 1 else frames[..., 0]
+
+
+# --------------------------------------------------------------------------- kernels
+def random_model(h, w, channels, k=4, seed=0):
+    """A frame and a MOG2-layout state (K, 2 + C, H, W) whose modes hold values of the
+    frame displaced by up to 2 pixels plus noise, with 1..K modes per pixel, weights
+    sorted and summing to 1, variances 4..90; about half the pixels flagged 255."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (h, w, channels)).astype(np.float32)
+    st = np.zeros((k, 2 + channels, h, w), np.float32)
+    nm = rng.integers(1, k + 1, (h, w)).astype(np.uint8)
+    wts = np.sort(rng.random((k, h, w)), axis=0)[::-1]
+    wts = wts * (np.arange(k)[:, None, None] < nm)
+    st[:, 0] = wts / wts.sum(0)
+    st[:, 1] = rng.uniform(4, 90, (k, h, w))
+    for m in range(k):
+        dy, dx = rng.integers(-2, 3, 2)
+        shifted = np.roll(x, (dy, dx), (0, 1))
+        st[m, 2:] = np.moveaxis(shifted + rng.normal(0, 6, x.shape), -1, 0)
+    raw = np.where(rng.random((h, w)) < 0.5, 255, rng.choice([0, 127], (h, w))).astype(np.uint8)
+    v = rng.uniform(0, 4, (h, w)).astype(np.float32)
+    return x, st, nm, raw, v
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_suppress_matches_numpy(channels, dtype, radius):
+    x, st, nm, raw, v = random_model(13, 17, channels, seed=channels * 10 + radius)
+    x = x.astype(dtype)
+    ref = ref_suppress(x, st, nm, raw, v, radius, 16.0, 0.9, 1.5)
+    for nt in (1, 2):
+        out = np.full(raw.shape, 7, np.uint8)
+        fbk.suppress(x, st, nm, raw, v, out, radius, 16.0, 0.9, np.float32(1.5), nt)
+        np.testing.assert_array_equal(out, ref)
+    # the rule must have had something to decide: with a window some blinking candidates
+    # are explained away, and with a small one some are kept
+    blinking = (raw == 255) & (v > 1.5)
+    if radius > 0:
+        assert not ref[blinking].all()
+    if radius < 2:
+        assert ref[blinking].any()
+
+
+def test_suppress_reads_a_padded_state():
+    """The model's state is a strided view (modes padded apart); the kernel must follow it."""
+    x, st, nm, raw, v = random_model(9, 11, 3, seed=7)
+    big = np.zeros((4, 5 + 3, 9, 11), np.float32)
+    big[:, :5] = st
+    view = big[:, :5]
+    out1 = np.zeros(raw.shape, np.uint8)
+    out2 = np.zeros(raw.shape, np.uint8)
+    fbk.suppress(x, st, nm, raw, v, out1, 2, 16.0, 0.9, np.float32(1.5), 1)
+    fbk.suppress(x, view, nm, raw, v, out2, 2, 16.0, 0.9, np.float32(1.5), 1)
+    np.testing.assert_array_equal(out1, out2)
+
+
+def test_blink_matches_numpy():
+    rng = np.random.default_rng(5)
+    shape = (19, 31)
+    v = rng.uniform(0, 21, shape).astype(np.float32)
+    cand, fin, cp, fp = (rng.integers(0, 2, shape).astype(np.uint8) for _ in range(4))
+    want = ref_blink(cand, fin, cp, fp, v, 1.0, 0.1, 20.0)
+    cp2, fp2, v2 = cp.copy(), fp.copy(), v.copy()
+    fbk.blink(cand, fin, cp2, fp2, v2, 1.0, 0.1, 20.0, 2)
+    np.testing.assert_array_equal(v2, want)
+    np.testing.assert_array_equal(cp2, cand)
+    np.testing.assert_array_equal(fp2, fin)
+    assert (v2 == 0).any() and (v2 == 20).any()       # both bounds reached
+
+
+def test_kernels_reject_mismatched_sizes():
+    st = np.zeros((5, 5, 4, 6), np.float32)
+    nm = np.ones((4, 6), np.uint8)
+    with pytest.raises(ValueError):
+        fbk.suppress(np.zeros((4, 6, 3), np.uint8), st, nm, np.zeros((4, 5), np.uint8),
+                     np.zeros((4, 6), np.float32), np.zeros((4, 6), np.uint8), 1, 16.0, 0.9, 1.0, 1)
+    with pytest.raises(ValueError):
+        fbk.suppress(np.zeros((4, 6, 3), np.uint8), st, nm, np.zeros((4, 6), np.uint8),
+                     np.zeros((4, 6), np.float32), np.zeros((4, 6), np.uint8), -1, 16.0, 0.9, 1.0, 1)
+    x, good, nm2, raw2, v2 = random_model(6, 6, 3, seed=1)
+    with pytest.raises(ValueError, match="C-contiguous"):      # planes transposed
+        fbk.suppress(x, good.transpose(0, 1, 3, 2), nm2, raw2, v2, np.zeros((6, 6), np.uint8), 1, 16.0,
+                     0.9, 1.0, 1)
+    with pytest.raises(ValueError):
+        fbk.blink(np.zeros((4, 6), np.uint8), np.zeros((4, 5), np.uint8), np.zeros((4, 6), np.uint8),
+                  np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.float32), 1.0, 0.1, 20.0, 1)
+
+
+# --------------------------------------------------------------------------- whole pipeline
+def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3):
+    """The adaptive pipeline composed from the MOG2 class and the NumPy rules above."""
+    model = BackgroundSubtractorMOG2(var_min=16.0, var_init=16.0, var_max=80.0, shadow_threshold=0.7,
+                                     n_threads=1)
+    h, w = frames.shape[1:3]
+    v = np.zeros((h, w), np.float32)
+    cp = np.zeros((h, w), np.uint8)
+    fp = np.zeros((h, w), np.uint8)
+    masks = []
+    for f in frames:
+        raw = model.apply(f)
+        x = f.reshape(f.shape[:2] + (-1,))
+        st = model.state_
+        cand = ref_suppress(x, st["state"], st["nmodes"], raw, v, radius, 16.0, 0.9, v_on)
+        fin = clean_mask(cand, median, closing, 1).astype(np.uint8)
+        v = ref_blink(cand, fin, cp, fp, v, 1.0, 0.1, 20.0)
+        cp, fp = cand, fin
+        masks.append(fin.astype(bool))
+    return np.stack(masks), v
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_pipeline_matches_numpy_composition(channels):
+    frames = jitter_clip(n=40, channels=channels, seed=11)
+    want, v = reference_pipeline(frames)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    got = np.stack([bs.apply(f) for f in frames])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(bs.blink_, v)
+    assert (v > 0).any()                                  # the feedback did engage
+    bs2 = gmmfast.BackgroundSubtractor(n_threads=2)
+    np.testing.assert_array_equal(bs2.apply_many(frames), want)
+
+
+def test_suppression_helps_under_jitter():
+    """On a shaken scene the adaptive pipeline flags fewer background pixels than the
+    plain mixture and keeps the object."""
+    frames = jitter_clip(n=80, h=40, w=60, seed=2)
+    plain = gmmfast.BackgroundSubtractor(method="mog2", n_threads=1)
+    adapt = gmmfast.BackgroundSubtractor(n_threads=1)
+    fp_plain = fp_adapt = 0
+    for t, f in enumerate(frames):
+        a, b = plain.apply(f), adapt.apply(f)
+        if t >= 40:
+            fp_plain += int(a.sum())
+            fp_adapt += int(b.sum())
+    assert fp_adapt < 0.8 * fp_plain
+
+
+def test_first_frame_and_sizes():
+    for shape in [(1, 1), (2, 3), (5, 1), (7, 9, 3), (6, 4, 4), (3, 3, 2)]:
+        bs = gmmfast.BackgroundSubtractor(output="uint8")
+        f = np.full(shape, 100, np.uint8)
+        m = bs.apply(f)
+        assert m.shape == shape[:2] and m.dtype == np.uint8 and not m.any()
+        m = bs.apply(np.full(shape, 250, np.uint8))
+        assert m.shape == shape[:2]
+    bs = gmmfast.BackgroundSubtractor()
+    assert bs.apply(np.zeros((8, 8), np.float64)).dtype == bool
+
+
+def test_methods_and_reset():
+    frames = jitter_clip(n=10, channels=3, seed=4)
+    a = gmmfast.BackgroundSubtractor(method="mog2", n_threads=1).apply_many(frames)
+    b = gmmfast.BackgroundSubtractor(method="mog2", n_threads=1)
+    np.testing.assert_array_equal(np.stack([b.apply(f) for f in frames]), a)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    first = bs.apply_many(frames)
+    bs.reset()
+    assert not hasattr(bs, "blink_")
+    np.testing.assert_array_equal(bs.apply_many(frames), first)
+    assert gmmfast.BackgroundSubtractor().method == "adaptive"
+
+
+@pytest.mark.parametrize("params, error", [
+    ({"method": "sample"}, ValueError), ({"method": None}, ValueError),
+    ({"radius": -1}, ValueError), ({"radius": 1.5}, TypeError), ({"radius": 99}, ValueError),
+    ({"blink_threshold": -0.5}, ValueError), ({"blink_threshold": "2"}, TypeError),
+    ({"blink_threshold": float("nan")}, ValueError), ({"median_size": 4}, ValueError),
+])
+def test_bad_parameters(params, error):
+    bs = gmmfast.BackgroundSubtractor(**params)
+    with pytest.raises(error):
+        bs.apply(np.zeros((4, 4), np.uint8))
+
+
+def test_bad_frames():
+    bs = gmmfast.BackgroundSubtractor()
+    with pytest.raises(TypeError):
+        bs.apply([[1, 2], [3, 4]])
+    with pytest.raises(ValueError):
+        bs.apply(np.zeros((4, 4, 5), np.uint8))
+    with pytest.raises(ValueError):
+        bs.apply(np.full((4, 4), np.nan))
+    bs.apply(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError):
+        bs.apply(np.zeros((5, 4), np.uint8))          # another size needs reset()
+    with pytest.raises(ValueError):
+        bs.apply_many(np.zeros((0, 4, 4), np.uint8))
