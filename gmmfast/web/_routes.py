@@ -53,9 +53,12 @@ def _cutout_params(body, job: Job | None) -> dict:
 
 def _cutout_body(body) -> dict:
     """A cut-out request's parameters from JSON, or from a form (rect as 'x,y,w,h', strokes as JSON)."""
-    if isinstance(body, dict):
-        return body
     import json
+
+    from werkzeug.datastructures import MultiDict
+
+    if not isinstance(body, MultiDict):  # a JSON object already
+        return body
 
     out: dict = {}
     rect = body.get("rect")

@@ -97,9 +97,11 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
             fmt, (width, height), mode = img.format, img.size, img.mode
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadUpload(f"This file looks like a {kind.upper()} image but cannot be read: {exc}") from None
-    except Image.DecompressionBombError:
-        raise TooLarge(f"This image declares too many pixels to be decoded safely "
-                       f"(the limit is {max_pixels / 1e6:.0f} megapixels).") from None
+    except Image.DecompressionBombError as exc:
+        # Pillow's own, higher limit; its message carries the declared pixel count
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+        raise TooLarge(f"This image declares {declared}; the limit is {max_pixels / 1e6:.0f} megapixels.") from None
     if fmt == "MPO":  # a camera JPEG carrying extra pictures: its first is an ordinary JPEG
         fmt = "JPEG"
     if fmt not in IMAGE_FORMATS or fmt.lower() != kind:

@@ -64,9 +64,11 @@ def read_frames(job: Job, task: Task, cfg) -> tuple[np.ndarray, float, int | Non
 
     budget = frame_budget(job.info["width"], job.info["height"], cfg)
     frames = []
-    with VideoReader(job.private[job.info["input"]], max_frames=budget) as reader:
+    with VideoReader(job.private[job.info["input"]]) as reader:  # (max_frames would hide the true count)
         declared = reader.n_frames
         for frame in reader:
+            if len(frames) == budget:
+                break
             if frame.shape[:2] != (job.info["height"], job.info["width"]):
                 raise UserError("The video's frames change size; cannot process it.")
             frames.append(frame)
