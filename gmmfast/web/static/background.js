@@ -5,6 +5,14 @@
   const { $, status } = GM;
   const form = $("#controls"), results = $("#results");
   let job = GM.body.dataset.job || null;
+  const HELP = {
+    recommended: "An adaptive mixture per pixel (MOG2) tuned for real footage: ignores shadows and compression noise, cleans the mask. Learns as the video plays.",
+    mog2: "OpenCV's MOG2 with its default settings: shadows are marked grey in the mask. Learns as the video plays.",
+    pixelgmm: "A Gaussian mixture per pixel fitted to the whole clip at once; pixels far from every background Gaussian are foreground.",
+    median: "The per-pixel median of the clip is the background; pixels more than 30 grey levels from it are foreground.",
+    mean: "The per-pixel mean of the clip is the background; pixels more than 30 grey levels from it are foreground.",
+  };
+  const showHelp = () => { $("#method-help").textContent = HELP[$("#method").value] || ""; };
   let seq = 0;
 
   function progress(run) {
@@ -35,6 +43,7 @@
   async function render(run) {
     const r = run.result;
     $("#method").value = run.params.method;
+    showHelp();
     results.hidden = false;
     const images = [["#img-overlay", r.overlay], ["#img-foreground", r.foreground], ["#img-mask", r.mask],
                     ["#img-background", r.background]].map(([id, url]) => {
@@ -95,6 +104,7 @@
     const file = $("#file").files[0];
     if (job) rerun(); else if (file) uploadFile(file); else status("error", "Choose a video first.");
   });
-  $("#method").addEventListener("change", rerun);
+  $("#method").addEventListener("change", () => { showHelp(); rerun(); });
+  showHelp();
   if (job) load();
 })();

@@ -107,7 +107,7 @@ const GM = (() => {
                                  img.addEventListener("error", resolve, { once: true }); })));
   }
 
-  function pct(x, digits) { return (100 * x).toFixed(digits === undefined ? 1 : digits) + " %"; }
+  function pct(x, digits) { return (100 * x).toFixed(digits === undefined ? 1 : digits) + "\u00a0%"; }
   function secs(x) { return x < 1 ? Math.round(1000 * x) + " ms" : x.toFixed(2) + " s"; }
 
   /* Put the job in the address bar, so a reload or a shared link comes back to it. */

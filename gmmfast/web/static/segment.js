@@ -112,7 +112,16 @@
       card.querySelector(".swatch").style.background = c.colour;
       card.querySelector(".name").textContent = "Component " + c.label;
       card.querySelector(".tag").hidden = !c.background;
-      card.querySelector(".stats").textContent = "weight " + GM.pct(c.weight) + " · " + GM.pct(c.share) + " of pixels";
+      const stats = card.querySelector(".stats");
+      stats.textContent = "";
+      for (const [label, value] of [["weight", c.weight], ["pixels", c.share]]) {
+        const span = document.createElement("span");
+        span.append(label + " ");
+        const b = document.createElement("b");
+        b.textContent = GM.pct(value);
+        span.append(b);
+        stats.append(span);
+      }
       const link = card.querySelector("a");
       const name = names.find((n) => n.endsWith("_mask" + c.label + ".png"));
       link.href = r.downloads[name];
