@@ -644,6 +644,29 @@ def test_sniff_and_safe_stem(gen):
     assert safe_stem("../../x.png") == "x" and safe_stem("C:\\a\\b.png") == "b" and safe_stem("") == "image"
 
 
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 5, 6, 8])
+def test_shrink_photo_has_the_labels_size(factor):
+    from gmmfast.web._images import reduce_image, shrink_photo, subsample
+
+    image = np.random.default_rng(factor).integers(0, 256, (97, 131, 3), dtype=np.uint8)
+    small = shrink_photo(image, factor)
+    assert small.shape[:2] == subsample(image[:, :, 0], factor).shape == reduce_image(image, factor).shape[:2]
+    # each preview pixel is the mean of some pixels of its factor x factor block: within the block's range
+    blocks = np.pad(image.astype(int), ((0, -97 % factor), (0, -131 % factor), (0, 0)), mode="edge")
+    blocks = blocks.reshape(small.shape[0], factor, small.shape[1], factor, 3)
+    assert (small >= blocks.min(axis=(1, 3)) - 1).all() and (small <= blocks.max(axis=(1, 3)) + 1).all()
+
+
+def test_counts_and_background_are_the_library_s(gen):
+    from gmmfast.web._segment import background_label, label_counts
+
+    for k in (1, 2, 5):
+        seg = gmmfast.segment(gen.three_colour_image(seed=k), k)
+        counts = label_counts(seg.labels, k)
+        assert_array_equal(counts, seg.counts())
+        assert background_label(seg.labels, counts) == seg.background_component()
+
+
 def test_output_names_are_those_of_the_library(gen):
     from gmmfast.web._segment import output_names
 
