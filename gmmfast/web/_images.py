@@ -44,20 +44,6 @@ def reduce_image(image: np.ndarray, factor: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).reduce(factor))
 
 
-def shrink_photo(image: np.ndarray, factor: int) -> np.ndarray:
-    """A photo preview of :func:`reduce_image`'s size, made faster for even factors.
-
-    An even factor 2m takes every m-th pixel and then averages 2 x 2 blocks:
-    a quarter of the box filter's reading (on 12 megapixels it is most of the
-    preview's cost), still averaging enough to keep fine texture from aliasing
-    into stripes.  Sizes agree: ceil(ceil(W / m) / 2) = ceil(W / 2m).
-    """
-    if factor % 2 or factor < 4:
-        return reduce_image(image, factor)
-    step = factor // 2
-    return reduce_image(np.ascontiguousarray(image[::step, ::step]), 2)
-
-
 def subsample(labels: np.ndarray, factor: int) -> np.ndarray:
     """Every ``factor``-th pixel of a label map (same size as :func:`reduce_image`'s result)."""
     return labels if factor == 1 else np.ascontiguousarray(labels[::factor, ::factor])

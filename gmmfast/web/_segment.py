@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._images import as_display, encode_jpeg, encode_png, hex_colour, preview_factor, shrink_photo, subsample
+from ._images import as_display, encode_jpeg, encode_png, hex_colour, preview_factor, reduce_image, subsample
 from ._jobs import FileRef, Job, Task, UserError
 from ._uploads import check_image_bytes, decode_image, safe_stem
 
@@ -116,7 +116,7 @@ def output_names(stem: str, n_components: int) -> list[str]:
 def _original_preview(job: Job, image: np.ndarray, cfg) -> None:
     t0 = time.perf_counter()
     height, width = image.shape[:2]
-    job.add_file("original.jpg", encode_jpeg(shrink_photo(as_display(image), preview_factor(height, width,
+    job.add_file("original.jpg", encode_jpeg(reduce_image(as_display(image), preview_factor(height, width,
                                                                                            cfg.preview_side))))
     job.info["original_preview_seconds"] = round(time.perf_counter() - t0, 4)
 
