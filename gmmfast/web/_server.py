@@ -55,7 +55,12 @@ def serve(app_or_config: Any = None, host: str = "127.0.0.1", port: int = 8000, 
     The jobs' temporary folders are deleted when it returns.
     """
     app, own = _app_for(app_or_config, settings)
-    server = _make_server(app, host, port)
+    try:
+        server = _make_server(app, host, port)
+    except BaseException:  # the port is taken, say: leave no folders behind
+        if own:
+            close_app(app)
+        raise
 
     def _stop(signum, frame):  # SIGTERM ends the loop as Ctrl+C does, so the clean-up runs
         raise KeyboardInterrupt
