@@ -61,6 +61,7 @@ def browser():
                     "(apt-get install -y chromium chromium-driver; .ci/run does this)")
     options = webdriver.ChromeOptions()
     options.binary_location = found[0]
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1360,900", "--hide-scrollbars", "--force-device-scale-factor=1"):
         options.add_argument(arg)
@@ -119,6 +120,13 @@ def _screenshot(driver, name: str) -> None:
     (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
+def _no_script_errors(driver) -> None:
+    """The browser's console has no script errors (failed requests the test provoked are not scripts)."""
+    errors = [e["message"] for e in driver.get_log("browser")
+              if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert not errors, errors
+
+
 def _job_of(driver) -> str:
     return driver.current_url.rstrip("/").rsplit("/", 1)[1]
 
@@ -161,6 +169,7 @@ def test_segment_view(server, browser, inputs):
     _wait_attr(d, "results", "data-state", lambda v: v == "done")
     assert len(d.find_elements(By.CSS_SELECTOR, "#components .component")) == 6
     _screenshot(d, "segment.png")
+    _no_script_errors(d)
 
 
 def test_segment_drop_and_reload(server, browser, inputs):
@@ -181,15 +190,21 @@ def test_segment_drop_and_reload(server, browser, inputs):
     _check_segment_page(d, inputs["rose"], 3)
 
 
-def test_segment_error_shows_on_the_page(server, browser, tmp_path):
+@pytest.mark.parametrize("content, words", [
+    (b"this is a text file, whatever its name says", "not an image"),                    # refused: 400
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x40\x00\x00\x00\x40\x08\x02\x00\x00\x00\x25\x0b\xe6\x89"
+     b"\x00\x00\x00\x04IDATxxxx", "damaged")])                                          # fails in the job: 422
+def test_errors_show_on_the_page(server, browser, tmp_path, content, words):
     d = browser
-    fake = tmp_path / "not-a-picture.png"
-    fake.write_bytes(b"this is a text file, whatever its name says")
+    fake = tmp_path / "picture.png"
+    fake.write_bytes(content)
     d.get(server.url + "segment")
     d.find_element(By.ID, "file").send_keys(str(fake))
-    WebDriverWait(d, 30).until(lambda d: "error" in d.find_element(By.ID, "status").get_attribute("class"))
+    WebDriverWait(d, 60).until(lambda d: "error" in d.find_element(By.ID, "status").get_attribute("class"))
     text = d.find_element(By.ID, "status").text
-    assert "not an image" in text and "Traceback" not in d.page_source
+    assert words in text and "Traceback" not in d.page_source
+    _screenshot(d, f"segment-error-{words.split()[0]}.png")
+    _no_script_errors(d)
 
 
 def _drag(driver, element, start, end, steps: int = 8) -> None:
@@ -243,6 +258,7 @@ def test_cutout_view(server, browser, inputs):
     ref = gmmfast.grabcut(image, mask=build_mask(image.shape[:2], params["rect"], params["strokes"]))
     assert after == pytest.approx(ref.foreground.mean(), abs=1e-9)
     _screenshot(d, "cutout.png")
+    _no_script_errors(d)
 
 
 def test_background_view(server, browser, inputs):
@@ -270,6 +286,7 @@ def test_background_view(server, browser, inputs):
     assert seen or T < 200  # a short clip may finish before the first poll
     time.sleep(3)  # let the GIFs play on to a frame with traffic in it, for the screenshot
     _screenshot(d, "background.png")
+    _no_script_errors(d)
 
 
 def _watch_progress(driver, limit: float = TIMEOUT) -> bool:

@@ -78,6 +78,8 @@
     const data = new FormData();
     data.append("video", file, file.name);
     data.append("method", $("#method").value);
+    job = null;               // a new upload replaces the old one, even if it fails
+    results.hidden = true;
     results.dataset.state = "busy";
     status("busy", "Uploading…");
     const answer = await GM.upload(form.action + "?wait=0", data, (f) => status("busy", "Uploading… " + Math.round(100 * f) + " %"));

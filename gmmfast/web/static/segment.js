@@ -52,6 +52,8 @@
     data.append("image", file, file.name);
     const p = params();
     Object.keys(p).forEach((key) => data.append(key, p[key]));
+    job = null;               // a new upload replaces the old one, even if it fails
+    results.hidden = true;
     results.dataset.state = "busy";
     status("busy", "Uploading…");
     const answer = await GM.upload(form.action + "?wait=60", data, (f) => {
