@@ -83,8 +83,12 @@ def run(args) -> int:
         error(f"gmmfast serve needs Flask and waitress ({exc.name} is missing): pip install 'gmmfast[web]'")
         return 2
     try:
+        from ..web._app import LOCAL_HOSTS
+
+        # on localhost, requests must name localhost (a re-pointed DNS name cannot reach the app)
         config = WebConfig(max_upload_mb=args.max_upload_mb, workers=args.workers, queue_size=args.queue_size,
-                           job_ttl=60.0 * args.job_timeout)
+                           job_ttl=60.0 * args.job_timeout,
+                           allowed_hosts=LOCAL_HOSTS if _is_loopback(args.host) else None)
     except ValueError as exc:
         error(str(exc))
         return 2

@@ -46,6 +46,11 @@ class WebConfig:
         Memory for decoded uploads kept between runs.
     temp_dir : str or None
         Where the private job folders are made (None: the system's temporary folder).
+    allowed_hosts : tuple of str or None
+        Host names the requests may address (the Host header, port ignored); others get 400.
+        ``gmmfast serve`` on a loopback address allows only localhost names, so a web page
+        cannot reach the app through a DNS name re-pointed at 127.0.0.1 ("DNS rebinding").
+        None allows any.
     """
 
     max_upload_mb: float = 50.0
@@ -62,11 +67,12 @@ class WebConfig:
     max_jobs: int = 200
     cache_mb: float = 1024.0
     temp_dir: str | None = None
+    allowed_hosts: tuple | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "temp_dir":
+            if f.name in ("temp_dir", "allowed_hosts"):
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{f.name} must be a positive number, got {value!r}.")
@@ -115,7 +121,7 @@ def create_app(config: WebConfig | None = None, **settings: Any):
     :func:`close_app` when done with it (they are also removed at exit).
     Serve it with a production WSGI server (``gmmfast serve`` uses waitress).
     """
-    from flask import Flask
+    from flask import Flask, request
 
     base = asdict(config) if config is not None else {}
     cfg = WebConfig(**{**base, **settings})
@@ -127,11 +133,18 @@ def create_app(config: WebConfig | None = None, **settings: Any):
     app.extensions["gmmfast"] = state
     atexit.register(state.close)
 
-    from ._routes import api, pages
+    from ._routes import api, error_response, pages
 
     app.register_blueprint(pages)
     app.register_blueprint(api)
     _register_error_handlers(app)
+
+    @app.before_request
+    def _check_host():
+        if cfg.allowed_hosts is not None and _host_name(request.host) not in cfg.allowed_hosts:
+            return error_response(400, "This server answers only requests addressed to "
+                                       f"{' or '.join(cfg.allowed_hosts[:2])}.")
+        return None
 
     @app.after_request
     def _headers(response):
@@ -145,6 +158,17 @@ def create_app(config: WebConfig | None = None, **settings: Any):
         return response
 
     return app
+
+
+#: Host names of this machine's loopback addresses.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header without its port ('[::1]:8000' -> '::1')."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def close_app(app) -> None:

@@ -80,6 +80,17 @@ def test_unknown_route_and_method(client):
     assert client.get("/api/nothing/abcdefghijklmnopqrstuvwx", headers=JSON).status_code == 404
 
 
+def test_allowed_hosts_refuse_other_names(make_app):
+    from gmmfast.web._app import LOCAL_HOSTS
+
+    client = make_app(allowed_hosts=LOCAL_HOSTS).test_client()
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost"):
+        assert client.get("/api/status", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example"):
+        r = client.get("/api/status", headers={"Host": host, **JSON})
+        assert r.status_code == 400 and "addressed to" in r.get_json()["error"], host
+
+
 # --------------------------------------------------------------------------- segment
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -49,6 +50,10 @@ def test_serve_runs_waitress_and_cleans_up(tmp_path):
             assert json.load(r)["queue"]["capacity"] == 2
         with urllib.request.urlopen(url, timeout=30) as r:
             assert b'id="drop"' in r.read()
+        rebound = urllib.request.Request(url + "api/status", headers={"Host": "rebound.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:   # DNS rebinding: a foreign name is refused
+            urllib.request.urlopen(rebound, timeout=30)
+        assert refused.value.code == 400
         assert [p.name.startswith("gmmfast-web-") for p in tmp_path.iterdir()] == [True]
     finally:
         proc.send_signal(signal.SIGTERM)
