@@ -77,8 +77,10 @@ def _is_loopback(host: str) -> bool:
 def run(args) -> int:
     """Serve until Ctrl+C; returns the exit status."""
     try:
-        from ..web import WebConfig, serve
+        import flask  # noqa: F401
         import waitress  # noqa: F401
+
+        from ..web import WebConfig, serve
     except ImportError as exc:
         error(f"gmmfast serve needs Flask and waitress ({exc.name} is missing): pip install 'gmmfast[web]'")
         return 2

@@ -29,6 +29,16 @@ def test_serve_options_and_defaults():
             build_parser().parse_args(["serve", *bad])
 
 
+def test_serve_without_flask_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    from gmmfast.cli import main
+
+    monkeypatch.setitem(sys.modules, "flask", None)  # as if Flask were not installed
+    assert main(["serve", "--port", "0"]) == 2
+    assert "pip install 'gmmfast[web]'" in capsys.readouterr().err
+
+
 def test_demo_mentions_serve(tmp_path, capsys):
     from gmmfast.cli.serve import demo_step
 
