@@ -291,13 +291,15 @@ def test_background_view(server, browser, inputs):
 
 def _watch_progress(driver, limit: float = TIMEOUT) -> bool:
     """True if the progress bar was seen, until the result shows."""
-    seen, deadline = False, time.monotonic() + limit
+    seen, shot, deadline = False, False, time.monotonic() + limit
     while time.monotonic() < deadline:
         box = driver.find_element(By.ID, "progress-box")
         if box.is_displayed():
-            if not seen:
-                _screenshot(driver, "background-progress.png")
             seen = True
+            value = float(driver.find_element(By.ID, "progress").get_attribute("value") or 0)
+            if not shot and value > 0.1:  # a bar part way, for the screenshot
+                _screenshot(driver, "background-progress.png")
+                shot = True
         if driver.find_element(By.ID, "results").get_attribute("data-state") in ("done", "error"):
             return seen
         time.sleep(0.05)

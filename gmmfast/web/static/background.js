@@ -18,7 +18,7 @@
   function progress(run) {
     $("#progress-box").hidden = false;
     $("#progress").value = run.progress || 0;
-    $("#progress-text").textContent = run.status === "queued" ? "waiting for the server…" :
+    $("#progress-text").textContent = run.status === "queued" ? "starting…" :
       Math.round(100 * (run.progress || 0)) + " % · " + (run.message || "working");
   }
 
