@@ -73,7 +73,7 @@ def read_frames(job: Job, task: Task, cfg) -> tuple[np.ndarray, float, int | Non
                 raise UserError("The video's frames change size; cannot process it.")
             frames.append(frame)
             if len(frames) % 10 == 0:
-                task.report(0.25 * len(frames) / max(budget, declared or 0, 1), f"reading frame {len(frames)}")
+                task.report(0.2 * len(frames) / min(budget, declared or budget), f"reading frame {len(frames)}")
         fps = reader.fps or 10.0
     if not frames:
         raise UserError("The video has no frames.")
@@ -85,7 +85,7 @@ def _online_masks(model, frames: np.ndarray, task: Task) -> np.ndarray:
     for start in range(0, len(frames), BATCH):
         m = model.apply_many(frames[start:start + BATCH])
         masks[start:start + BATCH] = m.view(np.uint8) * np.uint8(255) if m.dtype == bool else m
-        task.report(0.25 + 0.6 * (start + len(m)) / len(frames), f"frame {start + len(m)} of {len(frames)}")
+        task.report(0.2 + 0.3 * (start + len(m)) / len(frames), f"frame {start + len(m)} of {len(frames)}")
     return masks
 
 
@@ -95,7 +95,7 @@ def _batch_masks(frames: np.ndarray, task: Task, mask_of: Callable[[np.ndarray],
         m = mask_of(frame)
         masks[i] = m.view(np.uint8) * np.uint8(255) if m.dtype == bool else m
         if i % 5 == 4 or i == len(frames) - 1:
-            task.report(0.45 + 0.4 * (i + 1) / len(frames), f"frame {i + 1} of {len(frames)}")
+            task.report(0.3 + 0.2 * (i + 1) / len(frames), f"frame {i + 1} of {len(frames)}")
     return masks
 
 
@@ -107,7 +107,7 @@ def subtract_background(method: str, frames: np.ndarray, task: Task) -> tuple[np
         model = gmmfast.BackgroundSubtractor() if method == "recommended" else gmmfast.BackgroundSubtractorMOG2()
         masks = _online_masks(model, frames, task)
         return masks, model.background_image()
-    task.report(0.3, "estimating the background")
+    task.report(0.22, "estimating the background")
     if method == "pixelgmm":
         gmm = gmmfast.PixelGMM().fit(frames)
         return _batch_masks(frames, task, gmm.apply), gmm.background_image()
@@ -123,8 +123,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     t_read = time.perf_counter()
     masks, background = subtract_background(task.params["method"], frames, task)
     t_model = time.perf_counter()
-    task.report(0.85, "writing the results")
-    files = _write_results(job, task.number, frames, masks, background, fps)
+    files = _write_results(job, task, frames, masks, background, fps)
     t_end = time.perf_counter()
     T, H, W = masks.shape
     return {"frames": T, "declared_frames": declared, "width": W, "height": H, "fps": fps,
@@ -135,29 +134,31 @@ def run(job: Job, task: Task, cfg) -> dict:
             "downloads": [f"{job.info['name']}_{name}" for name in ("background.png", "foreground.gif", "mask.gif")]}
 
 
-def _write_results(job: Job, number: int, frames: np.ndarray, masks: np.ndarray, background: np.ndarray,
+def _write_results(job: Job, task: Task, frames: np.ndarray, masks: np.ndarray, background: np.ndarray,
                    fps: float) -> dict:
-    """Write the downloads (full size) and the page's previews; returns the previews' file references."""
+    """Write the downloads (full size) and the page's previews; returns the previews' file references.
+
+    Encoding the GIFs (a palette per colour frame) takes longer than the
+    model on short clips, so the progress bar moves on per file.
+    """
     from ..video import write_video
 
-    prefix = f"r{number}/"
-    background = np.clip(np.rint(background), 0, 255).astype(np.uint8)
+    prefix = f"r{task.number}/"
     fg = masks == 255
-    out = {"background": job.add_file(prefix + "background.png", encode_png(background))}
-    for name, video in (("foreground", np.where(fg[..., None], frames, np.uint8(0))), ("mask", masks)):
-        write_video(job.new_path(prefix + name + ".gif"), video, fps)
-        out[name] = job.register(prefix + name + ".gif")
     f = preview_factor(frames.shape[1], frames.shape[2], PREVIEW_SIDE)
     small, small_fg = frames[:, ::f, ::f], fg[:, ::f, ::f]
+    gifs = [("foreground", np.where(fg[..., None], frames, np.uint8(0))), ("mask", masks)]
     if f > 1:  # the page shows smaller copies of large videos
-        for name, video in (("foreground", np.where(small_fg[..., None], small, np.uint8(0))),
-                            ("mask", masks[:, ::f, ::f])):
-            write_video(job.new_path(prefix + "preview_" + name + ".gif"), video, fps)
-            out[name] = job.register(prefix + "preview_" + name + ".gif")
+        gifs += [("preview_foreground", np.where(small_fg[..., None], small, np.uint8(0))),
+                 ("preview_mask", masks[:, ::f, ::f])]
     # the input with the background darkened: what was found, in context
-    overlay = np.where(small_fg[..., None], small, (small * np.float32(0.3)).astype(np.uint8))
-    write_video(job.new_path(prefix + "overlay.gif"), overlay, fps)
-    out["overlay"] = job.register(prefix + "overlay.gif")
+    gifs.append(("overlay", np.where(small_fg[..., None], small, (small * np.float32(0.3)).astype(np.uint8))))
+    background = np.clip(np.rint(background), 0, 255).astype(np.uint8)
+    out = {"background": job.add_file(prefix + "background.png", encode_png(background))}
+    for i, (name, video) in enumerate(gifs):
+        task.report(0.5 + 0.5 * i / len(gifs), f"writing {name.replace('preview_', '')}.gif")
+        write_video(job.new_path(prefix + name + ".gif"), video, fps)
+        out[name.replace("preview_", "")] = job.register(prefix + name + ".gif")  # previews replace the full ones
     return out
 
 

@@ -605,6 +605,20 @@ def test_background_methods_match_the_library(client, gen, tmp_path, method):
     assert len(gmmfast.video.read_video(tmp_path / "mask.gif")) == len(frames)
 
 
+def test_background_previews_of_large_videos_are_smaller(client, gen, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr("gmmfast.web._video.PREVIEW_SIDE", 32)   # 64 x 48 frames count as large
+    run, _ = _background_run(client, gen, _clip(6))
+    res = run["result"]
+    for key, size in (("foreground", (32, 24)), ("mask", (32, 24)), ("overlay", (32, 24)),
+                      ("background", (64, 48))):
+        with Image.open(io.BytesIO(client.get(res[key]).data)) as im:
+            assert im.size == size, key
+    with Image.open(io.BytesIO(client.get(res["downloads"]["clip_foreground.gif"]).data)) as im:
+        assert im.size == (64, 48) and im.n_frames == 6
+
+
 def test_background_progress_and_frame_budget(make_app, gen):
     client = make_app(max_frames=10).test_client()
     run, _ = _background_run(client, gen, _clip(24))
