@@ -22,7 +22,7 @@ from ._uploads import check_video_header, safe_stem, video_suffix
 
 #: Methods offered, with the labels the page shows.
 METHODS = {
-    "recommended": "Recommended (tuned MOG2 with clean-up)",
+    "recommended": "Recommended (gmmfast's tuned pipeline)",
     "mog2": "MOG2 (OpenCV defaults, shadows grey)",
     "pixelgmm": "Per-pixel GMM (fitted on the whole clip)",
     "median": "Median background",
@@ -104,6 +104,7 @@ def subtract_background(method: str, frames: np.ndarray, task: Task) -> tuple[np
     import gmmfast
 
     if method in ("recommended", "mog2"):
+        # 'recommended' is whatever BackgroundSubtractor's default method is (its choices may grow)
         model = gmmfast.BackgroundSubtractor() if method == "recommended" else gmmfast.BackgroundSubtractorMOG2()
         masks = _online_masks(model, frames, task)
         return masks, model.background_image()

@@ -6,7 +6,7 @@
   const form = $("#controls"), results = $("#results");
   let job = GM.body.dataset.job || null;
   const HELP = {
-    recommended: "An adaptive mixture per pixel (MOG2) tuned for real footage: ignores shadows and compression noise, cleans the mask. Learns as the video plays.",
+    recommended: "gmmfast's recommended pipeline: Gaussian mixtures per pixel tuned for real footage, which ignore shadows and compression noise and clean up the mask. Learns as the video plays.",
     mog2: "OpenCV's MOG2 with its default settings: shadows are marked grey in the mask. Learns as the video plays.",
     pixelgmm: "A Gaussian mixture per pixel fitted to the whole clip at once; pixels far from every background Gaussian are foreground.",
     median: "The per-pixel median of the clip is the background; pixels more than 30 grey levels from it are foreground.",
