@@ -5,7 +5,8 @@ user drew (inside the box 'probably foreground', outside it 'background',
 foreground strokes 'foreground', background strokes 'background'); nothing
 of a previous run is carried over, so a run depends only on the drawing.
 Images above ``cutout_max_pixels`` are cut out at a reduced working size
-(the page says so); coordinates sent by the page are in working pixels.
+while the user draws (coordinates sent by the page are in working pixels),
+and at full size from the same drawing when the results are downloaded.
 """
 
 from __future__ import annotations
@@ -169,26 +170,47 @@ def run(job: Job, task: Task, cfg) -> dict:
 
 
 def build_download(job: Job, task_number: int, name: str, cfg) -> str:
-    """Encode the working-size cut-out (RGBA) or mask (0/255) of run ``task_number``; returns its key."""
+    """Encode the cut-out (RGBA) or mask (0/255) of run ``task_number`` at the image's full size; returns its key.
+
+    An image cut out at a reduced working size is cut again at full size
+    from the same box and strokes (scaled), so downloads always have the
+    uploaded image's pixels.
+    """
     stem = job.info["name"]
     if name not in (f"{stem}_cutout.png", f"{stem}_mask.png"):
         raise UserError(f"This run has no file {name[:60]!r}.")
     key = f"r{task_number}/full/{name}"
     if key in job.private:
         return key
-    cached = job.cache.get("cut")
-    if cached is not None and cached[0] == task_number:
-        fg = cached[1]
-    else:
-        from .._grabcut import grabcut
-
-        p = job.tasks[task_number].params
-        image = work_image(job, cfg)
-        fg = grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
-                     iterations=p["iterations"]).foreground
+    image, fg = _full_size_cut(job, task_number, cfg)
     if name.endswith("_cutout.png"):
-        data = encode_png(np.dstack([work_image(job, cfg), fg.view(np.uint8) * np.uint8(255)]))
+        data = encode_png(np.dstack([image, fg.view(np.uint8) * np.uint8(255)]))
     else:
         data = encode_png(fg.view(np.uint8) * np.uint8(255))
     job.add_file(key, data, private=True)
     return key
+
+
+def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB image, foreground) of run ``task_number`` at the uploaded image's size."""
+    from .._grabcut import grabcut
+
+    p = job.tasks[task_number].params
+    cached = job.cache.get("cut")
+    if not job.info["reduced"]:
+        image = work_image(job, cfg)
+        if cached is not None and cached[0] == task_number:
+            return image, cached[1]
+        return image, grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
+                              iterations=p["iterations"]).foreground
+    image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    sx = image.shape[1] / job.info["work_width"]
+    sy = image.shape[0] / job.info["work_height"]
+    x, y, w, h = p["rect"]
+    rect = [int(round(x * sx)), int(round(y * sy)), int(round(w * sx)), int(round(h * sy))]
+    strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
+                "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
+    mask = build_mask(image.shape[:2], rect, strokes)
+    return image, grabcut(image, mask=mask, iterations=p["iterations"]).foreground

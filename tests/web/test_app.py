@@ -529,10 +529,23 @@ def test_large_images_are_cut_out_at_a_working_size(make_app, gen):
     info = run["info"]
     assert info["reduced"] and info["work_width"] * info["work_height"] <= 4800
     assert info["work_width"] / info["work_height"] == pytest.approx(160 / 120, rel=0.03)
-    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [10, 10, 40, 30]}, headers=JSON).get_json()
+    strokes = [{"label": "fg", "radius": 2, "points": [[30, 25]]}]
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [10, 10, 40, 30], "strokes": strokes},
+                      headers=JSON).get_json()
     assert res["status"] == "done"
+    # the downloads are cut at the uploaded size, from the same drawing scaled up
+    from gmmfast.web._cutout import build_mask
+
+    image = gmmfast.data.sample_image(120, 160).image
+    sx, sy = 160 / info["work_width"], 120 / info["work_height"]
+    rect = [round(10 * sx), round(10 * sy), round(40 * sx), round(30 * sy)]
+    scaled = [{"label": "fg", "radius": 2 * (sx + sy) / 2, "points": [(30 * sx, 25 * sy)]}]
+    ref = gmmfast.grabcut(image, mask=build_mask((120, 160), rect, scaled))
     mask = gen.decode_png(client.get(res["result"]["downloads"]["house_mask.png"]).data)
-    assert mask.shape == (info["work_height"], info["work_width"])
+    assert mask.shape == (120, 160)
+    assert_array_equal(mask, ref.foreground.astype(np.uint8) * 255)
+    cut = gen.decode_png(client.get(res["result"]["downloads"]["house_cutout.png"]).data)
+    assert_array_equal(cut, ref.cutout())
 
 
 @pytest.mark.parametrize("body, words", [({}, "Draw a box"), ({"rect": [0, 0, 1, 1]}, "too small"),
