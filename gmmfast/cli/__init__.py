@@ -14,7 +14,7 @@ import sys
 
 # Subcommand modules, in the order ``gmmfast --help`` lists them.  A module
 # that is not present in this build is left out.
-SUBCOMMANDS = ("segment", "bgsub", "grabcut", "demo")
+SUBCOMMANDS = ("segment", "bgsub", "grabcut", "demo", "serve")
 
 
 def _modules():

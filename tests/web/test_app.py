@@ -1,0 +1,721 @@
+"""The web app through Flask's test client: every route, every bad input.
+
+Results are compared with the library called directly on the same pixels
+(and with ``gmmfast segment -o`` for the downloads), so a web layer that
+passes the wrong parameters, mixes up labels or encodes the wrong picture fails.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+pytest.importorskip("flask", reason="the web app needs Flask: pip install 'gmmfast[web]'")
+
+import gmmfast  # noqa: E402
+from gmmfast.web import WebConfig  # noqa: E402
+from gmmfast.web._jobs import Task  # noqa: E402
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def post_image(client, data: bytes, name: str = "picture.png", kind: str = "segment", field: str = "image",
+               headers=JSON, **form):
+    body = {field: (io.BytesIO(data), name), **{k: str(v) for k, v in form.items()}}
+    return client.post(f"/api/{kind}", data=body, headers=headers, content_type="multipart/form-data")
+
+
+def store(app):
+    return app.extensions["gmmfast"].store
+
+
+# --------------------------------------------------------------------------- pages and static files
+
+
+@pytest.mark.parametrize("path, marker", [("/", 'id="k"'), ("/segment", 'id="components"'),
+                                          ("/cutout", 'id="canvas"'), ("/background", 'id="progress"')])
+def test_pages_render_without_external_assets(client, path, marker):
+    r = client.get(path)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert marker in html
+    # every script, stylesheet and image comes from this server: the page works offline
+    for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert not re.match(r"^(https?:)?//", ref), ref
+    for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+        assert client.get(ref).status_code == 200, ref
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+
+
+def test_static_files_reference_nothing_remote(app):
+    from pathlib import Path
+
+    folder = Path(app.static_folder)
+    for f in folder.iterdir():
+        text = re.sub(r'xmlns="[^"]*"', "", f.read_text())  # an XML namespace is a name, not a download
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text), f.name
+
+
+def test_status_reports_queue_and_limits(client):
+    r = client.get("/api/status")
+    assert r.status_code == 200
+    data = r.get_json()
+    assert data["queue"] == {"waiting": 0, "running": 0, "capacity": 4, "workers": 1}
+    assert data["limits"]["max_upload_mb"] == 2
+
+
+def test_unknown_route_and_method(client):
+    assert client.get("/nowhere").status_code == 404
+    r = client.get("/api/segment", headers=JSON)  # uploads are POSTed
+    assert r.status_code == 405 and "error" in r.get_json()
+    assert client.get("/api/nothing/abcdefghijklmnopqrstuvwx", headers=JSON).status_code == 404
+
+
+def test_allowed_hosts_refuse_other_names(make_app):
+    from gmmfast.web._app import LOCAL_HOSTS
+
+    client = make_app(allowed_hosts=LOCAL_HOSTS).test_client()
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost"):
+        assert client.get("/api/status", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example"):
+        r = client.get("/api/status", headers={"Host": host, **JSON})
+        assert r.status_code == 400 and "addressed to" in r.get_json()["error"], host
+
+
+# --------------------------------------------------------------------------- segment
+
+
+@pytest.mark.parametrize("fmt, options", [("PNG", {}), ("JPEG", {"quality": 95}), ("WEBP", {"lossless": True}),
+                                          ("BMP", {}), ("TIFF", {})])
+def test_segment_every_format_matches_the_library(client, gen, fmt, options):
+    data = gen.encode(gen.three_colour_image(), fmt, **options)
+    r = post_image(client, data, name="upload.bin", k=3)  # the name's extension is irrelevant
+    assert r.status_code == 201, r.get_json()
+    run = r.get_json()
+    assert run["status"] == "done" and run["info"]["format"] == ("WEBP" if fmt == "WEBP" else fmt)
+    image = gmmfast.io.read_image(io.BytesIO(data))
+    seg = gmmfast.segment(image, 3)
+    res = run["result"]
+    assert res["n_components"] == 3 and len(res["components"]) == 3
+    np.testing.assert_allclose([c["weight"] for c in res["components"]], seg.model.weights_, rtol=1e-6)
+    for c, k in zip(res["components"], range(3)):
+        mask = gen.decode_png(client.get(c["mask"]).data)
+        assert_array_equal(mask, seg.labels == k)
+        assert c["share"] == pytest.approx(np.mean(seg.labels == k))
+    binary = gen.decode_png(client.get(res["binary"]).data)
+    assert_array_equal(binary, seg.binary_map() == 255)
+    segmented = gen.decode_png(client.get(res["segmented"]).data)
+    assert_array_equal(segmented, seg.segmented_image())
+
+
+def test_previews_are_downsized_but_aligned(make_app, gen):
+    client = make_app(preview_side=50).test_client()
+    image = gen.three_colour_image(90, 125)
+    r = post_image(client, gen.encode(image, "PNG"), k=2)
+    res = r.get_json()["result"]
+    f = res["preview"]["factor"]
+    assert f == 3 and (res["preview"]["height"], res["preview"]["width"]) == (30, 42)  # ceil(90/3), ceil(125/3)
+    seg = gmmfast.segment(image, 2)
+    mask0 = gen.decode_png(client.get(res["components"][0]["mask"]).data)
+    assert_array_equal(mask0, seg.labels[::3, ::3] == 0)
+    original = gen.decode_png(client.get(res["original"]).data)  # JPEG decodes the same way
+    assert original.shape == (30, 42, 3)
+    # the preview is the mean of each 3 x 3 block (JPEG-compressed): compare with a NumPy block mean
+    padded = np.pad(image.astype(float), ((0, 0), (0, 1), (0, 0)), mode="edge")[:90, :126]
+    blocks = padded.reshape(30, 3, 42, 3, 3).mean(axis=(1, 3))
+    assert np.abs(original.astype(float) - blocks)[:, :-1].mean() < 6
+
+
+def test_zip_holds_the_files_of_the_cli(client, gen, tmp_path):
+    from gmmfast.cli import main
+
+    image = gen.three_colour_image()
+    (tmp_path / "bands.png").write_bytes(gen.encode(image, "PNG"))
+    # --seed 0: the library's default seed (the CLI draws a random one without it)
+    assert main(["segment", str(tmp_path / "bands.png"), "-k", "4", "--features", "lab", "--seed", "0",
+                 "-o", str(tmp_path / "cli")]) == 0
+    r = post_image(client, gen.encode(image, "PNG"), name="bands.png", k=4, features="lab")
+    run = r.get_json()
+    z = client.get(run["result"]["downloads"]["files.zip"])
+    assert z.status_code == 200 and "attachment" in z.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(z.data)) as zf:
+        names = sorted(zf.namelist())
+        assert names == sorted(p.name for p in (tmp_path / "cli").iterdir())
+        for name in names:
+            ours = gen.decode_png(zf.read(name))
+            theirs = gmmfast.io.read_image(tmp_path / "cli" / name)
+            assert_array_equal(ours.astype(np.uint8) * (255 if ours.dtype == bool else 1), theirs, err_msg=name)
+    # single files are offered too, under the same names
+    one = client.get(run["result"]["downloads"]["bands_mask0.png"])
+    assert_array_equal(gen.decode_png(one.data), gmmfast.io.read_image(tmp_path / "cli" / "bands_mask0.png"))
+
+
+def test_changing_k_reruns_without_uploading(client, gen):
+    run1 = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=2).get_json()
+    job = run1["job"]
+    r = client.post(f"/api/segment/{job}/runs", json={"k": 5, "features": "rgb", "smoothing": 0.5}, headers=JSON)
+    assert r.status_code == 200
+    run2 = r.get_json()
+    assert run2["job"] == job and run2["run"] == 2 and len(run2["result"]["components"]) == 5
+    info = client.get(f"/api/segment/{job}", headers=JSON).get_json()
+    assert [x["run"] for x in info["runs"]] == [1, 2] and info["latest"]["run"] == 2
+    again = client.get(f"/api/segment/{job}/runs/1", headers=JSON).get_json()
+    assert len(again["result"]["components"]) == 2  # earlier runs stay readable
+
+
+def test_rerun_after_the_cache_was_trimmed_decodes_again(client, app, gen):
+    image = gen.three_colour_image()
+    job = post_image(client, gen.encode(image, "PNG"), k=3).get_json()["job"]
+    store(app).trim_caches(0)
+    assert "image" not in store(app).get(job).cache
+    run = client.post(f"/api/segment/{job}/runs", json={"k": 2}, headers=JSON).get_json()
+    assert run["status"] == "done"
+    np.testing.assert_allclose([c["weight"] for c in run["result"]["components"]],
+                               gmmfast.segment(image, 2).model.weights_, rtol=1e-6)
+
+
+def test_auto_k_reports_the_criterion(client, gen):
+    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k="auto").get_json()
+    res = run["result"]
+    assert res["auto"] is True and res["criterion"]
+    best = min(res["criterion"], key=res["criterion"].get)
+    assert int(best) == res["n_components"]
+
+
+@pytest.mark.parametrize("form, words", [({"k": 0}, "1 to 16"), ({"k": 17}, "1 to 16"), ({"k": "many"}, "whole number"),
+                                         ({"features": "hsv"}, "colour space"), ({"smoothing": -1}, "Smoothing"),
+                                         ({"smoothing": "nan"}, "Smoothing"), ({"smoothing": "x"}, "Smoothing")])
+def test_bad_parameters_are_400_and_store_nothing(client, app, gen, form, words):
+    r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), **form)
+    assert r.status_code == 400 and words in r.get_json()["error"]
+    assert len(store(app)) == 0
+
+
+def test_bad_parameters_of_a_rerun_are_400(client, gen):
+    job = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()["job"]
+    r = client.post(f"/api/segment/{job}/runs", json={"k": 99}, headers=JSON)
+    assert r.status_code == 400
+    r = client.post(f"/api/segment/{job}/runs", data="[1, 2]", content_type="application/json", headers=JSON)
+    assert r.status_code == 400 and "JSON object" in r.get_json()["error"]
+
+
+# --------------------------------------------------------------------------- bad uploads
+
+
+@pytest.mark.parametrize("data", [b"hello, this is text pretending to be a picture",
+                                  b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n",
+                                  b"\x00" * 100, b"RIFF\x10\x00\x00\x00AVI LIST"])
+def test_non_images_are_400_json_and_html(client, app, data):
+    r = post_image(client, data, name="holiday.jpg")
+    assert r.status_code == 400 and "not an image" in r.get_json()["error"]
+    r = post_image(client, data, name="holiday.jpg", headers=HTML)
+    assert r.status_code == 400 and r.mimetype == "text/html"
+    assert "not an image" in r.get_data(as_text=True)
+    assert len(store(app)) == 0
+
+
+def test_damaged_image_shows_a_message_not_a_trace(client, gen):
+    data = gen.encode(gen.three_colour_image(200, 200), "PNG")[:600]  # header intact, pixels cut off
+    r = post_image(client, data)
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["status"] == "error" and "damaged" in body["error"]
+    assert "Traceback" not in r.get_data(as_text=True)
+
+
+def test_missing_or_empty_file_is_400(client):
+    r = client.post("/api/segment", data={"k": "3"}, headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 400 and "'image'" in r.get_json()["error"]
+    r = post_image(client, b"")
+    assert r.status_code == 400 and "empty" in r.get_json()["error"]
+
+
+def test_upload_over_the_limit_is_413(client, app):
+    big = b"\xff\xd8\xff" + bytes(3 * 1024 * 1024)  # 3 MB, the limit is 2 MB
+    r = post_image(client, big, name="big.jpg")
+    assert r.status_code == 413 and "2 MB" in r.get_json()["error"]
+    r = post_image(client, big, name="big.jpg", headers=HTML)
+    assert r.status_code == 413 and "2 MB" in r.get_data(as_text=True)
+    assert len(store(app)) == 0
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns when it parses the header
+@pytest.mark.parametrize("size, words", [(50_000, "2500 megapixels"),   # beyond Pillow's own limit too
+                                         (10_000, "10000x10000")])     # within Pillow's, beyond the server's
+def test_decompression_bomb_is_refused_before_decoding(client, app, gen, monkeypatch, size, words):
+    import struct
+
+    from PIL import Image
+
+    bomb = gen.png_bomb(size, size)
+    assert len(bomb) < 2000 and struct.unpack(">II", bomb[16:24]) == (size, size)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the bomb's pixels were decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+    monkeypatch.setattr("gmmfast.io.read_image", no_decoding)
+    t0 = time.perf_counter()
+    r = post_image(client, bomb)
+    assert time.perf_counter() - t0 < 5
+    assert r.status_code == 413 and words in r.get_json()["error"]
+    assert len(store(app)) == 0
+
+
+def test_image_over_the_pixel_limit_is_refused(make_app, gen):
+    client = make_app(max_image_pixels=5000).test_client()
+    r = post_image(client, gen.encode(gen.three_colour_image(100, 100), "PNG"))
+    assert r.status_code == 413 and "megapixels" in r.get_json()["error"]
+
+
+def test_client_file_names_never_become_paths(client, app, gen, tmp_path):
+    image = gen.encode(gen.three_colour_image(), "PNG")
+    for name in ("../../../evil.png", "..\\..\\evil.png", "/etc/passwd", "a\x00b.png", "ünïcødé ☃.png", ".png"):
+        run = post_image(client, image, name=name, k=2).get_json()
+        stem = run["info"]["name"]
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", stem) and ".." not in stem, (name, stem)
+        folder = store(app).get(run["job"]).folder
+        written = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert all(not w.startswith(".") and "evil" not in w and "passwd" not in w for w in written), written
+    outside = [p for p in tmp_path.rglob("*") if "evil" in p.name or "passwd" in p.name]
+    assert outside == []
+
+
+# --------------------------------------------------------------------------- files, folders, time-outs
+
+
+def test_only_registered_files_are_served(client, gen):
+    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()
+    job = run["job"]
+    assert client.get(run["result"]["original"]).status_code == 200
+    for name in ("upload", "../upload", "r1/../upload", "%2e%2e/%2e%2e/etc/passwd", "r1/nothing.png"):
+        assert client.get(f"/api/segment/{job}/files/{name}").status_code == 404, name
+    assert client.get(f"/api/cutout/{job}").status_code == 404          # a job belongs to its view
+    assert client.get("/api/segment/not-a-job").status_code == 404
+    assert client.get(f"/api/segment/{job}/runs/9").status_code == 404
+    r = client.get(f"/api/segment/{job}/runs/1/download/other.png", headers=JSON)
+    assert r.status_code == 400 and "no file" in r.get_json()["error"]
+
+
+def test_job_folders_are_private_and_expire(make_app, gen, tmp_path):
+    app = make_app(job_ttl=0.5)
+    client = app.test_client()
+    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()
+    job = store(app).get(run["job"])
+    folder = job.folder
+    assert folder.is_dir() and folder.parent == store(app).root and tmp_path in folder.parents
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store(app).root.stat().st_mode) == 0o700
+    assert store(app).expire(now=time.monotonic() + 1.0) == 1
+    assert not folder.exists()
+    assert client.get(f"/api/segment/{run['job']}").status_code == 404
+    r = client.get(f"/segment/{run['job']}")
+    assert r.status_code == 404 and "upload it again" in r.get_data(as_text=True)
+
+
+def test_the_reaper_thread_expires_jobs(make_app, gen):
+    app = make_app(job_ttl=0.3)
+    client = app.test_client()
+    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()
+    folder = store(app).get(run["job"]).folder
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not folder.exists()
+
+
+def test_closing_the_app_removes_every_folder(make_app, gen):
+    from gmmfast.web import close_app
+
+    app = make_app()
+    client = app.test_client()
+    post_image(client, gen.encode(gen.three_colour_image(), "PNG"))
+    root = store(app).root
+    assert any(root.iterdir())
+    close_app(app)
+    assert not root.exists()
+
+
+def test_oldest_idle_job_makes_room(make_app, gen):
+    app = make_app(max_jobs=2)
+    client = app.test_client()
+    jobs = [post_image(client, gen.encode(gen.three_colour_image(seed=i), "PNG")).get_json()["job"] for i in range(3)]
+    assert client.get(f"/api/segment/{jobs[0]}").status_code == 404
+    assert all(client.get(f"/api/segment/{j}").status_code == 200 for j in jobs[1:])
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def _block_queue(app):
+    """Occupy every worker and waiting place with tasks that wait for the returned event."""
+    release = threading.Event()
+    queue = app.extensions["gmmfast"].queue
+    tasks = [queue.submit(Task(0, "test", {}), lambda t: release.wait(30)) for _ in range(queue.capacity)]
+    return release, tasks
+
+
+def test_full_queue_answers_503(make_app, gen):
+    app = make_app(queue_size=2)
+    client = app.test_client()
+    release, tasks = _block_queue(app)
+    try:
+        r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"))
+        assert r.status_code == 503 and r.headers["Retry-After"] == "5" and "busy" in r.get_json()["error"]
+        r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), headers=HTML)
+        assert r.status_code == 503 and "busy" in r.get_data(as_text=True)
+        assert len(store(app)) == 0
+    finally:
+        release.set()
+    assert all(t.wait(10) for t in tasks)
+    assert post_image(client, gen.encode(gen.three_colour_image(), "PNG")).status_code == 201
+
+
+def test_a_run_that_is_still_going_answers_202_and_can_be_followed(make_app, gen):
+    app = make_app(queue_size=3)
+    client = app.test_client()
+    release = threading.Event()
+    blocker = app.extensions["gmmfast"].queue.submit(Task(0, "test", {}), lambda t: release.wait(30))
+    try:
+        data = {"image": (io.BytesIO(gen.encode(gen.three_colour_image(), "PNG")), "x.png")}
+        r = client.post("/api/segment?wait=0", data=data, headers=JSON, content_type="multipart/form-data")
+        assert r.status_code == 202 and r.get_json()["status"] == "queued"
+        url = r.headers["Location"]
+        assert client.get(url, headers=JSON).get_json()["status"] == "queued"
+        assert client.get("/api/status").get_json()["queue"] == {"waiting": 1, "running": 1, "capacity": 3,
+                                                                  "workers": 1}
+    finally:
+        release.set()
+    blocker.wait(10)
+    done = client.get(url + "?wait=30", headers=JSON).get_json()
+    assert done["status"] == "done" and done["progress"] == 1.0
+
+
+def test_a_newer_run_replaces_a_waiting_one(make_app, gen):
+    app = make_app(queue_size=4)
+    client = app.test_client()
+    job = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()["job"]
+    release = threading.Event()
+    queue = app.extensions["gmmfast"].queue
+    blocker = queue.submit(Task(0, "test", {}), lambda t: release.wait(30))
+    try:
+        first = client.post(f"/api/segment/{job}/runs?wait=0", json={"k": 2}, headers=JSON).get_json()
+        second = client.post(f"/api/segment/{job}/runs?wait=0", json={"k": 4}, headers=JSON).get_json()
+    finally:
+        release.set()
+    blocker.wait(10)
+    assert client.get(first["url"], headers=JSON).get_json()["status"] == "cancelled"
+    assert client.get(second["url"] + "?wait=30", headers=JSON).get_json()["status"] == "done"
+
+
+# --------------------------------------------------------------------------- job errors
+
+
+def test_a_library_error_is_shown_as_its_message(client, gen):
+    one_pixel = gen.encode(np.full((1, 1, 3), 128, dtype=np.uint8), "PNG")
+    r = post_image(client, one_pixel, k=5)
+    assert r.status_code == 422
+    assert "components" in r.get_json()["error"]
+
+
+def test_an_unexpected_error_hides_its_details(client, gen, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail /usr/lib/python")
+
+    monkeypatch.setattr("gmmfast._segmentation.segment", broken)
+    r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"))
+    text = r.get_data(as_text=True)
+    assert r.status_code == 422 and "server log" in r.get_json()["error"]
+    assert "secret" not in text and "Traceback" not in text
+
+
+def test_an_error_in_a_route_is_a_clean_500(client, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("gmmfast.web._routes.run_json", broken)
+    client.application.testing = False  # let the error handler answer as in production
+    client.application.config["PROPAGATE_EXCEPTIONS"] = False
+    job = store(client.application).create("segment")
+    job.new_task({})
+    r = client.get(f"/api/segment/{job.id}", headers=JSON)
+    assert r.status_code == 500 and "secret" not in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- HTML forms
+
+
+def test_a_plain_form_post_redirects_to_the_page(client, gen):
+    r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), headers=HTML)
+    assert r.status_code == 303
+    page = r.headers["Location"]
+    assert re.fullmatch(r"/segment/[A-Za-z0-9_-]{20,40}", page)
+    html = client.get(page).get_data(as_text=True)
+    assert f'data-job="{page.rsplit("/", 1)[1]}"' in html
+
+
+# --------------------------------------------------------------------------- cut out
+
+
+def _cutout_job(client, gen, image):
+    r = post_image(client, gen.encode(image, "PNG"), name="house.png", kind="cutout")
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_cutout_matches_the_library(client, gen):
+    sample = gmmfast.data.sample_image(120, 160)
+    run = _cutout_job(client, gen, sample.image)
+    info = run["info"]
+    assert (info["work_width"], info["work_height"]) == (160, 120) and not info["reduced"]
+    assert client.get(run["result"]["original"]).status_code == 200
+    rect = [int(v) for v in sample.box]
+    r = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": rect}, headers=JSON)
+    assert r.status_code == 200
+    res = r.get_json()["result"]
+    ref = gmmfast.grabcut(sample.image, rect=tuple(rect))
+    assert res["foreground_fraction"] == pytest.approx(ref.foreground.mean(), abs=1e-12)
+    mask = gen.decode_png(client.get(res["downloads"]["house_mask.png"]).data)
+    assert_array_equal(mask, ref.foreground.astype(np.uint8) * 255)
+    cut = gen.decode_png(client.get(res["downloads"]["house_cutout.png"]).data)
+    assert_array_equal(cut, ref.cutout())
+
+
+def test_cutout_strokes_force_pixels(client, gen):
+    sample = gmmfast.data.sample_image(120, 160)
+    run = _cutout_job(client, gen, sample.image)
+    x, y, w, h = (int(v) for v in sample.box)
+    inside, outside = [x + w // 2, y + h // 2], [5.0, 5.0]
+    strokes = [{"label": "bg", "radius": 4, "points": [inside]}, {"label": "fg", "radius": 3, "points": [outside]}]
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [x, y, w, h], "strokes": strokes},
+                      headers=JSON).get_json()["result"]
+    mask = gen.decode_png(client.get(res["downloads"]["house_mask.png"]).data)
+    assert mask[inside[1], inside[0]] == 0 and mask[5, 5] == 255
+    # the same drawing given to the library as its mask
+    from gmmfast.web._cutout import build_mask
+
+    ref = gmmfast.grabcut(sample.image, mask=build_mask(sample.image.shape[:2], [x, y, w, h], strokes))
+    assert_array_equal(mask, ref.foreground.astype(np.uint8) * 255)
+
+
+def test_build_mask_against_numpy_discs():
+    from gmmfast.web._cutout import build_mask
+
+    strokes = [{"label": "fg", "radius": 6.0, "points": [(20.0, 30.0)]},
+               {"label": "bg", "radius": 4.0, "points": [(70.0, 40.0), (90.0, 40.0)]}]
+    mask = build_mask((80, 120), [10, 10, 100, 60], strokes)
+    yy, xx = np.mgrid[:80, :120]
+    box = (xx >= 10) & (xx < 110) & (yy >= 10) & (yy < 70)
+    disc = (xx - 20) ** 2 + (yy - 30) ** 2
+    assert (mask[disc <= 5 ** 2] == 1).all()                        # inside the fg disc: sure foreground
+    line = (xx >= 70) & (xx <= 90) & (np.abs(yy - 40) <= 3)
+    assert (mask[line] == 0).all()                                  # under the bg line: background
+    far = (disc > 7 ** 2) & ~((xx >= 64) & (xx <= 96) & (np.abs(yy - 40) <= 6))
+    assert_array_equal(mask[far], np.where(box[far], 3, 0))         # elsewhere: box / outside
+
+
+def test_large_images_are_cut_out_at_a_working_size(make_app, gen):
+    client = make_app(cutout_max_pixels=4800).test_client()
+    run = _cutout_job(client, gen, gmmfast.data.sample_image(120, 160).image)
+    info = run["info"]
+    assert info["reduced"] and info["work_width"] * info["work_height"] <= 4800
+    assert info["work_width"] / info["work_height"] == pytest.approx(160 / 120, rel=0.03)
+    strokes = [{"label": "fg", "radius": 2, "points": [[30, 25]]}]
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [10, 10, 40, 30], "strokes": strokes},
+                      headers=JSON).get_json()
+    assert res["status"] == "done"
+    # the downloads are cut at the uploaded size, from the same drawing scaled up
+    from gmmfast.web._cutout import build_mask
+
+    image = gmmfast.data.sample_image(120, 160).image
+    sx, sy = 160 / info["work_width"], 120 / info["work_height"]
+    rect = [round(10 * sx), round(10 * sy), round(40 * sx), round(30 * sy)]
+    scaled = [{"label": "fg", "radius": 2 * (sx + sy) / 2, "points": [(30 * sx, 25 * sy)]}]
+    ref = gmmfast.grabcut(image, mask=build_mask((120, 160), rect, scaled))
+    mask = gen.decode_png(client.get(res["result"]["downloads"]["house_mask.png"]).data)
+    assert mask.shape == (120, 160)
+    assert_array_equal(mask, ref.foreground.astype(np.uint8) * 255)
+    cut = gen.decode_png(client.get(res["result"]["downloads"]["house_cutout.png"]).data)
+    assert_array_equal(cut, ref.cutout())
+
+
+@pytest.mark.parametrize("body, words", [({}, "Draw a box"), ({"rect": [0, 0, 1, 1]}, "too small"),
+                                         ({"rect": [0, 0, 160, 120]}, "whole image"), ({"rect": [1, 2, "a", 4]}, "four numbers"),
+                                         ({"rect": [5, 5, 50, 50], "strokes": [{"label": "x", "points": [[1, 1]]}]}, "label"),
+                                         ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": []}]}, "at least one point"),
+                                         ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": [[1, 1]]}] * 501}, "at most"),
+                                         ({"rect": [5, 5, 50, 50], "iterations": 0}, "iterations")])
+def test_cutout_bad_drawings_are_400(client, gen, body, words):
+    run = _cutout_job(client, gen, gmmfast.data.sample_image(120, 160).image)
+    r = client.post(f"/api/cutout/{run['job']}/runs", json=body, headers=JSON)
+    assert r.status_code == 400 and words in r.get_json()["error"], r.get_json()
+
+
+def test_cutout_box_in_the_upload_form(client, gen):
+    sample = gmmfast.data.sample_image(120, 160)
+    x, y, w, h = (int(v) for v in sample.box)
+    r = post_image(client, gen.encode(sample.image, "PNG"), kind="cutout", rect=f"{x},{y},{w},{h}")
+    res = r.get_json()["result"]
+    assert res["foreground_fraction"] == pytest.approx(gmmfast.grabcut(sample.image, rect=(x, y, w, h)).foreground.mean())
+
+
+# --------------------------------------------------------------------------- background
+
+
+def _clip(n=24):
+    frames, _ = gmmfast.data.sample_clip(n_frames=n, height=48, width=64)
+    return frames
+
+
+def _background_run(client, gen, frames, method="recommended", name="clip.gif"):
+    data = gen.gif_bytes(frames)
+    r = client.post("/api/background?wait=0", data={"video": (io.BytesIO(data), name), "method": method},
+                    headers=JSON, content_type="multipart/form-data")
+    assert r.status_code in (201, 202), r.get_json()
+    run = client.get(r.headers["Location"] + "?wait=60", headers=JSON).get_json()
+    assert run["status"] == "done", run
+    return run, data
+
+
+@pytest.mark.parametrize("method", ["recommended", "mog2", "pixelgmm", "median", "mean"])
+def test_background_methods_match_the_library(client, gen, tmp_path, method):
+    run, data = _background_run(client, gen, _clip(), method)
+    (tmp_path / "clip.gif").write_bytes(data)
+    frames = gmmfast.video.read_video(tmp_path / "clip.gif")  # what the server decoded
+    if method == "recommended":
+        model = gmmfast.BackgroundSubtractor()
+        masks = np.concatenate([model.apply_many(frames[i:i + 8]) for i in range(0, len(frames), 8)])
+        background = model.background_image()
+    elif method == "mog2":
+        model = gmmfast.BackgroundSubtractorMOG2()
+        masks = np.concatenate([model.apply_many(frames[i:i + 8]) for i in range(0, len(frames), 8)]) == 255
+        background = model.background_image()
+    elif method == "pixelgmm":
+        gmm = gmmfast.PixelGMM().fit(frames)
+        masks = np.stack([gmm.apply(f) for f in frames])
+        background = gmm.background_image()
+    else:
+        background = (gmmfast.median_background if method == "median" else gmmfast.mean_background)(frames)
+        masks = np.stack([gmmfast.subtract(f, background, 30.0) for f in frames])
+    res = run["result"]
+    assert res["frames"] == len(frames) and (res["height"], res["width"]) == frames.shape[1:3]
+    assert res["foreground_fraction"] == pytest.approx(np.mean(masks), abs=1e-12)
+    bg = gen.decode_png(client.get(res["downloads"]["clip_background.png"]).data)
+    assert_array_equal(bg, np.clip(np.rint(background), 0, 255).astype(np.uint8))
+    for name in ("clip_foreground.gif", "clip_mask.gif"):
+        r = client.get(res["downloads"][name])
+        assert r.status_code == 200 and r.data[:6] == b"GIF89a"
+    (tmp_path / "mask.gif").write_bytes(client.get(res["downloads"]["clip_mask.gif"]).data)
+    assert len(gmmfast.video.read_video(tmp_path / "mask.gif")) == len(frames)
+
+
+def test_background_previews_of_large_videos_are_smaller(client, gen, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr("gmmfast.web._video.PREVIEW_SIDE", 32)   # 64 x 48 frames count as large
+    run, _ = _background_run(client, gen, _clip(6))
+    res = run["result"]
+    for key, size in (("foreground", (32, 24)), ("mask", (32, 24)), ("overlay", (32, 24)),
+                      ("background", (64, 48))):
+        with Image.open(io.BytesIO(client.get(res[key]).data)) as im:
+            assert im.size == size, key
+    with Image.open(io.BytesIO(client.get(res["downloads"]["clip_foreground.gif"]).data)) as im:
+        assert im.size == (64, 48) and im.n_frames == 6
+
+
+def test_background_progress_and_frame_budget(make_app, gen):
+    client = make_app(max_frames=10).test_client()
+    run, _ = _background_run(client, gen, _clip(24))
+    res = run["result"]
+    assert res["frames"] == 10 and res["truncated"] and res["declared_frames"] == 24
+    assert run["progress"] == 1.0
+
+
+def test_background_changes_method_without_uploading(client, gen):
+    run, _ = _background_run(client, gen, _clip(12))
+    r = client.post(f"/api/background/{run['job']}/runs?wait=60", json={"method": "median"}, headers=JSON)
+    assert r.status_code == 200 and r.get_json()["params"]["method"] == "median"
+
+
+@pytest.mark.parametrize("make, words", [(lambda gen: b"just some text", "not a video"),
+                                         (lambda gen: gen.encode(gen.three_colour_image(), "JPEG"), "not a video")])
+def test_background_refuses_non_videos(client, app, gen, make, words):
+    r = client.post("/api/background", data={"video": (io.BytesIO(make(gen)), "clip.gif")},
+                    headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 400 and words in r.get_json()["error"]
+    assert len(store(app)) == 0
+
+
+def test_background_refuses_an_unknown_method_and_huge_frames(make_app, gen):
+    client = make_app(max_frame_pixels=1000).test_client()
+    data = gen.gif_bytes(_clip(4))
+    r = client.post("/api/background", data={"video": (io.BytesIO(data), "c.gif"), "method": "magic"},
+                    headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 400 and "method" in r.get_json()["error"]
+    r = client.post("/api/background", data={"video": (io.BytesIO(data), "c.gif")},
+                    headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 413 and "64x48" in r.get_json()["error"]
+
+
+# --------------------------------------------------------------------------- units
+
+
+def test_sniff_and_safe_stem(gen):
+    from gmmfast.web._uploads import safe_stem, sniff
+
+    image = gen.three_colour_image(8, 8)
+    for fmt, kind in (("PNG", "png"), ("JPEG", "jpeg"), ("WEBP", "webp"), ("BMP", "bmp"), ("TIFF", "tiff"),
+                      ("GIF", "gif")):
+        assert sniff(gen.encode(image, fmt)) == kind
+    assert sniff(b"\x00\x00\x00\x18ftypmp42") == "mp4" and sniff(b"\x1aE\xdf\xa3....") == "mkv"
+    assert sniff(b"<html>") is None
+    assert safe_stem("My Photo (1).JPG") == "My_Photo_1"
+    assert safe_stem("../../x.png") == "x" and safe_stem("C:\\a\\b.png") == "b" and safe_stem("") == "image"
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 5, 8])
+def test_photo_previews_average_and_match_the_labels_size(factor):
+    from gmmfast.web._images import reduce_image, subsample
+
+    # a one-pixel checkerboard: any preview that picks pixels instead of averaging shows 0 or 255
+    board = ((np.add.outer(np.arange(96), np.arange(130)) % 2) * 255).astype(np.uint8)
+    small = reduce_image(np.dstack([board] * 3), factor)
+    assert small.shape[:2] == subsample(board, factor).shape == (-(-96 // factor), -(-130 // factor))
+    if factor > 1:
+        inner = small[: 96 // factor, : 130 // factor].astype(float)
+        assert np.abs(inner - 127.5).max() <= (127.5 / factor ** 2 if factor % 2 else 0) + 1  # odd: one pixel more of a colour
+
+
+def test_counts_and_background_are_the_library_s(gen):
+    from gmmfast.web._segment import background_label, label_counts
+
+    for k in (1, 2, 5):
+        seg = gmmfast.segment(gen.three_colour_image(seed=k), k)
+        counts = label_counts(seg.labels, k)
+        assert_array_equal(counts, seg.counts())
+        assert background_label(seg.labels, counts) == seg.background_component()
+
+
+def test_output_names_are_those_of_the_library(gen):
+    from gmmfast.web._segment import output_names
+
+    seg = gmmfast.segment(gen.three_colour_image(), 4)
+    assert output_names("s", 4) == list(seg.output_files("s"))
+
+
+def test_web_config_refuses_bad_values():
+    with pytest.raises(ValueError, match="workers"):
+        WebConfig(workers=0)
+    with pytest.raises(ValueError, match="queue_size"):
+        WebConfig(queue_size=2.5)
+    with pytest.raises(ValueError, match="max_upload_mb"):
+        WebConfig(max_upload_mb=-1)
