@@ -31,12 +31,7 @@ from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_
 from _fastmath cimport LN2, LOG2E, _exp, _exp2_neg, _log
 from _team cimport _team_count, _team_mark, _team_reset
 
-import numpy as np
 cimport numpy as cnp
-
-cnp.import_array()
-
-include "_team.pxi"
 
 cdef extern from "gmm_small.h" nogil:
     void gmm_small_logprob_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
@@ -78,6 +73,12 @@ cdef extern from "gmm_small.h" nogil:
 
 cdef extern from "gmm_small.h":
     enum: GMMG_B     # samples per block of gmm_general_logprob_full, which runs whole blocks
+
+import numpy as np
+
+cnp.import_array()
+
+include "_team.pxi"
 
 if CHUNK % GMMG_B:
     raise ImportError("gmmfast build error: CHUNK must be a multiple of GMMG_B (gmm_small.h)")

@@ -13,12 +13,7 @@ cimport openmp
 from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
 from _team cimport _team_count, _team_mark, _team_reset
 
-import numpy as np
 cimport numpy as cnp
-
-cnp.import_array()
-
-include "_team.pxi"
 
 cdef extern from "kmeans_small.h" nogil:
     void kmeans_small_assign_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
@@ -33,6 +28,12 @@ cdef extern from "kmeans_small.h" nogil:
                                       const float* c, double* closest, int update)
     double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* c, double* closest, int update)
+
+import numpy as np
+
+cnp.import_array()
+
+include "_team.pxi"
 
 cdef enum:
     SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used

@@ -361,6 +361,15 @@ static void FN(bk_augment)(bk_graph *g, bk_state *st, int32_t ps, ARC_T a, int32
     st->n_aug++;
 }
 
+/* q's parent becomes p, through the arc `parent` (from q to p), at one more than p's
+   distance, verified when p's was. */
+GMMFAST_INLINE void FN(bk_set_parent)(NODE *nd, int32_t q, PAR_T parent, int32_t p)
+{
+    nd[q].parent = parent;
+    nd[q].ts = nd[p].ts;
+    nd[q].dist = DINC(nd[p].dist);
+}
+
 /* Grow the trees from the active nodes until no augmenting path is left. */
 static void FN(bk_run)(bk_graph *g, bk_state *st)
 {
@@ -382,17 +391,13 @@ static void FN(bk_run)(bk_graph *g, bk_state *st)
                 uint8_t tq = nd[q].tree;
                 if (tq == BK_FREE) {
                     nd[q].tree = BK_S;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     FN(bk_activate)(st, nd, nx, q);
                 } else if (tq == BK_T) {
                     ps = p; qt = q; pa = a;
                     break;
                 } else if (nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist) {
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                 }
             }
         } else {
@@ -405,17 +410,13 @@ static void FN(bk_run)(bk_graph *g, bk_state *st)
                 if (tq == BK_T) {
                     if (!(nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist)) continue;
                     if (!(RCS(q, a) > 0)) continue;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     continue;
                 }
                 if (!(RCS(q, a) > 0)) continue;
                 if (tq == BK_FREE) {
                     nd[q].tree = BK_T;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     FN(bk_activate)(st, nd, nx, q);
                 } else {
                     ps = q; qt = p; pa = SIS(a);
