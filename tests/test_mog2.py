@@ -256,10 +256,10 @@ def test_threads_do_not_change_results(video, two_threads):
     frames, _ = video
     a = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
     b = gmmfast.BackgroundSubtractorMOG2(n_threads=2)
-    for f in frames[:15]:
-        f = np.tile(f, (4, 4, 1))           # large enough to be split across threads
-        with two_threads("_mog2"):
-            mask = b.apply(f)
+    big = [np.tile(f, (4, 4, 1)) for f in frames[:15]]   # large enough to be split across threads
+    with two_threads("_mog2"):
+        masks = [b.apply(f) for f in big]
+    for f, mask in zip(big, masks):
         np.testing.assert_array_equal(a.apply(f), mask)
     np.testing.assert_array_equal(a.state_["state"], b.state_["state"])
 
