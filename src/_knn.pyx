@@ -10,7 +10,7 @@ each sample with a flag saying whether it was "confirmed" when it was stored.
   of x, pbf = the same among confirmed samples; x is background when pbf >= k (the
   k-th nearest confirmed sample lies within T: the paper's kNN density test).  A
   foreground x is a shadow when at least k confirmed samples s have x as a darker copy:
-  x ~ t s with tau <= t <= 1 and |t s - x|^2 < T t^2 (Prati et al. 2003).
+  t = x.s / s.s in [tau, 1] and |t s - x|^2 < T t^2 (Prati et al. 2003).
 * Update: a stored x is confirmed when pb >= k (it repeats something already seen).
   The sets are first-in first-out rings fed as a cascade: the short set takes the new
   value, the mid set the short set's oldest sample, the long set the mid set's oldest.
@@ -97,11 +97,18 @@ cdef struct Layout:
 
 cdef inline bint _is_shadow(const pixel_t* x, const pixel_t* rec, Py_ssize_t SS, int C,
                             const Const* cp) noexcept nogil:
-    """At least k confirmed samples (records rec + j * SS) of which x is a darker copy;
-    double arithmetic."""
+    """At least k confirmed samples (records rec + j * SS) of which x is a darker copy.
+
+    With t = x.s / s.s, the residual |t s - x|^2 is computed as x.x - (x.s)^2 / s.s:
+    in double, every product of two frame values is exact and no step can be fused
+    into a multiply-add, so the decision does not depend on the compiler.
+    """
     cdef int j, c, n = 0
-    cdef double num, den, t, d, res, xc, sc
+    cdef double num, den, xx = 0.0, t, xc, sc
     cdef const pixel_t* r
+    for c in range(C):
+        xc = <double>x[c]
+        xx = xx + xc * xc
     for j in range(cp.S):
         r = rec + j * SS
         if r[cp.R - 1] == 0:
@@ -109,20 +116,15 @@ cdef inline bint _is_shadow(const pixel_t* x, const pixel_t* rec, Py_ssize_t SS,
         num = 0.0
         den = 0.0
         for c in range(C):
-            xc = <double>x[c]
             sc = <double>r[c]
-            num = num + xc * sc
+            num = num + <double>x[c] * sc
             den = den + sc * sc
         if den == 0.0:
             continue
         t = num / den
         if t < cp.tau or t > 1.0:
             continue
-        res = 0.0
-        for c in range(C):
-            d = t * <double>r[c] - <double>x[c]
-            res = res + d * d
-        if res < cp.T * t * t:
+        if xx - num * num / den < cp.T * t * t:
             n = n + 1
             if n >= cp.k:
                 return True
