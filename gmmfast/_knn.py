@@ -235,7 +235,20 @@ class BackgroundSubtractorKNN:
         return f"{type(self).__name__}({', '.join(changed)})"
 
     def _params(self) -> _KNNParams:
-        """The parameters, validated (TypeError / ValueError naming the bad one)."""
+        """The parameters, validated (TypeError / ValueError naming the bad one); checked
+        again only when one has changed since the last call (a per-frame cost otherwise)."""
+        # (type, value): 1 == True and 2.0 == 2, but only the bool and the int are valid
+        raw = tuple((type(v), v) for v in (getattr(self, name) for name in _KNNParams._fields))
+        cached = self.__dict__.get("_checked")
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        checked = self._validate()
+        if cached is not None and cached[1].n_threads != checked.n_threads:
+            self._tuners = {}
+        self._checked = (raw, checked)
+        return checked
+
+    def _validate(self) -> _KNNParams:
         detect = self.detect_shadows
         if not isinstance(detect, (bool, np.bool_)):
             raise TypeError(f"detect_shadows must be True or False, got {detect!r}.")
@@ -319,26 +332,25 @@ class BackgroundSubtractorKNN:
         A set's period is re-evaluated at every frame; when its position has reached the
         period a new one begins, and with it new sampling frames for every pixel.
         """
-        counters = self.state_["counters"]
-        out = np.zeros((n, 13), np.int64)
+        counters = [int(v) for v in self.state_["counters"]]
+        rows = []
         for t in range(n):
-            if lr >= 0:
-                alpha = lr
-            else:
-                alpha = 1.0 / min(2 * max(self.n_frames_ + t, 1), p.history)
+            alpha = lr if lr >= 0 else 1.0 / min(2 * max(self.n_frames_ + len(rows), 1), p.history)
             if alpha <= 0:
+                rows.append([0] * 13)
                 continue
-            out[t, 0] = 1
+            row = [1]
             for s, period in enumerate(_periods(alpha, p.n_samples)):
                 if counters[s] >= period:
                     counters[s] = 0
                 redraw = counters[s] == 0
                 if redraw:
                     counters[3 + s] += 1
-                out[t, 1 + 4 * s:5 + 4 * s] = (redraw, counters[s], period,
-                                               period_key(self.seed_, s, int(counters[3 + s])))
+                row += [redraw, counters[s], period, period_key(self.seed_, s, counters[3 + s])]
                 counters[s] += 1
-        return out
+            rows.append(row)
+        self.state_["counters"][:] = counters
+        return np.array(rows, dtype=np.int64).reshape(n, 13)
 
     def _known(self, known_foreground: Any, shape: tuple[int, ...]) -> np.ndarray | None:
         if known_foreground is None:
@@ -451,7 +463,7 @@ class BackgroundSubtractorKNN:
         _k.apply(x, kf, st["samples"], st["pos"], st["slots"], masks, schedule,
                  p.dist2_threshold, p.knn_samples, p.detect_shadows, p.shadow_value,
                  p.shadow_threshold, n_threads)
-        self.n_frames_ += int(schedule[:, 0].sum())
+        self.n_frames_ += int(np.count_nonzero(schedule[:, 0]))
 
     def background_image(self) -> np.ndarray:
         """The background: per pixel its first confirmed sample (short-term set first).
