@@ -50,9 +50,11 @@ cdef enum:
 
 cdef extern from "knn_fast.h" nogil:
     void knn_count_u8(int C, const float* xs, Py_ssize_t W, const uint8_t* sp, Py_ssize_t SS,
-                      int S, Py_ssize_t n, float T, int k, uint8_t* pb, uint8_t* pbf, int32_t* left)
+                      int S, Py_ssize_t n, float T, int k, uint8_t* pb, uint8_t* pbf, uint8_t* nc,
+                      int32_t* left)
     void knn_count_f32(int C, const double* xs, Py_ssize_t W, const float* sp, Py_ssize_t SS,
-                       int S, Py_ssize_t n, double T, int k, uint8_t* pb, uint8_t* pbf, int32_t* left)
+                       int S, Py_ssize_t n, double T, int k, uint8_t* pb, uint8_t* pbf, uint8_t* nc,
+                       int32_t* left)
     void knn_planes_u8(int C, const uint8_t* src, Py_ssize_t n, float* xs, Py_ssize_t W)
     void knn_planes_f32(int C, const float* src, Py_ssize_t n, double* xs, Py_ssize_t W)
     void knn_draw_slots(uint16_t* slot, Py_ssize_t n, uint32_t first, uint32_t key, uint32_t period)
@@ -168,15 +170,17 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, pixel_t* sp, u
     cdef int s
     if pixel_t is uint8_t:
         knn_planes_u8(C, src, W, <float*>scratch, W)
-        knn_count_u8(C, <float*>scratch, W, rec, L.SS, cp.S, W, <float>cp.Tc, cp.k, pb, pbf, todo)
+        knn_count_u8(C, <float*>scratch, W, rec, L.SS, cp.S, W, <float>cp.Tc, cp.k, pb, pbf, due, todo)
     else:
         knn_planes_f32(C, src, W, <double*>scratch, W)
-        knn_count_f32(C, <double*>scratch, W, rec, L.SS, cp.S, W, cp.Tc, cp.k, pb, pbf, todo)
+        knn_count_f32(C, <double*>scratch, W, rec, L.SS, cp.S, W, cp.Tc, cp.k, pb, pbf, due, todo)
+    # due[] holds each pixel's number of confirmed samples until it is reused below
     for i in range(W):
-        due[i] = pbf[i] < cp.k
-        mask[off + i] = 255 * due[i]
+        mask[off + i] = 255 * (pbf[i] < cp.k)
+        due[i] = (pbf[i] < cp.k) & (due[i] >= cp.k)
     if cp.detect_shadows:
-        # foreground pixels are few: list them, then test each
+        # the foreground pixels with k confirmed samples (only those can be shadows) are
+        # few: list them, then test each
         n_due = knn_nonzero(due, W, todo)
         for j in range(n_due):
             i = todo[j]

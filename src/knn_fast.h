@@ -71,7 +71,8 @@ typedef uint64_t __attribute__((may_alias)) knn_w64;
         flag = (uint8_t)(r[KNN_RECORD(C) - 1] != 0.0f);                               \
     } while (0)
 
-/* The count of a row of n pixels.  It runs sample after sample over the whole row with
+/* The count of a row of n pixels (and nc: the confirmed samples among those compared,
+   all of them for a pixel left with pbf < k).  It runs sample after sample over the whole row with
    SIMD lanes while more than 1/16 of the pixels are unsettled (pbf < k), then finishes
    the few that are left one by one (their indices go to `left`, n int32).  Foreground
    pixels are scattered: a lane-wise stop for whole blocks of pixels would keep every
@@ -79,9 +80,9 @@ typedef uint64_t __attribute__((may_alias)) knn_w64;
 #define KNN_COUNT_DEFINE(NAME, SAMP, ACC, C, TERMS)                                   \
 static void NAME(const ACC* restrict xs, ptrdiff_t W, const SAMP* restrict sp,         \
                  ptrdiff_t SS, int S, ptrdiff_t n, ACC T, int k, uint8_t* restrict pb,  \
-                 uint8_t* restrict pbf, int32_t* restrict left)                       \
+                 uint8_t* restrict pbf, uint8_t* restrict nc, int32_t* restrict left)  \
 {                                                                                     \
-    for (ptrdiff_t i = 0; i < n; i++) { pb[i] = 0; pbf[i] = 0; }                      \
+    for (ptrdiff_t i = 0; i < n; i++) { pb[i] = 0; pbf[i] = 0; nc[i] = 0; }           \
     int j = 0;                                                                        \
     uint32_t unsettled = (uint32_t)n;                                                 \
     while (j < S) {                                                                   \
@@ -94,6 +95,7 @@ static void NAME(const ACC* restrict xs, ptrdiff_t W, const SAMP* restrict sp,  
             const uint8_t m = (uint8_t)(d2 < T);                                      \
             pb[i] = (uint8_t)(pb[i] + m);                                             \
             pbf[i] = (uint8_t)(pbf[i] + (m & flag));                                  \
+            nc[i] = (uint8_t)(nc[i] + flag);                                          \
         }                                                                             \
         j++;                                                                          \
         if (j >= k) {                                                                 \
@@ -112,7 +114,7 @@ static void NAME(const ACC* restrict xs, ptrdiff_t W, const SAMP* restrict sp,  
             left[nl++] = (int32_t)i;                                                  \
     for (ptrdiff_t q = 0; q < nl; q++) {                                              \
         const ptrdiff_t i = left[q];                                                  \
-        int b = pb[i], f = pbf[i];                                                    \
+        int b = pb[i], f = pbf[i], cf = nc[i];                                        \
         for (int jj = j; jj < S && f < k; jj++) {                                     \
             ACC d2 = 0;                                                               \
             uint8_t flag;                                                             \
@@ -120,9 +122,11 @@ static void NAME(const ACC* restrict xs, ptrdiff_t W, const SAMP* restrict sp,  
             const int m = d2 < T;                                                     \
             b += m;                                                                   \
             f += m & flag;                                                            \
+            cf += flag;                                                               \
         }                                                                             \
         pb[i] = (uint8_t)b;                                                           \
         pbf[i] = (uint8_t)f;                                                          \
+        nc[i] = (uint8_t)cf;                                                          \
     }                                                                                 \
 }
 
@@ -133,13 +137,13 @@ KNN_COUNT_DEFINE(NAME##_c3, SAMP, ACC, 3, TERMS)                                
 KNN_COUNT_DEFINE(NAME##_c4, SAMP, ACC, 4, TERMS)                                      \
 static void NAME(int C, const ACC* xs, ptrdiff_t W, const SAMP* sp, ptrdiff_t SS,     \
                  int S, ptrdiff_t n, ACC T, int k, uint8_t* pb, uint8_t* pbf,         \
-                 int32_t* left)                                                       \
+                 uint8_t* nc, int32_t* left)                                          \
 {                                                                                     \
     switch (C) {                                                                      \
-    case 1: NAME##_c1(xs, W, sp, SS, S, n, T, k, pb, pbf, left); break;               \
-    case 2: NAME##_c2(xs, W, sp, SS, S, n, T, k, pb, pbf, left); break;               \
-    case 3: NAME##_c3(xs, W, sp, SS, S, n, T, k, pb, pbf, left); break;               \
-    default: NAME##_c4(xs, W, sp, SS, S, n, T, k, pb, pbf, left); break;              \
+    case 1: NAME##_c1(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
+    case 2: NAME##_c2(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
+    case 3: NAME##_c3(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
+    default: NAME##_c4(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;          \
     }                                                                                 \
 }
 
