@@ -31,6 +31,7 @@ of a call, and the GIL is released.
 
 from cython.parallel cimport prange
 cimport openmp
+from _team cimport _team_count, _team_mark, _team_reset
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport ceil
@@ -39,6 +40,8 @@ import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+include "_team.pxi"
 
 ctypedef fused pixel_t:
     uint8_t
@@ -168,6 +171,7 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, pixel_t* sp, u
     cdef const pixel_t* src = frame + off * C
     cdef pixel_t* rec = sp + off * cp.R
     cdef int s
+    _team_mark()
     if pixel_t is uint8_t:
         knn_planes_u8(C, src, W, <float*>scratch, W)
         knn_count_u8(C, <float*>scratch, W, rec, L.SS, cp.S, W, <float>cp.Tc, cp.k, pb, pbf, due, todo)

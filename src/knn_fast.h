@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "template.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "knn_fast.h reads uint8 records as little-endian words"
@@ -34,143 +35,11 @@
 /* Elements per record for C channels (C + 1 rounded up to a power of two). */
 #define KNN_RECORD(C) ((C) == 1 ? 2 : ((C) <= 3 ? 4 : 8))
 
-/* uint8 records read as one word (little-endian: channel c is byte c, the flag the last
-   byte).  may_alias: the same bytes are written one by one elsewhere. */
+/* uint8 records are read as one word (little-endian: channel c is byte c, the flag the
+   last byte).  may_alias: the same bytes are written one by one elsewhere. */
 typedef uint16_t __attribute__((may_alias)) knn_w16;
 typedef uint32_t __attribute__((may_alias)) knn_w32;
 typedef uint64_t __attribute__((may_alias)) knn_w64;
-#define KNN_U8_WORD_1 knn_w16
-#define KNN_U8_WORD_2 knn_w32
-#define KNN_U8_WORD_3 knn_w32
-#define KNN_U8_WORD_4 knn_w64
-#define KNN_U8_FLAGSHIFT_1 8
-#define KNN_U8_FLAGSHIFT_2 24
-#define KNN_U8_FLAGSHIFT_3 24
-#define KNN_U8_FLAGSHIFT_4 56
-
-/* d2 and the flag of the record of pixel i in sample plane s (already at the row). */
-#define KNN_U8_TERMS(C, s, i, xs, W, d2, flag)                                        \
-    do {                                                                              \
-        const KNN_U8_WORD_##C v = ((const KNN_U8_WORD_##C*)(s))[i];                   \
-        _Pragma("GCC unroll 4")                                                       \
-        for (int c = 0; c < C; c++) {                                                 \
-            const float d = (xs)[c * (W) + (i)] - (float)(uint32_t)((v >> (8 * c)) & 255u); \
-            d2 += d * d;                                                              \
-        }                                                                             \
-        flag = (uint8_t)((v >> KNN_U8_FLAGSHIFT_##C) & 1u);                           \
-    } while (0)
-
-#define KNN_F32_TERMS(C, s, i, xs, W, d2, flag)                                       \
-    do {                                                                              \
-        const float* r = (const float*)(s) + (i) * KNN_RECORD(C);                     \
-        _Pragma("GCC unroll 4")                                                       \
-        for (int c = 0; c < C; c++) {                                                 \
-            const double d = (xs)[c * (W) + (i)] - (double)r[c];                      \
-            d2 += d * d;                                                              \
-        }                                                                             \
-        flag = (uint8_t)(r[KNN_RECORD(C) - 1] != 0.0f);                               \
-    } while (0)
-
-/* The count of a row of n pixels (and nc: the confirmed samples among those compared,
-   all of them for a pixel left with pbf < k).  It runs sample after sample over the whole row with
-   SIMD lanes while more than 1/16 of the pixels are unsettled (pbf < k), then finishes
-   the few that are left one by one (their indices go to `left`, n int32).  Foreground
-   pixels are scattered: a lane-wise stop for whole blocks of pixels would keep every
-   block with one of them on all 3N samples. */
-#define KNN_COUNT_DEFINE(NAME, SAMP, ACC, C, TERMS)                                   \
-static void NAME(const ACC* restrict xs, ptrdiff_t W, const SAMP* restrict sp,         \
-                 ptrdiff_t SS, int S, ptrdiff_t n, ACC T, int k, uint8_t* restrict pb,  \
-                 uint8_t* restrict pbf, uint8_t* restrict nc, int32_t* restrict left)  \
-{                                                                                     \
-    for (ptrdiff_t i = 0; i < n; i++) { pb[i] = 0; pbf[i] = 0; nc[i] = 0; }           \
-    int j = 0;                                                                        \
-    uint32_t unsettled = (uint32_t)n;                                                 \
-    while (j < S) {                                                                   \
-        const SAMP* restrict s = sp + j * SS;                                         \
-        _Pragma("omp simd")                                                           \
-        for (ptrdiff_t i = 0; i < n; i++) {                                           \
-            ACC d2 = 0;                                                               \
-            uint8_t flag;                                                             \
-            TERMS(C, s, i, xs, W, d2, flag);                                          \
-            const uint8_t m = (uint8_t)(d2 < T);                                      \
-            pb[i] = (uint8_t)(pb[i] + m);                                             \
-            pbf[i] = (uint8_t)(pbf[i] + (m & flag));                                  \
-            nc[i] = (uint8_t)(nc[i] + flag);                                          \
-        }                                                                             \
-        j++;                                                                          \
-        if (j >= k) {                                                                 \
-            unsettled = 0;                                                            \
-            for (ptrdiff_t i = 0; i < n; i++)                                         \
-                unsettled += (uint32_t)(pbf[i] < k);                                  \
-            if ((ptrdiff_t)unsettled * 16 <= n)                                       \
-                break;                                                                \
-        }                                                                             \
-    }                                                                                 \
-    if (j >= S || unsettled == 0)                                                     \
-        return;                                                                       \
-    ptrdiff_t nl = 0;                                                                 \
-    for (ptrdiff_t i = 0; i < n; i++)                                                 \
-        if (pbf[i] < k)                                                               \
-            left[nl++] = (int32_t)i;                                                  \
-    for (ptrdiff_t q = 0; q < nl; q++) {                                              \
-        const ptrdiff_t i = left[q];                                                  \
-        int b = pb[i], f = pbf[i], cf = nc[i];                                        \
-        for (int jj = j; jj < S && f < k; jj++) {                                     \
-            ACC d2 = 0;                                                               \
-            uint8_t flag;                                                             \
-            TERMS(C, sp + jj * SS, i, xs, W, d2, flag);                               \
-            const int m = d2 < T;                                                     \
-            b += m;                                                                   \
-            f += m & flag;                                                            \
-            cf += flag;                                                               \
-        }                                                                             \
-        pb[i] = (uint8_t)b;                                                           \
-        pbf[i] = (uint8_t)f;                                                          \
-        nc[i] = (uint8_t)cf;                                                          \
-    }                                                                                 \
-}
-
-#define KNN_ALL(NAME, SAMP, ACC, TERMS)                                               \
-KNN_COUNT_DEFINE(NAME##_c1, SAMP, ACC, 1, TERMS)                                      \
-KNN_COUNT_DEFINE(NAME##_c2, SAMP, ACC, 2, TERMS)                                      \
-KNN_COUNT_DEFINE(NAME##_c3, SAMP, ACC, 3, TERMS)                                      \
-KNN_COUNT_DEFINE(NAME##_c4, SAMP, ACC, 4, TERMS)                                      \
-static void NAME(int C, const ACC* xs, ptrdiff_t W, const SAMP* sp, ptrdiff_t SS,     \
-                 int S, ptrdiff_t n, ACC T, int k, uint8_t* pb, uint8_t* pbf,         \
-                 uint8_t* nc, int32_t* left)                                          \
-{                                                                                     \
-    switch (C) {                                                                      \
-    case 1: NAME##_c1(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
-    case 2: NAME##_c2(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
-    case 3: NAME##_c3(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;           \
-    default: NAME##_c4(xs, W, sp, SS, S, n, T, k, pb, pbf, nc, left); break;          \
-    }                                                                                 \
-}
-
-KNN_ALL(knn_count_u8, uint8_t, float, KNN_U8_TERMS)
-KNN_ALL(knn_count_f32, float, double, KNN_F32_TERMS)
-
-/* The row's C interleaved channels as C planes of W values. */
-#define KNN_PLANES_DEFINE(NAME, PIX, ACC)                                             \
-static void NAME(int C, const PIX* restrict src, ptrdiff_t n, ACC* restrict xs,       \
-                 ptrdiff_t W)                                                         \
-{                                                                                     \
-    if (C == 1) {                                                                     \
-        for (ptrdiff_t i = 0; i < n; i++) xs[i] = (ACC)src[i];                        \
-    } else if (C == 3) {                                                              \
-        for (ptrdiff_t i = 0; i < n; i++) {                                           \
-            xs[i] = (ACC)src[3 * i];                                                  \
-            xs[W + i] = (ACC)src[3 * i + 1];                                          \
-            xs[2 * W + i] = (ACC)src[3 * i + 2];                                      \
-        }                                                                             \
-    } else {                                                                          \
-        for (int c = 0; c < C; c++)                                                   \
-            for (ptrdiff_t i = 0; i < n; i++) xs[c * W + i] = (ACC)src[C * i + c];    \
-    }                                                                                 \
-}
-
-KNN_PLANES_DEFINE(knn_planes_u8, uint8_t, float)
-KNN_PLANES_DEFINE(knn_planes_f32, float, double)
 
 /* Indices of the nonzero bytes of v[0 .. n-1] into idx; returns how many.  Eight bytes
    at a time, and within a word only its nonzero bytes are visited (lowest set bit
@@ -246,5 +115,16 @@ static void knn_due(const uint16_t* restrict s0, const uint16_t* restrict s1,
             due[i] = (uint8_t)((s0[i] == c0) | ((s1[i] == c1) << 1) | ((s2[i] == c2) << 2));
     }
 }
+
+/* The count and the row copy, once per sample type (knn_fast_impl.h): uint8 samples
+   counted in float, float samples in double. */
+#define KNN_SAMP uint8_t
+#define KNN_ACC float
+#define KNN_SUF u8
+#include "knn_fast_impl.h"
+#define KNN_SAMP float
+#define KNN_ACC double
+#define KNN_SUF f32
+#include "knn_fast_impl.h"
 
 #endif
