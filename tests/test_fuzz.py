@@ -247,6 +247,17 @@ def test_mog2_any_frames(frames, lr):
         assert mask.dtype == bool and mask.shape == np.asarray(frames).shape[:2]
 
 
+@given(frames=arrays(ndim_range=(2, 5), max_side=5), lr=st.sampled_from([-1, 0, 0.5, 1, 2, float("nan")]))
+def test_knn_any_frames(frames, lr):
+    before = _unchanged(frames)
+    sub = gmmfast.BackgroundSubtractorKNN()
+    masks = _call(sub.apply_many, frames, learning_rate=lr)
+    _assert_same(before, frames)
+    if masks is not None:
+        assert masks.dtype == np.uint8 and set(np.unique(masks)) <= {0, 127, 255}
+        assert masks.shape == np.asarray(frames).shape[:3]
+
+
 @given(frames=arrays(ndim_range=(2, 5), max_side=5), k=st.integers(0, 3))
 def test_pixel_gmm_any_frames(frames, k):
     before = _unchanged(frames)
