@@ -23,12 +23,17 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
   iterations instead, the same code scores a mean IoU of 0.81 instead of 0.89
   on the benchmark images (banana1 fails as it does in OpenCV).
 * Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
-  fine: all iterations but the last run on a copy reduced by 2x2 (or 4x4...)
-  block means, and the last iteration re-fits the models on the full image
-  and cuts the full-resolution graph in a band around the coarse boundary
-  (banded graph cut, Lombaert et al. 2005).  The first cut of a fresh graph
-  is the most expensive step of GrabCut; this makes it a small one.
-  ``multiscale=False`` runs every iteration at full resolution.
+  fine: all iterations but the last run on a copy reduced by f x f block
+  means (f = 2, 4, ...) with the smoothness weight ``gamma / f``, which keeps
+  the coarse energy proportional to the full-resolution one, and the last
+  iteration re-fits the models on the full image and cuts the whole
+  full-resolution graph.  The first cut of a fresh graph is the most
+  expensive step of GrabCut; started from colour models that already fit,
+  the full-resolution cut is several times cheaper.  ``multiscale=False``
+  runs every iteration at full resolution.
+* The graph only spans the window around the pixels the cut can change
+  (the box, grown by one pixel): pixels outside it are fixed, so cutting the
+  smaller graph gives the same labels.
 * Covariances get a fixed ridge of ``COV_RIDGE`` (a fraction of one grey
   level squared, about the variance of uint8 rounding), so a component made
   of identical colours never becomes singular.
@@ -77,8 +82,6 @@ COV_RIDGE = 0.1
 MULTISCALE_PIXELS = 1 << 17
 #: iterations of a multiscale start run at full resolution (the rest are coarse)
 FULL_ITERATIONS = 1
-#: half-width of the band (in coarse pixels) the full-resolution cut decides
-BAND_RADIUS = 4
 #: pixels per model used to seed the colour models (a strided subsample)
 _INIT_SAMPLE = 1 << 16
 
@@ -91,23 +94,42 @@ _FREE, _FIXED_BG, _FIXED_FG = 0, 1, 2
 # ---------------------------------------------------------------------------
 
 def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: dict,
-             n_threads: int = 1):
+             n_threads: int = 1, key=None):
     """Minimum cut of a grid graph; returns (foreground bool H x W, flow value).
 
     ``weights`` (D, H, W) are the neighbour capacities for the forward
     offsets (0,1), (1,0)[, (1,1), (1,-1)]; ``source``/``sink`` the terminal
     capacities (source = foreground).  ``cache`` keeps the graph between
-    calls on the same image, so that a re-solve after new terminal weights
-    reuses the previous flow and search trees.
+    calls with the same ``key``, so that a re-solve after new terminal
+    weights reuses the previous flow and search trees.
     """
     g = cache.get("graph")
-    if g is None:
+    if g is None or cache.get("key") != key:
         g = GridGraph(source.shape, connectivity=4 if weights.shape[0] == 2 else 8, n_threads=n_threads)
         g.set_neighbor_weights(weights)
-        cache["graph"] = g
+        cache["graph"], cache["key"] = g, key
     g.set_terminal_weights(source, sink)
     flow = g.maxflow()
     return ~g.segments(), float(flow)
+
+
+def _free_window(hard: np.ndarray, shape: tuple[int, int]):
+    """Row and column slices of the bounding box of the free pixels, grown by
+    one pixel (None when no pixel is free).
+
+    Outside the window every pixel is fixed and so are its neighbours: the
+    terms between them are constant.  A free pixel's fixed neighbours are
+    inside the window (the one-pixel margin), so the cut of the window's graph
+    is the cut of the whole image's.
+    """
+    free = (hard == _FREE).reshape(shape)
+    rows = np.flatnonzero(free.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(free.any(axis=0))
+    H, W = shape
+    return (slice(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, H)),
+            slice(max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, W)))
 
 
 # ---------------------------------------------------------------------------
@@ -432,10 +454,10 @@ class GrabCut:
     connectivity : 4 or 8 neighbours (default 8; diagonals weighted 1/sqrt 2)
     n_threads : threads for the kernels (None: all cores)
     multiscale : on images of more than ``MULTISCALE_PIXELS`` pixels, run all
-        but the last iteration of a fresh start on a 2^k-times reduced copy and
-        let the last, full-resolution cut decide the pixels within
-        ``BAND_RADIUS`` coarse pixels of the coarse boundary (default True;
-        False runs every iteration at full resolution)
+        but the last iteration of a fresh start on a 2^k-times reduced copy
+        (with ``gamma / 2^k``), then re-fit the models and cut the whole
+        full-resolution graph (default True; False runs every iteration at
+        full resolution)
 
     Typical use::
 
@@ -469,7 +491,6 @@ class GrabCut:
         if not isinstance(multiscale, (bool, np.bool_)):
             raise TypeError(f"multiscale must be True or False, got {multiscale!r}.")
         self.multiscale = bool(multiscale)
-        self._band_hard = None
 
     # -- initialisation ------------------------------------------------------
 
@@ -597,14 +618,23 @@ class GrabCut:
     def _iterate_coarse(self, n: int) -> None:
         """Run the first ``n`` iterations on a 2^k-times smaller copy of the image.
 
-        The image is reduced by block means until it has at most
+        The image is reduced by f x f block means until it has at most
         ``MULTISCALE_PIXELS`` pixels; a block is fixed when all its pixels
         carry the same fixed label and starts in the label most of its pixels
-        have.  The coarse labels are then brought back to full resolution and
-        the caller's next iteration re-fits both models on the full-resolution
-        pixels and cuts the full-resolution graph.  The colour models only need
-        the labels roughly right, and the coarse graph cuts cost a fraction of
-        the full one, whose first solve is the most expensive step of GrabCut.
+        have.  The coarse problem uses ``gamma / f``: a coarse pixel stands for
+        f^2 pixels (its unary counts f^2 times) while a coarse edge stands for
+        f pixel edges along the boundary, so dividing the smoothness weight by f
+        keeps the coarse energy proportional to the full-resolution one.  With
+        the same gamma the coarse cut is f times smoother than the image's and
+        can erase the object (all pixels background).
+
+        The coarse labels and colour models then seed the full-resolution
+        state, and the caller's next iteration re-fits both models on the
+        full-resolution pixels and cuts the whole full-resolution graph: no
+        pixel keeps a coarse label, so a wrong coarse decision is not locked
+        in.  The coarse cuts are cheap, and the full-resolution cut starts from
+        colour models that already fit, which makes its solve several times
+        cheaper than the first solve of a fresh start.
         """
         H, W = self._shape
         f = 2
@@ -634,7 +664,7 @@ class GrabCut:
         alpha_s[hard_s == _FIXED_FG] = 1
         if not alpha_s.any() or alpha_s.all():
             return self._iterate_full(n)
-        sub = GrabCut(small, n_components=self.n_components, gamma=self.gamma,
+        sub = GrabCut(small, n_components=self.n_components, gamma=self.gamma / f,
                       connectivity=self.connectivity, n_threads=self.n_threads, multiscale=False)
         sub._init_state(hard_s, alpha_s)
         sub.iterate(n)
@@ -648,27 +678,8 @@ class GrabCut:
         self._models = sub._models
         self._assign()
         self.n_iter_ += n
+        # a coarse energy is about 1 / f^2 of the full-resolution one
         self.energies_.extend(e * f * f for e in sub.energies_)
-        # the full-resolution cut only decides pixels near the coarse boundary
-        # (banded graph cut, Lombaert et al. 2005): farther pixels keep their
-        # label for this one cut
-        a = sub._alpha.reshape(Hs, Ws).astype(bool)
-        edge = np.zeros_like(a)
-        edge[:, 1:] |= a[:, 1:] != a[:, :-1]
-        edge[:, :-1] |= a[:, 1:] != a[:, :-1]
-        edge[1:, :] |= a[1:, :] != a[:-1, :]
-        edge[:-1, :] |= a[1:, :] != a[:-1, :]
-        band = edge
-        for _ in range(BAND_RADIUS):
-            grown = band.copy()
-            grown[1:, :] |= band[:-1, :]
-            grown[:-1, :] |= band[1:, :]
-            grown[:, 1:] |= band[:, :-1]
-            grown[:, :-1] |= band[:, 1:]
-            band = grown
-        band = np.repeat(np.repeat(band, f, axis=0), f, axis=1)[:H, :W].ravel()
-        self._band_hard = np.where(band | (self._hard != _FREE), self._hard,
-                                   np.where(alpha == 1, _FIXED_FG, _FIXED_BG)).astype(np.uint8)
 
     def _iterate_full(self, n: int) -> None:
         for _ in range(n):
@@ -702,13 +713,29 @@ class GrabCut:
         return self._weights
 
     def _cut(self) -> None:
-        hard, self._band_hard = self._band_hard, None
-        const = self._assign(hard)
+        const = self._assign()
         H, W = self._shape
-        fg, flow = _min_cut(self._edge_weights(), self._src.reshape(H, W), self._snk.reshape(H, W), self._cache,
-                            self.n_threads)
-        self._alpha = fg.ravel().astype(np.uint8)
+        alpha = (self._hard == _FIXED_FG).astype(np.uint8)
+        flow = 0.0
+        win = _free_window(self._hard, self._shape)
+        if win is not None:
+            ys, xs = win
+            w = self._edge_weights()
+            if (ys.stop - ys.start) * (xs.stop - xs.start) < H * W:
+                w = self._window_weights(win)
+            src = np.ascontiguousarray(self._src.reshape(H, W)[win])
+            snk = np.ascontiguousarray(self._snk.reshape(H, W)[win])
+            fg, flow = _min_cut(w, src, snk, self._cache, self.n_threads, key=(ys.start, ys.stop, xs.start, xs.stop))
+            alpha.reshape(H, W)[win] = fg
+        self._alpha = alpha
         self.energies_.append(flow + const)
+
+    def _window_weights(self, win) -> np.ndarray:
+        """Neighbour capacities of the window (beta from the whole image)."""
+        if self._cache.get("wkey") != win:
+            self._cache["wkey"] = win
+            self._cache["w"] = np.ascontiguousarray(self._edge_weights()[(slice(None),) + tuple(win)])
+        return self._cache["w"]
 
     # -- results -------------------------------------------------------------
 
