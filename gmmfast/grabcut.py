@@ -252,34 +252,47 @@ def _kernel_params(models: list[ColourModel]):
 
 
 def _orchard_bouman(X: np.ndarray, K: int) -> np.ndarray:
-    """Cluster labels (0..K-1) of the rows of X by Orchard-Bouman splitting:
-    split the cluster with the largest colour variance along its principal
-    axis, through its mean, until there are K clusters."""
-    labels = np.zeros(X.shape[0], dtype=np.intp)
-    Xf = X.astype(np.float64)
+    """Cluster labels (0..K-1) of the rows of X (uint8 colours) by
+    Orchard-Bouman splitting: split the cluster with the largest colour
+    variance along its principal axis, through its mean, until there are K
+    clusters.
+
+    The clusters' statistics come from the exact integer kernel
+    (``component_stats``) after each split, so a split costs two passes over
+    the rows and no gathering of any cluster's rows.
+    """
+    X = np.ascontiguousarray(X, dtype=np.uint8)
+    n = X.shape[0]
+    labels = np.zeros((2, n), dtype=np.uint8)      # row 0: cluster of every row
+    alpha = np.zeros(n, dtype=np.uint8)            # every row counts in "model" 0
+    Xf = X.astype(np.float32)
+    iu = np.triu_indices(3)
     info = {}
 
-    def describe(c, idx):
-        if idx.size < 2:
-            info[c] = (-1.0, idx, None, None)
+    def describe(stats, c):
+        cnt = float(stats[c, 0])
+        if cnt < 2:
+            info[c] = (-1.0, None, None)
             return
-        Xc = Xf[idx]
-        mu = Xc.mean(axis=0)
-        D = Xc - mu
-        ev, evec = np.linalg.eigh(D.T @ D / idx.size)
-        info[c] = (ev[-1], idx, mu, evec[:, -1])
+        mu = stats[c, 1:4] / cnt
+        P = np.zeros((3, 3))
+        P[iu] = stats[c, 4:10]
+        P = P + np.triu(P, 1).T
+        ev, evec = np.linalg.eigh(P / cnt - np.outer(mu, mu))
+        info[c] = (ev[-1], mu, evec[:, -1])
 
-    describe(0, np.arange(X.shape[0]))
+    describe(_k.component_stats(X, alpha, labels, 1, 1)[0].astype(np.float64), 0)
     for new in range(1, K):
         c = max(info, key=lambda k: info[k][0])
-        var, idx, mu, e = info[c]
+        var, mu, e = info[c]
         if var <= 0:
             break
-        side = (Xf[idx] - mu) @ e > 0
-        labels[idx[side]] = new
-        describe(c, idx[~side])
-        describe(new, idx[side])
-    return labels
+        side = (labels[0] == c) & (Xf @ e.astype(np.float32) > np.float32(mu @ e))
+        labels[0, side] = new
+        stats = _k.component_stats(X, alpha, labels, new + 1, 1)[0].astype(np.float64)
+        describe(stats, c)
+        describe(stats, new)
+    return labels[0].astype(np.intp)
 
 
 def _stats_of(X: np.ndarray, labels: np.ndarray, K: int) -> np.ndarray:
@@ -302,8 +315,10 @@ def _init_models(X: np.ndarray, alpha: np.ndarray, K: int, ridge: float) -> list
         idx = np.flatnonzero(alpha == m)
         if idx.size > _INIT_SAMPLE:
             idx = idx[:: -(-idx.size // _INIT_SAMPLE)]
-        Xm = X[idx].astype(np.int64)
-        stats[m] = _stats_of(Xm, _orchard_bouman(Xm, K), K)
+        Xm = np.ascontiguousarray(X[idx], dtype=np.uint8)
+        comp = np.zeros((2, idx.size), dtype=np.uint8)
+        comp[0] = _orchard_bouman(Xm, K)
+        stats[m] = _k.component_stats(Xm, np.zeros(idx.size, np.uint8), comp, K, 1)[0]
     return _fit_models(stats, ridge)
 
 
