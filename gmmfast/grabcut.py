@@ -709,14 +709,14 @@ class GrabCut:
         self._cut()
         return self
 
-    def _assign(self, hard: np.ndarray | None = None) -> float:
+    def _assign(self) -> float:
         """Unary pass: terminal capacities and component assignments."""
         N = self._X.shape[0]
         means, chol, lconst = _kernel_params(self._models)
         self._src = np.empty(N, dtype=np.float32)
         self._snk = np.empty(N, dtype=np.float32)
         k_inf = 9.0 * self.gamma + 1.0
-        return _k.unaries(self._X, means, chol, lconst, self._hard if hard is None else hard, k_inf,
+        return _k.unaries(self._X, means, chol, lconst, self._hard, k_inf,
                           self.n_threads, self._src, self._snk, self._comp)
 
     def _edge_weights(self) -> np.ndarray:
