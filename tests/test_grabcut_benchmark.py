@@ -15,8 +15,9 @@ meet yet are marked ``xfail(strict=True)``: they fail loudly (XPASS) once a
 change meets them, so the marker has to go.  The floor checks (no collapse,
 mean at least OpenCV's) are plain assertions.
 
-Skipped when the shared data or OpenCV is absent.  About 3 minutes on two
-idle cores (OpenCV takes most of it; images run two at a time).
+Skipped when the shared data or OpenCV is absent.  It costs about 2 minutes
+of CPU, most of it OpenCV's, and runs two images at a time: about 1-1.5
+minutes on two idle cores (7 minutes on the loaded development machine).
 """
 
 from __future__ import annotations
