@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._aligned import aligned_empty, aligned_zeros
-from ._background import _as_frames, _threads_for
+from ._background import _as_frames, _threads_for, _tuned_threads
 from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._finite import all_finite
@@ -421,16 +421,8 @@ class BackgroundSubtractorKNN(Estimator):
         return masks
 
     def _threads(self, n_pixels: int, caller: str, p: _KNNParams) -> int:
-        """Threads for the next call: the user's count, or with n_threads=None the one the
-        stream tuner of ``caller`` picks by the calling loop's pace."""
-        nt = _threads_for(p.n_threads, n_pixels)
-        if p.n_threads is None and nt > 1:
-            tuners = self.__dict__.setdefault("_tuners", {})
-            current = tuners.get(caller)
-            if current is None or current.max_threads != nt:
-                current = tuners[caller] = StreamThreadTuner(nt)
-            nt = current.next_threads()
-        return nt
+        """Threads for the next call (see :func:`_tuned_threads`)."""
+        return _tuned_threads(self, p.n_threads, n_pixels, caller)
 
     def _run(self, x: np.ndarray, kf: np.ndarray | None, masks: np.ndarray, schedule: np.ndarray,
              n_threads: int, p: _KNNParams) -> None:
