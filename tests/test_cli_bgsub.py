@@ -126,6 +126,18 @@ def test_mog2_method_when_available(clip, tmp_path, capsys):
     assert f_measure(mask[40:] > 127, masks[40:]) > 0.8
 
 
+def test_knn_method(clip, tmp_path, capsys):
+    if "knn" not in bgsub.available_methods():
+        pytest.skip("this build has no online subtractor")
+    path, frames, masks = clip
+    assert main(["bgsub", str(path), "-o", str(tmp_path), "--method", "knn"]) == 0
+    assert "0 training, 80 masked" in capsys.readouterr().out
+    mask = read_video(tmp_path / "mask.gif", grey=True)
+    assert mask.shape == (80, 120, 160)
+    assert f_measure(mask[40:] > 127, masks[40:]) > 0.8                        # against the clip's truth
+    assert main(["bgsub", str(path), "-o", str(tmp_path), "--method", "knn", "--shadows"]) == 1
+
+
 def test_demo_step(tmp_path):
     lines = []
     bgsub.demo_step(tmp_path, lines.append)

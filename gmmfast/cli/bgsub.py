@@ -12,7 +12,7 @@ the first ``--train-frames`` frames and mask the frames after them, as the
 replaced projects' demo does (frames 0-47 train, 48-79 are masked).  ``mog2``
 (the online adaptive mixture, when this build has it) learns from every
 frame as it goes and masks every frame after the first ``--train-frames``
-(0 unless given).
+(0 unless given); ``knn`` (the online non-parametric sample model) likewise.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from ._common import error, progress
 
 BATCH_METHODS = ("pixelgmm", "mean", "median", "kmeans")
+ONLINE_METHODS = ("mog2", "knn")   # BackgroundSubtractor(method=...), learning from every frame
 DEFAULT_TRAIN_FRAMES = 48
 # frames per BackgroundSubtractor.apply_many call: the model's state is read once per
 # batch instead of once per frame (8 frames gave ~1.45x per frame at 1080p, as 16 did)
@@ -45,7 +46,7 @@ def _online_class():
 
 def available_methods() -> tuple[str, ...]:
     """Methods of this build, the recommended one first."""
-    return (("mog2",) if _online_class() is not None else ()) + BATCH_METHODS
+    return (ONLINE_METHODS if _online_class() is not None else ()) + BATCH_METHODS
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -66,7 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help=f"frames that only train the background (default {DEFAULT_TRAIN_FRAMES} for the batch "
-        "methods, 0 for mog2)",
+        "methods, 0 for mog2 and knn)",
     )
     if "mog2" in methods:
         p.add_argument(
@@ -140,9 +141,9 @@ def subtract_video(
     if method not in available_methods():
         raise ValueError(f"unknown method {method!r}; this build has {', '.join(available_methods())}.")
     if train_frames is None:
-        train_frames = 0 if method == "mog2" else DEFAULT_TRAIN_FRAMES
-    if train_frames < 0 or (method != "mog2" and train_frames < 1):
-        raise ValueError(f"--train-frames must be >= 1 (>= 0 for mog2), got {train_frames}.")
+        train_frames = 0 if method in ONLINE_METHODS else DEFAULT_TRAIN_FRAMES
+    if train_frames < 0 or (method not in ONLINE_METHODS and train_frames < 1):
+        raise ValueError(f"--train-frames must be >= 1 (>= 0 for mog2 and knn), got {train_frames}.")
     if shadows and method != "mog2":
         raise ValueError("--shadows needs --method mog2 (the batch methods do not detect shadows).")
     if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
@@ -159,7 +160,7 @@ def subtract_video(
         return progress(items, total=n, desc=desc) if show_progress else items
 
     # --- learn ---------------------------------------------------------------
-    if method == "mog2":
+    if method in ONLINE_METHODS:
         if shadows:
             # the plain mixture with shadow detection: masks 0 / 127 (shadow) / 255, as OpenCV's
             from .._background import BackgroundSubtractorMOG2
@@ -167,7 +168,7 @@ def subtract_video(
             model = BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
         else:
             # the recommended pipeline: fast start, shadows left out, mask cleaned up
-            model = _online_class()(method="mog2", n_threads=n_threads)
+            model = _online_class()(method=method, n_threads=n_threads)
         for batch in _batches(bar(_take(it, train_frames), train_frames, "learning"), MOG2_BATCH):
             _check_shapes(batch, res)
             t0 = time.perf_counter()
@@ -233,7 +234,7 @@ def subtract_video(
     fg_path = out_dir / f"foreground.{fmt}"
     left = None if total is None else max(0, total - res.n_train)
     with VideoWriter(mask_path, fps) as mask_out, VideoWriter(fg_path, fps) as fg_out:
-        for batch in _batches(bar(it, left, method), MOG2_BATCH if method == "mog2" else 1):
+        for batch in _batches(bar(it, left, method), MOG2_BATCH if method in ONLINE_METHODS else 1):
             _check_shapes(batch, res)
             t0 = time.perf_counter()
             masks = masks_of(batch)
