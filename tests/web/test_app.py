@@ -185,8 +185,12 @@ def test_rerun_after_the_cache_was_trimmed_decodes_again(client, app, gen):
 
 
 def test_auto_k_reports_the_criterion(client, gen):
-    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k="auto").get_json()
+    image = gen.three_colour_image()
+    run = post_image(client, gen.encode(image, "PNG"), k="auto").get_json()
     res = run["result"]
+    seg = gmmfast.segment(image, "auto")  # the page's 'auto' is the library's rule, with its default range
+    assert res["n_components"] == seg.n_components
+    assert [int(k) for k in res["criterion"]] == list(seg.criterion)
     assert res["auto"] is True and res["criterion"]
     rows = {int(k): v for k, v in res["criterion"].items()}
     for row in rows.values():
