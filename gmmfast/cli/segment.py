@@ -97,7 +97,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(stronger, slower; default: icm)")
     p.add_argument("--max-fit-pixels", type=_positive_int, default=None, metavar="N",
                    help="fit on a random subsample of N pixels (default: 200000)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed, reproducible)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0, as the library and web app)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="threads to use (default: all cores)")
     p.add_argument("--plot", action="store_true",
