@@ -244,6 +244,41 @@ cdef Py_ssize_t _plane_stride(object a, Py_ssize_t itemsize, Py_ssize_t minimum)
     return st // itemsize
 
 
+cdef Const _constants(double dist2_threshold, int knn_samples, bint detect_shadows, int shadow_value,
+                      double shadow_threshold, int S, int R, bint integer_distances):
+    """The per-call constants of the kernel."""
+    cdef Const cp
+    cp.T = dist2_threshold
+    # distances of uint8 samples are integers: d2 < T exactly when d2 < ceil(T); above
+    # 2^24 float could not tell integers apart, but no distance of 4 channels gets there
+    cp.Tc = min(ceil(dist2_threshold), 16777216.0) if integer_distances else dist2_threshold
+    cp.tau = shadow_threshold
+    cp.k = knn_samples
+    cp.N = S // 3
+    cp.S = S
+    cp.R = R
+    cp.detect_shadows = detect_shadows
+    cp.shadow_value = <uint8_t>shadow_value
+    return cp
+
+
+cdef object _frame_table(const int64_t[:, ::1] schedule, Py_ssize_t T):
+    """The (T, 13) schedule as T Frame structs, in the bytes of the returned array (T >= 1)."""
+    frm_arr = np.zeros(T * sizeof(Frame), dtype=np.uint8)
+    cdef uint8_t[::1] frm_bytes = frm_arr
+    cdef Frame* fp = <Frame*>&frm_bytes[0]
+    cdef Py_ssize_t t
+    cdef int s
+    for t in range(T):
+        fp[t].learn = <int>schedule[t, 0]
+        for s in range(MAXSETS):
+            fp[t].redraw[s] = <int>schedule[t, 1 + 4 * s]
+            fp[t].c[s] = <uint16_t>schedule[t, 2 + 4 * s]
+            fp[t].period[s] = <uint32_t>schedule[t, 3 + 4 * s]
+            fp[t].key[s] = <uint32_t>schedule[t, 4 + 4 * s]
+    return frm_arr
+
+
 def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
           pixel_t[:, :, :, :] samples, uint8_t[:, :, :] pos, uint16_t[:, :, :] slots,
           uint8_t[:, :, ::1] masks, const int64_t[:, ::1] schedule, double dist2_threshold,
@@ -260,8 +295,7 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
     """
     cdef Py_ssize_t T = frames.shape[0], H = frames.shape[1], W = frames.shape[2]
     cdef int C = <int>frames.shape[3]
-    cdef Py_ssize_t S = samples.shape[0], t
-    cdef int s
+    cdef Py_ssize_t S = samples.shape[0]
     cdef const uint8_t* kp = NULL
     if n_threads < 1:
         n_threads = 1
@@ -304,28 +338,11 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
     cdef uint8_t[::1] scratch = scratch_arr
     cdef uint8_t* sp8 = &scratch[0]
     sp8 = sp8 + (64 - <size_t>sp8 % 64) % 64
-    cdef Const cp
-    cp.T = dist2_threshold
-    # distances of uint8 samples are integers: d2 < T exactly when d2 < ceil(T); above
-    # 2^24 float could not tell integers apart, but no distance of 4 channels gets there
-    cp.Tc = dist2_threshold if pixel_t is float else min(ceil(dist2_threshold), 16777216.0)
-    cp.tau = shadow_threshold
-    cp.k = knn_samples
-    cp.N = <int>(S // 3)
-    cp.S = <int>S
-    cp.R = R
-    cp.detect_shadows = detect_shadows
-    cp.shadow_value = <uint8_t>shadow_value
-    frm_arr = np.zeros(T * sizeof(Frame), dtype=np.uint8)
+    cdef Const cp = _constants(dist2_threshold, knn_samples, detect_shadows, shadow_value,
+                               shadow_threshold, <int>S, R, pixel_t is uint8_t)
+    frm_arr = _frame_table(schedule, T)
     cdef uint8_t[::1] frm_bytes = frm_arr
     cdef Frame* fp = <Frame*>&frm_bytes[0]
-    for t in range(T):
-        fp[t].learn = <int>schedule[t, 0]
-        for s in range(MAXSETS):
-            fp[t].redraw[s] = <int>schedule[t, 1 + 4 * s]
-            fp[t].c[s] = <uint16_t>schedule[t, 2 + 4 * s]
-            fp[t].period[s] = <uint32_t>schedule[t, 3 + 4 * s]
-            fp[t].key[s] = <uint32_t>schedule[t, 4 + 4 * s]
     with nogil:
         _run(&frames[0, 0, 0, 0], kp, &samples[0, 0, 0, 0], &pos[0, 0, 0], &slots[0, 0, 0],
              &masks[0, 0, 0], sp8, sstride, T, H, &L, C, &cp, fp, n_threads)
