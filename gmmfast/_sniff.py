@@ -157,7 +157,10 @@ def _boxes_end(fh, size: int) -> int | None:
         fh.seek(off)
         box_size, _ = struct.unpack(">I4s", fh.read(8))
         if box_size == 1:  # 64-bit size follows the type
-            box_size = struct.unpack(">Q", fh.read(8))[0]
+            wide = fh.read(8)
+            if len(wide) < 8:
+                return None
+            box_size = struct.unpack(">Q", wide)[0]
         elif box_size == 0:  # the box runs to the end of the file
             return None
         if box_size < 8:

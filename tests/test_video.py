@@ -312,6 +312,27 @@ def test_interrupted_writing_leaves_the_old_file(tmp_path, ext):
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as open() would create it
 
 
+def test_interrupted_gif_encoding_leaves_the_old_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = write_video(tmp_path / "v.gif", np.zeros((3, 16, 16), np.uint8))
+    old = path.read_bytes()
+    real_save = Image.Image.save
+
+    def save_then_interrupt(self, fp, *args, **kwargs):
+        real_save(self, fp, *args, **kwargs)  # the whole GIF written ...
+        raise KeyboardInterrupt  # ... and Ctrl-C before close() returns
+
+    monkeypatch.setattr(Image.Image, "save", save_then_interrupt)
+    w = VideoWriter(path)
+    for i in range(5):
+        w.write(np.full((16, 16), 40 * i, np.uint8))
+    with pytest.raises(KeyboardInterrupt):
+        w.close()
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
