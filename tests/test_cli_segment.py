@@ -319,7 +319,7 @@ def test_ctrl_c_leaves_the_earlier_run_intact(tmp_path, interrupt_cli):
     # files are complete and in place, the second's old files untouched, nothing half-written
     status, shown = interrupt_cli(["segment", str(small), str(big), "-k", "6", "--smoothing", "3",
                                    "--smoothing-method", "expansion", "-o", str(out), "--overwrite"],
-                                  cwd=tmp_path, when=b"big.png: segmenting")
+                                  cwd=tmp_path, when=b"big.png (2/2): segmenting")
     assert status == 130, shown
     assert "interrupted" in shown and "Traceback" not in shown
     after = {p.name: p.read_bytes() for p in out.iterdir()}

@@ -63,8 +63,9 @@ _PHRASES: tuple[tuple[str, str], ...] = (
      r"or increase max_iter, tol, or check for degenerate data\.?",
      "the Gaussian mixture did not converge within its iteration limit{max_iter_advice}"),
     (r"\d+ mixture component\(s\) became empty \(no samples assigned\); re-seeded at random "
-     r"samples with the data's variance\.",
-     "some mixture components became empty and were started again elsewhere;"),
+     r"samples with the data's variance\. The data may have fewer clusters than n_components\.?",
+     "some mixture components became empty and were started again elsewhere: the data may have fewer "
+     "clusters than n_components"),
     (r"added [\d.e+-]+ to their diagonals", "a little variance was added to them"),
     (r"call reset\(\) to start a model for the new size", "all frames must have one size"),
 )
@@ -118,7 +119,9 @@ class Warnings:
     def __enter__(self) -> "Warnings":
         self._catcher = warnings.catch_warnings(record=True)
         self._log = self._catcher.__enter__()
-        warnings.simplefilter("always")
+        # the library's warnings for its users are UserWarnings (ConvergenceWarning, DegenerateDataWarning,
+        # ...); others (ResourceWarning, DeprecationWarning) keep Python's default filters
+        warnings.simplefilter("always", UserWarning)
         return self
 
     def collect(self) -> None:

@@ -322,11 +322,15 @@ def _open_video(args):
     from ..video import VideoReader
 
     reader = VideoReader(args.video, grey=args.grey, max_frames=args.max_frames)
-    if reader.truncation is not None and args.max_frames is None:
-        raise CLIError(f"{args.video} is truncated ({reader.truncation}); repair it, or give --max-frames N to "
-                       "use only the frames before the damage")
-    if reader.n_frames is not None and reader.n_frames < 2:
-        raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
+    try:
+        if reader.truncation is not None and args.max_frames is None:
+            raise CLIError(f"{args.video} is truncated ({reader.truncation}); repair it, or give --max-frames N "
+                           "to use only the frames before the damage")
+        if reader.n_frames is not None and reader.n_frames < 2:
+            raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
+    except CLIError:
+        reader.close()  # the decoder (an FFmpeg process) ends here, not at garbage collection
+        raise
     return reader
 
 
@@ -338,12 +342,12 @@ def run(args: argparse.Namespace) -> int:
             Warnings(OPTIONS, progress) as caught:
         outputs.check_free([output_family(stem)])
         caught.source = str(path)
-        reader = _open_video(args)
-        fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
-        res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
-                             threshold=args.threshold, n_components=args.components,
-                             shadows=getattr(args, "shadows", False), fmt=args.format, fps=fps,
-                             n_threads=args.threads, total=reader.n_frames, progress=progress)
+        with _open_video(args) as reader:
+            fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
+            res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
+                                 threshold=args.threshold, n_components=args.components,
+                                 shadows=getattr(args, "shadows", False), fmt=args.format, fps=fps,
+                                 n_threads=args.threads, total=reader.n_frames, progress=progress)
         if res.n_frames < 2:
             raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
         written = outputs.commit([output_family(stem)])

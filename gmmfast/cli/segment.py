@@ -216,15 +216,16 @@ def write_results(seg, stem: str, outputs: Outputs, *, background: int | None = 
     progress.finish()
 
 
-def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progress) -> str:
+def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progress, where: str = "") -> str:
     """Segment one image and commit its files; returns the summary line."""
     import gmmfast
     from ..io import read_image
 
     t0 = time.perf_counter()
+    progress.start(f"{path.name}{where}: reading")
     image = read_image(path)
     k_range = check_size(image, args.k, args.k_range)
-    progress.start(f"{path.name}: segmenting")
+    progress.start(f"{path.name}{where}: segmenting")
     seg = gmmfast.segment(image, args.k, features=args.features, covariance_type=args.covariance_type,
                           smoothing=args.smoothing, max_fit_pixels=args.max_fit_pixels, random_state=args.seed,
                           n_threads=args.threads, k_range=k_range, smoothing_method=args.smoothing_method,
@@ -249,10 +250,11 @@ def run(args) -> int:
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:
         outputs.check_free([output_family(s) for s in names])
-        for path, stem in zip(paths, names):
+        for i, (path, stem) in enumerate(zip(paths, names), 1):
             caught.source = str(path)
+            where = f" ({i}/{len(paths)})" if len(paths) > 1 else ""
             try:
-                say(_segment_one(path, stem, args, outputs, progress), progress)
+                say(_segment_one(path, stem, args, outputs, progress, where), progress)
             except (CLIError, OSError, ValueError, TypeError, MemoryError) as exc:
                 progress.finish()
                 outputs.discard_staged()
