@@ -40,9 +40,10 @@ def clip(tmp_path_factory):
 
 def _library_masks(method: str, frames: np.ndarray, train: int, **kw) -> np.ndarray:
     """The masks (0/127/255) the library's own subtractor gives for every frame."""
-    if method == "mog2":
-        bs = gmmfast.BackgroundSubtractor(output="uint8")
-        bs.apply_many(frames[:train]) if train else None
+    if method in bgsub.ONLINE_METHODS:
+        bs = gmmfast.BackgroundSubtractor(method=method, output="uint8")
+        if train:
+            bs.apply_many(frames[:train])
         return np.stack([bs.apply(f) for f in frames])
     if method == "pixelgmm":
         model = gmmfast.PixelGMM(**kw).fit(frames[:train])
@@ -71,7 +72,7 @@ def test_every_method_writes_the_library_masks_for_every_frame(clip, tmp_path, m
     path, frames, truth = clip
     out = tmp_path / "out"
     assert main(["bgsub", str(path), "-o", str(out), "--method", method]) == 0
-    train = 0 if method == "mog2" else bgsub.DEFAULT_TRAIN_FRAMES
+    train = 0 if method in bgsub.ONLINE_METHODS else bgsub.DEFAULT_TRAIN_FRAMES
     assert f"80 frames of 160x120 ({train} learnt first, 80 masked)" in capsys.readouterr().out
     mask = _read_mask(out / "clip_mask.gif")
     assert mask.shape == (80, 120, 160)  # one mask per input frame, whatever the method
@@ -83,7 +84,7 @@ def test_every_method_writes_the_library_masks_for_every_frame(clip, tmp_path, m
     assert np.abs(fg[kept].astype(int) - frames[kept].astype(int)).mean() < 2  # GIF palette rounding only
     assert sorted(p.name for p in out.iterdir()) == ["clip_background.png", "clip_foreground.gif", "clip_mask.gif"]
     found = mask[48:] == 255
-    if method in ("mog2", "pixelgmm"):
+    if method in ("adaptive", "mog2", "pixelgmm"):
         assert f_measure(found, truth[48:]) > 0.8
     else:  # the clip's flicker breaks single-mode backgrounds, but the sprites are found
         assert np.count_nonzero(found & truth[48:]) / np.count_nonzero(truth[48:]) > 0.9
@@ -96,19 +97,20 @@ def test_background_image_is_the_models(clip, tmp_path):
                                   np.rint(gmmfast.median_background(frames[:40])).astype(np.uint8))
 
 
-def test_mog2_learns_training_frames_first(clip, tmp_path):
-    if "mog2" not in METHODS:
+@pytest.mark.parametrize("method", ["adaptive", "mog2"])
+def test_online_methods_learn_training_frames_first(clip, tmp_path, method):
+    if method not in METHODS:
         pytest.skip("this build has no online subtractor")
     path, frames, _ = clip
-    assert main(["bgsub", str(path), "-o", str(tmp_path), "--train-frames", "20"]) == 0
-    np.testing.assert_array_equal(_read_mask(tmp_path / "clip_mask.gif"), _library_masks("mog2", frames, 20))
+    assert main(["bgsub", str(path), "-o", str(tmp_path), "--method", method, "--train-frames", "20"]) == 0
+    np.testing.assert_array_equal(_read_mask(tmp_path / "clip_mask.gif"), _library_masks(method, frames, 20))
 
 
 def test_shadows_are_grey(clip, tmp_path):
     if "mog2" not in METHODS:
         pytest.skip("this build has no online subtractor")
     path, frames, _ = clip
-    assert main(["bgsub", str(path), "-o", str(tmp_path), "--shadows"]) == 0
+    assert main(["bgsub", str(path), "-o", str(tmp_path), "--method", "mog2", "--shadows"]) == 0
     expected = gmmfast.BackgroundSubtractorMOG2(detect_shadows=True).apply_many(frames)
     np.testing.assert_array_equal(_read_mask(tmp_path / "clip_mask.gif"), expected)
 
@@ -241,6 +243,7 @@ def test_demo_step(tmp_path):
     assert (tmp_path / "clip.gif").exists()
     assert read_video(tmp_path / "bgsub-pixelgmm" / "clip_mask.gif").shape[0] == 80
     assert any(line.startswith("bgsub pixelgmm") and "F = " in line for line in lines)
+    assert any(line.startswith(f"bgsub {METHODS[0]}") for line in lines)  # the recommended method is shown
     f = float(next(line for line in lines if line.startswith("bgsub pixelgmm")).split("F = ")[1].split()[0])
     assert f >= 0.95
 

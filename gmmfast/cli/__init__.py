@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        error("interrupted; the output folder holds only the results that were complete")
+        done = "; the output folder holds only results that were complete" if hasattr(args, "output") else ""
+        error("interrupted" + done)
         return 130
     except EXPECTED_ERRORS as exc:
         error(user_message(exc, args.options))

@@ -23,27 +23,30 @@ Learn the background of VIDEO and write into the output folder, for the
 video STEM (its file name without the extension):
   STEM_background.png   the estimated background
   STEM_mask.gif         the foreground mask of every frame: 255 foreground,
-                        127 shadow (mog2 --shadows only), 0 background
+                        127 shadow (--method mog2 --shadows only), 0 background
   STEM_foreground.gif   the frames with the background blacked out
 (.mp4 instead of .gif with --format mp4).  Every method writes one mask per
 frame of the video, frame 1 of the mask for frame 1 of the video.
 
-Methods: mog2 (the recommended online mixture, when this build has it)
-learns from every frame as it goes; pixelgmm (a Gaussian mixture per pixel),
-mean, median and kmeans (a background image, then a threshold on the
-distance to it) learn from the first --train-frames frames only.  Before any
-mask is made, the first --train-frames frames are learnt (mog2 then learns
-them again as it masks them).  The files of an earlier run for the same
+Methods: adaptive (the recommended pipeline: an online per-pixel mixture
+with feedback against jitter and flicker, and a cleaned-up mask) and mog2
+(the same mixture and clean-up without the feedback) learn from every frame
+as they go; pixelgmm (a Gaussian mixture per pixel), mean, median and kmeans
+(a background image, then a threshold on the distance to it) learn from the
+first --train-frames frames only.  Before any mask is made, the first
+--train-frames frames are learnt (adaptive and mog2 then learn them again as
+they mask them).  The files of an earlier run for the same
 video are not replaced unless --overwrite is given.
 """
 
 EPILOG = """\
 examples:
-  gmmfast bgsub traffic.gif                          mog2, into out/
+  gmmfast bgsub traffic.gif                          adaptive, into out/
   gmmfast bgsub clip.mp4 --method median --train-frames 60 --format mp4 -o result/
   gmmfast bgsub frames/ --method pixelgmm --grey     a folder of images is a video
 """
 
+ONLINE_METHODS = ("adaptive", "mog2")
 BATCH_METHODS = ("pixelgmm", "mean", "median", "kmeans")
 DEFAULT_TRAIN_FRAMES = 48
 # frames per BackgroundSubtractor.apply_many call: the model's state is read once per
@@ -64,7 +67,7 @@ def available_methods() -> tuple[str, ...]:
         gmmfast.BackgroundSubtractor
     except (AttributeError, ImportError):
         return BATCH_METHODS
-    return ("mog2",) + BATCH_METHODS
+    return ONLINE_METHODS + BATCH_METHODS
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -77,7 +80,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=methods, default=methods[0], help=f"method (default: {methods[0]})")
     p.add_argument("--train-frames", type=int_range(0), default=None, metavar="N",
                    help=f"frames learnt before the first mask (default: {DEFAULT_TRAIN_FRAMES} for the batch "
-                        "methods, which need at least 1; 0 for mog2)")
+                        "methods, which need at least 1; 0 for adaptive and mog2)")
     if "mog2" in methods:
         p.add_argument("--shadows", action="store_true",
                        help="mog2: the plain MOG2 mixture with shadow detection, shadows grey (127) in the "
@@ -123,17 +126,18 @@ class _Model:
 
 
 class _Online(_Model):
-    """mog2: the recommended pipeline, or with ``shadows`` the plain mixture marking shadows 127."""
+    """adaptive or mog2: gmmfast.BackgroundSubtractor's pipelines, or with ``shadows`` the plain
+    MOG2 mixture marking shadows 127."""
 
     batch = MOG2_BATCH
 
-    def __init__(self, shadows: bool, n_threads: int | None) -> None:
+    def __init__(self, method: str, shadows: bool, n_threads: int | None) -> None:
         import gmmfast
 
         if shadows:
             self.model = gmmfast.BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
         else:
-            self.model = gmmfast.BackgroundSubtractor(method="mog2", output="uint8", n_threads=n_threads)
+            self.model = gmmfast.BackgroundSubtractor(method=method, output="uint8", n_threads=n_threads)
 
     def learn(self, frames, progress):
         progress.start("learning", len(frames))
@@ -200,13 +204,14 @@ def _make_model(method: str, train_frames: int | None, threshold: float | None, 
     if method not in available_methods():
         raise CLIError(f"unknown method {method!r}; this build has {', '.join(available_methods())}")
     if train_frames is None:
-        train_frames = 0 if method == "mog2" else DEFAULT_TRAIN_FRAMES
-    if train_frames < 0 or (method != "mog2" and train_frames < 1):
-        raise CLIError(f"--train-frames must be >= 1 for --method {method} (>= 0 for mog2), got {train_frames}")
+        train_frames = 0 if method in ONLINE_METHODS else DEFAULT_TRAIN_FRAMES
+    if train_frames < 0 or (method not in ONLINE_METHODS and train_frames < 1):
+        raise CLIError(f"--train-frames must be >= 1 for --method {method} (>= 0 for {' and '.join(ONLINE_METHODS)}), "
+                       f"got {train_frames}")
     if shadows and method != "mog2":
-        raise CLIError("--shadows needs --method mog2 (the batch methods do not detect shadows)")
-    if method == "mog2":
-        return _Online(shadows, n_threads), train_frames
+        raise CLIError("--shadows needs --method mog2 (the other methods leave shadows out or do not detect them)")
+    if method in ONLINE_METHODS:
+        return _Online(method, shadows, n_threads), train_frames
     return _Batch(method, threshold, n_components, n_threads), train_frames
 
 
@@ -382,7 +387,7 @@ def demo_step(out_dir: Path, report: Callable[[str], None] = print) -> None:
         write_video(outputs.stage("clip.gif"), frames, fps=10)
         outputs.commit()
     train = DEFAULT_TRAIN_FRAMES
-    for method in [m for m in ("mog2", "pixelgmm", "median") if m in available_methods()]:
+    for method in [m for m in ("adaptive", "pixelgmm", "median") if m in available_methods()]:
         with Outputs(out_dir / f"bgsub-{method}", overwrite=True) as outputs:
             res = subtract_video(frames, outputs, "clip", method=method, keep_masks=True)
             outputs.commit([output_family("clip")])
