@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _importable() -> bool:
     try:
-        importlib.import_module("gmmfast._cpu")
+        importlib.import_module("gmmfast._kernels._cpu")
         return True
     except ImportError:
         for name in [m for m in sys.modules if m == "gmmfast" or m.startswith("gmmfast.")]:

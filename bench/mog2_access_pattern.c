@@ -18,22 +18,26 @@
 #define N (H*W)
 static float *pl, *blk, *w1;
 static uint8_t *frame, *nm, *mask;
+/* the common-case update of one RGB pixel's heaviest mode (weight w0, variance v0, means
+   m0..m2) and its mask byte; both layouts run it, only the addresses differ */
+static inline __attribute__((always_inline)) void update(const uint8_t *x, float *w0, float *v0,
+        float *m0, float *m1, float *m2, float ww, uint8_t n, uint8_t *o) {
+    float d0 = x[0] - *m0, d1 = x[1] - *m1, d2 = x[2] - *m2;
+    float dd = d0*d0 + d1*d1 + d2*d2;
+    float k = 0.002f / *w0;
+    *m0 += k*d0; *m1 += k*d1; *m2 += k*d2;
+    *v0 += k*(dd - *v0);
+    *w0 = 0.998f * *w0 + 0.002f + ww*1e-9f + n*1e-9f;
+    *o = (uint8_t)(dd < 16.0f * *v0) * 255;
+}
 static void planar(int nt) {
     #pragma omp parallel for schedule(dynamic, 33) num_threads(nt)
     for (int y = 0; y < H; y++) {
         float *w0 = pl + y*W, *v0 = pl + (size_t)N + y*W, *m0 = pl + 2*(size_t)N + y*W, *m1 = pl + 3*(size_t)N + y*W, *m2 = pl + 4*(size_t)N + y*W;
         const uint8_t *f = frame + (size_t)y*W*3; const float *ww = w1 + y*W; uint8_t *o = mask + y*W; const uint8_t *n = nm + y*W;
         #pragma omp simd
-        for (int i = 0; i < W; i++) {
-            float x0 = f[3*i], x1 = f[3*i+1], x2 = f[3*i+2];
-            float d0 = x0 - m0[i], d1 = x1 - m1[i], d2 = x2 - m2[i];
-            float dd = d0*d0 + d1*d1 + d2*d2;
-            float k = 0.002f / w0[i];
-            m0[i] += k*d0; m1[i] += k*d1; m2[i] += k*d2;
-            v0[i] += k*(dd - v0[i]);
-            w0[i] = 0.998f*w0[i] + 0.002f + ww[i]*1e-9f + n[i]*1e-9f;
-            o[i] = (uint8_t)(dd < 16.0f*v0[i]) * 255;
-        }
+        for (int i = 0; i < W; i++)
+            update(f + 3*i, w0 + i, v0 + i, m0 + i, m1 + i, m2 + i, ww[i], n[i], o + i);
     }
 }
 static void aosoa(int nt) {
@@ -47,14 +51,7 @@ static void aosoa(int nt) {
             #pragma omp simd
             for (int l = 0; l < 16; l++) {
                 int i = i0 + l;
-                float x0 = f[3*i], x1 = f[3*i+1], x2 = f[3*i+2];
-                float d0 = x0 - m0[l], d1 = x1 - m1[l], d2 = x2 - m2[l];
-                float dd = d0*d0 + d1*d1 + d2*d2;
-                float k = 0.002f / w0[l];
-                m0[l] += k*d0; m1[l] += k*d1; m2[l] += k*d2;
-                v0[l] += k*(dd - v0[l]);
-                w0[l] = 0.998f*w0[l] + 0.002f + ww[i]*1e-9f + n[i]*1e-9f;
-                o[i] = (uint8_t)(dd < 16.0f*v0[l]) * 255;
+                update(f + 3*i, w0 + l, v0 + l, m0 + l, m1 + l, m2 + l, ww[i], n[i], o + i);
             }
         }
     }

@@ -57,11 +57,9 @@ _kernel = None
 def _k():
     global _kernel
     if _kernel is None:
-        from ._dispatch import avx512_allowed, load
+        from ._dispatch import load
 
         _kernel = load("_pixelgmm")
-        if not avx512_allowed():
-            _kernel._set_avx512(False)
     return _kernel
 
 

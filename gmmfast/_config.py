@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 
-from . import _cpu, _dispatch
+from . import _dispatch
+from ._kernels import _cpu
 from ._threads import available_cpus, effective_n_threads
-
-
-def _avx512_in_use() -> bool:
-    """Whether the batch background kernel runs its 16-lane AVX-512 passes."""
-    from ._batch_background import _k
-
-    return _k()._avx512_in_use()
 
 
 def config() -> dict:
@@ -25,10 +20,10 @@ def config() -> dict:
     return {
         "gmmfast": __version__,
         "kernel_variant": _dispatch.VARIANT,
+        "kernel_modules": _dispatch.kernel_modules(),
         "cpu_has_avx2_fma": _cpu.has_avx2_fma(),
         "cpu_has_avx512": _cpu.has_avx512(),
-        "avx512_passes": _avx512_in_use(),
-        "override_env": f"{_dispatch.ENV_VAR}={__import__('os').environ.get(_dispatch.ENV_VAR, '')!s}",
+        "override_env": f"{_dispatch.ENV_VAR}={os.environ.get(_dispatch.ENV_VAR, '')}",
         "default_threads": effective_n_threads(None),
         "available_cpus": available_cpus(),
         "python": sys.version.split()[0],

@@ -1,33 +1,37 @@
 """Pick the compiled kernel variant for this CPU.
 
-Every kernel module is built three times on x86-64: ``baseline`` (any x86-64
-CPU), ``avx2`` (AVX2 + FMA) and ``avx512`` (the x86-64-v4 set: AVX-512 F, BW,
-CD, DQ and VL, with 512-bit vectors).  The choice is made once, at import,
-from what the CPU reports: the widest variant it runs.  Set
-``GMMFAST_KERNELS`` to ``baseline``, ``avx2`` or ``avx512`` to force one (a
-variant the CPU cannot run is an ImportError).  ``avx2`` keeps every kernel to
-256-bit vectors, e.g. on CPUs that lower their clock for 512-bit instructions:
-it also turns off the 16-lane passes the batch background kernel picks at run
-time.
+The kernels that gain from wider vectors are built once per instruction-set variant
+on x86-64: ``baseline`` (any x86-64 CPU), ``avx2`` (AVX2 + FMA, 256-bit vectors)
+and ``avx512`` (the x86-64-v4 set: AVX-512 F, BW, CD, DQ and VL, with 512-bit
+vectors); the others are built once, for any CPU (``gmmfast/_kernels/_manifest.py``,
+written by the build, lists which are which).  The variant is chosen once, at
+import, from what the CPU reports: the widest one it runs.  Set
+``GMMFAST_KERNELS`` to ``baseline``, ``avx2`` or ``avx512`` to force one (a variant
+the CPU cannot run is an ImportError); ``avx2`` keeps every kernel to 256-bit
+vectors, e.g. on CPUs that lower their clock for 512-bit instructions.  Whatever a
+kernel does differently per instruction set is decided by the module that was
+loaded, never by a second check at run time.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+from types import ModuleType
 
-from . import _cpu
+from ._kernels import _cpu, _manifest
 
-VARIANTS = ("avx512", "avx2", "baseline")
+VARIANTS = ("avx512", "avx2", "baseline")  # widest first
 ENV_VAR = "GMMFAST_KERNELS"
+_PACKAGE = "gmmfast._kernels"
 
 
-def _available(variant: str) -> bool:
-    try:
-        importlib.import_module(f"gmmfast._gmm_{variant}")
-    except ImportError:
-        return False
-    return True
+def module_name(kernel: str, variant: str) -> str:
+    """Full name of the module that holds ``kernel`` for ``variant``."""
+    if kernel in _manifest.PORTABLE:
+        return f"{_PACKAGE}.{kernel}"
+    return f"{_PACKAGE}.{kernel}_{variant}"
 
 
 def _cpu_runs(variant: str) -> bool:
@@ -38,8 +42,18 @@ def _cpu_runs(variant: str) -> bool:
     return True
 
 
+def _built(variant: str) -> bool:
+    return variant in _manifest.VARIANTS
+
+
 def _requested() -> str:
     return os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+
+
+def _missing_modules(variant: str) -> list[str]:
+    """The kernel modules of ``variant`` that are not installed (found, not imported)."""
+    names = [module_name(k, variant) for k in _manifest.PER_VARIANT + _manifest.PORTABLE]
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 def _choose_variant() -> str:
@@ -48,29 +62,40 @@ def _choose_variant() -> str:
         raise ValueError(
             f"{ENV_VAR}={requested!r} is not understood; use 'auto', 'avx512', 'avx2' or 'baseline'."
         )
-    if requested != "auto":
-        if not _cpu_runs(requested):
-            raise ImportError(
-                f"{ENV_VAR}={requested} was requested but this CPU does not report the "
-                f"instructions it needs; unset {ENV_VAR} or set it to 'baseline'."
-            )
-        if not _available(requested):
-            raise ImportError(f"{ENV_VAR}={requested} was requested but this build has no such kernels.")
-        return requested
-    for variant in VARIANTS:
-        if _cpu_runs(variant) and _available(variant):
-            return variant
-    return "baseline"
+    if requested == "auto":
+        variant = next(v for v in VARIANTS if v == "baseline" or (_cpu_runs(v) and _built(v)))
+    elif not _cpu_runs(requested):
+        raise ImportError(
+            f"{ENV_VAR}={requested} was requested but this CPU does not report the "
+            f"instructions it needs; unset {ENV_VAR} or set it to 'baseline'."
+        )
+    elif not _built(requested):
+        raise ImportError(
+            f"{ENV_VAR}={requested} was requested but this build has no such kernels "
+            f"(it has {', '.join(_manifest.VARIANTS)})."
+        )
+    else:
+        variant = requested
+    missing = _missing_modules(variant)
+    if missing:
+        raise ImportError(
+            f"gmmfast's compiled kernels are incomplete: {', '.join(missing)} not found "
+            f"(the {variant} kernels need it). Reinstall gmmfast."
+        )
+    return variant
 
 
 VARIANT = _choose_variant()
 
 
-def avx512_allowed() -> bool:
-    """False when ``GMMFAST_KERNELS`` forces a variant narrower than ``avx512``."""
-    return _requested() in ("auto", "avx512")
+def kernel_modules() -> dict[str, str]:
+    """Each kernel and the module :func:`load` imports for it."""
+    kernels = sorted(_manifest.PER_VARIANT + _manifest.PORTABLE)
+    return {k: module_name(k, VARIANT) for k in kernels}
 
 
-def load(kernel: str):
-    """Import the chosen variant of kernel module ``kernel`` (for example ``"_gmm"``)."""
-    return importlib.import_module(f"gmmfast.{kernel}_{VARIANT}")
+def load(kernel: str) -> ModuleType:
+    """Import the module of kernel ``kernel`` (for example ``"_gmm"``) for the chosen variant."""
+    if kernel not in _manifest.PER_VARIANT + _manifest.PORTABLE:
+        raise ValueError(f"no compiled kernel named {kernel!r}")
+    return importlib.import_module(module_name(kernel, VARIANT))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from . import _cpu
+from ._kernels import _cpu
 from ._validation import check_n_threads
 
 

@@ -26,11 +26,12 @@ its log-probabilities transform each sample once instead of once per component.
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 cimport openmp
+from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
+                     _transpose_chunk)
+from _fastmath cimport LN2, LOG2E, _exp, _exp2_neg, _log
+from _team cimport _team_count, _team_mark, _team_reset
 
-import numpy as np
 cimport numpy as cnp
-
-cnp.import_array()
 
 cdef extern from "gmm_small.h" nogil:
     void gmm_small_logprob_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, int full,
@@ -70,21 +71,14 @@ cdef extern from "gmm_small.h" nogil:
     int gmm_small_normalise_em_f64(double* lp, Py_ssize_t n, Py_ssize_t st, int K, double* tbuf,
                                    double* ll)
 
-cdef extern from "fastmath.h" nogil:
-    double gmm_exp_f64(double x)
-    float gmm_exp_f32(float x)
-    double gmm_log_f64(double x)
-    float gmm_log_f32(float x)
-    double gmm_exp2_neg_f64(double x)
-    double LN2 "GMM_LN2"
-    double LOG2E "GMM_LOG2E"
-    float gmm_exp2_neg_f32(float x)
-
-from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
-                     _transpose_chunk)
-
 cdef extern from "gmm_small.h":
     enum: GMMG_B     # samples per block of gmm_general_logprob_full, which runs whole blocks
+
+import numpy as np
+
+cnp.import_array()
+
+include "_team.pxi"
 
 if CHUNK % GMMG_B:
     raise ImportError("gmmfast build error: CHUNK must be a multiple of GMMG_B (gmm_small.h)")
@@ -106,27 +100,6 @@ DIAG = KIND_DIAG
 SPHERICAL = KIND_SPHERICAL
 TIED = KIND_TIED
 
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return gmm_exp_f32(x)
-    else:
-        return gmm_exp_f64(x)
-
-
-cdef inline floating _exp2_neg(floating x) noexcept nogil:
-    """2**x for x <= 0 (clamped below so the result stays a normal number)."""
-    if floating is float:
-        return gmm_exp2_neg_f32(x)
-    else:
-        return gmm_exp2_neg_f64(x)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return gmm_log_f32(x)
-    else:
-        return gmm_log_f64(x)
 
 
 
@@ -477,8 +450,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     # per-thread buffers on cache lines of their own; each block's statistics are
     # summed in the thread's own lines and stored once (block_stats rows share lines)
     work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] work_view = work
-    base = <floating*>_line_aligned(&work_view[0])
+    base = <floating*>_line_aligned(cnp.PyArray_DATA(<cnp.ndarray>work))
     acc_work = np.empty(acc_stride * n_threads + LINE, dtype=np.float64)
     cdef double[::1] acc_view = acc_work
     acc_base = <double*>_line_aligned(&acc_view[0])
@@ -486,6 +458,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
         # dynamic: a core slowed by other work does not hold up the pass (blocks are
         # indexed, so the result is the same whichever thread takes which block)
         for b in prange(nb, schedule='dynamic'):
+            _team_mark()
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             sq = buf + (2 * d + 4 + K) * CHUNK if keep_sq else NULL
@@ -559,10 +532,10 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
     if N == 0:
         return
     work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] work_view = work
-    base = <floating*>_line_aligned(&work_view[0])
+    base = <floating*>_line_aligned(cnp.PyArray_DATA(<cnp.ndarray>work))
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
+            _team_mark()
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             lp = buf + (2 * d + 4) * CHUNK

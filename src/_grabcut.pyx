@@ -31,6 +31,8 @@ from fastmath.h).
 
 from cython.parallel cimport prange, parallel
 cimport openmp
+from _fastmath cimport gmm_exp_f32, gmm_log_f32
+from _team cimport _team_count, _team_mark, _team_reset
 from libc.stdint cimport uint8_t, int64_t
 
 import numpy as np
@@ -38,9 +40,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "fastmath.h" nogil:
-    float gmm_exp_f32(float x)
-    float gmm_log_f32(float x)
+include "_team.pxi"
 
 cdef enum:
     CHUNK = 256       # pixels per chunk (buffers stay in L1)
@@ -95,6 +95,7 @@ def edge_weights(const uint8_t[:, :, ::1] img, double gamma, int connectivity,
 
     # pass 1: exact integer sum of squared colour differences
     for i in prange(H, nogil=True, num_threads=n_threads, schedule="static"):
+        _team_mark()
         row = 0
         p = &img[i, 0, 0]
         for j in range(W - 1):
@@ -280,6 +281,7 @@ def unaries(const uint8_t[:, ::1] X, const float[:, :, ::1] means,
     cdef double[::1] energy = energy_arr
     cdef float[:, ::1] buf = buf_arr
     for c in prange(n_chunks, nogil=True, num_threads=T, schedule="static"):
+        _team_mark()
         start = c * CHUNK
         n = N - start
         if n > CHUNK:
@@ -320,6 +322,7 @@ def component_stats(const uint8_t[:, ::1] X, const uint8_t[::1] alpha,
     if N == 0:
         return partial.sum(axis=0)
     for t in prange(T, nogil=True, num_threads=n_threads, schedule="static", chunksize=1):
+        _team_mark()
         lo = N * t // T
         hi = N * (t + 1) // T
         acc = &P[t, 0, 0, 0]

@@ -19,6 +19,8 @@ dtypes and values before calling in.
 
 from cython.parallel cimport prange, parallel
 cimport openmp
+from _fastmath cimport _log
+from _team cimport _team_count, _team_mark, _team_reset
 from libc.math cimport pow, sqrt, INFINITY
 from libc.string cimport memset
 
@@ -27,9 +29,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "fastmath.h" nogil:
-    float gmm_log_f32(float x)
-    double gmm_log_f64(double x)
+include "_team.pxi"
 
 ctypedef fused pixel_t:
     cnp.uint8_t
@@ -157,6 +157,7 @@ def build_features(const pixel_t[:, :, ::1] img, int kind, bint xy, const double
         raise ValueError("unknown feature kind")
     with nogil:
         for y in prange(H, schedule='static', num_threads=n_threads):
+            _team_mark()
             for x in range(W):
                 i = y * W + x
                 o = &out[i, 0]
@@ -242,13 +243,6 @@ def paint(const label_t[::1] labels, const pixel_t[:, ::1] colours, pixel_t[:, :
                     out[i, c] = colours[k, c]
 
 
-cdef inline floating _flog(floating x) noexcept nogil:
-    if floating is float:
-        return gmm_log_f32(x)
-    else:
-        return gmm_log_f64(x)
-
-
 cdef extern from *:
     """
     static inline int gmmfast_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
@@ -259,44 +253,13 @@ cdef extern from "prefetch.h" nogil:
     void _prefetch_range "gmmfast_prefetch_range"(const void* p, size_t nbytes)
 
 
-cdef extern from *:
-    """
-    #include <stdint.h>
-    /* need[j] = 1 when the pixel at mid[j] must be evaluated: a neighbour changed since its
-       last visit (pd[j]), and it does not hold its own best label ml[j] together with the
-       (weighted) majority of its neighbours.  With cur = ml, every k has u[k] >= u[cur]; if
-       also wo * #{4-neighbours == cur} + wd * #{diagonal == cur} is at least what the other
-       neighbours could give any one other label, no k beats cur's tie bonus, so the move is
-       "stay" and the costs need not be read.  With wd = wo / sqrt(2) that bound is
-       sqrt(2) oc + gc >= 2 sqrt(2) + 2 (oc, gc: agreeing 4- and diagonal neighbours), tested
-       as 141 oc + 100 gc >= 482 (no count pair lies within 8 % of the boundary, and equality
-       is exact at oc = gc = 2).  `majority` = 0 keeps only the unanimous case (8 agreeing
-       neighbours), which is exact at any weight.  Branch-free byte compares that vectorise
-       (mid[-1] .. mid[n] must be readable). */
-    #define GMMFAST_ICM_NEED(T, SUF)                                                      \
-    static inline void gmmfast_icm_need_##SUF(const T *up, const T *mid, const T *dn,       \
-                                              const T *ml, const uint8_t *pd, ptrdiff_t n,  \
-                                              int majority, uint8_t *need)                  \
-    {                                                                                       \
-        const int threshold = majority ? 482 : 141 * 4 + 100 * 4;                          \
-        _Pragma("omp simd")                                                                 \
-        for (ptrdiff_t j = 0; j < n; j++) {                                                 \
-            const T c = mid[j];                                                             \
-            const int oc = (mid[j - 1] == c) + (mid[j + 1] == c) + (up[j] == c) + (dn[j] == c); \
-            const int gc = (up[j - 1] == c) + (up[j + 1] == c) + (dn[j - 1] == c) + (dn[j + 1] == c); \
-            const int stay = (ml[j] == c) & (141 * oc + 100 * gc >= threshold);             \
-            need[j] = (uint8_t)(pd[j] & (stay ^ 1));                                        \
-        }                                                                                   \
-    }
-    GMMFAST_ICM_NEED(uint8_t, u8)
-    GMMFAST_ICM_NEED(uint16_t, u16)
-    """
+cdef extern from "icm.h" nogil:
     void _icm_need_u8 "gmmfast_icm_need_u8"(const cnp.uint8_t* up, const cnp.uint8_t* mid,
             const cnp.uint8_t* dn, const cnp.uint8_t* ml, const cnp.uint8_t* pd, Py_ssize_t n,
-            int majority, cnp.uint8_t* need) noexcept nogil
+            int majority, cnp.uint8_t* need)
     void _icm_need_u16 "gmmfast_icm_need_u16"(const cnp.uint16_t* up, const cnp.uint16_t* mid,
             const cnp.uint16_t* dn, const cnp.uint16_t* ml, const cnp.uint8_t* pd, Py_ssize_t n,
-            int majority, cnp.uint8_t* need) noexcept nogil
+            int majority, cnp.uint8_t* need)
 
 
 cdef enum:
@@ -304,29 +267,230 @@ cdef enum:
     FLAT_BLOCK = 65536   # entries per parallel task of flat element-wise loops
 
 
-cdef inline void _mark(cnp.uint8_t* dirty, cnp.uint8_t* pd, Py_ssize_t H, Py_ssize_t W, Py_ssize_t nb,
-                       Py_ssize_t y, Py_ssize_t x, Py_ssize_t px) noexcept nogil:
+cdef struct IcmGrid:
+    Py_ssize_t H, W, K
+    Py_ssize_t nb          # blocks of BLOCK columns per row
+    double wo, wd          # weights of the 4 axis neighbours and of the 4 diagonal ones
+    int majority           # gmmfast_icm_need may skip on a weighted majority (icm_impl.h)
+    cnp.uint8_t* dirty     # dirty[(y * nb + block) * 2 + column parity]: revisit the block
+    cnp.uint8_t* pd        # pd[y * W + x]: a neighbour of the pixel changed since its visit
+
+
+cdef inline void _mark(const IcmGrid* g, Py_ssize_t y, Py_ssize_t x, Py_ssize_t px) noexcept nogil:
     """Flag the 8 neighbours of (y, x), and the blocks holding them, for another visit.
 
-    dirty[(yy * nb + block) * 2 + parity]; the pixel's own row only needs
-    the other column parity, rows y-1 and y+1 need both.  pd[yy * W + xx]
-    flags the pixels themselves (the 3x3 square: leaving (y, x) out cost
-    more in the branch than its one extra visit).
+    The pixel's own row only needs the other column parity, rows y-1 and y+1 need both.
+    pd flags the pixels themselves (the 3x3 square: leaving (y, x) out cost more in the
+    branch than its one extra visit).
     """
-    cdef Py_ssize_t b0 = (x - 1 if x > 0 else 0) // BLOCK
-    cdef Py_ssize_t b1 = (x + 1 if x + 1 < W else x) // BLOCK
-    cdef Py_ssize_t bb, yy, xx
+    cdef Py_ssize_t H = g.H, W = g.W, nb = g.nb
     cdef Py_ssize_t xa = x - 1 if x > 0 else 0
     cdef Py_ssize_t xb = x + 1 if x + 1 < W else x
+    cdef Py_ssize_t bb, yy, xx
     for yy in range(y - 1 if y > 0 else 0, (y + 1 if y + 1 < H else y) + 1):
         for xx in range(xa, xb + 1):
-            pd[yy * W + xx] = 1
-    for bb in range(b0, b1 + 1):
-        dirty[(y * nb + bb) * 2 + 1 - px] = 1
+            g.pd[yy * W + xx] = 1
+    for bb in range(xa // BLOCK, xb // BLOCK + 1):
+        g.dirty[(y * nb + bb) * 2 + 1 - px] = 1
         for yy in range(y - 1, y + 2, 2):
             if yy >= 0 and yy < H:
-                dirty[(yy * nb + bb) * 2] = 1
-                dirty[(yy * nb + bb) * 2 + 1] = 1
+                g.dirty[(yy * nb + bb) * 2] = 1
+                g.dirty[(yy * nb + bb) * 2 + 1] = 1
+
+
+cdef inline double _label_cost(const floating* u, Py_ssize_t k, label_t cur, const label_t* nb,
+                               double wo, double wd) noexcept nogil:
+    """u[k] minus the weight of the neighbours labelled k (nb: the 4 axis neighbours, then
+    the 4 diagonal ones), less 1e-9 when k is the current label, which keeps it on ties."""
+    cdef double c = u[k] - (wo * ((nb[0] == k) + (nb[1] == k) + (nb[2] == k) + (nb[3] == k))
+                            + wd * ((nb[4] == k) + (nb[5] == k) + (nb[6] == k) + (nb[7] == k)))
+    if k == cur:
+        c = c - 1e-9
+    return c
+
+
+cdef inline Py_ssize_t _best_interior(const floating* u, const label_t* lbl, Py_ssize_t i,
+                                      const IcmGrid* g, label_t cur, label_t own) noexcept nogil:
+    """The cheapest label of pixel i, which has all 8 neighbours (u: its unary costs,
+    cur: its label, own: its cheapest unary label)."""
+    cdef Py_ssize_t W = g.W, k, j, best = cur
+    cdef double c_k, best_cost = INFINITY
+    cdef unsigned long long cand
+    cdef label_t nb[8]
+    nb[0], nb[1], nb[2], nb[3] = lbl[i - W], lbl[i - 1], lbl[i + 1], lbl[i + W]
+    nb[4], nb[5], nb[6], nb[7] = lbl[i - W - 1], lbl[i - W + 1], lbl[i + W - 1], lbl[i + W + 1]
+    if g.K > 64:
+        for k in range(g.K):
+            c_k = _label_cost(u, k, cur, nb, g.wo, g.wd)
+            if c_k < best_cost:
+                best_cost = c_k
+                best = k
+        return best
+    # only the neighbours' labels, the current one and the pixel's own best can win (any
+    # other k costs u[k] >= u[own]): visit that set, in increasing k as the loop above
+    cand = ((<unsigned long long>1) << own) | ((<unsigned long long>1) << cur)
+    for j in range(8):
+        cand = cand | ((<unsigned long long>1) << nb[j])
+    while cand != 0:
+        k = _ctz64(cand)
+        cand = cand & (cand - 1)
+        c_k = _label_cost(u, k, cur, nb, g.wo, g.wd)
+        if c_k < best_cost:
+            best_cost = c_k
+            best = k
+    return best
+
+
+cdef inline Py_ssize_t _best_border(const floating* u, const label_t* lbl, Py_ssize_t y,
+                                    Py_ssize_t x, const IcmGrid* g, label_t cur,
+                                    double* agree) noexcept nogil:
+    """The cheapest label of pixel (y, x) on the image's edge (agree: K doubles of scratch)."""
+    cdef Py_ssize_t k, yy, xx, best = cur
+    cdef double c_k, best_cost
+    for k in range(g.K):
+        agree[k] = 0.0
+    for yy in range(y - 1 if y > 0 else 0, y + 2 if y + 2 <= g.H else g.H):
+        for xx in range(x - 1 if x > 0 else 0, x + 2 if x + 2 <= g.W else g.W):
+            if yy == y and xx == x:
+                continue
+            agree[lbl[yy * g.W + xx]] += g.wo if yy == y or xx == x else g.wd
+    best_cost = u[cur] - agree[cur] - 1e-9
+    for k in range(g.K):
+        c_k = u[k] - agree[k]
+        if c_k < best_cost:
+            best_cost = c_k
+            best = k
+    return best
+
+
+cdef inline void _need_flags(label_t* lbl, const label_t* ml, const IcmGrid* g, Py_ssize_t i,
+                             Py_ssize_t n, cnp.uint8_t* need) noexcept nogil:
+    """need[0:n] for the interior pixels i .. i + n - 1 of a row (see gmmfast_icm_need)."""
+    if label_t is cnp.uint8_t:
+        _icm_need_u8(lbl + i - g.W, lbl + i, lbl + i + g.W, ml + i, g.pd + i, n, g.majority, need)
+    else:
+        _icm_need_u16(lbl + i - g.W, lbl + i, lbl + i + g.W, ml + i, g.pd + i, n, g.majority, need)
+
+
+cdef Py_ssize_t _icm_block(const floating* cost, label_t* lbl, const label_t* ml, const IcmGrid* g,
+                           Py_ssize_t y, Py_ssize_t bl, Py_ssize_t px, double* agree,
+                           cnp.uint8_t* need) noexcept nogil:
+    """Move the pixels of column parity px in block bl of row y to their cheapest labels;
+    returns how many moved."""
+    cdef Py_ssize_t W = g.W, K = g.K, x, i, best, na = 0, changes = 0
+    cdef Py_ssize_t xb = (bl + 1) * BLOCK if (bl + 1) * BLOCK < W else W
+    cdef bint inner_row = y > 0 and y + 1 < g.H
+    cdef label_t cur
+    if xb < W:
+        # the next block's unary costs: the sweep is bound by their loads
+        _prefetch_range(cost + (y * W + xb) * K, (W - xb if W - xb < BLOCK else BLOCK) * K * sizeof(floating))
+    if inner_row:
+        # skip flags of the block's interior columns, all at once: most pixels saw no
+        # change around them or hold their own best label with the weighted majority of
+        # their neighbours
+        na = bl * BLOCK if bl > 0 else 1
+        if (xb if xb < W else W - 1) > na:
+            _need_flags(lbl, ml, g, y * W + na, (xb if xb < W else W - 1) - na, need)
+    for x in range(bl * BLOCK + px, xb, 2):
+        i = y * W + x
+        cur = lbl[i]
+        if inner_row and x > 0 and x + 1 < W:
+            if need[x - na] == 0:
+                continue
+            g.pd[i] = 0
+            best = _best_interior(cost + i * K, lbl, i, g, cur, ml[i])
+        else:
+            if g.pd[i] == 0:
+                continue  # no neighbour changed since the last visit
+            g.pd[i] = 0
+            best = _best_border(cost + i * K, lbl, y, x, g, cur, agree)
+        if best != cur:
+            lbl[i] = <label_t>best
+            changes = changes + 1
+            _mark(g, y, x, px)
+    return changes
+
+
+cdef Py_ssize_t _icm_row(const floating* cost, label_t* lbl, const label_t* ml, const IcmGrid* g,
+                         Py_ssize_t y, Py_ssize_t px, double* agree,
+                         cnp.uint8_t* need) noexcept nogil:
+    """Visit the blocks of row y flagged for column parity px; returns how many pixels moved."""
+    cdef Py_ssize_t bl, changes = 0
+    cdef cnp.uint8_t* flag
+    for bl in range(g.nb):
+        flag = g.dirty + (y * g.nb + bl) * 2 + px
+        if flag[0] == 0:
+            continue
+        flag[0] = 0
+        changes = changes + _icm_block(cost, lbl, ml, g, y, bl, px, agree, need)
+    return changes
+
+
+cdef Py_ssize_t _icm_sweeps(const floating* cost, label_t* lbl, const label_t* ml, const IcmGrid* g,
+                            int max_sweeps, Py_ssize_t nt, double* agree_all,
+                            cnp.uint8_t* need_all, long* changes, long* total) noexcept nogil:
+    """ICM sweeps until no pixel moves or max_sweeps; returns the sweeps run and adds the
+    moves to total.  Each sweep visits the four (row parity, column parity) classes in
+    turn, the rows of a class in parallel: no two pixels of a class are neighbours, so the
+    result does not depend on the threads.  changes: one count per row; agree_all,
+    need_all: K doubles and BLOCK flags per thread."""
+    cdef Py_ssize_t sweep = 0, cls, px, py, r, n_rows, tid
+    cdef long sweep_changes
+    cdef double* agree
+    cdef cnp.uint8_t* need
+    while sweep < max_sweeps:
+        sweep = sweep + 1
+        sweep_changes = 0
+        for cls in range(4):
+            py = cls // 2
+            px = cls % 2
+            n_rows = (g.H - py + 1) // 2
+            with parallel(num_threads=nt):
+                tid = openmp.omp_get_thread_num()
+                agree = agree_all + tid * g.K
+                need = need_all + tid * BLOCK
+                for r in prange(n_rows, schedule='static'):
+                    _team_mark()
+                    changes[py + 2 * r] = _icm_row(cost, lbl, ml, g, py + 2 * r, px, agree, need)
+            for r in range(n_rows):
+                sweep_changes = sweep_changes + changes[py + 2 * r]
+        total[0] = total[0] + sweep_changes
+        if sweep_changes == 0:
+            break
+    return sweep
+
+
+cdef void _unary_costs(floating* u, Py_ssize_t n, floating a, floating b,
+                       Py_ssize_t nt) noexcept nogil:
+    """u <- -log(a u + b) over n entries: a flat loop, so that it vectorises, in parallel
+    tasks of FLAT_BLOCK entries."""
+    cdef Py_ssize_t r, q, m
+    cdef floating* v
+    for r in prange((n + FLAT_BLOCK - 1) // FLAT_BLOCK, schedule='static', num_threads=nt):
+        v = u + r * FLAT_BLOCK
+        m = n - r * FLAT_BLOCK
+        if m > FLAT_BLOCK:
+            m = FLAT_BLOCK
+        for q in range(m):
+            v[q] = -_log(a * v[q] + b)
+
+
+cdef void _cheapest_labels(const floating* cost, Py_ssize_t N, Py_ssize_t K, label_t* lbl,
+                           label_t* ml, Py_ssize_t nt) noexcept nogil:
+    """lbl[i] = ml[i] = argmin_k cost[i * K + k] (the first on ties)."""
+    cdef Py_ssize_t i, k, best
+    cdef const floating* u
+    cdef floating bv
+    for i in prange(N, schedule='static', num_threads=nt):
+        u = cost + i * K
+        best = 0
+        bv = u[0]
+        for k in range(1, K):
+            if u[k] < bv:
+                bv = u[k]
+                best = k
+        lbl[i] = <label_t>best
+        ml[i] = <label_t>best
 
 
 def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize_t W,
@@ -348,200 +512,39 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     """
     cdef Py_ssize_t N = H * W, K = cost.shape[1]
     cdef Py_ssize_t nt = n_threads if n_threads > 0 else 1
-    cdef Py_ssize_t nb = (W + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t i, k, best, y, x, cls, py, px, tid, sweep = 0, yy, xx, bl, xa, xb
-    cdef Py_ssize_t n_rows, r, na, nn
-    # the majority skip needs the 1e-9 tie bonus to survive rounding of u - weight * count
-    cdef int majority = weight <= 1e4
-    cdef cnp.uint8_t* need
-    cdef floating* u
-    cdef floating bv, a = <floating>(1.0 - eps), b0
-    cdef double wd = weight / sqrt(2.0), wo = weight
-    cdef double best_cost, c_k
-    cdef double* agree
-    cdef long total_changes = 0, sweep_changes, row_changes
-    cdef label_t cur
-    cdef label_t* lbl
-    cdef const label_t* up
-    cdef const label_t* mid
-    cdef const label_t* dn
-    cdef cnp.uint8_t* dp
-    cdef cnp.uint8_t* pp
-    cdef label_t n_ul, n_u, n_ur, n_l, n_r, n_dl, n_d, n_dr
-    cdef unsigned long long cand
-    cdef label_t* mlp
-    cdef floating* flat
-    cdef Py_ssize_t n_blocks, n_flat, q
+    cdef Py_ssize_t sweeps = 0
+    cdef long total_changes = 0
+    cdef IcmGrid g
     if cost.shape[0] != N or labels.shape[0] != N:
         raise ValueError("cost and labels must have H*W rows")
     if K < 1:
         raise ValueError("K must be at least 1")
     if N == 0:
         return 0, 0
-    b0 = <floating>(eps / K)
-    dirty_arr = np.ones(2 * H * nb, dtype=np.uint8)
-    cdef cnp.uint8_t[::1] dirty = dirty_arr
-    dp = &dirty[0]
-    pixel_dirty_arr = np.ones(N, dtype=np.uint8)
-    cdef cnp.uint8_t[::1] pixel_dirty = pixel_dirty_arr
-    pp = &pixel_dirty[0]
-    work = np.zeros((nt, K), dtype=np.float64)
-    cdef double[:, ::1] agree_all = work
-    need_work = np.ones((nt, BLOCK), dtype=np.uint8)
-    cdef cnp.uint8_t[:, ::1] need_all = need_work
-    changes_arr = np.zeros(H, dtype=np.int64)
-    cdef long[::1] changes = changes_arr
-    lbl = &labels[0]
-    ml_arr = np.empty_like(np.asarray(labels))
-    cdef label_t[::1] ml = ml_arr
-    mlp = &ml[0]
-    flat = &cost[0, 0]
-    n_blocks = (N * K + FLAT_BLOCK - 1) // FLAT_BLOCK
-
+    g.H, g.W, g.K = H, W, K
+    g.nb = (W + BLOCK - 1) // BLOCK
+    g.wo, g.wd = weight, weight / sqrt(2.0)
+    # the majority skip needs the 1e-9 tie bonus to survive rounding of u - weight * count
+    g.majority = weight <= 1e4
+    dirty = np.ones(2 * H * g.nb, dtype=np.uint8)
+    pixel_dirty = np.ones(N, dtype=np.uint8)
+    cdef cnp.uint8_t[::1] dirty_v = dirty, pd_v = pixel_dirty
+    g.dirty, g.pd = &dirty_v[0], &pd_v[0]
+    agree = np.zeros((nt, K), dtype=np.float64)
+    need = np.ones((nt, BLOCK), dtype=np.uint8)
+    changes = np.zeros(H, dtype=np.int64)
+    own_best = np.empty_like(np.asarray(labels))
+    cdef double[:, ::1] agree_v = agree
+    cdef cnp.uint8_t[:, ::1] need_v = need
+    cdef long[::1] changes_v = changes
+    cdef label_t[::1] ml = own_best
     with nogil:
-        # unary costs: a flat loop over all N*K entries, so that it vectorises
-        for r in prange(n_blocks, schedule='static', num_threads=nt):
-            u = flat + r * FLAT_BLOCK
-            n_flat = N * K - r * FLAT_BLOCK
-            if n_flat > FLAT_BLOCK:
-                n_flat = FLAT_BLOCK
-            for q in range(n_flat):
-                u[q] = -_flog(a * u[q] + b0)
-        for i in prange(N, schedule='static', num_threads=nt):
-            u = &cost[i, 0]
-            best = 0
-            bv = u[0]
-            for k in range(1, K):
-                if u[k] < bv:
-                    bv = u[k]
-                    best = k
-            lbl[i] = <label_t>best
-            mlp[i] = <label_t>best
-
-        while sweep < max_sweeps and weight > 0 and K > 1:
-            sweep = sweep + 1
-            sweep_changes = 0
-            for cls in range(4):
-                py = cls // 2
-                px = cls % 2
-                n_rows = (H - py + 1) // 2
-                with parallel(num_threads=nt):
-                    tid = openmp.omp_get_thread_num()
-                    agree = &agree_all[tid, 0]
-                    need = &need_all[tid, 0]
-                    for r in prange(n_rows, schedule='static'):
-                        y = py + 2 * r
-                        row_changes = 0
-                        for bl in range(nb):
-                            if dp[(y * nb + bl) * 2 + px] == 0:
-                                continue
-                            dp[(y * nb + bl) * 2 + px] = 0
-                            xa = bl * BLOCK + px
-                            xb = (bl + 1) * BLOCK
-                            if xb > W:
-                                xb = W
-                            if xb < W:
-                                # the next block's unary costs: the sweep is bound by their loads
-                                i = y * W + xb
-                                _prefetch_range(&cost[i, 0], (W - xb if W - xb < BLOCK else BLOCK) * K * sizeof(floating))
-                            if y > 0 and y + 1 < H:
-                                # skip flags of the block's interior columns, all at once: most
-                                # pixels saw no change around them or hold their own best label
-                                # with the weighted majority of their neighbours
-                                na = bl * BLOCK
-                                if na == 0:
-                                    na = 1
-                                nn = (xb if xb < W else W - 1) - na
-                                if nn > 0:
-                                    i = y * W + na
-                                    if label_t is cnp.uint8_t:
-                                        _icm_need_u8(lbl + i - W, lbl + i, lbl + i + W, mlp + i, pp + i, nn, majority, need)
-                                    else:
-                                        _icm_need_u16(lbl + i - W, lbl + i, lbl + i + W, mlp + i, pp + i, nn, majority, need)
-                            for x in range(xa, xb, 2):
-                                i = y * W + x
-                                u = &cost[i, 0]
-                                cur = lbl[i]
-                                best = cur
-                                if y > 0 and y + 1 < H and x > 0 and x + 1 < W:
-                                    if need[x - na] == 0:
-                                        # no neighbour changed since the last visit, or the pixel's
-                                        # own best label held by the majority of its neighbours
-                                        continue
-                                    pp[i] = 0
-                                    up = lbl + i - W
-                                    mid = lbl + i
-                                    dn = lbl + i + W
-                                    n_ul = up[-1]
-                                    n_u = up[0]
-                                    n_ur = up[1]
-                                    n_l = mid[-1]
-                                    n_r = mid[1]
-                                    n_dl = dn[-1]
-                                    n_d = dn[0]
-                                    n_dr = dn[1]
-                                    best_cost = INFINITY
-                                    if K <= 64:
-                                        # only the neighbours' labels, the current one and the pixel's own
-                                        # best can win (any other k costs u[k] >= u[ml]): visit that set,
-                                        # in increasing k as the full loop would
-                                        cand = ((<unsigned long long>1) << mlp[i]) | ((<unsigned long long>1) << cur)
-                                        cand = cand | ((<unsigned long long>1) << n_ul) | ((<unsigned long long>1) << n_u)
-                                        cand = cand | ((<unsigned long long>1) << n_ur) | ((<unsigned long long>1) << n_l)
-                                        cand = cand | ((<unsigned long long>1) << n_r) | ((<unsigned long long>1) << n_dl)
-                                        cand = cand | ((<unsigned long long>1) << n_d) | ((<unsigned long long>1) << n_dr)
-                                        while cand != 0:
-                                            k = _ctz64(cand)
-                                            cand = cand & (cand - 1)
-                                            c_k = u[k] - (wo * ((n_u == k) + (n_l == k) + (n_r == k) + (n_d == k))
-                                                          + wd * ((n_ul == k) + (n_ur == k) + (n_dl == k) + (n_dr == k)))
-                                            if k == cur:
-                                                c_k = c_k - 1e-9  # keep the current label on ties
-                                            if c_k < best_cost:
-                                                best_cost = c_k
-                                                best = k
-                                    else:
-                                        for k in range(K):
-                                            c_k = u[k] - (wo * ((n_u == k) + (n_l == k) + (n_r == k) + (n_d == k))
-                                                          + wd * ((n_ul == k) + (n_ur == k) + (n_dl == k) + (n_dr == k)))
-                                            if k == cur:
-                                                c_k = c_k - 1e-9  # keep the current label on ties
-                                            if c_k < best_cost:
-                                                best_cost = c_k
-                                                best = k
-                                else:
-                                    if pp[i] == 0:
-                                        continue  # no neighbour changed since the last visit
-                                    pp[i] = 0
-                                    for k in range(K):
-                                        agree[k] = 0.0
-                                    for yy in range(y - 1, y + 2):
-                                        if yy < 0 or yy >= H:
-                                            continue
-                                        for xx in range(x - 1, x + 2):
-                                            if xx < 0 or xx >= W or (yy == y and xx == x):
-                                                continue
-                                            if yy == y or xx == x:
-                                                agree[lbl[yy * W + xx]] += wo
-                                            else:
-                                                agree[lbl[yy * W + xx]] += wd
-                                    best_cost = u[cur] - agree[cur] - 1e-9
-                                    for k in range(K):
-                                        c_k = u[k] - agree[k]
-                                        if c_k < best_cost:
-                                            best_cost = c_k
-                                            best = k
-                                if best != cur:
-                                    lbl[i] = <label_t>best
-                                    row_changes = row_changes + 1
-                                    _mark(dp, pp, H, W, nb, y, x, px)
-                        changes[y] = row_changes
-                for r in range(n_rows):
-                    sweep_changes = sweep_changes + changes[py + 2 * r]
-            total_changes = total_changes + sweep_changes
-            if sweep_changes == 0:
-                break
-    return sweep, total_changes
+        _unary_costs(&cost[0, 0], N * K, <floating>(1.0 - eps), <floating>(eps / K), nt)
+        _cheapest_labels(&cost[0, 0], N, K, &labels[0], &ml[0], nt)
+        if weight > 0 and K > 1:
+            sweeps = _icm_sweeps(&cost[0, 0], &labels[0], &ml[0], &g, max_sweeps, nt, &agree_v[0, 0],
+                                 &need_v[0, 0], &changes_v[0], &total_changes)
+    return sweeps, total_changes
 
 
 def potts_energy(const floating[:, ::1] cost, const label_t[::1] labels, Py_ssize_t H,

@@ -10,11 +10,10 @@ written per chunk so results do not depend on the thread count.
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 cimport openmp
+from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
+from _team cimport _team_count, _team_mark, _team_reset
 
-import numpy as np
 cimport numpy as cnp
-
-cnp.import_array()
 
 cdef extern from "kmeans_small.h" nogil:
     void kmeans_small_assign_f32(const float* xT, Py_ssize_t n, Py_ssize_t st, int d, Py_ssize_t K,
@@ -30,7 +29,11 @@ cdef extern from "kmeans_small.h" nogil:
     double kmeans_small_potential_f64(const double* xT, Py_ssize_t n, Py_ssize_t st, int d,
                                       const double* c, double* closest, int update)
 
-from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
+import numpy as np
+
+cnp.import_array()
+
+include "_team.pxi"
 
 cdef enum:
     SMALL_D = 4      # up to this many features, kmeans_small.h's fused loops are used
@@ -86,11 +89,11 @@ def column_variances(const floating[:, ::1] X, int n_threads):
     mean_arr = np.empty(d, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] mean = mean_arr
     work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] work_view = work
-    base = <floating*>_line_aligned(&work_view[0])
+    base = <floating*>_line_aligned(cnp.PyArray_DATA(<cnp.ndarray>work))
     for second in range(2):
         with nogil, parallel(num_threads=n_threads):
             for c in prange(nc, schedule='static'):
+                _team_mark()
                 tid = openmp.omp_get_thread_num()
                 buf = base + tid * per_thread
                 n = N - c * CHUNK
@@ -141,14 +144,14 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
         return
     # per-thread buffers on cache lines of their own
     work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] work_view = work
-    base = <floating*>_line_aligned(&work_view[0])
+    base = <floating*>_line_aligned(cnp.PyArray_DATA(<cnp.ndarray>work))
     labwork = np.empty(CHUNK * n_threads + LINE, dtype=np.int32)
     cdef int[::1] labwork_view = labwork
     cdef int* lab_base = <int*>_line_aligned(&labwork_view[0])
     cdef int* lab
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
+            _team_mark()
             tid = openmp.omp_get_thread_num()
             buf = base + tid * per_thread
             lab = lab_base + tid * CHUNK
@@ -219,10 +222,10 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
         return
     # per-thread buffers on cache lines of their own
     work = np.empty(per_thread * n_threads + LINE, dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] work_view = work
-    base = <floating*>_line_aligned(&work_view[0])
+    base = <floating*>_line_aligned(cnp.PyArray_DATA(<cnp.ndarray>work))
     with nogil, parallel(num_threads=n_threads):
         for c in prange(nc, schedule='dynamic', chunksize=8):
+            _team_mark()
             start = c * CHUNK
             n = N - start
             if n > CHUNK:

@@ -9,11 +9,14 @@ the GIL released.
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from _team cimport _team_count, _team_mark, _team_reset
 
 import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+include "_team.pxi"
 
 cdef extern from "bk.h" nogil:
     ctypedef struct bk_state:
@@ -32,10 +35,10 @@ cdef extern from "bk.h" nogil:
     int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
     void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk,
                       int n_threads)
-    int bk_csr_build_float(bk_graph *g, int kind, int64_t n, int64_t m, const int32_t *ei,
-                           const int32_t *ej, const float *cap, const float *rcap)
-    int bk_csr_build_double(bk_graph *g, int kind, int64_t n, int64_t m, const int32_t *ei,
-                            const int32_t *ej, const double *cap, const double *rcap)
+    int bk_csr_build_gnf(bk_graph *g, int64_t n, int64_t m, const int32_t *ei,
+                         const int32_t *ej, const float *cap, const float *rcap)
+    int bk_csr_build_gnd(bk_graph *g, int64_t n, int64_t m, const int32_t *ei,
+                         const int32_t *ej, const double *cap, const double *rcap)
     void bk_set_tr(bk_graph *g, const void *src, const void *snk)
     void bk_greedy(bk_graph *g)
     void bk_init_trees(bk_graph *g)
@@ -136,9 +139,9 @@ cdef class Solver:
         self._release()
         with nogil:
             if kind == BK_GENF:
-                rc = bk_csr_build_float(&self.g, kind, n, m, pi, pj, <const float*>pc, <const float*>pr)
+                rc = bk_csr_build_gnf(&self.g, n, m, pi, pj, <const float*>pc, <const float*>pr)
             else:
-                rc = bk_csr_build_double(&self.g, kind, n, m, pi, pj, <const double*>pc, <const double*>pr)
+                rc = bk_csr_build_gnd(&self.g, n, m, pi, pj, <const double*>pc, <const double*>pr)
             if rc == 0:
                 bk_set_tr(&self.g, ps, pt)
         if rc != 0:

@@ -40,6 +40,7 @@ across OpenMP threads, and the GIL is released.
 
 from cython.parallel cimport prange
 cimport openmp
+from _team cimport _team_count, _team_mark, _team_reset
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy
 
@@ -47,6 +48,8 @@ import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+include "_team.pxi"
 
 ctypedef fused pixel_t:
     uint8_t
@@ -259,6 +262,7 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     cdef const pixel_t* src
     cdef uint64_t word
     cdef int32_t* todo = <int32_t*>(flag + (width + 127) // 64 * 64)
+    _team_mark()
     if not prm.learn:
         for i in range(width):
             flag[i] = 3

@@ -23,50 +23,37 @@ from libc.stdint cimport uint8_t, int8_t, int32_t
 from libc.math cimport sqrtf
 from cython.parallel cimport prange, parallel
 cimport openmp
+from _fastmath cimport gmm_exp_f32, gmm_log_f32
+from _team cimport _team_count, _team_mark, _team_reset
 
 import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "fastmath.h" nogil:
-    float gmm_exp_f32(float x)
-    float gmm_log_f32(float x)
+include "_team.pxi"
 
 cdef extern from "pixelgmm_fused.h" nogil:
     void pgmm_em2_d1(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
                      const float* lc, float* nk, float* s1, float* s2, float* ll)
-    void pgmm_em2_d1_ll(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+    void pgmm_em2_ll_d1(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
                         const float* lc, float* nk, float* s1, float* s2, float* ll)
     void pgmm_em2_d3(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
                      const float* lc, float* nk, float* s1, float* s2, float* ll)
-    void pgmm_em2_d3_ll(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
+    void pgmm_em2_ll_d3(const float* xb, Py_ssize_t T, const float* mu, const float* prec,
                         const float* lc, float* nk, float* s1, float* s2, float* ll)
     void pgmm_km2_d1(const float* xb, Py_ssize_t T, int n_iter, float* mu, float* cnt,
                      float* acc, float* acc2)
     void pgmm_km2_d3(const float* xb, Py_ssize_t T, int n_iter, float* mu, float* cnt,
                      float* acc, float* acc2)
     int PGMM_FUSED
-    void pgmm_init()
-    int pgmm_set_wide(int on)
-    int pgmm_get_wide()
+    int PGMM_W       # lanes per vector in the fused passes (16 in the avx512 build, else 8)
     void pgmm_prefetch(const char* p)
 
-pgmm_init()         # picks the 16-lane AVX-512 functions when the CPU has them
 
-
-def _set_avx512(bint on):
-    """Use (or not) the 16-lane AVX-512 two-component passes; returns whether they were in use.
-
-    For tests: both widths must give the same bits.  Has no effect where the
-    CPU or the build has no AVX-512.
-    """
-    return bool(pgmm_set_wide(on))
-
-
-def _avx512_in_use():
-    """Whether the 16-lane AVX-512 two-component passes are in use."""
-    return bool(pgmm_get_wide())
+def fused_lanes():
+    """Lanes per vector of the two-component passes in this build (0: no fused passes)."""
+    return PGMM_W
 
 cdef enum:
     LANES = 32       # pixels per block (PGMM_L in the C block above)
@@ -133,6 +120,14 @@ cdef void _gather(const pix_t* X, const float* scale, Py_ssize_t T, Py_ssize_t P
                 dst[b] = <float>src[b * d + c] * s
             for b in range(nb, LANES):
                 dst[b] = <float>src[c] * s
+
+
+cdef inline Py_ssize_t _load_block(const pix_t* X, const float* scale, Py_ssize_t T, Py_ssize_t P,
+                                   Py_ssize_t d, Py_ssize_t p0, float* xb) noexcept nogil:
+    """_gather the block of pixels from p0 (LANES of them, fewer at the end); returns how many."""
+    cdef Py_ssize_t nb = P - p0 if P - p0 < LANES else LANES
+    _gather(X, scale, T, P, d, p0, nb, xb)
+    return nb
 
 
 cdef void _kmeans_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
@@ -299,6 +294,19 @@ cdef inline void _accumulate(cfloat_rp xt, cfloat_rp mu, cfloat_rp e, cfloat_rp 
                 s2[c * LANES + b] += t0 * d0
 
 
+cdef inline void _normalise_weights(float* w, Py_ssize_t K, float* ssum) noexcept nogil:
+    """w[k*LANES + b] /= sum_k w[k*LANES + b] for every lane b (ssum: LANES floats of scratch)."""
+    cdef Py_ssize_t k, b
+    for b in range(LANES):
+        ssum[b] = 0
+    for k in range(K):
+        for b in range(LANES):
+            ssum[b] += w[k * LANES + b]
+    for k in range(K):
+        for b in range(LANES):
+            w[k * LANES + b] = w[k * LANES + b] / ssum[b]
+
+
 cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
                     int max_iter, int n_init_iter, float tol, float min_var,
                     float* w, float* mu, float* var, float* ll_out, int32_t* it_out,
@@ -356,14 +364,9 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
         # the log-likelihood is only needed to test convergence, and for the last iteration
         need_ll = tol > 0 or it == max_iter - 1
         # normalise weights, precompute precisions and log-constants
-        for b in range(LANES):
-            ssum[b] = 0
+        _normalise_weights(w, K, ssum)
         for k in range(K):
             for b in range(LANES):
-                ssum[b] += w[k * LANES + b]
-        for k in range(K):
-            for b in range(LANES):
-                w[k * LANES + b] = w[k * LANES + b] / ssum[b]
                 lconst[k * LANES + b] = gmm_log_f32(w[k * LANES + b]) - d * HALF_LOG_2PI
             for c in range(d):
                 for b in range(LANES):
@@ -374,12 +377,12 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
             # fused E-step and statistics, sums kept in registers (C block above)
             if d == 1:
                 if need_ll:
-                    pgmm_em2_d1_ll(xb, T, mu, prec, lconst, nk, s1, s2, ll)
+                    pgmm_em2_ll_d1(xb, T, mu, prec, lconst, nk, s1, s2, ll)
                 else:
                     pgmm_em2_d1(xb, T, mu, prec, lconst, nk, s1, s2, ll)
             else:
                 if need_ll:
-                    pgmm_em2_d3_ll(xb, T, mu, prec, lconst, nk, s1, s2, ll)
+                    pgmm_em2_ll_d3(xb, T, mu, prec, lconst, nk, s1, s2, ll)
                 else:
                     pgmm_em2_d3(xb, T, mu, prec, lconst, nk, s1, s2, ll)
         else:
@@ -453,15 +456,7 @@ cdef void _em_block(const float* xb, Py_ssize_t T, Py_ssize_t d, Py_ssize_t K,
         if all_done:
             break
 
-    # final weight normalisation
-    for b in range(LANES):
-        ssum[b] = 0
-    for k in range(K):
-        for b in range(LANES):
-            ssum[b] += w[k * LANES + b]
-    for k in range(K):
-        for b in range(LANES):
-            w[k * LANES + b] = w[k * LANES + b] / ssum[b]
+    _normalise_weights(w, K, ssum)
 
 
 cdef void _scatter_sorted(const float* key, const float* w, const float* mu, const float* var,
@@ -548,6 +543,7 @@ def em_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_components, i
     cdef int32_t* itb
     with nogil, parallel(num_threads=n_threads):
         for blk in prange(nblocks, schedule='dynamic', chunksize=4):
+            _team_mark()
             tid = openmp.omp_get_thread_num()
             base = &S[tid, 0]
             xb = base
@@ -558,10 +554,7 @@ def em_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_components, i
             llb = work + 3 * K * d * LANES + 3 * K * LANES
             itb = &I[tid, 0]
             p0 = blk * LANES
-            nb = P - p0
-            if nb > LANES:
-                nb = LANES
-            _gather(&X[0, 0, 0], &scale[0], T, P, d, p0, nb, xb)
+            nb = _load_block(&X[0, 0, 0], &scale[0], T, P, d, p0, xb)
             _em_block(xb, T, d, K, max_iter, n_init_iter, tol, min_var,
                       w, mu, var, llb, itb, work)
             _scatter_sorted(w, w, mu, var, K, d, p0, nb, &Wo[0, 0], &Mo[0, 0, 0], &Vo[0, 0, 0])
@@ -600,16 +593,14 @@ def kmeans_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_clusters,
     cdef float* acc
     with nogil, parallel(num_threads=n_threads):
         for blk in prange(nblocks, schedule='dynamic', chunksize=4):
+            _team_mark()
             tid = openmp.omp_get_thread_num()
             xb = &S[tid, 0]
             cnt = xb + nx
             mu = cnt + K * LANES
             acc = mu + K * d * LANES
             p0 = blk * LANES
-            nb = P - p0
-            if nb > LANES:
-                nb = LANES
-            _gather(&X[0, 0, 0], &scale[0], T, P, d, p0, nb, xb)
+            nb = _load_block(&X[0, 0, 0], &scale[0], T, P, d, p0, xb)
             _kmeans_block(xb, T, d, K, n_iter, mu, cnt, acc, NULL)
             _scatter_sorted(cnt, cnt, mu, NULL, K, d, p0, nb, &Ko[0, 0], &Co[0, 0, 0], NULL)
     return centres, counts

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "template.h"
+#include "team.h"
 #if defined(__linux__)
 #  include <sys/mman.h>
 #endif
@@ -46,80 +48,9 @@ typedef struct {
     int fresh;                 /* arrays still zero from calloc */
 } bk_graph;
 
-#define BK_SFX g4f
-#define CAP float
-#define BK_SEP_NEXT 0
-#define BK_GRID 1
-#define BK_DIRS 4
-#define PAR_T uint8_t
-#include "bk_impl.h"
-#undef BK_SFX
-#undef CAP
-#undef BK_DIRS
-#define BK_SFX g4d
-#define CAP double
-#define BK_DIRS 4
-#undef BK_SEP_NEXT
-#define BK_SEP_NEXT 1
-#include "bk_impl.h"
-#undef BK_SEP_NEXT
-#define BK_SEP_NEXT 0
-#undef BK_SFX
-#undef CAP
-#undef BK_DIRS
-#define BK_SFX g8f
-#define CAP float
-#define BK_DIRS 8
-#include "bk_impl.h"
-#undef BK_SFX
-#undef CAP
-#undef BK_DIRS
-#define BK_SFX g8d
-#define CAP double
-#define BK_DIRS 8
-#undef BK_SEP_NEXT
-#define BK_SEP_NEXT 1
-#include "bk_impl.h"
-#undef BK_SEP_NEXT
-#define BK_SEP_NEXT 0
-#undef BK_SFX
-#undef CAP
-#undef BK_DIRS
-#undef BK_GRID
-#undef PAR_T
-#define BK_GRID 0
-#define BK_DIRS 0
-#define PAR_T int32_t
-#define BK_SFX gnf
-#define CAP float
-#include "bk_impl.h"
-#undef BK_SFX
-#undef CAP
-#define BK_SFX gnd
-#define CAP double
-#include "bk_impl.h"
-#undef BK_SFX
-#undef CAP
-#undef BK_GRID
-#undef BK_DIRS
-#undef PAR_T
-#undef BK_SEP_NEXT
-
 static inline int bk_is_double(int kind) { return kind & 1; }
 static inline int bk_is_grid(int kind) { return kind < BK_GENF; }
 static inline int bk_dirs(int kind) { return kind < BK_G8F ? 4 : (kind < BK_GENF ? 8 : 0); }
-
-static size_t bk_node_size(int kind)
-{
-    switch (kind) {
-    case BK_G4F: return sizeof(bk_node_g4f);
-    case BK_G4D: return sizeof(bk_node_g4d);
-    case BK_G8F: return sizeof(bk_node_g8f);
-    case BK_G8D: return sizeof(bk_node_g8d);
-    case BK_GENF: return sizeof(bk_node_gnf);
-    default: return sizeof(bk_node_gnd);
-    }
-}
 
 /* Zeroed block of `size` bytes, 64-byte aligned.  Large blocks are mapped
  * directly, aligned to 2 MiB and marked for transparent huge pages: the
@@ -163,7 +94,55 @@ static void bk_free(bk_graph *g)
     g->nodes = g->rc = g->nodes_mem = g->rc_mem = NULL; g->nodes_len = g->rc_len = 0; g->first = NULL; g->head = g->sis = g->st0.orph = NULL;
 }
 
-/* Allocate node, residual and orphan arrays (zeroed).  0 on success. */
+/* Allocate node, residual and orphan arrays (zeroed).  0 on success.  Defined after the
+   node types (bk_impl.h), whose sizes it needs; bk_impl.h's CSR builder calls it. */
+static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs);
+
+/* ---- grids ------------------------------------------------------------ */
+
+static int bk_grid_alloc(bk_graph *g, int kind, int32_t H, int32_t W)
+{
+    int D = bk_dirs(kind);
+    int32_t Wp = W + 1;
+    int64_t n = (int64_t)(H + 2) * Wp + 1;
+    memset(g, 0, sizeof(*g));
+    if (bk_alloc(g, kind, n, n * D)) return -1;
+    g->H = H; g->W = W; g->Wp = Wp;
+    /* forward directions as the public API orders them, then their negations */
+    static const int order4[4][2] = {{0, 1}, {1, 0}, {0, -1}, {-1, 0}};
+    static const int order8[8][2] = {{0, 1}, {1, 0}, {1, 1}, {1, -1}, {0, -1}, {-1, 0}, {-1, -1}, {-1, 1}};
+    for (int d = 0; d < D; d++) {
+        int y = D == 4 ? order4[d][0] : order8[d][0];
+        int x = D == 4 ? order4[d][1] : order8[d][1];
+        g->off[d] = (int64_t)y * Wp + x;
+    }
+    return 0;
+}
+
+static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
+{
+    return (i + 1) * g->Wp + j + 1;
+}
+
+/* The solver for each graph kind and capacity type: bk_impl.h, included once per pair
+   (bk_cap.h includes it for the three kinds of one capacity type). */
+#define BK_DOUBLE 0
+#include "bk_cap.h"
+#define BK_DOUBLE 1
+#include "bk_cap.h"
+
+static size_t bk_node_size(int kind)
+{
+    switch (kind) {
+    case BK_G4F: return sizeof(bk_node_g4f);
+    case BK_G4D: return sizeof(bk_node_g4d);
+    case BK_G8F: return sizeof(bk_node_g8f);
+    case BK_G8D: return sizeof(bk_node_g8d);
+    case BK_GENF: return sizeof(bk_node_gnf);
+    default: return sizeof(bk_node_gnd);
+    }
+}
+
 static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs)
 {
     size_t cs = bk_is_double(kind) ? sizeof(double) : sizeof(float);
@@ -188,79 +167,9 @@ static int bk_alloc(bk_graph *g, int kind, int64_t n, int64_t n_arcs)
     return 0;
 }
 
-/* ---- grids ------------------------------------------------------------ */
+/* ---- dispatch on the graph kind ------------------------------------------ */
 
-static int bk_grid_alloc(bk_graph *g, int kind, int32_t H, int32_t W)
-{
-    int D = bk_dirs(kind);
-    int32_t Wp = W + 1;
-    int64_t n = (int64_t)(H + 2) * Wp + 1;
-    memset(g, 0, sizeof(*g));
-    if (bk_alloc(g, kind, n, n * D)) return -1;
-    g->H = H; g->W = W; g->Wp = Wp;
-    static const int dy[8] = {0, 1, 1, 1, 0, -1, -1, -1};
-    static const int dx[8] = {1, 0, 1, -1, -1, 0, -1, 1};
-    /* forward directions as the public API orders them, then their negations */
-    static const int order4[4][2] = {{0, 1}, {1, 0}, {0, -1}, {-1, 0}};
-    static const int order8[8][2] = {{0, 1}, {1, 0}, {1, 1}, {1, -1}, {0, -1}, {-1, 0}, {-1, -1}, {-1, 1}};
-    (void)dy; (void)dx;
-    for (int d = 0; d < D; d++) {
-        int y = D == 4 ? order4[d][0] : order8[d][0];
-        int x = D == 4 ? order4[d][1] : order8[d][1];
-        g->off[d] = (int64_t)y * Wp + x;
-    }
-    return 0;
-}
-
-static inline int64_t bk_grid_index(const bk_graph *g, int64_t i, int64_t j)
-{
-    return (i + 1) * g->Wp + j + 1;
-}
-
-/* Fill residuals from forward weights w (K x H x W, K = D/2) and optional
- * reverse weights wr (NULL: symmetric), and tr = source - sink.  Arcs whose
- * neighbour is outside the image get 0.  T is float or double. */
-#define BK_GRID_FILL(T, NODE_T)                                                             \
-    static void bk_grid_fill_##NODE_T(bk_graph *g, const T *w, const T *wr,                 \
-                                      const T *src, const T *snk, int nt)                   \
-    {                                                                                       \
-        const int D = bk_dirs(g->kind), K = D / 2;                                          \
-        const int64_t H = g->H, W = g->W, HW = H * W;                                       \
-        static const int fy[4] = {0, 1, 1, 1}, fx[4] = {1, 0, 1, -1};                       \
-        T *rc = (T *)g->rc;                                                                 \
-        bk_node_##NODE_T *nd = (bk_node_##NODE_T *)g->nodes;                                \
-        if (!g->fresh) {                                                                    \
-            memset(rc, 0, (size_t)g->n_arcs * sizeof(T));                                   \
-            memset(nd, 0, (size_t)g->n * sizeof(*nd));                                      \
-        }                                                                                   \
-        g->fresh = 0;                                                                       \
-        /* rows write disjoint entries (a row's own arcs, and the reverse  \
-         * arcs of the row below that point up), so they fill in parallel */\
-        _Pragma("omp parallel for num_threads(nt) schedule(static) if(nt > 1)")           \
-        for (int64_t i = 0; i < H; i++) {                                                   \
-            for (int64_t j = 0; j < W; j++) {                                               \
-                int64_t p = bk_grid_index(g, i, j), s = i * W + j;                          \
-                T *r = rc + p * D;                                                          \
-                nd[p].tr = src[s] - snk[s];                                                 \
-                for (int k = 0; k < K; k++) {                                               \
-                    int64_t i2 = i + fy[k], j2 = j + fx[k];                                 \
-                    if (i2 < H && j2 >= 0 && j2 < W) {                                      \
-                        int64_t s2 = i2 * W + j2;                                           \
-                        int64_t q = p + g->off[k];                                          \
-                        T c = w[k * HW + s];                                                \
-                        r[k] = c;                                                           \
-                        rc[q * D + k + K] = wr ? wr[k * HW + s] : c;                        \
-                        (void)s2;                                                           \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    }
-BK_GRID_FILL(float, g4f)
-BK_GRID_FILL(double, g4d)
-BK_GRID_FILL(float, g8f)
-BK_GRID_FILL(double, g8d)
-
+/* w, wr, src, snk: float for *F kinds, double for *D kinds */
 static void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void *src, const void *snk,
                          int n_threads)
 {
@@ -273,53 +182,12 @@ static void bk_grid_fill(bk_graph *g, const void *w, const void *wr, const void 
     }
 }
 
-/* ---- general graphs --------------------------------------------------- */
-
-/* Build CSR arcs from m edges (ei -> ej with cap, ej -> ei with rcap). */
-#define BK_CSR_FILL(T)                                                                      \
-    static int bk_csr_build_##T(bk_graph *g, int kind, int64_t n, int64_t m,                \
-                                const int32_t *ei, const int32_t *ej, const T *cap,         \
-                                const T *rcap)                                              \
-    {                                                                                       \
-        memset(g, 0, sizeof(*g));                                                           \
-        if (bk_alloc(g, kind, n, 2 * m)) return -1;                                         \
-        g->first = (int64_t *)calloc((size_t)n + 1, sizeof(int64_t));                       \
-        g->head = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));                 \
-        g->sis = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));                  \
-        if (!g->first || !g->head || !g->sis) { bk_free(g); return -1; }                    \
-        int64_t *first = g->first;                                                          \
-        for (int64_t e = 0; e < m; e++) { first[ei[e] + 1]++; first[ej[e] + 1]++; }         \
-        for (int64_t p = 0; p < n; p++) first[p + 1] += first[p];                           \
-        int64_t *pos = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));                \
-        if (!pos) { bk_free(g); return -1; }                                                \
-        memcpy(pos, first, (size_t)(n + 1) * sizeof(int64_t));                              \
-        T *rc = (T *)g->rc;                                                                 \
-        for (int64_t e = 0; e < m; e++) {                                                   \
-            int64_t a = pos[ei[e]]++, b = pos[ej[e]]++;                                     \
-            g->head[a] = ej[e]; g->head[b] = ei[e];                                         \
-            g->sis[a] = (int32_t)b; g->sis[b] = (int32_t)a;                                 \
-            rc[a] = cap[e]; rc[b] = rcap[e];                                                \
-        }                                                                                   \
-        free(pos);                                                                          \
-        return 0;                                                                           \
-    }
-BK_CSR_FILL(float)
-BK_CSR_FILL(double)
-
+/* src, snk: float for BK_GENF, double for BK_GEND */
 static void bk_set_tr(bk_graph *g, const void *src, const void *snk)
 {
-    if (g->kind == BK_GENF) {
-        const float *s = src, *t = snk;
-        bk_node_gnf *nd = g->nodes;
-        for (int64_t p = 0; p < g->n; p++) nd[p].tr = s[p] - t[p];
-    } else {
-        const double *s = src, *t = snk;
-        bk_node_gnd *nd = g->nodes;
-        for (int64_t p = 0; p < g->n; p++) nd[p].tr = s[p] - t[p];
-    }
+    if (g->kind == BK_GENF) bk_set_tr_gnf(g, src, snk);
+    else bk_set_tr_gnd(g, src, snk);
 }
-
-/* ---- dispatch ----------------------------------------------------------- */
 
 static void bk_greedy_st(bk_graph *g, bk_state *st) { switch (g->kind) {
     case BK_G4F: bk_greedy_g4f(g, st); break; case BK_G4D: bk_greedy_g4d(g, st); break;
@@ -344,19 +212,6 @@ static void bk_change_tr(bk_graph *g, int64_t m, const int32_t *idx, const void 
     case BK_G4F: bk_change_tr_g4f(g, &g->st0, m, idx, delta); break; case BK_G4D: bk_change_tr_g4d(g, &g->st0, m, idx, delta); break;
     case BK_G8F: bk_change_tr_g8f(g, &g->st0, m, idx, delta); break; case BK_G8D: bk_change_tr_g8d(g, &g->st0, m, idx, delta); break;
     case BK_GENF: bk_change_tr_gnf(g, &g->st0, m, idx, delta); break; default: bk_change_tr_gnd(g, &g->st0, m, idx, delta); } }
-
-/* tree (0 free, 1 S, 2 T) and tr of every node, padding included */
-#define BK_READ(sfx, T)                                                     \
-    static void bk_read_##sfx(const bk_graph *g, uint8_t *tree, double *tr) \
-    {                                                                       \
-        const bk_node_##sfx *nd = g->nodes;                                 \
-        for (int64_t p = 0; p < g->n; p++) {                                \
-            if (tree) tree[p] = nd[p].tree;                                 \
-            if (tr) tr[p] = (double)nd[p].tr;                               \
-        }                                                                   \
-    }
-BK_READ(g4f, float) BK_READ(g4d, double) BK_READ(g8f, float) BK_READ(g8d, double)
-BK_READ(gnf, float) BK_READ(gnd, double)
 
 static void bk_read(const bk_graph *g, uint8_t *tree, double *tr) { switch (g->kind) {
     case BK_G4F: bk_read_g4f(g, tree, tr); break; case BK_G4D: bk_read_g4d(g, tree, tr); break;
@@ -447,6 +302,7 @@ static int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
     }
     #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
     for (int k = 0; k < R; k++) {
+        gmmfast_team_mark();
         sts[k].q_first = sts[k].q_last = -1;
         if (greedy) bk_greedy_st(g, &sts[k]);
         bk_init_trees_st(g, &sts[k]);
@@ -473,6 +329,7 @@ static int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
         }
         #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
         for (int m = 0; m < np; m++) {
+            gmmfast_team_mark();
             bk_state *A = &sts[2 * m], *B = &sts[2 * m + 1], *M = &ms[m];
             M->q_first = M->q_last = -1;
             M->time = A->time > B->time ? A->time : B->time;
@@ -507,18 +364,6 @@ static int bk_grid_solve_bands(bk_graph *g, int R, int n_threads, int greedy)
     bk_run(g);
     return 0;
 }
-
-/* sum over nodes of max(tr, 0): the source capacity left unused */
-#define BK_SUMPOS(sfx)                                                      \
-    static double bk_sum_pos_tr_##sfx(const bk_graph *g)                    \
-    {                                                                       \
-        const bk_node_##sfx *nd = g->nodes;                                 \
-        double s = 0;                                                       \
-        for (int64_t p = 0; p < g->n; p++)                                  \
-            if (nd[p].tr > 0) s += (double)nd[p].tr;                        \
-        return s;                                                           \
-    }
-BK_SUMPOS(g4f) BK_SUMPOS(g4d) BK_SUMPOS(g8f) BK_SUMPOS(g8d) BK_SUMPOS(gnf) BK_SUMPOS(gnd)
 
 static double bk_sum_pos_tr(const bk_graph *g) { switch (g->kind) {
     case BK_G4F: return bk_sum_pos_tr_g4f(g); case BK_G4D: return bk_sum_pos_tr_g4d(g);

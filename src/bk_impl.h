@@ -1,12 +1,16 @@
 /* Boykov-Kolmogorov max-flow, one instantiation per (graph kind, capacity type).
  *
- * This file is included several times by bk.h with these macros defined:
- *   BK_SFX      suffix of every function and type (e.g. g4f)
+ * This file is included six times by bk.h (through bk_cap.h; see template.h for why the
+ * code is specialised this way), with two macros defined:
+ *   BK_DIRS     4 or 8: implicit 2-D grid with that many arcs per node; 0: CSR graph
+ *   BK_DOUBLE   0: float capacities, 1: double
+ * from which it derives
+ *   BK_SFX      suffix of every function and type (g4f, g4d, g8f, g8d, gnf, gnd)
  *   CAP         capacity type (float or double)
- *   BK_GRID     1: implicit 2-D grid with BK_DIRS arcs per node, 0: CSR graph
- *   BK_DIRS     4 or 8 (grid only)
+ *   BK_GRID     1: grid, 0: CSR graph
  *   PAR_T       type of a node's parent-arc code
  *   BK_SEP_NEXT 1: active FIFO links in the array g->nxt, 0: in the node record
+ * and #undefs them and BK_DIRS at its end (bk_cap.h #undefs BK_DOUBLE).
  *
  * Algorithm: Y. Boykov and V. Kolmogorov, "An experimental comparison of
  * min-cut/max-flow algorithms for energy minimization in vision", PAMI 2004:
@@ -24,9 +28,32 @@
  * arc from the node to its parent (direction or global index).
  */
 
-#define CAT_(a, b) a##_##b
-#define CAT(a, b) CAT_(a, b)
-#define FN(name) CAT(name, BK_SFX)
+#if BK_DOUBLE
+#  define CAP double
+#  define BK_CAP_LETTER d
+#else
+#  define CAP float
+#  define BK_CAP_LETTER f
+#endif
+#if BK_DIRS == 4
+#  define BK_KIND_NAME g4
+#elif BK_DIRS == 8
+#  define BK_KIND_NAME g8
+#else
+#  define BK_KIND_NAME gn
+#endif
+#define BK_GRID (BK_DIRS > 0)
+#if BK_DIRS > 0
+#  define PAR_T uint8_t
+#else
+#  define PAR_T int32_t
+#endif
+/* double-capacity grids keep the FIFO links apart (see NEXT below) */
+#define BK_SEP_NEXT (BK_GRID && BK_DOUBLE)
+#define BK_PASTE_(a, b) a##b
+#define BK_PASTE(a, b) BK_PASTE_(a, b)
+#define BK_SFX BK_PASTE(BK_KIND_NAME, BK_CAP_LETTER)
+#define FN(name) GMMFAST_NAME(name, BK_SFX)
 #define NODE FN(bk_node)
 
 /* The active FIFO link of a node (-1 not queued, self = last) is NEXT(p).
@@ -56,7 +83,7 @@ typedef struct {
 #  define SIS(a) ((a) ^ (BK_DIRS / 2))
 #  define RCS(q, a) rc[(int64_t)(q) * BK_DIRS + SIS(a)]   /* reverse of arc a, whose head is q */
 #  define IS_CHILD(p, a, q) (nd[q].parent == SIS(a))
-#  define LOCALS const int64_t *off = g->off;
+#  define LOCALS const int64_t *off = g->off; (void)off;
 #else
 #  define PAR_TERM ((PAR_T)-1)
 #  define PAR_ORPH ((PAR_T)-2)
@@ -68,9 +95,11 @@ typedef struct {
 #  define SIS(a) sis[a]
 #  define RCS(q, a) rc[sis[a]]
 #  define IS_CHILD(p, a, q) (nd[q].parent >= 0 && head[nd[q].parent] == (p))
-#  define LOCALS const int64_t *first = g->first; const int32_t *head = g->head; const int32_t *sis = g->sis;
+#  define LOCALS const int64_t *first = g->first; const int32_t *head = g->head; const int32_t *sis = g->sis; (void)first; (void)head; (void)sis;
 #endif
 
+/* the node records, FIFO links and residuals of g, and the arc accessors' locals */
+#define GRAPH_LOCALS NODE *nd = (NODE *)g->nodes; int32_t *nx = g->nxt; CAP *rc = (CAP *)g->rc; (void)nx; (void)rc; LOCALS
 #define ARC_T int64_t
 #if BK_SEP_NEXT
 #  define NEXT(p) nx[p]
@@ -161,9 +190,7 @@ static void FN(bk_init_trees)(bk_graph *g, bk_state *st)
  * vision graphs before the trees are built. */
 static void FN(bk_greedy)(bk_graph *g, bk_state *st)
 {
-    NODE *nd = (NODE *)g->nodes;
-    CAP *rc = (CAP *)g->rc;
-    LOCALS
+    GRAPH_LOCALS
     for (int32_t p = (int32_t)st->lo; p < st->hi; p++) {
         CAP tp = nd[p].tr;
         if (tp <= 0) continue;
@@ -209,14 +236,25 @@ static void FN(bk_greedy)(bk_graph *g, bk_state *st)
     }
 }
 
+/* p leaves tree X: the neighbours in X that could grow into it are woken, and its
+   children become orphans.  A child, or a node to wake, has a residual to or from p (a
+   child's arc to its parent keeps one, or it would be an orphan already). */
+GMMFAST_INLINE void FN(bk_leave_tree)(bk_graph *g, bk_state *st, int32_t p, uint8_t X)
+{
+    GRAPH_LOCALS
+    for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
+        int32_t q = HEAD(p, a);
+        if (!(RC(p, a) > 0) && !(RCS(q, a) > 0)) continue;
+        if (nd[q].tree != X) continue;
+        if (X == BK_S ? (RCS(q, a) > 0) : (RC(p, a) > 0)) FN(bk_activate)(st, nd, nx, q);
+        if (IS_CHILD(p, a, q)) FN(bk_orphan)(st, nd, q);
+    }
+}
+
 /* Adopt or free every queued orphan. */
 static void FN(bk_adopt)(bk_graph *g, bk_state *st)
 {
-    NODE *nd = (NODE *)g->nodes;
-    int32_t *nx = g->nxt;
-    (void)nx;
-    CAP *rc = (CAP *)g->rc;
-    LOCALS
+    GRAPH_LOCALS
     const int32_t TIME = st->time;
     while (st->orph_h != st->orph_t) {
         int32_t p = st->orph[st->orph_h];
@@ -260,81 +298,82 @@ static void FN(bk_adopt)(bk_graph *g, bk_state *st)
         /* no parent: p leaves its tree */
         nd[p].tree = BK_FREE;
         nd[p].parent = PAR_NONE;
-        for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
-            int32_t q = HEAD(p, a);
-            /* a child or a node to wake has a residual to or from p */
-            if (!(RC(p, a) > 0) && !(RCS(q, a) > 0)) continue;
-            if (nd[q].tree != X) continue;
-            if (X == BK_S ? (RCS(q, a) > 0) : (RC(p, a) > 0)) FN(bk_activate)(st, nd, nx, q);
-            if (IS_CHILD(p, a, q)) FN(bk_orphan)(st, nd, q);
+        FN(bk_leave_tree)(g, st, p, X);
+    }
+}
+
+/* min(b, the residuals along the path from x to its tree's terminal): the arcs toward
+   the sink when sink_side (x in T), toward x from the source otherwise (x in S). */
+GMMFAST_INLINE CAP FN(bk_bottleneck)(const bk_graph *g, int32_t x, CAP b, const int sink_side)
+{
+    const NODE *nd = (const NODE *)g->nodes;
+    const CAP *rc = (const CAP *)g->rc;
+    LOCALS
+    for (;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) {
+            CAP t = sink_side ? -nd[x].tr : nd[x].tr;
+            return t < b ? t : b;
         }
+        int32_t y = HEAD(x, pa);
+        CAP c = sink_side ? RC(x, pa) : RCS(y, pa);
+        if (c < b) b = c;
+        x = y;
+    }
+}
+
+/* Push b along the path from x to its tree's terminal (sides as in bk_bottleneck); a
+   node whose arc to its parent, or to its terminal, is left without residual becomes
+   an orphan. */
+GMMFAST_INLINE void FN(bk_push_path)(bk_graph *g, bk_state *st, int32_t x, CAP b,
+                                     const int sink_side)
+{
+    GRAPH_LOCALS
+    for (;;) {
+        PAR_T pa = nd[x].parent;
+        if (pa == PAR_TERM) {
+            if (sink_side) nd[x].tr += b;
+            else nd[x].tr -= b;
+            if (sink_side ? !(nd[x].tr < 0) : !(nd[x].tr > 0)) { nd[x].tr = 0; FN(bk_orphan)(st, nd, x); }
+            return;
+        }
+        int32_t y = HEAD(x, pa);
+        CAP *toward = sink_side ? &RC(x, pa) : &RCS(y, pa);  /* the flow's direction */
+        CAP *back = sink_side ? &RCS(y, pa) : &RC(x, pa);
+        *back += b;
+        CAP c = *toward - b;
+        *toward = c;
+        if (!(c > 0)) { *toward = 0; FN(bk_orphan)(st, nd, x); }
+        x = y;
     }
 }
 
 /* Augment along source -> ... -> ps -(a)-> qt -> ... -> sink. */
 static void FN(bk_augment)(bk_graph *g, bk_state *st, int32_t ps, ARC_T a, int32_t qt)
 {
-    NODE *nd = (NODE *)g->nodes;
     CAP *rc = (CAP *)g->rc;
     LOCALS
-    CAP b = RC(ps, a);
-    int32_t x;
-    for (x = ps;;) {
-        PAR_T pa = nd[x].parent;
-        if (pa == PAR_TERM) { if (nd[x].tr < b) b = nd[x].tr; break; }
-        int32_t y = HEAD(x, pa);
-        CAP c = RCS(y, pa);
-        if (c < b) b = c;
-        x = y;
-    }
-    for (x = qt;;) {
-        PAR_T pa = nd[x].parent;
-        if (pa == PAR_TERM) { if (-nd[x].tr < b) b = -nd[x].tr; break; }
-        CAP c = RC(x, pa);
-        if (c < b) b = c;
-        x = HEAD(x, pa);
-    }
+    CAP b = FN(bk_bottleneck)(g, qt, FN(bk_bottleneck)(g, ps, RC(ps, a), 0), 1);
     RC(ps, a) -= b;
     RCS(qt, a) += b;
-    for (x = ps;;) {
-        PAR_T pa = nd[x].parent;
-        if (pa == PAR_TERM) {
-            nd[x].tr -= b;
-            if (!(nd[x].tr > 0)) { nd[x].tr = 0; FN(bk_orphan)(st, nd, x); }
-            break;
-        }
-        int32_t y = HEAD(x, pa);
-        RC(x, pa) += b;
-        CAP c = RCS(y, pa) - b;
-        RCS(y, pa) = c;
-        if (!(c > 0)) { RCS(y, pa) = 0; FN(bk_orphan)(st, nd, x); }
-        x = y;
-    }
-    for (x = qt;;) {
-        PAR_T pa = nd[x].parent;
-        if (pa == PAR_TERM) {
-            nd[x].tr += b;
-            if (!(nd[x].tr < 0)) { nd[x].tr = 0; FN(bk_orphan)(st, nd, x); }
-            break;
-        }
-        int32_t y = HEAD(x, pa);
-        RCS(y, pa) += b;
-        CAP c = RC(x, pa) - b;
-        RC(x, pa) = c;
-        if (!(c > 0)) { RC(x, pa) = 0; FN(bk_orphan)(st, nd, x); }
-        x = y;
-    }
+    FN(bk_push_path)(g, st, ps, b, 0);
+    FN(bk_push_path)(g, st, qt, b, 1);
     st->n_aug++;
+}
+
+/* q's parent becomes p, through the arc `parent` (from q to p), at one more than p's
+   distance, verified when p's was. */
+GMMFAST_INLINE void FN(bk_set_parent)(NODE *nd, int32_t q, PAR_T parent, int32_t p)
+{
+    nd[q].parent = parent;
+    nd[q].ts = nd[p].ts;
+    nd[q].dist = DINC(nd[p].dist);
 }
 
 /* Grow the trees from the active nodes until no augmenting path is left. */
 static void FN(bk_run)(bk_graph *g, bk_state *st)
 {
-    NODE *nd = (NODE *)g->nodes;
-    int32_t *nx = g->nxt;
-    (void)nx;
-    CAP *rc = (CAP *)g->rc;
-    LOCALS
+    GRAPH_LOCALS
     int32_t p = -1;
     FN(bk_adopt)(g, st);
     for (;;) {
@@ -352,17 +391,13 @@ static void FN(bk_run)(bk_graph *g, bk_state *st)
                 uint8_t tq = nd[q].tree;
                 if (tq == BK_FREE) {
                     nd[q].tree = BK_S;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     FN(bk_activate)(st, nd, nx, q);
                 } else if (tq == BK_T) {
                     ps = p; qt = q; pa = a;
                     break;
                 } else if (nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist) {
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                 }
             }
         } else {
@@ -375,17 +410,13 @@ static void FN(bk_run)(bk_graph *g, bk_state *st)
                 if (tq == BK_T) {
                     if (!(nd[q].ts <= nd[p].ts && nd[q].dist > nd[p].dist)) continue;
                     if (!(RCS(q, a) > 0)) continue;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     continue;
                 }
                 if (!(RCS(q, a) > 0)) continue;
                 if (tq == BK_FREE) {
                     nd[q].tree = BK_T;
-                    nd[q].parent = (PAR_T)SIS(a);
-                    nd[q].ts = nd[p].ts;
-                    nd[q].dist = DINC(nd[p].dist);
+                    FN(bk_set_parent)(nd, q, (PAR_T)SIS(a), p);
                     FN(bk_activate)(st, nd, nx, q);
                 } else {
                     ps = q; qt = p; pa = SIS(a);
@@ -405,11 +436,7 @@ static void FN(bk_run)(bk_graph *g, bk_state *st)
  * update tr, re-root / orphan the affected nodes, keep everything else. */
 static void FN(bk_change_tr)(bk_graph *g, bk_state *st, int64_t m, const int32_t *idx, const CAP *delta)
 {
-    NODE *nd = (NODE *)g->nodes;
-    int32_t *nx = g->nxt;
-    (void)nx;
-    CAP *rc = (CAP *)g->rc;
-    LOCALS
+    GRAPH_LOCALS
     st->time++;
     for (int64_t k = 0; k < m; k++) {
         int32_t p = idx[k];
@@ -426,12 +453,7 @@ static void FN(bk_change_tr)(bk_graph *g, bk_state *st, int64_t m, const int32_t
              * their parent and the neighbours that could grow into it are
              * woken up (otherwise a node freed later next to a passive node
              * of the old tree would be missed) */
-            for (ARC_T a = ARC_BEGIN(p); a < ARC_END(p); a++) {
-                int32_t q = HEAD(p, a);
-                if (nd[q].tree != X) continue;
-                if (X == BK_S ? (RCS(q, a) > 0) : (RC(p, a) > 0)) FN(bk_activate)(st, nd, nx, q);
-                if (IS_CHILD(p, a, q)) FN(bk_orphan)(st, nd, q);
-            }
+            FN(bk_leave_tree)(g, st, p, X);
         }
         /* if p sits in the orphan ring, re-rooting it here is enough:
          * the adoption step skips nodes that are no longer orphans */
@@ -453,6 +475,101 @@ static void FN(bk_activate_range)(bk_graph *g, bk_state *st, int64_t lo, int64_t
         if (nd[p].tree != BK_FREE) FN(bk_activate)(st, nd, nx, (int32_t)p);
 }
 
+/* tree (0 free, 1 S, 2 T) and tr of every node, padding included (either may be NULL) */
+static void FN(bk_read)(const bk_graph *g, uint8_t *tree, double *tr)
+{
+    const NODE *nd = (const NODE *)g->nodes;
+    for (int64_t p = 0; p < g->n; p++) {
+        if (tree) tree[p] = nd[p].tree;
+        if (tr) tr[p] = (double)nd[p].tr;
+    }
+}
+
+/* sum over nodes of max(tr, 0): the source capacity left unused */
+static double FN(bk_sum_pos_tr)(const bk_graph *g)
+{
+    const NODE *nd = (const NODE *)g->nodes;
+    double s = 0;
+    for (int64_t p = 0; p < g->n; p++)
+        if (nd[p].tr > 0) s += (double)nd[p].tr;
+    return s;
+}
+
+#if BK_GRID
+/* Fill residuals from forward weights w (K x H x W, K = BK_DIRS / 2) and optional reverse
+ * weights wr (NULL: symmetric), and tr = source - sink.  Arcs whose neighbour is outside
+ * the image get 0. */
+static void FN(bk_grid_fill)(bk_graph *g, const CAP *w, const CAP *wr, const CAP *src,
+                             const CAP *snk, int nt)
+{
+    const int D = BK_DIRS, K = D / 2;
+    const int64_t H = g->H, W = g->W, HW = H * W;
+    static const int fy[4] = {0, 1, 1, 1}, fx[4] = {1, 0, 1, -1};
+    CAP *rc = (CAP *)g->rc;
+    NODE *nd = (NODE *)g->nodes;
+    if (!g->fresh) {
+        memset(rc, 0, (size_t)g->n_arcs * sizeof(CAP));
+        memset(nd, 0, (size_t)g->n * sizeof(*nd));
+    }
+    g->fresh = 0;
+    /* rows write disjoint entries (a row's own arcs, and the reverse arcs of the row
+     * below that point up), so they fill in parallel */
+    #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
+    for (int64_t i = 0; i < H; i++) {
+        gmmfast_team_mark();
+        for (int64_t j = 0; j < W; j++) {
+            int64_t p = bk_grid_index(g, i, j), s = i * W + j;
+            CAP *r = rc + p * D;
+            nd[p].tr = src[s] - snk[s];
+            for (int k = 0; k < K; k++) {
+                int64_t i2 = i + fy[k], j2 = j + fx[k];
+                if (i2 < H && j2 >= 0 && j2 < W) {
+                    int64_t q = p + g->off[k];
+                    CAP c = w[k * HW + s];
+                    r[k] = c;
+                    rc[q * D + k + K] = wr ? wr[k * HW + s] : c;
+                }
+            }
+        }
+    }
+}
+#else
+/* Build CSR arcs from m edges (ei -> ej with cap, ej -> ei with rcap).  0 on success. */
+static int FN(bk_csr_build)(bk_graph *g, int64_t n, int64_t m, const int32_t *ei,
+                            const int32_t *ej, const CAP *cap, const CAP *rcap)
+{
+    memset(g, 0, sizeof(*g));
+    if (bk_alloc(g, BK_DOUBLE ? BK_GEND : BK_GENF, n, 2 * m)) return -1;
+    g->first = (int64_t *)calloc((size_t)n + 1, sizeof(int64_t));
+    g->head = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));
+    g->sis = (int32_t *)malloc((size_t)(2 * m + 1) * sizeof(int32_t));
+    if (!g->first || !g->head || !g->sis) { bk_free(g); return -1; }
+    int64_t *first = g->first;
+    for (int64_t e = 0; e < m; e++) { first[ei[e] + 1]++; first[ej[e] + 1]++; }
+    for (int64_t p = 0; p < n; p++) first[p + 1] += first[p];
+    int64_t *pos = (int64_t *)malloc((size_t)(n + 1) * sizeof(int64_t));
+    if (!pos) { bk_free(g); return -1; }
+    memcpy(pos, first, (size_t)(n + 1) * sizeof(int64_t));
+    CAP *rc = (CAP *)g->rc;
+    for (int64_t e = 0; e < m; e++) {
+        int64_t a = pos[ei[e]]++, b = pos[ej[e]]++;
+        g->head[a] = ej[e]; g->head[b] = ei[e];
+        g->sis[a] = (int32_t)b; g->sis[b] = (int32_t)a;
+        rc[a] = cap[e]; rc[b] = rcap[e];
+    }
+    free(pos);
+    return 0;
+}
+
+/* tr = source - sink for every node */
+static void FN(bk_set_tr)(bk_graph *g, const CAP *src, const CAP *snk)
+{
+    NODE *nd = (NODE *)g->nodes;
+    for (int64_t p = 0; p < g->n; p++) nd[p].tr = src[p] - snk[p];
+}
+#endif
+
+
 #undef NODE
 #undef PAR_TERM
 #undef PAR_ORPH
@@ -465,6 +582,17 @@ static void FN(bk_activate_range)(bk_graph *g, bk_state *st, int64_t lo, int64_t
 #undef RCS
 #undef IS_CHILD
 #undef LOCALS
+#undef GRAPH_LOCALS
 #undef ARC_T
 #undef NEXT
 #undef FN
+#undef BK_SFX
+#undef BK_PASTE
+#undef BK_PASTE_
+#undef BK_SEP_NEXT
+#undef PAR_T
+#undef BK_GRID
+#undef BK_KIND_NAME
+#undef BK_CAP_LETTER
+#undef CAP
+#undef BK_DIRS

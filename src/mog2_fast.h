@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "template.h"
 
 typedef struct {
     float alpha, a1, prune, Tb, Tg, var_min, var_max;
@@ -50,87 +51,16 @@ typedef struct {
 #define MOG2_FMA(a, b, c) ((c) + (a) * (b))
 #endif
 
-#define MOG2_FAST_DEFINE(NAME, PIX, C, TWO)                                         \
-static void NAME(const PIX* restrict src, float* restrict st, ptrdiff_t P, ptrdiff_t MS, \
-                 ptrdiff_t off, ptrdiff_t n, uint8_t* restrict nmodes,                 \
-                 uint8_t* restrict mask, uint8_t* restrict flag,                      \
-                 const mog2_fast_params* prm)                                         \
-{                                                                                     \
-    const float alpha = prm->alpha, a1 = prm->a1, prune = prm->prune;                 \
-    const float Tb = prm->Tb, Tg = prm->Tg, vmin = prm->var_min, vmax = prm->var_max; \
-    float* restrict w0 = st + off;                                                    \
-    float* restrict v0 = st + P + off;                                                \
-    float* restrict m0 = st + 2 * P + off;                                            \
-    float* restrict w1 = TWO ? st + MS + off : (float*)0;                             \
-    _Pragma("omp simd")                                                               \
-    for (ptrdiff_t i = 0; i < n; i++) {                                               \
-        float x[C], mu[C];                                                            \
-        const int nm = nmodes[i];                                                     \
-        const float W0 = w0[i], V0 = v0[i], W1 = TWO ? w1[i] : 0.0f;                  \
-        float d2 = 0.0f;                                                              \
-        _Pragma("GCC unroll 4")                                                       \
-        for (int c = 0; c < C; c++) {                                                 \
-            x[c] = (float)src[i * C + c];                                             \
-            mu[c] = m0[c * P + i];                                                    \
-            const float d = x[c] - mu[c];                                             \
-            d2 = MOG2_FMA(d, d, d2);                                                  \
-        }                                                                             \
-        const int ok = (flag[i] == 0) & (nm >= 1) & (nm <= 2) & (d2 < Tg * V0);       \
-        const int bg = d2 < Tb * V0;                                                  \
-        const float w0n = a1 * W0 - prune + alpha;                                    \
-        const float k = alpha / w0n;                                                  \
-        float vn = V0 + k * (d2 - V0);                                                \
-        vn = vn < vmin ? vmin : vn;                                                   \
-        vn = vn > vmax ? vmax : vn;                                                   \
-        const int has2 = TWO && nm == 2;                                              \
-        float w1n = a1 * W1 - prune;                                                  \
-        const int drop = has2 & (w1n < prune);                                        \
-        w1n = (has2 & !drop) ? w1n : 0.0f;                                            \
-        const float inv = 1.0f / (w0n + w1n);                                         \
-        w0[i] = ok ? w0n * inv : W0;                                                  \
-        v0[i] = ok ? vn : V0;                                                         \
-        if (TWO) MOG2_STORE_IF(ok & has2, w1[i], w1n * inv, W1);                      \
-        _Pragma("GCC unroll 4")                                                       \
-        for (int c = 0; c < C; c++)                                                   \
-            m0[c * P + i] = ok ? mu[c] + k * (x[c] - mu[c]) : mu[c];                  \
-        MOG2_STORE_IF(ok & drop, nmodes[i], (uint8_t)(nm - 1), (uint8_t)nm);          \
-        mask[i] = (uint8_t)(255 - 255 * (ok & bg));                                   \
-        flag[i] = (uint8_t)(flag[i] + ok * (2 - bg)); /* flag[i] is 0 when ok */     \
-    }                                                                                 \
-}
+/* Most channels a pixel of the fast path has. */
+#define MOG2_MAXC 4
 
-/* Every pixel type x channel count (1-4) x model size: TWO = 1 for models of two or
-   more modes, 0 for one-mode models, which have no second mode's plane (without
-   their own variant they took the general path for every pixel, 5x slower; so did
-   2 and 4 channels, 7-9x).  mog2_fast_<pix> picks one. */
-#define MOG2_FAST_ALL(PIXNAME, PIX)                                                   \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m1, PIX, 1, 0)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c1_m2, PIX, 1, 1)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m1, PIX, 2, 0)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c2_m2, PIX, 2, 1)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m1, PIX, 3, 0)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c3_m2, PIX, 3, 1)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c4_m1, PIX, 4, 0)                              \
-MOG2_FAST_DEFINE(mog2_fast_##PIXNAME##_c4_m2, PIX, 4, 1)                              \
-static void mog2_fast_##PIXNAME(int C, int two, const PIX* src, float* st, ptrdiff_t P, \
-        ptrdiff_t MS, ptrdiff_t off, ptrdiff_t n, uint8_t* nmodes, uint8_t* mask,       \
-        uint8_t* flag, const mog2_fast_params* prm)                                   \
-{                                                                                     \
-    /* C channels; two: the model has two or more modes */                            \
-    switch (C * 2 + (two != 0)) {                                                     \
-    case 2: mog2_fast_##PIXNAME##_c1_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 3: mog2_fast_##PIXNAME##_c1_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 4: mog2_fast_##PIXNAME##_c2_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 5: mog2_fast_##PIXNAME##_c2_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 6: mog2_fast_##PIXNAME##_c3_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 7: mog2_fast_##PIXNAME##_c3_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 8: mog2_fast_##PIXNAME##_c4_m1(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    case 9: mog2_fast_##PIXNAME##_c4_m2(src, st, P, MS, off, n, nmodes, mask, flag, prm); break; \
-    default: break;   /* other channel counts: every pixel goes to the general path */ \
-    }                                                                                 \
-}
-
-MOG2_FAST_ALL(u8, uint8_t)
-MOG2_FAST_ALL(f32, float)
+/* Every pixel type x channel count (1-4) x model size has its own copy of the loop
+   (mog2_fast_impl.h, included once per pixel type; mog2_fast_<pix> picks the copy). */
+#define MOG2_PIX uint8_t
+#define MOG2_SUF u8
+#include "mog2_fast_impl.h"
+#define MOG2_PIX float
+#define MOG2_SUF f32
+#include "mog2_fast_impl.h"
 
 #endif

@@ -4,27 +4,21 @@
  * gmmfast_prefetch_range: into every cache level (prefetcht0 on x86), for data
  * used next.  gmmfast_prefetch_range_l2: into L2 only (prefetcht2), for data
  * used after the current block, so that it does not push that block out of L1.
+ * (__builtin_prefetch takes its locality as a literal, hence two functions.)
  */
 #ifndef GMMFAST_PREFETCH_H
 #define GMMFAST_PREFETCH_H
 
 #include <stddef.h>
 
-/* the locality of __builtin_prefetch must be a literal, hence a macro per level */
-#define GMMFAST_PREFETCH_LINES(p, bytes, locality)                                    \
-    do {                                                                              \
-        const char *c_ = (const char *)(p);                                           \
-        for (size_t o_ = 0; o_ < (bytes); o_ += 64) __builtin_prefetch(c_ + o_, 0, locality); \
-    } while (0)
-
 static inline void gmmfast_prefetch_range(const void *p, size_t bytes)
 {
-    GMMFAST_PREFETCH_LINES(p, bytes, 3);
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 3);
 }
 
 static inline void gmmfast_prefetch_range_l2(const void *p, size_t bytes)
 {
-    GMMFAST_PREFETCH_LINES(p, bytes, 1);
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 1);
 }
 
 #endif

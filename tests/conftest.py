@@ -9,6 +9,7 @@ at all, the run stops with a message saying how to build it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -30,7 +31,7 @@ def _forget_gmmfast() -> None:
 def _try_import() -> Path | None:
     """Directory of the imported gmmfast if its compiled modules import, else None."""
     try:
-        importlib.import_module("gmmfast._cpu")
+        importlib.import_module("gmmfast._kernels._cpu")
         pkg = importlib.import_module("gmmfast")
     except ImportError:
         _forget_gmmfast()
@@ -66,6 +67,13 @@ def _ensure_installed_package() -> Path:
 
 
 GMMFAST_DIR = _ensure_installed_package()
+
+# Tests that start ``python -c ...`` or ``python -m gmmfast`` run them in this
+# checkout, whose folder Python would put first on the child's sys.path: the
+# child would import the uncompiled source folder (CI installs with
+# ``pip install .``).  PYTHONSAFEPATH (Python >= 3.11) keeps it off; on 3.10
+# the children see what a user running from the checkout would.
+os.environ["PYTHONSAFEPATH"] = "1"
 
 
 def pytest_report_header(config):
@@ -128,3 +136,27 @@ def _single_threaded_blas():
         return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture
+def two_threads():
+    """``with two_threads("_gmm", ...):`` checks that the block's calls into those kernel modules
+    split their work between two OpenMP threads (each module counts the threads that ran its
+    parallel loops).  A test of "one thread and two give the same result" that never ran two
+    could not fail.  Skips on a machine with one usable CPU."""
+    from gmmfast._dispatch import load
+    from gmmfast._threads import available_cpus
+
+    if available_cpus() < 2:
+        pytest.skip("one usable CPU: two threads cannot be checked to share the work")
+
+    @contextlib.contextmanager
+    def check(*kernels):
+        modules = [load(k) for k in kernels]
+        for m in modules:
+            m.threads_reset()
+        yield
+        for kernel, m in zip(kernels, modules):
+            assert m.threads_used() == 2, f"{kernel}: {m.threads_used()} thread(s) ran an n_threads=2 call"
+
+    return check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -194,10 +195,11 @@ def test_constant_video_has_no_nan_and_clear_masks():
     np.testing.assert_array_equal(model.apply(changed), expected)
 
 
-def test_threads_and_dtypes_give_identical_fits(clip_grey):
+def test_threads_and_dtypes_give_identical_fits(clip_grey, two_threads):
     frames, _ = clip_grey
     a = PixelGMM(2, n_threads=1).fit(frames[:TRAIN])
-    b = PixelGMM(2, n_threads=2).fit(frames[:TRAIN])
+    with two_threads("_pixelgmm"):
+        b = PixelGMM(2, n_threads=2).fit(frames[:TRAIN])
     c = PixelGMM(2, n_threads=2).fit(frames[:TRAIN].astype(np.float32))
     d = PixelGMM(2).fit(list(frames[:TRAIN]))
     for other in (b, c, d):
@@ -208,22 +210,29 @@ def test_threads_and_dtypes_give_identical_fits(clip_grey):
 
 @pytest.mark.parametrize("colour", [False, True])
 def test_vector_widths_give_identical_fits(colour, clip_rgb, clip_grey):
-    """The two-component passes run 8 or (with AVX-512) 16 lanes wide: same bits either way."""
+    """The two-component passes run 8 lanes wide in the avx2 kernels and 16 in the avx512 ones,
+    with the same operations in the same order: the same bits either way."""
+    from gmmfast._dispatch import _built, _cpu_runs, module_name
+
+    if not (_cpu_runs("avx512") and _built("avx512")):
+        pytest.skip("no AVX-512 on this CPU (or in this build): only one width to run")
+    frames = (clip_rgb if colour else clip_grey)[0][:TRAIN]
+    X = np.ascontiguousarray(frames.reshape(frames.shape[0], -1, 3 if colour else 1))
+    scale = np.ones(X.shape[0], np.float32)
+    fits = []
+    for variant, lanes in (("avx2", 8), ("avx512", 16)):
+        kernel = importlib.import_module(module_name("_pixelgmm", variant))
+        assert kernel.fused_lanes() == lanes
+        fits.append(kernel.em_fit(X, scale, 2, 12, 0.0, 1.0, 3, 1))
+    for name, wide, narrow in zip(("weights", "means", "variances", "loglik", "n_iter"), *fits):
+        np.testing.assert_array_equal(wide, narrow, err_msg=name)
+
+
+def test_the_loaded_kernels_set_the_vector_width():
+    from gmmfast._dispatch import VARIANT
     from gmmfast._batch_background import _k
 
-    kernel = _k()
-    frames = (clip_rgb if colour else clip_grey)[0][:TRAIN]
-    was = kernel._set_avx512(True)
-    try:
-        if not kernel._set_avx512(True):
-            pytest.skip("no AVX-512 on this CPU (or not an AVX2 build): only one width to test")
-        wide = PixelGMM(2, max_iter=12, tol=0.0).fit(frames)
-        kernel._set_avx512(False)
-        narrow = PixelGMM(2, max_iter=12, tol=0.0).fit(frames)
-    finally:
-        kernel._set_avx512(was)
-    for name in ("weights_", "means_", "variances_", "lower_bound_"):
-        np.testing.assert_array_equal(getattr(wide, name), getattr(narrow, name))
+    assert _k().fused_lanes() == (16 if VARIANT == "avx512" else 8)
 
 
 def test_float_frames_in_unit_range(clip_grey):

@@ -8,7 +8,12 @@ import sys
 import pytest
 
 import gmmfast
-from gmmfast import _cpu
+from gmmfast._kernels import _cpu
+
+
+def _last_json(stdout):
+    # the last line: an editable install that rebuilds on import prints its build log first
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _config_with(env_value):
@@ -23,29 +28,41 @@ def _config_with(env_value):
     return out
 
 
+def _modules_of(cfg, variant):
+    """Every kernel module the config names, checked to belong to ``variant`` (or to be portable)."""
+    from gmmfast._kernels import _manifest
+
+    for kernel, module in cfg["kernel_modules"].items():
+        suffix = f"_{variant}" if kernel in _manifest.PER_VARIANT else ""
+        assert module == f"gmmfast._kernels.{kernel}{suffix}", (kernel, module)
+    return set(cfg["kernel_modules"])
+
+
 @pytest.mark.parametrize("variant", ["baseline", "avx2"])
-def test_forced_variant_has_no_512_bit_passes(variant):
+def test_forced_variant_loads_its_own_modules(variant):
     if variant == "avx2" and not _cpu.has_avx2_fma():
         pytest.skip("the CPU has no AVX2/FMA")
     out = _config_with(variant)
     assert out.returncode == 0, out.stderr
-    cfg = json.loads(out.stdout)
+    cfg = _last_json(out.stdout)
     assert cfg["kernel_variant"] == variant
-    assert cfg["avx512_passes"] is False
+    from gmmfast._kernels import _manifest
+
+    assert _modules_of(cfg, variant) == set(_manifest.PER_VARIANT + _manifest.PORTABLE)
 
 
 def test_forced_avx512_runs_or_says_why():
-    from gmmfast._dispatch import _available
+    from gmmfast._dispatch import _built
 
     out = _config_with("avx512")
-    if _cpu.has_avx512() and not _available("avx512"):
+    if _cpu.has_avx512() and not _built("avx512"):
         assert out.returncode != 0
         assert "this build has no such kernels" in out.stderr
     elif _cpu.has_avx512():
         assert out.returncode == 0, out.stderr
-        cfg = json.loads(out.stdout)
+        cfg = _last_json(out.stdout)
         assert cfg["kernel_variant"] == "avx512"
-        assert cfg["avx512_passes"] is True
+        _modules_of(cfg, "avx512")
     else:
         assert out.returncode != 0
         assert "GMMFAST_KERNELS=avx512 was requested but this CPU does not report" in out.stderr
@@ -54,12 +71,12 @@ def test_forced_avx512_runs_or_says_why():
 def test_automatic_choice_matches_the_cpu():
     out = _config_with(None)
     assert out.returncode == 0, out.stderr
-    cfg = json.loads(out.stdout)
-    from gmmfast._dispatch import _available
+    cfg = _last_json(out.stdout)
+    from gmmfast._dispatch import _built
 
     # the widest variant the CPU runs and the build has (a compiler without AVX-512 targets
     # builds no avx512 kernels)
-    if _cpu.has_avx512() and _available("avx512"):
+    if _cpu.has_avx512() and _built("avx512"):
         expected = "avx512"
     elif _cpu.has_avx2_fma():
         expected = "avx2"
@@ -67,7 +84,51 @@ def test_automatic_choice_matches_the_cpu():
         expected = "baseline"
     assert cfg["kernel_variant"] == expected
     assert cfg["cpu_has_avx512"] == _cpu.has_avx512()
-    assert isinstance(cfg["avx512_passes"], bool)
+    _modules_of(cfg, expected)
+
+
+_HIDE_ONE_MODULE = """
+import importlib.util, sys
+real = importlib.util.find_spec
+hidden = sys.argv[1]
+importlib.util.find_spec = lambda name, *a: None if name == hidden else real(name, *a)
+import gmmfast
+"""
+
+
+@pytest.mark.parametrize("kernel", ["_mog2", "_maxflow"])
+def test_a_missing_kernel_module_is_named_at_import(kernel):
+    # the import-time check looks for every kernel module of the chosen variant, so a broken
+    # install fails at `import gmmfast` with the module's name, not at its first use
+    from gmmfast._dispatch import module_name
+
+    name = module_name(kernel, "baseline")
+    env = dict(os.environ, GMMFAST_KERNELS="baseline")
+    out = subprocess.run([sys.executable, "-c", _HIDE_ONE_MODULE, name], env=env, capture_output=True,
+                         text=True, cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
+    assert out.returncode != 0
+    assert f"ImportError: gmmfast's compiled kernels are incomplete: {name} not found" in out.stderr
+
+
+def test_the_import_check_finds_modules_without_importing_them():
+    # `import gmmfast` should not pay for importing every kernel module to check it exists
+    from gmmfast import _dispatch
+
+    name = _dispatch.module_name("_mog2", _dispatch.VARIANT)
+    module = sys.modules.pop(name, None)
+    try:
+        assert _dispatch._missing_modules(_dispatch.VARIANT) == []
+        assert name not in sys.modules
+    finally:
+        if module is not None:
+            sys.modules[name] = module
+
+
+def test_load_refuses_an_unknown_kernel():
+    from gmmfast._dispatch import load
+
+    with pytest.raises(ValueError, match="no compiled kernel named '_nope'"):
+        load("_nope")
 
 
 def test_avx512_probe_implies_avx2():
@@ -101,25 +162,28 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("variant", ["baseline", "avx2", "avx512"])
-def test_every_variant_fits_the_same_mixture(variant):
-    from gmmfast._dispatch import _available, _cpu_runs
+@pytest.mark.parametrize("pair", [("baseline", "avx2"), ("avx2", "avx512"), ("baseline", "avx512")],
+                         ids="-".join)
+def test_two_variants_fit_the_same_mixture(pair):
+    from gmmfast._dispatch import _built, _cpu_runs
 
-    if not _cpu_runs(variant):
-        pytest.skip(f"the CPU cannot run the {variant} kernels")
-    if not _available(variant):
-        pytest.skip(f"this build has no {variant} kernels")
+    for variant in pair:
+        if not _cpu_runs(variant):
+            pytest.skip(f"the CPU cannot run the {variant} kernels")
+        if not _built(variant):
+            pytest.skip(f"this build has no {variant} kernels")
     results = {}
-    for name in ("baseline", variant):
+    for name in pair:
         env = dict(os.environ, GMMFAST_KERNELS=name)
         out = subprocess.run([sys.executable, "-c", _FIT_CODE], env=env, capture_output=True, text=True,
                              cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
         assert out.returncode == 0, out.stderr
-        results[name] = json.loads(out.stdout)
+        results[name] = _last_json(out.stdout)
     # vector widths change only the order of the sums (and the last bits of exp): on well-separated
     # clusters the fits agree to 1e-5 (float32) / 1e-10 (float64), lower bound relative, means absolute
-    for key, (lb, means) in results[variant].items():
+    a, b = pair
+    for key, (lb, means) in results[b].items():
         tol = 1e-5 if key.startswith("float32") else 1e-10
-        ref_lb, ref_means = results["baseline"][key]
+        ref_lb, ref_means = results[a][key]
         assert abs(lb - ref_lb) <= tol * abs(ref_lb), key
-        assert max(abs(a - b) for a, b in zip(means, ref_means)) <= tol, key
+        assert max(abs(x - y) for x, y in zip(means, ref_means)) <= tol, key

@@ -136,15 +136,17 @@ def test_inertia_on_image_like_data():
     assert ours <= 1.05 * theirs
 
 
-def test_threads_agree():
+def test_threads_agree(two_threads):
     x = blobs(30, n=50000, d=3, k=5)
     init = x[:5].copy()
     a = kmeans(x, 5, init=init, tol=0.0, n_threads=1)
-    b = kmeans(x, 5, init=init, tol=0.0, n_threads=2)
+    with two_threads("_kmeans"):
+        b = kmeans(x, 5, init=init, tol=0.0, n_threads=2)
     assert_array_equal(a.labels, b.labels)
     assert_allclose(a.centers, b.centers, rtol=1e-12)
     s1, i1 = kmeans_plusplus(x, 5, random_state=3, n_threads=1)
-    s2, i2 = kmeans_plusplus(x, 5, random_state=3, n_threads=2)
+    with two_threads("_kmeans"):
+        s2, i2 = kmeans_plusplus(x, 5, random_state=3, n_threads=2)
     assert_array_equal(i1, i2)
 
 

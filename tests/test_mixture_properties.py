@@ -120,14 +120,15 @@ def test_one_and_two_threads_agree(problem):
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_threads_on_many_chunks(covariance_type, dtype):
+def test_threads_on_many_chunks(covariance_type, dtype, two_threads):
     # enough samples for many chunks per thread, so the parallel reduction really runs
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.normal(size=(20000, 3)) + c for c in ([0, 0, 0], [4, 0, 0], [0, 4, 0])])
     x = x.astype(dtype)
     kw = dict(n_components=3, covariance_type=covariance_type, random_state=0, max_iter=15, tol=0.0)
     one = _fit(x, n_threads=1, **kw)
-    two = _fit(x, n_threads=2, **kw)
+    with two_threads("_gmm"):
+        two = _fit(x, n_threads=2, **kw)
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     for name in ("weights_", "means_", "covariances_"):
         a, b = np.asarray(getattr(one, name), np.float64), np.asarray(getattr(two, name), np.float64)

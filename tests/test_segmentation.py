@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from pathlib import Path
@@ -101,11 +102,13 @@ def test_components_ordered_by_luminance_and_deterministic():
     np.testing.assert_array_equal(seg.model.predict(pix.astype(np.float32)), seg.labels.ravel())
 
 
-def test_same_result_for_any_thread_count():
-    img, _ = shapes_image(3, noise=30, seed=4)
+def test_same_result_for_any_thread_count(two_threads):
+    # 1000 x 1000: enough pixels for the E-step and the smoothing to split across two threads
+    img, _ = shapes_image(3, h=1000, w=1000, noise=30, seed=4)
     for smoothing in (0.0, 1.0):
         a = segment(img, 3, smoothing=smoothing, n_threads=1)
-        b = segment(img, 3, smoothing=smoothing, n_threads=2)
+        with two_threads("_gmm", "_imagekernels"):
+            b = segment(img, 3, smoothing=smoothing, n_threads=2)
         np.testing.assert_array_equal(a.labels, b.labels)
 
 
@@ -336,7 +339,7 @@ def test_icm_reaches_local_minimum_on_noisy_multilabel_image(K):
     assert np.mean(seg.labels != plain.labels) > 0.01  # something was smoothed
 
 
-def test_icm_kernel_thread_independent_and_locally_optimal():
+def test_icm_kernel_thread_independent_and_locally_optimal(two_threads):
     from gmmfast._segmentation import _ik
 
     rng = np.random.default_rng(12)
@@ -346,7 +349,8 @@ def test_icm_kernel_thread_independent_and_locally_optimal():
     for nt in (1, 2):
         cost = P.copy()
         lab = np.empty(H * W, np.uint8)
-        sweeps, changes = _ik.potts_icm(cost, lab, H, W, 0.8, OUTLIER_PROBABILITY, 100, nt)
+        with two_threads("_imagekernels") if nt == 2 else contextlib.nullcontext():
+            sweeps, changes = _ik.potts_icm(cost, lab, H, W, 0.8, OUTLIER_PROBABILITY, 100, nt)
         assert 1 < sweeps < 100 and changes > 0
         outs.append(lab.reshape(H, W))
     np.testing.assert_array_equal(outs[0], outs[1])

@@ -34,7 +34,7 @@ examples:
 """
 
 #: library parameter -> option, for messages (see _common.user_message)
-OPTIONS = {"n_components": "--components", "iterations": "--iterations", "gamma": "--gamma",
+OPTIONS = {"n_components": "--components", "max_iter": "--iterations", "gamma": "--gamma",
            "connectivity": "--connectivity", "n_threads": "--threads", "rect": "--rect"}
 
 
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         if image.dtype != np.uint8:
             raise CLIError(f"{path}: only 8-bit images can be cut (this one is {image.dtype}); convert it first")
         _check_rect(args.rect, image.shape)
-        res, seconds = cut_image(image, args.rect, outputs, stem, progress, iterations=args.iterations,
+        res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
                                  n_components=args.components, gamma=args.gamma,
                                  connectivity=args.connectivity, n_threads=args.threads)
         mask_path, cut_path = outputs.commit([output_family(stem)])

@@ -1,0 +1,1 @@
+"""gmmfast's compiled modules (private): reach the kernels through gmmfast._dispatch.load."""
