@@ -12,8 +12,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._common import CLIError, Warnings, add_output_options, add_threads_option, int_range, real_range, say
-from ._outputs import Outputs, family
+from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
+from ._outputs import Outputs, family, single_input_run
 from ._progress import Progress
 
 HELP = "separate moving objects from the background of a video"
@@ -343,10 +343,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``gmmfast bgsub``; returns the exit status."""
     path = Path(args.video)
     stem = path.stem or "video"
-    with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=[path]) as outputs, \
-            Warnings(OPTIONS, progress) as caught:
-        outputs.check_free([output_family(stem)])
-        caught.source = str(path)
+    with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
         with _open_video(args) as reader:
             fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
             res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
