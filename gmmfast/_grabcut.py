@@ -23,6 +23,11 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
   IoU of 0.832 from the box against 0.823 when seeded by k-means++ and 10
   Lloyd iterations (banana1 then fails as it does in OpenCV), but it is not
   better on every image (person4 loses the head).
+* Box-tightness check (``box_prior``; Lempitsky et al., ICCV 2009: every
+  row and column of a box drawn around an object crosses it): a fit whose
+  foreground reaches fewer than ``TIGHT_COVER`` of the box's rows or columns
+  is re-run with k-means seeding, and the re-run is kept when it reaches
+  clearly more of them (person4: 0.768 -> 0.940; box mean 0.837).
 * Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
   fine: all iterations but the last run on a copy reduced by f x f block
   means (f = 2, 4, ...) with the smoothness weight ``gamma / f``, which keeps
