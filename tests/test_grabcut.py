@@ -603,8 +603,8 @@ def test_box_prior_keeps_the_seeding_that_reaches_more_of_the_box(seed):
     c_ob, c_km = _cover(ob, rect), _cover(km, rect)
     assert min(c_ob) < G.TIGHT_COVER
     expected = km if np.mean(c_km) > np.mean(c_ob) + G.TIGHT_GAIN else ob
-    np.testing.assert_array_equal(GrabCut(n_threads=1).fit(img, rect=rect).foreground_, expected)
-    np.testing.assert_array_equal(GrabCut(box_prior=False, n_threads=1).fit(img, rect=rect).foreground_, ob)
+    np.testing.assert_array_equal(GrabCut(box_prior=True, n_threads=1).fit(img, rect=rect).foreground_, expected)
+    np.testing.assert_array_equal(GrabCut(n_threads=1).fit(img, rect=rect).foreground_, ob)   # off by default
 
 
 def test_box_prior_rerun_replaces_a_cut_that_misses_rows(monkeypatch):
@@ -621,11 +621,11 @@ def test_box_prior_rerun_replaces_a_cut_that_misses_rows(monkeypatch):
         return engine
 
     monkeypatch.setattr(GrabCut, "_fit_engine", fit_engine)
-    fg = GrabCut(n_threads=1).fit(img, rect=rect).foreground_
+    fg = GrabCut(box_prior=True, n_threads=1).fit(img, rect=rect).foreground_
     assert calls == ["orchard-bouman", "kmeans"]
     assert iou(fg, obj) > 0.95
     calls.clear()
-    GrabCut(box_prior=False, n_threads=1).fit(img, rect=rect)
+    GrabCut(n_threads=1).fit(img, rect=rect)
     assert calls == ["orchard-bouman"]
 
 
