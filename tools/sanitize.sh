@@ -49,7 +49,8 @@ fi
 # shellcheck disable=SC1091
 . "$work/venv/bin/activate"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet scikit-build-core cython numpy ninja
+# cmake from PyPI: a pyenv shim on PATH can be too slow to answer scikit-build-core under load
+python -m pip install --quiet scikit-build-core cython numpy ninja cmake
 echo "sanitize.sh: building gmmfast with -fsanitize=$sanitizers in $work (several minutes)"
 # a variant this CPU cannot load is never run by the tests: leave the avx512 one out here
 avx512=ON
