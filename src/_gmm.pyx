@@ -30,6 +30,7 @@ from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_
                      _transpose_chunk)
 from _fastmath cimport LN2, LOG2E, _exp, _exp2_neg, _log
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_index32, check_threads
 
 cimport numpy as cnp
 
@@ -399,8 +400,14 @@ def n_stats(Py_ssize_t d, int kind):
     return _n_stats(d, kind)
 
 
-def _check_shapes(X, means, prec, log_const, int kind):
+def _check_shapes(X, means, prec, log_const, int kind, int n_threads):
     cdef Py_ssize_t K = means.shape[0], d = X.shape[1]
+    check_threads(n_threads)
+    # the small-d and normalisation loops take K and d as C ints
+    check_index32("K", K)
+    check_index32("d", d)
+    if K < 1:
+        raise ValueError("means must have at least one row (component)")
     if means.shape[1] != d or log_const.shape[0] != K:
         raise ValueError("means and log_const do not match X and K")
     if (kind == KIND_FULL or kind == KIND_TIED) and prec.shape[0] != K * d * d:
@@ -413,9 +420,9 @@ def _check_shapes(X, means, prec, log_const, int kind):
         raise ValueError("unknown covariance kind")
 
 
-def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
-            const floating[::1] prec, const floating[::1] log_const, int kind,
-            double[:, ::1] block_stats, double[::1] block_loglik, int n_threads):
+def em_pass(const floating[:, ::1] X not None, const floating[:, ::1] means not None,
+            const floating[::1] prec not None, const floating[::1] log_const not None, int kind,
+            double[:, ::1] block_stats not None, double[::1] block_loglik not None, int n_threads):
     """One fused E+M pass.
 
     Samples are taken in blocks of BLOCK chunks (``n_blocks``).  For every
@@ -442,7 +449,7 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef floating* base
     cdef double* acc
     cdef double* acc_base
-    _check_shapes(X, means, prec, log_const, kind)
+    _check_shapes(X, means, prec, log_const, kind, n_threads)
     if block_stats.shape[0] != nb or block_stats.shape[1] != K * ns or block_loglik.shape[0] != nb:
         raise ValueError("block buffers have the wrong shape")
     if N == 0:
@@ -494,8 +501,8 @@ def em_pass(const floating[:, ::1] X, const floating[:, ::1] means,
             block_loglik[b] = ll
 
 
-def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
-           const floating[::1] prec, const floating[::1] log_const, int kind,
+def e_step(const floating[:, ::1] X not None, const floating[:, ::1] means not None,
+           const floating[::1] prec not None, const floating[::1] log_const not None, int kind,
            int n_threads, floating[::1] log_prob_norm=None,
            cnp.intp_t[::1] labels=None, floating[:, ::1] resp=None,
            floating[:, ::1] weighted_log_prob=None):
@@ -520,7 +527,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
     cdef bint want_resp = resp is not None
     cdef bint want_wlp = weighted_log_prob is not None
     cdef bint want_norm = want_lpn or want_resp
-    _check_shapes(X, means, prec, log_const, kind)
+    _check_shapes(X, means, prec, log_const, kind, n_threads)
     if want_lpn and log_prob_norm.shape[0] != N:
         raise ValueError("log_prob_norm has the wrong length")
     if want_labels and labels.shape[0] != N:
@@ -577,7 +584,7 @@ def e_step(const floating[:, ::1] X, const floating[:, ::1] means,
                         resp[start + i, k] = lp[k * CHUNK + i]
 
 
-def exp_array(floating[::1] x):
+def exp_array(floating[::1] x not None):
     """Apply the kernels' vectorised exp in place (exposed for testing)."""
     cdef Py_ssize_t i
     with nogil:
@@ -585,7 +592,7 @@ def exp_array(floating[::1] x):
             x[i] = _exp(x[i])
 
 
-def exp2_neg_array(floating[::1] x):
+def exp2_neg_array(floating[::1] x not None):
     """Apply the kernels' base-2 exp for non-positive arguments in place (for testing)."""
     cdef Py_ssize_t i
     with nogil:
@@ -593,7 +600,7 @@ def exp2_neg_array(floating[::1] x):
             x[i] = _exp2_neg(x[i])
 
 
-def log_array(floating[::1] x):
+def log_array(floating[::1] x not None):
     """Apply the kernels' vectorised log in place (exposed for testing)."""
     cdef Py_ssize_t i
     with nogil:
@@ -601,8 +608,8 @@ def log_array(floating[::1] x):
             x[i] = _log(x[i])
 
 
-def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
-               const floating[:, ::1] ref, int kind, double[:, ::1] chunk_stats,
+def hard_stats(const floating[:, ::1] X not None, const cnp.intp_t[::1] labels not None,
+               const floating[:, ::1] ref not None, int kind, double[:, ::1] chunk_stats not None,
                int n_threads):
     """Statistics of a hard assignment (labels[i] in [0, K), or -1 to skip).
 
@@ -616,6 +623,7 @@ def hard_stats(const floating[:, ::1] X, const cnp.intp_t[::1] labels,
     cdef Py_ssize_t c, start, stop, i, j, l, k, t, q
     cdef double* o
     cdef double dj
+    check_threads(n_threads)
     if kind < KIND_FULL or kind > KIND_TIED:
         raise ValueError("unknown covariance kind")
     if kind == KIND_TIED:
@@ -742,11 +750,12 @@ cdef void _centred_covariance(const double* st, const double* delta, Py_ssize_t 
             t = t + 1
 
 
-def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
-           Py_ssize_t n_samples, const floating[:, ::1] ref, int cov_type,
-           double reg_covar, double eps, double[:, ::1] stats, double[::1] weights,
-           double[:, ::1] means, double[::1] cov, double[::1] pchol,
-           floating[:, ::1] k_means, floating[::1] k_prec, floating[::1] k_log_const):
+def m_step(const double[:, ::1] block_stats not None, const double[::1] block_loglik not None,
+           Py_ssize_t n_samples, const floating[:, ::1] ref not None, int cov_type,
+           double reg_covar, double eps, double[:, ::1] stats not None, double[::1] weights not None,
+           double[:, ::1] means not None, double[::1] cov not None, double[::1] pchol not None,
+           floating[:, ::1] k_means not None, floating[::1] k_prec not None,
+           floating[::1] k_log_const not None):
     """The M-step from em_pass's output; returns (status, summed log-likelihood).
 
     Sums the blocks into ``stats`` ((K, n_stats)) and the log-likelihood.
@@ -792,9 +801,10 @@ def m_step(const double[:, ::1] block_stats, const double[::1] block_loglik,
     return status, total
 
 
-def pack_params(int cov_type, double[::1] weights, double[:, ::1] means, double[::1] cov,
-                double[::1] pchol, floating[:, ::1] k_means, floating[::1] k_prec,
-                floating[::1] k_log_const):
+def pack_params(int cov_type, double[::1] weights not None, double[:, ::1] means not None,
+                double[::1] cov not None, double[::1] pchol not None,
+                floating[:, ::1] k_means not None, floating[::1] k_prec not None,
+                floating[::1] k_log_const not None):
     """Precision factors and em_pass's arrays from weights, means and covariances.
 
     ``cov`` and ``pchol`` are flattened in scikit-learn's shapes for

@@ -33,6 +33,7 @@ from cython.parallel cimport prange, parallel
 cimport openmp
 from _fastmath cimport gmm_exp_f32, gmm_log_f32
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_size, check_threads
 from libc.stdint cimport uint8_t, int64_t
 
 import numpy as np
@@ -70,8 +71,8 @@ cdef inline int64_t _d2(const uint8_t* a, const uint8_t* b) noexcept nogil:
     return r * r + g * g + u * u
 
 
-def edge_weights(const uint8_t[:, :, ::1] img, double gamma, int connectivity,
-                 int n_threads, float[:, :, ::1] out):
+def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connectivity,
+                 int n_threads, float[:, :, ::1] out not None):
     """Fill ``out`` (D, H, W) with neighbour capacities; return beta.
 
     Direction d uses the forward offsets (0,1), (1,0), (1,1), (1,-1) in that
@@ -88,6 +89,11 @@ def edge_weights(const uint8_t[:, :, ::1] img, double gamma, int connectivity,
     cdef double n_pairs, mean, beta
     cdef float fbeta, g_axis, g_diag
     cdef float* o
+    # colour differences read 3 bytes per pixel
+    check_size("img.shape[2] (channels)", img.shape[2], 3)
+    check_threads(n_threads)
+    if connectivity != 4 and connectivity != 8:
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
     if out.shape[0] != D or out.shape[1] != H or out.shape[2] != W:
         raise ValueError("out has the wrong shape")
     if H == 0 or W == 0:
@@ -247,10 +253,10 @@ cdef void _chunk(const uint8_t* X, Py_ssize_t start, Py_ssize_t n, Py_ssize_t K,
     energy[0] = en
 
 
-def unaries(const uint8_t[:, ::1] X, const float[:, :, ::1] means,
-            const float[:, :, ::1] chol, const float[:, ::1] lconst,
-            const uint8_t[::1] hard, double k_inf, int n_threads,
-            float[::1] src, float[::1] snk, uint8_t[:, ::1] comp):
+def unaries(const uint8_t[:, ::1] X not None, const float[:, :, ::1] means not None,
+            const float[:, :, ::1] chol not None, const float[:, ::1] lconst not None,
+            const uint8_t[::1] hard not None, double k_inf, int n_threads,
+            float[::1] src not None, float[::1] snk not None, uint8_t[:, ::1] comp not None):
     """Terminal capacities and per-model component argmax for every pixel.
 
     ``means`` (2, K, 3), ``chol`` (2, K, 6) holding the upper-triangular
@@ -266,6 +272,7 @@ def unaries(const uint8_t[:, ::1] X, const float[:, :, ::1] means,
     cdef Py_ssize_t c, start, n
     cdef int T = n_threads if n_threads > 0 else 1
     cdef float fk = <float>k_inf
+    check_threads(n_threads)
     if K < 1 or K > MAXK:
         raise ValueError(f"between 1 and {MAXK} components per model are supported")
     if (X.shape[1] != 3 or means.shape[0] != 2 or means.shape[2] != 3
@@ -296,8 +303,8 @@ def unaries(const uint8_t[:, ::1] X, const float[:, :, ::1] means,
 # sufficient statistics
 # ---------------------------------------------------------------------------
 
-def component_stats(const uint8_t[:, ::1] X, const uint8_t[::1] alpha,
-                    const uint8_t[:, ::1] comp, Py_ssize_t K, int n_threads):
+def component_stats(const uint8_t[:, ::1] X not None, const uint8_t[::1] alpha not None,
+                    const uint8_t[:, ::1] comp not None, Py_ssize_t K, int n_threads):
     """Integer sufficient statistics, shape (2, K, 10), int64.
 
     Pixel p contributes to model ``alpha[p]`` (0 background, 1 foreground),
@@ -311,6 +318,7 @@ def component_stats(const uint8_t[:, ::1] X, const uint8_t[::1] alpha,
     cdef int64_t r, g, b
     cdef int64_t* acc
     cdef const uint8_t* px
+    check_threads(n_threads)
     if K < 1 or K > MAXK:
         raise ValueError(f"between 1 and {MAXK} components per model are supported")
     if X.shape[1] != 3 or alpha.shape[0] != N or comp.shape[0] != 2 or comp.shape[1] != N:

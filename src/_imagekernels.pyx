@@ -31,6 +31,8 @@ cnp.import_array()
 
 include "_team.pxi"
 
+from _checks cimport check_threads, check_values
+
 ctypedef fused pixel_t:
     cnp.uint8_t
     cnp.uint16_t
@@ -114,6 +116,8 @@ cdef inline void _lab(double r, double g, double b, float* out) noexcept nogil:
 def srgb_linear_lut(Py_ssize_t levels):
     """Table of sRGB-decoded (linear) values for integer levels 0..levels-1."""
     cdef Py_ssize_t v
+    if levels < 2:
+        raise ValueError(f"levels must be at least 2, got {levels}")
     out = np.empty(levels, dtype=np.float64)
     cdef double[::1] o = out
     for v in range(levels):
@@ -121,8 +125,8 @@ def srgb_linear_lut(Py_ssize_t levels):
     return out
 
 
-def build_features(const pixel_t[:, :, ::1] img, int kind, bint xy, const double[::1] lut,
-                   double xy_scale, float[:, ::1] out, int n_threads):
+def build_features(const pixel_t[:, :, ::1] img not None, int kind, bint xy, const double[::1] lut,
+                   double xy_scale, float[:, ::1] out not None, int n_threads):
     """Fill ``out`` (H*W rows) with the features of every pixel.
 
     ``img`` is H x W x C (C = 1, 3 or 4; a fourth channel is ignored).
@@ -148,7 +152,10 @@ def build_features(const pixel_t[:, :, ::1] img, int kind, bint xy, const double
     d = d_colour + (2 if xy else 0)
     if out.shape[0] != H * W or out.shape[1] != d:
         raise ValueError(f"out must have shape ({H * W}, {d})")
+    check_threads(n_threads)
     if is_int:
+        if lut is None:
+            raise TypeError("integer images need a lut")
         if pixel_t is cnp.uint8_t and lut.shape[0] < 256:
             raise ValueError("lut must have 256 entries for uint8 images")
         if pixel_t is cnp.uint16_t and lut.shape[0] < 65536:
@@ -204,13 +211,16 @@ def build_features(const pixel_t[:, :, ::1] img, int kind, bint xy, const double
                     o[d_colour + 1] = <float>(y * xy_scale)
 
 
-def label_sums(const pixel_t[:, ::1] pixels, const label_t[::1] labels, Py_ssize_t K,
-               int n_threads):
+def label_sums(const pixel_t[:, ::1] pixels not None, const label_t[::1] labels not None,
+               Py_ssize_t K, int n_threads):
     """Per label: (count, sum of each channel) over the pixels, as a K x (1 + C) array."""
     cdef Py_ssize_t N = pixels.shape[0], C = pixels.shape[1]
     cdef Py_ssize_t nt = n_threads if n_threads > 0 else 1
     cdef Py_ssize_t stride = K * (C + 1)
     cdef Py_ssize_t i, c, k, t, tid
+    check_threads(n_threads)
+    if K < 0:
+        raise ValueError(f"K must be >= 0, got {K}")
     if labels.shape[0] != N:
         raise ValueError("labels and pixels differ in length")
     work = np.zeros((nt, stride), dtype=np.float64)
@@ -228,11 +238,12 @@ def label_sums(const pixel_t[:, ::1] pixels, const label_t[::1] labels, Py_ssize
     return work.sum(axis=0).reshape(K, C + 1)
 
 
-def paint(const label_t[::1] labels, const pixel_t[:, ::1] colours, pixel_t[:, ::1] out,
-          int n_threads):
+def paint(const label_t[::1] labels not None, const pixel_t[:, ::1] colours not None,
+          pixel_t[:, ::1] out not None, int n_threads):
     """out[i, :] = colours[labels[i], :] (labels outside 0..K-1 leave out[i] unchanged)."""
     cdef Py_ssize_t N = labels.shape[0], C = colours.shape[1], K = colours.shape[0]
     cdef Py_ssize_t i, c, k
+    check_threads(n_threads)
     if out.shape[0] != N or out.shape[1] != C:
         raise ValueError("out must have shape (len(labels), colours.shape[1])")
     with nogil:
@@ -493,7 +504,7 @@ cdef void _cheapest_labels(const floating* cost, Py_ssize_t N, Py_ssize_t K, lab
         ml[i] = <label_t>best
 
 
-def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize_t W,
+def potts_icm(floating[:, ::1] cost not None, label_t[::1] labels not None, Py_ssize_t H, Py_ssize_t W,
               double weight, double eps, int max_sweeps, int n_threads):
     """Minimise sum_i U_i(l_i) + weight * sum_{i~j} w_ij [l_i != l_j] by ICM.
 
@@ -515,6 +526,9 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     cdef Py_ssize_t sweeps = 0
     cdef long total_changes = 0
     cdef IcmGrid g
+    check_threads(n_threads)
+    if H < 0 or W < 0:
+        raise ValueError(f"H and W must be >= 0, got {H} and {W}")
     if cost.shape[0] != N or labels.shape[0] != N:
         raise ValueError("cost and labels must have H*W rows")
     if K < 1:
@@ -547,13 +561,17 @@ def potts_icm(floating[:, ::1] cost, label_t[::1] labels, Py_ssize_t H, Py_ssize
     return sweeps, total_changes
 
 
-def potts_energy(const floating[:, ::1] cost, const label_t[::1] labels, Py_ssize_t H,
-                 Py_ssize_t W, double weight):
+def potts_energy(const floating[:, ::1] cost not None, const label_t[::1] labels not None,
+                 Py_ssize_t H, Py_ssize_t W, double weight):
     """The energy potts_icm minimises, for given unary costs and labels."""
     cdef Py_ssize_t y, x, i
     cdef double e = 0.0, wd = weight / sqrt(2.0)
+    if H < 0 or W < 0:
+        raise ValueError(f"H and W must be >= 0, got {H} and {W}")
     if cost.shape[0] != H * W or labels.shape[0] != H * W:
         raise ValueError("cost and labels must have H*W rows")
+    # each label picks a column of cost
+    check_values("labels", np.asarray(labels), 0, cost.shape[1] - 1)
     with nogil:
         for y in range(H):
             for x in range(W):

@@ -12,6 +12,7 @@ from cython.parallel cimport prange, parallel
 cimport openmp
 from _chunks cimport CHUNK, LANES, LINE, _line_aligned, _line_padded, _sum, _transpose_chunk
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_index32, check_threads
 
 cimport numpy as cnp
 
@@ -67,7 +68,7 @@ def chunk_size():
     return CHUNK
 
 
-def column_variances(const floating[:, ::1] X, int n_threads):
+def column_variances(const floating[:, ::1] X not None, int n_threads):
     """Per-feature variance of X (population, float64), in two chunked passes.
 
     ``np.var(X, axis=0)`` on an (n, 3) array reduces three values per call of
@@ -84,6 +85,7 @@ def column_variances(const floating[:, ::1] X, int n_threads):
     cdef floating m
     if N == 0 or d == 0:
         raise ValueError("X is empty")
+    check_threads(n_threads)
     part_arr = np.empty((nc, d))
     cdef double[:, ::1] part = part_arr
     mean_arr = np.empty(d, dtype=np.float32 if floating is float else np.float64)
@@ -111,9 +113,10 @@ def column_variances(const floating[:, ::1] X, int n_threads):
     return part_arr.sum(axis=0) / N
 
 
-def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
-               int[::1] labels, double[:, ::1] chunk_sums, double[::1] chunk_inertia,
-               cnp.int64_t[::1] chunk_changed, int n_threads):
+def lloyd_pass(const floating[:, ::1] X not None, const floating[:, ::1] centers not None,
+               int[::1] labels not None, double[:, ::1] chunk_sums not None,
+               double[::1] chunk_inertia not None, cnp.int64_t[::1] chunk_changed not None,
+               int n_threads):
     """Assign each sample to its nearest centre and accumulate new centres.
 
     Per chunk c: chunk_sums[c, k*(d+1)] = count of cluster k and
@@ -134,8 +137,14 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
 
     cdef Py_ssize_t changed
     cdef double* o
+    check_threads(n_threads)
     if centers.shape[1] != d or labels.shape[0] != N:
         raise ValueError("centers or labels do not match X")
+    # every sample is compared with centre 0 first; labels are int32, and the d > SMALL_D
+    # loop carries a label in the data's dtype (exact up to 2**24 in float32)
+    if K < 1 or K > (1 << 24):
+        raise ValueError(f"lloyd_pass takes 1 to 2**24 centres, got {K}")
+    check_index32("d", d)
     if chunk_sums.shape[0] != nc or chunk_sums.shape[1] != K * (d + 1):
         raise ValueError("chunk_sums has the wrong shape")
     if chunk_inertia.shape[0] != nc or chunk_changed.shape[0] != nc:
@@ -196,8 +205,8 @@ def lloyd_pass(const floating[:, ::1] X, const floating[:, ::1] centers,
             chunk_changed[c] = changed
 
 
-def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candidates,
-                         double[::1] closest, double[:, ::1] chunk_pots,
+def candidate_potentials(const floating[:, ::1] X not None, const floating[:, ::1] candidates not None,
+                         double[::1] closest not None, double[:, ::1] chunk_pots,
                          int n_threads, bint update=False):
     """chunk_pots[c, l] = sum over chunk c of min(closest[i], ||x_i - cand_l||^2).
 
@@ -212,6 +221,8 @@ def candidate_potentials(const floating[:, ::1] X, const floating[:, ::1] candid
     cdef floating* buf
     cdef floating* base
     cdef bint want_pots = chunk_pots is not None
+    check_threads(n_threads)
+    check_index32("d", d)
     if candidates.shape[1] != d or closest.shape[0] != N:
         raise ValueError("candidates or closest do not match X")
     if update and L != 1:

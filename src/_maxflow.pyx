@@ -10,6 +10,7 @@ the GIL released.
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_array, check_index32, check_threads, check_values
 
 import numpy as np
 cimport numpy as cnp
@@ -59,6 +60,11 @@ cdef const void* _ptr(cnp.ndarray a):
     return <const void*>cnp.PyArray_DATA(a)
 
 
+cdef object _cap_dtype(int kind):
+    # odd kinds hold float64 capacities, even ones float32 (bk.h)
+    return np.dtype(np.float64) if kind & 1 else np.dtype(np.float32)
+
+
 cdef class Solver:
     """One max-flow problem held in C memory (see bk.h)."""
 
@@ -74,6 +80,11 @@ cdef class Solver:
     def __dealloc__(self):
         if self.allocated:
             bk_free(&self.g)
+
+    cdef int _check_built(self) except -1:
+        if not self.allocated:
+            raise RuntimeError("solver not built")
+        return 0
 
     cdef void _release(self):
         if self.allocated:
@@ -101,7 +112,18 @@ cdef class Solver:
         src, snk: (H, W) terminal capacities; the rows are filled on
         n_threads threads.
         """
+        if kind not in (KIND_GRID4_F32, KIND_GRID4_F64, KIND_GRID8_F32, KIND_GRID8_F64):
+            raise ValueError(f"build_grid: unknown grid kind {kind}")
+        check_threads(n_threads)
+        if not isinstance(src, np.ndarray) or src.ndim != 2:
+            raise ValueError("build_grid: src must be a 2-d array")
+        # nodes are numbered (i + 1) * (W + 1) + j + 1 in int32 (bk.h)
+        check_index32("the grid's node count", (src.shape[0] + 2) * (src.shape[1] + 1) + 1)
         cdef int32_t H = <int32_t>src.shape[0], W = <int32_t>src.shape[1]
+        dt = _cap_dtype(kind)
+        planes = (2 if kind < KIND_GRID8_F32 else 4, H, W)
+        for name, a in (("w", w), ("src", src), ("snk", snk)) + ((("wr", wr),) if wr is not None else ()):
+            check_array(a, name, dt, planes if name in ("w", "wr") else (H, W))
         cdef const void *pw = _ptr(w)
         cdef const void *pwr = NULL
         cdef const void *ps = _ptr(src)
@@ -128,7 +150,21 @@ cdef class Solver:
                       cnp.ndarray cap, cnp.ndarray rcap, cnp.ndarray src, cnp.ndarray snk,
                       bint greedy=True):
         """Build a CSR solver: edges ei[k] -> ej[k] (int32) with cap / rcap."""
+        if kind != KIND_GENERAL_F32 and kind != KIND_GENERAL_F64:
+            raise ValueError(f"build_general: unknown graph kind {kind}")
+        check_index32("n (nodes)", n)
+        if not isinstance(ei, np.ndarray) or ei.ndim != 1:
+            raise ValueError("build_general: ei must be a 1-d array")
+        # two arcs per edge, numbered in int32
+        check_index32("the arc count", 2 * ei.shape[0])
         cdef int64_t m = ei.shape[0]
+        dt = _cap_dtype(kind)
+        for name, a, a_dt, shape in (("ei", ei, np.dtype(np.int32), (m,)), ("ej", ej, np.dtype(np.int32), (m,)),
+                                     ("cap", cap, dt, (m,)), ("rcap", rcap, dt, (m,)),
+                                     ("src", src, dt, (n,)), ("snk", snk, dt, (n,))):
+            check_array(a, name, a_dt, shape)
+        check_values("ei", ei, 0, n - 1)
+        check_values("ej", ej, 0, n - 1)
         cdef const int32_t *pi = <const int32_t*>_ptr(ei)
         cdef const int32_t *pj = <const int32_t*>_ptr(ej)
         cdef const void *pc = _ptr(cap)
@@ -162,6 +198,7 @@ cdef class Solver:
         cdef bint greedy = self.greedy
         if not self.allocated:
             raise RuntimeError("solver not built")
+        check_threads(n_threads)
         with nogil:
             if first and self.g.kind < BK_GENF and n_bands >= 2:
                 rc = bk_grid_solve_bands(&self.g, n_bands, n_threads, greedy)
@@ -178,16 +215,28 @@ cdef class Solver:
     def change_terminals(self, cnp.ndarray idx, cnp.ndarray delta):
         """Add delta[k] to the net terminal capacity (source - sink) of node idx[k]
         (internal node numbering, int32); the trees and the flow are kept."""
-        cdef int64_t m = idx.shape[0]
-        cdef const int32_t *pi = <const int32_t*>_ptr(idx)
-        cdef const void *pd = _ptr(delta)
         if not self.allocated or self.pending:
             raise RuntimeError("solver not built or not run")
+        if not isinstance(idx, np.ndarray) or idx.ndim != 1:
+            raise ValueError("change_terminals: idx must be a 1-d array")
+        cdef int64_t m = idx.shape[0]
+        check_array(idx, "idx", np.dtype(np.int32), (m,))
+        check_array(delta, "delta", _cap_dtype(self.g.kind), (m,))
+        if self.g.kind < BK_GENF:
+            # grid nodes are numbered (i + 1) * (W + 1) + j + 1; the others are padding,
+            # whose neighbour offsets would leave the arrays
+            check_values("idx // (W + 1)", idx // self.g.Wp, 1, self.g.H)
+            check_values("idx % (W + 1)", idx % self.g.Wp, 1, self.g.W)
+        else:
+            check_values("idx", idx, 0, self.g.n - 1)
+        cdef const int32_t *pi = <const int32_t*>_ptr(idx)
+        cdef const void *pd = _ptr(delta)
         with nogil:
             bk_change_tr(&self.g, m, pi, pd)
 
     def unused_source(self):
         """Sum over nodes of the residual source capacity, max(tr, 0)."""
+        self._check_built()
         cdef double s
         with nogil:
             s = bk_sum_pos_tr(&self.g)
@@ -195,6 +244,7 @@ cdef class Solver:
 
     def trees(self):
         """uint8 array (internal numbering): 0 free, 1 source tree, 2 sink tree."""
+        self._check_built()
         cdef cnp.ndarray out = np.empty(self.g.n, dtype=np.uint8)
         with nogil:
             bk_read(&self.g, <uint8_t*>cnp.PyArray_DATA(out), NULL)
@@ -202,6 +252,7 @@ cdef class Solver:
 
     def residual_terminals(self):
         """float64 array (internal numbering) of tr = residual source - sink capacity."""
+        self._check_built()
         cdef cnp.ndarray out = np.empty(self.g.n, dtype=np.float64)
         with nogil:
             bk_read(&self.g, NULL, <double*>cnp.PyArray_DATA(out))
@@ -209,6 +260,7 @@ cdef class Solver:
 
     def residual_arcs(self):
         """Copy of the residual arc capacities (internal layout; for tests and debugging)."""
+        self._check_built()
         cdef Py_ssize_t m = self.g.n_arcs
         if self.g.kind & 1:
             return np.asarray(<double[:m]>(<double*>self.g.rc)).copy()

@@ -41,6 +41,7 @@ across OpenMP threads, and the GIL is released.
 from cython.parallel cimport prange
 cimport openmp
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_threads, check_values
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy
 
@@ -368,9 +369,9 @@ cdef void _run(const pixel_t* frames, const uint8_t* known, float* st, uint8_t* 
                      masks + t * hw, flag, y, width, P, MS, C, prm + t, fprm + t)
 
 
-def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
-          float[:, :, :, :] state, uint8_t[:, ::1] nmodes, uint8_t[:, :, ::1] masks,
-          const double[::1] alphas, double var_threshold, double var_threshold_gen,
+def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] known,
+          float[:, :, :, :] state not None, uint8_t[:, ::1] nmodes not None,
+          uint8_t[:, :, ::1] masks not None, const double[::1] alphas not None, double var_threshold, double var_threshold_gen,
           double background_ratio, double var_init, double var_min, double var_max,
           double complexity_reduction, bint detect_shadows, int shadow_value,
           double shadow_threshold, int n_threads):
@@ -382,18 +383,19 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
     learnt.  The caller validates values; shapes are checked here.
     """
     cdef Py_ssize_t T = frames.shape[0], H = frames.shape[1], W = frames.shape[2]
-    cdef int C = <int>frames.shape[3]
+    cdef int C = <int>frames.shape[3] if frames.shape[3] <= MAXC else MAXC + 1
     cdef Py_ssize_t t
     cdef const uint8_t* kp = NULL
-    if n_threads < 1:
-        n_threads = 1
+    check_threads(n_threads)
     if C < 1 or C > MAXC:
-        raise ValueError(f"frames must have 1 to {MAXC} channels, got {C}")
+        raise ValueError(f"frames must have 1 to {MAXC} channels, got {frames.shape[3]}")
     if (state.shape[1] != 2 + C or state.shape[2] != H or state.shape[3] != W
             or nmodes.shape[0] != H or nmodes.shape[1] != W or masks.shape[0] != T
             or masks.shape[1] != H or masks.shape[2] != W or state.shape[0] > 255
-            or alphas.shape[0] != T):
+            or alphas.shape[0] != T or state.shape[0] < 1):
         raise ValueError("state arrays do not match the frames' shape")
+    # a pixel's modes are read up to nmodes[y, x]
+    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
     # modes may be padded apart (see gmmfast.background._padded_state): rows of W floats,
     # planes of at least H*W floats, modes of at least 2 + C planes
     cdef Py_ssize_t P = state.strides[1] // <Py_ssize_t>sizeof(float)
@@ -456,14 +458,20 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
              sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
 
 
-def background(const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,
+def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmodes not None,
                double background_ratio, int n_threads):
     """Weighted mean of each pixel's heaviest modes, up to ``background_ratio``.
 
     Returns float32 (H, W, C).
     """
     cdef Py_ssize_t H = state.shape[2], W = state.shape[3]
-    cdef int C = <int>state.shape[1] - 2
+    cdef int C = <int>state.shape[1] - 2 if state.shape[1] <= MAXC + 2 else MAXC + 1
+    check_threads(n_threads)
+    if C < 1 or C > MAXC:
+        raise ValueError(f"state must have 3 to {MAXC + 2} planes per mode, got {state.shape[1]}")
+    if nmodes.shape[0] != H or nmodes.shape[1] != W:
+        raise ValueError("nmodes does not match the state's (H, W)")
+    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
     out_arr = np.zeros((H, W, C), dtype=np.float32)
     cdef float[:, :, ::1] out = out_arr
     cdef Py_ssize_t y, i, m
@@ -486,7 +494,7 @@ def background(const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,
     return out_arr
 
 
-def window_count_filter(const uint8_t[:, ::1] src, int radius, int lo, int n_threads):
+def window_count_filter(const uint8_t[:, ::1] src not None, int radius, int lo, int n_threads):
     """Binary rank filter: out = 1 where the (2r+1)^2 window holds >= ``lo`` non-zeros.
 
     Edges are replicated.  ``lo = (2r+1)^2 // 2 + 1`` is the median of a binary
@@ -495,13 +503,12 @@ def window_count_filter(const uint8_t[:, ::1] src, int radius, int lo, int n_thr
     loops run over a row with SIMD lanes.
     """
     cdef Py_ssize_t H = src.shape[0], W = src.shape[1]
+    check_threads(n_threads)
+    if radius < 0 or radius > 100:
+        raise ValueError("radius must be in 0..100")
     out_arr = np.empty((H, W), dtype=np.uint8)    # every byte is written below
     if H == 0 or W == 0:
         return out_arr
-    if radius < 0 or radius > 100:
-        raise ValueError("radius must be in 0..100")
-    if n_threads < 1:
-        n_threads = 1
     cdef uint8_t[:, ::1] out = out_arr
     cdef int r = radius
     cdef Py_ssize_t Wp = W + 2 * r

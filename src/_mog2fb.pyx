@@ -29,6 +29,7 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 
 from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
+from _checks cimport check_threads, check_values
 
 import numpy as np
 cimport numpy as cnp
@@ -101,8 +102,9 @@ cdef void _suppress_row(const pixel_t* frame, const float* st, const uint8_t* nm
         out[p] = 0 if hit else 1
 
 
-def suppress(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] state, const uint8_t[:, ::1] nmodes,
-             const uint8_t[:, ::1] raw, const float[:, ::1] v, uint8_t[:, ::1] out, int radius,
+def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] state not None,
+             const uint8_t[:, ::1] nmodes not None, const uint8_t[:, ::1] raw not None,
+             const float[:, ::1] v not None, uint8_t[:, ::1] out not None, int radius,
              double var_threshold, double background_ratio, float v_on, int n_threads=1):
     """Foreground candidates (``out`` = 1) of one frame: the mixture's foreground (``raw`` == 255)
     less the blinking pixels (``v`` > ``v_on``) that a background mode within ``radius``
@@ -114,6 +116,11 @@ def suppress(const pixel_t[:, :, ::1] frame, const float[:, :, :, :] state, cons
         raise ValueError("suppress: frame, state and masks must have the same size")
     if radius < 0:
         raise ValueError("radius must be >= 0")
+    check_threads(n_threads)
+    if frame.shape[2] < 1 or frame.shape[2] > 4:
+        raise ValueError(f"suppress: 1 to 4 channels, got {frame.shape[2]}")
+    # a pixel's modes are read up to nmodes[y, x]
+    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
     # the state is a strided view (the MOG2 class pads its modes apart); within a mode the
     # planes are (H, W) C-ordered, which the kernel relies on
     if state.strides[3] != 4 or state.strides[2] != 4 * W or state.strides[1] % 4 or state.strides[0] % 4:
@@ -145,15 +152,16 @@ cdef void _blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev
         fin_prev[x] = fin[x]
 
 
-def blink(const uint8_t[:, ::1] cand, const uint8_t[:, ::1] fin, uint8_t[:, ::1] cand_prev,
-          uint8_t[:, ::1] fin_prev, float[:, ::1] v, float v_incr, float v_decr, float v_max,
-          int n_threads=1):
+def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not None,
+          uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,
+          float[:, ::1] v not None, float v_incr, float v_decr, float v_max, int n_threads=1):
     """Blinking score update after the clean-up (``fin``: the cleaned mask, 0/1); the
     ``*_prev`` masks then take this frame's."""
     cdef Py_ssize_t H = cand.shape[0], W = cand.shape[1], y
     if (fin.shape[0] != H or fin.shape[1] != W or cand_prev.shape[0] != H or cand_prev.shape[1] != W
             or fin_prev.shape[0] != H or fin_prev.shape[1] != W or v.shape[0] != H or v.shape[1] != W):
         raise ValueError("blink: all arrays must have the same size")
+    check_threads(n_threads)
     for y in prange(H, nogil=True, schedule='static', num_threads=n_threads):
         _blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
                    v_decr, v_max)

@@ -25,6 +25,7 @@ from cython.parallel cimport prange, parallel
 cimport openmp
 from _fastmath cimport gmm_exp_f32, gmm_log_f32
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_index32, check_threads
 
 import numpy as np
 cimport numpy as cnp
@@ -489,7 +490,7 @@ cdef void _scatter_sorted(const float* key, const float* w, const float* mu, con
                     var_out[((p0 + b) * K + k) * d + c] = var[(src * d + c) * LANES + b]
 
 
-def em_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_components, int max_iter,
+def em_fit(const pix_t[:, :, ::1] X not None, const float[::1] scale not None, int n_components, int max_iter,
            float tol, float min_var, int n_init_iter, int n_threads):
     """Fit a K-component diagonal Gaussian mixture to each pixel's T values.
 
@@ -510,6 +511,10 @@ def em_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_components, i
     cdef Py_ssize_t K = n_components
     if T < 1 or P < 1 or d < 1 or d > MAXD or K < 1 or K > MAXK:
         raise ValueError("em_fit: bad shape or number of components")
+    check_threads(n_threads)
+    check_index32("T (frames)", T)     # frame numbers are kept in int32
+    if max_iter < 1 or n_init_iter < 0 or n_init_iter >= 0x7fffffff:
+        raise ValueError("em_fit: max_iter must be >= 1 and n_init_iter in 0..2**31-2")
     if scale.shape[0] != T:
         raise ValueError("em_fit: scale must have one value per frame")
     weights = np.empty((P, K), dtype=np.float32)
@@ -564,7 +569,7 @@ def em_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_components, i
     return weights, means, variances, loglik, n_iter
 
 
-def kmeans_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_clusters, int n_iter,
+def kmeans_fit(const pix_t[:, :, ::1] X not None, const float[::1] scale not None, int n_clusters, int n_iter,
                int n_threads):
     """Per-pixel Lloyd k-means of each pixel's T values into K clusters.
 
@@ -575,6 +580,10 @@ def kmeans_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_clusters,
     cdef Py_ssize_t K = n_clusters
     if T < 1 or P < 1 or d < 1 or d > MAXD or K < 1 or K > MAXK:
         raise ValueError("kmeans_fit: bad shape or number of clusters")
+    check_threads(n_threads)
+    check_index32("T (frames)", T)     # frame numbers are kept in int32
+    if n_iter < 0 or n_iter >= 0x7fffffff:
+        raise ValueError("kmeans_fit: n_iter must be in 0..2**31-2")
     if scale.shape[0] != T:
         raise ValueError("kmeans_fit: scale must have one value per frame")
     centres = np.empty((P, K, d), dtype=np.float32)
@@ -606,8 +615,8 @@ def kmeans_fit(const pix_t[:, :, ::1] X, const float[::1] scale, int n_clusters,
     return centres, counts
 
 
-def predict(const pix_t[:, ::1] x, const float[:, ::1] weights, const float[:, :, ::1] means,
-            const float[:, :, ::1] variances, float scale, float background_ratio,
+def predict(const pix_t[:, ::1] x not None, const float[:, ::1] weights not None,
+            const float[:, :, ::1] means not None, const float[:, :, ::1] variances not None, float scale, float background_ratio,
             float threshold, int n_threads):
     """Label and background test of one frame x (P, d), times scale, under per-pixel mixtures.
 
@@ -626,6 +635,7 @@ def predict(const pix_t[:, ::1] x, const float[:, ::1] weights, const float[:, :
             or variances.shape[0] != P or variances.shape[1] != K or variances.shape[2] != d \
             or weights.shape[0] != P or K > MAXK or K < 1:
         raise ValueError("predict: shapes of the frame and the model do not agree")
+    check_threads(n_threads)
     labels = np.empty(P, dtype=np.int8)
     mask = np.empty(P, dtype=np.uint8)
     dist = np.empty(P, dtype=np.float32)
