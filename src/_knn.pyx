@@ -32,6 +32,7 @@ of a call, and the GIL is released.
 from cython.parallel cimport prange
 cimport openmp
 from _team cimport _team_count, _team_mark, _team_reset
+from _checks cimport check_threads, check_values
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 from libc.math cimport ceil
@@ -279,9 +280,10 @@ cdef object _frame_table(const int64_t[:, ::1] schedule, Py_ssize_t T):
     return frm_arr
 
 
-def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
-          pixel_t[:, :, :, :] samples, uint8_t[:, :, :] pos, uint16_t[:, :, :] slots,
-          uint8_t[:, :, ::1] masks, const int64_t[:, ::1] schedule, double dist2_threshold,
+def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] known,
+          pixel_t[:, :, :, :] samples not None, uint8_t[:, :, :] pos not None,
+          uint16_t[:, :, :] slots not None, uint8_t[:, :, ::1] masks not None,
+          const int64_t[:, ::1] schedule not None, double dist2_threshold,
           int knn_samples, bint detect_shadows, int shadow_value, double shadow_threshold,
           int n_threads):
     """Classify ``frames`` (T, H, W, C) into ``masks`` (T, H, W) and learn them in order.
@@ -297,8 +299,7 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
     cdef int C = <int>frames.shape[3]
     cdef Py_ssize_t S = samples.shape[0]
     cdef const uint8_t* kp = NULL
-    if n_threads < 1:
-        n_threads = 1
+    check_threads(n_threads)
     if C < 1 or C > MAXC:
         raise ValueError(f"frames must have 1 to {MAXC} channels, got {C}")
     cdef int R = record_size(C)
@@ -313,6 +314,8 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
             or samples.strides[2] != R * <Py_ssize_t>sizeof(pixel_t)
             or samples.strides[1] != W * R * <Py_ssize_t>sizeof(pixel_t)):
         raise ValueError("state rows must be contiguous")
+    # pos[s] is the next sample a set overwrites: an index into its S / 3 records
+    check_values("pos", np.asarray(pos), 0, S // 3 - 1)
     cdef Layout L
     L.W = W
     L.SS = _plane_stride(samples, sizeof(pixel_t), H * W * R)
@@ -348,7 +351,7 @@ def apply(const pixel_t[:, :, :, ::1] frames, const uint8_t[:, :, ::1] known,
              &masks[0, 0, 0], sp8, sstride, T, H, &L, C, &cp, fp, n_threads)
 
 
-def background(const pixel_t[:, :, :, :] samples, int channels, int n_threads):
+def background(const pixel_t[:, :, :, :] samples not None, int channels, int n_threads):
     """Per pixel, its first confirmed sample (short set first), else its first sample.
 
     Returns (H, W, channels) in the samples' dtype.
@@ -357,13 +360,14 @@ def background(const pixel_t[:, :, :, :] samples, int channels, int n_threads):
     cdef int R = <int>samples.shape[3], C = channels
     if R != record_size(C):
         raise ValueError("records do not match the channel count")
+    if S < 1:
+        raise ValueError("the model holds no samples")
+    check_threads(n_threads)
     dtype = np.uint8 if pixel_t is uint8_t else np.float32
     out_arr = np.empty((H, W, C), dtype=dtype)
     cdef pixel_t[:, :, ::1] out = out_arr
     cdef Py_ssize_t y, i, j, pick
     cdef int c
-    if n_threads < 1:
-        n_threads = 1
     with nogil:
         for y in prange(H, schedule='static', num_threads=n_threads):
             for i in range(W):

@@ -27,7 +27,7 @@ from gmmfast import _dispatch
 # entry points that take no arrays (sizes and diagnostics)
 NO_ARRAYS = {
     "_gmm.n_chunks", "_gmm.n_blocks", "_gmm.n_stats", "_kmeans.n_chunks", "_kmeans.chunk_size",
-    "_grabcut.max_components", "_pixelgmm.fused_lanes", "_imagekernels.srgb_linear_lut",
+    "_grabcut.max_components", "_pixelgmm.fused_lanes", "_knn.record_size", "_imagekernels.srgb_linear_lut",
     "_maxflow.Solver.run", "_maxflow.Solver.unused_source", "_maxflow.Solver.trees",
     "_maxflow.Solver.residual_terminals", "_maxflow.Solver.residual_arcs",
 }
@@ -249,6 +249,35 @@ def _mog2fb_blink() -> Case:
                      v=_f32(H, W), v_incr=1.0, v_decr=0.1, v_max=10.0, n_threads=2))
 
 
+def _knn_state(T: int = 2, H: int = 5, W: int = 6) -> tuple[dict[str, Any], np.ndarray]:
+    """A KNN model after two frames (through the class), and the schedule of two more."""
+    import gmmfast
+
+    sub = gmmfast.BackgroundSubtractorKNN(n_threads=1)
+    sub.apply_many(np.random.default_rng(6).integers(0, 255, (T, H, W, 3), dtype=np.uint8))
+    st = {k: np.ascontiguousarray(sub.state_[k]) for k in ("samples", "pos", "slots")}
+    return st, sub._schedule(T, -1.0, sub._params())
+
+
+def _knn_apply() -> Case:
+    T, H, W = 2, 5, 6
+    st, schedule = _knn_state(T, H, W)
+    n = st["samples"].shape[0] // 3
+    return Case(_mod("_knn").apply,
+                dict(frames=_u8(T, H, W, 3, value=40), known=_u8(T, H, W), **st, masks=_u8(T, H, W),
+                     schedule=schedule, dist2_threshold=400.0, knn_samples=2, detect_shadows=True,
+                     shadow_value=127, shadow_threshold=0.5, n_threads=2),
+                optional={"known"}, free={("samples", 0)},
+                bad=[dict(pos=np.full_like(st["pos"], n)), dict(frames=_u8(T, H, W, 5))])
+
+
+def _knn_background() -> Case:
+    st, _ = _knn_state()
+    return Case(_mod("_knn").background, dict(samples=st["samples"], channels=3, n_threads=2),
+                free={("samples", 0), ("samples", 1), ("samples", 2)}, strided={"samples"},
+                bad=[dict(channels=1), dict(samples=st["samples"][:0])])
+
+
 def _pixelgmm_fit(name: str) -> Callable[[], Case]:
     def case() -> Case:
         m = _mod("_pixelgmm")
@@ -311,6 +340,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2.apply": _mog2_apply, "_mog2.background": _mog2_background,
     "_mog2.window_count_filter": _mog2_window_count_filter,
     "_mog2fb.suppress": _mog2fb_suppress, "_mog2fb.blink": _mog2fb_blink,
+    "_knn.apply": _knn_apply, "_knn.background": _knn_background,
     "_pixelgmm.em_fit": _pixelgmm_fit("em_fit"), "_pixelgmm.kmeans_fit": _pixelgmm_fit("kmeans_fit"),
     "_pixelgmm.predict": _pixelgmm_predict,
     "_maxflow.Solver.build_grid": _solver_build_grid, "_maxflow.Solver.build_general": _solver_build_general,
