@@ -23,10 +23,11 @@ import numpy as np
 from . import _gaussian as gauss
 from ._base import Estimator, exclusive
 from ._dispatch import load
+from ._em_data import Chunked, InMemory, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import kmeans, kmeans_plusplus
 from ._threads import threads_for
-from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_n_threads,
-                          check_random_state, check_real, check_samples)
+from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+                          check_n_threads, check_random_state, check_real)
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 
 _k = load("_gmm")
@@ -275,18 +276,21 @@ class GaussianMixture(Estimator):
                 np.array(gauss.log_constants(weights, pchol, ct, d), dtype=dtype, order="C"),
                 _KERNEL_KIND[ct])
 
-    def _m_step(self, block_stats, block_ll, X, ref, karrays, eps, rng):
+    def _m_step(self, block_stats, block_ll, n, rows, ref, karrays, eps, rng, variance=None):
         """The M-step kernel on summed statistics, then the repairs it reports.
 
-        Writes the next iteration's kernel arrays into ``karrays``; returns the
-        parameters and the summed log-likelihood.
+        ``block_stats`` are statistics of ``n`` samples (any number of blocks,
+        summed here); an empty component is re-seeded at one of ``rows`` (the
+        data, or a sample of it) with their variance, or ``variance`` when
+        given.  Writes the next iteration's kernel arrays into ``karrays``;
+        returns the parameters and the summed log-likelihood.
         """
         K, d = ref.shape
         ct = self.covariance_type
         params = _Params.empty(ct, K, d)
         stats = np.empty((K, _k.n_stats(d, _STATS_KIND[ct])))
         km, kp, klc, _ = karrays
-        status, total = _k.m_step(block_stats, block_ll, X.shape[0], ref, _k.COVARIANCE_CODES[ct],
+        status, total = _k.m_step(block_stats, block_ll, n, ref, _k.COVARIANCE_CODES[ct],
                                   self.reg_covar, eps, stats, params.weights, params.means,
                                   params.cov.reshape(-1), params.pchol.reshape(-1), km, kp, klc)
         if status == _k.M_STEP_NONFINITE:
@@ -294,7 +298,7 @@ class GaussianMixture(Estimator):
                 "Numerical failure in the E-step (non-finite log-likelihood): the data may be "
                 "too large in magnitude; rescale it.")
         if status == _k.M_STEP_EMPTY:
-            self._reseed(X, params, stats[:, 0] <= 1e-10 * max(X.shape[0], 1), rng)
+            self._reseed(rows, n, params, stats[:, 0] <= 1e-10 * max(n, 1), rng, variance)
         if status != _k.M_STEP_OK:
             self._pack_regularised(params, karrays)
         return params, total
@@ -331,16 +335,16 @@ class GaussianMixture(Estimator):
             "Fitting the mixture failed: covariances could not be made positive definite. "
             "Check the data for extreme values or increase reg_covar.")
 
-    def _reseed(self, X, params: _Params, empty: np.ndarray, rng) -> None:
-        """Move empty components to random samples, with the data's variance."""
+    def _reseed(self, rows, n: int, params: _Params, empty: np.ndarray, rng, variance=None) -> None:
+        """Move empty components to random rows (of ``n`` samples), with the rows' variance."""
         idx = np.flatnonzero(empty)
         warnings.warn(
             f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
             "at random samples with the data's variance. The data may have fewer clusters "
             "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
-        n = X.shape[0]
-        params.means[idx] = X[_distinct_draws(rng, n, len(idx))]
-        var = _kmeans_kernels().column_variances(X, 1) + self.reg_covar   # no float64 copy of X
+        m = rows.shape[0]
+        params.means[idx] = rows[_distinct_draws(rng, m, len(idx))]
+        var = (_kmeans_kernels().column_variances(rows, 1) if variance is None else variance) + self.reg_covar
         ct = self.covariance_type
         if ct == "full":
             params.cov[idx] = np.diag(var)
@@ -406,7 +410,7 @@ class GaussianMixture(Estimator):
             block_stats, ref = self._initial_stats(X, rng, nt)
             karrays = self._scratch_kernel_arrays(X.dtype, K, d)
             eps = np.finfo(X.dtype).eps
-            params, _ = self._m_step(block_stats, np.zeros(1), X, ref, karrays, eps, rng)
+            params, _ = self._m_step(block_stats, np.zeros(1), n, X, ref, karrays, eps, rng)
             n_raw = block_stats.reshape(K, -1)[:, 0]
             if not np.any(n_raw <= 1e-10 * n):
                 # scikit-learn keeps nk / n_samples (not normalised) as initial weights
@@ -430,33 +434,55 @@ class GaussianMixture(Estimator):
     # ------------------------------------------------------------- fitting
     @exclusive
     def fit(self, X, y=None) -> "GaussianMixture":
-        """Estimate the model parameters with EM; returns self."""
+        """Estimate the model parameters with EM; returns self.
+
+        ``X`` is an array of shape (n_samples, n_features); an ``np.memmap``
+        or the path of an ``.npy`` file (opened as a read-only memmap) is
+        streamed chunk by chunk and never copied whole, whatever its dtype; a
+        ``dask.array.Array`` is fitted by distributed EM on its blocks (see
+        the README's "Scale-out" section).  Data that is not in memory is
+        initialised from a sample of at most 262,144 rows.
+        """
         self._fit(X)
         return self
 
     @exclusive
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit the model and return the most probable component of each sample."""
-        X = self._fit(X)
-        # Final E-step so that fit_predict(X) == fit(X).predict(X).
-        return self._labels(X)
+    def fit_predict(self, X, y=None):
+        """Fit the model and return the most probable component of each sample.
 
-    def _fit(self, X) -> np.ndarray:
-        """EM on X; sets the fitted attributes and returns X as validated."""
+        A Dask array gives a Dask array of labels (computed lazily).
+        """
+        data = self._fit(X)
+        # Final E-step so that fit_predict(X) == fit(X).predict(X).
+        return self._output(data, "labels")
+
+    def _data(self, X, min_samples: int):
+        """The data source for X: in memory, a chunked memmap, or a Dask array (validated)."""
+        if is_dask_array(X):
+            from ._dask import DaskData   # dask is imported only for dask input
+
+            return DaskData(X, self.n_threads, min_samples)
+        if is_chunked_input(X):
+            data = Chunked(open_samples(X), self.n_threads)
+            check_lazy_samples((data.n, data.d), data.X.dtype, min_samples=min_samples)
+            return data
+        return InMemory(X, self.n_threads, min_samples)
+
+    def _fit(self, X):
+        """EM on X; sets the fitted attributes and returns X's data source."""
         t_start = time.perf_counter()
         warm = self.warm_start and hasattr(self, "converged_")
-        Xv = check_samples(X, min_samples=2)
-        n, d = Xv.shape
-        self._validate_params(d)
-        self._check_samples_for_fit(Xv, warm)
-        check_feature_names(self, X, reset=True)
-        nt = threads_for(n, self.n_threads)
+        data = self._data(X, min_samples=2)
+        self._validate_params(data.d)
         rng = check_random_state(self.random_state)
+        data.draw_sample(rng, self.n_components)
+        self._check_samples_for_fit(data, warm)
+        check_feature_names(self, X, reset=True)
         best = None
         for init in range(1 if warm else self.n_init):
             if self.verbose:
                 print(f"Initialization {init}")
-            run = self._run_em(Xv, rng, nt, warm)
+            run = self._run_em(data, rng, warm)
             if best is None or run.lower_bound > best.lower_bound:
                 best = run
         if not best.converged and self.max_iter > 0:
@@ -464,46 +490,44 @@ class GaussianMixture(Estimator):
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning, stacklevel=_user_stacklevel())
-        self._set_fitted(best, Xv.dtype, d)
+        self._set_fitted(best, data.dtype, data.d)
         self.fit_time_ = time.perf_counter() - t_start
-        return Xv
+        return data
 
-    def _check_samples_for_fit(self, X, warm: bool) -> None:
-        n, d = X.shape
+    def _check_samples_for_fit(self, data, warm: bool) -> None:
+        n, d = data.n, data.d
         if n < self.n_components:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n}.")
-        n_distinct = _distinct_rows_upto(X, self.n_components)
+        n_distinct = _distinct_rows_upto(data.sample, self.n_components)
         if n_distinct < self.n_components:
+            where = "X has" if data.sample.shape[0] == n else f"A sample of {data.sample.shape[0]} rows of X has"
             warnings.warn(
-                f"X has only {n_distinct} distinct sample(s), fewer than n_components="
+                f"{where} only {n_distinct} distinct sample(s), fewer than n_components="
                 f"{self.n_components}: some components will duplicate others or be re-seeded.",
                 DegenerateDataWarning, stacklevel=_user_stacklevel())
         if warm and self.n_features_in_ != d:
             raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
 
-    def _run_em(self, X, rng, nt, warm: bool) -> _Run:
+    def _run_em(self, data, rng, warm: bool) -> _Run:
         """EM from one initialisation (or the fitted parameters, when warm-started)."""
         t_init = t_iter = time.perf_counter()
         if warm:
-            params = _Params(*(getattr(self, a).astype(np.float64) for a in
-                               ("weights_", "means_", "covariances_", "precisions_cholesky_")))
-            run = _Run(params, lower_bound=self.lower_bound_)
+            run = _Run(self._fitted_params(), lower_bound=self.lower_bound_)
         else:
-            run = _Run(self._initial_parameters(X, rng, nt))
+            nt = threads_for(data.sample.shape[0], self.n_threads)
+            run = _Run(self._initial_parameters(data.sample, rng, nt))
         if self.max_iter == 0:
             return run
-        n, K = X.shape[0], self.n_components
-        eps = np.finfo(X.dtype).eps
-        karrays = self._kernel_arrays(X.dtype, run.params.weights, run.params.means, run.params.pchol)
-        block_stats = np.empty((_k.n_blocks(n), K * _k.n_stats(X.shape[1], _STATS_KIND[self.covariance_type])))
-        block_ll = np.empty(_k.n_blocks(n))
+        eps = np.finfo(data.dtype).eps
+        karrays = self._kernel_arrays(data.dtype, run.params.weights, run.params.means, run.params.pchol)
+        n_stats = _k.n_stats(data.d, _STATS_KIND[self.covariance_type])
         for run.n_iter in range(1, self.max_iter + 1):
             prev = run.lower_bound
             km, kp, klc, kind = karrays
-            _k.em_pass(X, km, kp, klc, kind, block_stats, block_ll, nt)
-            run.params, total = self._m_step(block_stats, block_ll, X, km, karrays, eps, rng)
-            run.lower_bound = total / n
+            block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
+            run.params, total = self._m_step(block_stats, block_ll, data.n, data.sample, km, karrays, eps, rng)
+            run.lower_bound = total / data.n
             run.lower_bounds.append(float(run.lower_bound))
             change = run.lower_bound - prev
             if self.verbose and run.n_iter % self.verbose_interval == 0:
@@ -517,6 +541,11 @@ class GaussianMixture(Estimator):
                      if self.verbose >= 2 else "")
             print(f"Initialization {msg}.{extra}")
         return run
+
+    def _fitted_params(self) -> _Params:
+        """The fitted parameters in float64."""
+        return _Params(*(np.asarray(getattr(self, a), dtype=np.float64).copy() for a in
+                         ("weights_", "means_", "covariances_", "precisions_cholesky_")))
 
     def _print_iteration(self, n_iter: int, change: float, t_last: float) -> float:
         now = time.perf_counter()
@@ -566,20 +595,24 @@ class GaussianMixture(Estimator):
                 "n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
 
     # ---------------------------------------------------------- predicting
-    def _validate_predict_X(self, X) -> np.ndarray:
+    def _validate_predict_X(self, X):
+        """X's data source (in memory, chunked or Dask), checked against the fitted model."""
         self._check_fitted("means_")
-        Xv = check_samples(X, min_samples=1)
-        if Xv.shape[1] != self.n_features_in_:
+        data = self._data(X, min_samples=1)
+        if data.d != self.n_features_in_:
             raise ValueError(
-                f"X has {Xv.shape[1]} features, but GaussianMixture is expecting "
+                f"X has {data.d} features, but GaussianMixture is expecting "
                 f"{self.n_features_in_} features as input.")
         check_feature_names(self, X, reset=False)
-        return Xv
+        return data
+
+    def _fitted_kernel_arrays(self, dtype):
+        f64 = (np.asarray(getattr(self, a), dtype=np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))
+        return self._kernel_arrays(dtype, *f64)
 
     def _e_step(self, X: np.ndarray, **out: np.ndarray) -> None:
         """The E-step kernel on validated X with the fitted parameters, into the ``out`` arrays."""
-        f64 = (getattr(self, a).astype(np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))
-        m, prec, lc, kind = self._kernel_arrays(X.dtype, *f64)
+        m, prec, lc, kind = self._fitted_kernel_arrays(X.dtype)
         _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), **out)
 
     def _labels(self, X: np.ndarray) -> np.ndarray:
@@ -587,37 +620,38 @@ class GaussianMixture(Estimator):
         self._e_step(X, labels=labels)
         return labels
 
+    def _output(self, data, name: str):
+        """One of e_step's outputs ('labels', 'resp', 'log_prob_norm', 'weighted_log_prob') for all of X.
+
+        A NumPy array, or a Dask array for Dask input.
+        """
+        return data.e_step(self._fitted_kernel_arrays(data.dtype), name)
+
     @exclusive
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._labels(self._validate_predict_X(X))
+        return self._output(self._validate_predict_X(X), "labels")
 
     @exclusive
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
-        X = self._validate_predict_X(X)
-        resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        self._e_step(X, resp=resp)
-        return resp
+        return self._output(self._validate_predict_X(X), "resp")
 
     @exclusive
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X):
         """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
-        X = self._validate_predict_X(X)
-        out = np.empty(X.shape[0], dtype=X.dtype)
-        self._e_step(X, log_prob_norm=out)
-        return out
+        return self._output(self._validate_predict_X(X), "log_prob_norm")
 
     def score(self, X, y=None) -> float:
-        """Average log-likelihood of the samples."""
-        return float(np.mean(self.score_samples(X), dtype=np.float64))
+        """Average log-likelihood of the samples (for Dask input, computed on the cluster)."""
+        scores = self.score_samples(X)
+        if is_dask_array(scores):
+            return float(scores.astype(np.float64).mean().compute())
+        return float(np.mean(scores, dtype=np.float64))
 
-    def _estimate_weighted_log_prob(self, X) -> np.ndarray:
+    def _estimate_weighted_log_prob(self, X):
         """log w_k + log N(x | k) for every sample and component."""
-        X = self._validate_predict_X(X)
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        self._e_step(X, weighted_log_prob=out)
-        return out
+        return self._output(self._validate_predict_X(X), "weighted_log_prob")
 
     @exclusive
     def sample(self, n_samples: int = 1):
@@ -648,14 +682,14 @@ class GaussianMixture(Estimator):
     @exclusive
     def bic(self, X) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
-        X = self._validate_predict_X(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        n = self._validate_predict_X(X).n
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     @exclusive
     def aic(self, X) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
-        X = self._validate_predict_X(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        n = self._validate_predict_X(X).n
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
 
     # ------------------------------------------------- internal interface
     def _reordered(self, order: np.ndarray) -> "GaussianMixture":
