@@ -26,6 +26,7 @@ from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedErro
 # public name -> private module that defines it
 _LAZY = {
     "GaussianMixture": "_mixture",
+    "EMStatistics": "_statistics",
     "kmeans": "_kmeans",
     "kmeans_plusplus": "_kmeans",
     "KMeansResult": "_kmeans",
@@ -72,4 +73,5 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from ._grabcut import GrabCut, GrabCutResult, grabcut
     from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
     from ._mixture import GaussianMixture
+    from ._statistics import EMStatistics
     from ._segmentation import Segmentation, segment

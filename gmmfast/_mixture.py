@@ -25,6 +25,7 @@ from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._em_data import Chunked, InMemory, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import kmeans, kmeans_plusplus
+from ._statistics import EMStatistics
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real)
@@ -155,6 +156,10 @@ class GaussianMixture(Estimator):
         1 prints initialisation progress, 2 also iterations and timings.
     verbose_interval : int, default 10
         Iterations between progress lines.
+    learning_decay : float in (0.5, 1], default 0.7
+        kappa of :meth:`partial_fit`'s step sizes (t + learning_offset)**-kappa.
+    learning_offset : float >= 0, default 2.0
+        tau0 of those step sizes: larger values make the first steps smaller.
     n_threads : int or None, default None
         OpenMP threads for the kernels (None: all usable cores, resolved at
         each call).
@@ -181,7 +186,7 @@ class GaussianMixture(Estimator):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None):
+                 verbose=0, verbose_interval=10, learning_decay=0.7, learning_offset=2.0, n_threads=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -196,6 +201,8 @@ class GaussianMixture(Estimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.n_threads = n_threads
 
     def __sklearn_tags__(self):
@@ -215,6 +222,8 @@ class GaussianMixture(Estimator):
         check_bool(self.warm_start, "warm_start")
         check_int(self.verbose, "verbose", low=0)
         check_int(self.verbose_interval, "verbose_interval", low=1)
+        check_real(self.learning_decay, "learning_decay", low=0.5, high=1.0, low_open=True)
+        check_real(self.learning_offset, "learning_offset", low=0.0)
         check_n_threads(self.n_threads)
         K = self.n_components
         self._weights_init = self._check_weights_init(K)
@@ -342,6 +351,8 @@ class GaussianMixture(Estimator):
             f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
             "at random samples with the data's variance. The data may have fewer clusters "
             "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
+        if callable(rows):   # no data at hand (m_step): draws from the current mixture
+            rows = rows(max(100, len(idx)))
         m = rows.shape[0]
         params.means[idx] = rows[_distinct_draws(rng, m, len(idx))]
         var = (_kmeans_kernels().column_variances(rows, 1) if variance is None else variance) + self.reg_covar
@@ -471,6 +482,7 @@ class GaussianMixture(Estimator):
     def _fit(self, X):
         """EM on X; sets the fitted attributes and returns X's data source."""
         t_start = time.perf_counter()
+        self._online = None       # partial_fit's running statistics start afresh
         warm = self.warm_start and hasattr(self, "converged_")
         data = self._data(X, min_samples=2)
         self._validate_params(data.d)
@@ -546,6 +558,157 @@ class GaussianMixture(Estimator):
         """The fitted parameters in float64."""
         return _Params(*(np.asarray(getattr(self, a), dtype=np.float64).copy() for a in
                          ("weights_", "means_", "covariances_", "precisions_cholesky_")))
+
+    # ------------------------------------------- statistics and streaming
+    def e_step_statistics(self, X) -> EMStatistics:
+        """The E-step's sufficient statistics of the samples X under the current parameters.
+
+        X may be any part of the data (a chunk, a file, a Dask array's block);
+        statistics of disjoint parts computed with the same model add up with
+        ``+`` or ``sum()``, and :meth:`m_step` turns the total into the next
+        model, exactly as one iteration of :meth:`fit` does.  Computed by the
+        same kernel pass as ``fit`` (float32 data in float32, sums in float64).
+        """
+        return self._statistics_of(self._validate_predict_X(X))
+
+    def _statistics_of(self, data) -> EMStatistics:
+        ct = self.covariance_type
+        km, kp, klc, kind = self._fitted_kernel_arrays(data.dtype)
+        n_stats = _k.n_stats(data.d, _STATS_KIND[ct])
+        block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
+        return EMStatistics(ct, km, block_stats.sum(axis=0).reshape(self.n_components, n_stats),
+                            float(np.sum(block_ll)), data.n)
+
+    def m_step(self, statistics: EMStatistics, *, reseed_from=None) -> "GaussianMixture":
+        """Replace the parameters by the M-step of ``statistics``; returns self.
+
+        ``statistics`` must come from :meth:`e_step_statistics` with the
+        current parameters (summed over all the data).  The M-step is the
+        kernel ``fit`` uses, with the same repairs: a covariance that is not
+        positive definite gets a ridge, and an empty component is re-seeded at
+        a random row of ``reseed_from`` (a sample of the data) when given,
+        else at a draw from the current mixture, with the data's variance
+        (from ``reseed_from``, else from the statistics).  Records the
+        statistics' average log-likelihood in ``lower_bound_`` and
+        ``lower_bounds_``, counts the iteration in ``n_iter_`` and sets
+        ``converged_`` when the lower bound changed by less than ``tol``.
+        """
+        stats = self._check_statistics(statistics)
+        K, d = stats.reference.shape
+        self._validate_params(d)
+        rng = check_random_state(self.random_state)
+        rows, variance = None, stats.data_variance()
+        if reseed_from is not None:
+            rows = InMemory(reseed_from, 1).X
+            if rows.shape[1] != d:
+                raise ValueError(f"reseed_from has {rows.shape[1]} features, the model {d}.")
+            variance = None
+        karrays = self._scratch_kernel_arrays(stats.dtype, K, d)
+        params, total = self._m_step(stats.sums.reshape(1, -1), np.array([stats.log_likelihood]), stats.n_samples,
+                                     rows if rows is not None else (lambda m: self._draw(m, rng)[0]),
+                                     stats.reference, karrays, np.finfo(stats.dtype).eps, rng, variance)
+        bound = total / stats.n_samples
+        run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)], self.n_iter_ + 1,
+                   bool(abs(bound - self.lower_bound_) < self.tol))
+        self._set_fitted(run, stats.dtype, d)
+        return self
+
+    def _check_statistics(self, statistics) -> EMStatistics:
+        self._check_fitted("means_", "m_step")
+        if not isinstance(statistics, EMStatistics):
+            raise TypeError(f"statistics must be an EMStatistics (from e_step_statistics), got "
+                            f"{type(statistics).__name__}.")
+        if statistics.covariance_type != self.covariance_type or statistics.reference.shape != self.means_.shape:
+            raise ValueError(
+                f"statistics are for covariance_type={statistics.covariance_type!r} with "
+                f"{statistics.n_components} components x {statistics.n_features} features; this model has "
+                f"covariance_type={self.covariance_type!r} and means_ of shape {self.means_.shape}.")
+        if not np.array_equal(statistics.reference, np.asarray(self.means_, np.float64).astype(statistics.dtype)):
+            raise ValueError(
+                "statistics were computed with other means than this model's: compute them with this "
+                "model's e_step_statistics in the current iteration (after each m_step, send the new model "
+                "to whatever computes the statistics).")
+        if statistics.n_samples < 1:
+            raise ValueError("statistics of no samples give no M-step; sum the statistics of all chunks first.")
+        return statistics
+
+    def partial_fit(self, X, y=None) -> "GaussianMixture":
+        """One step of stepwise (online) EM on a batch of samples; returns self.
+
+        For data seen once, in batches.  The first call initialises the model
+        from its batch (``init_params``, or the ``*_init`` parameters) unless
+        it is fitted already.  Then each batch's E-step statistics s_t, per
+        sample, are blended into running statistics,
+        S_t = (1 - eta_t) S_{t-1} + eta_t s_t with step size
+        eta_t = (t + learning_offset) ** -learning_decay (t = 1, 2, ...;
+        S_0 is the sufficient statistics of the starting parameters), and the
+        fit's M-step kernel turns S_t into the parameters (Cappe & Moulines'
+        online EM, Liang & Klein's stepwise EM).  ``n_steps_`` counts the
+        batches and ``n_samples_seen_`` the samples; ``lower_bound_`` is the
+        last batch's average log-likelihood before its step.  ``fit`` starts
+        afresh.
+        """
+        data = self._data(X, min_samples=1)
+        self._validate_params(data.d)
+        if hasattr(self, "means_") and data.d != self.n_features_in_:
+            raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input.")
+        rng = check_random_state(self.random_state)
+        data.draw_sample(rng, self.n_components)
+        if getattr(self, "_online", None) is None:
+            self._start_online(data, rng)
+        self._online_step(self._statistics_of(data), data.sample, rng)
+        return self
+
+    def _start_online(self, data, rng) -> None:
+        """Initial parameters (from the batch, unless fitted) and their statistics S_0."""
+        if not hasattr(self, "means_"):
+            self._check_samples_for_fit(data, warm=False)
+            nt = threads_for(data.sample.shape[0], self.n_threads)
+            self._set_fitted(_Run(self._initial_parameters(data.sample, rng, nt)), data.dtype, data.d)
+        self._online = self._parameter_statistics()
+        self.n_steps_ = 0
+        self.n_samples_seen_ = 0
+
+    def _parameter_statistics(self) -> EMStatistics:
+        """Per-sample statistics whose M-step gives the current parameters (S_0 of online EM).
+
+        Count w_k, first moment 0 about the means, second moment w_k (cov_k -
+        reg_covar): the M-step adds reg_covar back once.
+        """
+        ct, p = self.covariance_type, self._fitted_params()
+        K, d = p.means.shape
+        cov = p.cov - self.reg_covar * (np.eye(d) if ct in ("full", "tied") else 1.0)
+        w = p.weights
+        if ct in ("full", "tied"):
+            a, b = gauss.triu_indices(d)
+            full = np.broadcast_to(cov, (K, d, d)) if ct == "tied" else cov
+            second = full[:, a, b] * w[:, None]
+        elif ct == "diag":
+            second = cov * w[:, None]
+        else:
+            second = (cov * w * d)[:, None]
+        sums = np.hstack([w[:, None], np.zeros((K, d)), second])
+        return EMStatistics(ct, p.means, sums, 0.0, 0)
+
+    def _online_step(self, batch: EMStatistics, rows: np.ndarray, rng) -> None:
+        """S_t = (1 - eta) S_{t-1} + eta s_t (per sample), then the M-step on S_t."""
+        t = self.n_steps_ + 1
+        eta = (t + self.learning_offset) ** -self.learning_decay
+        n = batch.n_samples
+        ref64 = batch.reference.astype(np.float64)
+        running = self._online.recentred(ref64)
+        blended = (1.0 - eta) * running.sums + (eta / n) * batch.sums
+        K, d = batch.reference.shape
+        karrays = self._scratch_kernel_arrays(batch.dtype, K, d)
+        params, total = self._m_step((blended * n).reshape(1, -1), np.array([batch.log_likelihood]), n, rows,
+                                     batch.reference, karrays, np.finfo(batch.dtype).eps, rng)
+        bound = total / n
+        run = _Run(params, bound, [*self.lower_bounds_, float(bound)], self.n_iter_ + 1, False)
+        self._set_fitted(run, batch.dtype, d)
+        self._online = EMStatistics(self.covariance_type, ref64, blended, 0.0, 0)
+        self.n_steps_ = t
+        self.n_samples_seen_ += n
 
     def _print_iteration(self, n_iter: int, change: float, t_last: float) -> float:
         now = time.perf_counter()
@@ -662,8 +825,10 @@ class GaussianMixture(Estimator):
         """
         self._check_fitted("means_")
         check_int(n_samples, "n_samples", low=1)
+        return self._draw(n_samples, check_random_state(self.random_state))
+
+    def _draw(self, n_samples: int, rng):
         _, d = self.means_.shape
-        rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_.astype(np.float64))
         ct = self.covariance_type
         if ct in ("full", "tied"):
