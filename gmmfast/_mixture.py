@@ -473,6 +473,9 @@ class GaussianMixture(Estimator):
             from ._dask import DaskData   # dask is imported only for dask input
 
             return DaskData(X, self.n_threads, min_samples)
+        if hasattr(X, "__dask_graph__"):
+            raise TypeError(f"X is a Dask {type(X).__name__}; pass a Dask array, e.g. X.to_dask_array(lengths=True), "
+                            "so that the data stays on the cluster.")
         if is_chunked_input(X):
             data = Chunked(open_samples(X), self.n_threads)
             check_lazy_samples((data.n, data.d), data.X.dtype, min_samples=min_samples)
