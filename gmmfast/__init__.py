@@ -32,6 +32,8 @@ _LAZY = {
     "KMeansResult": "_kmeans",
     "segment": "_segmentation",
     "Segmentation": "_segmentation",
+    "segment_many": "_batch",
+    "JobResult": "_batch",
     "grabcut": "_grabcut",
     "GrabCut": "_grabcut",
     "GrabCutResult": "_grabcut",
@@ -68,6 +70,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from . import compat, data, io, maxflow, plotting, video
     from ._background import BackgroundSubtractor, BackgroundSubtractorMOG2
+    from ._batch import JobResult, segment_many
     from ._batch_background import (PixelGMM, PixelGMMPrediction, kmeans_background, mean_background,
                                     median_background, subtract)
     from ._grabcut import GrabCut, GrabCutResult, grabcut
