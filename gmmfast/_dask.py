@@ -2,7 +2,7 @@
 
 Each EM iteration is one graph: a task per block of X computes the block's
 statistics with the kernel (``em_pass``, on the worker that holds the block),
-tasks add them in a tree of fan-in ``SPLIT_EVERY``, and the client receives
+Dask's tree reduction adds them ``SPLIT_EVERY`` at a time, and the client receives
 one vector of ``2 + K * n_stats`` numbers, on which it runs the fit's M-step.
 Only the kernel arrays go out (a few hundred bytes per task) and statistics
 come back: the data stays where it is.  The initialisation sample (at most
@@ -46,7 +46,10 @@ def task_threads(n_threads, X):
 
 
 def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) -> np.ndarray:
-    """[rows, sum of log p(x), summed statistics] of one block (runs on a worker)."""
+    """[[rows, sum of log p(x), summed statistics]] of one block, shape (1, 2 + K * n_stats).
+
+    Runs on a worker, on the block it holds.
+    """
     x = np.ascontiguousarray(block, dtype=km.dtype)
     if check_finite and not all_finite(x):
         raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
@@ -56,25 +59,9 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
     nb = _k.n_blocks(n)
     stats, ll = np.empty((nb, width)), np.empty(nb)
     _k.em_pass(x, km, kp, klc, kind, stats, ll, threads_for(n, n_threads))
-    out = np.empty(2 + width)
-    out[0], out[1], out[2:] = n, ll.sum(), stats.sum(axis=0)
+    out = np.empty((1, 2 + width))
+    out[0, 0], out[0, 1], out[0, 2:] = n, ll.sum(), stats.sum(axis=0)
     return out
-
-
-def add_statistics(*parts: np.ndarray) -> np.ndarray:
-    """Sum of block_statistics vectors, left to right."""
-    total = parts[0].copy()
-    for p in parts[1:]:
-        total += p
-    return total
-
-
-def tree_sum(parts: list):
-    """Delayed sum of delayed vectors, SPLIT_EVERY at a time."""
-    while len(parts) > 1:
-        parts = [dask.delayed(add_statistics, pure=True)(*parts[i:i + SPLIT_EVERY])
-                 for i in range(0, len(parts), SPLIT_EVERY)]
-    return parts[0]
 
 
 def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
@@ -83,10 +70,6 @@ def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     out = output_array(name, x.shape[0], km.shape[0], km.dtype)
     _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
     return out
-
-
-def take_rows(block, rows: np.ndarray) -> np.ndarray:
-    return np.asarray(block[rows])
 
 
 def lost_work_error(exc: BaseException) -> RuntimeError:
@@ -104,33 +87,29 @@ class DaskData:
             raise ValueError("X has blocks of unknown length; call X.compute_chunk_sizes() first "
                              "(or build it with known chunks).")
         self.dtype = check_lazy_samples(X.shape, X.dtype, min_samples=min_samples)
-        if X.ndim == 2 and X.numblocks[1] > 1:
+        if X.numblocks[1] > 1:
             X = X.rechunk({1: -1})            # the kernel needs whole rows
         self.X = X
         self.n, self.d = (int(s) for s in X.shape)
         self.n_threads = task_threads(n_threads, X)
-        self.blocks = list(X.to_delayed().ravel())
         self.sample = None
         self._checked = False
 
     def draw_sample(self, rng, n_components: int) -> None:
-        """A systematic random sample of rows, taken on the workers and sent to the client."""
+        """A systematic random sample of rows, taken from the blocks on the workers."""
         idx = sample_indices(self.n, sample_size(self.n, self.d, n_components), rng)
-        edges = np.concatenate([[0], np.cumsum(self.X.chunks[0])])
-        parts = []
-        for block, lo, hi in zip(self.blocks, edges[:-1], edges[1:]):
-            rows = idx[(idx >= lo) & (idx < hi)] - lo
-            if len(rows):
-                parts.append(dask.delayed(take_rows, pure=True)(block, rows))
-        rows = np.concatenate(dask.compute(*parts))
+        rows = self.X[idx].compute() if len(idx) < self.n else self.X.compute()
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
         """Statistics of all blocks, summed on the cluster: ((1, K * n_stats), (1,))."""
-        args = (km, kp, klc, kind, self.n_threads, not self._checked)
-        parts = [dask.delayed(block_statistics, pure=True)(b, *args) for b in self.blocks]
+        func = functools.partial(block_statistics, km=km, kp=kp, klc=klc, kind=kind, n_threads=self.n_threads,
+                                 check_finite=not self._checked)
+        width = 2 + km.shape[0] * n_stats
+        per_block = self.X.map_blocks(func, dtype=np.float64, chunks=((1,) * self.X.numblocks[0], (width,)),
+                                      meta=np.empty((0, 0)))
         try:
-            (total,) = dask.compute(tree_sum(parts))
+            total = per_block.sum(axis=0, split_every=SPLIT_EVERY).compute()
         except (ValueError, TypeError, MemoryError):
             raise
         except Exception as exc:       # a lost worker, a cancelled task: never a partial model
