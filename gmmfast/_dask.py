@@ -6,7 +6,7 @@ Dask's tree reduction adds them ``SPLIT_EVERY`` at a time, and the client receiv
 one vector of ``2 + K * n_stats`` numbers, on which it runs the fit's M-step.
 Only the kernel arrays go out (a few hundred bytes per task) and statistics
 come back: the data stays where it is.  The initialisation sample (at most
-``_em_data.INIT_SAMPLE_ROWS`` rows, drawn on the workers) is the only data
+``_em_data.INIT_MAX_SAMPLES`` rows, drawn on the workers) is the only data
 the client receives.
 
 Threads: a task calls the kernel with ``n_threads`` threads; ``None`` resolves
@@ -26,7 +26,7 @@ import dask.threaded
 import numpy as np
 
 from ._dispatch import load
-from ._em_data import output_array, sample_indices, sample_size
+from ._em_data import init_sample_rows, output_array
 from ._finite import all_finite
 from ._threads import threads_for
 from ._validation import check_lazy_samples, check_samples
@@ -95,11 +95,17 @@ class DaskData:
         self.sample = None
         self._checked = False
 
-    def draw_sample(self, rng, n_components: int) -> None:
-        """A systematic random sample of rows, taken from the blocks on the workers."""
-        idx = sample_indices(self.n, sample_size(self.n, self.d, n_components), rng)
-        rows = self.X[idx].compute() if len(idx) < self.n else self.X.compute()
+    def draw_sample(self, rng) -> None:
+        """The initialisation's rows (init_sample_rows), taken from the blocks on the workers."""
+        idx = init_sample_rows(self.n, rng)
+        rows = self.X.compute() if idx is None else self.X[idx].compute()
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
+
+    def init_rows(self, rng, init: int) -> np.ndarray:
+        """Rows for initialisation ``init``: the first sample, a new one for each later init."""
+        if init > 0:
+            self.draw_sample(rng)
+        return self.sample
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
         """Statistics of all blocks, summed on the cluster: ((1, K * n_stats), (1,))."""

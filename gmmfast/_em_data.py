@@ -8,6 +8,9 @@ components.  :class:`InMemory` wraps a validated array (the sample is the
 array itself); :class:`Chunked` streams an ``np.memmap`` (or an ``.npy`` file
 opened as one) in chunks of whole kernel blocks, so it never holds more than
 one converted chunk; ``gmmfast._dask`` has the Dask array source.
+Sources that are not in memory keep a ``sample`` of at most
+``INIT_MAX_SAMPLES`` rows, drawn as the in-memory initialisation draws its
+own, so the three kinds of fit start from the same parameters.
 
 Chunks start at multiples of the kernel's block of ``BLOCK_ROWS`` samples, so
 the chunked pass writes exactly the block statistics the in-memory pass does,
@@ -36,10 +39,10 @@ if _k.n_blocks(BLOCK_ROWS) != 1 or _k.n_blocks(BLOCK_ROWS + 1) != 2:
 
 #: Bytes of one converted chunk of a memmap (whole blocks; at least one block).
 CHUNK_BYTES = 16 << 20
-#: Rows of the initialisation sample drawn from data that is not in memory (at most).
-INIT_SAMPLE_ROWS = 1 << 18
-#: ... and its size in bytes at most (wide data gets fewer rows).
-INIT_SAMPLE_BYTES = 64 << 20
+#: The initialisation works on at most this many rows: larger data is sampled (rows drawn
+#: uniformly with replacement).  K-means centres of a million rows are those of all rows to
+#: within their noise, and it keeps a fit's memory at the data plus O(chunk * K) whatever n is.
+INIT_MAX_SAMPLES = 1 << 20
 
 
 def is_dask_array(X) -> bool:
@@ -70,22 +73,15 @@ def open_samples(X) -> np.ndarray:
     return arr
 
 
-def sample_size(n: int, d: int, n_components: int) -> int:
-    """Rows of the initialisation sample for data that is not in memory."""
-    rows = min(INIT_SAMPLE_ROWS, max(1, INIT_SAMPLE_BYTES // (8 * d)))
-    return min(n, max(rows, 100 * n_components))
+def init_sample_rows(n: int, rng) -> np.ndarray | None:
+    """Sorted rows the initialisation uses (None: all of them, when n <= INIT_MAX_SAMPLES).
 
-
-def sample_indices(n: int, m: int, rng: np.random.RandomState) -> np.ndarray:
-    """m sorted distinct rows of n: one uniformly random row in each of m equal slices.
-
-    (A systematic random sample: spread over the whole data, as cheap to draw
-    for 10^9 rows as for 10^3, and all rows when m == n.)
+    Every data source draws with this one formula at the same point of the
+    random stream, so in memory, memmap and Dask fits start alike.
     """
-    if m >= n:
-        return np.arange(n)
-    edges = (np.arange(m + 1, dtype=np.int64) * n) // m
-    return edges[:-1] + (rng.random_sample(m) * np.diff(edges)).astype(np.int64)
+    if n <= INIT_MAX_SAMPLES:
+        return None
+    return np.sort(rng.randint(0, n, size=INIT_MAX_SAMPLES))
 
 
 def output_array(name: str, n: int, n_components: int, dtype) -> np.ndarray:
@@ -110,8 +106,11 @@ class InMemory:
         self.sample = self.X
         self._buffers = None
 
-    def draw_sample(self, rng, n_components: int) -> None:
-        """The sample is X itself (kept for the in-memory fit's exact behaviour)."""
+    def draw_sample(self, rng) -> None:
+        """The sample is X itself (the initialisation subsamples it, at the same point of rng)."""
+
+    def init_rows(self, rng, init: int) -> np.ndarray:
+        return self.X
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
         K = km.shape[0]
@@ -160,11 +159,17 @@ class Chunked:
             yield start, chunk
         self._checked = True
 
-    def draw_sample(self, rng, n_components: int) -> None:
-        m = sample_size(self.n, self.d, n_components)
-        idx = sample_indices(self.n, m, rng)
-        rows = self.X[idx] if m < self.n else self.X[:]
+    def draw_sample(self, rng) -> None:
+        """The initialisation's rows (init_sample_rows), read from the file; also used to re-seed."""
+        idx = init_sample_rows(self.n, rng)
+        rows = self.X[:] if idx is None else self.X[idx]
         self.sample = check_samples(np.asarray(rows), min_samples=1).astype(self.dtype, copy=False)
+
+    def init_rows(self, rng, init: int) -> np.ndarray:
+        """Rows for initialisation ``init``: the first sample, a new one for each later init."""
+        if init > 0:
+            self.draw_sample(rng)
+        return self.sample
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
         K = km.shape[0]

@@ -23,7 +23,7 @@ import numpy as np
 from . import _gaussian as gauss
 from ._base import Estimator, exclusive
 from ._dispatch import load
-from ._em_data import Chunked, InMemory, is_chunked_input, is_dask_array, open_samples
+from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import kmeans, kmeans_plusplus
 from ._statistics import EMStatistics
 from ._threads import threads_for
@@ -34,11 +34,6 @@ from .exceptions import ConvergenceWarning, DegenerateDataWarning
 _k = load("_gmm")
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-#: The initialisation works on at most this many rows: larger X is sampled (rows
-#: drawn uniformly with replacement).  K-means centres of a million rows are those of
-#: all rows to within their noise, and it keeps a fit's memory at the data plus
-#: O(chunk * K) whatever n is (a full-data k-means needs 12-20 bytes per row).
-INIT_MAX_SAMPLES = 1 << 20
 # the kernels' statistics layout per covariance type (tied pools full statistics)
 _STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
 _KERNEL_KIND = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
@@ -370,7 +365,7 @@ class GaussianMixture(Estimator):
     def _initial_stats(self, X, rng, nt):
         """Statistics of the initial responsibilities (one block) and the reference they are centred on.
 
-        X has at most INIT_MAX_SAMPLES rows (see _initial_parameters).
+        X has at most _em_data.INIT_MAX_SAMPLES rows (see _initial_parameters).
         """
         n, d = X.shape
         K = self.n_components
@@ -413,8 +408,9 @@ class GaussianMixture(Estimator):
         return stats.reshape(1, -1), np.zeros((K, d), dtype=X.dtype)
 
     def _initial_parameters(self, X, rng, nt) -> _Params:
-        if X.shape[0] > INIT_MAX_SAMPLES:
-            X = X[np.sort(rng.randint(0, X.shape[0], size=INIT_MAX_SAMPLES))]
+        rows = init_sample_rows(X.shape[0], rng)    # at most _em_data.INIT_MAX_SAMPLES rows
+        if rows is not None:
+            X = X[rows]
         n, d = X.shape
         K = self.n_components
         if self._weights_init is None or self._means_init is None or self._precisions_init is None:
@@ -451,8 +447,8 @@ class GaussianMixture(Estimator):
         or the path of an ``.npy`` file (opened as a read-only memmap) is
         streamed chunk by chunk and never copied whole, whatever its dtype; a
         ``dask.array.Array`` is fitted by distributed EM on its blocks (see
-        the README's "Scale-out" section).  Data that is not in memory is
-        initialised from a sample of at most 262,144 rows.
+        the README's "Scale-out" section).  As for arrays, the initialisation
+        works on a sample of at most 1,048,576 rows.
         """
         self._fit(X)
         return self
@@ -490,14 +486,14 @@ class GaussianMixture(Estimator):
         data = self._data(X, min_samples=2)
         self._validate_params(data.d)
         rng = check_random_state(self.random_state)
-        data.draw_sample(rng, self.n_components)
+        data.draw_sample(rng)
         self._check_samples_for_fit(data, warm)
         check_feature_names(self, X, reset=True)
         best = None
         for init in range(1 if warm else self.n_init):
             if self.verbose:
                 print(f"Initialization {init}")
-            run = self._run_em(data, rng, warm)
+            run = self._run_em(data, rng, warm, init)
             if best is None or run.lower_bound > best.lower_bound:
                 best = run
         if not best.converged and self.max_iter > 0:
@@ -524,14 +520,14 @@ class GaussianMixture(Estimator):
         if warm and self.n_features_in_ != d:
             raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
 
-    def _run_em(self, data, rng, warm: bool) -> _Run:
+    def _run_em(self, data, rng, warm: bool, init: int = 0) -> _Run:
         """EM from one initialisation (or the fitted parameters, when warm-started)."""
         t_init = t_iter = time.perf_counter()
         if warm:
             run = _Run(self._fitted_params(), lower_bound=self.lower_bound_)
         else:
-            nt = threads_for(data.sample.shape[0], self.n_threads)
-            run = _Run(self._initial_parameters(data.sample, rng, nt))
+            rows = data.init_rows(rng, init)
+            run = _Run(self._initial_parameters(rows, rng, threads_for(rows.shape[0], self.n_threads)))
         if self.max_iter == 0:
             return run
         eps = np.finfo(data.dtype).eps
@@ -563,6 +559,7 @@ class GaussianMixture(Estimator):
                          ("weights_", "means_", "covariances_", "precisions_cholesky_")))
 
     # ------------------------------------------- statistics and streaming
+    @exclusive
     def e_step_statistics(self, X) -> EMStatistics:
         """The E-step's sufficient statistics of the samples X under the current parameters.
 
@@ -582,6 +579,7 @@ class GaussianMixture(Estimator):
         return EMStatistics(ct, km, block_stats.sum(axis=0).reshape(self.n_components, n_stats),
                             float(np.sum(block_ll)), data.n)
 
+    @exclusive
     def m_step(self, statistics: EMStatistics, *, reseed_from=None) -> "GaussianMixture":
         """Replace the parameters by the M-step of ``statistics``; returns self.
 
@@ -635,6 +633,7 @@ class GaussianMixture(Estimator):
             raise ValueError("statistics of no samples give no M-step; sum the statistics of all chunks first.")
         return statistics
 
+    @exclusive
     def partial_fit(self, X, y=None) -> "GaussianMixture":
         """One step of stepwise (online) EM on a batch of samples; returns self.
 
@@ -657,7 +656,7 @@ class GaussianMixture(Estimator):
             raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
                              f"{self.n_features_in_} features as input.")
         rng = check_random_state(self.random_state)
-        data.draw_sample(rng, self.n_components)
+        data.draw_sample(rng)
         if getattr(self, "_online", None) is None:
             self._start_online(data, rng)
         self._online_step(self._statistics_of(data), data.sample, rng)

@@ -104,14 +104,16 @@ def test_dask_fit_equals_in_memory_fit(client, covariance_type, dtype, chunking)
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
 def test_dask_default_initialisation_matches_memmap_and_in_memory(client, covariance_type, tmp_path, monkeypatch):
-    """Both out-of-memory sources draw the same systematic sample; with all rows it is X itself."""
+    """Every source initialises on the same rows: all of them, or the same sample of them."""
     X = mixture(n=12000, seed=2)
     Xd = da.from_array(X, chunks=(3001, 3)).persist()
     a, b = fit_both(X, Xd, covariance_type, max_iter=10)     # 12000 rows <= sample size: all rows
     assert_same_fit(a, b, np.float64)
-    monkeypatch.setattr(_em_data, "INIT_SAMPLE_ROWS", 1500)
+    monkeypatch.setattr(_em_data, "INIT_MAX_SAMPLES", 1500)
     np.save(tmp_path / "x.npy", X)
-    m, b = fit_both(str(tmp_path / "x.npy"), Xd, covariance_type, max_iter=10)
+    a, b = fit_both(X, Xd, covariance_type, max_iter=10, n_init=2)
+    assert_same_fit(a, b, np.float64)
+    m, b = fit_both(str(tmp_path / "x.npy"), Xd, covariance_type, max_iter=10, n_init=2)
     assert_same_fit(m, b, np.float64)
 
 
