@@ -151,10 +151,12 @@ class GaussianMixture(Estimator):
         1 prints initialisation progress, 2 also iterations and timings.
     verbose_interval : int, default 10
         Iterations between progress lines.
-    learning_decay : float in (0.5, 1], default 0.7
-        kappa of :meth:`partial_fit`'s step sizes (t + learning_offset)**-kappa.
-    learning_offset : float >= 0, default 2.0
-        tau0 of those step sizes: larger values make the first steps smaller.
+    learning_decay : float in (0.5, 1], default 0.55
+        kappa of :meth:`partial_fit`'s step sizes (t + learning_offset)**-kappa
+        (smaller: the running statistics forget old batches faster).
+    learning_offset : float >= 0, default 0.0
+        tau0 of those step sizes: larger values make the first steps smaller
+        (0: the first step takes its batch's statistics alone).
     n_threads : int or None, default None
         OpenMP threads for the kernels (None: all usable cores, resolved at
         each call).
@@ -181,7 +183,7 @@ class GaussianMixture(Estimator):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, learning_decay=0.7, learning_offset=2.0, n_threads=None):
+                 verbose=0, verbose_interval=10, learning_decay=0.55, learning_offset=0.0, n_threads=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
