@@ -98,7 +98,14 @@ class DaskData:
     def draw_sample(self, rng) -> None:
         """The initialisation's rows (init_sample_rows), taken from the blocks on the workers."""
         idx = init_sample_rows(self.n, rng)
-        rows = self.X.compute() if idx is None else self.X[idx].compute()
+        if idx is None:
+            rows = self.X.compute()
+        else:   # per block: its slice of the sorted rows (X[idx] costs the client ~5x the sample)
+            edges = np.cumsum((0,) + self.X.chunks[0])
+            cuts = np.searchsorted(idx, edges)
+            parts = [self.X.blocks[b][idx[lo:hi] - edges[b]] for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))
+                     if hi > lo]
+            rows = np.concatenate(dask.compute(*parts))
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 
     def init_rows(self, rng, init: int) -> np.ndarray:
