@@ -14,7 +14,8 @@ Workloads (issue 17), all on this machine's 2 cores:
 * **memmap vs in-memory**: the 20M data in a .npy file opened as a memmap
   (page-cached after the first pass), both ``n_threads=2``.  Target <= 1.2x.
 * **Batch segmentation**: 100 generated 480x640 photos, ``segment_many`` with
-  2 local worker processes vs 1, one thread per image.  Target >= 1.8x.
+  2 local worker processes vs 1, one thread per image (both include starting
+  the worker processes).  Target >= 1.8x.
 
 Other agents share the cores: every ratio is of two timings taken in the same
 repetition, one right after the other; repetitions give a range.

@@ -107,7 +107,7 @@ def run_jobs(func: Callable[..., JobResult], jobs: list[tuple], *, workers: int 
     """Run ``func(*job)`` for every job; results in the order of ``jobs``.
 
     ``scheduler`` (a dask.distributed address or Client) wins over
-    ``workers``; ``workers`` of None or 1 runs the jobs here, one by one.
+    ``workers`` (local worker processes); None runs the jobs here, one by one.
     ``on_done`` is called with each result as it arrives.
     """
     results: list[JobResult | None] = [None] * len(jobs)
@@ -119,7 +119,7 @@ def run_jobs(func: Callable[..., JobResult], jobs: list[tuple], *, workers: int 
 
     if scheduler is not None:
         _run_on_dask(func, jobs, scheduler, done)
-    elif workers is None or workers == 1:
+    elif workers is None:
         for i, job in enumerate(jobs):
             done(i, func(*job))
     else:
@@ -173,7 +173,7 @@ def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.Pat
         the file names, made unique).  With ``scheduler`` the workers write
         it, so it must be on storage they share with you.
     workers : int, optional
-        Local worker processes (None or 1: in this process).
+        Local worker processes (None: in this process, one image after the other).
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (``'tcp://host:8786'``) or a
         Client: the jobs run on that cluster.
@@ -195,7 +195,7 @@ def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.Pat
     if workers is not None:
         check_int(workers, "workers", low=1)
     check_n_threads(n_threads)
-    if n_threads is None and scheduler is None and workers is not None and workers > 1:
+    if n_threads is None and scheduler is None and workers is not None:
         n_threads = max(1, available_cpus() // workers)
     options = dict(segment_options, n_threads=n_threads)
     out = str(Path(output_dir))

@@ -93,5 +93,8 @@ def test_folder_and_errors(photos, tmp_path):
         segment_many(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None, 2)
     with pytest.raises(ValueError, match="workers"):
         segment_many(root / "a", 2, workers=0)
+    one = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path / "one", workers=1,
+                       max_fit_pixels=2000)                  # one worker process
+    assert one[0].ok and one[0].files
     bad = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path, features="hsv")
     assert not bad[0].ok and "features" in bad[0].error
