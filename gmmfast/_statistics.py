@@ -51,6 +51,17 @@ class EMStatistics:
     'full'), so statistics of chunks can be computed on other processes or
     machines and sent back.
 
+    EM by hand over files, in worker processes::
+
+        def stats(args):                       # module level, so that Pool can pickle it
+            model, path = args
+            return model.e_step_statistics(np.load(path, mmap_mode="r"))
+
+        gm = GaussianMixture(5, max_iter=0).fit(np.load(files[0]))   # initial model
+        with multiprocessing.Pool(4) as pool:
+            while not gm.converged_ and gm.n_iter_ < 100:
+                gm.m_step(sum(pool.map(stats, [(gm, f) for f in files])))
+
     Addition: ``a + b`` (and ``sum(parts)``) adds statistics of disjoint
     chunks computed with the same model (same covariance type, dtype and
     ``reference``; anything else is a ``ValueError``).  The arrays are float64
