@@ -60,7 +60,7 @@ def test_step_is_the_documented_recursion(covariance_type):
     """kappa = 1, tau0 = 0: eta_1 = 1, eta_2 = 1/2, so S_2 is the mean of the two batches' statistics."""
     draw = known_mixture(seed=1)
     rng = np.random.default_rng(0)
-    b0, b1, b2 = draw(3000, rng), draw(2000, rng), draw(4000, rng)
+    b0, b1 = draw(3000, rng), draw(2000, rng)
     gm = GaussianMixture(5, covariance_type=covariance_type, random_state=0, learning_decay=1.0,
                          learning_offset=0.0)
     with warnings.catch_warnings():
