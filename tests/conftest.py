@@ -80,6 +80,51 @@ def pytest_report_header(config):
     return f"gmmfast imported from: {GMMFAST_DIR}"
 
 
+@pytest.fixture
+def interrupt_cli():
+    """``interrupt_cli(args, cwd, when=b"masking")`` runs ``python -m gmmfast *args`` with its stderr on a
+    terminal (so it draws its progress line), sends it Ctrl-C (SIGINT) once ``when`` shows in that
+    progress, and returns (exit status, what the terminal showed).  Skips where there is no pty."""
+    pty = pytest.importorskip("pty")
+    import select
+    import signal
+    import subprocess
+    import time
+
+    def run(args, cwd, when: bytes, timeout: float = 300.0):
+        master, slave = pty.openpty()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        proc = subprocess.Popen([sys.executable, "-m", "gmmfast", *args], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        shown, sent, deadline = b"", False, time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # the child closed the terminal
+                        break
+                    if not chunk:
+                        break
+                    shown += chunk
+                if not sent and when in shown:
+                    proc.send_signal(signal.SIGINT)
+                    sent = True
+                if proc.poll() is not None and not ready:
+                    break
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+        assert sent, f"the progress never showed {when!r}: {shown[-500:]!r}"
+        return status, shown.decode(errors="replace")
+
+    return run
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _single_threaded_blas():
     """scikit-learn/NumPy references run with one BLAS thread: on a 2-core CI machine the
