@@ -38,7 +38,7 @@ def test_files_hold_the_library_result(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(out),
                  "--iterations", "3", "--components", "4"]) == 0
-    res = gmmfast.grabcut(read_image(src), rect=RECT, iterations=3, n_components=4)
+    res = gmmfast.grabcut(read_image(src), rect=RECT, max_iter=3, n_components=4)
     mask = read_image(out / "disc_mask.png")
     np.testing.assert_array_equal(mask, np.where(res.foreground, 255, 0))
     np.testing.assert_array_equal(read_image(out / "disc_cutout.png"), res.cutout())
