@@ -95,6 +95,15 @@ def output_array(name: str, n: int, n_components: int, dtype) -> np.ndarray:
     raise ValueError(f"unknown E-step output {name!r}")
 
 
+
+def block_buffers(buffers, n: int, width: int):
+    """The kernel's per-block outputs for ``n`` rows (statistics ``width`` wide, log-likelihoods),
+    ``buffers`` reused when they have that shape: one allocation per fit, not per iteration."""
+    if buffers is None or buffers[0].shape[1] != width:
+        nb = _k.n_blocks(n)
+        buffers = (np.empty((nb, width)), np.empty(nb))
+    return buffers
+
 class InMemory:
     """Validated samples in memory: the kernel passes over all of them at once."""
 
@@ -113,11 +122,7 @@ class InMemory:
         return self.X
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
-        K = km.shape[0]
-        if self._buffers is None or self._buffers[0].shape[1] != K * n_stats:
-            nb = _k.n_blocks(self.n)
-            self._buffers = (np.empty((nb, K * n_stats)), np.empty(nb))
-        block_stats, block_ll = self._buffers
+        block_stats, block_ll = self._buffers = block_buffers(self._buffers, self.n, km.shape[0] * n_stats)
         _k.em_pass(self.X, km, kp, klc, kind, block_stats, block_ll, threads_for(self.n, self.n_threads))
         return block_stats, block_ll
 
@@ -172,11 +177,7 @@ class Chunked:
         return self.sample
 
     def em_pass(self, km, kp, klc, kind, n_stats: int):
-        K = km.shape[0]
-        if self._buffers is None or self._buffers[0].shape[1] != K * n_stats:
-            nb = _k.n_blocks(self.n)
-            self._buffers = (np.empty((nb, K * n_stats)), np.empty(nb))
-        block_stats, block_ll = self._buffers
+        block_stats, block_ll = self._buffers = block_buffers(self._buffers, self.n, km.shape[0] * n_stats)
         for start, chunk in self.chunks():
             b0, b1 = start // BLOCK_ROWS, start // BLOCK_ROWS + _k.n_blocks(len(chunk))
             _k.em_pass(chunk, km, kp, klc, kind, block_stats[b0:b1], block_ll[b0:b1],
