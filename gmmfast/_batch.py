@@ -66,12 +66,12 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     return out
 
 
-def unique_stems(paths: Sequence[str]) -> list[str]:
-    """Output stems: file names without extension, made unique (photo, photo_1, ...)."""
+def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:
+    """Output stems: file names without extension (``default`` for none), made unique (photo, photo_1, ...)."""
     seen: dict[str, int] = {}
     stems = []
     for p in paths:
-        stem = Path(p).stem or "image"
+        stem = Path(p).stem or default
         n = seen.get(stem, 0)
         seen[stem] = n + 1
         stems.append(stem if n == 0 else f"{stem}_{n}")
