@@ -171,6 +171,9 @@ def test_wrong_kind_truncated_and_missing_inputs(clip, tmp_path, capsys):
     notes = tmp_path / "notes.mp4"
     notes.write_text("these are notes, not a video\n")
     cases.append((notes, "is a text file, not a video"))
+    named_jpg = tmp_path / "notes.jpg"
+    named_jpg.write_text("these are notes named like a photo\n")
+    cases.append((named_jpg, "is a text file, not a video"))
     still = write_image(tmp_path / "still.jpg", frames[0])
     cases.append((still, "a still picture, not a video"))
     half = tmp_path / "half.gif"
@@ -220,6 +223,13 @@ def test_unwritable_output_folder(clip, tmp_path, capsys):
     blocker.write_text("x")
     assert main(["bgsub", str(path), "-o", str(blocker / "sub")]) == 1
     assert "cannot write to the output folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_read_only_output_folder(clip, capsys, read_only_folder):
+    path, _, _ = clip
+    for extra in ([], ["--overwrite"]):
+        status = main(["bgsub", str(path), "-o", str(read_only_folder.path), *extra])
+        read_only_folder.assert_refused(status, capsys.readouterr().err)
 
 
 def test_overwrite_and_exact_outputs(clip, tmp_path, capsys):

@@ -90,6 +90,14 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert "cannot write to the output folder" in _one_error_line(capsys.readouterr().err)
 
 
+def test_read_only_output_folder(tmp_path, capsys, read_only_folder):
+    src = _photo(tmp_path / "disc.png")
+    for extra in ([], ["--overwrite"]):
+        status = main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(read_only_folder.path),
+                       *extra])
+        read_only_folder.assert_refused(status, capsys.readouterr().err)
+
+
 def test_overwrite(tmp_path, capsys):
     src = _photo(tmp_path / "disc.png")
     out = tmp_path / "o"

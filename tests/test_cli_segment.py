@@ -91,6 +91,34 @@ def test_options_reach_the_library(tmp_path):
                                    random_state=4, max_iter=7))
 
 
+def _noisy(path: Path) -> Path:
+    """Pixels with no clear clusters: where EM ends depends on the subsample and the start it is given."""
+    rng = np.random.default_rng(11)
+    return write_image(path, rng.integers(0, 256, (60, 80, 3), dtype=np.uint8))
+
+
+def test_runs_without_seed_repeat_byte_for_byte(tmp_path, capsys):
+    a = _noisy(tmp_path / "a.png")
+    argv = ["segment", str(a), "-k", "5", "--max-fit-pixels", "800"]
+    runs = []
+    for name in ("one", "two"):
+        assert main([*argv, "-o", str(tmp_path / name)]) == 0
+        runs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
+    assert runs[0] == runs[1] and len(runs[0]) == 7
+    # the default is the library's random_state=0 ...
+    _assert_written(tmp_path / "one", _expected(a, "a", 5, max_fit_pixels=800, random_state=0))
+    # ... and the test can tell seeds apart: another seed gives other labels on this image
+    other = _expected(a, "a", 5, max_fit_pixels=800, random_state=7)
+    assert any(not np.array_equal(read_image(tmp_path / "one" / n), other[n]) for n in other)
+    # --seed still overrides the default
+    assert main([*argv, "--seed", "7", "-o", str(tmp_path / "seven")]) == 0
+    _assert_written(tmp_path / "seven", other)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["segment", "--help"])
+    assert "random seed of the subsample and the fit (default: 0" in " ".join(capsys.readouterr().out.split())
+
+
 def test_a_folder_stands_for_its_images(tmp_path, capsys):
     folder = tmp_path / "pics"
     paths = [_image(folder / f"img{i}.png", 2 + i % 2, seed=i) for i in (10, 2, 1)]
@@ -190,6 +218,13 @@ def test_unwritable_output_folder(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["segment", str(a), "-o", str(blocker / "sub")]) == 1
     assert "cannot write to the output folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_read_only_output_folder(tmp_path, capsys, read_only_folder):
+    a = _image(tmp_path / "a.png")
+    for extra in ([], ["--overwrite"]):
+        status = main(["segment", str(a), "-o", str(read_only_folder.path), *extra])
+        read_only_folder.assert_refused(status, capsys.readouterr().err)
 
 
 def test_plot_paints_components_in_the_colours_its_legend_shows(tmp_path):

@@ -24,7 +24,8 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ._common import CLIError
+from ._common import CLIError, Warnings
+from ._progress import Progress
 
 STAGING_PREFIX = ".gmmfast-"
 
@@ -166,6 +167,19 @@ class Outputs:
         for entry in os.scandir(self.folder):
             if entry.is_file() and any(f.fullmatch(entry.name) for f in families):
                 yield entry.name
+
+
+@contextlib.contextmanager
+def single_input_run(path: Path, folder: str | os.PathLike, overwrite: bool, families: Iterable[re.Pattern],
+                     options: dict[str, str]) -> Iterator[tuple[Progress, Outputs]]:
+    """What a command over one input file (``bgsub``, ``grabcut``) runs inside: a progress line,
+    the output folder (checked writable and free of an earlier run's ``families`` before any work)
+    and the library's warnings, each printed once in the command's ``options`` terms."""
+    with Progress() as progress, Outputs(folder, overwrite=overwrite, protect=[path]) as outputs, \
+            Warnings(options, progress) as caught:
+        outputs.check_free(families)
+        caught.source = str(path)
+        yield progress, outputs
 
 
 def _same_file_key(path) -> tuple[int, int] | None:

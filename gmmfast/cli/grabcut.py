@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from ._common import CLIError, Warnings, add_output_options, add_threads_option, int_range, real_range, say
-from ._outputs import Outputs, family
+from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
+from ._outputs import Outputs, family, single_input_run
 from ._progress import Progress
 
 HELP = "cut a foreground object out of an image from a box around it (GrabCut)"
@@ -116,10 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.image)
     stem = path.stem or "image"
-    with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=[path]) as outputs, \
-            Warnings(OPTIONS, progress) as caught:
-        outputs.check_free([output_family(stem)])
-        caught.source = str(path)
+    with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
         image = read_image(path)
         if image.dtype != np.uint8:
             raise CLIError(f"{path}: only 8-bit images can be cut (this one is {image.dtype}); convert it first")
