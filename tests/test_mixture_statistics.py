@@ -257,13 +257,13 @@ def test_m_step_reseeds_an_empty_component(covariance_type, with_rows):
     assert np.all(np.isfinite(gm.means_)) and gm.e_step_statistics(X).counts.min() > 0
 
 
-def _stats_of_file(args):
-    model, path = args
-    return model.e_step_statistics(np.load(path, mmap_mode="r"))
-
-
 def test_readme_multiprocessing_example(tmp_path):
-    """The README's by-hand example: statistics of files computed in worker processes."""
+    """The README's by-hand example: statistics of files computed in worker processes.
+
+    The workers run a library method (the README's script defines its own function; a function of this
+    test module could not be imported by a spawned child under pytest's importlib mode, and Pool.map
+    would wait for ever), and a result that does not come is a failure after two minutes, not a hang.
+    """
     X = mixture_data(seed=10, n=9000)
     paths = []
     for i, part in enumerate(np.array_split(X, 3)):
@@ -273,7 +273,8 @@ def test_readme_multiprocessing_example(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         for _ in range(5):
-            gm.m_step(sum(pool.map(_stats_of_file, [(gm, p) for p in paths])))
+            jobs = [(gm, str(p)) for p in paths]          # an .npy path is read as a memmap
+            gm.m_step(sum(pool.starmap_async(GaussianMixture.e_step_statistics, jobs).get(timeout=120)))
     local = GaussianMixture(3, max_iter=0, random_state=0).fit(np.load(paths[0]))
     for _ in range(5):
         local.m_step(sum(local.e_step_statistics(np.load(p)) for p in paths))
