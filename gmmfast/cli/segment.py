@@ -41,7 +41,7 @@ paths); the files are those a run one image after the other writes.
 EPILOG = """\
 examples:
   gmmfast segment photo.jpg                       3 components, RGB, into out/
-  gmmfast segment photos/ -k auto -o seg/         K chosen for every image of the folder
+  gmmfast segment photos/ -k auto -o seg/         K chosen for every image of the folder (distinct colours)
   gmmfast segment scan.tif --features lab --smoothing 1.0 --plot
   gmmfast segment photos/ -o Result/ --workers 4  four images at a time
   gmmfast segment photos/ --scheduler tcp://host:8786   on a Dask cluster
@@ -87,17 +87,19 @@ def _k_range(text: str):
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``gmmfast segment``."""
-    features = ("rgb", "lab", "gray", "rgbxy", "labxy")
+    from .._segmentation import FEATURES
+
     p = subparsers.add_parser("segment", help=HELP, description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, TIFF, ...) or folders of them")
     p.add_argument("-k", "--components", dest="k", type=_k_value, default=3, metavar="K",
-                   help=f"number of components (1-{MAX_COMPONENTS}), or 'auto' to choose it per image (default: 3)")
+                   help=f"number of components (1-{MAX_COMPONENTS}), or 'auto': the largest K whose components "
+                        "are distinct colours (default: 3)")
     p.add_argument("--k", dest="k", type=_k_value, help=argparse.SUPPRESS)  # the option's earlier name
     p.add_argument("--k-range", type=_k_range, default=(2, 8), metavar="MIN-MAX",
-                   help="range of K tried by -k auto (default: 2-8)")
+                   help="range of K considered by -k auto; the smallest when none is distinct (default: 2-8)")
     add_output_options(p, "the results")
-    p.add_argument("--features", choices=features, default="rgb",
+    p.add_argument("--features", choices=FEATURES, default="rgb",
                    help="pixel features: colour space, optionally with x,y position (default: rgb)")
     p.add_argument("--covariance-type", choices=("full", "tied", "diag", "spherical"), default="full",
                    help="shape of the components' covariances (default: full)")
@@ -111,15 +113,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "image border)")
     p.add_argument("--max-fit-pixels", type=int_range(1), default=None, metavar="N",
                    help="fit on a random subsample of N pixels (default: 200000)")
-    p.add_argument("--max-iter", type=int_range(1, 100000), default=100, metavar="N",
+    p.add_argument("--max-iter", type=int_range(1, 100000), default=None, metavar="N",
                    help="most EM iterations per fit (default: 100)")
     p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0,
-                   help="random seed of the subsample and the fit (default: 0, so runs repeat)")
+                   help="random seed of the subsample and the fit (default: 0, as the library and the web app, "
+                        "so runs repeat)")
     add_threads_option(p)
     add_parallel_options(p, "the images")
     p.add_argument("--plot", action="store_true",
                    help="also save STEM_plot.png: the segmentation with the fitted components' colours "
-                        "and weights (or, for grey images, the histogram with the fitted Gaussians)")
+                        "and weights (or, for grey images, the histogram with the fitted Gaussians), and "
+                        "the overlap per K with -k auto")
     p.set_defaults(func=run)
     return p
 
@@ -224,7 +228,7 @@ def write_results(seg, stem: str, outputs: Outputs, *, background: int | None = 
 
 def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progress, where: str = "") -> str:
     """Segment one image and commit its files; returns the summary line."""
-    import gmmfast
+    from .. import _segmentation
     from ..io import read_image
 
     t0 = time.perf_counter()
@@ -232,10 +236,12 @@ def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progre
     image = read_image(path)
     k_range = check_size(image, args.k, args.k_range)
     progress.start(f"{path.name}{where}: segmenting")
-    seg = gmmfast.segment(image, args.k, features=args.features, covariance_type=args.covariance_type,
-                          smoothing=args.smoothing, max_fit_pixels=args.max_fit_pixels, random_state=args.seed,
-                          n_threads=args.threads, k_range=k_range, smoothing_method=args.smoothing_method,
-                          max_iter=args.max_iter)
+    # options left at their defaults are not passed: the library's own defaults apply
+    extra = {} if args.max_iter is None else {"max_iter": args.max_iter}
+    seg = _segmentation.segment(image, args.k, features=args.features, covariance_type=args.covariance_type,
+                                smoothing=args.smoothing, max_fit_pixels=args.max_fit_pixels,
+                                random_state=args.seed, n_threads=args.threads, k_range=k_range,
+                                smoothing_method=args.smoothing_method, **extra)
     progress.finish()
     write_results(seg, stem, outputs, background=args.background, plot=args.plot, title=path.name,
                   progress=progress)

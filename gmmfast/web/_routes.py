@@ -66,10 +66,10 @@ def _cutout_body(body) -> dict:
         out["rect"] = [v for v in str(rect).replace(" ", "").split(",")]
     try:
         out["strokes"] = json.loads(body.get("strokes") or "[]")
-        if "iterations" in body:
-            out["iterations"] = int(body["iterations"])
+        if "max_iter" in body:
+            out["max_iter"] = int(body["max_iter"])
     except ValueError:
-        raise UserError("strokes must be a JSON list and iterations a whole number.") from None
+        raise UserError("strokes must be a JSON list and max_iter a whole number.") from None
     return out
 
 
@@ -118,7 +118,8 @@ def _page(kind: str, job_id: str | None):
     cfg = _state().config
     return render_template(f"{kind}.html", view=kind, job_id=job_id or "", limits=cfg.limits(),
                            image_types=IMAGE_TYPES_TEXT, video_types=VIDEO_TYPES_TEXT,
-                           features=_segment.FEATURES, methods=_video.METHODS, max_k=_segment.MAX_K)
+                           features=_segment.FEATURES, methods=_video.METHODS, max_k=_segment.MAX_K,
+                           auto_k=_segment.AUTO_K_RULE)
 
 
 @pages.get("/")
