@@ -26,11 +26,14 @@ from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedErro
 # public name -> private module that defines it
 _LAZY = {
     "GaussianMixture": "_mixture",
+    "EMStatistics": "_statistics",
     "kmeans": "_kmeans",
     "kmeans_plusplus": "_kmeans",
     "KMeansResult": "_kmeans",
     "segment": "_segmentation",
     "Segmentation": "_segmentation",
+    "segment_many": "_batch",
+    "JobResult": "_batch",
     "grabcut": "_grabcut",
     "GrabCut": "_grabcut",
     "GrabCutResult": "_grabcut",
@@ -69,9 +72,11 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from . import compat, data, io, maxflow, plotting, video
     from ._background import BackgroundSubtractor, BackgroundSubtractorMOG2
     from ._knn import BackgroundSubtractorKNN
+    from ._batch import JobResult, segment_many
     from ._batch_background import (PixelGMM, PixelGMMPrediction, kmeans_background, mean_background,
                                     median_background, subtract)
     from ._grabcut import GrabCut, GrabCutResult, grabcut
     from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
     from ._mixture import GaussianMixture
+    from ._statistics import EMStatistics
     from ._segmentation import Segmentation, segment

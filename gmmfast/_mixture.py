@@ -23,20 +23,17 @@ import numpy as np
 from . import _gaussian as gauss
 from ._base import Estimator, exclusive
 from ._dispatch import load
+from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import kmeans, kmeans_plusplus
+from ._statistics import EMStatistics
 from ._threads import threads_for
-from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_n_threads,
-                          check_random_state, check_real, check_samples)
+from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+                          check_n_threads, check_random_state, check_real)
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 
 _k = load("_gmm")
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-#: The initialisation works on at most this many rows: larger X is sampled (rows
-#: drawn uniformly with replacement).  K-means centres of a million rows are those of
-#: all rows to within their noise, and it keeps a fit's memory at the data plus
-#: O(chunk * K) whatever n is (a full-data k-means needs 12-20 bytes per row).
-INIT_MAX_SAMPLES = 1 << 20
 # the kernels' statistics layout per covariance type (tied pools full statistics)
 _STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
 _KERNEL_KIND = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
@@ -154,6 +151,12 @@ class GaussianMixture(Estimator):
         1 prints initialisation progress, 2 also iterations and timings.
     verbose_interval : int, default 10
         Iterations between progress lines.
+    learning_decay : float in (0.5, 1], default 0.55
+        kappa of :meth:`partial_fit`'s step sizes (t + learning_offset)**-kappa
+        (smaller: the running statistics forget old batches faster).
+    learning_offset : float >= 0, default 0.0
+        tau0 of those step sizes: larger values make the first steps smaller
+        (0: the first step takes its batch's statistics alone).
     n_threads : int or None, default None
         OpenMP threads for the kernels (None: all usable cores, resolved at
         each call).
@@ -180,7 +183,7 @@ class GaussianMixture(Estimator):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None):
+                 verbose=0, verbose_interval=10, learning_decay=0.55, learning_offset=0.0, n_threads=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -195,6 +198,8 @@ class GaussianMixture(Estimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.n_threads = n_threads
 
     def __sklearn_tags__(self):
@@ -214,6 +219,8 @@ class GaussianMixture(Estimator):
         check_bool(self.warm_start, "warm_start")
         check_int(self.verbose, "verbose", low=0)
         check_int(self.verbose_interval, "verbose_interval", low=1)
+        check_real(self.learning_decay, "learning_decay", low=0.5, high=1.0, low_open=True)
+        check_real(self.learning_offset, "learning_offset", low=0.0)
         check_n_threads(self.n_threads)
         K = self.n_components
         self._weights_init = self._check_weights_init(K)
@@ -275,18 +282,21 @@ class GaussianMixture(Estimator):
                 np.array(gauss.log_constants(weights, pchol, ct, d), dtype=dtype, order="C"),
                 _KERNEL_KIND[ct])
 
-    def _m_step(self, block_stats, block_ll, X, ref, karrays, eps, rng):
+    def _m_step(self, block_stats, block_ll, n, rows, ref, karrays, eps, rng, variance=None):
         """The M-step kernel on summed statistics, then the repairs it reports.
 
-        Writes the next iteration's kernel arrays into ``karrays``; returns the
-        parameters and the summed log-likelihood.
+        ``block_stats`` are statistics of ``n`` samples (any number of blocks,
+        summed here); an empty component is re-seeded at one of ``rows`` (the
+        data, or a sample of it) with their variance, or ``variance`` when
+        given.  Writes the next iteration's kernel arrays into ``karrays``;
+        returns the parameters and the summed log-likelihood.
         """
         K, d = ref.shape
         ct = self.covariance_type
         params = _Params.empty(ct, K, d)
         stats = np.empty((K, _k.n_stats(d, _STATS_KIND[ct])))
         km, kp, klc, _ = karrays
-        status, total = _k.m_step(block_stats, block_ll, X.shape[0], ref, _k.COVARIANCE_CODES[ct],
+        status, total = _k.m_step(block_stats, block_ll, n, ref, _k.COVARIANCE_CODES[ct],
                                   self.reg_covar, eps, stats, params.weights, params.means,
                                   params.cov.reshape(-1), params.pchol.reshape(-1), km, kp, klc)
         if status == _k.M_STEP_NONFINITE:
@@ -294,7 +304,7 @@ class GaussianMixture(Estimator):
                 "Numerical failure in the E-step (non-finite log-likelihood): the data may be "
                 "too large in magnitude; rescale it.")
         if status == _k.M_STEP_EMPTY:
-            self._reseed(X, params, stats[:, 0] <= 1e-10 * max(X.shape[0], 1), rng)
+            self._reseed(rows, n, params, stats[:, 0] <= 1e-10 * max(n, 1), rng, variance)
         if status != _k.M_STEP_OK:
             self._pack_regularised(params, karrays)
         return params, total
@@ -331,16 +341,18 @@ class GaussianMixture(Estimator):
             "Fitting the mixture failed: covariances could not be made positive definite. "
             "Check the data for extreme values or increase reg_covar.")
 
-    def _reseed(self, X, params: _Params, empty: np.ndarray, rng) -> None:
-        """Move empty components to random samples, with the data's variance."""
+    def _reseed(self, rows, n: int, params: _Params, empty: np.ndarray, rng, variance=None) -> None:
+        """Move empty components to random rows (of ``n`` samples), with the rows' variance."""
         idx = np.flatnonzero(empty)
         warnings.warn(
             f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
             "at random samples with the data's variance. The data may have fewer clusters "
             "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
-        n = X.shape[0]
-        params.means[idx] = X[_distinct_draws(rng, n, len(idx))]
-        var = _kmeans_kernels().column_variances(X, 1) + self.reg_covar   # no float64 copy of X
+        if callable(rows):   # no data at hand (m_step): draws from the current mixture
+            rows = rows(max(100, len(idx)))
+        m = rows.shape[0]
+        params.means[idx] = rows[_distinct_draws(rng, m, len(idx))]
+        var = (_kmeans_kernels().column_variances(rows, 1) if variance is None else variance) + self.reg_covar
         ct = self.covariance_type
         if ct == "full":
             params.cov[idx] = np.diag(var)
@@ -355,7 +367,7 @@ class GaussianMixture(Estimator):
     def _initial_stats(self, X, rng, nt):
         """Statistics of the initial responsibilities (one block) and the reference they are centred on.
 
-        X has at most INIT_MAX_SAMPLES rows (see _initial_parameters).
+        X has at most _em_data.INIT_MAX_SAMPLES rows (see _initial_parameters).
         """
         n, d = X.shape
         K = self.n_components
@@ -398,15 +410,16 @@ class GaussianMixture(Estimator):
         return stats.reshape(1, -1), np.zeros((K, d), dtype=X.dtype)
 
     def _initial_parameters(self, X, rng, nt) -> _Params:
-        if X.shape[0] > INIT_MAX_SAMPLES:
-            X = X[np.sort(rng.randint(0, X.shape[0], size=INIT_MAX_SAMPLES))]
+        rows = init_sample_rows(X.shape[0], rng)    # at most _em_data.INIT_MAX_SAMPLES rows
+        if rows is not None:
+            X = X[rows]
         n, d = X.shape
         K = self.n_components
         if self._weights_init is None or self._means_init is None or self._precisions_init is None:
             block_stats, ref = self._initial_stats(X, rng, nt)
             karrays = self._scratch_kernel_arrays(X.dtype, K, d)
             eps = np.finfo(X.dtype).eps
-            params, _ = self._m_step(block_stats, np.zeros(1), X, ref, karrays, eps, rng)
+            params, _ = self._m_step(block_stats, np.zeros(1), n, X, ref, karrays, eps, rng)
             n_raw = block_stats.reshape(K, -1)[:, 0]
             if not np.any(n_raw <= 1e-10 * n):
                 # scikit-learn keeps nk / n_samples (not normalised) as initial weights
@@ -430,33 +443,59 @@ class GaussianMixture(Estimator):
     # ------------------------------------------------------------- fitting
     @exclusive
     def fit(self, X, y=None) -> "GaussianMixture":
-        """Estimate the model parameters with EM; returns self."""
+        """Estimate the model parameters with EM; returns self.
+
+        ``X`` is an array of shape (n_samples, n_features); an ``np.memmap``
+        or the path of an ``.npy`` file (opened as a read-only memmap) is
+        streamed chunk by chunk and never copied whole, whatever its dtype; a
+        ``dask.array.Array`` is fitted by distributed EM on its blocks (see
+        the README's "Scale-out" section).  As for arrays, the initialisation
+        works on a sample of at most 1,048,576 rows.
+        """
         self._fit(X)
         return self
 
     @exclusive
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        """Fit the model and return the most probable component of each sample."""
-        X = self._fit(X)
-        # Final E-step so that fit_predict(X) == fit(X).predict(X).
-        return self._labels(X)
+    def fit_predict(self, X, y=None):
+        """Fit the model and return the most probable component of each sample.
 
-    def _fit(self, X) -> np.ndarray:
-        """EM on X; sets the fitted attributes and returns X as validated."""
+        A Dask array gives a Dask array of labels (computed lazily).
+        """
+        data = self._fit(X)
+        # Final E-step so that fit_predict(X) == fit(X).predict(X).
+        return self._output(data, "labels")
+
+    def _data(self, X, min_samples: int):
+        """The data source for X: in memory, a chunked memmap, or a Dask array (validated)."""
+        if is_dask_array(X):
+            from ._dask import DaskData   # dask is imported only for dask input
+
+            return DaskData(X, self.n_threads, min_samples)
+        if hasattr(X, "__dask_graph__"):
+            raise TypeError(f"X is a Dask {type(X).__name__}; pass a Dask array, e.g. X.to_dask_array(lengths=True), "
+                            "so that the data stays on the cluster.")
+        if is_chunked_input(X):
+            data = Chunked(open_samples(X), self.n_threads)
+            check_lazy_samples((data.n, data.d), data.X.dtype, min_samples=min_samples)
+            return data
+        return InMemory(X, self.n_threads, min_samples)
+
+    def _fit(self, X):
+        """EM on X; sets the fitted attributes and returns X's data source."""
         t_start = time.perf_counter()
+        self._online = None       # partial_fit's running statistics start afresh
         warm = self.warm_start and hasattr(self, "converged_")
-        Xv = check_samples(X, min_samples=2)
-        n, d = Xv.shape
-        self._validate_params(d)
-        self._check_samples_for_fit(Xv, warm)
-        check_feature_names(self, X, reset=True)
-        nt = threads_for(n, self.n_threads)
+        data = self._data(X, min_samples=2)
+        self._validate_params(data.d)
         rng = check_random_state(self.random_state)
+        data.draw_sample(rng)
+        self._check_samples_for_fit(data, warm)
+        check_feature_names(self, X, reset=True)
         best = None
         for init in range(1 if warm else self.n_init):
             if self.verbose:
                 print(f"Initialization {init}")
-            run = self._run_em(Xv, rng, nt, warm)
+            run = self._run_em(data, rng, warm, init)
             if best is None or run.lower_bound > best.lower_bound:
                 best = run
         if not best.converged and self.max_iter > 0:
@@ -464,46 +503,44 @@ class GaussianMixture(Estimator):
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning, stacklevel=_user_stacklevel())
-        self._set_fitted(best, Xv.dtype, d)
+        self._set_fitted(best, data.dtype, data.d)
         self.fit_time_ = time.perf_counter() - t_start
-        return Xv
+        return data
 
-    def _check_samples_for_fit(self, X, warm: bool) -> None:
-        n, d = X.shape
+    def _check_samples_for_fit(self, data, warm: bool) -> None:
+        n, d = data.n, data.d
         if n < self.n_components:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {self.n_components}, n_samples = {n}.")
-        n_distinct = _distinct_rows_upto(X, self.n_components)
+        n_distinct = _distinct_rows_upto(data.sample, self.n_components)
         if n_distinct < self.n_components:
+            where = "X has" if data.sample.shape[0] == n else f"A sample of {data.sample.shape[0]} rows of X has"
             warnings.warn(
-                f"X has only {n_distinct} distinct sample(s), fewer than n_components="
+                f"{where} only {n_distinct} distinct sample(s), fewer than n_components="
                 f"{self.n_components}: some components will duplicate others or be re-seeded.",
                 DegenerateDataWarning, stacklevel=_user_stacklevel())
         if warm and self.n_features_in_ != d:
             raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
 
-    def _run_em(self, X, rng, nt, warm: bool) -> _Run:
+    def _run_em(self, data, rng, warm: bool, init: int = 0) -> _Run:
         """EM from one initialisation (or the fitted parameters, when warm-started)."""
         t_init = t_iter = time.perf_counter()
         if warm:
-            params = _Params(*(getattr(self, a).astype(np.float64) for a in
-                               ("weights_", "means_", "covariances_", "precisions_cholesky_")))
-            run = _Run(params, lower_bound=self.lower_bound_)
+            run = _Run(self._fitted_params(), lower_bound=self.lower_bound_)
         else:
-            run = _Run(self._initial_parameters(X, rng, nt))
+            rows = data.init_rows(rng, init)
+            run = _Run(self._initial_parameters(rows, rng, threads_for(rows.shape[0], self.n_threads)))
         if self.max_iter == 0:
             return run
-        n, K = X.shape[0], self.n_components
-        eps = np.finfo(X.dtype).eps
-        karrays = self._kernel_arrays(X.dtype, run.params.weights, run.params.means, run.params.pchol)
-        block_stats = np.empty((_k.n_blocks(n), K * _k.n_stats(X.shape[1], _STATS_KIND[self.covariance_type])))
-        block_ll = np.empty(_k.n_blocks(n))
+        eps = np.finfo(data.dtype).eps
+        karrays = self._kernel_arrays(data.dtype, run.params.weights, run.params.means, run.params.pchol)
+        n_stats = _k.n_stats(data.d, _STATS_KIND[self.covariance_type])
         for run.n_iter in range(1, self.max_iter + 1):
             prev = run.lower_bound
             km, kp, klc, kind = karrays
-            _k.em_pass(X, km, kp, klc, kind, block_stats, block_ll, nt)
-            run.params, total = self._m_step(block_stats, block_ll, X, km, karrays, eps, rng)
-            run.lower_bound = total / n
+            block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
+            run.params, total = self._m_step(block_stats, block_ll, data.n, data.sample, km, karrays, eps, rng)
+            run.lower_bound = total / data.n
             run.lower_bounds.append(float(run.lower_bound))
             change = run.lower_bound - prev
             if self.verbose and run.n_iter % self.verbose_interval == 0:
@@ -517,6 +554,165 @@ class GaussianMixture(Estimator):
                      if self.verbose >= 2 else "")
             print(f"Initialization {msg}.{extra}")
         return run
+
+    def _fitted_params(self) -> _Params:
+        """The fitted parameters in float64."""
+        return _Params(*(np.asarray(getattr(self, a), dtype=np.float64).copy() for a in
+                         ("weights_", "means_", "covariances_", "precisions_cholesky_")))
+
+    # ------------------------------------------- statistics and streaming
+    @exclusive
+    def e_step_statistics(self, X) -> EMStatistics:
+        """The E-step's sufficient statistics of the samples X under the current parameters.
+
+        X may be any part of the data (a chunk, a file, a Dask array's block);
+        statistics of disjoint parts computed with the same model add up with
+        ``+`` or ``sum()``, and :meth:`m_step` turns the total into the next
+        model, exactly as one iteration of :meth:`fit` does.  Computed by the
+        same kernel pass as ``fit`` (float32 data in float32, sums in float64).
+        """
+        return self._statistics_of(self._validate_predict_X(X))
+
+    def _statistics_of(self, data) -> EMStatistics:
+        ct = self.covariance_type
+        km, kp, klc, kind = self._fitted_kernel_arrays(data.dtype)
+        n_stats = _k.n_stats(data.d, _STATS_KIND[ct])
+        block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
+        return EMStatistics(ct, km, block_stats.sum(axis=0).reshape(self.n_components, n_stats),
+                            float(np.sum(block_ll)), data.n)
+
+    @exclusive
+    def m_step(self, statistics: EMStatistics, *, reseed_from=None) -> "GaussianMixture":
+        """Replace the parameters by the M-step of ``statistics``; returns self.
+
+        ``statistics`` must come from :meth:`e_step_statistics` with the
+        current parameters (summed over all the data).  The M-step is the
+        kernel ``fit`` uses, with the same repairs: a covariance that is not
+        positive definite gets a ridge, and an empty component is re-seeded at
+        a random row of ``reseed_from`` (a sample of the data) when given,
+        else at a draw from the current mixture, with the data's variance
+        (from ``reseed_from``, else from the statistics).  Records the
+        statistics' average log-likelihood in ``lower_bound_`` and
+        ``lower_bounds_``, counts the iteration in ``n_iter_`` and sets
+        ``converged_`` when the lower bound changed by less than ``tol``.
+        """
+        stats = self._check_statistics(statistics)
+        K, d = stats.reference.shape
+        self._validate_params(d)
+        rng = check_random_state(self.random_state)
+        rows, variance = None, stats.data_variance()
+        if reseed_from is not None:
+            rows = InMemory(reseed_from, 1).X
+            if rows.shape[1] != d:
+                raise ValueError(f"reseed_from has {rows.shape[1]} features, the model {d}.")
+            variance = None
+        karrays = self._scratch_kernel_arrays(stats.dtype, K, d)
+        params, total = self._m_step(stats.sums.reshape(1, -1), np.array([stats.log_likelihood]), stats.n_samples,
+                                     rows if rows is not None else (lambda m: self._draw(m, rng)[0]),
+                                     stats.reference, karrays, np.finfo(stats.dtype).eps, rng, variance)
+        bound = total / stats.n_samples
+        run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)], self.n_iter_ + 1,
+                   bool(abs(bound - self.lower_bound_) < self.tol))
+        self._set_fitted(run, stats.dtype, d)
+        return self
+
+    def _check_statistics(self, statistics) -> EMStatistics:
+        self._check_fitted("means_", "m_step")
+        if not isinstance(statistics, EMStatistics):
+            raise TypeError(f"statistics must be an EMStatistics (from e_step_statistics), got "
+                            f"{type(statistics).__name__}.")
+        if statistics.covariance_type != self.covariance_type or statistics.reference.shape != self.means_.shape:
+            raise ValueError(
+                f"statistics are for covariance_type={statistics.covariance_type!r} with "
+                f"{statistics.n_components} components x {statistics.n_features} features; this model has "
+                f"covariance_type={self.covariance_type!r} and means_ of shape {self.means_.shape}.")
+        if not np.array_equal(statistics.reference, np.asarray(self.means_, np.float64).astype(statistics.dtype)):
+            raise ValueError(
+                "statistics were computed with other means than this model's: compute them with this "
+                "model's e_step_statistics in the current iteration (after each m_step, send the new model "
+                "to whatever computes the statistics).")
+        if statistics.n_samples < 1:
+            raise ValueError("statistics of no samples give no M-step; sum the statistics of all chunks first.")
+        return statistics
+
+    @exclusive
+    def partial_fit(self, X, y=None) -> "GaussianMixture":
+        """One step of stepwise (online) EM on a batch of samples; returns self.
+
+        For data seen once, in batches.  The first call initialises the model
+        from its batch (``init_params``, or the ``*_init`` parameters) unless
+        it is fitted already.  Then each batch's E-step statistics s_t, per
+        sample, are blended into running statistics,
+        S_t = (1 - eta_t) S_{t-1} + eta_t s_t with step size
+        eta_t = (t + learning_offset) ** -learning_decay (t = 1, 2, ...;
+        S_0 is the sufficient statistics of the starting parameters), and the
+        fit's M-step kernel turns S_t into the parameters (Cappe & Moulines'
+        online EM, Liang & Klein's stepwise EM).  ``n_steps_`` counts the
+        batches and ``n_samples_seen_`` the samples; ``lower_bound_`` is the
+        last batch's average log-likelihood before its step.  ``fit`` starts
+        afresh.
+        """
+        data = self._data(X, min_samples=1)
+        self._validate_params(data.d)
+        if hasattr(self, "means_") and data.d != self.n_features_in_:
+            raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input.")
+        rng = check_random_state(self.random_state)
+        data.draw_sample(rng)
+        if getattr(self, "_online", None) is None:
+            self._start_online(data, rng)
+        self._online_step(self._statistics_of(data), data.sample, rng)
+        return self
+
+    def _start_online(self, data, rng) -> None:
+        """Initial parameters (from the batch, unless fitted) and their statistics S_0."""
+        if not hasattr(self, "means_"):
+            self._check_samples_for_fit(data, warm=False)
+            nt = threads_for(data.sample.shape[0], self.n_threads)
+            self._set_fitted(_Run(self._initial_parameters(data.sample, rng, nt)), data.dtype, data.d)
+        self._online = self._parameter_statistics()
+        self.n_steps_ = 0
+        self.n_samples_seen_ = 0
+
+    def _parameter_statistics(self) -> EMStatistics:
+        """Per-sample statistics whose M-step gives the current parameters (S_0 of online EM).
+
+        Count w_k, first moment 0 about the means, second moment w_k (cov_k -
+        reg_covar): the M-step adds reg_covar back once.
+        """
+        ct, p = self.covariance_type, self._fitted_params()
+        K, d = p.means.shape
+        cov = p.cov - self.reg_covar * (np.eye(d) if ct in ("full", "tied") else 1.0)
+        w = p.weights
+        if ct in ("full", "tied"):
+            a, b = gauss.triu_indices(d)
+            full = np.broadcast_to(cov, (K, d, d)) if ct == "tied" else cov
+            second = full[:, a, b] * w[:, None]
+        elif ct == "diag":
+            second = cov * w[:, None]
+        else:
+            second = (cov * w * d)[:, None]
+        sums = np.hstack([w[:, None], np.zeros((K, d)), second])
+        return EMStatistics(ct, p.means, sums, 0.0, 0)
+
+    def _online_step(self, batch: EMStatistics, rows: np.ndarray, rng) -> None:
+        """S_t = (1 - eta) S_{t-1} + eta s_t (per sample), then the M-step on S_t."""
+        t = self.n_steps_ + 1
+        eta = (t + self.learning_offset) ** -self.learning_decay
+        n = batch.n_samples
+        ref64 = batch.reference.astype(np.float64)
+        running = self._online.recentred(ref64)
+        blended = (1.0 - eta) * running.sums + (eta / n) * batch.sums
+        K, d = batch.reference.shape
+        karrays = self._scratch_kernel_arrays(batch.dtype, K, d)
+        params, total = self._m_step((blended * n).reshape(1, -1), np.array([batch.log_likelihood]), n, rows,
+                                     batch.reference, karrays, np.finfo(batch.dtype).eps, rng)
+        bound = total / n
+        run = _Run(params, bound, [*self.lower_bounds_, float(bound)], self.n_iter_ + 1, False)
+        self._set_fitted(run, batch.dtype, d)
+        self._online = EMStatistics(self.covariance_type, ref64, blended, 0.0, 0)
+        self.n_steps_ = t
+        self.n_samples_seen_ += n
 
     def _print_iteration(self, n_iter: int, change: float, t_last: float) -> float:
         now = time.perf_counter()
@@ -566,20 +762,24 @@ class GaussianMixture(Estimator):
                 "n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
 
     # ---------------------------------------------------------- predicting
-    def _validate_predict_X(self, X) -> np.ndarray:
+    def _validate_predict_X(self, X):
+        """X's data source (in memory, chunked or Dask), checked against the fitted model."""
         self._check_fitted("means_")
-        Xv = check_samples(X, min_samples=1)
-        if Xv.shape[1] != self.n_features_in_:
+        data = self._data(X, min_samples=1)
+        if data.d != self.n_features_in_:
             raise ValueError(
-                f"X has {Xv.shape[1]} features, but GaussianMixture is expecting "
+                f"X has {data.d} features, but GaussianMixture is expecting "
                 f"{self.n_features_in_} features as input.")
         check_feature_names(self, X, reset=False)
-        return Xv
+        return data
+
+    def _fitted_kernel_arrays(self, dtype):
+        f64 = (np.asarray(getattr(self, a), dtype=np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))
+        return self._kernel_arrays(dtype, *f64)
 
     def _e_step(self, X: np.ndarray, **out: np.ndarray) -> None:
         """The E-step kernel on validated X with the fitted parameters, into the ``out`` arrays."""
-        f64 = (getattr(self, a).astype(np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))
-        m, prec, lc, kind = self._kernel_arrays(X.dtype, *f64)
+        m, prec, lc, kind = self._fitted_kernel_arrays(X.dtype)
         _k.e_step(X, m, prec, lc, kind, threads_for(X.shape[0], self.n_threads), **out)
 
     def _labels(self, X: np.ndarray) -> np.ndarray:
@@ -587,37 +787,38 @@ class GaussianMixture(Estimator):
         self._e_step(X, labels=labels)
         return labels
 
+    def _output(self, data, name: str):
+        """One of e_step's outputs ('labels', 'resp', 'log_prob_norm', 'weighted_log_prob') for all of X.
+
+        A NumPy array, or a Dask array for Dask input.
+        """
+        return data.e_step(self._fitted_kernel_arrays(data.dtype), name)
+
     @exclusive
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X):
         """Most probable component of each sample, shape (n_samples,)."""
-        return self._labels(self._validate_predict_X(X))
+        return self._output(self._validate_predict_X(X), "labels")
 
     @exclusive
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
-        X = self._validate_predict_X(X)
-        resp = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        self._e_step(X, resp=resp)
-        return resp
+        return self._output(self._validate_predict_X(X), "resp")
 
     @exclusive
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X):
         """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
-        X = self._validate_predict_X(X)
-        out = np.empty(X.shape[0], dtype=X.dtype)
-        self._e_step(X, log_prob_norm=out)
-        return out
+        return self._output(self._validate_predict_X(X), "log_prob_norm")
 
     def score(self, X, y=None) -> float:
-        """Average log-likelihood of the samples."""
-        return float(np.mean(self.score_samples(X), dtype=np.float64))
+        """Average log-likelihood of the samples (for Dask input, computed on the cluster)."""
+        scores = self.score_samples(X)
+        if is_dask_array(scores):
+            return float(scores.astype(np.float64).mean().compute())
+        return float(np.mean(scores, dtype=np.float64))
 
-    def _estimate_weighted_log_prob(self, X) -> np.ndarray:
+    def _estimate_weighted_log_prob(self, X):
         """log w_k + log N(x | k) for every sample and component."""
-        X = self._validate_predict_X(X)
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        self._e_step(X, weighted_log_prob=out)
-        return out
+        return self._output(self._validate_predict_X(X), "weighted_log_prob")
 
     @exclusive
     def sample(self, n_samples: int = 1):
@@ -628,8 +829,10 @@ class GaussianMixture(Estimator):
         """
         self._check_fitted("means_")
         check_int(n_samples, "n_samples", low=1)
+        return self._draw(n_samples, check_random_state(self.random_state))
+
+    def _draw(self, n_samples: int, rng):
         _, d = self.means_.shape
-        rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_.astype(np.float64))
         ct = self.covariance_type
         if ct in ("full", "tied"):
@@ -648,14 +851,14 @@ class GaussianMixture(Estimator):
     @exclusive
     def bic(self, X) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
-        X = self._validate_predict_X(X)
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+        n = self._validate_predict_X(X).n
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     @exclusive
     def aic(self, X) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
-        X = self._validate_predict_X(X)
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+        n = self._validate_predict_X(X).n
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
 
     # ------------------------------------------------- internal interface
     def _reordered(self, order: np.ndarray) -> "GaussianMixture":

@@ -26,6 +26,7 @@ __all__ = [
     "check_frames",
     "check_image",
     "check_int",
+    "check_lazy_samples",
     "check_n_threads",
     "check_numeric_array",
     "check_random_state",
@@ -157,24 +158,44 @@ def check_samples(X: Any, *, name: str = "X", min_samples: int = 1) -> np.ndarra
             raise TypeError(f"{name} must contain numbers, got dtype {arr.dtype}: {exc}") from exc
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    if arr.ndim == 1:
-        raise ValueError(
-            f"Expected a 2-D {name} (n_samples, n_features), got a 1-D array of length {arr.shape[0]}. "
-            "Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample.")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"Expected a 2-D {name} (n_samples, n_features), got a {arr.ndim}-D array of shape {arr.shape}.")
-    if arr.shape[1] == 0:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required: "
-            f"{name} needs at least one column.")
-    if arr.shape[0] < min_samples:
-        raise ValueError(
-            f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum of "
-            f"{min_samples} is required: {name} has {arr.shape[0]} sample(s).")
+    _check_samples_shape(arr.shape, name, min_samples)
     if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
     return np.ascontiguousarray(arr)
+
+
+def check_lazy_samples(shape: tuple, dtype: Any, *, name: str = "X", min_samples: int = 1) -> np.dtype:
+    """Check samples that are read chunk by chunk (a memmap, a Dask array) without reading them.
+
+    The same shape rules and messages as :func:`check_samples`; returns the
+    dtype each chunk is computed in (float32 and float64 as they are, other
+    real numbers as float64).  Finiteness is checked per chunk by the caller.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} is complex; Gaussian mixtures need real numbers.")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} must contain real numbers, got dtype {dtype}.")
+    _check_samples_shape(tuple(shape), name, min_samples)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _check_samples_shape(shape: tuple, name: str, min_samples: int) -> None:
+    if len(shape) == 1:
+        raise ValueError(
+            f"Expected a 2-D {name} (n_samples, n_features), got a 1-D array of length {shape[0]}. "
+            "Reshape your data with X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample.")
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected a 2-D {name} (n_samples, n_features), got a {len(shape)}-D array of shape {shape}.")
+    if shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required: "
+            f"{name} needs at least one column.")
+    if shape[0] < min_samples:
+        raise ValueError(
+            f"Found array with {shape[0]} sample(s) (shape={shape}) while a minimum of "
+            f"{min_samples} is required: {name} has {shape[0]} sample(s).")
 
 
 def check_feature_names(estimator: Any, X: Any, *, reset: bool) -> None:

@@ -125,6 +125,38 @@ def test_gaussian_mixture_fit_predict(X, k, ct):
                                   labels[proba.max(axis=1) > 0.51])
 
 
+@given(batches=st.lists(arrays(ndim_range=(1, 3)), min_size=1, max_size=3), k=st.integers(-1, 3))
+def test_partial_fit_any_batches(batches, k):
+    """Stepwise EM on fuzzed batches, then the statistics API on the model it left."""
+    gm = gmmfast.GaussianMixture(k, random_state=0)
+    for X in batches:
+        before = _unchanged(X)
+        fitted = _call(gm.partial_fit, X)
+        _assert_same(before, X)
+        if fitted is None:
+            continue
+        _finite(gm.means_, gm.covariances_, gm.weights_)
+        np.testing.assert_allclose(gm.weights_.sum(), 1.0, rtol=1e-6)
+        stats = _call(gm.e_step_statistics, X)
+        if stats is not None:
+            assert stats.n_samples == np.asarray(X).shape[0]
+            _finite(stats.log_likelihood)
+            if _call(gm.m_step, stats) is not None:
+                _finite(gm.means_, gm.covariances_, gm.weights_)
+
+
+@given(X=arrays(ndim_range=(1, 3), dtypes=["u1", "i2", "f4", "f8", ">f8", "c8", "?", "f2"]), k=st.integers(0, 3))
+def test_fit_of_any_npy_file(tmp_path_factory, X, k):
+    """The out-of-core path (an .npy path, read as a memmap) refuses or fits like the in-memory fit."""
+    path = tmp_path_factory.mktemp("npy") / "x.npy"
+    np.save(path, X)
+    from_file = _call(gmmfast.GaussianMixture(k, random_state=0, max_iter=5).fit, str(path))
+    in_memory = _call(gmmfast.GaussianMixture(k, random_state=0, max_iter=5).fit, X)
+    assert (from_file is None) == (in_memory is None)
+    if from_file is not None:
+        np.testing.assert_allclose(from_file.means_, in_memory.means_, rtol=1e-10, atol=1e-10)
+
+
 @given(X=arrays(ndim_range=(2, 2), dtypes=["f4", "f8", "i4", "u1", ">f8"],
                 elements=st.floats(-1e6, 1e6, allow_nan=False, width=32)), k=st.integers(1, 5))
 def test_kmeans_labels_are_nearest_centres(X, k):

@@ -350,7 +350,7 @@ def test_get_set_params_and_clone():
     base = pytest.importorskip("sklearn.base")
     gm = GaussianMixture(n_components=3, covariance_type="diag", tol=1e-4, n_threads=1, random_state=7)
     params = gm.get_params()
-    expected = set(SkGaussianMixture().get_params()) | {"n_threads"}
+    expected = set(SkGaussianMixture().get_params()) | {"n_threads", "learning_decay", "learning_offset"}
     assert set(params) == expected
     assert params["n_components"] == 3 and params["covariance_type"] == "diag"
     assert params["n_threads"] == 1 and params["random_state"] == 7 and params["tol"] == 1e-4

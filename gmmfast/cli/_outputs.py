@@ -103,6 +103,13 @@ class Outputs:
         self._staged.append(name)
         return self._stage / name  # type: ignore[operator]
 
+    def stage_folder(self) -> Path:
+        """The staging folder itself (for writers in other processes, see cli._parallel); register what
+        they write there with :meth:`stage` before committing it."""
+        if self._stage is None:
+            self.open()
+        return self._stage  # type: ignore[return-value]
+
     # -- after the work -------------------------------------------------------------------
     def commit(self, families: Iterable[re.Pattern] = ()) -> list[Path]:
         """Move the staged files into the folder and, when overwriting, remove the files of

@@ -12,8 +12,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
-from ._outputs import Outputs, family, single_input_run
+from ._common import CLIError, Warnings, add_output_options, add_threads_option, error, int_range, real_range, say
+from ._outputs import Outputs, family
+from ._parallel import add_parallel_options, parallel, run_many
 from ._progress import Progress
 
 HELP = "separate moving objects from the background of a video"
@@ -37,7 +38,10 @@ as they go; pixelgmm (a Gaussian mixture per pixel), mean, median and kmeans
 first --train-frames frames only.  Before any mask is made, the first
 --train-frames frames are learnt (the online methods then learn them again
 as they mask them).  The files of an earlier run for the same
-video are not replaced unless --overwrite is given.
+video are not replaced unless --overwrite is given.  Several videos are
+processed one after the other, or at once with --workers N (local processes)
+or --scheduler ADDRESS (a Dask cluster); a video that fails is reported and
+skipped, the others are finished, and the exit status is then 1.
 """
 
 EPILOG = """\
@@ -45,6 +49,7 @@ examples:
   gmmfast bgsub traffic.gif                          adaptive, into out/
   gmmfast bgsub clip.mp4 --method median --train-frames 60 --format mp4 -o result/
   gmmfast bgsub frames/ --method pixelgmm --grey     a folder of images is a video
+  gmmfast bgsub cam1.mp4 cam2.mp4 cam3.mp4 --workers 3 -o result/
 """
 
 ONLINE_METHODS = ("adaptive", "mog2", "knn")
@@ -76,7 +81,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     methods = available_methods()
     p = subparsers.add_parser("bgsub", help=HELP, description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("video", metavar="VIDEO", help="a GIF, MP4/AVI/... file or a folder of images")
+    p.add_argument("videos", nargs="+", metavar="VIDEO",
+                   help="a GIF, MP4/AVI/... file or a folder of images (one video); several are processed "
+                        "one after the other, or at once with --workers or --scheduler")
     add_output_options(p, "the background, the masks and the foreground")
     p.add_argument("--method", choices=methods, default=methods[0], help=f"method (default: {methods[0]})")
     p.add_argument("--train-frames", type=int_range(0), default=None, metavar="N",
@@ -101,6 +108,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--fps", type=real_range(0.0, 1000.0, low_open=True), default=None,
                    help="frame rate of the outputs (default: the input's, or 10)")
     add_threads_option(p)
+    add_parallel_options(p, "the videos")
     p.set_defaults(func=run)
     return p
 
@@ -323,41 +331,59 @@ def subtract_video(frames: Iterable[np.ndarray], outputs: Outputs, stem: str, *,
     return res
 
 
-def _open_video(args):
+def _open_video(path: Path, args):
     """The reader of the input, refusing inputs that are not a usable video before any work."""
     from ..video import VideoReader
 
-    reader = VideoReader(args.video, grey=args.grey, max_frames=args.max_frames)
+    reader = VideoReader(path, grey=args.grey, max_frames=args.max_frames)
     try:
         if reader.truncation is not None and args.max_frames is None:
-            raise CLIError(f"{args.video} is truncated ({reader.truncation}); repair it, or give --max-frames N "
+            raise CLIError(f"{path} is truncated ({reader.truncation}); repair it, or give --max-frames N "
                            "to use only the frames before the damage")
         if reader.n_frames is not None and reader.n_frames < 2:
-            raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
+            raise CLIError(f"{path} holds a single picture, not a video: bgsub needs several frames")
     except CLIError:
         reader.close()  # the decoder (an FFmpeg process) ends here, not at garbage collection
         raise
     return reader
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``gmmfast bgsub``; returns the exit status."""
-    path = Path(args.video)
-    stem = path.stem or "video"
-    with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
-        with _open_video(args) as reader:
-            fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
-            res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
-                                 threshold=args.threshold, n_components=args.components,
-                                 shadows=getattr(args, "shadows", False), fmt=args.format, fps=fps,
-                                 n_threads=args.threads, total=reader.n_frames, progress=progress)
-        if res.n_frames < 2:
-            raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
-        written = outputs.commit([output_family(stem)])
-        h, w = res.frame_shape[:2]
-        say(f"{path}: {args.method}, {res.n_frames} frames of {w}x{h} ({res.n_train} learnt first, "
+def _subtract_one(path: Path, stem: str, args, outputs: Outputs, progress: Progress, where: str = "") -> str:
+    """Subtract the background of one video and commit its files; returns the summary line."""
+    with _open_video(path, args) as reader:
+        fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
+        res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
+                             threshold=args.threshold, n_components=args.components,
+                             shadows=getattr(args, "shadows", False), fmt=args.format, fps=fps,
+                             n_threads=args.threads, total=reader.n_frames, progress=progress)
+    if res.n_frames < 2:
+        raise CLIError(f"{path} holds a single picture, not a video: bgsub needs several frames")
+    written = outputs.commit([output_family(stem)])
+    h, w = res.frame_shape[:2]
+    return (f"{path}: {args.method}, {res.n_frames} frames of {w}x{h} ({res.n_train} learnt first, "
             f"{res.n_frames} masked) in {res.seconds:.2f} s, {res.n_frames / max(res.seconds, 1e-9):.1f} fps "
-            "-> " + ", ".join(str(p) for p in written), progress)
+            "-> " + ", ".join(str(p) for p in written))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``gmmfast bgsub``; returns the exit status (1 if any video failed)."""
+    from .._batch import unique_stems
+
+    on_workers = parallel(args)
+    paths = [Path(v) for v in args.videos]
+    names = unique_stems([str(p) for p in paths], default="video")
+    with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
+            Warnings(OPTIONS, progress) as caught:
+        outputs.check_free([output_family(stem) for stem in names])
+        if len(paths) == 1 and not on_workers:  # one video: its error is the run's error
+            caught.source = str(paths[0])
+            say(_subtract_one(paths[0], names[0], args, outputs, progress), progress)
+            return 0
+        failures = run_many(_subtract_one, paths, names, args, outputs, output_family, caught, progress,
+                            on_workers)
+    if failures:
+        error(f"{failures} of {len(paths)} videos could not be processed")
+        return 1
     return 0
 
 

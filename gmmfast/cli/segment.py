@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, Warnings, add_output_options, add_threads_option, error, int_range, real_range,
-                      say, user_message)
+from ._common import CLIError, Warnings, add_output_options, add_threads_option, error, int_range, real_range
 from ._outputs import Outputs, family
+from ._parallel import add_parallel_options, parallel, run_many
 from ._progress import Progress
 
 HELP = "segment images into the components of a Gaussian mixture of their pixels"
@@ -32,7 +32,10 @@ IMAGE stands for the images in it.  A one-line summary is printed per image;
 an image that cannot be read or segmented is reported and skipped, and the
 exit status is then 1.  The files of an earlier run for the same image are
 not replaced unless --overwrite is given; with it, the folder afterwards
-holds exactly this run's files for that image.
+holds exactly this run's files for that image.  --workers N segments N
+images at a time in local processes, --scheduler ADDRESS on a Dask cluster
+(whose workers must see the images and the output folder at the same
+paths); the files are those a run one image after the other writes.
 """
 
 EPILOG = """\
@@ -40,6 +43,8 @@ examples:
   gmmfast segment photo.jpg                       3 components, RGB, into out/
   gmmfast segment photos/ -k auto -o seg/         K chosen for every image of the folder (distinct colours)
   gmmfast segment scan.tif --features lab --smoothing 1.0 --plot
+  gmmfast segment photos/ -o Result/ --workers 4  four images at a time
+  gmmfast segment photos/ --scheduler tcp://host:8786   on a Dask cluster
 """
 
 #: Most components the command line segments into (the Python API has no such limit):
@@ -114,6 +119,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="random seed of the subsample and the fit (default: 0, as the library and the web app, "
                         "so runs repeat)")
     add_threads_option(p)
+    add_parallel_options(p, "the images")
     p.add_argument("--plot", action="store_true",
                    help="also save STEM_plot.png: the segmentation with the fitted components' colours "
                         "and weights (or, for grey images, the histogram with the fitted Gaussians), and "
@@ -248,6 +254,7 @@ def run(args) -> int:
     """Segment every image given; returns 0 if all succeeded, 1 otherwise."""
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise CLIError("--plot needs matplotlib: pip install 'gmmfast[plot]'")
+    on_workers = parallel(args)
     paths, problems = expand_inputs(args.images)
     for problem in problems:
         error(problem)
@@ -256,18 +263,8 @@ def run(args) -> int:
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:
         outputs.check_free([output_family(s) for s in names])
-        for i, (path, stem) in enumerate(zip(paths, names), 1):
-            caught.source = str(path)
-            where = f" ({i}/{len(paths)})" if len(paths) > 1 else ""
-            try:
-                say(_segment_one(path, stem, args, outputs, progress, where), progress)
-            except (CLIError, OSError, ValueError, TypeError, MemoryError) as exc:
-                progress.finish()
-                outputs.discard_staged()
-                failures += 1
-                message = user_message(exc, OPTIONS)
-                error(message if str(path) in message else f"{path}: {message}", progress)
-            caught.collect()
+        failures += run_many(_segment_one, paths, names, args, outputs, output_family, caught, progress,
+                             on_workers)
     if failures:
         if len(paths) + len(problems) > 1:
             error(f"{failures} of {len(paths) + len(problems)} image(s) could not be segmented")

@@ -1,0 +1,203 @@
+"""Batch jobs: one independent job per file, in this process, local processes or a Dask cluster.
+
+:func:`segment_many` segments many images and writes each one's files, with
+:func:`run_jobs` doing the scheduling: serially, on ``workers`` local
+processes (``concurrent.futures`` with the ``spawn`` start method, since
+OpenMP does not survive ``fork``), or on a ``dask.distributed`` cluster
+(``scheduler``: an address or a ``Client``).  A job that fails is reported in
+its :class:`JobResult` and the others go on.  Jobs are seeded per file, and
+the kernels' results do not depend on the number of threads, so every way of
+running writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from ._threads import available_cpus
+from ._validation import check_int, check_n_threads
+
+__all__ = ["JobResult", "segment_many"]
+
+#: File name endings segment_many takes from a folder.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pgm", ".ppm")
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one file's job did: the files it wrote, or the error that stopped it."""
+
+    path: str
+    stem: str
+    files: tuple[str, ...] = ()
+    summary: str = ""
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
+    """Files to process: the paths given, a folder standing for its image files (sorted)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: list[str] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    if not out:
+        raise ValueError("No files given.")
+    return out
+
+
+def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:
+    """Output stems: file names without extension (``default`` for none), made unique (photo, photo_1, ...)."""
+    seen: dict[str, int] = {}
+    stems = []
+    for p in paths:
+        stem = Path(p).stem or default
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        stems.append(stem if n == 0 else f"{stem}_{n}")
+    return stems
+
+
+def segment_job(path: str, stem: str, output_dir: str, n_components, options: dict, plot: bool) -> JobResult:
+    """Segment one image and save its files (runs wherever the job is scheduled)."""
+    from ._segmentation import segment
+
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            seg = segment(path, n_components, **options)
+            written = [str(f) for f in seg.save(output_dir, stem)]
+            if plot:
+                from .plotting import plot_segmentation
+
+                target = Path(output_dir) / f"{stem}_plot.png"
+                plot_segmentation(seg, target, title=Path(path).name)
+                written.append(str(target))
+    except Exception as exc:    # reported per file; the batch goes on
+        expected = isinstance(exc, (OSError, ValueError, TypeError))   # bad file or option: its message says
+        message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        return JobResult(path, stem, error=message, seconds=time.perf_counter() - t0)
+    return JobResult(path, stem, tuple(written), seg.summary(), None,
+                     tuple(str(w.message) for w in caught), time.perf_counter() - t0)
+
+
+def run_jobs(func: Callable[..., JobResult], jobs: list[tuple], *, workers: int | None = None,
+             scheduler: Any = None, on_done: Callable[[JobResult], None] | None = None) -> list[JobResult]:
+    """Run ``func(*job)`` for every job; results in the order of ``jobs``.
+
+    ``scheduler`` (a dask.distributed address or Client) wins over
+    ``workers`` (local worker processes); None runs the jobs here, one by one.
+    ``on_done`` is called with each result as it arrives.
+    """
+    results: list[JobResult | None] = [None] * len(jobs)
+
+    def done(i: int, result: JobResult) -> None:
+        results[i] = result
+        if on_done is not None:
+            on_done(result)
+
+    if scheduler is not None:
+        _run_on_dask(func, jobs, scheduler, done)
+    elif workers is None:
+        for i, job in enumerate(jobs):
+            done(i, func(*job))
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(func, *job): i for i, job in enumerate(jobs)}
+            for fut in concurrent.futures.as_completed(futures):
+                i = futures[fut]
+                try:
+                    done(i, fut.result())
+                except Exception as exc:       # the worker process itself died
+                    done(i, JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}"))
+    return results  # type: ignore[return-value]
+
+
+def _run_on_dask(func, jobs, scheduler, done) -> None:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError("scheduler= needs dask.distributed: pip install 'gmmfast[dask]'") from exc
+    own = not isinstance(scheduler, distributed.Client)
+    client = distributed.Client(scheduler) if own else scheduler
+    try:
+        futures = [client.submit(func, *job, pure=False) for job in jobs]
+        index = {f.key: i for i, f in enumerate(futures)}
+        for fut in distributed.as_completed(futures):
+            i = index[fut.key]
+            try:
+                done(i, fut.result())
+            except Exception as exc:           # the task was lost (its workers kept dying)
+                done(i, JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}"))
+    finally:
+        if own:
+            client.close()
+
+
+def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.PathLike = "Result",
+                 workers: int | None = None, scheduler: Any = None, n_threads: int | None = None,
+                 plot: bool = False, on_done: Callable[[JobResult], None] | None = None,
+                 **segment_options: Any) -> list[JobResult]:
+    """Segment many images, each saved as :meth:`Segmentation.save` does, in parallel.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        Image files; a folder stands for its image files (sorted by name).
+    n_components, **segment_options
+        As :func:`gmmfast.segment` (``features``, ``smoothing``, ...).
+    output_dir : path
+        Folder for every image's files (``STEM_segmented.png`` ...; stems are
+        the file names, made unique).  With ``scheduler`` the workers write
+        it, so it must be on storage they share with you.
+    workers : int, optional
+        Local worker processes (None: in this process, one image after the other).
+    scheduler : str or distributed.Client, optional
+        A dask.distributed scheduler address (``'tcp://host:8786'``) or a
+        Client: the jobs run on that cluster.
+    n_threads : int, optional
+        Threads per image; default: all cores in this process, the cores
+        shared out among ``workers``, and one per task on a Dask worker (its
+        nanny's ``OMP_NUM_THREADS``).
+    plot : bool
+        Also write ``STEM_plot.png`` (needs matplotlib).
+    on_done : callable, optional
+        Called with each :class:`JobResult` as it finishes (progress display).
+
+    Returns
+    -------
+    list of JobResult, in the order of the files.  A file that could not be
+    segmented has ``ok`` False and its ``error``; the other files are done.
+    """
+    files = image_paths(paths)
+    if workers is not None:
+        check_int(workers, "workers", low=1)
+    check_n_threads(n_threads)
+    if n_threads is None and scheduler is None and workers is not None:
+        n_threads = max(1, available_cpus() // workers)
+    options = dict(segment_options, n_threads=n_threads)
+    out = str(Path(output_dir))
+    jobs = [(f, stem, out, n_components, options, plot) for f, stem in zip(files, unique_stems(files))]
+    return run_jobs(segment_job, jobs, workers=workers, scheduler=scheduler, on_done=on_done)

@@ -1,0 +1,146 @@
+"""Distributed EM on Dask arrays (imported only when a Dask array is passed).
+
+Each EM iteration is one graph: a task per block of X computes the block's
+statistics with the kernel (``em_pass``, on the worker that holds the block),
+Dask's tree reduction adds them ``SPLIT_EVERY`` at a time, and the client receives
+one vector of ``2 + K * n_stats`` numbers, on which it runs the fit's M-step.
+Only the kernel arrays go out (a few hundred bytes per task) and statistics
+come back: the data stays where it is.  The initialisation sample (at most
+``_em_data.INIT_MAX_SAMPLES`` rows, drawn on the workers) is the only data
+the client receives.
+
+Threads: a task calls the kernel with ``n_threads`` threads; ``None`` resolves
+on the worker, where dask.distributed's nanny sets ``OMP_NUM_THREADS=1``, so
+a worker with T threads runs T blocks at once with one OpenMP thread each.
+With the local threaded or process scheduler (which also runs one task per
+core) ``None`` means one thread per task.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import dask
+import dask.multiprocessing
+import dask.threaded
+import numpy as np
+
+from ._dispatch import load
+from ._em_data import init_sample_rows, output_array
+from ._finite import all_finite
+from ._threads import threads_for
+from ._validation import check_lazy_samples, check_samples
+
+_k = load("_gmm")
+
+#: Fan-in of the tree that adds the blocks' statistics.
+SPLIT_EVERY = 8
+
+
+def task_threads(n_threads, X):
+    """OpenMP threads per task: the user's choice, else one for the local pool schedulers."""
+    if n_threads is not None:
+        return n_threads
+    scheduler = dask.base.get_scheduler(collections=[X])
+    return 1 if scheduler in (dask.threaded.get, dask.multiprocessing.get) else None
+
+
+def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) -> np.ndarray:
+    """[[rows, sum of log p(x), summed statistics]] of one block, shape (1, 2 + K * n_stats).
+
+    Runs on a worker, on the block it holds.
+    """
+    x = np.ascontiguousarray(block, dtype=km.dtype)
+    if check_finite and not all_finite(x):
+        raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
+                         "remove or impute those values first.")
+    n, d = x.shape
+    width = km.shape[0] * _k.n_stats(d, kind)
+    nb = _k.n_blocks(n)
+    stats, ll = np.empty((nb, width)), np.empty(nb)
+    _k.em_pass(x, km, kp, klc, kind, stats, ll, threads_for(n, n_threads))
+    out = np.empty((1, 2 + width))
+    out[0, 0], out[0, 1], out[0, 2:] = n, ll.sum(), stats.sum(axis=0)
+    return out
+
+
+def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
+    """One of e_step's outputs for one block (runs on a worker)."""
+    x = np.ascontiguousarray(block, dtype=km.dtype)
+    out = output_array(name, x.shape[0], km.shape[0], km.dtype)
+    _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
+    return out
+
+
+def lost_work_error(exc: BaseException) -> RuntimeError:
+    return RuntimeError(
+        f"The Dask computation of an EM pass failed ({type(exc).__name__}: {exc}); no model was fitted "
+        "and the estimator keeps its previous state. If workers died (for example out of memory), give "
+        "them more memory or use smaller blocks, then fit again.")
+
+
+class DaskData:
+    """A Dask array as EM's data source: one graph per pass, statistics reduced on the cluster."""
+
+    def __init__(self, X, n_threads, min_samples: int = 1):
+        if any(np.isnan(c) for c in X.chunks[0]):
+            raise ValueError("X has blocks of unknown length; call X.compute_chunk_sizes() first "
+                             "(or build it with known chunks).")
+        self.dtype = check_lazy_samples(X.shape, X.dtype, min_samples=min_samples)
+        if X.numblocks[1] > 1:
+            X = X.rechunk({1: -1})            # the kernel needs whole rows
+        self.X = X
+        self.n, self.d = (int(s) for s in X.shape)
+        self.n_threads = task_threads(n_threads, X)
+        self.sample = None
+        self._checked = False
+
+    def draw_sample(self, rng) -> None:
+        """The initialisation's rows (init_sample_rows), taken from the blocks on the workers."""
+        idx = init_sample_rows(self.n, rng)
+        if idx is None:
+            rows = self.X.compute()
+        else:   # per block: its slice of the sorted rows (X[idx] costs the client ~5x the sample)
+            edges = np.cumsum((0,) + self.X.chunks[0])
+            cuts = np.searchsorted(idx, edges)
+            parts = [self.X.blocks[b][idx[lo:hi] - edges[b]] for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))
+                     if hi > lo]
+            rows = np.concatenate(dask.compute(*parts))
+        self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
+
+    def init_rows(self, rng, init: int) -> np.ndarray:
+        """Rows for initialisation ``init``: the first sample, a new one for each later init."""
+        if init > 0:
+            self.draw_sample(rng)
+        return self.sample
+
+    def em_pass(self, km, kp, klc, kind, n_stats: int):
+        """Statistics of all blocks, summed on the cluster: ((1, K * n_stats), (1,))."""
+        func = functools.partial(block_statistics, km=km, kp=kp, klc=klc, kind=kind, n_threads=self.n_threads,
+                                 check_finite=not self._checked)
+        width = 2 + km.shape[0] * n_stats
+        per_block = self.X.map_blocks(func, dtype=np.float64, chunks=((1,) * self.X.numblocks[0], (width,)),
+                                      meta=np.empty((0, 0)))
+        try:
+            total = per_block.sum(axis=0, split_every=SPLIT_EVERY).compute()
+        except (ValueError, TypeError, MemoryError):
+            raise
+        except Exception as exc:       # a lost worker, a cancelled task: never a partial model
+            raise lost_work_error(exc) from exc
+        if int(total[0]) != self.n:
+            raise RuntimeError(f"Statistics of {int(total[0])} rows came back for the {self.n} rows of X "
+                               "(a block was lost or counted twice); the fit was stopped.")
+        self._checked = True
+        return total[2:].reshape(1, -1), total[1:2].copy()
+
+    def e_step(self, karrays, name: str):
+        """One of e_step's outputs as a Dask array with X's row blocks (lazy)."""
+        km, kp, klc, kind = karrays
+        func = functools.partial(block_output, km=km, kp=kp, klc=klc, kind=kind, n_threads=self.n_threads,
+                                 name=name)
+        K = km.shape[0]
+        if name in ("resp", "weighted_log_prob"):
+            return self.X.map_blocks(func, dtype=self.dtype, chunks=(self.X.chunks[0], (K,)),
+                                     meta=np.empty((0, 0), dtype=self.dtype))
+        dtype = np.intp if name == "labels" else self.dtype
+        return self.X.map_blocks(func, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype=dtype))

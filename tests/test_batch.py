@@ -1,0 +1,99 @@
+"""gmmfast.segment_many: many images in this process, in local processes and on a Dask cluster.
+
+The reference is the serial run, itself the same as calling gmmfast.segment
+and Segmentation.save per file (checked here): every way of running must
+write byte-identical files, report a failing file and finish the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import gmmfast
+from gmmfast import segment_many
+
+pytest.importorskip("PIL")
+from gmmfast.io import write_image  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Six generated photos (two with the same name in different folders), a corrupt file, a missing one."""
+    root = tmp_path_factory.mktemp("photos")
+    paths = []
+    for i in range(6):
+        img = gmmfast.data.sample_image(height=60 + 8 * i, width=90, seed=i).image
+        folder = root / ("b" if i == 5 else "a")
+        paths.append(str(write_image(folder / f"photo{i if i < 5 else 0}.png", img)))
+    (root / "a" / "broken.png").write_bytes(b"not a png")
+    return root, paths[:3] + [str(root / "a" / "broken.png"), str(root / "a" / "missing.png")] + paths[3:]
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def check_report(results, paths):
+    assert [r.path for r in results] == paths
+    bad = {r.path: r.error for r in results if not r.ok}
+    assert set(bad) == {paths[3], paths[4]}
+    assert "missing.png" in bad[paths[4]] or "No such file" in bad[paths[4]]
+    assert all(r.files and r.summary.startswith("90x") for r in results if r.ok)
+    assert [r.stem for r in results][-1] == "photo0_1"          # same name, made unique
+
+
+@pytest.fixture(scope="module")
+def serial(photos, tmp_path_factory):
+    _, paths = photos
+    out = tmp_path_factory.mktemp("serial")
+    done = []
+    results = segment_many(paths, 3, output_dir=out, features="lab", smoothing=1.0, on_done=done.append)
+    check_report(results, paths)
+    assert len(done) == len(paths)
+    return out, results
+
+
+def test_serial_run_is_segment_and_save(photos, serial, tmp_path):
+    _, paths = photos
+    out, _ = serial
+    gmmfast.segment(paths[0], 3, features="lab", smoothing=1.0).save(tmp_path, "photo0")
+    for name, data in outputs(tmp_path).items():
+        assert (out / name).read_bytes() == data
+
+
+def test_local_processes_write_the_same_files(photos, serial, tmp_path):
+    _, paths = photos
+    results = segment_many(paths, 3, output_dir=tmp_path, features="lab", smoothing=1.0, workers=2)
+    check_report(results, paths)
+    assert outputs(tmp_path) == outputs(serial[0])
+
+
+def test_dask_cluster_writes_the_same_files(photos, serial, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, paths = photos
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as cluster:
+        results = segment_many(paths, 3, output_dir=tmp_path, features="lab", smoothing=1.0,
+                               scheduler=cluster.scheduler_address)
+    check_report(results, paths)
+    assert outputs(tmp_path) == outputs(serial[0])
+
+
+def test_folder_and_errors(photos, tmp_path):
+    root, _ = photos
+    results = segment_many(root / "a", 2, output_dir=tmp_path, max_fit_pixels=2000)
+    assert [Path(r.path).name for r in results] == ["broken.png", "photo0.png", "photo1.png", "photo2.png",
+                                                     "photo3.png", "photo4.png"]
+    assert [r.ok for r in results] == [False] + [True] * 5
+    with pytest.raises(ValueError, match="no image files"):
+        segment_many(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None, 2)
+    with pytest.raises(ValueError, match="workers"):
+        segment_many(root / "a", 2, workers=0)
+    one = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path / "one", workers=1,
+                       max_fit_pixels=2000)                  # one worker process
+    assert one[0].ok and one[0].files
+    bad = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path, features="hsv")
+    assert not bad[0].ok and "features" in bad[0].error
