@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._grabcut import ColourModel, GrabCut, _check_int, _check_mask
+from ._grabcut import ColourModel, _check_image, _check_mask, _Engine
+from ._threads import effective_n_threads
+from ._validation import check_int
 
 __all__ = [
     "GC_BGD", "GC_FGD", "GC_PR_BGD", "GC_PR_FGD",
@@ -87,12 +89,13 @@ def grabCut(img, mask, rect, bgdModel, fgdModel, iterCount, mode=GC_EVAL):
     if isinstance(mode, bool) or not isinstance(mode, (int, np.integer)) or mode not in (0, 1, 2, 3):
         raise ValueError(f"mode must be GC_INIT_WITH_RECT (0), GC_INIT_WITH_MASK (1), GC_EVAL (2) "
                          f"or GC_EVAL_FREEZE_MODEL (3), got {mode!r}.")
-    iterCount = _check_int("iterCount", iterCount, -(2**31), None)
+    iterCount = check_int(iterCount, "iterCount")
     img_arr = np.asarray(img)
     if img_arr.dtype != np.uint8 or img_arr.ndim != 3 or img_arr.shape[2] != 3:
         raise ValueError(f"img must be an 8-bit 3-channel image (H, W, 3) uint8, got "
                          f"{img_arr.dtype} {img_arr.shape}.")
-    gc = GrabCut(img_arr, n_components=_N_COMPONENTS, n_threads=None)
+    gc = _Engine(_check_image(img_arr), n_components=_N_COMPONENTS, gamma=50.0, connectivity=8,
+                 n_threads=effective_n_threads(None), multiscale=True)
     shape = img_arr.shape[:2]
 
     if mode == GC_INIT_WITH_RECT:

@@ -106,6 +106,13 @@ def pytest_collection_modifyitems(config, items):
         if lost:
             raise pytest.UsageError(f"EMULATION_SUBSET names tests that do not exist: {lost}")
 
+# Tests that start ``python -c ...`` or ``python -m gmmfast`` run them in this
+# checkout, whose folder Python would put first on the child's sys.path: the
+# child would import the uncompiled source folder (CI installs with
+# ``pip install .``).  PYTHONSAFEPATH (Python >= 3.11) keeps it off; on 3.10
+# the children see what a user running from the checkout would.
+os.environ["PYTHONSAFEPATH"] = "1"
+
 
 def pytest_report_header(config):
     return f"gmmfast imported from: {GMMFAST_DIR}"

@@ -26,6 +26,7 @@ ESTIMATORS = [
     lambda: gmmfast.PixelGMM(),
     lambda: gmmfast.BackgroundSubtractorMOG2(),
     lambda: gmmfast.BackgroundSubtractor(),
+    lambda: gmmfast.GrabCut(),
 ]
 
 
@@ -89,10 +90,11 @@ def test_params_come_from_the_init_signature(make):
 @pytest.mark.parametrize("make", ESTIMATORS)
 def test_not_fitted_error_everywhere(make):
     est = make()
-    method = "predict" if hasattr(est, "predict") else "background_image"
-    args = (np.zeros((4, 3)),) if isinstance(est, gmmfast.GaussianMixture) else ()
-    if isinstance(est, gmmfast.PixelGMM):
-        args = (np.zeros((8, 8), np.uint8),)
+    method, args = {
+        gmmfast.GaussianMixture: ("predict", (np.zeros((4, 3)),)),
+        gmmfast.PixelGMM: ("predict", (np.zeros((8, 8), np.uint8),)),
+        gmmfast.GrabCut: ("refine", ()),
+    }.get(type(est), ("background_image", ()))
     with pytest.raises(gmmfast.NotFittedError):
         getattr(est, method)(*args)
     sk_exceptions = pytest.importorskip("sklearn.exceptions")

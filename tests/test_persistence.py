@@ -37,7 +37,8 @@ def _fitted_models():
     mog.apply_many(frames[:8])
     rec = gmmfast.BackgroundSubtractor()
     rec.apply_many(frames[:8])
-    return X, frames, models + [mog, rec]
+    cut = gmmfast.GrabCut(max_iter=2).fit(frames[0], rect=(4, 3, 20, 12))
+    return X, frames, models + [mog, rec, cut]
 
 
 def _same_behaviour(a, b, X, frames):
@@ -45,6 +46,11 @@ def _same_behaviour(a, b, X, frames):
         np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
         np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
         assert a.lower_bound_ == b.lower_bound_ and a.n_iter_ == b.n_iter_
+    elif isinstance(a, gmmfast.GrabCut):
+        np.testing.assert_array_equal(a.mask_, b.mask_)
+        stroke = np.zeros(a.mask_.shape, bool)
+        stroke[8, 10:14] = True                     # refining continues the same way
+        np.testing.assert_array_equal(a.refine(foreground=stroke).mask_, b.refine(foreground=stroke).mask_)
     elif isinstance(a, gmmfast.PixelGMM):
         for f in frames[8:]:
             np.testing.assert_array_equal(a.predict(f).mask, b.predict(f).mask)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         res, seconds, mask_path, cut_path = cut_image(
             image, args.rect, Path(args.output), Path(args.image).stem,
-            iterations=args.iterations, n_components=args.components, gamma=args.gamma,
+            max_iter=args.iterations, n_components=args.components, gamma=args.gamma,
             connectivity=args.connectivity, n_threads=args.threads)
     except (ValueError, TypeError) as exc:
         error(str(exc))

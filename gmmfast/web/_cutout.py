@@ -152,7 +152,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     mask = build_mask(image.shape[:2], p["rect"], p["strokes"])
     task.report(0.1, "cutting out")
     t0 = time.perf_counter()
-    result = grabcut(image, mask=mask, iterations=p["iterations"])
+    result = grabcut(image, mask=mask, max_iter=p["iterations"])
     t_cut = time.perf_counter() - t0
     fg = result.foreground
     with job.lock:
@@ -202,7 +202,7 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
         if cached is not None and cached[0] == task_number:
             return image, cached[1]
         return image, grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
-                              iterations=p["iterations"]).foreground
+                              max_iter=p["iterations"]).foreground
     image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -213,4 +213,4 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
     strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
                 "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
     mask = build_mask(image.shape[:2], rect, strokes)
-    return image, grabcut(image, mask=mask, iterations=p["iterations"]).foreground
+    return image, grabcut(image, mask=mask, max_iter=p["iterations"]).foreground
