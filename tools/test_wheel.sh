@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Test an installed gmmfast wheel the way a user gets it:
 #
-#   tools/test_wheel.sh [--no-suite] [--no-emulation] [WHEEL]   (default: dist/gmmfast-*manylinux*.whl)
+#   tools/test_wheel.sh [--fast] [--no-suite] [--no-emulation] [WHEEL]
+#                                             (default WHEEL: dist/gmmfast-*manylinux*.whl)
 #
 # 1. installs WHEEL with the test extra into a fresh virtual environment in which no C
 #    compiler can be found: PATH holds the venv and links to every program on the
 #    caller's PATH except C/C++ compilers, CC=false, CXX=false, and pip takes wheels
 #    only (--only-binary=:all:);
 # 2. runs the whole test suite of this checkout against it (tests/conftest.py checks that
-#    the gmmfast under test is the one in that venv);
+#    the gmmfast under test is the one in that venv); with --fast only the `emulation`
+#    subset and the wheel/OpenMP checks (tests/test_wheel_isa.py, test_openmp_runtimes.py);
 # 3. runs the installed wheel's Python under qemu-user with three CPU models --
 #    Nehalem (SSE4.2, no AVX), Haswell (AVX2+FMA) and max (all qemu emulates) -- and
 #    checks that each picks the kernel variant its CPU allows, that a variant the CPU
@@ -20,9 +22,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
-suite=1 emulation=1
+suite=1 emulation=1 fast=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --fast) fast=1 ;;
         --no-suite) suite=0 ;;
         --no-emulation) emulation=0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -65,7 +68,12 @@ site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
 export GMMFAST_TEST_INSTALLED="$site/gmmfast"
 (cd "$work" && python -c 'import gmmfast; gmmfast.show_config()')
 
-if [ "$suite" = 1 ]; then
+if [ "$suite" = 1 ] && [ "$fast" = 1 ]; then
+    start=$SECONDS
+    pytest -p no:cacheprovider -q -m emulation
+    pytest -p no:cacheprovider -q tests/test_wheel_isa.py tests/test_openmp_runtimes.py
+    echo "fast tests against the installed wheel: $((SECONDS - start)) s"
+elif [ "$suite" = 1 ]; then
     start=$SECONDS
     pytest -p no:cacheprovider
     echo "test suite against the installed wheel: $((SECONDS - start)) s"
