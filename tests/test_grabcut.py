@@ -198,6 +198,20 @@ def test_orchard_bouman_matches_reference(K):
     np.testing.assert_array_equal(G._orchard_bouman(flat, K), 0)
 
 
+def pymaxflow_cut(maxflow, img, Dbg, Dfg, gamma, connectivity):
+    """Foreground of PyMaxflow's minimum cut of the GrabCut graph: terminal costs Dbg (paid
+    when a pixel is background), Dfg (when foreground) and the reference edge weights."""
+    wts, _ = ref_edge_weights(img, gamma, connectivity)
+    g = maxflow.GraphFloat()
+    ids = g.add_grid_nodes(img.shape[:2])
+    for d, (dy, dx) in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)][: wts.shape[0]]):
+        st = np.zeros((3, 3))
+        st[1 + dy, 1 + dx] = 1
+        g.add_grid_edges(ids, weights=wts[d], structure=st, symmetric=True)
+    g.add_grid_tedges(ids, Dbg, Dfg)
+    g.maxflow()
+    return ~g.get_grid_segments(ids)
+
 def test_coarse_start_divides_gamma(monkeypatch):
     """The coarse stage of f x f blocks uses gamma / f (a coarse pixel's unary
     stands for f^2 pixels, a coarse edge for f boundary edges)."""
@@ -232,16 +246,7 @@ def test_frozen_cut_matches_pymaxflow(connectivity):
     outside = np.ones(img.shape[:2], bool)
     outside[y:y + h, x:x + w] = False
     Dbg[outside], Dfg[outside] = 0.0, 1e9
-    wts, _ = ref_edge_weights(img, 30.0, connectivity)
-    g = maxflow.GraphFloat()
-    ids = g.add_grid_nodes(img.shape[:2])
-    for d, (dy, dx) in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)][: wts.shape[0]]):
-        st = np.zeros((3, 3))
-        st[1 + dy, 1 + dx] = 1
-        g.add_grid_edges(ids, weights=wts[d], structure=st, symmetric=True)
-    g.add_grid_tedges(ids, Dbg, Dfg)
-    g.maxflow()
-    ref_fg = ~g.get_grid_segments(ids)
+    ref_fg = pymaxflow_cut(maxflow, img, Dbg, Dfg, 30.0, connectivity)
     assert np.mean(gc.foreground == ref_fg) > 0.998
 
 
@@ -267,16 +272,7 @@ def test_cut_of_the_free_window_matches_whole_image_pymaxflow():
     Dfg = -np.logaddexp.reduce(ref_logpdf(fg, X), axis=1).reshape(obj.shape)
     Dbg[m == BGD], Dfg[m == BGD] = 0.0, 1e9
     Dbg[m == FGD], Dfg[m == FGD] = 1e9, 0.0
-    wts, _ = ref_edge_weights(img, 200.0, 8)
-    g = maxflow.GraphFloat()
-    ids = g.add_grid_nodes(obj.shape)
-    for d, (dy, dx) in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)]):
-        st = np.zeros((3, 3))
-        st[1 + dy, 1 + dx] = 1
-        g.add_grid_edges(ids, weights=wts[d], structure=st, symmetric=True)
-    g.add_grid_tedges(ids, Dbg, Dfg)
-    g.maxflow()
-    ref_fg = ~g.get_grid_segments(ids)
+    ref_fg = pymaxflow_cut(maxflow, img, Dbg, Dfg, 200.0, 8)
     assert np.mean(gc.foreground == ref_fg) > 0.998
     assert np.all(gc.foreground[m == FGD]) and not np.any(gc.foreground[m == BGD])
     assert ref_fg[y:y + h, x].mean() > 0.5      # the test is sensitive to the stroke

@@ -94,10 +94,10 @@ def parse_params(body: Mapping[str, Any], width: int, height: int) -> dict:
     if x1 - x0 >= width and y1 - y0 >= height:
         raise UserError("The box covers the whole image: leave some background outside it.")
     strokes = _parse_strokes(body.get("strokes") or [])
-    iterations = body.get("iterations", 5)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= 20:
-        raise UserError("iterations must be a whole number from 1 to 20.")
-    return {"rect": [x0, y0, x1 - x0, y1 - y0], "strokes": strokes, "iterations": iterations}
+    max_iter = body.get("max_iter", 5)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or not 1 <= max_iter <= 20:
+        raise UserError("max_iter must be a whole number from 1 to 20.")
+    return {"rect": [x0, y0, x1 - x0, y1 - y0], "strokes": strokes, "max_iter": max_iter}
 
 
 def _parse_strokes(strokes: Any) -> list[dict]:
@@ -152,7 +152,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     mask = build_mask(image.shape[:2], p["rect"], p["strokes"])
     task.report(0.1, "cutting out")
     t0 = time.perf_counter()
-    result = grabcut(image, mask=mask, max_iter=p["iterations"])
+    result = grabcut(image, mask=mask, max_iter=p["max_iter"])
     t_cut = time.perf_counter() - t0
     fg = result.foreground
     with job.lock:
@@ -202,7 +202,7 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
         if cached is not None and cached[0] == task_number:
             return image, cached[1]
         return image, grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
-                              max_iter=p["iterations"]).foreground
+                              max_iter=p["max_iter"]).foreground
     image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -213,4 +213,4 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
     strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
                 "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
     mask = build_mask(image.shape[:2], rect, strokes)
-    return image, grabcut(image, mask=mask, max_iter=p["iterations"]).foreground
+    return image, grabcut(image, mask=mask, max_iter=p["max_iter"]).foreground

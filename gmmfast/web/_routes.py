@@ -66,10 +66,10 @@ def _cutout_body(body) -> dict:
         out["rect"] = [v for v in str(rect).replace(" ", "").split(",")]
     try:
         out["strokes"] = json.loads(body.get("strokes") or "[]")
-        if "iterations" in body:
-            out["iterations"] = int(body["iterations"])
+        if "max_iter" in body:
+            out["max_iter"] = int(body["max_iter"])
     except ValueError:
-        raise UserError("strokes must be a JSON list and iterations a whole number.") from None
+        raise UserError("strokes must be a JSON list and max_iter a whole number.") from None
     return out
 
 

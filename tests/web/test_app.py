@@ -553,7 +553,7 @@ def test_large_images_are_cut_out_at_a_working_size(make_app, gen):
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "x", "points": [[1, 1]]}]}, "label"),
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": []}]}, "at least one point"),
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": [[1, 1]]}] * 501}, "at most"),
-                                         ({"rect": [5, 5, 50, 50], "iterations": 0}, "iterations")])
+                                         ({"rect": [5, 5, 50, 50], "max_iter": 0}, "max_iter")])
 def test_cutout_bad_drawings_are_400(client, gen, body, words):
     run = _cutout_job(client, gen, gmmfast.data.sample_image(120, 160).image)
     r = client.post(f"/api/cutout/{run['job']}/runs", json=body, headers=JSON)
