@@ -59,8 +59,8 @@ wheel="$(ls "$out"/gmmfast-*manylinux*.whl)"
 case "$(basename "$wheel")" in
     *_x86_64_v[0-9]*) echo "error: $wheel is tagged for an x86-64 ISA level" >&2; exit 1 ;;
 esac
-if ! unzip -l "$wheel" | grep -q 'gmmfast\.libs/libgomp'; then
-    echo "error: $wheel does not bundle libgomp" >&2
+if ! unzip -l "$wheel" | grep -q -E 'gmmfast\.libs/lib(gomp|omp)'; then
+    echo "error: $wheel bundles no OpenMP runtime (libgomp or LLVM libomp)" >&2
     exit 1
 fi
 echo "wheel: $(basename "$wheel"), $(stat -c %s "$wheel") bytes"
