@@ -84,7 +84,7 @@ EMULATION_SUBSET = (
     "tests/test_mixture.py::test_predictions_match_sklearn[d3-overlap-full-float32]",
     "tests/test_segmentation.py::test_recovers_known_regions[lab]",
     "tests/test_segmentation.py::test_adjusted_rand_index_matches_sklearn",
-    "tests/test_mog2.py::test_agrees_with_opencv[default-rgb]",
+    "tests/test_mog2.py::test_agrees_with_opencv[kwargs0-False]",
     "tests/test_maxflow.py::test_grid_matches_pymaxflow",
     "tests/test_maxflow.py::test_general_matches_pymaxflow",
     "tests/test_grabcut.py::test_frozen_cut_matches_pymaxflow[8]",
