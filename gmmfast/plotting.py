@@ -97,15 +97,23 @@ def _colour_panel(ax, seg) -> None:
 
 
 def _criterion_panel(ax, seg) -> None:
+    """The automatic choice of K: each candidate's largest component overlap against the threshold."""
+    from ._auto_k import MAX_OVERLAP
+
     ks = sorted(seg.criterion)
-    vals = [seg.criterion[k] for k in ks]
-    ax.plot(ks, vals, "o-", color="C0")
+    rows = [seg.criterion[k] for k in ks]
+    ax.plot(ks, [r.overlap for r in rows], "o-", color="C0", label="largest overlap of a component with the rest")
+    slivers = [r for r in rows if not r.distinct and r.overlap < MAX_OVERLAP]
+    if slivers:
+        ax.plot([r.n_components for r in slivers], [r.overlap for r in slivers], "x", color="C1", ms=9,
+                label="a component under the minimum share")
+    ax.axhline(MAX_OVERLAP, color="0.5", ls="--", lw=1, label=f"distinct below {MAX_OVERLAP:g}")
     best = seg.n_components
-    ax.plot([best], [seg.criterion[best]], "o", color="C3", ms=10, label=f"chosen K = {best}")
+    ax.plot([best], [seg.criterion[best].overlap], "o", color="C3", ms=10, label=f"chosen K = {best}")
     ax.set_xlabel("number of components K")
-    ax.set_ylabel("model-selection score (lower is better)")
+    ax.set_ylabel("overlap (nats per pixel of the component)")
     ax.set_xticks(ks)
-    ax.set_title("Model selection")
+    ax.set_title("Automatic K: the largest K with distinct components")
     ax.legend(fontsize="small")
 
 
@@ -114,8 +122,9 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
 
     Shows the overlay of the labels on the image and: for grey images the
     intensity histogram with the fitted Gaussians drawn over it; for colour
-    images the components' mean colours with their weights, and the BIC
-    curve when K was chosen automatically.
+    images the components' mean colours with their weights, and, when K was
+    chosen automatically, each candidate K's largest component overlap
+    against the threshold that decided.
 
     Parameters
     ----------

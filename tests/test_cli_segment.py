@@ -135,3 +135,25 @@ def test_demo(tmp_path, capsys):
             assert (out / line.strip()).is_file(), line
     ari = float(report.split("true regions: ")[1].split(";")[0])
     assert ari > 0.9
+
+
+def test_defaults_are_the_library_defaults(tmp_path, monkeypatch):
+    """Without options the command calls segment() exactly as segment(path, 'auto') would run: the same K
+    range, subsample size and seed (an unseeded run chose the rose's K = 2 or 3 from run to run, where the
+    library and the web app say 3)."""
+    import inspect
+
+    import gmmfast._segmentation as seg_module
+
+    calls = []
+    real = seg_module.segment
+
+    def spy(image, n_components, **kwargs):
+        calls.append(kwargs)
+        return real(image, n_components, **kwargs)
+
+    monkeypatch.setattr(seg_module, "segment", spy)
+    assert main(["segment", str(_image(tmp_path / "a.png")), "-k", "auto", "-o", str(tmp_path / "out")]) == 0
+    assert len(calls) == 1
+    defaults = {name: p.default for name, p in inspect.signature(real).parameters.items()}
+    assert {name: calls[0][name] for name in calls[0]} == {name: defaults[name] for name in calls[0]}

@@ -28,7 +28,7 @@ the exit status is then 1.
 EPILOG = """\
 examples:
   gmmfast segment photo.jpg                       3 components, RGB, into Result/
-  gmmfast segment *.png -k auto -o out/           K chosen by BIC for every image
+  gmmfast segment *.png -k auto -o out/           K chosen for every image (distinct colours)
   gmmfast segment scan.tif --features lab --smoothing 1.0 --plot
 """
 
@@ -80,9 +80,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, TIFF, ...)")
     p.add_argument("-k", "--k", dest="k", type=_k_value, default=3, metavar="K",
-                   help="number of components, or 'auto' to choose it by BIC (default: 3)")
+                   help="number of components, or 'auto': the largest K whose components are distinct "
+                        "colours (default: 3)")
     p.add_argument("--k-range", type=_k_range, default=(2, 8), metavar="MIN-MAX",
-                   help="range of K tried by -k auto (default: 2-8)")
+                   help="range of K considered by -k auto; the smallest when none is distinct (default: 2-8)")
     p.add_argument("-o", "--output", default="Result", metavar="FOLDER",
                    help="folder for the results, created if needed (default: Result)")
     p.add_argument("--features", choices=FEATURES, default="rgb",
@@ -96,12 +97,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "(stronger, slower; default: icm)")
     p.add_argument("--max-fit-pixels", type=_positive_int, default=None, metavar="N",
                    help="fit on a random subsample of N pixels (default: 200000)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: fixed, reproducible)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0, as the library and web app)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="threads to use (default: all cores)")
     p.add_argument("--plot", action="store_true",
                    help="also save STEM_plot.png: histogram with the fitted Gaussians (grey images), "
-                        "component colours and weights, BIC curve with -k auto")
+                        "component colours and weights, the overlap per K with -k auto")
     p.set_defaults(func=run)
     return p
 

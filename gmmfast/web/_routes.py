@@ -118,7 +118,8 @@ def _page(kind: str, job_id: str | None):
     cfg = _state().config
     return render_template(f"{kind}.html", view=kind, job_id=job_id or "", limits=cfg.limits(),
                            image_types=IMAGE_TYPES_TEXT, video_types=VIDEO_TYPES_TEXT,
-                           features=_segment.FEATURES, methods=_video.METHODS, max_k=_segment.MAX_K)
+                           features=_segment.FEATURES, methods=_video.METHODS, max_k=_segment.MAX_K,
+                           auto_k=_segment.AUTO_K_RULE)
 
 
 @pages.get("/")

@@ -18,12 +18,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._auto_k import MAX_OVERLAP, MIN_SHARE, PATIENCE
 from ._images import as_display, encode_jpeg, encode_png, hex_colour, preview_factor, reduce_image, subsample
 from ._jobs import FileRef, Job, Task, UserError
 from ._uploads import check_image_bytes, decode_image, safe_stem
 
 #: Largest K the page offers.
 MAX_K = 16
+# The rule 'auto' applies (the library's, so the page's explanation cannot drift from it).
+AUTO_K_RULE = {"max_overlap": f"{MAX_OVERLAP:g}", "min_share_percent": f"{100 * MIN_SHARE:g}", "patience": PATIENCE}
 #: Largest smoothing weight the page offers.
 MAX_SMOOTHING = 10.0
 #: Colour spaces offered (gmmfast.segment's ``features``), with their labels.
@@ -103,9 +106,22 @@ def run(job: Job, task: Task, cfg) -> dict:
     result, timings = _previews(job, task.number, seg, image, cfg)
     timings = {k: round(v, 4) for k, v in {"segment": t_segment, **seg.timings, **timings}.items()}
     result.update(n_components=seg.n_components, auto=p["k"] == "auto", timings=timings,
-                  criterion={str(k): v for k, v in seg.criterion.items()} if seg.criterion else None,
+                  criterion=_criterion_rows(seg.criterion),
                   downloads=output_names(job.info["name"], seg.n_components))
     return result
+
+
+def _criterion_rows(criterion: Mapping | None) -> dict | None:
+    """The automatic choice of K as JSON: per K fitted, its largest component overlap, smallest share, BIC
+    and whether it counted as distinct (a non-finite number becomes null: JSON has no Infinity)."""
+    if not criterion:
+        return None
+
+    def number(v: float, digits: int) -> float | None:
+        return round(float(v), digits) if np.isfinite(v) else None
+
+    return {str(k): {"overlap": number(r.overlap, 4), "min_share": number(r.min_share, 4),
+                     "bic": number(r.bic, 1), "distinct": bool(r.distinct)} for k, r in criterion.items()}
 
 
 def output_names(stem: str, n_components: int) -> list[str]:

@@ -21,6 +21,7 @@ from numpy.testing import assert_array_equal
 pytest.importorskip("flask", reason="the web app needs Flask: pip install 'gmmfast[web]'")
 
 import gmmfast  # noqa: E402
+from gmmfast._auto_k import MAX_OVERLAP, MIN_SHARE  # noqa: E402
 from gmmfast.web import WebConfig  # noqa: E402
 from gmmfast.web._jobs import Task  # noqa: E402
 
@@ -184,11 +185,18 @@ def test_rerun_after_the_cache_was_trimmed_decodes_again(client, app, gen):
 
 
 def test_auto_k_reports_the_criterion(client, gen):
-    run = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k="auto").get_json()
+    image = gen.three_colour_image()
+    run = post_image(client, gen.encode(image, "PNG"), k="auto").get_json()
     res = run["result"]
+    seg = gmmfast.segment(image, "auto")  # the page's 'auto' is the library's rule, with its default range
+    assert res["n_components"] == seg.n_components
+    assert [int(k) for k in res["criterion"]] == list(seg.criterion)
     assert res["auto"] is True and res["criterion"]
-    best = min(res["criterion"], key=res["criterion"].get)
-    assert int(best) == res["n_components"]
+    rows = {int(k): v for k, v in res["criterion"].items()}
+    for row in rows.values():
+        assert set(row) == {"overlap", "min_share", "bic", "distinct"}
+        assert row["distinct"] == (row["overlap"] < MAX_OVERLAP and row["min_share"] >= MIN_SHARE)
+    assert res["n_components"] == max(k for k, row in rows.items() if row["distinct"])
 
 
 @pytest.mark.parametrize("form, words", [({"k": 0}, "1 to 16"), ({"k": 17}, "1 to 16"), ({"k": "many"}, "whole number"),

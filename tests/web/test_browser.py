@@ -131,17 +131,18 @@ def _job_of(driver) -> str:
     return driver.current_url.rstrip("/").rsplit("/", 1)[1]
 
 
-def _check_segment_page(driver, path: Path, k: int) -> None:
-    """The page shows K component cards whose weights are the library's, and images of the preview size."""
+def _check_segment_page(driver, path: Path, k: int | str) -> None:
+    """The page shows K component cards whose weights are the library's (``segment(image, k)``, k may be
+    'auto'), and images of the preview size."""
     image = gmmfast.io.read_image(path)
     height, width = image.shape[:2]
     f = -(-max(height, width) // 1024)
     preview = (-(-width // f), -(-height // f))
     for element_id in ("img-original", "img-segmented", "img-binary"):
         assert _natural_size(driver, element_id) == preview, element_id
-    cards = driver.find_elements(By.CSS_SELECTOR, "#components .component")
-    assert len(cards) == k
     seg = gmmfast.segment(image, k)
+    cards = driver.find_elements(By.CSS_SELECTOR, "#components .component")
+    assert len(cards) == seg.n_components
     for card, weight in zip(cards, seg.model.weights_):
         assert f"weight {100 * weight:.1f}\u00a0%" in card.get_attribute("textContent")
         size = driver.execute_script("const i = arguments[0].querySelector('img'); return [i.naturalWidth, i.naturalHeight];", card)
@@ -169,6 +170,31 @@ def test_segment_view(server, browser, inputs):
     _wait_attr(d, "results", "data-state", lambda v: v == "done")
     assert len(d.find_elements(By.CSS_SELECTOR, "#components .component")) == 6
     _screenshot(d, "segment.png")
+    _no_script_errors(d)
+
+
+def test_segment_auto_k_shows_how_k_was_chosen(server, browser, inputs):
+    """'auto' on the rose: the page's K and its criterion table are the library's segment(image, 'auto')."""
+    from gmmfast._auto_k import MAX_OVERLAP
+
+    d = browser
+    d.get(server.url + "segment")
+    d.find_element(By.ID, "file").send_keys(str(inputs["rose"]))
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    Select(d.find_element(By.ID, "k")).select_by_value("auto")
+    _wait_attr(d, "results", "data-run", lambda v: v == "2")
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    _check_segment_page(d, inputs["rose"], "auto")
+    seg = gmmfast.segment(gmmfast.io.read_image(inputs["rose"]), "auto")
+    assert f"K = {seg.n_components} (chosen" in d.find_element(By.ID, "summary-text").text
+    box = d.find_element(By.ID, "criterion")
+    assert box.is_displayed()
+    rows = [[c.get_attribute("textContent") for c in r.find_elements(By.TAG_NAME, "td")]
+            for r in box.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert [r[0].split()[0] for r in rows] == [str(k) for k in seg.criterion]
+    assert [r[0] for r in rows if r[0].endswith("✓")] == [f"{seg.n_components} ✓"]
+    assert [r[3] for r in rows] == ["yes" if c.distinct else "no" for c in seg.criterion.values()]
+    assert f"less than {MAX_OVERLAP:g}" in box.find_element(By.TAG_NAME, "p").get_attribute("textContent")
     _no_script_errors(d)
 
 

@@ -90,12 +90,12 @@
     $("#binary-note").textContent = "(black: component " + r.background_component + ", the background)";
     $("#summary-title").textContent = info.name + " · " + info.width + " × " + info.height;
     const t = r.timings;
-    $("#summary-text").textContent = "K = " + r.n_components + (r.auto ? " (chosen by BIC)" : "") + ", " +
+    $("#summary-text").textContent = "K = " + r.n_components + (r.auto ? " (chosen: the largest K with distinct components)" : "") + ", " +
       ($("#features").selectedOptions[0] || {}).textContent + (run.params.smoothing > 0 ? ", smoothing " + run.params.smoothing : "") +
       " · segmented in " + GM.secs(t.segment) + " on the server";
     $("#zip").href = r.downloads["files.zip"];
     images.push(...renderComponents(r));
-    renderCriterion(r.criterion);
+    renderCriterion(r.criterion, r.n_components);
     status("", "");
     await GM.imagesLoaded(images);
     results.dataset.run = String(run.run);
@@ -134,17 +134,21 @@
     });
   }
 
-  function renderCriterion(criterion) {
+  function renderCriterion(criterion, chosen) {
     const box = $("#criterion");
     box.hidden = !criterion;
     if (!criterion) return;
     const tbody = box.querySelector("tbody");
     tbody.textContent = "";
-    const best = Object.keys(criterion).reduce((a, b) => (criterion[a] <= criterion[b] ? a : b));
+    const fixed = (v, digits) => (v === null ? "–" : v.toFixed(digits));
     Object.keys(criterion).forEach((k) => {
+      const c = criterion[k];
       const row = tbody.insertRow();
-      row.insertCell().textContent = k + (k === best ? " ✓" : "");
-      row.insertCell().textContent = criterion[k].toFixed(0);
+      row.insertCell().textContent = k + (Number(k) === chosen ? " ✓" : "");
+      row.insertCell().textContent = fixed(c.overlap, 3);
+      row.insertCell().textContent = c.min_share === null ? "–" : (100 * c.min_share).toFixed(1) + " %";
+      row.insertCell().textContent = c.distinct ? "yes" : "no";
+      row.insertCell().textContent = fixed(c.bic, 0);
     });
   }
 
