@@ -126,6 +126,7 @@ def pipelines() -> dict:
     out = {
         "gmmfast adaptive (default)": ("gmmfast", _gmmfast_maker()),
         "gmmfast mog2 (previous default)": ("gmmfast", _gmmfast_maker(method="mog2")),
+        "gmmfast knn": ("gmmfast", _gmmfast_maker(method="knn")),
         "gmmfast MOG2 class, OpenCV defaults": ("gmmfast", _gmmfast_mog2_maker(False)),
     }
     for med in (False, True):

@@ -36,6 +36,7 @@ _LAZY = {
     "GrabCutResult": "_grabcut",
     "BackgroundSubtractor": "_background",
     "BackgroundSubtractorMOG2": "_background",
+    "BackgroundSubtractorKNN": "_knn",
     "PixelGMM": "_batch_background",
     "PixelGMMPrediction": "_batch_background",
     "mean_background": "_batch_background",
@@ -67,6 +68,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from . import compat, data, io, maxflow, plotting, video
     from ._background import BackgroundSubtractor, BackgroundSubtractorMOG2
+    from ._knn import BackgroundSubtractorKNN
     from ._batch_background import (PixelGMM, PixelGMMPrediction, kmeans_background, mean_background,
                                     median_background, subtract)
     from ._grabcut import GrabCut, GrabCutResult, grabcut

@@ -42,6 +42,20 @@ def _threads_for(n_threads: int | None, n_pixels: int) -> int:
     return max(1, min(effective_n_threads(n_threads), n_pixels // _PIXELS_PER_THREAD))
 
 
+def _tuned_threads(model: Any, n_threads: int | None, n_pixels: int, caller: str) -> int:
+    """Threads for an online model's next call: ``n_threads``, or with None the count the
+    stream tuner of ``caller`` (kept on ``model``, one per method) picks by the calling
+    loop's pace."""
+    nt = _threads_for(n_threads, n_pixels)
+    if n_threads is None and nt > 1:
+        tuners = model.__dict__.setdefault("_tuners", {})
+        current = tuners.get(caller)
+        if current is None or current.max_threads != nt:
+            current = tuners[caller] = StreamThreadTuner(nt)
+        nt = current.next_threads()
+    return nt
+
+
 def _padded_state(k: int, fields: int, h: int, w: int) -> np.ndarray:
     """Zeroed MOG2 state: a (k, fields, h, w) float32 view, 64-byte aligned, whose modes
     start an odd number of cache lines past a multiple of 4096 bytes from each other.
@@ -397,16 +411,8 @@ class BackgroundSubtractorMOG2(Estimator):
                 f"{self.frame_shape_}; call reset() to start a model for the new size.")
 
     def _threads(self, n_pixels: int, caller: str, p: _MOG2Params) -> int:
-        """Threads for the next call: the user's count, or with n_threads=None the one the
-        stream tuner of ``caller`` picks by the calling loop's pace."""
-        nt = _threads_for(p.n_threads, n_pixels)
-        if p.n_threads is None and nt > 1:
-            tuners = self.__dict__.setdefault("_tuners", {})
-            current = tuners.get(caller)
-            if current is None or current.max_threads != nt:
-                current = tuners[caller] = StreamThreadTuner(nt)
-            nt = current.next_threads()
-        return nt
+        """Threads for the next call (see :func:`_tuned_threads`)."""
+        return _tuned_threads(self, p.n_threads, n_pixels, caller)
 
     def _alphas(self, n: int, lr: float, p: _MOG2Params) -> np.ndarray:
         """Learning rates of the next ``n`` frames."""
@@ -518,7 +524,8 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
     return m.view(np.bool_)  # the kernel writes 0/1
 
 
-_METHODS = ("adaptive", "mog2")
+_METHODS = ("adaptive", "mog2", "knn")
+_MODEL_ONLY = ("mog2", "knn")   # the model's mask, then the clean-up (no feedback)
 
 
 class BackgroundSubtractor(Estimator):
@@ -546,13 +553,17 @@ class BackgroundSubtractor(Estimator):
        scenes never blink, so there the pipeline is the plain tuned mixture.
 
     ``method="mog2"`` is steps 1 and 3 only (the recommended pipeline of earlier
-    versions).
+    versions).  ``method="knn"`` is step 3 on the mask of the non-parametric
+    :class:`~gmmfast.BackgroundSubtractorKNN` (OpenCV's KNN defaults, with this class's
+    ``history``, ``exclude_shadows`` and ``shadow_threshold``; its sampling frames are
+    drawn from a fixed seed, so the masks are the same run after run).
 
     Parameters
     ----------
-    method : {'adaptive', 'mog2'}
+    method : {'adaptive', 'mog2', 'knn'}
         Pipeline, see above.
     history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
+        (``knn`` reads only ``history``)
     n_components : int
         Most Gaussian modes per pixel (MOG2's ``n_mixtures``).
     exclude_shadows : bool
@@ -574,8 +585,8 @@ class BackgroundSubtractor(Estimator):
 
     Attributes
     ----------
-    model_ : BackgroundSubtractorMOG2
-        The underlying mixture model (after the first frame).
+    model_ : BackgroundSubtractorMOG2 or BackgroundSubtractorKNN
+        The underlying model (after the first frame).
     blink_ : ndarray (H, W) float32
         ``adaptive``: the blinking score of each pixel (after the first frame).
     """
@@ -603,7 +614,7 @@ class BackgroundSubtractor(Estimator):
         self.output = output
         self.n_threads = n_threads
 
-    def _build(self) -> BackgroundSubtractorMOG2:
+    def _build(self) -> Any:
         check_choice(self.method, "method", _METHODS)
         check_choice(self.output, "output", ("bool", "uint8"))
         check_bool(self.exclude_shadows, "exclude_shadows")
@@ -611,6 +622,11 @@ class BackgroundSubtractor(Estimator):
         _odd_size("closing_size", self.closing_size)
         check_int(self.radius, "radius", low=0, high=16)
         check_real(self.blink_threshold, "blink_threshold", low=0)
+        if self.method == "knn":
+            # imported here: _knn imports this module
+            from ._knn import BackgroundSubtractorKNN
+            return BackgroundSubtractorKNN(history=self.history, detect_shadows=bool(self.exclude_shadows),
+                                           shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
         var_min = check_real(self.var_min, "var_min", low=0, low_open=True)
         return BackgroundSubtractorMOG2(
             history=self.history, var_threshold=self.var_threshold,
@@ -641,7 +657,7 @@ class BackgroundSubtractor(Estimator):
         ndarray (H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
         model = self._model()
-        if self.method == "mog2":
+        if self.method in _MODEL_ONLY:
             raw = model.apply(frame, learning_rate=learning_rate)
             return self._output(self._clean(raw == 255))
         x = check_frame(frame)
@@ -651,7 +667,7 @@ class BackgroundSubtractor(Estimator):
     @exclusive
     def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
         """Foreground masks of a stack of frames, learnt in order: the same as :meth:`apply`
-        on each frame (``method='mog2'`` batches the model update, see
+        on each frame (``method='mog2'`` and ``'knn'`` batch the model update, see
         :meth:`BackgroundSubtractorMOG2.apply_many`; the feedback of ``'adaptive'`` needs
         each frame's result before the next).
 
@@ -666,7 +682,7 @@ class BackgroundSubtractor(Estimator):
         ndarray (T, H, W): bool, or uint8 0/255 with ``output='uint8'``.
         """
         model = self._model()
-        if self.method == "mog2":
+        if self.method in _MODEL_ONLY:
             raw = model.apply_many(frames, learning_rate=learning_rate)
             out = np.empty(raw.shape, dtype=bool)
             for i in range(raw.shape[0]):
@@ -681,8 +697,8 @@ class BackgroundSubtractor(Estimator):
             out[i] = self._adaptive_step(x, model.apply(x, learning_rate=learning_rate))
         return self._output(out)
 
-    def _model(self) -> BackgroundSubtractorMOG2:
-        """The mixture model, built from the parameters on first use."""
+    def _model(self) -> Any:
+        """The model (MOG2 or KNN), built from the parameters on first use."""
         if not hasattr(self, "model_"):
             self.model_ = self._build()
         return self.model_

@@ -9,6 +9,23 @@ from pathlib import Path
 from typing import IO, Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of a new file under the process's umask (what open() would give), read once
+#: at import: the temporary files of mkstemp are private (0600) and keep that mode when renamed.
+FILE_MODE = 0o666 & ~_umask()
+
+
+def publish_mode(path: str | os.PathLike) -> None:
+    """Give a temporary file the permissions a file created by open() would have."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, FILE_MODE)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
@@ -24,6 +41,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

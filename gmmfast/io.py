@@ -41,7 +41,8 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     FileNotFoundError
         If the path does not exist.
     ValueError
-        If the file is not an image Pillow can read.
+        If the file is not an image Pillow can read; the message says what
+        it holds instead (text, a video, a damaged image, ...).
     """
     Image = _pillow()
     if isinstance(source, (str, os.PathLike)):
@@ -69,8 +70,23 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
             else:
                 arr = np.asarray(img.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"cannot read {name!r} as an image: {exc}") from exc
+        raise ValueError(_unreadable(source, name, exc)) from exc
     return np.array(arr)  # writable, owns its data
+
+
+def _unreadable(source, name: str, exc: BaseException) -> str:
+    """Why Pillow could not read ``source``, from what the file holds."""
+    from . import _sniff
+
+    try:
+        content = _sniff.sniff(source) if isinstance(source, (str, os.PathLike)) else None
+    except OSError:
+        content = None
+    if content is None or content.kind == _sniff.UNKNOWN:
+        return f"{name!r} is not an image file Pillow can read ({exc})"
+    if content.kind in (_sniff.TEXT, _sniff.EMPTY, _sniff.VIDEO):
+        return f"{name!r} is {content.describe()}, not an image"
+    return f"{name!r} is a damaged or truncated {content.format} image ({exc})"
 
 
 def write_image(path: PathLike, image: np.ndarray) -> Path:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
+
 __all__ = ["plot_segmentation", "component_variances"]
 
 
@@ -74,6 +76,23 @@ def _grey_panel(ax, seg) -> None:
     ax.legend(fontsize="small")
 
 
+def _labels_panel(ax, seg, grey: bool) -> None:
+    """The labels in the colours the other panel uses for the same components: for grey images
+    the palette of the fitted curves over the image, for colour images each component's mean colour."""
+    if grey:
+        ax.imshow(seg.overlay(0.45), interpolation="nearest")
+        ax.set_title(f"Labels (K = {seg.n_components}, {seg.features})")
+    else:
+        from ._segmentation import _to_uint8
+
+        painted = _to_uint8(seg.segmented_image())
+        if painted.ndim == 3 and painted.shape[2] == 4:
+            painted = painted[..., :3]
+        ax.imshow(painted, interpolation="nearest")
+        ax.set_title(f"Components in their mean colours (K = {seg.n_components}, {seg.features})")
+    ax.set_axis_off()
+
+
 def _colour_panel(ax, seg) -> None:
     """The components' mean colours as bars whose lengths are the mixture weights."""
     w = np.asarray(seg.model.weights_, dtype=np.float64)
@@ -120,10 +139,11 @@ def _criterion_panel(ax, seg) -> None:
 def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str | None = None):
     """A figure describing a :class:`~gmmfast.Segmentation`.
 
-    Shows the overlay of the labels on the image and: for grey images the
-    intensity histogram with the fitted Gaussians drawn over it; for colour
-    images the components' mean colours with their weights, and, when K was
-    chosen automatically, each candidate K's largest component overlap
+    Shows the labels and: for grey images the intensity histogram with the
+    fitted Gaussians drawn over it (the labels drawn over the image in the
+    curves' colours); for colour images the components' mean colours with
+    their weights (the labels painted in the same mean colours), and, when K
+    was chosen automatically, each candidate K's largest component overlap
     against the threshold that decided.
 
     Parameters
@@ -147,9 +167,7 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
     axes = fig.subplots(1, len(panels))
     for ax, kind in zip(np.atleast_1d(axes), panels):
         if kind == "overlay":
-            ax.imshow(seg.overlay(0.45), interpolation="nearest")
-            ax.set_title(f"Labels (K = {seg.n_components}, {seg.features})")
-            ax.set_axis_off()
+            _labels_panel(ax, seg, grey)
         elif kind == "grey":
             _grey_panel(ax, seg)
         elif kind == "colours":
@@ -158,8 +176,9 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
             _criterion_panel(ax, seg)
     if title:
         fig.suptitle(title)
-    if path is not None:
+    if path is not None:  # written under a temporary name and renamed (no partial figure)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        fmt = path.suffix[1:].lower() or "png"
+        with atomic_write(path) as fh:
+            fig.savefig(fh, format=fmt, dpi=100)
     return fig

@@ -18,20 +18,34 @@ frame at a time (a video never needs to fit in memory); :func:`read_video`
 returns a (T, H, W[, 3]) array.  :func:`write_video` / :class:`VideoWriter`
 write GIF or MP4 (also AVI, MOV, MKV, WebM) from uint8 or bool frames.
 
+The kind of file is recognised from its content, not its name: a text file,
+an empty file or a still photo given as a video raises ValueError saying
+what it is, and only a real video container asks for FFmpeg.  Files are
+written under a temporary name and renamed when complete, so an interrupted
+write never leaves a partial file (nor replaces an older one).
+
 Errors: a missing path raises FileNotFoundError; a file that is not a video
 (or is corrupt) raises ValueError naming the file; a video or folder with no
-frames raises ValueError.
+frames raises ValueError; a video that ends before the frames its header
+declares (a truncated or damaged file) raises ValueError when the reading
+gets there, saying after how many frames -- ``max_frames`` reads the frames
+before the damage.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import struct
+import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Union
 
 import numpy as np
 
+from . import _sniff
+from ._files import atomic_write, publish_mode
 from .io import _pillow_image
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -41,6 +55,8 @@ __all__ = ["VideoReader", "VideoWriter", "iter_frames", "read_video", "write_vid
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 _PILLOW_VIDEO = (".gif", ".apng", ".tif", ".tiff", ".webp")
 _FFMPEG_OUT = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+# what Pillow raises on a damaged or cut-short file (a cut GIF can fail with IndexError/struct.error)
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -87,15 +103,12 @@ def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
 
 
 def _ffmpeg_error(name: str, text: str) -> str:
-    """A one-line message from FFmpeg's error output."""
+    """A one-line message from FFmpeg's error output (its first log line, without the banner)."""
     if "does not contain any stream" in text or "no video stream" in text.lower():
         return f"{name!r} contains no frames (no video stream)."
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    detail = next((ln for ln in lines if name in ln and ":" in ln and "Input #" not in ln), None)
-    if detail is None:
-        detail = lines[0] if lines else "unknown FFmpeg error"
-    else:
-        detail = detail.split(name, 1)[-1].lstrip(": '")
+    logged = [re.sub(r"^\[[^\]]*\]\s*", "", ln) for ln in lines if ln.startswith("[")]
+    detail = logged[0] if logged else (lines[0] if lines else "unknown FFmpeg error")
     return f"cannot read {name!r} as a video: {detail}"
 
 
@@ -132,21 +145,20 @@ class VideoReader:
     """
 
     def __init__(self, source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> None:
-        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer))
+                                       or max_frames < 1):
             raise ValueError(f"max_frames must be None or a positive integer, got {max_frames!r}.")
         self.path = Path(source)
         self.grey = bool(grey)
         self.max_frames = None if max_frames is None else int(max_frames)
         self.fps: float | None = None
         self.n_frames: int | None = None
+        #: how the file is cut short of the size its header declares, or None (see module doc)
+        self.truncation: str | None = None
+        self._declared: int | None = None  # frames the container declares, when it does
         if not self.path.exists():
             raise FileNotFoundError(f"no such video file or folder: {str(self.path)!r}")
-        if self.path.is_dir():
-            self._gen = self._folder_frames()
-        elif self.path.suffix.lower() in _PILLOW_VIDEO:
-            self._gen = self._pillow_frames()
-        else:
-            self._gen = self._ffmpeg_frames()
+        self._gen = self._folder_frames() if self.path.is_dir() else self._file_frames()
         try:
             self._first = next(self._gen)
         except StopIteration:
@@ -155,6 +167,28 @@ class VideoReader:
         if self.max_frames is not None and self.n_frames is not None:
             self.n_frames = min(self.n_frames, self.max_frames)
         self._closed = False
+
+    def _file_frames(self) -> Iterator[np.ndarray]:
+        """Frames of a file, by a decoder chosen from its content."""
+        name = str(self.path)
+        content = _sniff.sniff(self.path)
+        if content.kind in (_sniff.TEXT, _sniff.EMPTY):
+            raise ValueError(f"{name!r} is {content.describe()}, not a video.")
+        if content.kind == _sniff.IMAGE and not content.animated:
+            raise ValueError(f"{name!r} is {content.describe()}, a still picture, not a video; "
+                             "give a video file or a folder of frames.")
+        self.truncation = _sniff.truncation(self.path, content)
+        if content.kind == _sniff.IMAGE:
+            return self._pillow_frames()
+        if content.kind == _sniff.UNKNOWN:
+            try:
+                _ffmpeg()
+            except ImportError:
+                raise ValueError(f"{name!r} is not a video format gmmfast reads without FFmpeg (GIF, APNG, TIFF, "
+                                 "WebP); if it is an MP4/AVI/... video, pip install 'gmmfast[video]'.") from None
+        self._declared = _sniff.declared_frames(self.path, content)
+        self.n_frames = self._declared
+        return self._ffmpeg_frames()
 
     # -- the three kinds of source -------------------------------------------
     def _folder_frames(self) -> Iterator[np.ndarray]:
@@ -186,20 +220,25 @@ class VideoReader:
         name = str(self.path)
         try:
             img = Image.open(self.path)
-        except (OSError, SyntaxError, ValueError) as exc:
+        except _PILLOW_ERRORS as exc:
             raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
         with img:
-            self.n_frames = int(getattr(img, "n_frames", 1))
+            if self.truncation is None:
+                self.n_frames = self._declared = int(getattr(img, "n_frames", 1))
             duration = img.info.get("duration")
             if duration:
                 self.fps = 1000.0 / float(duration)
+            count = 0
             try:
                 for frame in ImageSequence.Iterator(img):
                     mode = "RGBA" if frame.mode in ("RGBA", "LA", "PA") else "RGB"
                     arr = np.asarray(frame.convert(mode))
                     yield _to_rgb_or_grey(np.array(arr), self.grey, name)
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+                    count += 1
+            except _PILLOW_ERRORS as exc:
+                if count == 0:
+                    raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+                raise self._ended_early(count, str(exc)) from exc
 
     def _ffmpeg_frames(self) -> Iterator[np.ndarray]:
         ffmpeg = _ffmpeg()
@@ -209,6 +248,9 @@ class VideoReader:
             try:
                 meta = next(reader)
             except (OSError, RuntimeError, StopIteration) as exc:
+                if self.truncation is not None:
+                    raise ValueError(f"cannot read {name!r}: {self.truncation}, and no frame can be decoded "
+                                     "from what is there (the file is truncated).") from exc
                 raise ValueError(_ffmpeg_error(name, str(exc))) from exc
             w, h = meta["size"]
             self.fps = float(meta["fps"]) if meta.get("fps") else None
@@ -219,7 +261,7 @@ class VideoReader:
                 except StopIteration:
                     return
                 except (OSError, RuntimeError) as exc:
-                    raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+                    raise ValueError(_ffmpeg_error(name, str(exc))) from exc
                 if len(raw) != nbytes:
                     return
                 frame = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
@@ -238,13 +280,29 @@ class VideoReader:
             yield first
             count = 1
         try:
-            for frame in self._gen:
-                if self.max_frames is not None and count >= self.max_frames:
-                    break
+            # stop at max_frames before decoding one frame more: the frames after it may be the damaged ones
+            while self.max_frames is None or count < self.max_frames:
+                try:
+                    frame = next(self._gen)
+                except StopIteration:
+                    if self.truncation is not None or (self._declared is not None and count < self._declared):
+                        raise self._ended_early(count) from None
+                    return
                 yield frame
                 count += 1
         finally:
             self._gen.close()
+
+    def _ended_early(self, count: int, detail: str = "") -> ValueError:
+        """The error for a video whose frames end before the file says they do."""
+        name = str(self.path)
+        if self._declared is not None and count < self._declared:
+            what = f"after {count} of the {self._declared} frames it declares"
+        else:
+            what = f"after {count} frame(s)"
+        why = self.truncation or detail or "the file is damaged"
+        return ValueError(f"{name!r} ends {what} ({why}); it is truncated or damaged: pass "
+                          f"max_frames={count} to read only the frames before the damage.")
 
     def close(self) -> None:
         """Release the file (also done when iteration ends)."""
@@ -310,10 +368,14 @@ class VideoWriter:
     Frames are uint8 H x W (grey) or H x W x 3 (RGB), or bool masks (written
     as 0/255), all of one shape.  FFmpeg files of odd width or height are
     padded by one black row/column (H.264 needs even sizes).  A GIF frame equal
-    to the one before gets its corner pixel changed by one grey level, so GIF
-    writers do not merge the two and the frame count is kept.
+    to the one before (after quantisation) gets its corner pixel changed, so
+    GIF writers do not merge the two and the frame count is kept.  RGB GIF
+    frames are quantised as they are written, so :meth:`close` only encodes.
 
-    Use as a context manager, or call :meth:`close`.
+    The file is written under a temporary name beside ``path`` and renamed
+    to ``path`` by :meth:`close`: until then (and if the writing fails or is
+    interrupted) ``path`` is untouched.  Use as a context manager, or call
+    :meth:`close`.
     """
 
     def __init__(self, path: PathLike, fps: float = 10.0, *, quality: int = 8) -> None:
@@ -335,8 +397,9 @@ class VideoWriter:
             )
         self._shape = None
         self._frames: list = []
-        self._prev = None
+        self._prev: bytes | None = None
         self._pipe = None
+        self._tmp: Path | None = None
         self.n_written = 0
         self._closed = False
 
@@ -347,19 +410,31 @@ class VideoWriter:
         arr = _frame_for_writing(frame, self._shape, self.path)
         if self._shape is None:
             self._shape = arr.shape
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             if self._kind == "ffmpeg":
                 self._open_pipe(arr)
         if self._kind == "gif":
-            if self._prev is not None and np.array_equal(arr, self._prev):
-                arr = arr.copy()
-                arr.flat[0] ^= 1  # keep the frame distinct from the previous one
-            self._prev = arr
-            Image, _ = _pillow()
-            self._frames.append(Image.fromarray(arr))
+            self._frames.append(self._gif_frame(arr))
         else:
             self._pipe.send(arr)
         self.n_written += 1
+
+    def _gif_frame(self, arr: np.ndarray):
+        """The Pillow image GIF stores for ``arr``: grey as it is, RGB quantised to an adaptive palette
+        (what Pillow's GIF encoder does itself), kept distinct from the frame before."""
+        Image, _ = _pillow()
+        img = Image.fromarray(arr)
+        if img.mode == "RGB":
+            img = img.convert("P", palette=Image.Palette.ADAPTIVE)
+        data = img.tobytes() + (bytes(img.getpalette() or ()) if img.mode == "P" else b"")
+        if data == self._prev:
+            # Pillow's GIF encoder merges a frame equal to the one before into it; move one corner
+            # pixel to the neighbouring grey level / palette entry so the frame count is kept
+            img = img.copy()
+            value = img.getpixel((0, 0))
+            img.putpixel((0, 0), value ^ 1)
+            data = img.tobytes() + (bytes(img.getpalette() or ()) if img.mode == "P" else b"")
+        self._prev = data
+        return img
 
     def _open_pipe(self, arr: np.ndarray) -> None:
         ffmpeg = _ffmpeg()
@@ -367,8 +442,14 @@ class VideoWriter:
         out_params = []
         if h % 2 or w % 2:
             out_params = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+        # FFmpeg writes a temporary file with the same extension (it picks the container by it)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
+                                   dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
         self._pipe = ffmpeg.write_frames(
-            str(self.path),
+            str(self._tmp),
             (w, h),
             pix_fmt_in="gray" if arr.ndim == 2 else "rgb24",
             fps=self.fps,
@@ -380,7 +461,7 @@ class VideoWriter:
         self._pipe.send(None)  # start ffmpeg
 
     def close(self) -> None:
-        """Finish the file.  Raises ValueError if no frame was written."""
+        """Finish the file and put it in place.  Raises ValueError if no frame was written."""
         if self._closed:
             return
         self._closed = True
@@ -388,12 +469,32 @@ class VideoWriter:
             raise ValueError(f"no frames were written to {str(self.path)!r}.")
         if self._kind == "gif":
             first, rest = self._frames[0], self._frames[1:]
-            first.save(
-                self.path, save_all=True, append_images=rest, duration=max(1, int(round(1000.0 / self.fps))), loop=0
-            )
             self._frames = []
+            with atomic_write(self.path) as fh:
+                first.save(fh, format="GIF", save_all=True, append_images=rest,
+                           duration=max(1, int(round(1000.0 / self.fps))), loop=0)
         else:
-            self._pipe.close()
+            try:
+                self._pipe.close()
+                publish_mode(self._tmp)
+                os.replace(self._tmp, self.path)
+            finally:
+                self._discard_tmp()
+
+    def abandon(self) -> None:
+        """Stop without writing ``path`` (the temporary file is removed)."""
+        self._closed = True
+        self._frames = []
+        if self._pipe is not None:
+            with contextlib.suppress(Exception):
+                self._pipe.close()
+        self._discard_tmp()
+
+    def _discard_tmp(self) -> None:
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            self._tmp = None
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -402,12 +503,7 @@ class VideoWriter:
         if exc_type is None:
             self.close()
         else:  # do not mask the original error
-            self._closed = True
-            if self._pipe is not None:
-                try:
-                    self._pipe.close()
-                except Exception:
-                    pass
+            self.abandon()
 
 
 def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float = 10.0, *, quality: int = 8) -> Path:

@@ -118,6 +118,117 @@ def pytest_report_header(config):
     return f"gmmfast imported from: {GMMFAST_DIR}"
 
 
+@pytest.fixture
+def interrupt_cli():
+    """``interrupt_cli(args, cwd, when=b"masking")`` runs ``python -m gmmfast *args`` with its stderr on a
+    terminal (so it draws its progress line), sends it Ctrl-C (SIGINT) once ``when`` shows in that
+    progress, and returns (exit status, what the terminal showed).  Skips where there is no pty."""
+    pty = pytest.importorskip("pty")
+    import select
+    import signal
+    import subprocess
+    import time
+
+    def run(args, cwd, when: bytes, timeout: float = 300.0):
+        master, slave = pty.openpty()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        proc = subprocess.Popen([sys.executable, "-m", "gmmfast", *args], cwd=cwd, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        shown, sent, deadline = b"", False, time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # the child closed the terminal
+                        break
+                    if not chunk:
+                        break
+                    shown += chunk
+                if not sent and when in shown:
+                    proc.send_signal(signal.SIGINT)
+                    sent = True
+                if proc.poll() is not None and not ready:
+                    break
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+        assert sent, f"the progress never showed {when!r}: {shown[-500:]!r}"
+        return status, shown.decode(errors="replace")
+
+    return run
+
+
+class ReadOnlyFolder:
+    """An existing folder holding an earlier result (``earlier.png``) that the run may not write into."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def assert_refused(self, status: int, err: str) -> None:
+        """The run exited 1 with one line naming the folder and why, and left the folder as it was."""
+        lines = err.strip().splitlines()
+        assert status == 1 and len(lines) == 1 and "Traceback" not in err, err
+        assert f"cannot write to the output folder {self.path}: permission denied" in lines[0], lines[0]
+        assert sorted(p.name for p in self.path.iterdir()) == ["earlier.png"]
+        assert (self.path / "earlier.png").read_bytes() == b"an earlier result"
+
+
+def _deny_writes_in(folder: Path, monkeypatch) -> None:
+    """Make creating, renaming or removing entries directly in ``folder`` raise PermissionError (EACCES),
+    as the kernel does for a non-root user in a folder without write permission."""
+    import builtins
+    import errno
+
+    def check(path) -> None:
+        if isinstance(path, (str, bytes, os.PathLike)) and Path(os.path.abspath(os.fsdecode(path))).parent == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
+
+    def guard(fn, positions):
+        def call(*args, **kwargs):
+            for i in positions:
+                if i < len(args):
+                    check(args[i])
+            return fn(*args, **kwargs)
+        return call
+
+    for name, positions in (("mkdir", (0,)), ("rmdir", (0,)), ("unlink", (0,)), ("remove", (0,)),
+                            ("rename", (0, 1)), ("replace", (0, 1)), ("symlink", (1,)), ("link", (1,))):
+        monkeypatch.setattr(os, name, guard(getattr(os, name), positions))
+    real_os_open, real_open = os.open, builtins.open
+
+    def os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            check(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            check(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(builtins, "open", open_)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, monkeypatch):
+    """A :class:`ReadOnlyFolder`: permission bits r-x for everyone.  Root ignores them, so under root
+    the writes into it are refused by :func:`_deny_writes_in` instead."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    (folder / "earlier.png").write_bytes(b"an earlier result")
+    folder.chmod(0o555)
+    if getattr(os, "geteuid", lambda: -1)() == 0:
+        _deny_writes_in(folder, monkeypatch)
+    yield ReadOnlyFolder(folder)
+    folder.chmod(0o755)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _single_threaded_blas():
     """scikit-learn/NumPy references run with one BLAS thread: on a 2-core CI machine the

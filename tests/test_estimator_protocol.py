@@ -25,6 +25,7 @@ ESTIMATORS = [
     lambda: gmmfast.GaussianMixture(),
     lambda: gmmfast.PixelGMM(),
     lambda: gmmfast.BackgroundSubtractorMOG2(),
+    lambda: gmmfast.BackgroundSubtractorKNN(),
     lambda: gmmfast.BackgroundSubtractor(),
     lambda: gmmfast.GrabCut(),
 ]

@@ -234,15 +234,18 @@ def test_alpha_expansion_never_worse_than_argmin(unary, lam):
 # --------------------------------------------------------------------------- video
 
 
+@pytest.mark.parametrize("model, pipeline", [("BackgroundSubtractorMOG2", "adaptive"),
+                                              ("BackgroundSubtractorKNN", "knn")])
 @given(frames=arrays(ndim_range=(2, 5), max_side=5), lr=st.sampled_from([-1, 0, 0.5, 1, 2, float("nan")]))
-def test_mog2_any_frames(frames, lr):
+def test_online_subtractors_any_frames(model, pipeline, frames, lr):
     before = _unchanged(frames)
-    sub = gmmfast.BackgroundSubtractorMOG2()
+    sub = getattr(gmmfast, model)()
     masks = _call(sub.apply_many, frames, learning_rate=lr)
     _assert_same(before, frames)
     if masks is not None:
         assert masks.dtype == np.uint8 and set(np.unique(masks)) <= {0, 127, 255}
-    mask = _call(gmmfast.BackgroundSubtractor().apply, frames)
+        assert masks.shape == np.asarray(frames).shape[:3]
+    mask = _call(gmmfast.BackgroundSubtractor(method=pipeline).apply, frames)
     if mask is not None:
         assert mask.dtype == bool and mask.shape == np.asarray(frames).shape[:2]
 

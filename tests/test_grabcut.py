@@ -499,7 +499,8 @@ def test_bad_parameters():
                     (dict(n_components=0), ValueError), (dict(n_components=1000), ValueError),
                     (dict(n_components=True), TypeError), (dict(gamma=-1.0), ValueError),
                     (dict(gamma=np.inf), ValueError), (dict(gamma="a"), TypeError),
-                    (dict(connectivity=6), ValueError), (dict(n_threads=0), ValueError)]:
+                    (dict(connectivity=6), ValueError), (dict(n_threads=0), ValueError),
+                    (dict(box_prior="yes"), TypeError)]:
         with pytest.raises(exc):
             grabcut(img, rect=rect, **kw)
 
@@ -577,3 +578,63 @@ def test_demo_step(tmp_path):
     assert len(lines) == 1 and "grabcut" in lines[0]
     assert (tmp_path / "grabcut_mask.png").exists() and (tmp_path / "grabcut_cutout.png").exists()
 
+
+
+# --------------------------------------------------------------------------- box-tightness check
+
+def _cover(fg, rect):
+    """Shares of the box's rows and columns that hold foreground (plain NumPy)."""
+    x, y, w, h = rect
+    f = fg[y:y + h, x:x + w]
+    return f.any(axis=1).mean(), f.any(axis=0).mean()
+
+
+def _fit(img, rect, seeding):
+    return GrabCut(box_prior=False, n_threads=1)._fit_engine(img, rect, None, seeding).foreground
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_box_prior_keeps_the_seeding_that_reaches_more_of_the_box(seed):
+    # a box far larger than the object: the foreground reaches about half of its rows, so the check runs
+    img, obj, _ = scene(seed=seed)
+    H, W = obj.shape
+    rect = (4, 4, W - 8, H - 8)
+    ob, km = _fit(img, rect, "orchard-bouman"), _fit(img, rect, "kmeans")
+    c_ob, c_km = _cover(ob, rect), _cover(km, rect)
+    assert min(c_ob) < G.TIGHT_COVER
+    expected = km if np.mean(c_km) > np.mean(c_ob) + G.TIGHT_GAIN else ob
+    np.testing.assert_array_equal(GrabCut(n_threads=1).fit(img, rect=rect).foreground_, expected)
+    np.testing.assert_array_equal(GrabCut(box_prior=False, n_threads=1).fit(img, rect=rect).foreground_, ob)
+
+
+def test_box_prior_rerun_replaces_a_cut_that_misses_rows(monkeypatch):
+    img, obj, rect = scene(seed=0)
+    calls = []
+    real = GrabCut._fit_engine
+
+    def fit_engine(self, image, rect_, mask, seeding):
+        engine = real(self, image, rect_, mask, seeding)
+        calls.append(seeding)
+        if seeding == "orchard-bouman":        # lose the object's upper half, as person4 loses its head
+            x, y, w, h = rect_
+            engine._alpha.reshape(obj.shape)[: y + h // 2] = 0
+        return engine
+
+    monkeypatch.setattr(GrabCut, "_fit_engine", fit_engine)
+    fg = GrabCut(n_threads=1).fit(img, rect=rect).foreground_
+    assert calls == ["orchard-bouman", "kmeans"]
+    assert iou(fg, obj) > 0.95
+    calls.clear()
+    GrabCut(box_prior=False, n_threads=1).fit(img, rect=rect)
+    assert calls == ["orchard-bouman"]
+
+
+def test_kmeans_seeding_clusters_distinct_colours():
+    rng = np.random.default_rng(0)
+    centres = np.array([[20, 30, 40], [200, 40, 60], [40, 220, 90]])
+    X = np.clip(np.repeat(centres, 300, axis=0) + rng.normal(0, 4, (900, 3)), 0, 255).astype(np.uint8)
+    labels = G._kmeans_labels(X, 3)
+    for k in range(3):                      # each true cluster is one k-means cluster
+        assert len(np.unique(labels[300 * k:300 * (k + 1)])) == 1
+    assert len(np.unique(labels)) == 3
+    assert G._kmeans_labels(X[:2], 3).shape == (2,)      # fewer rows than clusters

@@ -131,15 +131,15 @@ def test_no_collapse(scores, mode):
 
 # --------------------------------------------------------------------------- issue 16 goals
 
-@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: box mean IoU is about +0.01 over OpenCV, "
+@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: box mean IoU is about +0.016 over OpenCV, "
                                        "not +0.03 (bench/RESULTS.md, GrabCut)")
 def test_box_mean_iou_beats_opencv_by_003(scores):
     ours, opencv = _arrays(scores, "box")
     assert ours.mean() >= opencv.mean() + 0.03, (ours.mean(), opencv.mean())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: person4 and 24077 are more than 0.03 "
-                                       "below OpenCV (bench/RESULTS.md, GrabCut)")
+@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: 24077 is more than 0.03 below OpenCV "
+                                       "(bench/RESULTS.md, GrabCut)")
 def test_box_no_image_more_than_003_below_opencv(scores):
     assert not _below(scores, "box", 0.03)
 

@@ -186,4 +186,4 @@ def test_pipeline_batches_equal_frame_by_frame(video, output):
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(a.background_image(), b.background_image())
     with pytest.raises(ValueError, match="method"):
-        gmmfast.BackgroundSubtractor(method="knn").apply_many(frames[:2])
+        gmmfast.BackgroundSubtractor(method="gsoc").apply_many(frames[:2])

@@ -37,8 +37,12 @@ def _fitted_models():
     mog.apply_many(frames[:8])
     rec = gmmfast.BackgroundSubtractor()
     rec.apply_many(frames[:8])
+    knn = gmmfast.BackgroundSubtractorKNN(history=50, n_samples=3)
+    knn.apply_many(frames[:8])
+    rec_knn = gmmfast.BackgroundSubtractor(method="knn", history=50)
+    rec_knn.apply_many(frames[:8])
     cut = gmmfast.GrabCut(max_iter=2).fit(frames[0], rect=(4, 3, 20, 12))
-    return X, frames, models + [mog, rec, cut]
+    return X, frames, models + [mog, rec, knn, rec_knn, cut]
 
 
 def _same_behaviour(a, b, X, frames):

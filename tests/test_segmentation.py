@@ -487,7 +487,7 @@ def test_nan_in_float_image():
 def test_non_image_file_and_missing_file(tmp_path):
     p = tmp_path / "notes.png"
     p.write_text("this is not an image")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="notes.png' is a text file, not an image"):
         segment(p, 2)
     with pytest.raises(FileNotFoundError):
         segment(tmp_path / "missing.png", 2)

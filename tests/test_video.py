@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,160 @@ def test_writer_errors(tmp_path):
         w.write(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="max_frames"):
         VideoReader(tmp_path / "y.gif", max_frames=0)
+
+
+# ----------------------------------------------------------------------------- wrong kinds, truncation
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("notes.mp4", b"a shopping list\nmilk\n", "is a text file, not a video"),
+    ("notes.gif", "caf\u00e9 na\u00efve r\u00e9sum\u00e9\n".encode() * 10, "is a text file, not a video"),
+    ("blank.avi", b"", "is an empty file, not a video"),
+])
+def test_wrong_kind_of_file_is_named_by_its_content(tmp_path, name, content, expected):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=expected):
+        VideoReader(tmp_path / name)
+
+
+def test_still_picture_is_not_a_video(tmp_path):
+    from gmmfast.io import write_image
+
+    for ext, kind in ((".jpg", "JPEG"), (".png", "PNG"), (".mp4", "PNG")):  # the content decides, not the name
+        path = tmp_path / f"still{ext}"
+        write_image(tmp_path / f"tmp{'.jpg' if kind == 'JPEG' else '.png'}", np.zeros((8, 8, 3), np.uint8))
+        (tmp_path / f"tmp{'.jpg' if kind == 'JPEG' else '.png'}").rename(path)
+        with pytest.raises(ValueError, match=f"is a {kind} image, a still picture, not a video"):
+            VideoReader(path)
+
+
+def test_text_file_without_ffmpeg_is_not_reported_as_needing_it(tmp_path, monkeypatch):
+    import gmmfast.video as video
+
+    def no_ffmpeg():
+        raise ImportError("needs imageio-ffmpeg")
+
+    monkeypatch.setattr(video, "_ffmpeg", no_ffmpeg)
+    (tmp_path / "notes.mkv").write_text("hello")
+    with pytest.raises(ValueError, match="text file, not a video"):
+        VideoReader(tmp_path / "notes.mkv")
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="not a video format gmmfast reads without FFmpeg"):
+        VideoReader(tmp_path / "blob.bin")
+    avi = tmp_path / "real.avi"
+    avi.write_bytes(b"RIFF\x00\x01\x00\x00AVI LIST" + bytes(100))
+    with pytest.raises(ImportError, match="imageio-ffmpeg"):  # a real video container does need it
+        VideoReader(avi)
+
+
+def test_gif_cut_in_half_says_where_it_ends(tmp_path):
+    frames = _palette_frames(n=12, h=40, w=48)
+    whole = write_video(tmp_path / "whole.gif", frames)
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    reader = VideoReader(cut)
+    assert reader.truncation is not None and "GIF trailer" in reader.truncation
+    got = []
+    with pytest.raises(ValueError, match=r"'.*cut.gif' ends after (\d+) frame.*max_frames=\1 ") as info:
+        for f in reader:
+            got.append(f)
+    n = int(str(info.value).split("ends after ")[1].split()[0])
+    assert n == len(got) and 0 < n < 12
+    np.testing.assert_array_equal(np.stack(got), read_video(whole)[:n])
+    assert read_video(cut, max_frames=n).shape[0] == n  # the frames before the damage are readable
+
+
+@pytest.mark.parametrize("ext", [".avi", ".mp4", ".mkv"])
+def test_truncated_ffmpeg_video(tmp_path, ext):
+    pytest.importorskip("imageio_ffmpeg")
+    frames = np.random.default_rng(0).integers(0, 255, (40, 32, 48, 3), dtype=np.uint8)
+    whole = write_video(tmp_path / f"whole{ext}", frames)
+    assert VideoReader(whole).truncation is None
+    assert read_video(whole).shape[0] == 40
+    cut = tmp_path / f"cut{ext}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    try:
+        reader = VideoReader(cut)
+    except ValueError as exc:  # the header is past the cut (an MP4 whose index is at its end)
+        assert "truncated" in str(exc) and "bytes its header declares" in str(exc)
+        return
+    assert "bytes its header declares" in reader.truncation
+    with pytest.raises(ValueError, match=r"ends after \d+ .*max_frames="):
+        list(reader)
+
+
+def test_avi_that_declares_more_frames_than_it_holds(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    import struct
+
+    frames = np.random.default_rng(1).integers(0, 255, (20, 32, 48, 3), dtype=np.uint8)
+    data = bytearray(write_video(tmp_path / "a.avi", frames).read_bytes())
+    assert struct.unpack("<I", data[48:52])[0] == 20  # the header's frame count
+    assert VideoReader(tmp_path / "a.avi").n_frames == 20
+    data[48:52] = struct.pack("<I", 30)
+    (tmp_path / "b.avi").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="ends after 20 of the 30 frames it declares"):
+        read_video(tmp_path / "b.avi")
+    assert read_video(tmp_path / "b.avi", max_frames=20).shape[0] == 20
+
+
+# ----------------------------------------------------------------------------- safe writing
+
+
+@pytest.mark.parametrize("ext", [".gif", ".mp4"])
+def test_interrupted_writing_leaves_the_old_file(tmp_path, ext):
+    if ext == ".mp4":
+        pytest.importorskip("imageio_ffmpeg")
+    path = write_video(tmp_path / f"v{ext}", np.zeros((3, 16, 16), np.uint8))
+    old = path.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        with VideoWriter(path) as w:
+            for i in range(5):
+                w.write(np.full((16, 16), 40 * i, np.uint8))
+                assert path.read_bytes() == old  # nothing replaced while writing
+            raise KeyboardInterrupt
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary file left
+    write_video(path, np.full((4, 16, 16), 200, np.uint8))
+    assert read_video(path, grey=True).shape[0] == 4
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as open() would create it
+
+
+def test_interrupted_gif_encoding_leaves_the_old_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = write_video(tmp_path / "v.gif", np.zeros((3, 16, 16), np.uint8))
+    old = path.read_bytes()
+    real_save = Image.Image.save
+
+    def save_then_interrupt(self, fp, *args, **kwargs):
+        real_save(self, fp, *args, **kwargs)  # the whole GIF written ...
+        raise KeyboardInterrupt  # ... and Ctrl-C before close() returns
+
+    monkeypatch.setattr(Image.Image, "save", save_then_interrupt)
+    w = VideoWriter(path)
+    for i in range(5):
+        w.write(np.full((16, 16), 40 * i, np.uint8))
+    with pytest.raises(KeyboardInterrupt):
+        w.close()
+    assert path.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_gif_keeps_frames_equal_after_quantisation(tmp_path):
+    # two RGB frames that differ only below the palette's resolution: equal once quantised
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    frames = [a, a, a.copy(), a]
+    frames[2][5, 5] ^= 1
+    path = write_video(tmp_path / "same.gif", np.stack(frames))
+    assert read_video(path).shape[0] == 4
 
 
 # ----------------------------------------------------------------------------- the built-in clip

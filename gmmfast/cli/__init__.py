@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
+import os
+
+from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, error, user_message
 
 # Subcommand modules, in the order ``gmmfast --help`` lists them.  A module
 # that is not present in this build is left out.
@@ -30,20 +32,29 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level argument parser with every available subcommand."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="gmmfast",
-        description="Fast Gaussian-mixture image work: mixture fitting, segmentation, "
-        "background subtraction and GrabCut.",
+        description="Fast Gaussian-mixture image work: segmentation, background subtraction and GrabCut. "
+                    f"segment, bgsub and grabcut write their files into a folder (-o, default: {DEFAULT_OUTPUT}) "
+                    "and do not replace an earlier run's files unless given --overwrite.",
     )
     parser.add_argument("--version", action="version", version=f"gmmfast {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in _modules():
-        module.add_parser(sub)
+        module.add_parser(sub).set_defaults(options=getattr(module, "OPTIONS", {}))
     return parser
 
 
+#: Errors a command reports as one line (anything else is a bug in gmmfast).
+EXPECTED_ERRORS = (CLIError, OSError, ValueError, TypeError, ImportError, MemoryError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gmmfast`` console script and ``python -m gmmfast``."""
+    """Entry point of the ``gmmfast`` console script and ``python -m gmmfast``.
+
+    Returns the exit status: 0 done, 1 an error (reported on one line of
+    stderr), 2 a usage error, 130 interrupted (Ctrl-C).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -52,5 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        done = "; the output folder holds only results that were complete" if hasattr(args, "output") else ""
+        error("interrupted" + done)
         return 130
+    except EXPECTED_ERRORS as exc:
+        error(user_message(exc, args.options))
+        return 1
+    except Exception as exc:  # a bug: one line too, the traceback on request
+        if os.environ.get("GMMFAST_DEBUG"):
+            raise
+        error(f"internal error ({type(exc).__name__}: {exc}); set GMMFAST_DEBUG=1 to see where, and please "
+              "report it")
+        return 1

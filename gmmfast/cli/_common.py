@@ -1,46 +1,215 @@
-"""Helpers shared by the subcommands: progress display and error reporting."""
+"""What the subcommands share: options, argument types, messages in the user's terms.
+
+The library's messages name its parameters (``n_components``, ``max_frames``)
+and sometimes advise calls the command line does not offer (``init_mask``,
+``reg_covar``).  :func:`user_message` is the one place where they are
+translated into the command's own terms: every error a subcommand reports
+and every warning it prints goes through it, with the command's table of
+parameter -> option names.
+"""
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
-import time
-from typing import Iterable, Iterator, TypeVar
+import warnings
+from typing import IO, Mapping
 
-T = TypeVar("T")
+DEFAULT_OUTPUT = "out"
 
 
-def progress(items: Iterable[T], total: int | None = None, desc: str = "", stream=None) -> Iterator[T]:
-    """Yield ``items`` while drawing a one-line progress bar on stderr.
+class CLIError(Exception):
+    """An error whose message is already in the command line's terms: printed as it is."""
 
-    The bar is drawn only when the stream is a terminal, so logs and pipes stay clean.
+
+# --------------------------------------------------------------------------- printing
+
+def error(message: str, progress=None) -> None:
+    """Print ``gmmfast: error: message`` on stderr (one line)."""
+    _print(f"gmmfast: error: {_one_line(message)}", sys.stderr, progress)
+
+
+def warn(message: str, progress=None) -> None:
+    """Print ``gmmfast: warning: message`` on stderr (one line)."""
+    _print(f"gmmfast: warning: {_one_line(message)}", sys.stderr, progress)
+
+
+def say(message: str, progress=None) -> None:
+    """Print a result line on stdout."""
+    _print(message, sys.stdout, progress)
+
+
+def _print(text: str, stream: IO[str], progress) -> None:
+    if progress is not None:
+        progress.write(text, stream)
+    else:
+        print(text, file=stream, flush=True)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+# --------------------------------------------------------------------------- translation
+
+#: Advice in library messages about things only the Python API has, rewritten for the
+#: command line (the parameter names themselves are translated by each command's table).
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (r",? or use init_mask\b", ""),
+    (r"\s*Consider increasing reg_covar\.?", ""),
+    (r"\s*Check the data for extreme values or increase reg_covar\.?", ""),
+    (r"Best performing initialization did not converge\. Try different init parameters, "
+     r"or increase max_iter, tol, or check for degenerate data\.?",
+     "the Gaussian mixture did not converge within its iteration limit{max_iter_advice}"),
+    (r"\d+ mixture component\(s\) became empty \(no samples assigned\); re-seeded at random "
+     r"samples with the data's variance\. The data may have fewer clusters than n_components\.?",
+     "some mixture components became empty and were started again elsewhere: the data may have fewer "
+     "clusters than n_components"),
+    (r"added [\d.e+-]+ to their diagonals", "a little variance was added to them"),
+    (r"call reset\(\) to start a model for the new size", "all frames must have one size"),
+)
+
+
+def user_message(exc: BaseException | str, names: Mapping[str, str] | None = None) -> str:
+    """A library error or warning message in the command line's terms (one line).
+
+    ``names`` maps library parameter names to the command's options
+    (``{"n_components": "--components"}``); OS errors are shown as
+    ``file: reason``.
     """
-    stream = stream or sys.stderr
-    if total is None:
+    names = dict(names or {})
+    if isinstance(exc, CLIError):
+        return _one_line(str(exc))
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _one_line(where + exc.strerror[:1].lower() + exc.strerror[1:])
+    text = str(exc.args[0] if isinstance(exc, BaseException) and len(exc.args) == 1 else exc)
+    advice = f"; raise it with {names['max_iter']}" if "max_iter" in names else ""
+    for pattern, repl in _PHRASES:
+        text = re.sub(pattern, repl.replace("{max_iter_advice}", advice), text)
+    for param, option in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![\w.-]){re.escape(param)}=(\S+?)([,;.)]?(?:\s|$))", rf"{option} \1\2", text)
+        # a parameter named by an English word ('iterations', 'gamma') only where it is the
+        # subject of a check ("gamma must be ...") or opens the message
+        tail = r"(?![\w(])" if "_" in param else r"(?=\s+(?:must|values|is)\b)"
+        text = re.sub(rf"(?<![\w.-]){re.escape(param)}{tail}", option, text)
+        if "_" not in param:
+            text = re.sub(rf"^{re.escape(param)}\b", option, text)
+    return _one_line(text)
+
+
+class Warnings:
+    """Collects the library's warnings during a run and prints each distinct one once.
+
+    Use as ``with Warnings(names) as w: ...`` around the work, then
+    :meth:`report` (called by ``__exit__`` too, so an interrupted run still
+    shows them).  Each warning is translated by :func:`user_message`; the
+    inputs it concerned are listed after it.
+    """
+
+    def __init__(self, names: Mapping[str, str] | None = None, progress=None) -> None:
+        self.names = names
+        self.progress = progress
+        self._seen: dict[str, list[str]] = {}
+        self._catcher = None
+        self._reported = False
+        self.source = ""
+
+    def __enter__(self) -> "Warnings":
+        self._catcher = warnings.catch_warnings(record=True)
+        self._log = self._catcher.__enter__()
+        # the library's warnings for its users are UserWarnings (ConvergenceWarning, DegenerateDataWarning,
+        # ...); others (ResourceWarning, DeprecationWarning) keep Python's default filters
+        warnings.simplefilter("always", UserWarning)
+        return self
+
+    def collect(self) -> None:
+        """Take the warnings caught so far (for the current ``source``)."""
+        if self._catcher is None:
+            return
+        for w in self._log:
+            text = user_message(str(w.message), self.names)
+            sources = self._seen.setdefault(text, [])
+            if self.source and self.source not in sources:
+                sources.append(self.source)
+        del self._log[:]
+
+    def __exit__(self, *exc) -> None:
+        self.collect()
+        self._catcher.__exit__(*exc)
+        self._catcher = None
+        self.report()
+
+    def report(self) -> None:
+        """Print every distinct warning once."""
+        if self._reported:
+            return
+        self._reported = True
+        for text, sources in self._seen.items():
+            where = ""
+            if len(sources) == 1:
+                where = f"{sources[0]}: "
+            elif sources:
+                shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+                text = f"{text} ({shown})"
+            warn(where + text, self.progress)
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self._seen)
+
+
+# --------------------------------------------------------------------------- options
+
+def add_output_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``-o/--output`` and ``--overwrite``, the same for every command."""
+    p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="FOLDER",
+                   help=f"folder for {what}, created if needed (default: {DEFAULT_OUTPUT})")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the files an earlier run wrote for the same input in the folder "
+                        "(default: refuse to start)")
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int_range(1, 4096), default=None, metavar="N",
+                   help="threads to use (default: all cores)")
+
+
+def int_range(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high]."""
+    def parse(text: str) -> int:
         try:
-            total = len(items)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-    show = hasattr(stream, "isatty") and stream.isatty()
-    start = time.perf_counter()
-    done = 0
-    for item in items:
-        yield item
-        done += 1
-        if show:
-            elapsed = time.perf_counter() - start
-            if total:
-                width = 30
-                filled = int(width * done / total)
-                bar = "#" * filled + "-" * (width - filled)
-                stream.write(f"\r{desc} [{bar}] {done}/{total} {elapsed:6.1f}s")
-            else:
-                stream.write(f"\r{desc} {done} {elapsed:6.1f}s")
-            stream.flush()
-    if show:
-        stream.write("\n")
-        stream.flush()
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if v < low or (high is not None and v > high):
+            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {v}")
+        return v
+    parse.__name__ = "integer"
+    return parse
 
 
-def error(message: str) -> None:
-    """Print an error message for the user on stderr."""
-    print(f"gmmfast: error: {message}", file=sys.stderr)
+def real_range(low: float, high: float | None = None, *, low_open: bool = False):
+    """An argparse type: a finite number in [low, high] (or (low, high] with ``low_open``)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        below = v <= low if low_open else v < low
+        if not v == v or v in (float("inf"), float("-inf")) or below or (high is not None and v > high):
+            lo = f"> {low:g}" if low_open else f">= {low:g}"
+            bounds = f"{lo} and <= {high:g}" if high is not None else lo
+            raise argparse.ArgumentTypeError(f"must be a finite number {bounds}, got {text!r}")
+        return v
+    parse.__name__ = "number"
+    return parse
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with one-line errors: ``gmmfast segment: error: ... (see --help)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")

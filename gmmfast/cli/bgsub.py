@@ -1,31 +1,53 @@
-"""``gmmfast bgsub``: background subtraction on a video.
-
-Writes ``background.png`` (the estimated background), ``mask.gif`` (the
-foreground mask of every processed frame: 255 foreground, 127 shadow with
-``--shadows``, 0 background) and ``foreground.gif`` (the frames with the
-background blacked out), or ``.mp4`` files with ``--format mp4``.
-
-Methods: ``pixelgmm`` (a Gaussian mixture per pixel fitted by EM on the
-training frames), ``mean``, ``median`` and ``kmeans`` (a background image
-from the training frames, then a threshold on the distance to it) learn from
-the first ``--train-frames`` frames and mask the frames after them, as the
-replaced projects' demo does (frames 0-47 train, 48-79 are masked).  ``mog2``
-(the online adaptive mixture, when this build has it) learns from every
-frame as it goes and masks every frame after the first ``--train-frames``
-(0 unless given).
-"""
+"""``gmmfast bgsub``: background subtraction on a video."""
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._common import error, progress
+from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
+from ._outputs import Outputs, family, single_input_run
+from ._progress import Progress
 
+HELP = "separate moving objects from the background of a video"
+
+DESCRIPTION = """\
+Learn the background of VIDEO and write into the output folder, for the
+video STEM (its file name without the extension):
+  STEM_background.png   the estimated background
+  STEM_mask.gif         the foreground mask of every frame: 255 foreground,
+                        127 shadow (--method mog2 --shadows only), 0 background
+  STEM_foreground.gif   the frames with the background blacked out
+(.mp4 instead of .gif with --format mp4).  Every method writes one mask per
+frame of the video, frame 1 of the mask for frame 1 of the video.
+
+Methods: adaptive (the recommended pipeline: an online per-pixel mixture
+with feedback against jitter and flicker, and a cleaned-up mask), mog2
+(the same mixture and clean-up without the feedback) and knn (a per-pixel
+sample model, OpenCV's KNN, with the same clean-up) learn from every frame
+as they go; pixelgmm (a Gaussian mixture per pixel), mean, median and kmeans
+(a background image, then a threshold on the distance to it) learn from the
+first --train-frames frames only.  Before any mask is made, the first
+--train-frames frames are learnt (the online methods then learn them again
+as they mask them).  The files of an earlier run for the same
+video are not replaced unless --overwrite is given.
+"""
+
+EPILOG = """\
+examples:
+  gmmfast bgsub traffic.gif                          adaptive, into out/
+  gmmfast bgsub clip.mp4 --method median --train-frames 60 --format mp4 -o result/
+  gmmfast bgsub frames/ --method pixelgmm --grey     a folder of images is a video
+"""
+
+ONLINE_METHODS = ("adaptive", "mog2", "knn")
 BATCH_METHODS = ("pixelgmm", "mean", "median", "kmeans")
 DEFAULT_TRAIN_FRAMES = 48
 # frames per BackgroundSubtractor.apply_many call: the model's state is read once per
@@ -33,297 +55,309 @@ DEFAULT_TRAIN_FRAMES = 48
 MOG2_BATCH = 8
 DEFAULT_THRESHOLD = {"pixelgmm": None, "mean": 30.0, "median": 30.0, "kmeans": 30.0}
 
-
-def _online_class():
-    """The recommended online subtractor class, or None when this build has none."""
-    try:
-        from .._background import BackgroundSubtractor
-    except ImportError:
-        return None
-    return BackgroundSubtractor
+#: library parameter -> option, for messages (see _common.user_message)
+OPTIONS = {"max_frames": "--max-frames", "n_components": "--components", "threshold": "--threshold",
+           "n_threads": "--threads", "fps": "--fps"}
 
 
 def available_methods() -> tuple[str, ...]:
     """Methods of this build, the recommended one first."""
-    return (("mog2",) if _online_class() is not None else ()) + BATCH_METHODS
+    import gmmfast
+
+    try:
+        gmmfast.BackgroundSubtractor
+    except (AttributeError, ImportError):
+        return BATCH_METHODS
+    return ONLINE_METHODS + BATCH_METHODS
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``bgsub`` subcommand."""
     methods = available_methods()
-    p = subparsers.add_parser(
-        "bgsub",
-        help="separate moving objects from the background of a video",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subparsers.add_parser("bgsub", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", metavar="VIDEO", help="a GIF, MP4/AVI/... file or a folder of images")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder (created)")
-    p.add_argument("--method", choices=methods, default=methods[0], help=f"method (default {methods[0]})")
-    p.add_argument(
-        "--train-frames",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"frames that only train the background (default {DEFAULT_TRAIN_FRAMES} for the batch "
-        "methods, 0 for mog2)",
-    )
+    add_output_options(p, "the background, the masks and the foreground")
+    p.add_argument("--method", choices=methods, default=methods[0], help=f"method (default: {methods[0]})")
+    p.add_argument("--train-frames", type=int_range(0), default=None, metavar="N",
+                   help=f"frames learnt before the first mask (default: {DEFAULT_TRAIN_FRAMES} for the batch "
+                        "methods, which need at least 1; 0 for adaptive, mog2 and knn)")
     if "mog2" in methods:
-        p.add_argument(
-            "--shadows",
-            action="store_true",
-            help="mog2: use the plain MOG2 mixture with shadow detection and mark shadows grey (127) "
-            "in the mask, as OpenCV does (default: the recommended pipeline, shadows left out, "
-            "mask cleaned up)",
-        )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="foreground threshold: Mahalanobis units for pixelgmm (default 5), grey levels of "
-        "distance to the background for mean/median/kmeans (default 30)",
-    )
-    p.add_argument("--n-components", type=int, default=None, metavar="K",
-                   help="pixelgmm: Gaussians per pixel (default 2); kmeans: clusters per pixel (default 3)")
-    p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="mask/foreground video format")
+        p.add_argument("--shadows", action="store_true",
+                       help="mog2: the plain MOG2 mixture with shadow detection, shadows grey (127) in the "
+                            "mask, as OpenCV does (default: the recommended pipeline, shadows left out, "
+                            "mask cleaned up)")
+    p.add_argument("--threshold", type=real_range(0.0, low_open=True), default=None,
+                   help="foreground threshold: Mahalanobis units for pixelgmm (default: 5), grey levels of "
+                        "distance to the background for mean/median/kmeans (default: 30)")
+    p.add_argument("-k", "--components", dest="components", type=int_range(1, 16), default=None, metavar="K",
+                   help="pixelgmm: Gaussians per pixel (default: 2); kmeans: clusters per pixel (default: 3)")
+    p.add_argument("--n-components", dest="components", type=int_range(1, 16), help=argparse.SUPPRESS)
+    p.add_argument("--format", choices=("gif", "mp4"), default="gif",
+                   help="format of the mask and foreground videos (default: gif)")
     p.add_argument("--grey", action="store_true", help="work on grey levels instead of colour")
-    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="read at most N frames")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of the outputs (default: the input's, or 10)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="threads (default: all cores; mog2 picks between one and all by the frame rate)")
+    p.add_argument("--max-frames", type=int_range(1), default=None, metavar="N",
+                   help="use only the first N frames")
+    p.add_argument("--fps", type=real_range(0.0, 1000.0, low_open=True), default=None,
+                   help="frame rate of the outputs (default: the input's, or 10)")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
+
+
+def output_family(stem: str) -> re.Pattern:
+    """The names ``bgsub`` writes for ``stem``."""
+    return family(stem, r"background\.png|mask\.(?:gif|mp4)|foreground\.(?:gif|mp4)")
+
+
+# --------------------------------------------------------------------------- the models
+
+class _Model:
+    """A background model behind one interface: learn training frames, mask frames, give the background."""
+
+    def learn(self, frames: list[np.ndarray], progress: Progress) -> None:
+        raise NotImplementedError
+
+    def masks(self, batch: list[np.ndarray]) -> list[np.ndarray]:
+        """uint8 masks (0 / 127 / 255) of consecutive frames."""
+        raise NotImplementedError
+
+    def background(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Online(_Model):
+    """adaptive, mog2 or knn: gmmfast.BackgroundSubtractor's pipelines, or with ``shadows`` the plain
+    MOG2 mixture marking shadows 127."""
+
+    batch = MOG2_BATCH
+
+    def __init__(self, method: str, shadows: bool, n_threads: int | None) -> None:
+        import gmmfast
+
+        if shadows:
+            self.model = gmmfast.BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
+        else:
+            self.model = gmmfast.BackgroundSubtractor(method=method, output="uint8", n_threads=n_threads)
+
+    def learn(self, frames, progress):
+        progress.start("learning", len(frames))
+        for i in range(0, len(frames), self.batch):
+            self.model.apply_many(frames[i:i + self.batch])
+            progress.update(len(frames[i:i + self.batch]))
+        progress.finish()
+
+    def masks(self, batch):
+        return list(self.model.apply_many(batch))
+
+    def background(self):
+        return self.model.background_image()
+
+
+class _Batch(_Model):
+    """pixelgmm, mean, median, kmeans: a model fitted on the training frames, then fixed."""
+
+    batch = 1
+
+    def __init__(self, method: str, threshold: float | None, n_components: int | None,
+                 n_threads: int | None) -> None:
+        self.method, self.threshold, self.n_components, self.n_threads = method, threshold, n_components, n_threads
+
+    def learn(self, frames, progress):
+        import gmmfast
+
+        progress.start(f"fitting {self.method} on {len(frames)} frames")
+        stack = np.stack(frames)
+        if self.method == "pixelgmm":
+            params = {"n_threads": self.n_threads}
+            if self.n_components is not None:
+                params["n_components"] = self.n_components
+            if self.threshold is not None:
+                params["threshold"] = self.threshold
+            self.gmm = gmmfast.PixelGMM(**params).fit(stack)
+            self.bg = self.gmm.background_image()
+        elif self.method == "mean":
+            self.bg = gmmfast.mean_background(stack)
+        elif self.method == "median":
+            self.bg = gmmfast.median_background(stack)
+        else:
+            k = self.n_components if self.n_components is not None else 3
+            self.bg = gmmfast.kmeans_background(stack, k, n_threads=self.n_threads)
+        progress.finish()
+
+    def masks(self, batch):
+        import gmmfast
+
+        if self.method == "pixelgmm":
+            out = [self.gmm.apply(frame) for frame in batch]
+        else:
+            thr = self.threshold if self.threshold is not None else DEFAULT_THRESHOLD[self.method]
+            out = [gmmfast.subtract(frame, self.bg, thr) for frame in batch]
+        return [m.view(np.uint8) * np.uint8(255) if m.dtype == bool else m for m in out]
+
+    def background(self):
+        return self.bg
+
+
+def _make_model(method: str, train_frames: int | None, threshold: float | None, n_components: int | None,
+                shadows: bool, n_threads: int | None) -> tuple[_Model, int]:
+    """The model of ``method`` and the number of training frames, with the options checked."""
+    if method not in available_methods():
+        raise CLIError(f"unknown method {method!r}; this build has {', '.join(available_methods())}")
+    if train_frames is None:
+        train_frames = 0 if method in ONLINE_METHODS else DEFAULT_TRAIN_FRAMES
+    if train_frames < 0 or (method not in ONLINE_METHODS and train_frames < 1):
+        raise CLIError(f"--train-frames must be >= 1 for --method {method} (>= 0 for {', '.join(ONLINE_METHODS)}), "
+                       f"got {train_frames}")
+    if shadows and method != "mog2":
+        raise CLIError("--shadows needs --method mog2 (the other methods leave shadows out or do not detect them)")
+    if method in ONLINE_METHODS:
+        return _Online(method, shadows, n_threads), train_frames
+    return _Batch(method, threshold, n_components, n_threads), train_frames
+
+
+# --------------------------------------------------------------------------- the run
+
+@dataclass
+class SubtractionResult:
+    """What a background-subtraction run did (for the summary line and the demo)."""
+
+    n_frames: int = 0
+    n_train: int = 0
+    frame_shape: tuple = ()
+    seconds: float = 0.0
+    masks: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-class _Result:
-    """What a background-subtraction run did (for the summary line and the demo)."""
-
-    def __init__(self) -> None:
-        self.n_frames = 0
-        self.n_train = 0
-        self.n_masked = 0
-        self.frame_shape: tuple = ()
-        self.seconds = 0.0
-        self.model_seconds = 0.0
-        self.masks: list[np.ndarray] = []
-        self.paths: list[Path] = []
-
-
-def subtract_video(
-    frames: Iterable[np.ndarray],
-    out_dir: Path,
-    *,
-    method: str,
-    train_frames: int | None = None,
-    threshold: float | None = None,
-    n_components: int | None = None,
-    shadows: bool = False,
-    fmt: str = "gif",
-    fps: float = 10.0,
-    n_threads: int | None = None,
-    total: int | None = None,
-    keep_masks: bool = False,
-    show_progress: bool = True,
-) -> _Result:
-    """Run one method over frames and write background.png, mask.<fmt>, foreground.<fmt> into out_dir.
-
-    Raises ValueError on bad parameters or a video too short for ``train_frames``.
-    """
-    from .._batch_background import PixelGMM, kmeans_background, mean_background, median_background, subtract
-    from ..io import write_image
-    from ..video import VideoWriter
-
-    if method not in available_methods():
-        raise ValueError(f"unknown method {method!r}; this build has {', '.join(available_methods())}.")
-    if train_frames is None:
-        train_frames = 0 if method == "mog2" else DEFAULT_TRAIN_FRAMES
-    if train_frames < 0 or (method != "mog2" and train_frames < 1):
-        raise ValueError(f"--train-frames must be >= 1 (>= 0 for mog2), got {train_frames}.")
-    if shadows and method != "mog2":
-        raise ValueError("--shadows needs --method mog2 (the batch methods do not detect shadows).")
-    if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
-        raise ValueError(f"--threshold must be a positive number, got {threshold}.")
-    if n_components is not None and not 1 <= n_components <= 16:
-        raise ValueError(f"--n-components must be between 1 and 16, got {n_components}.")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    res = _Result()
-    start = time.perf_counter()
-    it: Iterator[np.ndarray] = iter(frames)
-
-    def bar(items, n, desc):
-        return progress(items, total=n, desc=desc) if show_progress else items
-
-    # --- learn ---------------------------------------------------------------
-    if method == "mog2":
-        if shadows:
-            # the plain mixture with shadow detection: masks 0 / 127 (shadow) / 255, as OpenCV's
-            from .._background import BackgroundSubtractorMOG2
-
-            model = BackgroundSubtractorMOG2(detect_shadows=True, n_threads=n_threads)
-        else:
-            # the recommended pipeline: fast start, shadows left out, mask cleaned up
-            model = _online_class()(method="mog2", n_threads=n_threads)
-        for batch in _batches(bar(_take(it, train_frames), train_frames, "learning"), MOG2_BATCH):
-            _check_shapes(batch, res)
-            t0 = time.perf_counter()
-            model.apply_many(batch)
-            res.model_seconds += time.perf_counter() - t0
-            res.n_train += len(batch)
-        if train_frames and res.n_train < train_frames:
-            raise ValueError(
-                f"the video has only {res.n_train} frames; --train-frames {train_frames} leaves none to mask."
-            )
-
-        def masks_of(batch):
-            return model.apply_many(batch)
-
-        def background():
-            return model.background_image()
-
-    else:
-        train = [f for f in bar(_take(it, train_frames), train_frames, "reading")]
-        res.n_train = len(train)
-        if len(train) < train_frames:
-            raise ValueError(
-                f"the video has only {len(train)} frames; --train-frames {train_frames} leaves none to mask "
-                "(use fewer training frames)."
-            )
-        res.frame_shape = train[0].shape
-        stack = np.stack(train)
-        del train
-        t0 = time.perf_counter()
-        if method == "pixelgmm":
-            params = {"n_threads": n_threads}
-            if n_components is not None:
-                params["n_components"] = n_components
-            if threshold is not None:
-                params["threshold"] = threshold
-            gmm = PixelGMM(**params).fit(stack)
-            bg = gmm.background_image()
-
-            def masks_of(batch):
-                return [gmm.apply(frame) for frame in batch]
-
-        else:
-            if method == "mean":
-                bg = mean_background(stack)
-            elif method == "median":
-                bg = median_background(stack)
-            else:
-                K = n_components if n_components is not None else 3
-                bg = kmeans_background(stack, K, n_threads=n_threads)
-            thr = threshold if threshold is not None else DEFAULT_THRESHOLD[method]
-
-            def masks_of(batch):
-                return [subtract(frame, bg, thr) for frame in batch]
-
-        res.model_seconds += time.perf_counter() - t0
-        del stack
-
-        def background():
-            return bg
-
-    # --- mask ----------------------------------------------------------------
-    mask_path = out_dir / f"mask.{fmt}"
-    fg_path = out_dir / f"foreground.{fmt}"
-    left = None if total is None else max(0, total - res.n_train)
-    with VideoWriter(mask_path, fps) as mask_out, VideoWriter(fg_path, fps) as fg_out:
-        for batch in _batches(bar(it, left, method), MOG2_BATCH if method == "mog2" else 1):
-            _check_shapes(batch, res)
-            t0 = time.perf_counter()
-            masks = masks_of(batch)
-            res.model_seconds += time.perf_counter() - t0
-            for frame, m in zip(batch, masks):
-                if m.dtype == bool:
-                    m8 = m.view(np.uint8) * np.uint8(255)
-                else:
-                    m8 = np.asarray(m, dtype=np.uint8)
-                fg = np.where((m8 == 255)[..., None] if frame.ndim == 3 else (m8 == 255), frame, 0).astype(np.uint8)
-                mask_out.write(m8)
-                fg_out.write(fg)
-                if keep_masks:
-                    res.masks.append(m8 == 255)
-                res.n_masked += 1
-        if res.n_masked == 0:
-            raise ValueError(
-                f"the video has only {res.n_train} frames; --train-frames {train_frames} leaves none to mask "
-                "(use fewer training frames)."
-            )
-    bg_path = write_image(out_dir / "background.png", _to_uint8(background()))
-    res.n_frames = res.n_train + res.n_masked
-    res.seconds = time.perf_counter() - start
-    res.paths = [bg_path, mask_path, fg_path]
-    return res
+def _read_training(frames: Iterator[np.ndarray], n: int, progress: Progress) -> list[np.ndarray]:
+    """The first ``n`` frames (fewer if the video is shorter)."""
+    return list(progress.step(itertools.islice(frames, n), "reading the training frames", n))
 
 
 def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     """Consecutive frames in lists of ``size`` (the last one may be shorter)."""
-    batch: list[np.ndarray] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
+    it = iter(frames)
+    while True:
+        batch = list(itertools.islice(it, size))
+        if not batch:
+            return
         yield batch
 
 
-def _check_shapes(batch: list[np.ndarray], res: _Result) -> None:
-    """Every frame must have the shape of the first one; records it in ``res``."""
-    done = res.n_train + res.n_masked
-    for i, frame in enumerate(batch):
-        if res.frame_shape and frame.shape != res.frame_shape:
-            raise ValueError(f"frame {done + i} has shape {frame.shape}, not {res.frame_shape}.")
-        res.frame_shape = frame.shape
+def _foreground(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    keep = mask == 255
+    return np.where(keep[..., None] if frame.ndim == 3 else keep, frame, 0).astype(np.uint8)
 
 
-def _take(it: Iterator, n: int) -> Iterator:
-    for _ in range(n):
-        try:
-            yield next(it)
-        except StopIteration:
-            return
+def _mask_all(frames: Iterable[np.ndarray], model: _Model, writers, total: int | None, res: SubtractionResult,
+              progress: Progress, keep_masks: bool) -> None:
+    """Mask every frame, writing the masks and the foreground."""
+    mask_out, fg_out = writers
+    progress.start("masking", total)
+    for batch in _batches(frames, model.batch):
+        for frame in batch:
+            if res.frame_shape and frame.shape != res.frame_shape:
+                raise ValueError(f"frame {res.n_frames + 1} has shape {frame.shape}, not {res.frame_shape}")
+            res.frame_shape = frame.shape
+        for frame, m8 in zip(batch, model.masks(batch)):
+            mask_out.write(m8)
+            fg_out.write(_foreground(frame, m8))
+            if keep_masks:
+                res.masks.append(m8.copy())
+            res.n_frames += 1
+        progress.update(len(batch))
+    progress.finish()
+
+
+def _finish_writers(writers, progress: Progress) -> None:
+    for writer in writers:
+        progress.start(f"encoding {writer.path.name}")
+        writer.close()
+    progress.finish()
+
+
+def subtract_video(frames: Iterable[np.ndarray], outputs: Outputs, stem: str, *, method: str,
+                   train_frames: int | None = None, threshold: float | None = None,
+                   n_components: int | None = None, shadows: bool = False, fmt: str = "gif", fps: float = 10.0,
+                   n_threads: int | None = None, total: int | None = None, keep_masks: bool = False,
+                   progress: Progress | None = None) -> SubtractionResult:
+    """Run one method over the frames; stages ``STEM_background.png``, ``STEM_mask.<fmt>`` and
+    ``STEM_foreground.<fmt>`` in ``outputs`` (commit them afterwards).
+
+    Every frame gets a mask, the training frames included.  Raises CLIError on bad options or a
+    video shorter than ``train_frames``.
+    """
+    from ..io import write_image
+    from ..video import VideoWriter
+
+    progress = progress or Progress(enabled=False)
+    model, n_train = _make_model(method, train_frames, threshold, n_components, shadows, n_threads)
+    if total is not None and total < n_train:
+        raise CLIError(f"the video has only {total} frames, fewer than --train-frames {n_train}")
+    start = time.perf_counter()
+    it = iter(frames)
+    train = _read_training(it, n_train, progress)
+    if len(train) < n_train:
+        raise CLIError(f"the video has only {len(train)} frames, fewer than --train-frames {n_train}")
+    res = SubtractionResult(n_train=n_train, frame_shape=train[0].shape if train else ())
+    if train:
+        model.learn(train, progress)
+    paths = [outputs.stage(f"{stem}_mask.{fmt}"), outputs.stage(f"{stem}_foreground.{fmt}")]
+    writers = [VideoWriter(paths[0], fps), VideoWriter(paths[1], fps)]
+    try:
+        _mask_all(itertools.chain(train, it), model, writers, total, res, progress, keep_masks)
+        del train
+        _finish_writers(writers, progress)
+    except BaseException:
+        for writer in writers:
+            writer.abandon()
+        raise
+    bg_path = write_image(outputs.stage(f"{stem}_background.png"), _to_uint8(model.background()))
+    res.seconds = time.perf_counter() - start
+    res.paths = [bg_path, *paths]
+    return res
+
+
+def _open_video(args):
+    """The reader of the input, refusing inputs that are not a usable video before any work."""
+    from ..video import VideoReader
+
+    reader = VideoReader(args.video, grey=args.grey, max_frames=args.max_frames)
+    try:
+        if reader.truncation is not None and args.max_frames is None:
+            raise CLIError(f"{args.video} is truncated ({reader.truncation}); repair it, or give --max-frames N "
+                           "to use only the frames before the damage")
+        if reader.n_frames is not None and reader.n_frames < 2:
+            raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
+    except CLIError:
+        reader.close()  # the decoder (an FFmpeg process) ends here, not at garbage collection
+        raise
+    return reader
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``gmmfast bgsub``; returns the exit status."""
-    from ..video import VideoReader
-
-    try:
-        if args.max_frames is not None and args.max_frames < 1:
-            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}.")
-        if args.fps is not None and not 0 < args.fps <= 1000:
-            raise ValueError(f"--fps must be in (0, 1000], got {args.fps}.")
-        reader = VideoReader(args.video, grey=args.grey, max_frames=args.max_frames)
-        fps = args.fps or reader.fps or 10.0
-        res = subtract_video(
-            reader,
-            Path(args.output),
-            method=args.method,
-            train_frames=args.train_frames,
-            threshold=args.threshold,
-            n_components=args.n_components,
-            shadows=getattr(args, "shadows", False),
-            fmt=args.format,
-            fps=min(max(fps, 0.1), 1000.0),
-            n_threads=args.threads,
-            total=reader.n_frames,
-        )
-    except (FileNotFoundError, ValueError, TypeError, ImportError) as exc:
-        error(str(exc))
-        return 1
-    h, w = res.frame_shape[:2]
-    print(
-        f"bgsub: {args.method}: {res.n_frames} frames of {w}x{h} ({res.n_train} training, "
-        f"{res.n_masked} masked) in {res.seconds:.2f} s: {res.n_frames / max(res.seconds, 1e-9):.1f} fps "
-        f"overall, {res.n_frames / max(res.model_seconds, 1e-9):.0f} fps in the model; wrote "
-        + ", ".join(str(p) for p in res.paths)
-    )
+    path = Path(args.video)
+    stem = path.stem or "video"
+    with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
+        with _open_video(args) as reader:
+            fps = min(max(args.fps or reader.fps or 10.0, 0.1), 1000.0)
+            res = subtract_video(reader, outputs, stem, method=args.method, train_frames=args.train_frames,
+                                 threshold=args.threshold, n_components=args.components,
+                                 shadows=getattr(args, "shadows", False), fmt=args.format, fps=fps,
+                                 n_threads=args.threads, total=reader.n_frames, progress=progress)
+        if res.n_frames < 2:
+            raise CLIError(f"{args.video} holds a single picture, not a video: bgsub needs several frames")
+        written = outputs.commit([output_family(stem)])
+        h, w = res.frame_shape[:2]
+        say(f"{path}: {args.method}, {res.n_frames} frames of {w}x{h} ({res.n_train} learnt first, "
+            f"{res.n_frames} masked) in {res.seconds:.2f} s, {res.n_frames / max(res.seconds, 1e-9):.1f} fps "
+            "-> " + ", ".join(str(p) for p in written), progress)
     return 0
 
 
@@ -338,26 +372,26 @@ def demo_step(out_dir: Path, report: Callable[[str], None] = print) -> None:
     """``gmmfast demo``: background subtraction on the built-in clip.
 
     Writes the clip (``clip.gif``) and, per method, a folder ``bgsub-<method>``
-    with background.png, mask.gif and foreground.gif into ``out_dir``, and
-    reports one line per method with the F-measure against the clip's known masks.
+    with clip_background.png, clip_mask.gif and clip_foreground.gif into
+    ``out_dir``, and reports one line per method with the F-measure against the
+    clip's known masks on the frames after the batch methods' training frames.
     """
     from ..data import sample_clip
     from ..video import write_video
 
     out_dir = Path(out_dir)
     frames, truth = sample_clip()
-    write_video(out_dir / "clip.gif", frames, fps=10)
+    with Outputs(out_dir, overwrite=True) as outputs:
+        write_video(outputs.stage("clip.gif"), frames, fps=10)
+        outputs.commit()
     train = DEFAULT_TRAIN_FRAMES
-    for method in [m for m in ("mog2", "pixelgmm", "median") if m in available_methods()]:
-        res = subtract_video(
-            frames, out_dir / f"bgsub-{method}", method=method,
-            train_frames=train if method != "mog2" else 0,
-            keep_masks=True, show_progress=False,
-        )
-        pred = np.stack(res.masks)
-        first = res.n_train
-        f_all = _f_measure(pred[train - first:], truth[train:])
+    for method in [m for m in ("adaptive", "pixelgmm", "median") if m in available_methods()]:
+        with Outputs(out_dir / f"bgsub-{method}", overwrite=True) as outputs:
+            res = subtract_video(frames, outputs, "clip", method=method, keep_masks=True)
+            outputs.commit([output_family("clip")])
+        pred = np.stack(res.masks) == 255
+        f_after = _f_measure(pred[train:], truth[train:])
         report(
-            f"bgsub {method}: built-in clip {frames.shape[2]}x{frames.shape[1]}, F = {f_all:.3f} on frames "
+            f"bgsub {method}: built-in clip {frames.shape[2]}x{frames.shape[1]}, F = {f_after:.3f} on frames "
             f"{train}-{len(frames) - 1}, {res.n_frames / max(res.seconds, 1e-9):.0f} fps -> {out_dir / f'bgsub-{method}'}"
         )

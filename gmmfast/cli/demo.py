@@ -18,7 +18,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._common import error
+from .._files import atomic_write
+from ._common import error, user_message
 
 HELP = "run the main jobs on the built-in samples and write the results with a report"
 
@@ -28,6 +29,8 @@ downloads): a Gaussian-mixture fit on gmmfast.data.sample_mixture(), image
 segmentation of gmmfast.data.sample_image(), and whatever else this build
 offers (background subtraction, GrabCut).  Results go to the output folder,
 with report.txt saying what ran, how long it took and where the files are.
+A second demo into the same folder replaces the first one's results (every
+file the demo writes is its own); each file is written complete or not at all.
 """
 
 
@@ -107,6 +110,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``gmmfast demo``."""
     p = subparsers.add_parser("demo", help=HELP, description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    # the demo's files are its own: it always replaces an earlier demo's (see DESCRIPTION)
     p.add_argument("-o", "--output", default="demo_out", metavar="FOLDER",
                    help="folder for the results and report.txt (default: demo_out)")
     p.set_defaults(func=run)
@@ -126,10 +130,8 @@ def _mixture_step(out_dir: Path, report: DemoReport) -> None:
     elapsed = time.perf_counter() - t0
     order = [int(np.argmin(np.linalg.norm(gm.means_ - m, axis=1))) for m in truth["means"]]
     err = float(np.max(np.abs(gm.means_[order] - truth["means"])))
-    out = out_dir / "mixture"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "fitted_mixture.txt"
-    with open(path, "w") as fh:
+    path = out_dir / "mixture" / "fitted_mixture.txt"
+    with atomic_write(path, "w") as fh:
         fh.write("component  weight(true)  mean RGB (true)\n")
         for k, j in enumerate(order):
             fh.write(f"{k}  {gm.weights_[j]:.3f} ({truth['weights'][k]:.3f})  "
@@ -158,10 +160,11 @@ def run(args) -> int:
             step(out_dir, report)
         except Exception as exc:  # a broken step must not stop the others
             report.fail(name, f"{type(exc).__name__}: {exc}")
-            error(f"demo step {name!r} failed: {exc}")
+            error(f"demo step {name!r} failed: {user_message(exc)}")
             if os.environ.get("GMMFAST_DEBUG"):
                 traceback.print_exc()
     path = out_dir / "report.txt"
-    path.write_text(report.text())
+    with atomic_write(path, "w") as fh:
+        fh.write(report.text())
     print(f"report: {path}")
     return 1 if any(e.failed for e in report.entries) else 0

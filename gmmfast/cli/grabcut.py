@@ -1,21 +1,41 @@
-"""``gmmfast grabcut``: cut an object out of a photo from a box around it.
-
-Writes ``<name>_mask.png`` (255 where the pixel is foreground, 0 elsewhere)
-and ``<name>_cutout.png`` (the image as RGBA with the background fully
-transparent) into the output folder.  The box is ``x,y,w,h``: left, top,
-width and height in pixels, as OpenCV's rect.
-"""
+"""``gmmfast grabcut``: cut an object out of a photo from a box around it."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ._common import error
+from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
+from ._outputs import Outputs, family, single_input_run
+from ._progress import Progress
+
+HELP = "cut a foreground object out of an image from a box around it (GrabCut)"
+
+DESCRIPTION = """\
+Cut the object inside a box out of IMAGE with GrabCut, and write into the
+output folder, for the image STEM (its file name without the extension):
+  STEM_mask.png     white where the pixel is foreground, black elsewhere
+  STEM_cutout.png   the image as RGBA with the background fully transparent
+The box is X,Y,W,H: left, top, width and height in pixels (as OpenCV's rect);
+everything outside it is background, and it must leave some of the image
+outside.  The files of an earlier run for the same image are not replaced
+unless --overwrite is given.
+"""
+
+EPILOG = """\
+examples:
+  gmmfast grabcut photo.jpg --rect 245,88,160,176
+  gmmfast grabcut photo.jpg --rect 245,88,160,176 --iterations 8 -o cut/
+"""
+
+#: library parameter -> option, for messages (see _common.user_message)
+OPTIONS = {"n_components": "--components", "max_iter": "--iterations", "gamma": "--gamma",
+           "connectivity": "--connectivity", "n_threads": "--threads", "rect": "--rect"}
 
 
 def _parse_rect(text: str) -> tuple[int, int, int, int]:
@@ -23,76 +43,91 @@ def _parse_rect(text: str) -> tuple[int, int, int, int]:
     try:
         vals = tuple(int(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--rect must be four integers x,y,w,h, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be four integers X,Y,W,H, got {text!r}") from None
     if len(vals) != 4:
-        raise argparse.ArgumentTypeError(f"--rect must be four integers x,y,w,h, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be four integers X,Y,W,H, got {text!r}")
     if vals[2] <= 0 or vals[3] <= 0:
-        raise argparse.ArgumentTypeError(f"--rect width and height must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
     return vals  # type: ignore[return-value]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register the ``grabcut`` subcommand."""
-    p = subparsers.add_parser(
-        "grabcut",
-        help="cut a foreground object out of an image from a box (GrabCut)",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("image", metavar="IMAGE", help="input image (any format Pillow reads)")
+    p = subparsers.add_parser("grabcut", help=HELP, description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("image", metavar="IMAGE", help="input image (PNG, JPEG, TIFF, ...), 8 bits per channel")
     p.add_argument("--rect", required=True, type=_parse_rect, metavar="X,Y,W,H",
                    help="box around the object: left, top, width, height (pixels)")
-    p.add_argument("-o", "--output", default="out", metavar="OUT", help="output folder (default out/)")
-    p.add_argument("--iterations", type=int, default=5, help="GrabCut iterations (default 5)")
-    p.add_argument("--components", type=int, default=5, help="Gaussians per colour model (default 5)")
-    p.add_argument("--gamma", type=float, default=50.0, help="smoothness weight (default 50)")
-    p.add_argument("--connectivity", type=int, choices=(4, 8), default=8, help="neighbours (default 8)")
-    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    add_output_options(p, "the mask and the cut-out")
+    p.add_argument("--iterations", type=int_range(0, 1000), default=5, metavar="N",
+                   help="GrabCut iterations (default: 5)")
+    p.add_argument("-k", "--components", type=int, default=5, metavar="K",
+                   help="Gaussians per colour model (default: 5)")
+    p.add_argument("--gamma", type=real_range(0.0), default=50.0, help="smoothness weight (default: 50)")
+    p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
+                   help="neighbours of a pixel (default: 8)")
+    add_threads_option(p)
     p.set_defaults(func=run)
     return p
 
 
-def cut_image(image: np.ndarray, rect, out_dir: Path, stem: str, **kwargs):
-    """Run GrabCut on ``image`` and write ``<stem>_mask.png`` and ``<stem>_cutout.png``.
+def output_family(stem: str) -> re.Pattern:
+    """The names ``grabcut`` writes for ``stem``."""
+    return family(stem, r"mask\.png|cutout\.png")
 
-    Returns (result, seconds, mask path, cutout path).
+
+def _check_rect(rect, shape) -> None:
+    """Say in the command's terms when the box misses the image or leaves nothing outside it."""
+    x, y, w, h = rect
+    H, W = shape[:2]
+    shown = ",".join(map(str, rect))
+    if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+        raise CLIError(f"--rect {shown} lies outside the {W}x{H} image")
+    if x <= 0 and y <= 0 and x + w >= W and y + h >= H:
+        raise CLIError(f"--rect {shown} covers the whole {W}x{H} image, so no pixel is known to be background; "
+                       "draw a box that leaves some of the image outside it")
+
+
+def cut_image(image: np.ndarray, rect, outputs: Outputs, stem: str, progress: Progress | None = None,
+              **kwargs):
+    """Run GrabCut on ``image`` and stage ``STEM_mask.png`` and ``STEM_cutout.png`` in ``outputs``.
+
+    Returns (result, seconds).
     """
-    from .._grabcut import grabcut
+    import gmmfast
     from ..io import write_image
 
+    progress = progress or Progress(enabled=False)
+    progress.start(f"{stem}: GrabCut")
     t0 = time.perf_counter()
-    res = grabcut(image, rect=rect, **kwargs)
+    res = gmmfast.grabcut(image, rect=rect, **kwargs)
     seconds = time.perf_counter() - t0
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mask_path = write_image(out_dir / f"{stem}_mask.png", np.where(res.foreground, 255, 0).astype(np.uint8))
-    cut_path = write_image(out_dir / f"{stem}_cutout.png", res.cutout())
-    return res, seconds, mask_path, cut_path
+    progress.start(f"{stem}: writing", 2)
+    write_image(outputs.stage(f"{stem}_mask.png"), np.where(res.foreground, 255, 0).astype(np.uint8))
+    progress.update()
+    write_image(outputs.stage(f"{stem}_cutout.png"), res.cutout())
+    progress.finish()
+    return res, seconds
 
 
 def run(args: argparse.Namespace) -> int:
     """Execute ``gmmfast grabcut``; returns the exit status."""
     from ..io import read_image
 
-    try:
-        image = read_image(args.image)
-    except (OSError, ValueError) as exc:
-        error(f"cannot read {args.image}: {exc}")
-        return 1
-    if image.dtype != np.uint8:
-        error(f"{args.image}: only 8-bit images are supported (got {image.dtype}).")
-        return 1
-    try:
-        res, seconds, mask_path, cut_path = cut_image(
-            image, args.rect, Path(args.output), Path(args.image).stem,
-            max_iter=args.iterations, n_components=args.components, gamma=args.gamma,
-            connectivity=args.connectivity, n_threads=args.threads)
-    except (ValueError, TypeError) as exc:
-        error(str(exc))
-        return 1
-    share = float(res.foreground.mean())
-    print(f"grabcut: {image.shape[1]}x{image.shape[0]}, {res.n_iter} iterations in {seconds:.2f} s, "
-          f"{100 * share:.1f}% foreground -> {mask_path}, {cut_path}")
+    path = Path(args.image)
+    stem = path.stem or "image"
+    with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
+        image = read_image(path)
+        if image.dtype != np.uint8:
+            raise CLIError(f"{path}: only 8-bit images can be cut (this one is {image.dtype}); convert it first")
+        _check_rect(args.rect, image.shape)
+        res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
+                                 n_components=args.components, gamma=args.gamma,
+                                 connectivity=args.connectivity, n_threads=args.threads)
+        mask_path, cut_path = outputs.commit([output_family(stem)])
+        share = float(res.foreground.mean())
+        say(f"{path}: {image.shape[1]}x{image.shape[0]}, {res.n_iter} iterations in {seconds:.2f} s, "
+            f"{100 * share:.1f}% foreground -> {mask_path}, {cut_path}", progress)
     return 0
 
 
@@ -109,7 +144,9 @@ def demo_step(out_dir: Path, report: Callable[[str], None] = print) -> None:
     image, truth = sample.image, sample.mask
     x1, y1, x2, y2 = sample.box
     rect = (int(x1), int(y1), int(x2 - x1), int(y2 - y1))
-    res, seconds, mask_path, cut_path = cut_image(image, rect, Path(out_dir), "grabcut")
+    with Outputs(out_dir, overwrite=True) as outputs:
+        res, seconds = cut_image(image, rect, outputs, "grabcut")
+        mask_path, cut_path = outputs.commit()
     line = (f"grabcut: {image.shape[1]}x{image.shape[0]} image, box {rect}, {res.n_iter} iterations "
             f"in {seconds:.2f} s")
     if truth is not None:

@@ -1,0 +1,209 @@
+"""The files a subcommand writes, put in place all at once.
+
+Every output is first written into a hidden staging folder inside the
+output folder (``.gmmfast-XXXX``) and moved to its final name by
+:meth:`Outputs.commit` once the whole result is ready; ``os.replace`` within
+one file system is atomic, so an interrupted or failed run leaves no half-
+written file and the previous run's files as they were.  What the folder may
+hold from an earlier run is recognised by file-name patterns (a "family" per
+input, e.g. ``photo_mask\\d+.png``): without ``--overwrite`` a run refuses to
+start when any of them exists; with it, the earlier files the new run did not
+produce are removed at commit, so the folder holds exactly the new run's
+files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ._common import CLIError, Warnings
+from ._progress import Progress
+
+STAGING_PREFIX = ".gmmfast-"
+
+
+def family(stem: str, suffixes: str) -> re.Pattern:
+    """The names ``STEM_<suffix>`` a run writes for one input; ``suffixes`` is a regular expression."""
+    return re.compile(re.escape(stem) + "_(?:" + suffixes + ")")
+
+
+class Outputs:
+    """A run's output files: staged, then moved into ``folder`` together.
+
+    Parameters
+    ----------
+    folder : path
+        The output folder; created (with its parents) if missing, and removed
+        again if the run fails before committing anything.
+    overwrite : bool
+        Whether files of an earlier run may be replaced.
+    protect : paths
+        Files that must never be replaced or removed (the run's inputs).
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, overwrite: bool = False,
+                 protect: Iterable[str | os.PathLike] = ()) -> None:
+        self.folder = Path(folder)
+        self.overwrite = bool(overwrite)
+        self._protect = {_same_file_key(p) for p in protect}
+        self._protect.discard(None)
+        self._created: list[Path] = []
+        self._stage: Path | None = None
+        self._staged: list[str] = []
+        self.written: list[Path] = []
+
+    # -- before the work ------------------------------------------------------------
+    def open(self) -> "Outputs":
+        """Create the folder and the staging folder (so an unwritable folder fails before any work)."""
+        missing = []
+        parent = self.folder
+        while not parent.exists() and parent != parent.parent:
+            missing.append(parent)
+            parent = parent.parent
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                self._created.append(d)
+            self._stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.folder))
+        except OSError as exc:
+            self.discard()
+            raise CLIError(f"cannot write to the output folder {_show(self.folder)}: "
+                           f"{_reason(exc)}") from None
+        return self
+
+    def check_free(self, families: Iterable[re.Pattern], option: str = "--overwrite") -> None:
+        """Refuse to start when the folder holds files of an earlier run (unless overwriting)."""
+        found = sorted(self._existing(families))
+        if self.overwrite:
+            clash = [n for n in found if _same_file_key(self.folder / n) in self._protect]
+            if clash:
+                raise CLIError(f"{_show(self.folder / clash[0])} is an input of this run and would be "
+                               f"replaced by its output; use another output folder (-o)")
+            return
+        if found:
+            more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+            raise CLIError(f"{_show(self.folder / found[0])}{more} exist from an earlier run; "
+                           f"give {option} to replace them, or another output folder with -o")
+
+    # -- during the work ------------------------------------------------------------------
+    def stage(self, name: str) -> Path:
+        """The path to write the output ``name`` to (in the staging folder)."""
+        if self._stage is None:
+            self.open()
+        if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
+            raise ValueError(f"output names are plain file names, got {name!r}")
+        self._staged.append(name)
+        return self._stage / name  # type: ignore[operator]
+
+    # -- after the work -------------------------------------------------------------------
+    def commit(self, families: Iterable[re.Pattern] = ()) -> list[Path]:
+        """Move the staged files into the folder and, when overwriting, remove the files of
+        ``families`` the run did not write.  Returns the paths committed now."""
+        names, self._staged = self._staged, []
+        families = list(families)
+        done = []
+        with _no_interrupt():
+            for name in names:
+                final = self.folder / name
+                os.replace(self._stage / name, final)  # type: ignore[operator]
+                done.append(final)
+            if self.overwrite and families:
+                keep = set(names)
+                for stale in self._existing(families):
+                    if stale not in keep and _same_file_key(self.folder / stale) not in self._protect:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(self.folder / stale)
+        self._created = []  # the folder now holds results: never remove it
+        self.written.extend(done)
+        return done
+
+    def discard_staged(self) -> None:
+        """Drop the files staged since the last commit (a failed input of a multi-input run)."""
+        for name in self._staged:
+            with contextlib.suppress(OSError):
+                os.unlink(self._stage / name)  # type: ignore[operator]
+        self._staged = []
+
+    def discard(self) -> None:
+        """Remove the staging folder, and the output folder when this run created it and left it empty."""
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
+        self._staged = []
+        for d in reversed(self._created):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        self._created = []
+
+    def close(self) -> None:
+        """Discard what was not committed and remove the staging folder."""
+        self.discard()
+
+    def __enter__(self) -> "Outputs":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _existing(self, families: Iterable[re.Pattern]) -> Iterator[str]:
+        families = list(families)
+        if not self.folder.is_dir():
+            return
+        for entry in os.scandir(self.folder):
+            if entry.is_file() and any(f.fullmatch(entry.name) for f in families):
+                yield entry.name
+
+
+@contextlib.contextmanager
+def single_input_run(path: Path, folder: str | os.PathLike, overwrite: bool, families: Iterable[re.Pattern],
+                     options: dict[str, str]) -> Iterator[tuple[Progress, Outputs]]:
+    """What a command over one input file (``bgsub``, ``grabcut``) runs inside: a progress line,
+    the output folder (checked writable and free of an earlier run's ``families`` before any work)
+    and the library's warnings, each printed once in the command's ``options`` terms."""
+    with Progress() as progress, Outputs(folder, overwrite=overwrite, protect=[path]) as outputs, \
+            Warnings(options, progress) as caught:
+        outputs.check_free(families)
+        caught.source = str(path)
+        yield progress, outputs
+
+
+def _same_file_key(path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _show(path: Path) -> str:
+    return str(path)
+
+
+def _reason(exc: OSError) -> str:
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Hold back Ctrl-C while the files are moved into place (a few renames), so that a run's
+    results land together; the interrupt is raised right after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt

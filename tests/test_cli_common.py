@@ -1,0 +1,222 @@
+"""What the subcommands share: the progress line, the staged outputs, messages in the user's terms."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+import warnings
+
+import pytest
+
+from gmmfast.cli._common import ArgumentParser, CLIError, Warnings, user_message
+from gmmfast.cli._outputs import STAGING_PREFIX, Outputs, family
+from gmmfast.cli._progress import Progress
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def screen(text: str) -> list[str]:
+    """What a terminal shows for ``text``: carriage returns go back to the line start."""
+    lines = []
+    for raw in text.split("\n"):
+        line: list[str] = []
+        col = 0
+        for ch in raw:
+            if ch == "\r":
+                col = 0
+                continue
+            if col < len(line):
+                line[col] = ch
+            else:
+                line.append(ch)
+            col += 1
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+# --------------------------------------------------------------------------- progress
+
+def test_progress_line_fits_the_terminal_and_clears():
+    out = FakeTerminal()
+    p = Progress(out, width=40, tick=False)
+    p.start("a very long description of a step " * 3, total=10)
+    for _ in range(10):
+        p.update()
+    drawn = [seg for seg in out.getvalue().split("\r") if seg.strip()]
+    assert drawn and all(len(seg) <= 39 for seg in drawn)  # never wraps into the next line
+    p.finish()
+    assert screen(out.getvalue()) == [""]  # the line is cleared when the step ends
+    assert "\n" not in out.getvalue()
+
+
+def test_progress_counts_and_bar():
+    p = Progress(FakeTerminal(), width=200, tick=False)
+    p.start("masking", total=4)
+    p.update(3)
+    line = p.line()
+    assert "masking" in line and "3/4" in line and "[" + "#" * 18 + "-" * 6 + "]" in line
+
+
+def test_text_printed_beside_the_progress_does_not_run_into_it():
+    err, out = FakeTerminal(), FakeTerminal()
+    p = Progress(err, width=60, tick=False)
+    p.start("segmenting", total=3)
+    p.update()
+    p.write("a.png: done", out)
+    # the bar was wiped before the line was printed, and drawn again after it
+    before, after = err.getvalue().rsplit("\r", 2)[0], err.getvalue()
+    assert screen(before)[-1] == ""
+    assert "segmenting" in screen(after)[-1]
+    assert out.getvalue() == "a.png: done\n"
+    p.write("gmmfast: warning: x")  # on the progress stream itself
+    shown = screen(err.getvalue())
+    assert shown[-2] == "gmmfast: warning: x" and "segmenting" in shown[-1]
+
+
+def test_progress_step_iterates_and_finishes_on_error():
+    err = FakeTerminal()
+    p = Progress(err, width=80, tick=False)
+    assert list(p.step(range(5), "reading")) == [0, 1, 2, 3, 4]
+    with pytest.raises(RuntimeError):
+        for _ in p.step(range(5), "reading"):
+            raise RuntimeError
+    assert screen(err.getvalue())[-1] == ""
+
+
+def test_progress_keeps_time_during_one_long_call():
+    err = FakeTerminal()
+    with Progress(err, width=80) as p:
+        p.start("fitting")
+        time.sleep(0.7)  # a long library call: no update() in it
+        line = screen(err.getvalue())[-1]
+    assert re.search(r"fitting 0\.[5-9] s|fitting [1-9]\.\d s", line), line
+
+
+def test_no_progress_when_not_a_terminal():
+    err = io.StringIO()
+    with Progress(err, width=80) as p:
+        p.start("x", 3)
+        p.update(3)
+        p.write("line")
+    assert err.getvalue() == "line\n"
+
+
+# --------------------------------------------------------------------------- messages
+
+@pytest.mark.parametrize("library, names, expected", [
+    ("n_components must be between 1 and 32, got 0.", {"n_components": "--components"},
+     "--components must be between 1 and 32, got 0."),
+    ("iterations must be an integer >= 0, got -1.", {"iterations": "--iterations"},
+     "--iterations must be an integer >= 0, got -1."),
+    ("did not converge in 10 iterations", {"iterations": "--iterations"}, "did not converge in 10 iterations"),
+    ("'a.avi' ends after 35 frame(s) (x); pass max_frames=35 to read only those.",
+     {"max_frames": "--max-frames"}, "'a.avi' ends after 35 frame(s) (x); pass --max-frames 35 to read only those."),
+    ("rect covers the whole 20x10 image, so no pixel is known to be background; draw a box that leaves some "
+     "background outside it, or use init_mask.", {"rect": "--rect"},
+     "--rect covers the whole 20x10 image, so no pixel is known to be background; draw a box that leaves some "
+     "background outside it."),
+    ("the image has only 2 distinct colour(s) in the fitted pixels, fewer than 3 components; using "
+     "n_components=2", {"n_components": "-k"},
+     "the image has only 2 distinct colour(s) in the fitted pixels, fewer than 3 components; using -k 2"),
+])
+def test_library_messages_in_the_options_terms(library, names, expected):
+    assert user_message(ValueError(library), names) == expected
+
+
+def test_advice_about_options_the_command_lacks_is_dropped():
+    text = ("Best performing initialization did not converge. Try different init parameters, or increase "
+            "max_iter, tol, or check for degenerate data.")
+    assert "max_iter" not in user_message(text, {}) and "reg_covar" not in user_message(text, {})
+    assert user_message(text, {"max_iter": "--max-iter"}).endswith("raise it with --max-iter")
+    cov = ("Some covariances were not positive definite (degenerate or collinear data); added 0.001 to their "
+           "diagonals. Consider increasing reg_covar.")
+    assert "reg_covar" not in user_message(cov, {})
+
+
+def test_os_errors_are_file_and_reason():
+    exc = PermissionError(13, "Permission denied", "/x/y.png")
+    assert user_message(exc) == "/x/y.png: permission denied"
+
+
+def test_each_warning_is_printed_once(capsys):
+    with Warnings({"n_components": "-k"}) as caught:
+        for source in ("a.png", "b.png", "c.png"):
+            caught.source = source
+            for _ in range(5):
+                warnings.warn("using n_components=2", UserWarning)
+            caught.collect()
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["gmmfast: warning: using -k 2 (a.png, b.png, c.png)"]
+
+
+def test_argument_errors_are_one_line(capsys):
+    p = ArgumentParser(prog="gmmfast x")
+    p.add_argument("--n", type=int)
+    with pytest.raises(SystemExit) as info:
+        p.parse_args(["--n", "q"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gmmfast x: error: argument --n")
+
+
+# --------------------------------------------------------------------------- outputs
+
+def _names(folder):
+    return sorted(os.listdir(folder))
+
+
+def test_outputs_land_together_on_commit(tmp_path):
+    with Outputs(tmp_path / "new" / "out") as out:
+        out.stage("a_mask.png").write_bytes(b"1")
+        out.stage("a_cutout.png").write_bytes(b"2")
+        assert _names(tmp_path / "new" / "out") == [n for n in _names(tmp_path / "new" / "out")
+                                                    if n.startswith(STAGING_PREFIX)]
+        written = out.commit()
+    assert sorted(p.name for p in written) == ["a_cutout.png", "a_mask.png"]
+    assert _names(tmp_path / "new" / "out") == ["a_cutout.png", "a_mask.png"]
+
+
+def test_failed_run_leaves_nothing_and_removes_the_folder_it_made(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with Outputs(tmp_path / "new" / "out") as out:
+            out.stage("a_mask.png").write_bytes(b"1")
+            raise KeyboardInterrupt
+    assert _names(tmp_path) == []
+
+
+def test_earlier_run_is_refused_or_replaced_exactly(tmp_path):
+    fam = family("a", r"mask\d+\.png|binary\.png")
+    for name in ("a_mask0.png", "a_mask1.png", "a_mask2.png", "a_binary.png", "ab_mask0.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"old")
+    with Outputs(tmp_path) as out, pytest.raises(CLIError, match="--overwrite"):
+        out.check_free([fam])
+    with Outputs(tmp_path, overwrite=True) as out:
+        out.check_free([fam])
+        out.stage("a_mask0.png").write_bytes(b"new")
+        out.stage("a_binary.png").write_bytes(b"new")
+        out.commit([fam])
+    assert _names(tmp_path) == ["a_binary.png", "a_mask0.png", "ab_mask0.png", "notes.txt"]
+    assert (tmp_path / "a_mask0.png").read_bytes() == b"new"
+    assert (tmp_path / "ab_mask0.png").read_bytes() == b"old"  # another input's files are not touched
+
+
+def test_an_input_is_never_replaced(tmp_path):
+    src = tmp_path / "a_mask3.png"
+    src.write_bytes(b"input")
+    fam = family("a", r"mask\d+\.png")
+    with Outputs(tmp_path, overwrite=True, protect=[src]) as out:
+        out.stage("a_mask0.png").write_bytes(b"new")
+        out.commit([fam])
+    assert src.read_bytes() == b"input"
+
+
+def test_unwritable_folder_fails_before_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CLIError, match="cannot write to the output folder"):
+        Outputs(blocker / "sub").open()

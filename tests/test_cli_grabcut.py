@@ -1,0 +1,113 @@
+"""``gmmfast grabcut``, run as a user would: content of the files, errors in the options' terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+import gmmfast  # noqa: E402
+from gmmfast.cli import main  # noqa: E402
+from gmmfast.io import read_image, write_image  # noqa: E402
+
+
+def _photo(path, seed=0):
+    """A red disc on a noisy green-blue background."""
+    rng = np.random.default_rng(seed)
+    h, w = 70, 90
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.empty((h, w, 3))
+    img[:] = (40, 140, 120)
+    disc = (yy - 35) ** 2 + (xx - 45) ** 2 < 18 ** 2
+    img[disc] = (210, 40, 50)
+    img += rng.normal(0, 10, img.shape)
+    return write_image(path, np.clip(img, 0, 255).astype(np.uint8))
+
+
+RECT = (20, 12, 50, 46)
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err and "internal error" not in err, err
+    return lines[0]
+
+
+def test_files_hold_the_library_result(tmp_path, capsys):
+    src = _photo(tmp_path / "disc.png")
+    out = tmp_path / "out"
+    assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(out),
+                 "--iterations", "3", "--components", "4"]) == 0
+    res = gmmfast.grabcut(read_image(src), rect=RECT, max_iter=3, n_components=4)
+    mask = read_image(out / "disc_mask.png")
+    np.testing.assert_array_equal(mask, np.where(res.foreground, 255, 0))
+    np.testing.assert_array_equal(read_image(out / "disc_cutout.png"), res.cutout())
+    assert sorted(p.name for p in out.iterdir()) == ["disc_cutout.png", "disc_mask.png"]
+    assert "disc.png: 90x70, 3 iterations" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--components", "0"], "--components must be between 1 and"),
+    (["--rect", "0,0,90,70"], "--rect 0,0,90,70 covers the whole 90x70 image"),
+    (["--rect", "100,100,5,5"], "--rect 100,100,5,5 lies outside the 90x70 image"),
+])
+def test_errors_in_the_options_terms(tmp_path, capsys, argv, expected):
+    src = _photo(tmp_path / "disc.png")
+    args = ["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o"), *argv]
+    assert main(args) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert expected in line
+    for internal in ("n_components", "init_mask", "rect=", "gmmfast.", "ValueError"):
+        assert internal not in line
+    assert not (tmp_path / "o").exists()  # a failed run leaves no folder behind
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"just some notes\n", "is a text file, not an image"),
+    (b"", "is an empty file, not an image"),
+])
+def test_wrong_kind_of_input(tmp_path, capsys, content, expected):
+    bad = tmp_path / "photo.jpg"
+    bad.write_bytes(content)
+    assert main(["grabcut", str(bad), "--rect", "1,1,5,5", "-o", str(tmp_path / "o")]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert expected in line and line.count("photo.jpg") == 1
+
+
+def test_truncated_image(tmp_path, capsys):
+    src = _photo(tmp_path / "whole.png")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    assert main(["grabcut", str(cut), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o")]) == 1
+    assert "damaged or truncated PNG image" in _one_error_line(capsys.readouterr().err)
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    src = _photo(tmp_path / "disc.png")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(blocker / "sub")]) == 1
+    assert "cannot write to the output folder" in _one_error_line(capsys.readouterr().err)
+
+
+def test_read_only_output_folder(tmp_path, capsys, read_only_folder):
+    src = _photo(tmp_path / "disc.png")
+    for extra in ([], ["--overwrite"]):
+        status = main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(read_only_folder.path),
+                       *extra])
+        read_only_folder.assert_refused(status, capsys.readouterr().err)
+
+
+def test_overwrite(tmp_path, capsys):
+    src = _photo(tmp_path / "disc.png")
+    out = tmp_path / "o"
+    rect = ",".join(map(str, RECT))
+    assert main(["grabcut", str(src), "--rect", rect, "-o", str(out), "--iterations", "1"]) == 0
+    first = (out / "disc_mask.png").read_bytes()
+    capsys.readouterr()
+    assert main(["grabcut", str(src), "--rect", "30,20,30,30", "-o", str(out)]) == 1
+    assert "--overwrite" in _one_error_line(capsys.readouterr().err)
+    assert (out / "disc_mask.png").read_bytes() == first
+    assert main(["grabcut", str(src), "--rect", "30,20,30,30", "-o", str(out), "--overwrite"]) == 0
+    res = gmmfast.grabcut(read_image(src), rect=(30, 20, 30, 30))
+    np.testing.assert_array_equal(read_image(out / "disc_mask.png"), np.where(res.foreground, 255, 0))
