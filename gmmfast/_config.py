@@ -25,6 +25,7 @@ def config() -> dict:
         "cpu_has_avx512": _cpu.has_avx512(),
         "override_env": f"{_dispatch.ENV_VAR}={os.environ.get(_dispatch.ENV_VAR, '')}",
         "default_threads": effective_n_threads(None),
+        "openmp_runtime": _cpu.openmp_library(),
         "available_cpus": available_cpus(),
         "python": sys.version.split()[0],
         "numpy": numpy.__version__,

@@ -187,3 +187,29 @@ def test_two_variants_fit_the_same_mixture(pair):
         ref_lb, ref_means = results[a][key]
         assert abs(lb - ref_lb) <= tol * abs(ref_lb), key
         assert max(abs(x - y) for x, y in zip(means, ref_means)) <= tol, key
+
+
+def _kernel_cpu_flags():
+    """The CPU flags Linux reports (its own reading of CPUID and XCR0), or None elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def test_cpu_probe_agrees_with_linux():
+    """The probe asks CPUID itself; Linux's /proc/cpuinfo is the independent reference.
+    avx2 needs the whole x86-64-v3 set -march=haswell lets the compiler use, avx512 also
+    the x86-64-v4 AVX-512 subsets (cpu_features.h)."""
+    flags = _kernel_cpu_flags()
+    if flags is None or "sse2" not in flags:
+        pytest.skip("needs Linux on x86-64 (/proc/cpuinfo)")
+    v3 = {"avx", "avx2", "fma", "bmi1", "bmi2", "abm", "movbe", "f16c"}
+    v4 = {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+    # Linux drops "avx" and the AVX-512 flags when the OS does not enable their state
+    assert _cpu.has_avx2_fma() == (v3 <= flags)
+    assert _cpu.has_avx512() == (v3 <= flags and v4 <= flags)
