@@ -256,7 +256,7 @@ class ParallelControl:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             g = gmmfast.GaussianMixture(5, max_iter=2, random_state=0, n_threads=1).fit(self._x[:65536])
-        self._params = g._kernel_params(np.float32, g.weights_, g.means_, g.precisions_cholesky_)
+        self._params = g._kernel_arrays(np.float32, g.weights_, g.means_, g.precisions_cholesky_)
         nb = self._k.n_blocks(len(self._x))
         self._stats = np.zeros((nb, 5 * self._k.n_stats(3, self._params[3])))
         self._lls = np.zeros(nb)
