@@ -23,8 +23,8 @@ from ._dispatch import load
 from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
-from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int, check_n_threads,
-                          check_real)
+from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
+                          check_known_foreground, check_learning_rate, check_n_threads, check_real)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -264,24 +264,6 @@ class BackgroundSubtractorMOG2(Estimator):
         }
         self.n_frames_ = 0
 
-    def _check_learning_rate(self, learning_rate: Any) -> float:
-        lr = check_real(learning_rate, "learning_rate")
-        if lr > 1.0:
-            raise ValueError(f"learning_rate must be in [0, 1], or negative for automatic, got {lr}.")
-        return lr
-
-    def _known(self, known_foreground: Any, h: int, w: int) -> np.ndarray | None:
-        if known_foreground is None:
-            return None
-        kf = np.asarray(known_foreground)
-        if kf.shape != (h, w):
-            raise ValueError(f"known_foreground must have the frame's shape ({h}, {w}), got {kf.shape}.")
-        if kf.dtype == np.bool_:
-            return np.ascontiguousarray(kf.view(np.uint8))
-        if kf.dtype.kind in "ui":
-            return np.ascontiguousarray(kf != 0, dtype=np.uint8)
-        raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
-
     @exclusive
     def apply(self, frame: np.ndarray, learning_rate: float = -1,
               known_foreground: np.ndarray | None = None) -> np.ndarray:
@@ -314,8 +296,8 @@ class BackgroundSubtractorMOG2(Estimator):
         p = self._params()
         x = check_frame(frame)
         h, w, _ = x.shape
-        lr = self._check_learning_rate(learning_rate)
-        kf = self._known(known_foreground, h, w)
+        lr = check_learning_rate(learning_rate)
+        kf = check_known_foreground(known_foreground, (h, w))
         self._prepare(x, lr, p)
         alpha = self._alphas(1, lr, p)
         mask = aligned_empty((1, h, w), np.uint8)   # rows split between threads own their lines
@@ -359,13 +341,13 @@ class BackgroundSubtractorMOG2(Estimator):
         x = _as_frames(frames)
         t = len(x)
         h, w, _ = x[0].shape
-        lr = self._check_learning_rate(learning_rate)
+        lr = check_learning_rate(learning_rate)
         kf = None
         if known_foreground is not None:
             kf = np.asarray(known_foreground)
             if kf.shape != (t, h, w):
                 raise ValueError(f"known_foreground must have shape (T, H, W) = {(t, h, w)}, got {kf.shape}.")
-            kf = self._known(kf.reshape(t * h, w), t * h, w).reshape(t, h, w)
+            kf = check_known_foreground(kf.reshape(t * h, w), (t * h, w)).reshape(t, h, w)
         if out is not None:
             if not isinstance(out, np.ndarray) or out.dtype != np.uint8:
                 raise TypeError(f"out must be a uint8 NumPy array, got "
@@ -689,7 +671,7 @@ class BackgroundSubtractor(Estimator):
                 out[i] = self._clean(raw[i] == 255)
             return self._output(out)
         stack = _as_frames(frames)
-        model._check_learning_rate(learning_rate)
+        check_learning_rate(learning_rate)
         first = stack[0]
         out = np.empty((len(stack),) + first.shape[:2], dtype=bool)
         for i in range(len(stack)):

@@ -24,8 +24,8 @@ from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
-from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_n_threads,
-                          check_random_state, check_real)
+from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_known_foreground,
+                          check_learning_rate, check_n_threads, check_random_state, check_real)
 
 __all__ = ["BackgroundSubtractorKNN"]
 
@@ -293,12 +293,6 @@ class BackgroundSubtractorKNN(Estimator):
                 f"{self.frame_shape_}; call reset() to start a model for the new size.")
         return _to_model_dtype(x, state["samples"].dtype)
 
-    def _check_learning_rate(self, learning_rate: Any) -> float:
-        lr = check_real(learning_rate, "learning_rate")
-        if lr > 1.0:
-            raise ValueError(f"learning_rate must be in [0, 1], or negative for automatic, got {lr}.")
-        return lr
-
     def _schedule(self, n: int, lr: float, p: _KNNParams) -> np.ndarray:
         """Per frame of the next ``n``: learn, then per set (redraw, position, period, key),
         advancing the model's counters.
@@ -325,18 +319,6 @@ class BackgroundSubtractorKNN(Estimator):
             rows.append(row)
         self.state_["counters"][:] = counters
         return np.array(rows, dtype=np.int64).reshape(n, 13)
-
-    def _known(self, known_foreground: Any, shape: tuple[int, ...]) -> np.ndarray | None:
-        if known_foreground is None:
-            return None
-        kf = np.asarray(known_foreground)
-        if kf.shape != shape:
-            raise ValueError(f"known_foreground must have shape {shape}, got {kf.shape}.")
-        if kf.dtype == np.bool_:
-            return np.ascontiguousarray(kf).view(np.uint8)
-        if kf.dtype.kind in "ui":
-            return np.ascontiguousarray(kf != 0).view(np.uint8)
-        raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
 
     @exclusive
     def apply(self, frame: np.ndarray, learning_rate: float = -1,
@@ -366,8 +348,8 @@ class BackgroundSubtractorKNN(Estimator):
         p = self._params()
         x = check_frame(frame)
         h, w, _ = x.shape
-        lr = self._check_learning_rate(learning_rate)
-        kf = self._known(known_foreground, (h, w))
+        lr = check_learning_rate(learning_rate)
+        kf = check_known_foreground(known_foreground, (h, w))
         x = self._prepare(x, lr, p)
         mask = aligned_empty((1, h, w), np.uint8)   # rows split between threads own their lines
         self._run(x[None], None if kf is None else kf[None], mask, self._schedule(1, lr, p),
@@ -402,8 +384,8 @@ class BackgroundSubtractorKNN(Estimator):
         x = _as_frames(frames)
         t = len(x)
         h, w, _ = x[0].shape
-        lr = self._check_learning_rate(learning_rate)
-        kf = self._known(known_foreground, (t, h, w))
+        lr = check_learning_rate(learning_rate)
+        kf = check_known_foreground(known_foreground, (t, h, w))
         _check_out(out, (t, h, w))
         masks = out if out is not None else aligned_empty((t, h, w), np.uint8)
         if lr >= 1.0:

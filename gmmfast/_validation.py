@@ -377,3 +377,24 @@ def check_numeric_array(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind == "f" and not all_finite(arr):
         raise ValueError(f"{name} contain NaN or infinite values; replace them first.")
 
+
+def check_learning_rate(learning_rate: Any) -> float:
+    """An online model's learning rate: in [0, 1], or negative for the automatic schedule."""
+    lr = check_real(learning_rate, "learning_rate")
+    if lr > 1.0:
+        raise ValueError(f"learning_rate must be in [0, 1], or negative for automatic, got {lr}.")
+    return lr
+
+
+def check_known_foreground(known_foreground: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A mask of pixels known to be foreground, of ``shape``, as C-contiguous 0/1 uint8 (or None)."""
+    if known_foreground is None:
+        return None
+    kf = np.asarray(known_foreground)
+    if kf.shape != tuple(shape):
+        raise ValueError(f"known_foreground must have shape {tuple(shape)}, got {kf.shape}.")
+    if kf.dtype == np.bool_:
+        return np.ascontiguousarray(kf).view(np.uint8)
+    if kf.dtype.kind in "ui":
+        return np.ascontiguousarray(kf != 0).view(np.uint8)
+    raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
