@@ -229,6 +229,23 @@ def read_only_folder(tmp_path, monkeypatch):
     folder.chmod(0o755)
 
 
+_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_thread_settings():
+    """distributed's LocalCluster writes OMP_NUM_THREADS=1 (and its kin) into this process's
+    os.environ when it starts workers and never takes it back: every child a later test
+    starts would then run one OpenMP thread (test_openmp_runtimes failed so in CI)."""
+    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _single_threaded_blas():
     """scikit-learn/NumPy references run with one BLAS thread: on a 2-core CI machine the
