@@ -73,7 +73,10 @@ fi
 status=0
 # the venv's pytest script (not python -m pytest) keeps the checkout off sys.path: the
 # tests import the sanitized build installed in the venv
-LD_PRELOAD="$asan_runtime${LD_PRELOAD:+:$LD_PRELOAD}" timeout "$limit" \
+# libstdc++ right after the runtime: ASan looks up the real __cxa_throw when it starts, and
+# without it a C++ extension that throws (matplotlib's ft2font) stops the run with a CHECK.
+cxx_runtime="$("$cc" -print-file-name=libstdc++.so.6)"
+LD_PRELOAD="$asan_runtime:$cxx_runtime${LD_PRELOAD:+:$LD_PRELOAD}" timeout "$limit" \
     pytest -p no:cacheprovider "$@" || status=$?
 
 reports=("$logs"/*)
