@@ -24,7 +24,8 @@ from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
-                          check_known_foreground, check_learning_rate, check_n_threads, check_real)
+                          check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
+                          check_real)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -342,19 +343,8 @@ class BackgroundSubtractorMOG2(Estimator):
         t = len(x)
         h, w, _ = x[0].shape
         lr = check_learning_rate(learning_rate)
-        kf = None
-        if known_foreground is not None:
-            kf = np.asarray(known_foreground)
-            if kf.shape != (t, h, w):
-                raise ValueError(f"known_foreground must have shape (T, H, W) = {(t, h, w)}, got {kf.shape}.")
-            kf = check_known_foreground(kf.reshape(t * h, w), (t * h, w)).reshape(t, h, w)
-        if out is not None:
-            if not isinstance(out, np.ndarray) or out.dtype != np.uint8:
-                raise TypeError(f"out must be a uint8 NumPy array, got "
-                                f"{getattr(out, 'dtype', type(out).__name__)}.")
-            if out.shape != (t, h, w) or not out.flags.c_contiguous or not out.flags.writeable:
-                raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = "
-                                 f"{(t, h, w)}, got shape {out.shape}.")
+        kf = check_known_foreground(known_foreground, (t, h, w))
+        check_out_masks(out, (t, h, w))
         if lr >= 1.0:
             # every frame restarts the model: nothing to gain from batching
             masks = out if out is not None else np.empty((t, h, w), np.uint8)

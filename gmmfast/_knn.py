@@ -25,7 +25,8 @@ from ._dispatch import load
 from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_known_foreground,
-                          check_learning_rate, check_n_threads, check_random_state, check_real)
+                          check_learning_rate, check_n_threads, check_out_masks, check_random_state,
+                          check_real)
 
 __all__ = ["BackgroundSubtractorKNN"]
 
@@ -386,7 +387,7 @@ class BackgroundSubtractorKNN(Estimator):
         h, w, _ = x[0].shape
         lr = check_learning_rate(learning_rate)
         kf = check_known_foreground(known_foreground, (t, h, w))
-        _check_out(out, (t, h, w))
+        check_out_masks(out, (t, h, w))
         masks = out if out is not None else aligned_empty((t, h, w), np.uint8)
         if lr >= 1.0:
             # every frame restarts the model: nothing to gain from batching
@@ -461,16 +462,6 @@ def _to_model_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         "float frame for a model of uint8 samples (its first frame was uint8), with values "
         "that are not whole numbers in 0-255; pass uint8 frames, or call reset() to start a "
         "model of float samples.")
-
-
-def _check_out(out: Any, shape: tuple[int, int, int]) -> None:
-    if out is None:
-        return
-    if not isinstance(out, np.ndarray) or out.dtype != np.uint8:
-        raise TypeError(f"out must be a uint8 NumPy array, got {getattr(out, 'dtype', type(out).__name__)}.")
-    if out.shape != shape or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = {shape}, "
-                         f"got shape {out.shape}.")
 
 
 def _checked_state(state: Any, n_samples: int) -> dict:
