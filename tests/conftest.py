@@ -230,20 +230,26 @@ def read_only_folder(tmp_path, monkeypatch):
 
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+# taken when pytest loads this file, before any fixture (a module-scoped Dask cluster is set up
+# before a test's own fixtures, so a per-test snapshot would save the polluted values)
+_THREAD_ENV_AT_START = {k: os.environ.get(k) for k in _THREAD_ENV}
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_thread_settings():
-    """distributed's LocalCluster writes OMP_NUM_THREADS=1 (and its kin) into this process's
-    os.environ when it starts workers and never takes it back: every child a later test
-    starts would then run one OpenMP thread (test_openmp_runtimes failed so in CI)."""
-    saved = {k: os.environ.get(k) for k in _THREAD_ENV}
-    yield
-    for k, v in saved.items():
+def _restore_thread_env():
+    for k, v in _THREAD_ENV_AT_START.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_thread_settings():
+    """distributed's LocalCluster (its Nanny) writes OMP_NUM_THREADS=1 (and its kin) into this
+    process's os.environ when it starts workers and never takes it back: every child a later
+    test starts would then run one OpenMP thread (test_openmp_runtimes failed so in CI)."""
+    yield
+    _restore_thread_env()
 
 
 @pytest.fixture(scope="session", autouse=True)
