@@ -123,16 +123,48 @@ def run_jobs(func: Callable[..., JobResult], jobs: list[tuple], *, workers: int 
         for i, job in enumerate(jobs):
             done(i, func(*job))
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(func, *job): i for i, job in enumerate(jobs)}
-            for fut in concurrent.futures.as_completed(futures):
-                i = futures[fut]
-                try:
-                    done(i, fut.result())
-                except Exception as exc:       # the worker process itself died
-                    done(i, JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}"))
+        _run_on_processes(func, jobs, workers, done)
     return results  # type: ignore[return-value]
+
+
+def _run_on_processes(func, jobs, workers: int, done) -> None:
+    """Run the jobs on ``workers`` local processes, each with one job at a time.
+
+    Each worker is its own one-process pool, so when a process dies (killed,
+    out of memory, a crash in native code) the one job it was running is
+    known: that job is reported, the worker replaced, and the others go on.
+    (One shared pool would break as a whole and fail every queued job.)
+    """
+    ctx = multiprocessing.get_context("spawn")
+    waiting = list(range(len(jobs)))[::-1]                 # popped from the end: in order
+    pools: list[concurrent.futures.ProcessPoolExecutor | None] = [None] * min(workers, len(jobs))
+    running: dict[concurrent.futures.Future, tuple[int, int]] = {}    # future -> (worker, job)
+    try:
+        while waiting or running:
+            busy = {w for w, _ in running.values()}
+            for w in range(len(pools)):
+                if waiting and w not in busy:
+                    if pools[w] is None:
+                        pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                    i = waiting.pop()
+                    running[pools[w].submit(func, *jobs[i])] = (w, i)
+            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in finished:
+                w, i = running.pop(fut)
+                try:
+                    result = fut.result()
+                except concurrent.futures.BrokenExecutor:     # its process died
+                    pools[w].shutdown(wait=False)
+                    pools[w] = None
+                    result = JobResult(jobs[i][0], jobs[i][1], error="the worker process died while on this file "
+                                       "(killed, out of memory or a crash); the other files went on")
+                except Exception as exc:       # the job's result or arguments could not be pickled
+                    result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
+                done(i, result)
+    finally:
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_on_dask(func, jobs, scheduler, done) -> None:

@@ -97,3 +97,37 @@ def test_folder_and_errors(photos, tmp_path):
     assert one[0].ok and one[0].files
     bad = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path, features="hsv")
     assert not bad[0].ok and "features" in bad[0].error
+
+
+_CRASHING_JOB = '''
+import os, signal
+from gmmfast._batch import segment_job
+
+def job(path, stem, *rest):
+    if stem == "photo1":              # this file's worker dies as a crash in native code would
+        os.kill(os.getpid(), signal.SIGKILL)
+    return segment_job(path, stem, *rest)
+'''
+
+
+def test_a_dying_worker_costs_only_its_own_file(photos, serial, tmp_path, monkeypatch):
+    """A worker process that dies (killed, out of memory, a native crash) fails the file it was
+    on; the other files are still segmented, on a replacement worker, with the same bytes."""
+    from gmmfast._batch import run_jobs, unique_stems
+
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "crashing_jobs.py").write_text(_CRASHING_JOB)
+    monkeypatch.syspath_prepend(str(tmp_path / "jobs"))     # spawned workers get the parent's sys.path
+    import crashing_jobs
+
+    _, paths = photos
+    ok = [p for p in paths if "broken" not in p and "missing" not in p]
+    out = tmp_path / "out"
+    options = {"features": "lab", "smoothing": 1.0, "n_threads": 1}
+    jobs = [(p, s, str(out), 3, options, False) for p, s in zip(ok, unique_stems(ok))]
+    results = run_jobs(crashing_jobs.job, jobs, workers=2)
+    assert [r.stem for r in results] == unique_stems(ok)
+    failed = [r for r in results if not r.ok]
+    assert [r.stem for r in failed] == ["photo1"] and "worker process died" in failed[0].error
+    expected = {k: v for k, v in outputs(serial[0]).items() if not k.startswith("photo1_")}
+    assert outputs(out) == expected
