@@ -93,8 +93,19 @@ EMULATION_SUBSET = (
 )
 
 
+# Long runs (minutes each on two cores, e.g. the issue-sized out-of-core and streaming checks) are marked
+# @pytest.mark.slow and skipped unless GMMFAST_SLOW_TESTS=1: CI's default run must fit its time budget.
+SLOW_TESTS = os.environ.get("GMMFAST_SLOW_TESTS", "") == "1"
+
+
+# The one collection hook of this file (a second definition would silently replace it).
 @pytest.hookimpl(tryfirst=True)  # before `-m emulation` deselects what is not marked yet
 def pytest_collection_modifyitems(config, items):
+    if not SLOW_TESTS:
+        skip = pytest.mark.skip(reason="long run: set GMMFAST_SLOW_TESTS=1 to include it")
+        for item in items:
+            if item.get_closest_marker("slow") is not None:
+                item.add_marker(skip)
     by_id = {item.nodeid: item for item in items}
     for nodeid in EMULATION_SUBSET:
         if nodeid in by_id:
@@ -287,21 +298,3 @@ def two_threads():
             assert m.threads_used() == 2, f"{kernel}: {m.threads_used()} thread(s) ran an n_threads=2 call"
 
     return check
-
-
-# Long runs (minutes each on two cores, e.g. the issue-sized out-of-core and streaming checks) are marked
-# @pytest.mark.slow and skipped unless GMMFAST_SLOW_TESTS=1: CI's default run must fit its time budget.
-SLOW_TESTS = os.environ.get("GMMFAST_SLOW_TESTS", "") == "1"
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a long run, only with GMMFAST_SLOW_TESTS=1 (see tests/conftest.py)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if SLOW_TESTS:
-        return
-    skip = pytest.mark.skip(reason="long run: set GMMFAST_SLOW_TESTS=1 to include it")
-    for item in items:
-        if item.get_closest_marker("slow") is not None:
-            item.add_marker(skip)

@@ -141,9 +141,16 @@ for cpu in Nehalem Haswell Haswell,-bmi2 max; do
         echo "-cpu $cpu GMMFAST_KERNELS=$forced: refused: $(tail -1 <<<"$err")"
     done
     [ "$cpu" = "Haswell,-bmi2" ] && continue  # the same baseline code as Nehalem
+    # qemu 7.2 faults on an AVX2 masked load (vmaskmov) whose masked-off lanes lie in an
+    # unmapped page, where a real CPU suppresses the fault (tools/qemu_maskload.c shows it);
+    # NumPy's AVX2 sort loads array tails so and died in np.unique.  NumPy (the test's
+    # reference, not the code under test) therefore runs its baseline (x86-64-v2) code here;
+    # gmmfast still picks its kernels from CPUID (checked above), and has no masked loads.
+    npy_off=()
+    [ "$expect" != baseline ] && npy_off=(NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR")
     start=$SECONDS
     rc=0
-    env -u GMMFAST_KERNELS "${q[@]}" "$py" -m pytest -p no:cacheprovider -q -m emulation \
+    env -u GMMFAST_KERNELS "${npy_off[@]}" "${q[@]}" "$py" -m pytest -p no:cacheprovider -q -m emulation \
         tests/test_mixture.py tests/test_segmentation.py tests/test_mog2.py tests/test_maxflow.py \
         tests/test_grabcut.py tests/test_openmp_runtimes.py || rc=$?
     if [ "$rc" -gt 128 ]; then
