@@ -135,6 +135,11 @@ import gmmfast
 ITER = "max_iter" if "max_iter" in inspect.signature(gmmfast.grabcut).parameters else "iterations"
 def ready():
     print("ready", flush=True)
+def interrupted(exc_type, exc, tb):   # the moment KeyboardInterrupt reaches the top (CLOCK_MONOTONIC is system-wide)
+    if exc_type is KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+    sys.__excepthook__(exc_type, exc, tb)
+sys.excepthook = interrupted
 """
 
 
@@ -148,15 +153,17 @@ def test_ctrl_c_stops_a_long_run_quickly(job):
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
         time.sleep(1.5)                         # well inside the long computation
         assert proc.poll() is None, proc.stderr.read()
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
-        latency = time.perf_counter() - t0
+        exited = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
     err = proc.stderr.read()
     assert "KeyboardInterrupt" in err, err[-2000:]
+    raised = float(proc.stdout.read().split()[-1]) - t0
+    print(f"{job}: KeyboardInterrupt {raised:.2f} s after SIGINT, process gone after {exited:.2f} s")
     # one iteration / batch / cut of these sizes takes well under a second on a quiet
     # 2-core machine; the bound leaves room for a loaded one
-    assert latency < 5.0, f"{job}: {latency:.2f} s after SIGINT"
+    assert raised < 5.0, f"{job}: KeyboardInterrupt {raised:.2f} s after SIGINT"
