@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -123,6 +124,13 @@ def pytest_collection_modifyitems(config, items):
 # ``pip install .``).  PYTHONSAFEPATH (Python >= 3.11) keeps it off; on 3.10
 # the children see what a user running from the checkout would.
 os.environ["PYTHONSAFEPATH"] = "1"
+
+# A shell started without job control runs a background command (`./.ci/run &`, nohup) with
+# SIGINT ignored, and children inherit that: Python then installs no KeyboardInterrupt
+# handler in them and the Ctrl-C tests' SIGINT does nothing.  Restore the default here, so
+# every child these tests start can be interrupted as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):
