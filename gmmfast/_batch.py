@@ -12,6 +12,7 @@ running writes the same bytes.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import multiprocessing
 import os
@@ -127,40 +128,57 @@ def run_jobs(func: Callable[..., JobResult], jobs: list[tuple], *, workers: int 
     return results  # type: ignore[return-value]
 
 
-def _run_on_processes(func, jobs, workers: int, done) -> None:
-    """Run the jobs on ``workers`` local processes, each with one job at a time.
+#: Jobs handed to one worker process at a time: the next is waiting when one ends, so the
+#: worker never idles for a round trip to this process (~20% of a 0.13 s photo job).
+JOBS_PER_WORKER = 2
 
-    Each worker is its own one-process pool, so when a process dies (killed,
-    out of memory, a crash in native code) the one job it was running is
-    known: that job is reported, the worker replaced, and the others go on.
-    (One shared pool would break as a whole and fail every queued job.)
+
+def _run_on_processes(func, jobs, workers: int, done) -> None:
+    """Run the jobs on ``workers`` local processes.
+
+    Each worker is its own one-process pool, which runs its jobs in the order
+    given, so when the process dies (killed, out of memory, a crash in native
+    code) the oldest unfinished job is the one it was on: that job is tried
+    once more on a new process (the death may have come from outside) and
+    reported if it dies again; the jobs queued behind it go back to the
+    queue, and the other workers go on.  (One shared pool would break as a
+    whole and fail every queued job.)
     """
     ctx = multiprocessing.get_context("spawn")
     waiting = list(range(len(jobs)))[::-1]                 # popped from the end: in order
     pools: list[concurrent.futures.ProcessPoolExecutor | None] = [None] * min(workers, len(jobs))
-    running: dict[concurrent.futures.Future, tuple[int, int]] = {}    # future -> (worker, job)
+    handed = [collections.deque() for _ in pools]          # per worker: (future, job), oldest first
+    deaths = collections.Counter()                         # job -> worker deaths while it ran
     try:
-        while waiting or running:
-            busy = {w for w, _ in running.values()}
-            for w in range(len(pools)):
-                if waiting and w not in busy:
+        while waiting or any(handed):
+            for w, queue in enumerate(handed):
+                while waiting and len(queue) < JOBS_PER_WORKER:
                     if pools[w] is None:
                         pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
                     i = waiting.pop()
-                    running[pools[w].submit(func, *jobs[i])] = (w, i)
-            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-            for fut in finished:
-                w, i = running.pop(fut)
-                try:
-                    result = fut.result()
-                except concurrent.futures.BrokenExecutor:     # its process died
-                    pools[w].shutdown(wait=False)
-                    pools[w] = None
-                    result = JobResult(jobs[i][0], jobs[i][1], error="the worker process died while on this file "
-                                       "(killed, out of memory or a crash); the other files went on")
-                except Exception as exc:       # the job's result or arguments could not be pickled
-                    result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
-                done(i, result)
+                    queue.append((pools[w].submit(func, *jobs[i]), i))
+            concurrent.futures.wait([f for queue in handed for f, _ in queue],
+                                    return_when=concurrent.futures.FIRST_COMPLETED)
+            for w, queue in enumerate(handed):
+                while queue and queue[0][0].done():
+                    fut, i = queue.popleft()
+                    try:
+                        result = fut.result()
+                    except concurrent.futures.BrokenExecutor:     # the process died on job i
+                        pools[w].shutdown(wait=False)
+                        pools[w] = None
+                        waiting.extend(j for _, j in reversed(queue))    # not started: run them next
+                        queue.clear()
+                        deaths[i] += 1
+                        if deaths[i] == 1:
+                            waiting.append(i)                    # first of all, on a new process
+                            continue
+                        result = JobResult(jobs[i][0], jobs[i][1], error="the worker process died on this "
+                                           "file, twice (killed, out of memory or a crash); the other files "
+                                           "went on")
+                    except Exception as exc:       # the job's result or arguments could not be pickled
+                        result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
+                    done(i, result)
     finally:
         for pool in pools:
             if pool is not None:

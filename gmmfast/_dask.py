@@ -64,6 +64,11 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
     return out
 
 
+def take_rows(block, local: np.ndarray) -> np.ndarray:
+    """Rows ``local`` of one block (runs on a worker)."""
+    return np.asarray(block)[local]
+
+
 def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     """One of e_step's outputs for one block (runs on a worker)."""
     x = np.ascontiguousarray(block, dtype=km.dtype)
@@ -100,11 +105,14 @@ class DaskData:
         idx = init_sample_rows(self.n, rng)
         if idx is None:
             rows = self.X.compute()
-        else:   # per block: its slice of the sorted rows (X[idx] costs the client ~5x the sample)
+        else:   # per block, on its worker: the block's share of the sorted rows.  One plain task
+            # per block: dask's own fancy indexing (X[idx], or X.blocks[b][local]) builds its
+            # graph in the client at ~0.1 s per block (8 s of a 200M-row fit's 50 s)
             edges = np.cumsum((0,) + self.X.chunks[0])
             cuts = np.searchsorted(idx, edges)
-            parts = [self.X.blocks[b][idx[lo:hi] - edges[b]] for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))
-                     if hi > lo]
+            blocks = self.X.to_delayed().ravel()
+            parts = [dask.delayed(take_rows)(blocks[b], idx[lo:hi] - edges[b])
+                     for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])) if hi > lo]
             rows = np.concatenate(dask.compute(*parts))
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 

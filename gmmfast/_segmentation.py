@@ -26,7 +26,7 @@ import numpy as np
 
 from ._auto_k import choose_n_components
 from ._dispatch import load
-from ._mixture import GaussianMixture
+from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
                           check_random_state, check_real)
@@ -103,16 +103,6 @@ def _luminance_key(means: np.ndarray, features: str, d_colour: int) -> np.ndarra
     if features.startswith("rgb") and d_colour == 3:
         return means[:, 0] * 0.299 + means[:, 1] * 0.587 + means[:, 2] * 0.114
     return means[:, 0]  # L*, grey level or luma
-
-
-def _distinct_rows(X: np.ndarray, limit: int) -> int:
-    """Number of distinct rows of X, counted up to ``limit + 1``."""
-    remaining = X
-    found = 0
-    while remaining.shape[0] and found <= limit:
-        found += 1
-        remaining = remaining[np.any(remaining != remaining[0], axis=1)]
-    return found
 
 
 # --------------------------------------------------------------------------- result
@@ -459,7 +449,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
 
     X_fit = _fit_sample(X, max_fit_pixels, k_lo, rng)
     d_colour = X.shape[1] - (2 if features.endswith("xy") else 0)
-    n_distinct = _distinct_rows(X_fit[:, :d_colour], k_hi)
+    n_distinct = _distinct_rows_upto(X_fit[:, :d_colour], k_hi + 1)    # more than k_hi: enough
     few_colours = n_distinct <= k_hi
     k_lo, k_hi = _cap_by_distinct_colours(n_distinct, k_lo, k_hi)
     params = dict(covariance_type=covariance_type, random_state=int(rng.integers(2**31 - 1)),
