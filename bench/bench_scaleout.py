@@ -13,15 +13,16 @@ Workloads (issue 17), all on this machine's 2 cores:
   beyond the kernels (graph, tasks, the reduction, the client's M-step).
 * **memmap vs in-memory**: the 20M data in a .npy file opened as a memmap
   (page-cached after the first pass), both ``n_threads=2``.  Target <= 1.2x.
-* **Batch segmentation**: 100 generated 480x640 photos, ``segment_many`` with
-  2 local worker processes vs 1, one thread per image (both include starting
-  the worker processes).  Target >= 1.8x.
+* **Batch segmentation**: 100 generated photos, 480x640 and 1536x2048
+  (3 MP), ``segment_many`` with 2 local worker processes vs 1, one thread per
+  image (both include starting the worker processes: ~2 s of imports each,
+  in parallel).  Target >= 1.8x.
 
 Other agents share the cores: every ratio is of two timings taken in the same
 repetition, one right after the other; repetitions give a range.
 
-* ``python bench/bench_scaleout.py [--repeat 3] [--quick]`` prints the table
-  for bench/RESULTS.md (``--quick``: 2M/20M rows, 20 photos);
+* ``python bench/bench_scaleout.py [--repeat 3] [--quick] [--only batch]`` prints
+  the table for bench/RESULTS.md (``--quick``: 2M/20M rows, 20 photos);
 * ``pytest bench/bench_scaleout.py --benchmark-only`` for pytest-benchmark's
   statistics (one round each; needs dask and distributed).
 """
@@ -118,11 +119,14 @@ def scheduler_overhead(client) -> float:
     return (t21 - t1) / 20
 
 
-def make_photos(folder: Path, count: int) -> list[str]:
+PHOTO_SIZES = ((480, 640), (1536, 2048))
+
+
+def make_photos(folder: Path, count: int, size=PHOTO_SIZES[0]) -> list[str]:
     import gmmfast
     from gmmfast.io import write_image
 
-    return [str(write_image(folder / f"photo{i:03d}.png", gmmfast.data.sample_image(480, 640, seed=i).image))
+    return [str(write_image(folder / f"photo{i:03d}.png", gmmfast.data.sample_image(*size, seed=i).image))
             for i in range(count)]
 
 
@@ -144,41 +148,46 @@ def _range(values) -> str:
     return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
-def run_table(sizes, n_photos: int, repeat: int) -> None:
+def run_table(sizes, n_photos: int, repeat: int, only=None) -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
+    overheads = []
     tmp = Path(tempfile.mkdtemp(prefix="gmmfast-scaleout-"))
-    cluster, client = start_cluster()
-    try:
-        overheads = [scheduler_overhead(client) for _ in range(repeat)]
-        for n in sizes:
-            X, Xd = in_memory(n), on_workers(n)
-            fit_seconds(Xd, max_iter=1), fit_seconds(X, n_threads=2, max_iter=1)     # warm-up
-            for _ in range(repeat):
-                mem = fit_seconds(X, n_threads=2)
-                rows.setdefault(f"dask {n // 1_000_000}M", []).append((fit_seconds(Xd), mem))
-            if n == sizes[0]:
-                np.save(tmp / "x.npy", X)
-                mm = np.load(tmp / "x.npy", mmap_mode="r")
-                fit_seconds(mm, n_threads=2, max_iter=1)
+    if only in (None, "dask"):
+        cluster, client = start_cluster()
+        try:
+            overheads = [scheduler_overhead(client) for _ in range(repeat)]
+            for n in sizes:
+                X, Xd = in_memory(n), on_workers(n)
+                fit_seconds(Xd, max_iter=1), fit_seconds(X, n_threads=2, max_iter=1)     # warm-up
                 for _ in range(repeat):
                     mem = fit_seconds(X, n_threads=2)
-                    rows.setdefault(f"memmap {n // 1_000_000}M", []).append((fit_seconds(mm, n_threads=2), mem))
-                del mm
-            del X, Xd
-            client.run(lambda: __import__("gc").collect())
-    finally:
-        client.close()
-        cluster.close()
+                    rows.setdefault(f"dask {n // 1_000_000}M", []).append((fit_seconds(Xd), mem))
+                if n == sizes[0]:
+                    np.save(tmp / "x.npy", X)
+                    mm = np.load(tmp / "x.npy", mmap_mode="r")
+                    fit_seconds(mm, n_threads=2, max_iter=1)
+                    for _ in range(repeat):
+                        mem = fit_seconds(X, n_threads=2)
+                        rows.setdefault(f"memmap {n // 1_000_000}M", []).append((fit_seconds(mm, n_threads=2), mem))
+                    del mm
+                del X, Xd
+                client.run(lambda: __import__("gc").collect())
+        finally:
+            client.close()
+            cluster.close()
     try:
-        paths = make_photos(tmp / "photos", n_photos)
-        for _ in range(repeat):
-            one = batch_seconds(paths, tmp / "out1", 1)
-            rows.setdefault(f"batch {n_photos} photos", []).append((batch_seconds(paths, tmp / "out2", 2), one))
+        for size in PHOTO_SIZES if only in (None, "batch") else ():
+            paths = make_photos(tmp / f"photos{size[0]}", n_photos, size)
+            for _ in range(repeat):
+                one = batch_seconds(paths, tmp / "out1", 1)
+                rows.setdefault(f"batch {n_photos} photos {size[0]}x{size[1]}", []).append(
+                    (batch_seconds(paths, tmp / "out2", 2), one))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; {repeat} repetitions")
-    print(f"scheduler overhead per EM iteration: {_range([1000 * o for o in overheads])} ms")
+    if overheads:
+        print(f"scheduler overhead per EM iteration: {_range([1000 * o for o in overheads])} ms")
     print("| workload | scale-out s | anchor s | ratio | target |")
     print("|---|---|---|---|---|")
     for name, pairs in rows.items():
@@ -195,9 +204,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="2M/20M rows and 20 photos")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="rows of the Dask workloads")
+    ap.add_argument("--only", choices=["dask", "batch"], default=None, help="one group of workloads")
     args = ap.parse_args()
     sizes = args.sizes or ([2_000_000, 20_000_000] if args.quick else [20_000_000, 200_000_000])
-    run_table(sizes, 20 if args.quick else 100, args.repeat)
+    run_table(sizes, 20 if args.quick else 100, args.repeat, args.only)
 
 
 # --------------------------------------------------------------------------- pytest-benchmark
@@ -232,9 +242,10 @@ if pytest is not None:
         mm = np.load(tmp_path / "x.npy", mmap_mode="r")
         benchmark.pedantic(fit_seconds, args=(mm, 2), rounds=1, warmup_rounds=1)
 
+    @pytest.mark.parametrize("size", PHOTO_SIZES, ids=[f"{h}x{w}" for h, w in PHOTO_SIZES])
     @pytest.mark.parametrize("workers", [1, 2])
-    def test_batch_segmentation(benchmark, tmp_path, workers):
-        paths = make_photos(tmp_path / "photos", 100)
+    def test_batch_segmentation(benchmark, tmp_path, workers, size):
+        paths = make_photos(tmp_path / "photos", 100, size)
         benchmark.pedantic(batch_seconds, args=(paths, tmp_path / "out", workers), rounds=1, warmup_rounds=0)
 
 

@@ -88,6 +88,18 @@ sub = BackgroundSubtractorKNN(history=100, n_threads=1)
 sub.apply_many(frames[:60])                 # the update periods reach their steady length (history / 2)
 call = lambda: sub.apply_many(frames[60:])  # goes on learning
 """),
+    "_mog2fb": ("adaptive pipeline (BackgroundSubtractor), 20 frames 640 x 480 RGB after 60 learnt", """
+from gmmfast import BackgroundSubtractor      # its kernel: load("_mog2fb"), the variant of GMMFAST_KERNELS
+rng = np.random.default_rng(0)
+H, W, T = 480, 640, 80
+base = rng.integers(0, 256, (H, W, 3), dtype=np.int16)
+frames = np.clip(base + rng.normal(0, 3, (T, H, W, 3)), 0, 255).astype(np.uint8)
+for t in range(T):                          # a moving 80 x 80 object
+    frames[t, 100:180, 6 * t:6 * t + 80] = 230
+sub = BackgroundSubtractor(n_threads=1)
+sub.apply_many(frames[:60])
+call = lambda: sub.apply_many(frames[60:])  # goes on learning
+"""),
     "_imagekernels": ("Lab features of 1024 x 1024 RGB + Potts ICM (K = 4) on 512 x 512", """
 rng = np.random.default_rng(0)
 img = rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
