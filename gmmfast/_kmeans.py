@@ -191,8 +191,12 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     # One more assignment so that labels match the final centres (as scikit-learn does).
     if not strict:
         _k.lloyd_pass(X, centers, labels, chunk_sums, chunk_inertia, chunk_changed, nt)
-    return KMeansResult(centers=centers, labels=labels, inertia=float(chunk_inertia.sum()),
-                        n_iter=n_iter, converged=converged)
+    inertia = float(chunk_inertia.sum())
+    if not np.isfinite(inertia):   # the kernel's squared distances are in X's dtype
+        hint = "pass X as float64 or rescale it" if X.dtype == np.float32 else "rescale it"
+        raise ValueError(f"Squared distances overflow {X.dtype} (X holds values up to "
+                         f"{float(np.abs(X).max()):.3g}): {hint}.")
+    return KMeansResult(centers=centers, labels=labels, inertia=inertia, n_iter=n_iter, converged=converged)
 
 
 def _relocate_empty(X, centers, labels, new_centers, empty):

@@ -271,3 +271,15 @@ def test_column_variances_match_numpy(dtype, shape):
         assert_allclose(_k.column_variances(X, nt), ref, rtol=tol, atol=1e-12)
     with pytest.raises(ValueError, match="empty"):
         _k.column_variances(np.empty((0, 3), dtype), 1)
+
+
+def test_overflowing_distances_are_refused_not_infinite():
+    """float32 values near its maximum square to infinity in the kernel: a clear error (found by
+    the long fuzz profile), never an infinite inertia; float64 holds the same values."""
+    X = np.array([[1.7014117e38], [0.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match="float64"):
+        kmeans(X, 1, random_state=0)
+    res = kmeans(X.astype(np.float64), 1, random_state=0)
+    ref = pytest.importorskip("sklearn.cluster").KMeans(1, n_init=1, random_state=0).fit(X.astype(np.float64))
+    assert np.isfinite(res.inertia)
+    np.testing.assert_allclose(res.inertia, ref.inertia_, rtol=1e-12)
