@@ -29,7 +29,7 @@ from ._dispatch import load
 from ._em_data import init_sample_rows, output_array
 from ._finite import all_finite
 from ._threads import threads_for
-from ._validation import check_lazy_samples, check_samples
+from ._validation import check_lazy_samples, check_samples, kernel_array
 
 _k = load("_gmm")
 
@@ -50,7 +50,7 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
 
     Runs on a worker, on the block it holds.
     """
-    x = np.ascontiguousarray(block, dtype=km.dtype)
+    x = kernel_array(block, km.dtype)      # a deserialised block can be unaligned
     if check_finite and not all_finite(x):
         raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
                          "remove or impute those values first.")
@@ -71,7 +71,7 @@ def take_rows(block, local: np.ndarray) -> np.ndarray:
 
 def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     """One of e_step's outputs for one block (runs on a worker)."""
-    x = np.ascontiguousarray(block, dtype=km.dtype)
+    x = kernel_array(block, km.dtype)
     out = output_array(name, x.shape[0], km.shape[0], km.dtype)
     _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
     return out

@@ -28,7 +28,7 @@ import numpy as np
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import threads_for
-from ._validation import check_lazy_samples, check_samples
+from ._validation import check_lazy_samples, check_samples, kernel_array
 
 _k = load("_gmm")
 
@@ -157,7 +157,7 @@ class Chunked:
     def chunks(self):
         """(first row, C-contiguous chunk in the compute dtype) for every chunk."""
         for start in range(0, self.n, self.rows):
-            chunk = np.ascontiguousarray(self.X[start:start + self.rows], dtype=self.dtype)
+            chunk = kernel_array(self.X[start:start + self.rows], self.dtype)
             if not self._checked and not all_finite(chunk):
                 raise ValueError(f"X contains NaN or infinity (in rows {start} to {start + len(chunk) - 1}); "
                                  "remove or impute those values first.")

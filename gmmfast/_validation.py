@@ -132,6 +132,20 @@ def check_random_state(seed: Any) -> np.random.RandomState:
         f"random_state must be None, an integer, a numpy RandomState or Generator; got {seed!r}.")
 
 
+# --------------------------------------------------------------------------- kernel arrays
+
+
+def kernel_array(a: Any, dtype: Any = None) -> np.ndarray:
+    """``a`` as a C-contiguous, aligned array (a copy only when needed) for a kernel.
+
+    The kernels read elements through typed pointers: an unaligned float array
+    (``np.frombuffer`` at an odd offset, a block dask.distributed deserialised
+    from a message, a memmap at an odd offset) would be undefined behaviour
+    there, though NumPy and ``ascontiguousarray`` accept it.
+    """
+    return np.require(a, dtype=dtype, requirements=("C_CONTIGUOUS", "ALIGNED"))
+
+
 # --------------------------------------------------------------------------- sample matrices
 
 
@@ -161,7 +175,7 @@ def check_samples(X: Any, *, name: str = "X", min_samples: int = 1) -> np.ndarra
     _check_samples_shape(arr.shape, name, min_samples)
     if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those values first.")
-    return np.ascontiguousarray(arr)
+    return kernel_array(arr)
 
 
 def check_lazy_samples(shape: tuple, dtype: Any, *, name: str = "X", min_samples: int = 1) -> np.dtype:
@@ -320,7 +334,7 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
     if frame.dtype == np.uint8:
         return np.ascontiguousarray(frame)
     if frame.dtype.kind == "f":
-        out = np.ascontiguousarray(frame, dtype=np.float32)
+        out = kernel_array(frame, np.float32)
         if not all_finite(out):
             raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
         return out

@@ -35,7 +35,7 @@ import numpy as np
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import effective_n_threads
-from ._validation import check_int
+from ._validation import check_int, kernel_array
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -90,7 +90,7 @@ def _pick_dtype(forced: Optional[np.dtype], *arrays: np.ndarray) -> np.dtype:
 
 
 def _as(a: np.ndarray, dt: np.dtype) -> np.ndarray:
-    out = np.ascontiguousarray(a, dtype=dt)
+    out = kernel_array(a, dt)
     if dt == np.float32 and a.dtype != np.float32 and out.size and not all_finite(out):
         raise ValueError("capacities overflow float32; use dtype=np.float64.")
     return out
