@@ -75,6 +75,20 @@ def _kernel_input(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr).reshape(T, H * W, d)
 
 
+#: Largest pixel magnitude PixelGMM takes: it computes in float32, where the squares of larger
+#: values summed over many frames overflow (no image format holds such values).
+MAX_PIXEL_MAGNITUDE = 1e15
+
+
+def _check_magnitude(arr: np.ndarray, name: str) -> None:
+    if arr.dtype == np.uint8 or arr.size == 0:
+        return
+    peak = float(np.max(np.abs(arr)))
+    if peak > MAX_PIXEL_MAGNITUDE:
+        raise ValueError(f"{name} hold values up to {peak:.3g}; PixelGMM computes in float32, where their "
+                         "squares overflow: rescale the frames (to 0..255 or 0..1).")
+
+
 def _default_min_var(arr: np.ndarray) -> float:
     """Variance floor: (2 grey levels)^2 on the frames' scale."""
     if arr.dtype.kind in "ui":
@@ -269,6 +283,7 @@ class PixelGMM(Estimator):
         """
         self._check_params()
         arr = check_frames(frames, name="training frames")
+        _check_magnitude(arr, "training frames")
         K = int(self.n_components)
         if arr.shape[0] < K:
             raise ValueError(

@@ -338,6 +338,12 @@ def test_bad_frames_are_clear_errors(clip_grey):
         PixelGMM().predict(frames[0])
     with pytest.raises(gmmfast.NotFittedError, match="not fitted"):
         PixelGMM().background_image()
+    # found by the long fuzz profile: an OverflowError and an infinite variance
+    for huge in (np.full((1, 1, 1), 3.4e156, ">f8"), np.full((1, 1, 1), 2.4e21, np.float32)):
+        with pytest.raises(ValueError, match="rescale"):
+            PixelGMM(1).fit(huge)
+    big = PixelGMM(1, max_iter=3).fit(np.full((2, 1, 1), 1e15, np.float32))
+    assert np.isfinite(big.variances_).all() and np.isfinite(big.means_).all()
 
 
 @pytest.mark.parametrize(
