@@ -50,7 +50,8 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
 
     Runs on a worker, on the block it holds.
     """
-    x = kernel_array(block, km.dtype)      # a deserialised block can be unaligned
+    # a block, and the model arrays that travel with the task, come out of a message: unaligned
+    x, km, kp, klc = kernel_array(block, km.dtype), kernel_array(km), kernel_array(kp), kernel_array(klc)
     if check_finite and not all_finite(x):
         raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
                          "remove or impute those values first.")
@@ -71,7 +72,7 @@ def take_rows(block, local: np.ndarray) -> np.ndarray:
 
 def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     """One of e_step's outputs for one block (runs on a worker)."""
-    x = kernel_array(block, km.dtype)
+    x, km, kp, klc = kernel_array(block, km.dtype), kernel_array(km), kernel_array(kp), kernel_array(klc)
     out = output_array(name, x.shape[0], km.shape[0], km.dtype)
     _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
     return out
