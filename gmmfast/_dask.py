@@ -131,7 +131,8 @@ class DaskData:
         per_block = self.X.map_blocks(func, dtype=np.float64, chunks=((1,) * self.X.numblocks[0], (width,)),
                                       meta=np.empty((0, 0)))
         try:
-            total = per_block.sum(axis=0, split_every=SPLIT_EVERY).compute()
+            # the sum comes back out of a message, possibly unaligned: the M-step kernel reads it
+            total = kernel_array(per_block.sum(axis=0, split_every=SPLIT_EVERY).compute())
         except (ValueError, TypeError, MemoryError):
             raise
         except Exception as exc:       # a lost worker, a cancelled task: never a partial model

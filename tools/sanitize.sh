@@ -70,14 +70,24 @@ export GMMFAST_SANITIZED="$sanitizers"      # tests that measure memory or time 
 if [ "$quick" = 1 ]; then
     set -- tests/test_kernel_entry_checks.py tests/test_kernel_variants.py tests/test_maxflow.py "$@"
 fi
-status=0
 # the venv's pytest script (not python -m pytest) keeps the checkout off sys.path: the
 # tests import the sanitized build installed in the venv
 # libstdc++ right after the runtime: ASan looks up the real __cxa_throw when it starts, and
 # without it a C++ extension that throws (matplotlib's ft2font) stops the run with a CHECK.
 cxx_runtime="$("$cc" -print-file-name=libstdc++.so.6)"
+# --capture=sys: pytest's default fd-level capture swallows what a dying process writes to
+# fd 2, and a UBSan report from the pytest process itself was lost so (its log_path file
+# was never written); the output is kept in $work/pytest.log and searched for reports.
+set +e
 LD_PRELOAD="$asan_runtime:$cxx_runtime${LD_PRELOAD:+:$LD_PRELOAD}" timeout "$limit" \
-    pytest -p no:cacheprovider "$@" || status=$?
+    pytest -p no:cacheprovider --capture=sys "$@" 2>&1 | tee "$work/pytest.log"
+status=${PIPESTATUS[0]}
+set -e
+if grep -q -E "runtime error:|ERROR: AddressSanitizer|ERROR: UndefinedBehaviorSanitizer" "$work/pytest.log"; then
+    echo "sanitize.sh: sanitizer reports in the output (see $work/pytest.log):" >&2
+    grep -E -A3 "runtime error:|ERROR: AddressSanitizer|ERROR: UndefinedBehaviorSanitizer" "$work/pytest.log" >&2
+    exit 1
+fi
 
 reports=("$logs"/*)
 if [ -e "${reports[0]}" ]; then
