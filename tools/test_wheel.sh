@@ -96,8 +96,10 @@ fi
 py="$venv/bin/python"
 # The variant each CPU model must get, from NumPy's own CPU feature detection (not gmmfast's).
 expect_code='
-import numpy as np
-f = np.__cpu_features__
+try:                          # NumPy's runtime CPU feature table (np.__cpu_features__ before 2.x)
+    from numpy._core._multiarray_umath import __cpu_features__ as f
+except ImportError:
+    from numpy.core._multiarray_umath import __cpu_features__ as f
 if all(f.get(x) for x in ("AVX512F", "AVX512BW", "AVX512CD", "AVX512DQ", "AVX512VL")):
     print("avx512")
 elif f.get("AVX2") and f.get("FMA3"):
