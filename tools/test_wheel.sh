@@ -96,7 +96,7 @@ fi
 py="$venv/bin/python"
 # The variant each CPU model must get, from NumPy's own CPU feature detection (not gmmfast's).
 expect_code='
-try:                          # NumPy's runtime CPU feature table (np.__cpu_features__ before 2.x)
+try:                          # the runtime CPU feature table of NumPy (np.__cpu_features__ before 2.x)
     from numpy._core._multiarray_umath import __cpu_features__ as f
 except ImportError:
     from numpy.core._multiarray_umath import __cpu_features__ as f
