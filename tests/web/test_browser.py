@@ -65,8 +65,13 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1360,900", "--hide-scrollbars", "--force-device-scale-factor=1"):
         options.add_argument(arg)
+    # tools/sanitize.sh preloads the ASan runtime into Python and its children; Chromium's own
+    # binaries refuse it (ASan's shadow memory clashes with their layout), so they get an
+    # environment without it: the app under test still runs sanitized, in this process
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     try:  # the driver is given explicitly: Selenium must not try to download one
-        driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=found[1]))
+        driver = webdriver.Chrome(options=options,
+                                  service=webdriver.ChromeService(executable_path=found[1], env=env))
     except WebDriverException as exc:
         pytest.skip(f"Chromium did not start: {exc.msg}")
     driver.set_page_load_timeout(60)
