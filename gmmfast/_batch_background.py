@@ -36,7 +36,7 @@ import numpy as np
 from ._base import Estimator, exclusive
 from ._threads import effective_n_threads
 from ._validation import (check_bool, check_frames, check_int, check_n_threads, check_numeric_array,
-                          check_real)
+                          check_real, kernel_array)
 
 __all__ = [
     "PixelGMM",
@@ -72,7 +72,7 @@ def _kernel_input(arr: np.ndarray) -> np.ndarray:
     d = arr.shape[3] if arr.ndim == 4 else 1
     if arr.dtype != np.uint8:
         arr = arr.astype(np.float32, copy=False)
-    return np.ascontiguousarray(arr).reshape(T, H * W, d)
+    return kernel_array(arr).reshape(T, H * W, d)
 
 
 #: Largest pixel magnitude PixelGMM takes: it computes in float32, where the squares of larger

@@ -60,3 +60,14 @@ def test_unaligned_inputs_give_the_aligned_results(dtype):
         g.set_terminal_weights(np.maximum(terminals, 0), np.maximum(-terminals, 0))
         flows.append(g.maxflow())
     assert flows[0] == flows[1]
+
+
+def test_pixel_gmm_frames_reach_the_kernel_aligned():
+    from gmmfast._batch_background import _kernel_input
+
+    frames = np.random.default_rng(3).uniform(0, 255, (6, 10, 12, 3)).astype(np.float32)
+    got = _kernel_input(unaligned(frames))
+    assert got.flags.aligned and got.shape == (6, 120, 3)
+    a = gmmfast.PixelGMM(2, max_iter=3).fit(frames)
+    b = gmmfast.PixelGMM(2, max_iter=3).fit(unaligned(frames))
+    np.testing.assert_array_equal(a.means_, b.means_)
