@@ -25,6 +25,16 @@ import subprocess
 import sys
 
 # Each workload: a setup and a call, run in the child; `k` is load(kernel).
+# 80 frames 640 x 480 RGB of a noisy still scene with a moving square: the online subtractors' input
+_SUBTRACTOR_FRAMES = """
+rng = np.random.default_rng(0)
+H, W, T = 480, 640, 80
+base = rng.integers(0, 256, (H, W, 3), dtype=np.int16)
+frames = np.clip(base + rng.normal(0, 3, (T, H, W, 3)), 0, 255).astype(np.uint8)
+for t in range(T):                          # a moving 80 x 80 object
+    frames[t, 100:180, 6 * t:6 * t + 80] = 230
+"""
+
 WORKLOADS = {
     "_gmm": ("EM pass, 1M x 3 float32, K = 5, full covariances", """
 rng = np.random.default_rng(0)
@@ -78,25 +88,13 @@ def call():   # goes on learning: after the first 20 frames most pixels take the
 """),
     "_knn": ("KNN subtractor, 20 frames 640 x 480 RGB after 60 learnt, history 100", """
 from gmmfast import BackgroundSubtractorKNN   # its kernel: load("_knn"), the variant of GMMFAST_KERNELS
-rng = np.random.default_rng(0)
-H, W, T = 480, 640, 80
-base = rng.integers(0, 256, (H, W, 3), dtype=np.int16)
-frames = np.clip(base + rng.normal(0, 3, (T, H, W, 3)), 0, 255).astype(np.uint8)
-for t in range(T):                          # a moving 80 x 80 object
-    frames[t, 100:180, 6 * t:6 * t + 80] = 230
-sub = BackgroundSubtractorKNN(history=100, n_threads=1)
+""" + _SUBTRACTOR_FRAMES + """sub = BackgroundSubtractorKNN(history=100, n_threads=1)
 sub.apply_many(frames[:60])                 # the update periods reach their steady length (history / 2)
 call = lambda: sub.apply_many(frames[60:])  # goes on learning
 """),
     "_mog2fb": ("adaptive pipeline (BackgroundSubtractor), 20 frames 640 x 480 RGB after 60 learnt", """
 from gmmfast import BackgroundSubtractor      # its kernel: load("_mog2fb"), the variant of GMMFAST_KERNELS
-rng = np.random.default_rng(0)
-H, W, T = 480, 640, 80
-base = rng.integers(0, 256, (H, W, 3), dtype=np.int16)
-frames = np.clip(base + rng.normal(0, 3, (T, H, W, 3)), 0, 255).astype(np.uint8)
-for t in range(T):                          # a moving 80 x 80 object
-    frames[t, 100:180, 6 * t:6 * t + 80] = 230
-sub = BackgroundSubtractor(n_threads=1)
+""" + _SUBTRACTOR_FRAMES + """sub = BackgroundSubtractor(n_threads=1)
 sub.apply_many(frames[:60])
 call = lambda: sub.apply_many(frames[60:])  # goes on learning
 """),
