@@ -4,7 +4,9 @@ The kernels that gain from wider vectors are built once per instruction-set vari
 on x86-64: ``baseline`` (any x86-64 CPU), ``avx2`` (AVX2 + FMA, 256-bit vectors)
 and ``avx512`` (the x86-64-v4 set: AVX-512 F, BW, CD, DQ and VL, with 512-bit
 vectors); the others are built once, for any CPU (``gmmfast/_kernels/_manifest.py``,
-written by the build, lists which are which).  The variant is chosen once, at
+written by the build, lists which are which).  A per-variant kernel may stop short of
+the widest variant (no avx512 build where it was not measured to pay): a wider
+variant loads the widest module it has.  The variant is chosen once, at
 import, from what the CPU reports: the widest one it runs.  Set
 ``GMMFAST_KERNELS`` to ``baseline``, ``avx2`` or ``avx512`` to force one (a variant
 the CPU cannot run is an ImportError); ``avx2`` keeps every kernel to 256-bit
@@ -31,7 +33,10 @@ def module_name(kernel: str, variant: str) -> str:
     """Full name of the module that holds ``kernel`` for ``variant``."""
     if kernel in _manifest.PORTABLE:
         return f"{_PACKAGE}.{kernel}"
-    return f"{_PACKAGE}.{kernel}_{variant}"
+    # the widest of the kernel's builds that ``variant``'s CPUs run (VARIANTS is widest first)
+    built = _manifest.KERNEL_VARIANTS[kernel]
+    usable = VARIANTS[VARIANTS.index(variant):]
+    return f"{_PACKAGE}.{kernel}_{next(v for v in usable if v in built)}"
 
 
 def _cpu_runs(variant: str) -> bool:

@@ -29,13 +29,34 @@ def _config_with(env_value):
 
 
 def _modules_of(cfg, variant):
-    """Every kernel module the config names, checked to belong to ``variant`` (or to be portable)."""
+    """Every kernel module the config names, checked to belong to ``variant`` (or to be portable,
+    or, for a kernel with no ``variant`` build, to be its widest build: avx2 under avx512)."""
     from gmmfast._kernels import _manifest
 
     for kernel, module in cfg["kernel_modules"].items():
-        suffix = f"_{variant}" if kernel in _manifest.PER_VARIANT else ""
+        if kernel in _manifest.PORTABLE:
+            suffix = ""
+        elif variant in _manifest.KERNEL_VARIANTS[kernel]:
+            suffix = f"_{variant}"
+        else:
+            assert variant == "avx512", (kernel, variant)
+            suffix = "_avx2"
         assert module == f"gmmfast._kernels.{kernel}{suffix}", (kernel, module)
     return set(cfg["kernel_modules"])
+
+
+def test_a_kernel_without_a_variant_loads_its_widest_narrower_build():
+    from gmmfast._dispatch import module_name
+    from gmmfast._kernels import _manifest
+
+    width = {"baseline": 0, "avx2": 1, "avx512": 2}
+    for kernel, built in _manifest.KERNEL_VARIANTS.items():
+        for variant in width:
+            loaded = module_name(kernel, variant).rsplit("_", 1)[1]
+            assert loaded in built and width[loaded] <= width[variant], (kernel, variant, loaded)
+            assert not [v for v in built if width[loaded] < width[v] <= width[variant]], (kernel, variant)
+            if variant in built:
+                assert loaded == variant
 
 
 @pytest.mark.parametrize("variant", ["baseline", "avx2"])

@@ -26,6 +26,8 @@ def _modules(kernel, pair):
     for variant in pair:
         if not (_cpu_runs(variant) and _built(variant)):
             pytest.skip(f"the {variant} kernels cannot run here")
+        if variant not in _manifest.KERNEL_VARIANTS[kernel]:
+            pytest.skip(f"{kernel} has no {variant} build")
     a, b = (importlib.import_module(module_name(kernel, v)) for v in pair)
     assert a is not b
     return a, b

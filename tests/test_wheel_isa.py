@@ -24,7 +24,8 @@ import pytest
 from gmmfast import _kernels
 from gmmfast._kernels import _manifest
 
-KERNEL_DIR = Path(_kernels.__file__).resolve().parent
+# an installed wheel has one directory; an editable install adds its build's install tree
+KERNEL_DIRS = [Path(p).resolve() for p in _kernels.__path__]
 OBJDUMP = shutil.which("objdump")
 X86 = _manifest.VARIANTS != ("baseline",)
 
@@ -34,7 +35,7 @@ _AVX512_OPERAND = re.compile(r"%zmm\d|%k[0-7]\b|%[xy]mm(1[6-9]|2\d|3[01])\b")
 def _modules():
     """(module name, variant or None for portable, path) of every installed kernel module."""
     found = []
-    for path in sorted(KERNEL_DIR.iterdir()):
+    for path in sorted(p for d in KERNEL_DIRS for p in d.iterdir()):
         if path.suffix not in (".so", ".pyd"):
             continue
         name = path.name.split(".")[0]
@@ -69,9 +70,17 @@ needs_objdump = pytest.mark.skipif(OBJDUMP is None or not X86,
                                    reason="needs binutils' objdump and an x86-64 build")
 
 
+def test_manifest_is_consistent():
+    # every per-variant kernel is built for the baseline and for no variant the build lacks
+    assert set(_manifest.KERNEL_VARIANTS) == set(_manifest.PER_VARIANT)
+    for kernel, variants in _manifest.KERNEL_VARIANTS.items():
+        assert variants[0] == "baseline" and set(variants) <= set(_manifest.VARIANTS), kernel
+        assert list(variants) == [v for v in _manifest.VARIANTS if v in variants], kernel
+
+
 def test_every_built_module_is_installed():
     names = {name for name, _, _ in _modules()}
-    expected = {f"{k}_{v}" for k in _manifest.PER_VARIANT for v in _manifest.VARIANTS}
+    expected = {f"{k}_{v}" for k in _manifest.PER_VARIANT for v in _manifest.KERNEL_VARIANTS[k]}
     expected |= set(_manifest.PORTABLE) | {"_cpu"}
     assert expected <= names, expected - names
 
