@@ -92,11 +92,19 @@ from gmmfast import BackgroundSubtractorKNN   # its kernel: load("_knn"), the va
 sub.apply_many(frames[:60])                 # the update periods reach their steady length (history / 2)
 call = lambda: sub.apply_many(frames[60:])  # goes on learning
 """),
-    "_mog2fb": ("adaptive pipeline (BackgroundSubtractor), 20 frames 640 x 480 RGB after 60 learnt", """
-from gmmfast import BackgroundSubtractor      # its kernel: load("_mog2fb"), the variant of GMMFAST_KERNELS
+    "_mog2fb": ("the adaptive pipeline's suppression + blinking passes, 20 x on a 640 x 480 RGB frame", """
+from gmmfast import BackgroundSubtractor
 """ + _SUBTRACTOR_FRAMES + """sub = BackgroundSubtractor(n_threads=1)
-sub.apply_many(frames[:60])
-call = lambda: sub.apply_many(frames[60:])  # goes on learning
+sub.apply_many(frames[:60])                 # learnt state, blinking scores, feedback planes
+x = frames[60]
+raw = sub.model_.apply(x)
+st, p, fb = sub.model_.state_, sub.model_._params(), sub.feedback_
+def call():   # only this kernel's two passes (the MOG2 update is _mog2's), the raw mask as the clean one
+    for _ in range(20):
+        k.suppress(x, st["state"], st["nmodes"], raw, sub.blink_, fb["cand"], int(sub.radius),
+                   p.var_threshold, p.background_ratio, float(sub.blink_threshold), 1)
+        k.blink(fb["cand"], fb["cand"], fb["cand_prev"], fb["fin_prev"], sub.blink_,
+                sub._V_INCR, sub._V_DECR, sub._V_MAX, 1)
 """),
     "_imagekernels": ("Lab features of 1024 x 1024 RGB + Potts ICM (K = 4) on 512 x 512", """
 rng = np.random.default_rng(0)
