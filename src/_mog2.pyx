@@ -61,7 +61,8 @@ cdef enum:
 
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
-        float alpha, a1, prune, Tb, Tg, var_min, var_max
+        float alpha, a1, prune, Tb, Tg, var_min, var_max, TB, var_init
+        int K
     float _fma "MOG2_FMA"(float a, float b, float c)
     void mog2_fast_u8(int C, int two, const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS,
                       Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
@@ -69,6 +70,12 @@ cdef extern from "mog2_fast.h" nogil:
     void mog2_fast_f32(int C, int two, const float* src, float* st, Py_ssize_t P, Py_ssize_t MS,
                        Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
                        const mog2_fast_params* prm)
+    void mog2_general_u8(int C, const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                         Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                         const mog2_fast_params* prm)
+    void mog2_general_f32(int C, const float* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                          Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                          const mog2_fast_params* prm)
 
 
 cdef struct Params:
@@ -281,6 +288,15 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
         else:
             mog2_fast_f32(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
                           flag, fprm)
+        # the general update of the pixels it left, in blocks of neighbouring pixels where
+        # enough of a block needs it (mog2_general_impl.h: the same bits as _update); it
+        # marks them as the vectorised pass does, and leaves the rest to the loop below
+        if pixel_t is uint8_t:
+            mog2_general_u8(C, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                            flag, fprm)
+        else:
+            mog2_general_f32(C, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                             flag, fprm)
     # List the pixels the vectorised pass left (flag != 1), eight flags at a time, before
     # doing them: a single loop over all pixels with the general update inlined in it kept
     # its frame pointer in memory, and the skipped pixels cost ~6 cycles each (a quarter
@@ -453,6 +469,9 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
         fprm[t].Tg = base.Tg
         fprm[t].var_min = base.var_min
         fprm[t].var_max = base.var_max
+        fprm[t].TB = base.TB
+        fprm[t].var_init = base.var_init
+        fprm[t].K = base.K
     with nogil:
         _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
              sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
