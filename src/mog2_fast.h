@@ -87,6 +87,12 @@ GMMFAST_INLINE mog2_vf mog2_ld(const float *p) { return *(const mog2_vfu *)p; }
 GMMFAST_INLINE void mog2_st(float *p, mog2_vf v) { *(mog2_vfu *)p = v; }
 /* MOG2_GW bytes to int32 lanes and back (values 0..255) */
 typedef uint8_t mog2_vb __attribute__((vector_size(MOG2_GW)));
+typedef uint8_t mog2_vbu __attribute__((vector_size(MOG2_GW), aligned(1)));
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define MOG2_HAVE_SHUFFLE 1       /* __builtin_shufflevector */
+#else
+#define MOG2_HAVE_SHUFFLE 0
+#endif
 GMMFAST_INLINE mog2_vi mog2_ldb(const uint8_t *p)
 {
     mog2_vb b;
@@ -135,7 +141,9 @@ GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a &
 #define MOG2_PIX uint8_t
 #define MOG2_SUF u8
 #if MOG2_GENERAL
+#define MOG2_PIX_IS_U8 1
 #include "mog2_general_impl.h"
+#undef MOG2_PIX_IS_U8
 #else
 static void mog2_general_u8() {}
 #endif
@@ -143,7 +151,9 @@ static void mog2_general_u8() {}
 #define MOG2_PIX float
 #define MOG2_SUF f32
 #if MOG2_GENERAL
+#define MOG2_PIX_IS_U8 0
 #include "mog2_general_impl.h"
+#undef MOG2_PIX_IS_U8
 #else
 static void mog2_general_f32() {}
 #endif

@@ -29,6 +29,41 @@
 #define PIX MOG2_PIX
 #define FN(name) GMMFAST_NAME(name, MOG2_SUF)
 
+/* The channels of the block's MOG2_GW (8) pixels, one vector per channel.  uint8 RGB and
+   RGBA: one load and a byte shuffle per channel (built lane by lane, a vector of bytes went
+   through general registers, 8 shifts per channel); other cases lane by lane. */
+/* bytes to floats by way of int32 (GCC 12 converted uint8 straight to float lane by lane) */
+#define MOG2_U8F(b) __builtin_convertvector(__builtin_convertvector((b), mog2_vi), mog2_vf)
+GMMFAST_INLINE void FN(mog2_channels)(const PIX *restrict src, mog2_vf *x, const int C)
+{
+#if MOG2_PIX_IS_U8 && MOG2_HAVE_SHUFFLE
+    if (C == 3 || C == 4) {
+        typedef uint8_t vb32 __attribute__((vector_size(32)));
+        vb32 b = {0};
+        memcpy(&b, src, (size_t)(8 * C));
+        if (C == 3) {
+            x[0] = MOG2_U8F(__builtin_shufflevector(b, b, 0, 3, 6, 9, 12, 15, 18, 21));
+            x[1] = MOG2_U8F(__builtin_shufflevector(b, b, 1, 4, 7, 10, 13, 16, 19, 22));
+            x[2] = MOG2_U8F(__builtin_shufflevector(b, b, 2, 5, 8, 11, 14, 17, 20, 23));
+        } else {
+            x[0] = MOG2_U8F(__builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28));
+            x[1] = MOG2_U8F(__builtin_shufflevector(b, b, 1, 5, 9, 13, 17, 21, 25, 29));
+            x[2] = MOG2_U8F(__builtin_shufflevector(b, b, 2, 6, 10, 14, 18, 22, 26, 30));
+            x[3] = MOG2_U8F(__builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31));
+        }
+        return;
+    }
+    if (C == 1) {
+        x[0] = MOG2_U8F(*(const mog2_vbu *)src);
+        return;
+    }
+#endif
+    for (int c = 0; c < C; c++)
+        x[c] = (mog2_vf){(float)src[c], (float)src[C + c], (float)src[2 * C + c], (float)src[3 * C + c],
+                         (float)src[4 * C + c], (float)src[5 * C + c], (float)src[6 * C + c],
+                         (float)src[7 * C + c]};
+}
+
 /* Learn the lanes of the block at plane offset off whose flag is 0; C (1..MOG2_MAXC) is a
    literal, the model has K <= MOG2_KMAX modes and the block's lanes use at most L - 1 of
    them (L <= K; slot L - 1 is where a lane with L - 1 modes would put a new one). */
@@ -45,12 +80,8 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
     /* bytes to lanes with vector conversions: lanes stored one by one and then loaded as a
        vector stall the load (no store forwarding), and per-lane branches mispredict */
     const mog2_vi flag_in = mog2_ldb(flag), nm = mog2_ldb(nmodes), act = flag_in == 0;
-    /* the pixels' channels, lane by lane (MOG2_GW is 8) */
     mog2_vf x[MOG2_MAXC];
-    for (int c = 0; c < C; c++)
-        x[c] = (mog2_vf){(float)src[c], (float)src[C + c], (float)src[2 * C + c], (float)src[3 * C + c],
-                         (float)src[4 * C + c], (float)src[5 * C + c], (float)src[6 * C + c],
-                         (float)src[7 * C + c]};
+    FN(mog2_channels)(src, x, C);
 
     /* the block's fields, slot by slot: weight, variance, means */
     mog2_vf W[MOG2_KMAX], V[MOG2_KMAX], M[MOG2_KMAX][MOG2_MAXC];
@@ -119,35 +150,37 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
         msp[c] = mog2_sel(found, msp[c], x[c]);
     mog2_vi pos = mog2_sel_i(found, own, mog2_sel_i(newm, j, mog2_set1i(-1)));
 
-    /* 3. it moves up while it weighs at least as much as the mode above it */
-    for (int i = L - 2; i >= 0; i--) {
-        const mog2_vi mv = (pos == i + 1) & (wsp >= W[i]);
-        W[i + 1] = mog2_sel(mv, W[i], W[i + 1]);
-        V[i + 1] = mog2_sel(mv, V[i], V[i + 1]);
-        for (int c = 0; c < C; c++)
-            M[i + 1][c] = mog2_sel(mv, M[i][c], M[i + 1][c]);
-        pos = mog2_sel_i(mv, mog2_set1i(i), pos);
-    }
-    for (int m = 0; m < L; m++) {
-        const mog2_vi at = pos == m;
-        W[m] = mog2_sel(at, wsp, W[m]);
-        V[m] = mog2_sel(at, vsp, V[m]);
-        for (int c = 0; c < C; c++)
-            M[m][c] = mog2_sel(at, msp[c], M[m][c]);
-    }
-    /* the owner case renormalises the kept modes at their final slots */
+    /* 3. it moves up while it weighs at least as much as the mode above it: slot i, from the
+       bottom, takes the mode above it if the moving mode passes that one, the moving mode if
+       it stops here, else keeps its own; the owner case then renormalises the kept modes at
+       their final slots.  A slot is final once done, and is stored then (fewer vectors held
+       at once: with all of them kept to the end, a third of the block's instructions were
+       spills to the stack). */
     const mog2_vf inv1 = one / mog2_sel(pos_tot, tot, one);
-    for (int m = 0; m < L; m++) {
-        const mog2_vi nrm = found & pos_tot & (keep > m);
-        W[m] = mog2_sel(nrm, W[m] * inv1, W[m]);
-    }
-
-    for (int m = 0; m < L; m++) {
-        float *s = st + m * MS + off;
-        mog2_st(s, W[m]);
-        mog2_st(s + P, V[m]);
+    const mog2_vi renorm = found & pos_tot;
+    for (int i = L - 1; i >= 0; i--) {
+        mog2_vf wi, vi, mi[MOG2_MAXC];
+        const mog2_vi here = pos == i;
+        if (i > 0) {
+            const mog2_vi mv = here & (wsp >= W[i - 1]);
+            const mog2_vi at = here & ~mv;
+            wi = mog2_sel(mv, W[i - 1], mog2_sel(at, wsp, W[i]));
+            vi = mog2_sel(mv, V[i - 1], mog2_sel(at, vsp, V[i]));
+            for (int c = 0; c < C; c++)
+                mi[c] = mog2_sel(mv, M[i - 1][c], mog2_sel(at, msp[c], M[i][c]));
+            pos = mog2_sel_i(mv, mog2_set1i(i - 1), pos);
+        } else {
+            wi = mog2_sel(here, wsp, W[0]);
+            vi = mog2_sel(here, vsp, V[0]);
+            for (int c = 0; c < C; c++)
+                mi[c] = mog2_sel(here, msp[c], M[0][c]);
+        }
+        wi = mog2_sel(renorm & (keep > i), wi * inv1, wi);
+        float *s = st + i * MS + off;
+        mog2_st(s, wi);
+        mog2_st(s + P, vi);
         for (int c = 0; c < C; c++)
-            mog2_st(s + (2 + c) * P, M[m][c]);
+            mog2_st(s + (2 + c) * P, mi[c]);
     }
     /* per lane, without branches: learnt lanes get their mode count and flag 1 (done,
        background: mask 0) or 2 (done, not background); the others keep theirs */
@@ -166,15 +199,18 @@ GMMFAST_INLINE void FN(mog2_general_row)(const PIX *src, float *st, ptrdiff_t P,
 {
     const int K = prm->K;
     for (ptrdiff_t i = 0; i + MOG2_GW <= n; i += MOG2_GW) {
-        int cnt = 0, nmax = 0;
+        /* pixels to learn, and the most modes one of them has, without branches (the
+           flags are coin flips on a shaking scene): a bit per mode count seen */
+        int cnt = 0;
+        unsigned seen = 1;
         for (int l = 0; l < MOG2_GW; l++) {
-            const int a = flag[i + l] == 0;
-            const int nm = nmodes[i + l];
-            cnt += a;
-            nmax = (a & (nm > nmax)) ? nm : nmax;
+            const unsigned a = flag[i + l] == 0;
+            cnt += (int)a;
+            seen |= a << nmodes[i + l];       /* nmodes <= K <= MOG2_KMAX < 32 */
         }
         if (cnt < MOG2_GMIN)
             continue;
+        const int nmax = 31 - __builtin_clz(seen);
         const int L = nmax + 1 < K ? nmax + 1 : K;
         /* the block's planes MOG2_PF floats ahead: up to 8 modes x 6 fields are more
            streams than the hardware prefetchers follow */
@@ -182,8 +218,21 @@ GMMFAST_INLINE void FN(mog2_general_row)(const PIX *src, float *st, ptrdiff_t P,
             for (int m = 0; m < L; m++)
                 for (int f = 0; f < 2 + C; f++)
                     __builtin_prefetch(st + m * MS + f * P + off + i + MOG2_PF, 0, 3);
-        FN(mog2_general_block)(src + i * C, st, P, MS, off + i, nmodes + i, mask + i, flag + i,
-                               prm, L, C);
+        /* L as a literal for grey and RGB models of up to 5 modes (OpenCV's and the
+           pipeline's default): the loops over the slots unroll and their vectors stay in
+           registers, 7 % of the kernel's time on cdnet-traffic.  Every other case takes the
+           loops as they are (a copy per L and C for all of them took minutes to compile). */
+        if ((C == 1 || C == 3) && L <= 5) {
+            switch (L) {
+#define MOG2_BLOCK_L(l) case l: FN(mog2_general_block)(src + i * C, st, P, MS, off + i, nmodes + i, \
+                                                       mask + i, flag + i, prm, l, C); break;
+            MOG2_BLOCK_L(1) MOG2_BLOCK_L(2) MOG2_BLOCK_L(3) MOG2_BLOCK_L(4) MOG2_BLOCK_L(5)
+#undef MOG2_BLOCK_L
+            }
+        } else {
+            FN(mog2_general_block)(src + i * C, st, P, MS, off + i, nmodes + i, mask + i, flag + i,
+                                   prm, L, C);
+        }
     }
 }
 
@@ -196,5 +245,6 @@ static void FN(mog2_general)(int C, const PIX *src, float *st, ptrdiff_t P, ptrd
     GMMFAST_LITERAL_1TO4(C, FN(mog2_general_row), src, st, P, MS, off, n, nmodes, mask, flag, prm);
 }
 
+#undef MOG2_U8F
 #undef FN
 #undef PIX
