@@ -62,6 +62,9 @@ typedef struct {
    and mog2_general_<pix> then does nothing (every pixel takes the scalar path). */
 #if defined(__GNUC__) || defined(__clang__)
 #define MOG2_GENERAL 1
+#if defined(__AVX__)
+#include <immintrin.h>     /* blends, FMA and byte conversions below */
+#endif
 #if defined(__GNUC__) && !defined(__clang__)
 /* the vector helpers are always inlined: no vector is passed by the ABI */
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -93,6 +96,19 @@ typedef uint8_t mog2_vbu __attribute__((vector_size(MOG2_GW), aligned(1)));
 #else
 #define MOG2_HAVE_SHUFFLE 0
 #endif
+#if defined(__AVX2__) && MOG2_GW == 8
+/* GCC 12 went through general registers a byte at a time for the conversions below */
+GMMFAST_INLINE mog2_vi mog2_ldb(const uint8_t *p)
+{
+    return (mog2_vi)_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+GMMFAST_INLINE void mog2_stb(uint8_t *p, mog2_vi v)
+{
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128((__m256i)v),
+                                       _mm256_extracti128_si256((__m256i)v, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+#else
 GMMFAST_INLINE mog2_vi mog2_ldb(const uint8_t *p)
 {
     mog2_vb b;
@@ -104,12 +120,12 @@ GMMFAST_INLINE void mog2_stb(uint8_t *p, mog2_vi v)
     const mog2_vb b = __builtin_convertvector(v, mog2_vb);
     memcpy(p, &b, sizeof b);
 }
+#endif
 GMMFAST_INLINE mog2_vf mog2_set1(float c) { return ((mog2_vf){0}) + c; }
 GMMFAST_INLINE mog2_vi mog2_set1i(int32_t c) { return ((mog2_vi){0}) + c; }
 /* m ? a : b, lane by lane (m: all ones or all zeros per lane): one blend instruction
    where the build has AVX (the compilers did not turn the three bit operations into one) */
 #if defined(__AVX__) && MOG2_GW == 8
-#include <immintrin.h>
 GMMFAST_INLINE mog2_vf mog2_sel(mog2_vi m, mog2_vf a, mog2_vf b)
 {
     return (mog2_vf)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
@@ -126,7 +142,7 @@ GMMFAST_INLINE mog2_vf mog2_sel(mog2_vi m, mog2_vf a, mog2_vf b)
 GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a & m) | (b & ~m); }
 #endif
 /* c + a * b rounded as MOG2_FMA rounds it: one fused operation where the build has FMA */
-#if defined(__FMA__) && defined(__AVX__) && MOG2_GW == 8    /* immintrin.h: included above */
+#if defined(__FMA__) && defined(__AVX__) && MOG2_GW == 8
 #define MOG2_VFMA(a, b, c) ((mog2_vf)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #else
 #define MOG2_VFMA(a, b, c) ((c) + (a) * (b))

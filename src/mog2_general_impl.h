@@ -36,6 +36,25 @@
 #define MOG2_U8F(b) __builtin_convertvector(__builtin_convertvector((b), mog2_vi), mog2_vf)
 GMMFAST_INLINE void FN(mog2_channels)(const PIX *restrict src, mog2_vf *x, const int C)
 {
+#if MOG2_PIX_IS_U8 && defined(__AVX2__)
+    if (C == 3) {
+        /* bytes c, c + 3, ..., c + 21 of the 24: a byte shuffle of each 16-byte half (-1
+           zeroes a byte), then to int32 and float (GCC 12 compiled the shufflevector
+           version below into a byte extract per lane) */
+        const __m128i lo = _mm_loadu_si128((const __m128i *)src);
+        const __m128i hi = _mm_loadl_epi64((const __m128i *)(src + 16));
+#define MOG2_CH3(c) (mog2_vf)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_or_si128( \
+            _mm_shuffle_epi8(lo, _mm_setr_epi8(c, c + 3, c + 6, c + 9, c + 12, (c + 15) < 16 ? c + 15 : -1, \
+                                               -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)), \
+            _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, (c + 15) < 16 ? -1 : c - 1, c + 2, c + 5, \
+                                               -1, -1, -1, -1, -1, -1, -1, -1)))))
+        x[0] = MOG2_CH3(0);
+        x[1] = MOG2_CH3(1);
+        x[2] = MOG2_CH3(2);
+#undef MOG2_CH3
+        return;
+    }
+#endif
 #if MOG2_PIX_IS_U8 && MOG2_HAVE_SHUFFLE
     if (C == 3 || C == 4) {
         typedef uint8_t vb32 __attribute__((vector_size(32)));
