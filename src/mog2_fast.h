@@ -79,9 +79,6 @@ typedef struct {
 /* fewest pixels of a block that need the general update for it to run as a block: a
    block costs about as much as two pixels one by one (bench/RESULTS.md, "the MOG2 kernel") */
 #define MOG2_GMIN 2
-#ifndef MOG2_PF
-#define MOG2_PF 64
-#endif
 typedef float mog2_vf __attribute__((vector_size(4 * MOG2_GW)));
 typedef int32_t mog2_vi __attribute__((vector_size(4 * MOG2_GW)));
 /* for loads and stores: a block's planes are only float-aligned */

@@ -231,12 +231,6 @@ GMMFAST_INLINE void FN(mog2_general_row)(const PIX *src, float *st, ptrdiff_t P,
             continue;
         const int nmax = 31 - __builtin_clz(seen);
         const int L = nmax + 1 < K ? nmax + 1 : K;
-        /* the block's planes MOG2_PF floats ahead: up to 8 modes x 6 fields are more
-           streams than the hardware prefetchers follow */
-        if (i + MOG2_PF < n)
-            for (int m = 0; m < L; m++)
-                for (int f = 0; f < 2 + C; f++)
-                    __builtin_prefetch(st + m * MS + f * P + off + i + MOG2_PF, 0, 3);
         /* L as a literal for grey and RGB models of up to 5 modes (OpenCV's and the
            pipeline's default): the loops over the slots unroll and their vectors stay in
            registers, 7 % of the kernel's time on cdnet-traffic.  Every other case takes the
