@@ -61,7 +61,9 @@ cdef enum:
 
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
-        float alpha, a1, prune, Tb, Tg, var_min, var_max
+        float alpha, a1, prune, Tb, Tg, var_min, var_max, TB, var_init
+        int K
+    int MOG2_GENERAL, MOG2_KMAX, MOG2_MAXC
     float _fma "MOG2_FMA"(float a, float b, float c)
     void mog2_fast_u8(int C, int two, const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS,
                       Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
@@ -69,6 +71,12 @@ cdef extern from "mog2_fast.h" nogil:
     void mog2_fast_f32(int C, int two, const float* src, float* st, Py_ssize_t P, Py_ssize_t MS,
                        Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
                        const mog2_fast_params* prm)
+    void mog2_general_u8(int C, const uint8_t* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                         Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                         const mog2_fast_params* prm)
+    void mog2_general_f32(int C, const float* src, float* st, Py_ssize_t P, Py_ssize_t MS,
+                          Py_ssize_t off, Py_ssize_t n, uint8_t* nmodes, uint8_t* mask, uint8_t* flag,
+                          const mog2_fast_params* prm)
 
 
 cdef struct Params:
@@ -255,7 +263,9 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     """Process one image row: pixels y*width .. y*width + width - 1.
 
     ``flag`` is the thread's scratch: ``width`` flag bytes, then, from byte
-    ``(width + 127) // 64 * 64``, room for ``width`` int32 pixel indices (see apply).
+    ``(width + 127) // 64 * 64``, room for ``width`` int32 pixel indices, then two int32
+    (see apply): how many pixels the vectorised common case left in the last row it ran
+    on, and how many rows this thread has done since without it.
     """
     cdef Py_ssize_t i, j, n_todo, p, off = y * width
     cdef int c
@@ -263,6 +273,10 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     cdef const pixel_t* src
     cdef uint64_t word
     cdef int32_t* todo = <int32_t*>(flag + (width + 127) // 64 * 64)
+    cdef int32_t* hint = <int32_t*>(flag + (width + 127) // 64 * 64 + (4 * width + 63) // 64 * 64)
+    # the blocks of the general update run for this model (else every such pixel is scalar)
+    cdef bint general = MOG2_GENERAL and prm.K <= MOG2_KMAX and C <= MOG2_MAXC
+    cdef bint common
     _team_mark()
     if not prm.learn:
         for i in range(width):
@@ -273,7 +287,13 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     else:
         for i in range(width):
             flag[i] = 0
-    if prm.learn:
+    # Where most pixels need the general update (a shaking camera: 98 % on cdnet-traffic)
+    # the common-case pass costs more than it saves, so a row skips it when more than
+    # 3/4 of the last row the thread ran it on were left over; it runs again every 8th
+    # row to see whether that still holds.  Either way each pixel gets the same bits: the
+    # general update of a pixel the common case would take does the same operations.
+    common = prm.learn and (not general or hint[0] * 4 <= width * 3 or hint[1] >= 8)
+    if common:
         # the common case, vectorised; it marks the pixels it has handled
         if pixel_t is uint8_t:
             mog2_fast_u8(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
@@ -281,6 +301,23 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
         else:
             mog2_fast_f32(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
                           flag, fprm)
+        n_todo = 0
+        for i in range(width):
+            n_todo = n_todo + (flag[i] == 0)
+        hint[0] = <int32_t>n_todo
+        hint[1] = 0
+    elif prm.learn:
+        hint[1] = hint[1] + 1
+    if prm.learn:
+        # the general update of the pixels it left, in blocks of neighbouring pixels where
+        # enough of a block needs it (mog2_general_impl.h: the same bits as _update); it
+        # marks them as the vectorised pass does, and leaves the rest to the loop below
+        if pixel_t is uint8_t:
+            mog2_general_u8(C, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                            flag, fprm)
+        else:
+            mog2_general_f32(C, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
+                             flag, fprm)
     # List the pixels the vectorised pass left (flag != 1), eight flags at a time, before
     # doing them: a single loop over all pixels with the general update inlined in it kept
     # its frame pointer in memory, and the skipped pixels cost ~6 cycles each (a quarter
@@ -412,10 +449,10 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
             kp = &known[0, 0, 0]
     if T == 0 or H == 0 or W == 0:
         return
-    # per thread, in cache lines of its own (no false sharing): a row of flags and a row
-    # of int32 pixel indices (see _row)
-    cdef Py_ssize_t sstride = (W + 127) // 64 * 64 + (4 * W + 63) // 64 * 64
-    scratch_arr = np.empty(n_threads * sstride + 64, dtype=np.uint8)
+    # per thread, in cache lines of its own (no false sharing): a row of flags, a row of
+    # int32 pixel indices and a line for the common-case hint (see _row)
+    cdef Py_ssize_t sstride = (W + 127) // 64 * 64 + (4 * W + 63) // 64 * 64 + 64
+    scratch_arr = np.zeros(n_threads * sstride + 64, dtype=np.uint8)   # the hints start at 0
     cdef uint8_t[::1] scratch = scratch_arr
     cdef uint8_t* sp = &scratch[0]
     sp = sp + (64 - <size_t>sp % 64) % 64
@@ -453,6 +490,9 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
         fprm[t].Tg = base.Tg
         fprm[t].var_min = base.var_min
         fprm[t].var_max = base.var_max
+        fprm[t].TB = base.TB
+        fprm[t].var_init = base.var_init
+        fprm[t].K = base.K
     with nogil:
         _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
              sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)

@@ -23,10 +23,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "template.h"
 
 typedef struct {
     float alpha, a1, prune, Tb, Tg, var_min, var_max;
+    float TB, var_init;     /* read by the general update only (mog2_general_impl.h) */
+    int K;                  /* the model's most modes, idem */
 } mog2_fast_params;
 
 /* dst = cond ? val : old.  With AVX-512 a conditional store compiles to a masked
@@ -54,13 +57,122 @@ typedef struct {
 /* Most channels a pixel of the fast path has. */
 #define MOG2_MAXC 4
 
+/* The general update, vectorised over blocks of neighbouring pixels (mog2_general_impl.h):
+   GCC/Clang vector extensions, as the other kernels use.  MOG2_GENERAL is 0 without them,
+   and mog2_general_<pix> then does nothing (every pixel takes the scalar path). */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOG2_GENERAL 1
+#if defined(__AVX__)
+#include <immintrin.h>     /* blends, FMA and byte conversions below */
+#endif
+/* the vector helpers are always inlined: no vector is passed by the ABI (Clang warned
+   in the baseline build) */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+/* lanes (pixels) per block: 8 on every build, so that every variant makes the same choice
+   between block and scalar pixel and the same operations run (the bits do not depend on
+   it either way) */
+#define MOG2_GW 8    /* mog2_general_impl.h fills the 8 lanes of a pixel's channel by name */
+/* most modes a model may have for the blocks (the mode fields of a block are kept in
+   arrays of this size); larger models take the scalar path */
+#define MOG2_KMAX 8
+/* fewest pixels of a block that need the general update for it to run as a block: a
+   block costs about as much as two pixels one by one (bench/RESULTS.md, "the MOG2 kernel") */
+#define MOG2_GMIN 2
+typedef float mog2_vf __attribute__((vector_size(4 * MOG2_GW)));
+typedef int32_t mog2_vi __attribute__((vector_size(4 * MOG2_GW)));
+/* for loads and stores: a block's planes are only float-aligned */
+typedef float mog2_vfu __attribute__((vector_size(4 * MOG2_GW), aligned(4)));
+GMMFAST_INLINE mog2_vf mog2_ld(const float *p) { return *(const mog2_vfu *)p; }
+GMMFAST_INLINE void mog2_st(float *p, mog2_vf v) { *(mog2_vfu *)p = v; }
+/* MOG2_GW bytes to int32 lanes and back (values 0..255) */
+typedef uint8_t mog2_vb __attribute__((vector_size(MOG2_GW)));
+typedef uint8_t mog2_vbu __attribute__((vector_size(MOG2_GW), aligned(1)));
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define MOG2_HAVE_SHUFFLE 1       /* __builtin_shufflevector */
+#else
+#define MOG2_HAVE_SHUFFLE 0
+#endif
+#if defined(__AVX2__) && MOG2_GW == 8
+/* GCC 12 went through general registers a byte at a time for the conversions below */
+GMMFAST_INLINE mog2_vi mog2_ldb(const uint8_t *p)
+{
+    return (mog2_vi)_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+GMMFAST_INLINE void mog2_stb(uint8_t *p, mog2_vi v)
+{
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128((__m256i)v),
+                                       _mm256_extracti128_si256((__m256i)v, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
+#else
+GMMFAST_INLINE mog2_vi mog2_ldb(const uint8_t *p)
+{
+    mog2_vb b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(b, mog2_vi);
+}
+GMMFAST_INLINE void mog2_stb(uint8_t *p, mog2_vi v)
+{
+    const mog2_vb b = __builtin_convertvector(v, mog2_vb);
+    memcpy(p, &b, sizeof b);
+}
+#endif
+GMMFAST_INLINE mog2_vf mog2_set1(float c) { return ((mog2_vf){0}) + c; }
+GMMFAST_INLINE mog2_vi mog2_set1i(int32_t c) { return ((mog2_vi){0}) + c; }
+/* m ? a : b, lane by lane (m: all ones or all zeros per lane): one blend instruction
+   where the build has AVX (the compilers did not turn the three bit operations into one) */
+#if defined(__AVX__) && MOG2_GW == 8
+GMMFAST_INLINE mog2_vf mog2_sel(mog2_vi m, mog2_vf a, mog2_vf b)
+{
+    return (mog2_vf)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
+}
+GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b)
+{
+    return (mog2_vi)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)m);
+}
+#else
+GMMFAST_INLINE mog2_vf mog2_sel(mog2_vi m, mog2_vf a, mog2_vf b)
+{
+    return (mog2_vf)(((mog2_vi)a & m) | ((mog2_vi)b & ~m));
+}
+GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a & m) | (b & ~m); }
+#endif
+/* c + a * b rounded as MOG2_FMA rounds it: one fused operation where the build has FMA */
+#if defined(__FMA__) && defined(__AVX__) && MOG2_GW == 8
+#define MOG2_VFMA(a, b, c) ((mog2_vf)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#else
+#define MOG2_VFMA(a, b, c) ((c) + (a) * (b))
+#endif
+#else
+#define MOG2_GENERAL 0
+#endif
+
 /* Every pixel type x channel count (1-4) x model size has its own copy of the loop
-   (mog2_fast_impl.h, included once per pixel type; mog2_fast_<pix> picks the copy). */
+   (mog2_fast_impl.h, included once per pixel type; mog2_fast_<pix> picks the copy), and
+   of the general update's blocks (mog2_general_impl.h, mog2_general_<pix>). */
 #define MOG2_PIX uint8_t
 #define MOG2_SUF u8
+#if MOG2_GENERAL
+#define MOG2_PIX_IS_U8 1
+#include "mog2_general_impl.h"
+#undef MOG2_PIX_IS_U8
+#else
+static void mog2_general_u8() {}
+#endif
 #include "mog2_fast_impl.h"
 #define MOG2_PIX float
 #define MOG2_SUF f32
+#if MOG2_GENERAL
+#define MOG2_PIX_IS_U8 0
+#include "mog2_general_impl.h"
+#undef MOG2_PIX_IS_U8
+#else
+static void mog2_general_f32() {}
+#endif
 #include "mog2_fast_impl.h"
 
 #endif
