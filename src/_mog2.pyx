@@ -292,6 +292,7 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
     # 3/4 of the last row the thread ran it on were left over; it runs again every 8th
     # row to see whether that still holds.  Either way each pixel gets the same bits: the
     # general update of a pixel the common case would take does the same operations.
+    n_todo = 0
     common = prm.learn and (not general or hint[0] * 4 <= width * 3 or hint[1] >= 8)
     if common:
         # the common case, vectorised; it marks the pixels it has handled
@@ -308,7 +309,11 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
         hint[1] = 0
     elif prm.learn:
         hint[1] = hint[1] + 1
-    if prm.learn:
+    # The blocks only where at least a quarter of the row needs the general update: on a
+    # steady scene the few such pixels hold one to three modes and the scalar update of
+    # each costs less than a block (640x480 generated frames: blocks of >= 2, 4 or 6 such
+    # pixels made the kernel 5-8 % slower than main's)
+    if prm.learn and (not common or n_todo * 4 > width):
         # the general update of the pixels it left, in blocks of neighbouring pixels where
         # enough of a block needs it (mog2_general_impl.h: the same bits as _update); it
         # marks them as the vectorised pass does, and leaves the rest to the loop below

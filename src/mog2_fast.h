@@ -79,8 +79,9 @@ typedef struct {
 /* most modes a model may have for the blocks (the mode fields of a block are kept in
    arrays of this size); larger models take the scalar path */
 #define MOG2_KMAX 8
-/* fewest pixels of a block that need the general update for it to run as a block: a
-   block costs about as much as two pixels one by one (bench/RESULTS.md, "the MOG2 kernel") */
+/* fewest pixels of a block that need the general update for it to run as a block, on the
+   rows where the blocks run at all (_row in _mog2.pyx: a quarter of the row or more); on
+   cdnet-traffic, where most blocks are full anyway, 4 and 6 were no faster than 2 */
 #define MOG2_GMIN 2
 typedef float mog2_vf __attribute__((vector_size(4 * MOG2_GW)));
 typedef int32_t mog2_vi __attribute__((vector_size(4 * MOG2_GW)));
