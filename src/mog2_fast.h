@@ -58,9 +58,12 @@ typedef struct {
 #define MOG2_MAXC 4
 
 /* The general update, vectorised over blocks of neighbouring pixels (mog2_general_impl.h):
-   GCC/Clang vector extensions, as the other kernels use.  MOG2_GENERAL is 0 without them,
-   and mog2_general_<pix> then does nothing (every pixel takes the scalar path). */
-#if defined(__GNUC__) || defined(__clang__)
+   GCC/Clang vector extensions, as the other kernels use, in builds with AVX2 (the avx2 and
+   avx512 variants).  In the baseline build each 8-lane operation is split into SSE halves:
+   the module grew from 0.37 to 1.08 MB (0.16 -> 0.46 MB compressed), which alone took the
+   wheel past its 4 MB budget (bench/RESULTS.md, Wheels).  MOG2_GENERAL is 0 there, and
+   mog2_general_<pix> does nothing: every such pixel takes the scalar path, same bits. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__AVX2__)
 #define MOG2_GENERAL 1
 #if defined(__AVX__)
 #include <immintrin.h>     /* blends, FMA and byte conversions below */
@@ -150,6 +153,7 @@ GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a &
 #endif
 #else
 #define MOG2_GENERAL 0
+#define MOG2_KMAX 0
 #endif
 
 /* Every pixel type x channel count (1-4) x model size has its own copy of the loop
@@ -162,7 +166,13 @@ GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a &
 #include "mog2_general_impl.h"
 #undef MOG2_PIX_IS_U8
 #else
-static void mog2_general_u8() {}
+static void mog2_general_u8(int C, const uint8_t *src, float *st, ptrdiff_t P, ptrdiff_t MS,
+                            ptrdiff_t off, ptrdiff_t n, uint8_t *nmodes, uint8_t *mask,
+                            uint8_t *flag, const mog2_fast_params *prm)
+{
+    (void)C; (void)src; (void)st; (void)P; (void)MS; (void)off; (void)n;
+    (void)nmodes; (void)mask; (void)flag; (void)prm;
+}
 #endif
 #include "mog2_fast_impl.h"
 #define MOG2_PIX float
@@ -172,7 +182,13 @@ static void mog2_general_u8() {}
 #include "mog2_general_impl.h"
 #undef MOG2_PIX_IS_U8
 #else
-static void mog2_general_f32() {}
+static void mog2_general_f32(int C, const float *src, float *st, ptrdiff_t P, ptrdiff_t MS,
+                             ptrdiff_t off, ptrdiff_t n, uint8_t *nmodes, uint8_t *mask,
+                             uint8_t *flag, const mog2_fast_params *prm)
+{
+    (void)C; (void)src; (void)st; (void)P; (void)MS; (void)off; (void)n;
+    (void)nmodes; (void)mask; (void)flag; (void)prm;
+}
 #endif
 #include "mog2_fast_impl.h"
 
