@@ -302,18 +302,18 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
         else:
             mog2_fast_f32(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
                           flag, fprm)
-        n_todo = 0
-        for i in range(width):
-            n_todo = n_todo + (flag[i] == 0)
-        hint[0] = <int32_t>n_todo
-        hint[1] = 0
+        if general:     # the hint is read only where the blocks can run
+            for i in range(width):
+                n_todo = n_todo + (flag[i] == 0)
+            hint[0] = <int32_t>n_todo
+            hint[1] = 0
     elif prm.learn:
         hint[1] = hint[1] + 1
     # The blocks only where at least a quarter of the row needs the general update: on a
     # steady scene the few such pixels hold one to three modes and the scalar update of
     # each costs less than a block (640x480 generated frames: blocks of >= 2, 4 or 6 such
     # pixels made the kernel 5-8 % slower than main's)
-    if prm.learn and (not common or n_todo * 4 > width):
+    if general and prm.learn and (not common or n_todo * 4 > width):
         # the general update of the pixels it left, in blocks of neighbouring pixels where
         # enough of a block needs it (mog2_general_impl.h: the same bits as _update); it
         # marks them as the vectorised pass does, and leaves the rest to the loop below
