@@ -176,7 +176,9 @@ def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3):
     cp = np.zeros((h, w), np.uint8)
     fp = np.zeros((h, w), np.uint8)
     masks = []
-    for f in frames:
+    for t, f in enumerate(frames):
+        # the model's background ratio: 0.9 for its first 150 learnt frames, 0.8 after
+        model.background_ratio = 0.9 if t < 150 else 0.8
         raw = model.apply(f)
         x = f.reshape(f.shape[:2] + (-1,))
         st = model.state_
@@ -199,6 +201,62 @@ def test_pipeline_matches_numpy_composition(channels):
     assert (v > 0).any()                                  # the feedback did engage
     bs2 = gmmfast.BackgroundSubtractor(n_threads=2)
     np.testing.assert_array_equal(bs2.apply_many(frames), want)
+
+
+def test_pipeline_matches_numpy_composition_past_maturity():
+    """Past 150 learnt frames the model's background ratio drops to 0.8; the suppression keeps
+    0.9 (the reference passes 0.9 to it throughout)."""
+    frames = jitter_clip(n=200, seed=5)
+    want, v = reference_pipeline(frames)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    got = np.stack([bs.apply(f) for f in frames])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(bs.blink_, v)
+    assert bs.model_.background_ratio == 0.8 and bs.model_.n_frames_ == 200
+    young = gmmfast.BackgroundSubtractor(n_threads=1)
+    for f in frames[:150]:                    # the ratio is set before each frame is learnt
+        young.apply(f)
+    assert young.model_.background_ratio == 0.9
+    young.apply(frames[150])
+    assert young.model_.background_ratio == 0.8
+
+
+def busy_lane_clip(n=320, h=24, w=60, period=8, seed=0):
+    """A static scene crossed every ``period`` frames by a block of the same colour
+    (a busy lane's recurring car colour: present in 1/period of the frames)."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(60, 120, (h, w, 3)).astype(np.float64)
+    frames, truth = [], []
+    for t in range(n):
+        f = bg + rng.normal(0, 2, bg.shape)
+        m = np.zeros((h, w), bool)
+        if t % period == 0:
+            m[6:18, 20:40] = True
+            f[m] = (200, 60, 40)
+        frames.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
+        truth.append(m)
+    return np.stack(frames), np.stack(truth)
+
+
+def test_recurring_colour_stays_foreground_in_a_long_run():
+    """A colour that recurs in an eighth of the frames builds a mode of weight ~0.12: with
+    MOG2's 0.9 ratio it becomes background (the mixture forgets the lane's cars over a long
+    run); the mature model's 0.8 keeps it foreground."""
+    frames, truth = busy_lane_clip()
+    recall = {}
+    for name, mature in (("default", None), ("ratio 0.9 throughout", 0.9)):
+        bs = gmmfast.BackgroundSubtractor(n_threads=1)
+        if mature is not None:
+            bs._TB_MATURE = mature
+        hit = pos = 0
+        for t, f in enumerate(frames):
+            m = bs.apply(f)
+            if t >= 200:
+                hit += int((m & truth[t]).sum())
+                pos += int(truth[t].sum())
+        recall[name] = hit / pos
+    assert recall["default"] > 0.85, recall                # the 5x5 median rounds the corners
+    assert recall["ratio 0.9 throughout"] < 0.5, recall     # what the switch is for
 
 
 def test_suppression_helps_under_jitter():
