@@ -18,6 +18,10 @@ JSON files merged::
     /path/to/pybgs/bin/python bench/eval_background.py --only SuBSENSE,LOBSTER --json /tmp/bgs.json
     python bench/eval_background.py --merge /tmp/ours.json /tmp/gsoc.json /tmp/bgs.json
 
+``--passes 4`` plays each clip forwards, backwards, forwards, backwards (no cut at the turns)
+and scores every frame after the usual warm-up: a stand-in for a long run, where the model
+has learnt what recurs (RESULTS "Long runs").
+
 Speed: timings share the machine with whatever else runs, so compare pipelines within
 one run (the ``ms`` column of one JSON), not across runs.
 """
@@ -52,6 +56,17 @@ def load(name: str):
     else:
         scored = np.arange(len(ins)) >= 30
     return frames, gt, scored
+
+
+def ping_pong(frames, gt, scored, passes: int):
+    """The clip played forwards, backwards, ... ``passes`` times; every frame after the
+    clip's warm-up is scored."""
+    idx = list(range(len(frames)))
+    order = list(idx)
+    for k in range(1, passes):
+        order += (idx[::-1] if k % 2 else idx)[1:]
+    warm = int(np.argmax(scored))
+    return frames[order], gt[order], np.arange(len(order)) >= warm
 
 
 def score(masks, gt, scored) -> dict:
@@ -162,9 +177,11 @@ def run_one(make, frames) -> tuple[list, float]:
     return masks, 1000.0 * total / len(frames)
 
 
-def evaluate(only: list[str] | None) -> dict:
+def evaluate(only: list[str] | None, passes: int = 1) -> dict:
     results: dict = {}
     data = {name: load(name) for name in SEQUENCES}
+    if passes > 1:
+        data = {name: ping_pong(*d, passes) for name, d in data.items()}
     for pname, (module, make) in pipelines().items():
         if only and not any(pname.startswith(o) or o in pname for o in only):
             continue
@@ -198,7 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", help="comma-separated pipeline name prefixes")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--merge", nargs="+", help="print one table from these JSON files")
+    ap.add_argument("--passes", type=int, default=1,
+                    help="play each clip back and forth this many times (a long run)")
     args = ap.parse_args(argv)
+    if args.passes < 1:
+        ap.error("--passes must be at least 1")
     if args.merge:
         merged: dict = {}
         for path in args.merge:
@@ -207,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: the shared CDnet clips are needed")
-    res = evaluate(args.only.split(",") if args.only else None)
+    res = evaluate(args.only.split(",") if args.only else None, args.passes)
     print(table(res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
