@@ -497,6 +497,7 @@ def clean_mask(mask: np.ndarray, median_size: int = 5, closing_size: int = 3,
 
 
 _METHODS = ("adaptive", "mog2", "knn")
+_FUSED_MAX_RADIUS = 7    # _mog2fb.clean_blink's byte counts: windows up to 15x15
 _MODEL_ONLY = ("mog2", "knn")   # the model's mask, then the clean-up (no feedback)
 
 
@@ -706,7 +707,8 @@ class BackgroundSubtractor(Estimator):
         fb = self.__dict__.get("feedback_")
         if fb is None or fb["cand"].shape != (h, w):
             fb = {"cand": np.zeros((h, w), np.uint8), "cand_prev": np.zeros((h, w), np.uint8),
-                  "fin_prev": np.zeros((h, w), np.uint8)}
+                  "fin_prev": np.zeros((h, w), np.uint8), "tmp": np.empty((h, w), np.uint8),
+                  "tmp2": np.empty((h, w), np.uint8)}
             self.feedback_ = fb
             self.blink_ = np.zeros((h, w), np.float32)
         nt = self._mask_threads()
@@ -715,10 +717,20 @@ class BackgroundSubtractor(Estimator):
         _fbk.suppress(x, st["state"], st["nmodes"], raw, self.blink_, fb["cand"], int(self.radius),
                       p.var_threshold, self._TB_YOUNG,
                       float(self.blink_threshold), nt)
-        fin = self._clean(fb["cand"])
-        _fbk.blink(fb["cand"], fin.view(np.uint8), fb["cand_prev"], fb["fin_prev"], self.blink_,
-                   self._V_INCR, self._V_DECR, self._V_MAX, nt)
-        return fin
+        rm = _odd_size("median_size", self.median_size) // 2
+        rc = _odd_size("closing_size", self.closing_size) // 2
+        if rm > _FUSED_MAX_RADIUS or rc > _FUSED_MAX_RADIUS:
+            fin = self._clean(fb["cand"])
+            _fbk.blink(fb["cand"], fin.view(np.uint8), fb["cand_prev"], fb["fin_prev"], self.blink_,
+                       self._V_INCR, self._V_DECR, self._V_MAX, nt)
+            return fin
+        # the clean-up and the blinking update in one kernel call (the same passes as
+        # clean_mask, byte counts, no intermediate arrays allocated): a new array for the
+        # mask, which the caller keeps
+        fin = np.empty((h, w), np.uint8)
+        _fbk.clean_blink(fb["cand"], fin, fb["tmp"], fb["tmp2"], fb["cand_prev"], fb["fin_prev"],
+                         self.blink_, rm, rc, self._V_INCR, self._V_DECR, self._V_MAX, nt)
+        return fin.view(np.bool_)
 
     def _mask_threads(self) -> int:
         # the mask passes use the threads the model chose for its last call (see n_threads)

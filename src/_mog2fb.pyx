@@ -28,6 +28,7 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 """
 
 from cython.parallel cimport prange
+cimport openmp
 from libc.stdint cimport uint8_t
 from _checks cimport check_threads, check_values
 
@@ -35,6 +36,13 @@ import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+cdef extern from "mask_count.h" nogil:
+    int MASK_COUNT_MAX_R
+    void mask_count_rows(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
+                         Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
+    void mask_blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
+                        float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max)
 
 ctypedef fused pixel_t:
     uint8_t
@@ -136,22 +144,6 @@ def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] st
                       radius, var_threshold, background_ratio, v_on)
 
 
-cdef void _blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
-                     float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max) noexcept nogil:
-    # written with selects and no early exits so that the compiler can vectorise it
-    cdef Py_ssize_t x
-    cdef float s
-    cdef int b
-    for x in range(W):
-        b = (cand[x] != cand_prev[x]) & (fin[x] == 0) & (fin_prev[x] == 0)
-        s = v[x] + v_incr if b else v[x] - v_decr
-        s = 0.0 if s < 0.0 else s
-        s = v_max if s > v_max else s
-        v[x] = s
-        cand_prev[x] = cand[x]
-        fin_prev[x] = fin[x]
-
-
 def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not None,
           uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,
           float[:, ::1] v not None, float v_incr, float v_decr, float v_max, int n_threads=1):
@@ -163,5 +155,90 @@ def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not Non
         raise ValueError("blink: all arrays must have the same size")
     check_threads(n_threads)
     for y in prange(H, nogil=True, schedule='static', num_threads=n_threads):
-        _blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
-                   v_decr, v_max)
+        mask_blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
+                       v_decr, v_max)
+
+
+cdef void _count_pass(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
+                      uint8_t* scratch, Py_ssize_t sstride, int n_threads, bint last,
+                      const uint8_t* cand, uint8_t* cand_prev, uint8_t* fin_prev, float* v,
+                      float v_incr, float v_decr, float v_max) noexcept nogil:
+    """One rank-filter pass (mask_count.h) over blocks of rows, one block per thread; the
+    last pass updates the blinking score of each row it has written."""
+    cdef Py_ssize_t b, y0, y1, y
+    for b in prange(n_threads, schedule='static', num_threads=n_threads):
+        y0 = b * H // n_threads
+        y1 = (b + 1) * H // n_threads
+        if y1 > y0:
+            mask_count_rows(src, dst, H, W, r, lo, y0, y1, scratch + openmp.omp_get_thread_num() * sstride)
+            if last:
+                for y in range(y0, y1):
+                    mask_blink_row(cand + y * W, dst + y * W, cand_prev + y * W, fin_prev + y * W,
+                                   v + y * W, W, v_incr, v_decr, v_max)
+
+
+def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not None,
+                uint8_t[:, ::1] tmp not None, uint8_t[:, ::1] tmp2 not None,
+                uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,
+                float[:, ::1] v not None, int median_radius, int closing_radius,
+                float v_incr, float v_decr, float v_max, int n_threads=1):
+    """The clean-up and blinking feedback of one frame in one call: ``fin`` (0/1) is the
+    median filter (a (2 median_radius + 1)^2 window, 0 for none) then the closing (a
+    (2 closing_radius + 1)^2 square, 0 for none) of ``cand``, edges replicated, as
+    ``window_count_filter`` computes them (``tmp`` and ``tmp2`` hold the passes between),
+    and the blinking score is updated from it as by ``blink``.  Radii up to 7."""
+    cdef Py_ssize_t H = cand.shape[0], W = cand.shape[1], y
+    cdef Py_ssize_t i
+    if (fin.shape[0] != H or fin.shape[1] != W or tmp.shape[0] != H or tmp.shape[1] != W
+            or tmp2.shape[0] != H or tmp2.shape[1] != W or cand_prev.shape[0] != H
+            or cand_prev.shape[1] != W or fin_prev.shape[0] != H or fin_prev.shape[1] != W
+            or v.shape[0] != H or v.shape[1] != W):
+        raise ValueError("clean_blink: all arrays must have the same size")
+    if median_radius < 0 or median_radius > MASK_COUNT_MAX_R or closing_radius < 0 or closing_radius > MASK_COUNT_MAX_R:
+        raise ValueError(f"clean_blink: radii must be in 0..{MASK_COUNT_MAX_R}")
+    check_threads(n_threads)
+    if H == 0 or W == 0:
+        return
+    # the passes, src -> dst: median cand -> A, dilation A -> B, erosion B -> fin
+    cdef const uint8_t* srcs[3]
+    cdef uint8_t* dsts[3]
+    cdef int radii[3]
+    cdef int los[3]
+    cdef int n = 0, k, wm = 2 * median_radius + 1, wc = 2 * closing_radius + 1
+    cdef const uint8_t* cur = &cand[0, 0]
+    if median_radius > 0:
+        srcs[n] = cur
+        dsts[n] = &tmp[0, 0]
+        radii[n] = median_radius
+        los[n] = wm * wm // 2 + 1
+        cur = dsts[n]
+        n = n + 1
+    if closing_radius > 0:
+        srcs[n] = cur
+        dsts[n] = &tmp2[0, 0] if cur == &tmp[0, 0] else &tmp[0, 0]
+        radii[n] = closing_radius
+        los[n] = 1
+        cur = dsts[n]
+        n = n + 1
+        srcs[n] = cur
+        dsts[n] = &fin[0, 0]
+        radii[n] = closing_radius
+        los[n] = wc * wc
+        n = n + 1
+    elif n > 0:
+        dsts[n - 1] = &fin[0, 0]
+    cdef Py_ssize_t sstride = (W + 2 * MASK_COUNT_MAX_R + 63) // 64 * 64
+    scratch_arr = np.empty(n_threads * sstride, dtype=np.uint8)
+    cdef uint8_t[::1] scratch = scratch_arr
+    cdef const uint8_t* c = &cand[0, 0]
+    cdef uint8_t* f = &fin[0, 0]
+    with nogil:
+        if n == 0:
+            for i in range(H * W):
+                f[i] = c[i] != 0
+            for y in prange(H, schedule='static', num_threads=n_threads):
+                mask_blink_row(c + y * W, f + y * W, &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W,
+                               v_incr, v_decr, v_max)
+        for k in range(n):
+            _count_pass(srcs[k], dsts[k], H, W, radii[k], los[k], &scratch[0], sstride, n_threads,
+                        k == n - 1, c, &cand_prev[0, 0], &fin_prev[0, 0], &v[0, 0], v_incr, v_decr, v_max)
