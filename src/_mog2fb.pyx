@@ -30,7 +30,7 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 from cython.parallel cimport prange
 cimport openmp
 from libc.stdint cimport uint8_t
-from _checks cimport check_threads, check_values
+from _checks cimport check_threads, check_u8_values
 
 import numpy as np
 cimport numpy as cnp
@@ -128,7 +128,7 @@ def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] st
     if frame.shape[2] < 1 or frame.shape[2] > 4:
         raise ValueError(f"suppress: 1 to 4 channels, got {frame.shape[2]}")
     # a pixel's modes are read up to nmodes[y, x]
-    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
+    check_u8_values("nmodes", nmodes, 0, state.shape[0])
     # the state is a strided view (the MOG2 class pads its modes apart); within a mode the
     # planes are (H, W) C-ordered, which the kernel relies on
     if state.strides[3] != 4 or state.strides[2] != 4 * W or state.strides[1] % 4 or state.strides[0] % 4:
