@@ -29,7 +29,9 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 
 from cython.parallel cimport prange
 cimport openmp
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 from _checks cimport check_threads, check_u8_values
 
 import numpy as np
@@ -43,6 +45,10 @@ cdef extern from "mask_count.h" nogil:
                          Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
     void mask_blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
                         float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max)
+
+cdef extern from "mog2fb_rows.h" nogil:
+    void mog2fb_prepass(const uint8_t* raw, const float* v, const uint8_t* nmodes, uint8_t* out,
+                        uint8_t* flag, Py_ssize_t W, float v_on)
 
 ctypedef fused pixel_t:
     uint8_t
@@ -74,23 +80,33 @@ cdef inline bint _explained(const double* x, const float* s, int n, Py_ssize_t P
 
 
 cdef void _suppress_row(const pixel_t* frame, const float* st, const uint8_t* nmodes, const uint8_t* raw,
-                        const float* v, uint8_t* out, Py_ssize_t H, Py_ssize_t W, int C, Py_ssize_t P,
-                        Py_ssize_t MS, Py_ssize_t y, int radius, double Tb, double TB,
+                        const float* v, uint8_t* out, uint8_t* flag, Py_ssize_t H, Py_ssize_t W, int C,
+                        Py_ssize_t P, Py_ssize_t MS, Py_ssize_t y, int radius, double Tb, double TB,
                         float v_on) noexcept nogil:
-    """Row y; planes are P floats apart, modes MS floats apart, a pixel's plane offset is y W + x."""
-    cdef Py_ssize_t x, p, q, qy, qx, y0, y1, x0, x1
+    """Row y; planes are P floats apart, modes MS floats apart, a pixel's plane offset is y W + x.
+    ``flag``: W bytes of the thread's scratch."""
+    cdef Py_ssize_t x, i, p, q, qy, qx, y0, y1, x0, x1, off = y * W
     cdef int c
     cdef double own_var
     cdef double xv[4]
     cdef bint hit
-    for x in range(W):
-        p = y * W + x
-        if raw[p] != 255:
-            out[p] = 0
+    cdef uint64_t word
+    # out = (raw == 255), and the candidates flagged, with SIMD lanes (mog2fb_rows.h); then
+    # only the flagged pixels, found eight flags at a time
+    mog2fb_prepass(raw + off, v + off, nmodes + off, out + off, flag, W, v_on)
+    i = 0
+    while i < W:
+        if i + 8 <= W:
+            memcpy(&word, flag + i, 8)
+            if word == 0:
+                i = i + 8
+                continue
+        if not flag[i]:
+            i = i + 1
             continue
-        if v[p] <= v_on or nmodes[p] == 0:
-            out[p] = 1
-            continue
+        x = i
+        i = i + 1
+        p = off + x
         for c in range(C):
             xv[c] = <double>frame[p * C + c]
         own_var = st[P + p]
@@ -137,11 +153,21 @@ def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] st
     cdef int C = frame.shape[2]
     if C > 4:
         raise ValueError("suppress: at most 4 channels")
+    if H == 0 or W == 0:
+        return
     cdef const pixel_t* fp = &frame[0, 0, 0]
     cdef const float* sp = &state[0, 0, 0, 0]
-    for y in prange(H, nogil=True, schedule='dynamic', chunksize=8, num_threads=n_threads):
-        _suppress_row(fp, sp, &nmodes[0, 0], &raw[0, 0], &v[0, 0], &out[0, 0], H, W, C, P, MS, y,
-                      radius, var_threshold, background_ratio, v_on)
+    cdef Py_ssize_t fstride = (W + 63) // 64 * 64
+    cdef uint8_t* flags = <uint8_t*>malloc(n_threads * fstride)
+    if flags == NULL:
+        raise MemoryError()
+    try:
+        for y in prange(H, nogil=True, schedule='dynamic', chunksize=8, num_threads=n_threads):
+            _suppress_row(fp, sp, &nmodes[0, 0], &raw[0, 0], &v[0, 0], &out[0, 0],
+                          flags + openmp.omp_get_thread_num() * fstride, H, W, C, P, MS, y,
+                          radius, var_threshold, background_ratio, v_on)
+    finally:
+        free(flags)
 
 
 def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not None,
