@@ -678,7 +678,10 @@ class BackgroundSubtractor(Estimator):
             return self._output(self._clean(raw == 255))
         x = check_frame(frame)
         self._set_maturity(model)
-        return self._output(self._adaptive_step(x, self._model_apply(model, x, check_learning_rate(learning_rate))))
+        # the default automatic rate without check_real's isinstance(numbers.Real) and
+        # np.isfinite (~15 us a frame with the caches cold); anything else is checked
+        lr = -1.0 if learning_rate.__class__ is int and learning_rate == -1 else check_learning_rate(learning_rate)
+        return self._output(self._adaptive_step(x, self._model_apply(model, x, lr)))
 
     @exclusive
     def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
@@ -741,8 +744,7 @@ class BackgroundSubtractor(Estimator):
         fb = self.__dict__.get("feedback_")
         if fb is None or fb["cand"].shape != (h, w):
             fb = {"cand": np.zeros((h, w), np.uint8), "cand_prev": np.zeros((h, w), np.uint8),
-                  "fin_prev": np.zeros((h, w), np.uint8), "tmp": np.empty((h, w), np.uint8),
-                  "tmp2": np.empty((h, w), np.uint8)}
+                  "fin_prev": np.zeros((h, w), np.uint8)}
             self.feedback_ = fb
             self.blink_ = np.zeros((h, w), np.float32)
         nt = self._mask_threads()
@@ -751,8 +753,14 @@ class BackgroundSubtractor(Estimator):
         _fbk.suppress(x, st["state"], st["nmodes"], raw, self.blink_, fb["cand"], int(self.radius),
                       p.var_threshold, self._TB_YOUNG,
                       float(self.blink_threshold), nt)
-        rm = _odd_size("median_size", self.median_size) // 2
-        rc = _odd_size("closing_size", self.closing_size) // 2
+        # the clean-up windows, re-checked only when they changed (as _MOG2Params), and the
+        # clean-up's scratch: private attributes, not in feedback_ (which save() stores)
+        key = (self.median_size.__class__, self.median_size, self.closing_size.__class__, self.closing_size)
+        radii = self.__dict__.get("_clean_radii")
+        if radii is None or radii[0] != key:
+            radii = self._clean_radii = (key, _odd_size("median_size", self.median_size) // 2,
+                                         _odd_size("closing_size", self.closing_size) // 2)
+        rm, rc = radii[1], radii[2]
         if rm > _FUSED_MAX_RADIUS or rc > _FUSED_MAX_RADIUS:
             fin = self._clean(fb["cand"])
             _fbk.blink(fb["cand"], fin.view(np.uint8), fb["cand_prev"], fb["fin_prev"], self.blink_,
@@ -761,8 +769,11 @@ class BackgroundSubtractor(Estimator):
         # the clean-up and the blinking update in one kernel call (the same passes as
         # clean_mask, byte counts, no intermediate arrays allocated): a new array for the
         # mask, which the caller keeps
+        tmp = self.__dict__.get("_clean_scratch")
+        if tmp is None or tmp.shape != (2, h, w):
+            tmp = self._clean_scratch = np.empty((2, h, w), np.uint8)
         fin = np.empty((h, w), np.uint8)
-        _fbk.clean_blink(fb["cand"], fin, fb["tmp"], fb["tmp2"], fb["cand_prev"], fb["fin_prev"],
+        _fbk.clean_blink(fb["cand"], fin, tmp[0], tmp[1], fb["cand_prev"], fb["fin_prev"],
                          self.blink_, rm, rc, self._V_INCR, self._V_DECR, self._V_MAX, nt)
         return fin.view(np.bool_)
 
