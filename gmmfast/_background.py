@@ -11,6 +11,7 @@ shadows excluded, and a median + closing clean-up of the mask.
 
 from __future__ import annotations
 
+import operator
 import os
 import warnings
 from typing import Any, NamedTuple
@@ -131,6 +132,9 @@ class _MOG2Params(NamedTuple):
     n_threads: int | None
 
 
+_get_mog2_params = operator.attrgetter(*_MOG2Params._fields)
+
+
 class BackgroundSubtractorMOG2(Estimator):
     """Adaptive per-pixel Gaussian mixture background model (Zivkovic 2004, 2006).
 
@@ -212,8 +216,10 @@ class BackgroundSubtractorMOG2(Estimator):
     # ----------------------------------------------------------------- parameters
     def _params(self) -> _MOG2Params:
         """The parameters, validated; re-checked only when one has changed since the last call."""
-        # (type, value): 1 == True and 2.0 == 2, but only the bool and the int are valid
-        raw = tuple((type(v), v) for v in (getattr(self, name) for name in _MOG2Params._fields))
+        # values and their types: 1 == True and 2.0 == 2, but only the bool and the int are
+        # valid (attrgetter and map instead of a generator: ~3x less time, called every frame)
+        values = _get_mog2_params(self)
+        raw = (values, tuple(map(type, values)))
         cached = self.__dict__.get("_checked")
         if cached is not None and cached[0] == raw:
             return cached[1]
