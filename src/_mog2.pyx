@@ -41,9 +41,10 @@ across OpenMP threads, and the GIL is released.
 from cython.parallel cimport prange
 cimport openmp
 from _team cimport _team_count, _team_mark, _team_reset
-from _checks cimport check_threads, check_values
+from _checks cimport check_threads, check_u8_values
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy
+from libc.stdlib cimport calloc, free, malloc
 
 import numpy as np
 cimport numpy as cnp
@@ -58,6 +59,11 @@ ctypedef fused pixel_t:
 
 cdef enum:
     MAXC = 4          # channels supported by the kernel
+
+cdef extern from "mask_count.h" nogil:
+    int MASK_COUNT_MAX_R
+    void mask_count_rows(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
+                         Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
 
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
@@ -437,7 +443,7 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
             or alphas.shape[0] != T or state.shape[0] < 1):
         raise ValueError("state arrays do not match the frames' shape")
     # a pixel's modes are read up to nmodes[y, x]
-    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
+    check_u8_values("nmodes", nmodes, 0, state.shape[0])
     # modes may be padded apart (see gmmfast.background._padded_state): rows of W floats,
     # planes of at least H*W floats, modes of at least 2 + C planes
     cdef Py_ssize_t P = state.strides[1] // <Py_ssize_t>sizeof(float)
@@ -457,17 +463,17 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
     # per thread, in cache lines of its own (no false sharing): a row of flags, a row of
     # int32 pixel indices and a line for the common-case hint (see _row)
     cdef Py_ssize_t sstride = (W + 127) // 64 * 64 + (4 * W + 63) // 64 * 64 + 64
-    scratch_arr = np.zeros(n_threads * sstride + 64, dtype=np.uint8)   # the hints start at 0
-    cdef uint8_t[::1] scratch = scratch_arr
-    cdef uint8_t* sp = &scratch[0]
-    sp = sp + (64 - <size_t>sp % 64) % 64
-    # per-frame parameters, in byte buffers that NumPy frees
-    prm_arr = np.zeros(T * sizeof(Params), dtype=np.uint8)
-    fprm_arr = np.zeros(T * sizeof(mog2_fast_params), dtype=np.uint8)
-    cdef uint8_t[::1] prm_bytes = prm_arr
-    cdef uint8_t[::1] fprm_bytes = fprm_arr
-    cdef Params* prm = <Params*>&prm_bytes[0]
-    cdef mog2_fast_params* fprm = <mog2_fast_params*>&fprm_bytes[0]
+    # per-frame parameters: C allocations, not NumPy arrays (each NumPy call costs ~10 us,
+    # several times that with the caches cold from the previous frame's kernels)
+    cdef uint8_t* scratch = <uint8_t*>calloc(n_threads * sstride + 64, 1)   # the hints start at 0
+    cdef Params* prm = <Params*>malloc(T * sizeof(Params))
+    cdef mog2_fast_params* fprm = <mog2_fast_params*>malloc(T * sizeof(mog2_fast_params))
+    if scratch == NULL or prm == NULL or fprm == NULL:
+        free(scratch)
+        free(prm)
+        free(fprm)
+        raise MemoryError()
+    cdef uint8_t* sp = scratch + (64 - <size_t>scratch % 64) % 64
     cdef Params base
     cdef double alpha
     base.Tb = <float>var_threshold
@@ -498,9 +504,14 @@ def apply(const pixel_t[:, :, :, ::1] frames not None, const uint8_t[:, :, ::1] 
         fprm[t].TB = base.TB
         fprm[t].var_init = base.var_init
         fprm[t].K = base.K
-    with nogil:
-        _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
-             sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
+    try:
+        with nogil:
+            _run(&frames[0, 0, 0, 0], kp, &state[0, 0, 0, 0], &nmodes[0, 0], &masks[0, 0, 0],
+                 sp, sstride, T, H, W, P, MS, C, prm, fprm, n_threads)
+    finally:
+        free(scratch)
+        free(prm)
+        free(fprm)
 
 
 def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmodes not None,
@@ -516,7 +527,7 @@ def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmo
         raise ValueError(f"state must have 3 to {MAXC + 2} planes per mode, got {state.shape[1]}")
     if nmodes.shape[0] != H or nmodes.shape[1] != W:
         raise ValueError("nmodes does not match the state's (H, W)")
-    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
+    check_u8_values("nmodes", nmodes, 0, state.shape[0])
     out_arr = np.zeros((H, W, C), dtype=np.float32)
     cdef float[:, :, ::1] out = out_arr
     cdef Py_ssize_t y, i, m
@@ -539,6 +550,17 @@ def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmo
     return out_arr
 
 
+cdef void _window_count_bytes(const uint8_t* src, uint8_t* out, uint8_t* scratch, Py_ssize_t sstride,
+                              Py_ssize_t H, Py_ssize_t W, int r, int lo, int n_threads) noexcept nogil:
+    """window_count_filter with byte counts (mask_count.h): one block of rows per thread."""
+    cdef Py_ssize_t b, y0, y1
+    for b in prange(n_threads, schedule='static', num_threads=n_threads):
+        y0 = b * H // n_threads
+        y1 = (b + 1) * H // n_threads
+        if y1 > y0:
+            mask_count_rows(src, out, H, W, r, lo, y0, y1, scratch + openmp.omp_get_thread_num() * sstride)
+
+
 def window_count_filter(const uint8_t[:, ::1] src not None, int radius, int lo, int n_threads):
     """Binary rank filter: out = 1 where the (2r+1)^2 window holds >= ``lo`` non-zeros.
 
@@ -557,6 +579,14 @@ def window_count_filter(const uint8_t[:, ::1] src not None, int radius, int lo, 
     cdef uint8_t[:, ::1] out = out_arr
     cdef int r = radius
     cdef Py_ssize_t Wp = W + 2 * r
+    cdef uint8_t[:, ::1] scratch8
+    if r <= MASK_COUNT_MAX_R and 1 <= lo <= (2 * r + 1) * (2 * r + 1):
+        # byte counts, slid from row to row (mask_count.h): 32 lanes a vector instead of 8,
+        # the same integer counts
+        scratch8 = np.empty((n_threads, Wp), dtype=np.uint8)
+        with nogil:
+            _window_count_bytes(&src[0, 0], &out[0, 0], &scratch8[0, 0], Wp, H, W, r, lo, n_threads)
+        return out_arr
     scratch_arr = np.empty((n_threads, Wp), dtype=np.uint16)
     cdef uint16_t[:, ::1] scratch = scratch_arr
     cdef Py_ssize_t y, yy, i, j

@@ -28,13 +28,27 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport uint8_t
-from _checks cimport check_threads, check_values
+cimport openmp
+from libc.stdint cimport uint8_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+from _checks cimport check_threads, check_u8_values
 
 import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
+
+cdef extern from "mask_count.h" nogil:
+    int MASK_COUNT_MAX_R
+    void mask_count_rows(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
+                         Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
+    void mask_blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
+                        float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max)
+
+cdef extern from "mog2fb_rows.h" nogil:
+    void mog2fb_prepass(const uint8_t* raw, const float* v, const uint8_t* nmodes, uint8_t* out,
+                        uint8_t* flag, Py_ssize_t W, float v_on)
 
 ctypedef fused pixel_t:
     uint8_t
@@ -66,23 +80,33 @@ cdef inline bint _explained(const double* x, const float* s, int n, Py_ssize_t P
 
 
 cdef void _suppress_row(const pixel_t* frame, const float* st, const uint8_t* nmodes, const uint8_t* raw,
-                        const float* v, uint8_t* out, Py_ssize_t H, Py_ssize_t W, int C, Py_ssize_t P,
-                        Py_ssize_t MS, Py_ssize_t y, int radius, double Tb, double TB,
+                        const float* v, uint8_t* out, uint8_t* flag, Py_ssize_t H, Py_ssize_t W, int C,
+                        Py_ssize_t P, Py_ssize_t MS, Py_ssize_t y, int radius, double Tb, double TB,
                         float v_on) noexcept nogil:
-    """Row y; planes are P floats apart, modes MS floats apart, a pixel's plane offset is y W + x."""
-    cdef Py_ssize_t x, p, q, qy, qx, y0, y1, x0, x1
+    """Row y; planes are P floats apart, modes MS floats apart, a pixel's plane offset is y W + x.
+    ``flag``: W bytes of the thread's scratch."""
+    cdef Py_ssize_t x, i, p, q, qy, qx, y0, y1, x0, x1, off = y * W
     cdef int c
     cdef double own_var
     cdef double xv[4]
     cdef bint hit
-    for x in range(W):
-        p = y * W + x
-        if raw[p] != 255:
-            out[p] = 0
+    cdef uint64_t word
+    # out = (raw == 255), and the candidates flagged, with SIMD lanes (mog2fb_rows.h); then
+    # only the flagged pixels, found eight flags at a time
+    mog2fb_prepass(raw + off, v + off, nmodes + off, out + off, flag, W, v_on)
+    i = 0
+    while i < W:
+        if i + 8 <= W:
+            memcpy(&word, flag + i, 8)
+            if word == 0:
+                i = i + 8
+                continue
+        if not flag[i]:
+            i = i + 1
             continue
-        if v[p] <= v_on or nmodes[p] == 0:
-            out[p] = 1
-            continue
+        x = i
+        i = i + 1
+        p = off + x
         for c in range(C):
             xv[c] = <double>frame[p * C + c]
         own_var = st[P + p]
@@ -120,7 +144,7 @@ def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] st
     if frame.shape[2] < 1 or frame.shape[2] > 4:
         raise ValueError(f"suppress: 1 to 4 channels, got {frame.shape[2]}")
     # a pixel's modes are read up to nmodes[y, x]
-    check_values("nmodes", np.asarray(nmodes), 0, state.shape[0])
+    check_u8_values("nmodes", nmodes, 0, state.shape[0])
     # the state is a strided view (the MOG2 class pads its modes apart); within a mode the
     # planes are (H, W) C-ordered, which the kernel relies on
     if state.strides[3] != 4 or state.strides[2] != 4 * W or state.strides[1] % 4 or state.strides[0] % 4:
@@ -129,27 +153,21 @@ def suppress(const pixel_t[:, :, ::1] frame not None, const float[:, :, :, :] st
     cdef int C = frame.shape[2]
     if C > 4:
         raise ValueError("suppress: at most 4 channels")
+    if H == 0 or W == 0:
+        return
     cdef const pixel_t* fp = &frame[0, 0, 0]
     cdef const float* sp = &state[0, 0, 0, 0]
-    for y in prange(H, nogil=True, schedule='dynamic', chunksize=8, num_threads=n_threads):
-        _suppress_row(fp, sp, &nmodes[0, 0], &raw[0, 0], &v[0, 0], &out[0, 0], H, W, C, P, MS, y,
-                      radius, var_threshold, background_ratio, v_on)
-
-
-cdef void _blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
-                     float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max) noexcept nogil:
-    # written with selects and no early exits so that the compiler can vectorise it
-    cdef Py_ssize_t x
-    cdef float s
-    cdef int b
-    for x in range(W):
-        b = (cand[x] != cand_prev[x]) & (fin[x] == 0) & (fin_prev[x] == 0)
-        s = v[x] + v_incr if b else v[x] - v_decr
-        s = 0.0 if s < 0.0 else s
-        s = v_max if s > v_max else s
-        v[x] = s
-        cand_prev[x] = cand[x]
-        fin_prev[x] = fin[x]
+    cdef Py_ssize_t fstride = (W + 63) // 64 * 64
+    cdef uint8_t* flags = <uint8_t*>malloc(n_threads * fstride)
+    if flags == NULL:
+        raise MemoryError()
+    try:
+        for y in prange(H, nogil=True, schedule='dynamic', chunksize=8, num_threads=n_threads):
+            _suppress_row(fp, sp, &nmodes[0, 0], &raw[0, 0], &v[0, 0], &out[0, 0],
+                          flags + openmp.omp_get_thread_num() * fstride, H, W, C, P, MS, y,
+                          radius, var_threshold, background_ratio, v_on)
+    finally:
+        free(flags)
 
 
 def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not None,
@@ -163,5 +181,90 @@ def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not Non
         raise ValueError("blink: all arrays must have the same size")
     check_threads(n_threads)
     for y in prange(H, nogil=True, schedule='static', num_threads=n_threads):
-        _blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
-                   v_decr, v_max)
+        mask_blink_row(&cand[y, 0], &fin[y, 0], &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W, v_incr,
+                       v_decr, v_max)
+
+
+cdef void _count_pass(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
+                      uint8_t* scratch, Py_ssize_t sstride, int n_threads, bint last,
+                      const uint8_t* cand, uint8_t* cand_prev, uint8_t* fin_prev, float* v,
+                      float v_incr, float v_decr, float v_max) noexcept nogil:
+    """One rank-filter pass (mask_count.h) over blocks of rows, one block per thread; the
+    last pass updates the blinking score of each row it has written."""
+    cdef Py_ssize_t b, y0, y1, y
+    for b in prange(n_threads, schedule='static', num_threads=n_threads):
+        y0 = b * H // n_threads
+        y1 = (b + 1) * H // n_threads
+        if y1 > y0:
+            mask_count_rows(src, dst, H, W, r, lo, y0, y1, scratch + openmp.omp_get_thread_num() * sstride)
+            if last:
+                for y in range(y0, y1):
+                    mask_blink_row(cand + y * W, dst + y * W, cand_prev + y * W, fin_prev + y * W,
+                                   v + y * W, W, v_incr, v_decr, v_max)
+
+
+def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not None,
+                uint8_t[:, ::1] tmp not None, uint8_t[:, ::1] tmp2 not None,
+                uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,
+                float[:, ::1] v not None, int median_radius, int closing_radius,
+                float v_incr, float v_decr, float v_max, int n_threads=1):
+    """The clean-up and blinking feedback of one frame in one call: ``fin`` (0/1) is the
+    median filter (a (2 median_radius + 1)^2 window, 0 for none) then the closing (a
+    (2 closing_radius + 1)^2 square, 0 for none) of ``cand``, edges replicated, as
+    ``window_count_filter`` computes them (``tmp`` and ``tmp2`` hold the passes between),
+    and the blinking score is updated from it as by ``blink``.  Radii up to 7."""
+    cdef Py_ssize_t H = cand.shape[0], W = cand.shape[1], y
+    cdef Py_ssize_t i
+    if (fin.shape[0] != H or fin.shape[1] != W or tmp.shape[0] != H or tmp.shape[1] != W
+            or tmp2.shape[0] != H or tmp2.shape[1] != W or cand_prev.shape[0] != H
+            or cand_prev.shape[1] != W or fin_prev.shape[0] != H or fin_prev.shape[1] != W
+            or v.shape[0] != H or v.shape[1] != W):
+        raise ValueError("clean_blink: all arrays must have the same size")
+    if median_radius < 0 or median_radius > MASK_COUNT_MAX_R or closing_radius < 0 or closing_radius > MASK_COUNT_MAX_R:
+        raise ValueError(f"clean_blink: radii must be in 0..{MASK_COUNT_MAX_R}")
+    check_threads(n_threads)
+    if H == 0 or W == 0:
+        return
+    # the passes, src -> dst: median cand -> A, dilation A -> B, erosion B -> fin
+    cdef const uint8_t* srcs[3]
+    cdef uint8_t* dsts[3]
+    cdef int radii[3]
+    cdef int los[3]
+    cdef int n = 0, k, wm = 2 * median_radius + 1, wc = 2 * closing_radius + 1
+    cdef const uint8_t* cur = &cand[0, 0]
+    if median_radius > 0:
+        srcs[n] = cur
+        dsts[n] = &tmp[0, 0]
+        radii[n] = median_radius
+        los[n] = wm * wm // 2 + 1
+        cur = dsts[n]
+        n = n + 1
+    if closing_radius > 0:
+        srcs[n] = cur
+        dsts[n] = &tmp2[0, 0] if cur == &tmp[0, 0] else &tmp[0, 0]
+        radii[n] = closing_radius
+        los[n] = 1
+        cur = dsts[n]
+        n = n + 1
+        srcs[n] = cur
+        dsts[n] = &fin[0, 0]
+        radii[n] = closing_radius
+        los[n] = wc * wc
+        n = n + 1
+    elif n > 0:
+        dsts[n - 1] = &fin[0, 0]
+    cdef Py_ssize_t sstride = (W + 2 * MASK_COUNT_MAX_R + 63) // 64 * 64
+    scratch_arr = np.empty(n_threads * sstride, dtype=np.uint8)
+    cdef uint8_t[::1] scratch = scratch_arr
+    cdef const uint8_t* c = &cand[0, 0]
+    cdef uint8_t* f = &fin[0, 0]
+    with nogil:
+        if n == 0:
+            for i in range(H * W):
+                f[i] = c[i] != 0
+            for y in prange(H, schedule='static', num_threads=n_threads):
+                mask_blink_row(c + y * W, f + y * W, &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W,
+                               v_incr, v_decr, v_max)
+        for k in range(n):
+            _count_pass(srcs[k], dsts[k], H, W, radii[k], los[k], &scratch[0], sstride, n_threads,
+                        k == n - 1, c, &cand_prev[0, 0], &fin_prev[0, 0], &v[0, 0], v_incr, v_decr, v_max)

@@ -249,6 +249,16 @@ def _mog2fb_blink() -> Case:
                      v=_f32(H, W), v_incr=1.0, v_decr=0.1, v_max=10.0, n_threads=2))
 
 
+def _mog2fb_clean_blink() -> Case:
+    H, W = 5, 6
+    return Case(_mod("_mog2fb").clean_blink,
+                dict(cand=_u8(H, W, value=1), fin=_u8(H, W), tmp=_u8(H, W), tmp2=_u8(H, W),
+                     cand_prev=_u8(H, W), fin_prev=_u8(H, W), v=_f32(H, W), median_radius=2,
+                     closing_radius=1, v_incr=1.0, v_decr=0.1, v_max=10.0, n_threads=2),
+                bad=[dict(median_radius=-1), dict(median_radius=8), dict(closing_radius=-1),
+                     dict(closing_radius=8)])
+
+
 def _knn_state(T: int = 2, H: int = 5, W: int = 6) -> tuple[dict[str, Any], np.ndarray]:
     """A KNN model after two frames (through the class), and the schedule of two more."""
     import gmmfast
@@ -340,6 +350,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2.apply": _mog2_apply, "_mog2.background": _mog2_background,
     "_mog2.window_count_filter": _mog2_window_count_filter,
     "_mog2fb.suppress": _mog2fb_suppress, "_mog2fb.blink": _mog2fb_blink,
+    "_mog2fb.clean_blink": _mog2fb_clean_blink,
     "_knn.apply": _knn_apply, "_knn.background": _knn_background,
     "_pixelgmm.em_fit": _pixelgmm_fit("em_fit"), "_pixelgmm.kmeans_fit": _pixelgmm_fit("kmeans_fit"),
     "_pixelgmm.predict": _pixelgmm_predict,
