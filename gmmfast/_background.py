@@ -327,14 +327,7 @@ class BackgroundSubtractorMOG2(Estimator):
             a = 1.0 / min(2 * (self.n_frames_ + 1), p.history)
         alpha[0] = a
         nt = 1 if p.n_threads == 1 else self._threads(h * w, "apply", p)
-        st = self.state_
-        self.n_threads_ = nt
-        _k.apply(x[None], None, st["state"], st["nmodes"], mask, alpha,
-                 p.var_threshold, p.var_threshold_gen, p.background_ratio,
-                 p.var_init, p.var_min, p.var_max, p.complexity_reduction,
-                 p.detect_shadows, p.shadow_value, p.shadow_threshold, nt)
-        if a > 0:
-            self.n_frames_ += 1
+        self._run(x[None], None, mask, alpha, nt, p, n_learnt=int(a > 0))
         return mask[0]
 
     @exclusive
@@ -426,14 +419,16 @@ class BackgroundSubtractorMOG2(Estimator):
         return 1.0 / np.minimum(2 * seen, p.history)
 
     def _run(self, x: np.ndarray, kf: np.ndarray | None, masks: np.ndarray, alphas: np.ndarray,
-             n_threads: int, p: _MOG2Params) -> None:
+             n_threads: int, p: _MOG2Params, n_learnt: int | None = None) -> None:
+        """The kernel over the frames ``x``; ``n_learnt``, when the caller knows it, is the
+        number of positive ``alphas`` (saves a NumPy call per frame)."""
         st = self.state_
         self.n_threads_ = n_threads
         _k.apply(x, kf, st["state"], st["nmodes"], masks, alphas,
                  p.var_threshold, p.var_threshold_gen, p.background_ratio,
                  p.var_init, p.var_min, p.var_max, p.complexity_reduction,
                  p.detect_shadows, p.shadow_value, p.shadow_threshold, n_threads)
-        self.n_frames_ += int(np.count_nonzero(alphas > 0))
+        self.n_frames_ += int(np.count_nonzero(alphas > 0)) if n_learnt is None else n_learnt
 
     @exclusive
     def background_image(self) -> np.ndarray:
