@@ -203,6 +203,18 @@ def test_pipeline_matches_numpy_composition(channels):
     np.testing.assert_array_equal(bs2.apply_many(frames), want)
 
 
+@pytest.mark.parametrize("median, closing", [(3, 5), (7, 0), (0, 3), (15, 15), (17, 3)])
+def test_pipeline_matches_numpy_composition_other_windows(median, closing):
+    """Clean-up windows other than the defaults: the fused clean-up-and-blink kernel (windows
+    up to 15x15) and, past it, the separate passes."""
+    frames = jitter_clip(n=30, seed=7)
+    want, v = reference_pipeline(frames, median=median, closing=closing)
+    bs = gmmfast.BackgroundSubtractor(median_size=median, closing_size=closing, n_threads=2)
+    got = np.stack([bs.apply(f) for f in frames])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(bs.blink_, v)
+
+
 def test_pipeline_matches_numpy_composition_past_maturity():
     """Past 150 learnt frames the model's background ratio drops to 0.8; the suppression keeps
     0.9 (the reference passes 0.9 to it throughout)."""

@@ -481,7 +481,8 @@ def test_clean_mask_matches_scipy():
     rng = np.random.default_rng(3)
     for shape in [(37, 53), (5, 4), (1, 9), (300, 400)]:
         m = rng.random(shape) < 0.4
-        for size in (3, 5):
+        # 15 is the largest window the byte-count kernel takes (225 < 256), 17 the word-count one
+        for size in (3, 5, 7, 15, 17):
             got = clean_mask(m, median_size=size, closing_size=0, n_threads=2)
             want = ndimage.median_filter(m.astype(np.uint8), size=size, mode="nearest") > 0
             np.testing.assert_array_equal(got, want)
