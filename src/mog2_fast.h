@@ -62,7 +62,8 @@ typedef struct {
    avx512 variants).  In the baseline build each 8-lane operation is split into SSE halves:
    the module grew from 0.37 to 1.08 MB (0.16 -> 0.46 MB compressed), which alone took the
    wheel past its 4 MB budget (bench/RESULTS.md, Wheels).  MOG2_GENERAL is 0 there, and
-   mog2_general_<pix> does nothing: every such pixel takes the scalar path, same bits. */
+   mog2_general_<pix> does nothing (mog2_general_impl.h): every such pixel takes the scalar
+   path, same bits. */
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__AVX2__)
 #define MOG2_GENERAL 1
 #if defined(__AVX__)
@@ -161,35 +162,15 @@ GMMFAST_INLINE mog2_vi mog2_sel_i(mog2_vi m, mog2_vi a, mog2_vi b) { return (a &
    of the general update's blocks (mog2_general_impl.h, mog2_general_<pix>). */
 #define MOG2_PIX uint8_t
 #define MOG2_SUF u8
-#if MOG2_GENERAL
 #define MOG2_PIX_IS_U8 1
 #include "mog2_general_impl.h"
 #undef MOG2_PIX_IS_U8
-#else
-static void mog2_general_u8(int C, const uint8_t *src, float *st, ptrdiff_t P, ptrdiff_t MS,
-                            ptrdiff_t off, ptrdiff_t n, uint8_t *nmodes, uint8_t *mask,
-                            uint8_t *flag, const mog2_fast_params *prm)
-{
-    (void)C; (void)src; (void)st; (void)P; (void)MS; (void)off; (void)n;
-    (void)nmodes; (void)mask; (void)flag; (void)prm;
-}
-#endif
 #include "mog2_fast_impl.h"
 #define MOG2_PIX float
 #define MOG2_SUF f32
-#if MOG2_GENERAL
 #define MOG2_PIX_IS_U8 0
 #include "mog2_general_impl.h"
 #undef MOG2_PIX_IS_U8
-#else
-static void mog2_general_f32(int C, const float *src, float *st, ptrdiff_t P, ptrdiff_t MS,
-                             ptrdiff_t off, ptrdiff_t n, uint8_t *nmodes, uint8_t *mask,
-                             uint8_t *flag, const mog2_fast_params *prm)
-{
-    (void)C; (void)src; (void)st; (void)P; (void)MS; (void)off; (void)n;
-    (void)nmodes; (void)mask; (void)flag; (void)prm;
-}
-#endif
 #include "mog2_fast_impl.h"
 
 #endif

@@ -29,6 +29,18 @@
 #define PIX MOG2_PIX
 #define FN(name) GMMFAST_NAME(name, MOG2_SUF)
 
+#if !MOG2_GENERAL
+/* builds without the blocks (mog2_fast.h): the entry point does nothing and every pixel the
+   common case leaves takes the scalar update (_mog2.pyx, which does not call this there) */
+static void FN(mog2_general)(int C, const PIX *src, float *st, ptrdiff_t P, ptrdiff_t MS,
+                             ptrdiff_t off, ptrdiff_t n, uint8_t *nmodes, uint8_t *mask,
+                             uint8_t *flag, const mog2_fast_params *prm)
+{
+    (void)C; (void)src; (void)st; (void)P; (void)MS; (void)off; (void)n;
+    (void)nmodes; (void)mask; (void)flag; (void)prm;
+}
+#else
+
 /* The channels of the block's MOG2_GW (8) pixels, one vector per channel.  uint8 RGB and
    RGBA: one load and a byte shuffle per channel (built lane by lane, a vector of bytes went
    through general registers, 8 shifts per channel); other cases lane by lane. */
@@ -265,5 +277,6 @@ static void FN(mog2_general)(int C, const PIX *src, float *st, ptrdiff_t P, ptrd
 }
 
 #undef MOG2_U8F
+#endif /* MOG2_GENERAL */
 #undef FN
 #undef PIX
