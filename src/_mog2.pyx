@@ -60,10 +60,7 @@ ctypedef fused pixel_t:
 cdef enum:
     MAXC = 4          # channels supported by the kernel
 
-cdef extern from "mask_count.h" nogil:
-    int MASK_COUNT_MAX_R
-    void mask_count_rows(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
-                         Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
+include "_mask_count.pxi"
 
 cdef extern from "mog2_fast.h" nogil:
     ctypedef struct mog2_fast_params:
@@ -550,17 +547,6 @@ def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmo
     return out_arr
 
 
-cdef void _window_count_bytes(const uint8_t* src, uint8_t* out, uint8_t* scratch, Py_ssize_t sstride,
-                              Py_ssize_t H, Py_ssize_t W, int r, int lo, int n_threads) noexcept nogil:
-    """window_count_filter with byte counts (mask_count.h): one block of rows per thread."""
-    cdef Py_ssize_t b, y0, y1
-    for b in prange(n_threads, schedule='static', num_threads=n_threads):
-        y0 = b * H // n_threads
-        y1 = (b + 1) * H // n_threads
-        if y1 > y0:
-            mask_count_rows(src, out, H, W, r, lo, y0, y1, scratch + openmp.omp_get_thread_num() * sstride)
-
-
 def window_count_filter(const uint8_t[:, ::1] src not None, int radius, int lo, int n_threads):
     """Binary rank filter: out = 1 where the (2r+1)^2 window holds >= ``lo`` non-zeros.
 
@@ -585,7 +571,8 @@ def window_count_filter(const uint8_t[:, ::1] src not None, int radius, int lo, 
         # the same integer counts
         scratch8 = np.empty((n_threads, Wp), dtype=np.uint8)
         with nogil:
-            _window_count_bytes(&src[0, 0], &out[0, 0], &scratch8[0, 0], Wp, H, W, r, lo, n_threads)
+            _count_pass(&src[0, 0], &out[0, 0], H, W, r, lo, &scratch8[0, 0], Wp, n_threads,
+                        NULL, NULL, NULL, NULL, 0, 0, 0)
         return out_arr
     scratch_arr = np.empty((n_threads, Wp), dtype=np.uint16)
     cdef uint16_t[:, ::1] scratch = scratch_arr

@@ -39,12 +39,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "mask_count.h" nogil:
-    int MASK_COUNT_MAX_R
-    void mask_count_rows(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
-                         Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
-    void mask_blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
-                        float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max)
+include "_mask_count.pxi"
 
 cdef extern from "mog2fb_rows.h" nogil:
     void mog2fb_prepass(const uint8_t* raw, const float* v, const uint8_t* nmodes, uint8_t* out,
@@ -185,24 +180,6 @@ def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not Non
                        v_decr, v_max)
 
 
-cdef void _count_pass(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,
-                      uint8_t* scratch, Py_ssize_t sstride, int n_threads, bint last,
-                      const uint8_t* cand, uint8_t* cand_prev, uint8_t* fin_prev, float* v,
-                      float v_incr, float v_decr, float v_max) noexcept nogil:
-    """One rank-filter pass (mask_count.h) over blocks of rows, one block per thread; the
-    last pass updates the blinking score of each row it has written."""
-    cdef Py_ssize_t b, y0, y1, y
-    for b in prange(n_threads, schedule='static', num_threads=n_threads):
-        y0 = b * H // n_threads
-        y1 = (b + 1) * H // n_threads
-        if y1 > y0:
-            mask_count_rows(src, dst, H, W, r, lo, y0, y1, scratch + openmp.omp_get_thread_num() * sstride)
-            if last:
-                for y in range(y0, y1):
-                    mask_blink_row(cand + y * W, dst + y * W, cand_prev + y * W, fin_prev + y * W,
-                                   v + y * W, W, v_incr, v_decr, v_max)
-
-
 def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not None,
                 uint8_t[:, ::1] tmp not None, uint8_t[:, ::1] tmp2 not None,
                 uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,
@@ -266,5 +243,7 @@ def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not Non
                 mask_blink_row(c + y * W, f + y * W, &cand_prev[y, 0], &fin_prev[y, 0], &v[y, 0], W,
                                v_incr, v_decr, v_max)
         for k in range(n):
+            # the last pass also updates the blinking score
             _count_pass(srcs[k], dsts[k], H, W, radii[k], los[k], &scratch[0], sstride, n_threads,
-                        k == n - 1, c, &cand_prev[0, 0], &fin_prev[0, 0], &v[0, 0], v_incr, v_decr, v_max)
+                        c, &cand_prev[0, 0], &fin_prev[0, 0], &v[0, 0] if k == n - 1 else NULL,
+                        v_incr, v_decr, v_max)
