@@ -111,3 +111,33 @@ def test_overwrite(tmp_path, capsys):
     assert main(["grabcut", str(src), "--rect", "30,20,30,30", "-o", str(out), "--overwrite"]) == 0
     res = gmmfast.grabcut(read_image(src), rect=(30, 20, 30, 30))
     np.testing.assert_array_equal(read_image(out / "disc_mask.png"), np.where(res.foreground, 255, 0))
+
+
+def test_box_prior_option_runs_the_tightness_check(tmp_path, monkeypatch):
+    # the Orchard-Bouman fit is made to lose the top half of the box (as person4 loses its
+    # head), so the check fires: with --box-prior the k-means re-run's cut is written
+    from gmmfast import GrabCut
+    src = _photo(tmp_path / "disc.png")
+    calls = []
+    real = GrabCut._fit_engine
+
+    def fit_engine(self, image, rect, mask, seeding):
+        engine = real(self, image, rect, mask, seeding)
+        calls.append(seeding)
+        if seeding == "orchard-bouman":
+            x, y, w, h = rect
+            engine._alpha.reshape(image.shape[:2])[: y + h // 2] = 0
+        return engine
+
+    monkeypatch.setattr(GrabCut, "_fit_engine", fit_engine)
+    rect = ",".join(map(str, RECT))
+    assert main(["grabcut", str(src), "--rect", rect, "-o", str(tmp_path / "plain")]) == 0
+    assert calls == ["orchard-bouman"]
+    calls.clear()
+    assert main(["grabcut", str(src), "--rect", rect, "-o", str(tmp_path / "prior"), "--box-prior"]) == 0
+    assert calls == ["orchard-bouman", "kmeans"]
+    expected = gmmfast.grabcut(read_image(src), rect=RECT, box_prior=True).foreground
+    np.testing.assert_array_equal(read_image(tmp_path / "prior" / "disc_mask.png"), np.where(expected, 255, 0))
+    plain = read_image(tmp_path / "plain" / "disc_mask.png")
+    assert not plain[: RECT[1] + RECT[3] // 2].any()          # the damaged cut, kept without the option
+    assert (read_image(tmp_path / "prior" / "disc_mask.png")[: RECT[1] + RECT[3] // 2] == 255).any()

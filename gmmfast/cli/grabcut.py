@@ -31,11 +31,13 @@ EPILOG = """\
 examples:
   gmmfast grabcut photo.jpg --rect 245,88,160,176
   gmmfast grabcut photo.jpg --rect 245,88,160,176 --iterations 8 -o cut/
+  gmmfast grabcut person.jpg --rect 40,20,200,300 --box-prior   # part of the object is missing
 """
 
 #: library parameter -> option, for messages (see _common.user_message)
 OPTIONS = {"n_components": "--components", "max_iter": "--iterations", "gamma": "--gamma",
-           "connectivity": "--connectivity", "n_threads": "--threads", "rect": "--rect"}
+           "connectivity": "--connectivity", "n_threads": "--threads", "rect": "--rect",
+           "box_prior": "--box-prior"}
 
 
 def _parse_rect(text: str) -> tuple[int, int, int, int]:
@@ -66,6 +68,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=real_range(0.0), default=50.0, help="smoothness weight (default: 50)")
     p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
                    help="neighbours of a pixel (default: 8)")
+    p.add_argument("--box-prior", action="store_true",
+                   help="the box is tight around the object: when the cut-out misses part of it "
+                        "(under 85%% of its rows or columns), fit again with another colour-model "
+                        "start and keep the cut that fills the box better (up to twice the time; "
+                        "off by default)")
     add_threads_option(p)
     p.set_defaults(func=run)
     return p
@@ -123,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         _check_rect(args.rect, image.shape)
         res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
                                  n_components=args.components, gamma=args.gamma,
-                                 connectivity=args.connectivity, n_threads=args.threads)
+                                 connectivity=args.connectivity, box_prior=args.box_prior,
+                                 n_threads=args.threads)
         mask_path, cut_path = outputs.commit([output_family(stem)])
         share = float(res.foreground.mean())
         say(f"{path}: {image.shape[1]}x{image.shape[0]}, {res.n_iter} iterations in {seconds:.2f} s, "
