@@ -9,6 +9,8 @@ cdef extern from "mask_count.h" nogil:
                          Py_ssize_t y0, Py_ssize_t y1, uint8_t* col)
     void mask_blink_row(const uint8_t* cand, const uint8_t* fin, uint8_t* cand_prev, uint8_t* fin_prev,
                         float* v, Py_ssize_t W, float v_incr, float v_decr, float v_max)
+    void mask_hold_row(const uint8_t* fin, const float* v, uint8_t* run, uint8_t* core, Py_ssize_t W,
+                       float v_on, int max_run)
 
 
 cdef void _count_pass(const uint8_t* src, uint8_t* dst, Py_ssize_t H, Py_ssize_t W, int r, int lo,

@@ -180,6 +180,33 @@ def blink(const uint8_t[:, ::1] cand not None, const uint8_t[:, ::1] fin not Non
                        v_decr, v_max)
 
 
+def hold(const uint8_t[:, ::1] fin not None, const float[:, ::1] v not None,
+         uint8_t[:, ::1] run not None, uint8_t[:, ::1] core not None, uint8_t[:, ::1] held not None,
+         float v_on, int max_run, int n_threads=1):
+    """The pixels the mixture should not learn from the next frame (``held`` = 1): the cleaned
+    foreground ``fin`` (0/1) in the first ``max_run`` frames of its run whose blinking score
+    ``v`` is at most ``v_on``, grown by one pixel (3x3 dilation, edges replicated).  ``run``
+    (frames in a row each pixel has been foreground, saturating at 255) is updated from ``fin``
+    first; ``core`` receives the pixels before the growing."""
+    cdef Py_ssize_t H = fin.shape[0], W = fin.shape[1], y
+    if (v.shape[0] != H or v.shape[1] != W or run.shape[0] != H or run.shape[1] != W
+            or core.shape[0] != H or core.shape[1] != W or held.shape[0] != H or held.shape[1] != W):
+        raise ValueError("hold: all arrays must have the same size")
+    if max_run < 0:
+        raise ValueError("hold: max_run must be >= 0")
+    check_threads(n_threads)
+    if H == 0 or W == 0:
+        return
+    cdef Py_ssize_t sstride = (W + 2 + 63) // 64 * 64
+    scratch_arr = np.empty(n_threads * sstride, dtype=np.uint8)
+    cdef uint8_t[::1] scratch = scratch_arr
+    with nogil:
+        for y in prange(H, schedule='static', num_threads=n_threads):
+            mask_hold_row(&fin[y, 0], &v[y, 0], &run[y, 0], &core[y, 0], W, v_on, max_run)
+        _count_pass(&core[0, 0], &held[0, 0], H, W, 1, 1, &scratch[0], sstride, n_threads,
+                    NULL, NULL, NULL, NULL, 0, 0, 0)
+
+
 def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not None,
                 uint8_t[:, ::1] tmp not None, uint8_t[:, ::1] tmp2 not None,
                 uint8_t[:, ::1] cand_prev not None, uint8_t[:, ::1] fin_prev not None,

@@ -108,4 +108,22 @@ static inline void mask_blink_row(const uint8_t *restrict cand, const uint8_t *r
     }
 }
 
+/* Foreground-run counter and held pixels of one row (see _mog2fb.pyx hold): run counts the
+ * frames in a row the cleaned mask has called the pixel foreground (saturating at 255, 0 on
+ * background); core = 1 for a foreground pixel in the first max_run frames of its run whose
+ * blinking score is at most v_on.  Products and masks instead of ?: so that it vectorises
+ * (with a select GCC kept a branch: 240 us a 320x240 frame against 18 us). */
+static inline void mask_hold_row(const uint8_t *restrict fin, const float *restrict v,
+                                 uint8_t *restrict run, uint8_t *restrict core, ptrdiff_t W,
+                                 float v_on, int max_run)
+{
+    uint8_t lim = (uint8_t)(max_run > 255 ? 255 : max_run);
+    for (ptrdiff_t x = 0; x < W; x++) {
+        uint8_t f = (uint8_t)(fin[x] != 0);
+        uint8_t r = (uint8_t)((run[x] + (run[x] != 255)) * f);
+        run[x] = r;
+        core[x] = (uint8_t)(f & (r <= lim) & (v[x] <= v_on));
+    }
+}
+
 #endif

@@ -14,6 +14,8 @@
  *   flag[i] out: 1 done, background (mask 0)
  *                2 done, not background (the caller decides shadow/255)
  *                0 / 3 unchanged: the general path must handle the pixel
+ * A flag-3 pixel whose heaviest mode explains it is classified here too (its state is
+ * left as it is), so held pixels do not fall to the scalar code.
  *
  * State layout: planes of H*W floats (P apart); mode m, field f (0 weight,
  * 1 variance, 2.. channel means) is the plane st + m * MS + f * P.

@@ -35,7 +35,12 @@ GMMFAST_INLINE void FN(mog2_fast_row)(const PIX *restrict src, float *restrict s
             const float d = x[c] - mu[c];
             d2 = MOG2_FMA(d, d, d2);
         }
-        const int ok = (flag[i] == 0) & (nm >= 1) & (nm <= 2) & (d2 < Tg * V0);
+        /* ok: the heaviest mode explains x (the general code would stop at it); upd: and
+           the pixel is learnt (flag 3, known foreground, is classified only: as
+           _classify does, background iff within Tb of that mode, else shadow or 255) */
+        const int learn = flag[i] == 0;
+        const int ok = (learn | (flag[i] == 3)) & (nm >= 1) & (nm <= 2) & (d2 < Tg * V0);
+        const int upd = ok & learn;
         const int bg = d2 < Tb * V0;
         const float w0n = a1 * W0 - prune + alpha;
         const float k = alpha / w0n;
@@ -47,15 +52,15 @@ GMMFAST_INLINE void FN(mog2_fast_row)(const PIX *restrict src, float *restrict s
         const int drop = has2 & (w1n < prune);
         w1n = (has2 & !drop) ? w1n : 0.0f;
         const float inv = 1.0f / (w0n + w1n);
-        w0[i] = ok ? w0n * inv : W0;
-        v0[i] = ok ? vn : V0;
-        if (TWO) MOG2_STORE_IF(ok & has2, w1[i], w1n * inv, W1);
+        w0[i] = upd ? w0n * inv : W0;
+        v0[i] = upd ? vn : V0;
+        if (TWO) MOG2_STORE_IF(upd & has2, w1[i], w1n * inv, W1);
         _Pragma("GCC unroll 4")
         for (int c = 0; c < C; c++)
-            m0[c * P + i] = ok ? mu[c] + k * (x[c] - mu[c]) : mu[c];
-        MOG2_STORE_IF(ok & drop, nmodes[i], (uint8_t)(nm - 1), (uint8_t)nm);
+            m0[c * P + i] = upd ? mu[c] + k * (x[c] - mu[c]) : mu[c];
+        MOG2_STORE_IF(upd & drop, nmodes[i], (uint8_t)(nm - 1), (uint8_t)nm);
         mask[i] = (uint8_t)(255 - 255 * (ok & bg));
-        flag[i] = (uint8_t)(flag[i] + ok * (2 - bg)); /* flag[i] is 0 when ok */
+        flag[i] = (uint8_t)(flag[i] + ok * (2 - bg - flag[i]));   /* 1 or 2 where ok */
     }
 }
 

@@ -57,6 +57,21 @@ def ref_blink(cand, fin, cand_prev, fin_prev, v, incr, decr, vmax):
     return np.clip(s, np.float32(0), np.float32(vmax)).astype(np.float32)
 
 
+def ref_hold(fin, v, run, v_on, max_run):
+    """Foreground runs (saturating at 255) and the held pixels: foreground in the first
+    ``max_run`` frames of its run with v <= v_on, grown by a 3x3 window."""
+    fg = fin != 0
+    run = np.where(fg, np.minimum(run.astype(np.int64) + 1, 255), 0).astype(np.uint8)
+    core = fg & (run <= max_run) & (v <= np.float32(v_on))
+    p = np.pad(core, 1)
+    H, W = core.shape
+    held = np.zeros_like(core)
+    for dy in range(3):
+        for dx in range(3):
+            held |= p[dy:dy + H, dx:dx + W]
+    return run, core.astype(np.uint8), held.astype(np.uint8)
+
+
 # --------------------------------------------------------------------------- generated clips
 def jitter_clip(n=40, h=17, w=23, channels=3, seed=0, amp=2):
     """A smooth textured scene (blobs a few pixels wide) shaken by up to ``amp`` pixels each
@@ -166,8 +181,29 @@ def test_kernels_reject_mismatched_sizes():
                   np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.float32), 1.0, 0.1, 20.0, 1)
 
 
+def test_hold_matches_numpy():
+    rng = np.random.default_rng(3)
+    for h, w in [(1, 1), (7, 9), (33, 70), (64, 200)]:
+        run = rng.choice([0, 1, 5, 29, 30, 31, 254, 255], (h, w)).astype(np.uint8)
+        v = rng.choice([0.0, 1.0, 2.0, 2.5, 7.0], (h, w)).astype(np.float32)
+        for _ in range(3):
+            fin = (rng.random((h, w)) < 0.4).astype(np.uint8)
+            want = ref_hold(fin, v, run, 2.0, 30)
+            core, held = np.empty((h, w), np.uint8), np.empty((h, w), np.uint8)
+            got_run = run.copy()
+            fbk.hold(fin, v, got_run, core, held, 2.0, 30, 2)
+            np.testing.assert_array_equal(got_run, want[0])
+            np.testing.assert_array_equal(core, want[1])
+            np.testing.assert_array_equal(held, want[2])
+            run = got_run
+        assert h * w == 1 or run.max() >= 2      # runs did build up
+    with pytest.raises(ValueError):
+        fbk.hold(np.zeros((4, 6), np.uint8), np.zeros((4, 6), np.float32), np.zeros((4, 6), np.uint8),
+                 np.zeros((4, 6), np.uint8), np.zeros((4, 5), np.uint8), 2.0, 30, 1)
+
+
 # --------------------------------------------------------------------------- whole pipeline
-def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3):
+def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3, hold_frames=30):
     """The adaptive pipeline composed from the MOG2 class and the NumPy rules above."""
     model = BackgroundSubtractorMOG2(var_min=16.0, var_init=16.0, var_max=80.0, shadow_threshold=0.7,
                                      n_threads=1)
@@ -175,17 +211,22 @@ def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3):
     v = np.zeros((h, w), np.float32)
     cp = np.zeros((h, w), np.uint8)
     fp = np.zeros((h, w), np.uint8)
+    run = np.zeros((h, w), np.uint8)
+    held = np.zeros((h, w), np.uint8)
     masks = []
     for t, f in enumerate(frames):
-        # the model's background ratio: 0.9 for its first 150 learnt frames, 0.8 after
+        # the model's background ratio: 0.9 for its first 150 learnt frames, 0.8 after;
+        # from then on it does not learn the pixels the previous frame held
         model.background_ratio = 0.9 if t < 150 else 0.8
-        raw = model.apply(f)
+        raw = model.apply(f, known_foreground=held.astype(bool) if hold_frames and t >= 150 else None)
         x = f.reshape(f.shape[:2] + (-1,))
         st = model.state_
         cand = ref_suppress(x, st["state"], st["nmodes"], raw, v, radius, 16.0, 0.9, v_on)
         fin = clean_mask(cand, median, closing, 1).astype(np.uint8)
         v = ref_blink(cand, fin, cp, fp, v, 1.0, 0.1, 20.0)
         cp, fp = cand, fin
+        if hold_frames:
+            run, _, held = ref_hold(fin, v, run, v_on, hold_frames)
         masks.append(fin.astype(bool))
     return np.stack(masks), v
 
@@ -215,15 +256,27 @@ def test_pipeline_matches_numpy_composition_other_windows(median, closing):
     np.testing.assert_array_equal(bs.blink_, v)
 
 
-def test_pipeline_matches_numpy_composition_past_maturity():
-    """Past 150 learnt frames the model's background ratio drops to 0.8; the suppression keeps
-    0.9 (the reference passes 0.9 to it throughout)."""
+@pytest.mark.parametrize("hold_frames", [30, 3, 0])
+def test_pipeline_matches_numpy_composition_past_maturity(hold_frames):
+    """Past 150 learnt frames the model's background ratio drops to 0.8 and the held pixels are
+    not learnt; the suppression keeps 0.9 (the reference passes 0.9 to it throughout)."""
     frames = jitter_clip(n=200, seed=5)
-    want, v = reference_pipeline(frames)
-    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    want, v = reference_pipeline(frames, hold_frames=hold_frames)
+    bs = gmmfast.BackgroundSubtractor(hold_frames=hold_frames, n_threads=1)
     got = np.stack([bs.apply(f) for f in frames])
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(bs.blink_, v)
+    if hold_frames:
+        # the hold engaged: the model differs from one that learnt every pixel
+        assert bs.feedback_["held"].any()
+        plain = gmmfast.BackgroundSubtractor(hold_frames=0, n_threads=1)
+        for f in frames:
+            plain.apply(f)
+        assert not np.array_equal(plain.model_.state_["state"], bs.model_.state_["state"])
+    if hold_frames == 3:
+        assert bs.feedback_["run"].max() > 3    # and runs outlived it
+    if hold_frames != 30:
+        return
     assert bs.model_.background_ratio == 0.8 and bs.model_.n_frames_ == 200
     young = gmmfast.BackgroundSubtractor(n_threads=1)
     for f in frames[:150]:                    # the ratio is set before each frame is learnt
@@ -271,6 +324,65 @@ def test_recurring_colour_stays_foreground_in_a_long_run():
     assert recall["ratio 0.9 throughout"] < 0.5, recall     # what the switch is for
 
 
+def moving_lane_clip(n=800, h=20, w=64, start=160, seed=0):
+    """A static scene whose lane, from frame ``start`` on, carries blocks of one colour moving
+    2 pixels a frame, 12 wide and 36 apart: each lane pixel shows the colour in runs of 6
+    frames, a third of the time (a busy lane whose cars share a colour)."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(60, 120, (h, w, 3)).astype(np.float64)
+    frames, truth = [], []
+    for t in range(n):
+        f = bg + rng.normal(0, 2, bg.shape)
+        m = np.zeros((h, w), bool)
+        if t >= start:
+            for x0 in range(-36 + (2 * t) % 36, w, 36):
+                m[6:14, max(x0, 0):max(min(x0 + 12, w), 0)] = True
+        f[m] = (200, 60, 40)
+        frames.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
+        truth.append(m)
+    return np.stack(frames), np.stack(truth)
+
+
+def test_held_pixels_keep_a_recurring_colour_out_of_the_model():
+    """A colour a mature model sees at a lane's pixels a third of the time gains a weight
+    above 0.2 and turns background if it is learnt (recall 0 by frame ~700); held out while
+    it moves over the lane, it stays foreground."""
+    frames, truth = moving_lane_clip()
+    recall = {}
+    for hold in (30, 0):
+        bs = gmmfast.BackgroundSubtractor(hold_frames=hold, n_threads=1)
+        hit = pos = 0
+        for t, f in enumerate(frames):
+            m = bs.apply(f)
+            if t >= 700:
+                hit += int((m & truth[t]).sum())
+                pos += int(truth[t].sum())
+        recall[hold] = hit / pos
+    assert recall[30] > 0.8, recall          # the 5x5 median rounds the blocks' corners
+    assert recall[0] < 0.2, recall           # what the hold is for
+
+
+def test_held_pixels_delay_absorbing_a_stopped_object_by_hold_frames():
+    """An object that stops is still absorbed into the background, hold_frames later than
+    when every pixel is learnt (its pixels stop being held once their run passes it)."""
+    rng = np.random.default_rng(1)
+    bg = rng.integers(60, 160, (24, 32, 3)).astype(np.float64)
+    frames = []
+    for t in range(600):
+        f = bg + rng.normal(0, 2, bg.shape)
+        if t >= 200:
+            f[8:16, 10:22] = (220, 40, 40)
+        frames.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
+    absorbed = {}
+    for hold in (30, 0):
+        bs = gmmfast.BackgroundSubtractor(hold_frames=hold, n_threads=1)
+        for t, f in enumerate(frames):
+            if bs.apply(f)[8:16, 10:22].mean() < 0.5 and t > 200 and hold not in absorbed:
+                absorbed[hold] = t - 200
+    assert set(absorbed) == {0, 30}, absorbed
+    assert 25 <= absorbed[30] - absorbed[0] <= 35, absorbed
+
+
 def test_suppression_helps_under_jitter():
     """On a shaken scene the adaptive pipeline flags fewer background pixels than the
     plain mixture and keeps the object."""
@@ -316,6 +428,7 @@ def test_methods_and_reset():
     ({"radius": -1}, ValueError), ({"radius": 1.5}, TypeError), ({"radius": 99}, ValueError),
     ({"blink_threshold": -0.5}, ValueError), ({"blink_threshold": "2"}, TypeError),
     ({"blink_threshold": float("nan")}, ValueError), ({"median_size": 4}, ValueError),
+    ({"hold_frames": -1}, ValueError), ({"hold_frames": 256}, ValueError), ({"hold_frames": 2.5}, TypeError),
 ])
 def test_bad_parameters(params, error):
     bs = gmmfast.BackgroundSubtractor(**params)

@@ -366,6 +366,54 @@ def test_known_foreground_is_not_learnt(video):
     assert np.all(sub2.background_image()[0:8, 0:8] == 0)  # never learnt: empty model
 
 
+def _classify_plain(x, state, nmodes, Tb, Tg, TB):
+    """Mask of each pixel of x under the model as it is (no learning), as the general code's
+    classification reads it: the first mode within Tg stops the walk; background when a mode
+    within Tb comes while the weights before it sum below TB; else 255 (shadows off).  float32
+    like the kernel; also returns how close each pixel is to a threshold (relative)."""
+    H, W, C = x.shape
+    out = np.full((H, W), 255, np.uint8)
+    margin = np.full((H, W), np.inf)
+    for yy in range(H):
+        for xx in range(W):
+            tot = np.float32(0)
+            for m in range(nmodes[yy, xx]):
+                v = state[m, 1, yy, xx]
+                d = x[yy, xx].astype(np.float32) - state[m, 2:, yy, xx]
+                d2 = np.float32(np.sum(d * d, dtype=np.float32))
+                margin[yy, xx] = min(margin[yy, xx], abs(d2 - Tb * v) / (Tb * v), abs(d2 - Tg * v) / (Tg * v))
+                if tot < TB and d2 < Tb * v:
+                    out[yy, xx] = 0
+                    break
+                if d2 < Tg * v:
+                    break
+                tot = np.float32(tot + state[m, 0, yy, xx])
+    return out, margin
+
+
+def test_known_foreground_pixels_are_classified_as_the_model_stands(video):
+    """Known-foreground pixels are classified only, by the vectorised common case where the
+    heaviest mode explains them and by the general code elsewhere: both must give the
+    classification of the model before the frame."""
+    frames, _ = video
+    sub = gmmfast.BackgroundSubtractorMOG2(detect_shadows=False, n_threads=1)
+    for f in frames[:40]:
+        sub.apply(f)
+    rng = np.random.default_rng(0)
+    for f in frames[40:46]:
+        kf = rng.random(f.shape[:2]) < 0.5
+        before = {k: v.copy() for k, v in sub.state_.items()}
+        got = sub.apply(f, known_foreground=kf)
+        want, margin = _classify_plain(f.reshape(f.shape[:2] + (-1,)), before["state"], before["nmodes"],
+                                       np.float32(sub.var_threshold), np.float32(sub.var_threshold_gen),
+                                       np.float32(sub.background_ratio))
+        close = margin < 1e-5                 # float rounding may go either way there
+        np.testing.assert_array_equal(got[kf & ~close], want[kf & ~close])
+        for k in before:                      # and nothing of theirs was learnt
+            np.testing.assert_array_equal(sub.state_[k][..., kf], before[k][..., kf])
+        assert (want[kf] == 0).any() and (want[kf] == 255).any()
+
+
 def test_save_load_round_trip(tmp_path, video):
     frames, _ = video
     sub = gmmfast.BackgroundSubtractorMOG2(history=77, var_threshold=20.0, n_mixtures=4)
