@@ -286,21 +286,50 @@ def test_pipeline_matches_numpy_composition_past_maturity(hold_frames):
     assert young.model_.background_ratio == 0.8
 
 
-def busy_lane_clip(n=320, h=24, w=60, period=8, seed=0):
-    """A static scene crossed every ``period`` frames by a block of the same colour
-    (a busy lane's recurring car colour: present in 1/period of the frames)."""
+def _lane_clip(n, h, w, seed, lane):
+    """A static scene (noise 2) whose lane carries a colour where ``lane(t, mask)`` marks it."""
     rng = np.random.default_rng(seed)
     bg = rng.integers(60, 120, (h, w, 3)).astype(np.float64)
     frames, truth = [], []
     for t in range(n):
         f = bg + rng.normal(0, 2, bg.shape)
         m = np.zeros((h, w), bool)
-        if t % period == 0:
-            m[6:18, 20:40] = True
-            f[m] = (200, 60, 40)
+        lane(t, m)
+        f[m] = (200, 60, 40)
         frames.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
         truth.append(m)
     return np.stack(frames), np.stack(truth)
+
+
+def busy_lane_clip(n=320, h=24, w=60, period=8, seed=0):
+    """A static scene crossed every ``period`` frames by a block of the same colour
+    (a busy lane's recurring car colour: present in 1/period of the frames)."""
+    def lane(t, m):
+        if t % period == 0:
+            m[6:18, 20:40] = True
+    return _lane_clip(n, h, w, seed, lane)
+
+
+def moving_lane_clip(n=800, h=20, w=64, start=160, seed=0):
+    """A static scene whose lane, from frame ``start`` on, carries blocks of one colour moving
+    2 pixels a frame, 12 wide and 36 apart: each lane pixel shows the colour in runs of 6
+    frames, a third of the time (a busy lane whose cars share a colour)."""
+    def lane(t, m):
+        if t >= start:
+            for x0 in range(-36 + (2 * t) % 36, w, 36):
+                m[6:14, max(x0, 0):max(min(x0 + 12, w), 0)] = True
+    return _lane_clip(n, h, w, seed, lane)
+
+
+def _recall(bs, frames, truth, start):
+    """Share of the true foreground pixels of frames ``start``.. that ``bs`` finds."""
+    hit = pos = 0
+    for t, f in enumerate(frames):
+        m = bs.apply(f)
+        if t >= start:
+            hit += int((m & truth[t]).sum())
+            pos += int(truth[t].sum())
+    return hit / pos
 
 
 def test_recurring_colour_stays_foreground_in_a_long_run():
@@ -313,34 +342,9 @@ def test_recurring_colour_stays_foreground_in_a_long_run():
         bs = gmmfast.BackgroundSubtractor(n_threads=1)
         if mature is not None:
             bs._TB_MATURE = mature
-        hit = pos = 0
-        for t, f in enumerate(frames):
-            m = bs.apply(f)
-            if t >= 200:
-                hit += int((m & truth[t]).sum())
-                pos += int(truth[t].sum())
-        recall[name] = hit / pos
+        recall[name] = _recall(bs, frames, truth, 200)
     assert recall["default"] > 0.85, recall                # the 5x5 median rounds the corners
     assert recall["ratio 0.9 throughout"] < 0.5, recall     # what the switch is for
-
-
-def moving_lane_clip(n=800, h=20, w=64, start=160, seed=0):
-    """A static scene whose lane, from frame ``start`` on, carries blocks of one colour moving
-    2 pixels a frame, 12 wide and 36 apart: each lane pixel shows the colour in runs of 6
-    frames, a third of the time (a busy lane whose cars share a colour)."""
-    rng = np.random.default_rng(seed)
-    bg = rng.integers(60, 120, (h, w, 3)).astype(np.float64)
-    frames, truth = [], []
-    for t in range(n):
-        f = bg + rng.normal(0, 2, bg.shape)
-        m = np.zeros((h, w), bool)
-        if t >= start:
-            for x0 in range(-36 + (2 * t) % 36, w, 36):
-                m[6:14, max(x0, 0):max(min(x0 + 12, w), 0)] = True
-        f[m] = (200, 60, 40)
-        frames.append(np.clip(np.rint(f), 0, 255).astype(np.uint8))
-        truth.append(m)
-    return np.stack(frames), np.stack(truth)
 
 
 def test_held_pixels_keep_a_recurring_colour_out_of_the_model():
@@ -348,16 +352,8 @@ def test_held_pixels_keep_a_recurring_colour_out_of_the_model():
     above 0.2 and turns background if it is learnt (recall 0 by frame ~700); held out while
     it moves over the lane, it stays foreground."""
     frames, truth = moving_lane_clip()
-    recall = {}
-    for hold in (30, 0):
-        bs = gmmfast.BackgroundSubtractor(hold_frames=hold, n_threads=1)
-        hit = pos = 0
-        for t, f in enumerate(frames):
-            m = bs.apply(f)
-            if t >= 700:
-                hit += int((m & truth[t]).sum())
-                pos += int(truth[t].sum())
-        recall[hold] = hit / pos
+    recall = {hold: _recall(gmmfast.BackgroundSubtractor(hold_frames=hold, n_threads=1), frames, truth, 700)
+              for hold in (30, 0)}
     assert recall[30] > 0.8, recall          # the 5x5 median rounds the blocks' corners
     assert recall[0] < 0.2, recall           # what the hold is for
 
