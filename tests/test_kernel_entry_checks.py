@@ -259,6 +259,14 @@ def _mog2fb_clean_blink() -> Case:
                      dict(closing_radius=8)])
 
 
+def _mog2fb_hold() -> Case:
+    H, W = 5, 6
+    return Case(_mod("_mog2fb").hold,
+                dict(fin=_u8(H, W, value=1), v=_f32(H, W), run=_u8(H, W), core=_u8(H, W), held=_u8(H, W),
+                     v_on=2.0, max_run=30, n_threads=2),
+                bad=[dict(max_run=-1)])
+
+
 def _knn_state(T: int = 2, H: int = 5, W: int = 6) -> tuple[dict[str, Any], np.ndarray]:
     """A KNN model after two frames (through the class), and the schedule of two more."""
     import gmmfast
@@ -350,7 +358,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2.apply": _mog2_apply, "_mog2.background": _mog2_background,
     "_mog2.window_count_filter": _mog2_window_count_filter,
     "_mog2fb.suppress": _mog2fb_suppress, "_mog2fb.blink": _mog2fb_blink,
-    "_mog2fb.clean_blink": _mog2fb_clean_blink,
+    "_mog2fb.clean_blink": _mog2fb_clean_blink, "_mog2fb.hold": _mog2fb_hold,
     "_knn.apply": _knn_apply, "_knn.background": _knn_background,
     "_pixelgmm.em_fit": _pixelgmm_fit("em_fit"), "_pixelgmm.kmeans_fit": _pixelgmm_fit("kmeans_fit"),
     "_pixelgmm.predict": _pixelgmm_predict,
