@@ -631,8 +631,8 @@ class BackgroundSubtractor(Estimator):
     def __init__(self, method: str = "adaptive", history: int = 500, var_threshold: float = 16.0,
                  var_min: float = 16.0, n_components: int = 5, exclude_shadows: bool = True,
                  shadow_threshold: float = 0.7, radius: int = 2, blink_threshold: float = 2.0,
-                 hold_frames: int = 30, median_size: int = 5, closing_size: int = 3, output: str = "bool",
-                 n_threads: int | None = None) -> None:
+                 median_size: int = 5, closing_size: int = 3, output: str = "bool",
+                 n_threads: int | None = None, hold_frames: int = 30) -> None:
         self.method = method
         self.history = history
         self.var_threshold = var_threshold
