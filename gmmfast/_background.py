@@ -757,9 +757,8 @@ class BackgroundSubtractor(Estimator):
         # step 5: the pixels the previous frame marked to hold, once the model is mature
         fb = self.__dict__.get("feedback_")
         held = None
-        if (self.hold_frames and fb is not None and "held" in fb and fb["held"].shape == (h, w)
-                and getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES):
-            held = fb["held"]
+        if self.hold_frames and fb is not None and getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES:
+            held = fb.get("held")     # (a frame of another size is refused by the model first)
         return model._apply_checked(x, lr, bufs[0], bufs[1], held)
 
     def _adaptive_step(self, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -768,8 +767,7 @@ class BackgroundSubtractor(Estimator):
         h, w = raw.shape
         fb = self.__dict__.get("feedback_")
         if fb is None or fb["cand"].shape != (h, w):
-            fb = {"cand": np.zeros((h, w), np.uint8), "cand_prev": np.zeros((h, w), np.uint8),
-                  "fin_prev": np.zeros((h, w), np.uint8)}
+            fb = {name: np.zeros((h, w), np.uint8) for name in ("cand", "cand_prev", "fin_prev", "run", "held")}
             self.feedback_ = fb
             self.blink_ = np.zeros((h, w), np.float32)
         nt = self._mask_threads()
@@ -795,9 +793,7 @@ class BackgroundSubtractor(Estimator):
         # the clean-up and the blinking update in one kernel call (the same passes as
         # clean_mask, byte counts, no intermediate arrays allocated): a new array for the
         # mask, which the caller keeps
-        tmp = self.__dict__.get("_clean_scratch")
-        if tmp is None or tmp.shape != (3, h, w):
-            tmp = self._clean_scratch = np.empty((3, h, w), np.uint8)
+        tmp = self._scratch(h, w)
         fin = np.empty((h, w), np.uint8)
         _fbk.clean_blink(fb["cand"], fin, tmp[0], tmp[1], fb["cand_prev"], fb["fin_prev"],
                          self.blink_, rm, rc, self._V_INCR, self._V_DECR, self._V_MAX, nt)
@@ -810,14 +806,18 @@ class BackgroundSubtractor(Estimator):
         if not self.hold_frames:
             return
         h, w = fin.shape
-        if "run" not in fb or fb["run"].shape != (h, w):    # also a model saved before step 5
-            fb["run"] = np.zeros((h, w), np.uint8)
-            fb["held"] = np.zeros((h, w), np.uint8)
+        if "run" not in fb:       # a model saved before step 5 existed
+            fb["run"], fb["held"] = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+        _fbk.hold(fin, self.blink_, fb["run"], self._scratch(h, w)[2], fb["held"],
+                  float(self.blink_threshold), int(self.hold_frames), nt)
+
+    def _scratch(self, h: int, w: int) -> np.ndarray:
+        """Three (h, w) uint8 planes the clean-up and the hold overwrite each frame (a private
+        attribute: not in feedback_, which save() stores)."""
         tmp = self.__dict__.get("_clean_scratch")
         if tmp is None or tmp.shape != (3, h, w):
             tmp = self._clean_scratch = np.empty((3, h, w), np.uint8)
-        _fbk.hold(fin, self.blink_, fb["run"], tmp[2], fb["held"], float(self.blink_threshold),
-                  int(self.hold_frames), nt)
+        return tmp
 
     def _mask_threads(self) -> int:
         # the mask passes use the threads the model chose for its last call (see n_threads)

@@ -445,3 +445,21 @@ def test_bad_frames():
         bs.apply(np.zeros((5, 4), np.uint8))          # another size needs reset()
     with pytest.raises(ValueError):
         bs.apply_many(np.zeros((0, 4, 4), np.uint8))
+
+
+def test_model_saved_without_the_hold_state_continues(tmp_path):
+    """A model file written before the hold existed has no foreground runs in ``feedback_``:
+    it continues as a model whose runs and held pixels start empty."""
+    frames = jitter_clip(n=175, seed=5)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    for f in frames[:160]:
+        bs.apply(f)
+    bs.save(tmp_path / "m.npz")
+    old = gmmfast.BackgroundSubtractor.load(tmp_path / "m.npz")
+    del old.feedback_["run"], old.feedback_["held"]
+    bs.feedback_["run"][:] = 0
+    bs.feedback_["held"][:] = 0
+    for f in frames[160:]:
+        np.testing.assert_array_equal(old.apply(f), bs.apply(f))
+    np.testing.assert_array_equal(old.feedback_["run"], bs.feedback_["run"])
+    assert bs.feedback_["run"].any()
