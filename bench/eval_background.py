@@ -177,11 +177,15 @@ def run_one(make, frames) -> tuple[list, float]:
     return masks, 1000.0 * total / len(frames)
 
 
-def evaluate(only: list[str] | None, passes: int = 1) -> dict:
+def evaluate(only: list[str] | None, passes: int = 1, data: dict | None = None) -> dict:
+    """{pipeline: {clip: P, R, F, ms}} of every pipeline importable here (name prefixes
+    ``only``) on ``data`` ({clip: (frames, gt, scored)}; default the shared CDnet clips,
+    played back and forth ``passes`` times)."""
     results: dict = {}
-    data = {name: load(name) for name in SEQUENCES}
-    if passes > 1:
-        data = {name: ping_pong(*d, passes) for name, d in data.items()}
+    if data is None:
+        data = {name: load(name) for name in SEQUENCES}
+        if passes > 1:
+            data = {name: ping_pong(*d, passes) for name, d in data.items()}
     for pname, (module, make) in pipelines().items():
         if only and not any(pname.startswith(o) or o in pname for o in only):
             continue

@@ -91,23 +91,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=1200)
     ap.add_argument("--only", help="comma-separated pipeline name prefixes")
     args = ap.parse_args(argv)
+    if args.frames <= 100:
+        ap.error("--frames must be above 100 (frames from 100 on are scored)")
     only = args.only.split(",") if args.only else None
-    rows: dict = {}
-    for seed in map(int, args.seeds.split(",")):
-        frames, gt, scored = busy_road(seed, args.frames)
-        for pname, (module, make) in eb.pipelines().items():
-            if only and not any(pname.startswith(o) or o in pname for o in only):
-                continue
-            if not eb._importable(module):
-                continue
-            masks, _ = eb.run_one(make, frames)
-            rows.setdefault(pname, {})[seed] = eb.score(masks, gt, scored)["F"]
-            print(f"seed {seed} {pname:40s} F {rows[pname][seed]:.3f}", file=sys.stderr, flush=True)
-    seeds = sorted({s for r in rows.values() for s in r})
-    print("| pipeline | " + " | ".join(f"seed {s}" for s in seeds) + " |")
-    print("|---|" + "---:|" * len(seeds))
+    data = {f"seed {seed}": busy_road(seed, args.frames) for seed in map(int, args.seeds.split(","))}
+    rows = {pname: {clip: r["F"] for clip, r in res.items()}
+            for pname, res in eb.evaluate(only, data=data).items()}
+    print("| pipeline | " + " | ".join(data) + " |")
+    print("|---|" + "---:|" * len(data))
     for pname, r in rows.items():
-        print(f"| {pname} | " + " | ".join(f"{r[s]:.3f}" if s in r else "-" for s in seeds) + " |")
+        print(f"| {pname} | " + " | ".join(f"{r[clip]:.3f}" for clip in data) + " |")
 
 
 if __name__ == "__main__":
