@@ -7,6 +7,11 @@ of a previous run is carried over, so a run depends only on the drawing.
 Images above ``cutout_max_pixels`` are cut out at a reduced working size
 while the user draws (coordinates sent by the page are in working pixels),
 and at full size from the same drawing when the results are downloaded.
+
+``box_prior`` (the page's "box prior" switch) needs no ``rect`` beside the
+mask: the library's box-tightness check measures the bounding box of the
+pixels the cut may change, which for this mask is the drawn box (less any
+strokes along its edges), the same box ``rect`` would give.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ def prepare(job: Job, task: Task, cfg) -> dict:
 
 
 def parse_params(body: Mapping[str, Any], width: int, height: int) -> dict:
-    """The box and strokes of a run, checked against the working size; raises UserError."""
+    """The box, strokes and options of a run, checked against the working size; raises UserError."""
     rect = body.get("rect")
     if not isinstance(rect, (list, tuple)) or len(rect) != 4:
         raise UserError("Draw a box around the object first (rect must be [x, y, width, height]).")
@@ -97,7 +102,10 @@ def parse_params(body: Mapping[str, Any], width: int, height: int) -> dict:
     max_iter = body.get("max_iter", 5)
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or not 1 <= max_iter <= 20:
         raise UserError("max_iter must be a whole number from 1 to 20.")
-    return {"rect": [x0, y0, x1 - x0, y1 - y0], "strokes": strokes, "max_iter": max_iter}
+    box_prior = body.get("box_prior", False)
+    if not isinstance(box_prior, bool):
+        raise UserError("box_prior must be true or false.")
+    return {"rect": [x0, y0, x1 - x0, y1 - y0], "strokes": strokes, "max_iter": max_iter, "box_prior": box_prior}
 
 
 def _parse_strokes(strokes: Any) -> list[dict]:
@@ -152,7 +160,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     mask = build_mask(image.shape[:2], p["rect"], p["strokes"])
     task.report(0.1, "cutting out")
     t0 = time.perf_counter()
-    result = grabcut(image, mask=mask, max_iter=p["max_iter"])
+    result = grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"])
     t_cut = time.perf_counter() - t0
     fg = result.foreground
     with job.lock:
@@ -202,7 +210,7 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
         if cached is not None and cached[0] == task_number:
             return image, cached[1]
         return image, grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
-                              max_iter=p["max_iter"]).foreground
+                              max_iter=p["max_iter"], box_prior=p["box_prior"]).foreground
     image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -213,4 +221,4 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
     strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
                 "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
     mask = build_mask(image.shape[:2], rect, strokes)
-    return image, grabcut(image, mask=mask, max_iter=p["max_iter"]).foreground
+    return image, grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"]).foreground

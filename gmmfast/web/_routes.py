@@ -45,6 +45,11 @@ class Kind:
     download: Callable                           # (job, run number, name, cfg) -> private or public key
 
 
+#: How a form's yes/no field may be written (HTML checkboxes send 'on').
+FORM_FLAGS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False,
+              "no": False, "": False}
+
+
 def _cutout_params(body, job: Job | None) -> dict:
     if job is None or not body.get("rect"):
         return {"prepare": True}
@@ -70,6 +75,9 @@ def _cutout_body(body) -> dict:
             out["max_iter"] = int(body["max_iter"])
     except ValueError:
         raise UserError("strokes must be a JSON list and max_iter a whole number.") from None
+    if "box_prior" in body:  # a ticked checkbox sends 'on'; any other word is left for parse_params to refuse
+        flag = str(body["box_prior"]).strip().lower()
+        out["box_prior"] = FORM_FLAGS.get(flag, flag)
     return out
 
 

@@ -561,11 +561,69 @@ def test_large_images_are_cut_out_at_a_working_size(make_app, gen):
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "x", "points": [[1, 1]]}]}, "label"),
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": []}]}, "at least one point"),
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "fg", "points": [[1, 1]]}] * 501}, "at most"),
-                                         ({"rect": [5, 5, 50, 50], "max_iter": 0}, "max_iter")])
+                                         ({"rect": [5, 5, 50, 50], "max_iter": 0}, "max_iter"),
+                                         ({"rect": [5, 5, 50, 50], "box_prior": "yes"}, "true or false"),
+                                         ({"rect": [5, 5, 50, 50], "box_prior": 1}, "true or false"),
+                                         ({"rect": [5, 5, 50, 50], "box_prior": None}, "true or false")])
 def test_cutout_bad_drawings_are_400(client, gen, body, words):
     run = _cutout_job(client, gen, gmmfast.data.sample_image(120, 160).image)
     r = client.post(f"/api/cutout/{run['job']}/runs", json=body, headers=JSON)
     assert r.status_code == 400 and words in r.get_json()["error"], r.get_json()
+
+
+#: sample_image(120, 160, seed=1) with a box wider than its object (out to the right edge): the first
+#: cut reaches too few of the box's columns, so box_prior's re-run with k-means seeding is kept
+PRIOR_SEED, PRIOR_RECT = 1, [82, 33, 78, 87]
+
+
+def _box_prior_case(shape_rect=PRIOR_RECT):
+    """The image and, for box_prior True and False, the library's foreground from the web app's mask."""
+    from gmmfast.web._cutout import build_mask
+
+    image = gmmfast.data.sample_image(120, 160, seed=PRIOR_SEED).image
+    mask = build_mask(image.shape[:2], shape_rect, [])
+    ref = {flag: gmmfast.grabcut(image, mask=mask, box_prior=flag).foreground for flag in (True, False)}
+    assert np.count_nonzero(ref[True] != ref[False]) > 500   # the check fires here: a run that ignores it differs
+    return image, ref
+
+
+def test_cutout_box_prior_reaches_the_library(client, gen):
+    image, ref = _box_prior_case()
+    run = _cutout_job(client, gen, image)
+    results = {}
+    for flag in (True, False):           # the second run pushes the first out of the cache
+        r = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": PRIOR_RECT, "box_prior": flag}, headers=JSON)
+        assert r.status_code == 200 and r.get_json()["params"]["box_prior"] is flag
+        results[flag] = res = r.get_json()["result"]
+        assert res["foreground_fraction"] == pytest.approx(ref[flag].mean(), abs=1e-12)
+    for flag in (True, False):           # run True's download is cut again: with the box prior too
+        mask = gen.decode_png(client.get(results[flag]["downloads"]["house_mask.png"]).data)
+        assert_array_equal(mask, ref[flag].astype(np.uint8) * 255)
+    r = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": PRIOR_RECT}, headers=JSON)
+    assert r.get_json()["params"]["box_prior"] is False   # off unless asked for
+
+
+def test_cutout_box_prior_at_full_size_after_a_working_size(make_app, gen):
+    client = make_app(cutout_max_pixels=4800).test_client()       # 80 x 60 working copy: coordinates halve
+    image, ref = _box_prior_case([80, 30, 80, 90])
+    run = _cutout_job(client, gen, image)
+    assert (run["info"]["work_width"], run["info"]["work_height"]) == (80, 60)
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [40, 15, 40, 45], "box_prior": True},
+                      headers=JSON).get_json()
+    mask = gen.decode_png(client.get(res["result"]["downloads"]["house_mask.png"]).data)
+    assert_array_equal(mask, ref[True].astype(np.uint8) * 255)
+
+
+@pytest.mark.parametrize("value, expect", [("on", True), ("true", True), ("0", False), ("maybe", None)])
+def test_cutout_box_prior_in_the_upload_form(client, gen, value, expect):
+    image, ref = _box_prior_case()
+    x, y, w, h = PRIOR_RECT
+    r = post_image(client, gen.encode(image, "PNG"), kind="cutout", rect=f"{x},{y},{w},{h}", box_prior=value)
+    if expect is None:
+        assert r.status_code == 400 and "box_prior must be true or false" in r.get_json()["error"], r.get_json()
+    else:
+        assert r.get_json()["params"]["box_prior"] is expect
+        assert r.get_json()["result"]["foreground_fraction"] == pytest.approx(ref[expect].mean(), abs=1e-12)
 
 
 def test_cutout_box_in_the_upload_form(client, gen):
