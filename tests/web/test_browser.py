@@ -282,14 +282,35 @@ def test_cutout_view(server, browser, inputs):
     _wait_attr(d, "workspace", "data-state", lambda v: v == "done")
     after = float(d.find_element(By.ID, "fraction").get_attribute("data-fraction"))
     assert after < shown
-    params = __import__("json").loads(d.execute_script(
-        "return JSON.stringify(await (await fetch(arguments[0], {headers: {Accept: 'application/json'}})).json())",
-        server.url + "api/cutout/" + _job_of(d)))["latest"]["params"]
+    params = _latest_params(d, server)
     assert len(params["strokes"]) == 1 and params["strokes"][0]["label"] == "bg"
+    assert params["box_prior"] is False                                # the switch starts off
     ref = gmmfast.grabcut(image, mask=build_mask(image.shape[:2], params["rect"], params["strokes"]))
     assert after == pytest.approx(ref.foreground.mean(), abs=1e-9)
     _screenshot(d, "cutout.png")
+
+    box_prior = d.find_element(By.ID, "box-prior")                     # tick "Box prior": the same drawing again
+    assert not box_prior.is_selected()
+    assert "re-try if part of it is missing" in d.find_element(By.ID, "box-prior-hint").text
+    box_prior.click()
+    _wait_attr(d, "workspace", "data-run", lambda v: v == "4")
+    _wait_attr(d, "workspace", "data-state", lambda v: v == "done")
+    params = _latest_params(d, server)
+    assert params["box_prior"] is True and len(params["strokes"]) == 1
+    ref = gmmfast.grabcut(image, mask=build_mask(image.shape[:2], params["rect"], params["strokes"]), box_prior=True)
+    assert float(d.find_element(By.ID, "fraction").get_attribute("data-fraction")) == pytest.approx(
+        ref.foreground.mean(), abs=1e-9)
+    d.refresh()                                                        # the address keeps the job, and the switch
+    _wait_attr(d, "workspace", "data-state", lambda v: v == "done")
+    assert d.find_element(By.ID, "box-prior").is_selected()
     _no_script_errors(d)
+
+
+def _latest_params(driver, server) -> dict:
+    """The parameters of the job's latest run, as the server keeps them."""
+    return __import__("json").loads(driver.execute_script(
+        "return JSON.stringify(await (await fetch(arguments[0], {headers: {Accept: 'application/json'}})).json())",
+        server.url + "api/cutout/" + _job_of(driver)))["latest"]["params"]
 
 
 def test_background_view(server, browser, inputs):

@@ -112,7 +112,8 @@
     space.dataset.state = "busy";
     status("busy", S.strokes.length ? "Refining…" : "Cutting out…");
     const strokes = S.strokes.slice();
-    const answer = await GM.request("POST", GM.api + "/cutout/" + S.job + "/runs?wait=60", { rect: S.rect, strokes });
+    const answer = await GM.request("POST", GM.api + "/cutout/" + S.job + "/runs?wait=60",
+      { rect: S.rect, strokes, box_prior: $("#box-prior").checked });
     let run = answer.data;
     if (answer.code === 202) run = await GM.follow(run, () => status("busy", "Cutting out…"));
     if (seq !== S.seq) return;
@@ -222,6 +223,7 @@
       S.rect = run.params.rect;
       S.strokes = run.params.strokes || [];
       S.ranStrokes = S.strokes.length;
+      $("#box-prior").checked = !!run.params.box_prior;
       showRect();
       updateButtons();
       await showResult(run);
@@ -233,5 +235,6 @@
   document.querySelectorAll(".tool").forEach((b) => b.addEventListener("click", () => setTool(b.dataset.tool)));
   $("#undo").addEventListener("click", () => { S.strokes.pop(); S.ranStrokes = Math.min(S.ranStrokes, S.strokes.length - 1); updateButtons(); draw(); });
   $("#refine").addEventListener("click", () => { if (S.rect) cut(); });
+  $("#box-prior").addEventListener("change", () => { if (S.rect) cut(); });  /* the same drawing, cut again */
   if (S.job) load();
 })();
