@@ -64,10 +64,12 @@ def pipelines() -> dict:
     else:
         a = gmmfast.BackgroundSubtractor(n_threads=1)
         a0 = gmmfast.BackgroundSubtractor(hold_frames=0, n_threads=1)
+        a1 = gmmfast.BackgroundSubtractor(max_shift=0, n_threads=1)
         b = gmmfast.BackgroundSubtractor(method="mog2", n_threads=1)
         c = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
         out["gmmfast BackgroundSubtractor() (adaptive)"] = a.apply
         out["gmmfast BackgroundSubtractor(hold_frames=0)"] = a0.apply
+        out["gmmfast BackgroundSubtractor(max_shift=0)"] = a1.apply
         out["gmmfast BackgroundSubtractor(method='mog2')"] = b.apply
         out["gmmfast BackgroundSubtractorMOG2 (kernel only)"] = c.apply
     try:

@@ -22,6 +22,12 @@ changed since the previous frame while the cleaned mask is background in both
 frames (so the edges of moving objects do not count), and falls by ``v_decr``
 elsewhere, within [0, v_max].
 
+``half_sum``, ``edge_strength``, ``shift_search``: the camera-shake estimate of the
+pipeline (gmmfast/_shake.py), a coarse-to-fine search of the integer shift that best
+aligns a frame's edge-strength image with the background's.  Everything is integer
+(sums of 8-bit values), so the chosen shift is the same in every kernel variant and
+does not depend on the order of the additions.
+
 Distances are computed in double from float32 state: every product of two float32
 values is exact in double, so the result does not depend on whether the compiler
 fuses multiply-adds, and a NumPy float64 version gives the same labels.
@@ -29,7 +35,7 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 
 from cython.parallel cimport prange
 cimport openmp
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from _checks cimport check_threads, check_u8_values
@@ -274,3 +280,162 @@ def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not Non
             _count_pass(srcs[k], dsts[k], H, W, radii[k], los[k], &scratch[0], sstride, n_threads,
                         c, &cand_prev[0, 0], &fin_prev[0, 0], &v[0, 0] if k == n - 1 else NULL,
                         v_incr, v_decr, v_max)
+
+
+def grey_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:, ::1] out not None):
+    """``out`` = channel ``channel`` of ``frame`` as whole grey levels (float values are
+    rounded half up and clipped to [0, 255]; NaN gives 0): the plane the shake search
+    reads."""
+    cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1], C = frame.shape[2], i
+    cdef float v
+    if out.shape[0] != H or out.shape[1] != W:
+        raise ValueError("grey_levels: out must have the frame's rows and columns")
+    if channel < 0 or channel >= C:
+        raise ValueError("grey_levels: channel out of range")
+    if H == 0 or W == 0:
+        return
+    cdef const pixel_t* src = &frame[0, 0, channel]
+    cdef int32_t* dst = &out[0, 0]
+    with nogil:
+        for i in range(H * W):
+            if pixel_t is uint8_t:
+                dst[i] = src[i * C]
+            else:
+                v = src[i * C]
+                dst[i] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
+
+
+def half_sum(const int32_t[:, ::1] src not None, int32_t[:, ::1] dst not None):
+    """``dst`` (H // 2, W // 2) = the sums of ``src``'s 2x2 blocks (an odd last row or
+    column is left out): one level down the shake search's pyramid."""
+    cdef Py_ssize_t H = dst.shape[0], W = dst.shape[1], y, x
+    cdef const int32_t* r0
+    cdef const int32_t* r1
+    cdef int32_t* d
+    if src.shape[0] // 2 != H or src.shape[1] // 2 != W:
+        raise ValueError("half_sum: dst must be (src rows // 2, src columns // 2)")
+    if H == 0 or W == 0:
+        return
+    with nogil:
+        for y in range(H):
+            r0 = &src[2 * y, 0]
+            r1 = &src[2 * y + 1, 0]
+            d = &dst[y, 0]
+            for x in range(W):
+                d[x] = r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]
+
+
+def edge_strength(const int32_t[:, ::1] g not None, int32_t[:, ::1] out not None):
+    """``out`` = |g(y + 1, x) - g(y, x)| + |g(y, x + 1) - g(y, x)| (forward differences;
+    the last row and column are 0).  ``g`` must hold values of at most 2^29 in size."""
+    cdef Py_ssize_t H = g.shape[0], W = g.shape[1], y, x
+    cdef int32_t dy, dx
+    cdef const int32_t* r
+    cdef const int32_t* below
+    cdef int32_t* o
+    if out.shape[0] != H or out.shape[1] != W:
+        raise ValueError("edge_strength: g and out must have the same size")
+    if H == 0 or W == 0:
+        return
+    with nogil:
+        for y in range(H - 1):
+            r = &g[y, 0]
+            below = &g[y + 1, 0]
+            o = &out[y, 0]
+            for x in range(W - 1):
+                dy = below[x] - r[x]
+                dx = r[x + 1] - r[x]
+                o[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
+            o[W - 1] = 0
+        o = &out[H - 1, 0]
+        for x in range(W):
+            o[x] = 0
+
+
+cdef inline int32_t _row_cost(const int32_t* c, const int32_t* r, Py_ssize_t n, int32_t cap) noexcept nogil:
+    # sum of min(|c - r|, cap) along a row: plain loads and integer min / abs, which the
+    # compiler vectorises (the callers bound n * cap below 2^31)
+    cdef int32_t s = 0, d
+    cdef Py_ssize_t i
+    for i in range(n):
+        d = c[i] - r[i]
+        d = d if d >= 0 else -d
+        s = s + (d if d < cap else cap)
+    return s
+
+
+def shift_search(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref not None,
+                 int cy, int cx, int rad, int margin, int cap, int row_step=1):
+    """The shift (a, b), |a - cy| <= rad, |b - cx| <= rad, |a|, |b| <= margin, that makes
+    the mean of min(|cur(y, x) - ref(y + a, x + b)|, cap) over the interior (y in
+    [margin, H - margin) in steps of ``row_step``, x in [margin, W - margin)) smallest;
+    the first in row-major order on ties.  Returns (mean, a, b).  Values in ``cur`` and ``ref`` must be
+    non-negative and below 2^30; the truncation at ``cap`` keeps moving objects from
+    outweighing the scene."""
+    cdef Py_ssize_t H = cur.shape[0], W = cur.shape[1], y, x
+    cdef int a, b, best_a = 0, best_b = 0
+    cdef int64_t total, best = -1
+    cdef Py_ssize_t n
+    if ref.shape[0] != H or ref.shape[1] != W:
+        raise ValueError("shift_search: cur and ref must have the same size")
+    if rad < 0 or margin < 0 or cap < 1 or row_step < 1:
+        raise ValueError("shift_search: rad and margin must be >= 0, cap and row_step >= 1")
+    if 2 * margin >= H or 2 * margin >= W:
+        raise ValueError("shift_search: margin leaves no interior")
+    if W - 2 * margin > (2 ** 31 - 1) // cap:
+        raise ValueError("shift_search: rows too long for cap")
+    with nogil:
+        for a in range(cy - rad, cy + rad + 1):
+            if a < -margin or a > margin:
+                continue
+            for b in range(cx - rad, cx + rad + 1):
+                if b < -margin or b > margin:
+                    continue
+                total = 0
+                n = W - 2 * margin
+                y = margin
+                while y < H - margin:
+                    total = total + _row_cost(&cur[y, margin], &ref[y + a, margin + b], n, cap)
+                    y = y + row_step
+                if best < 0 or total < best:
+                    best, best_a, best_b = total, a, b
+    if best < 0:
+        raise ValueError("shift_search: no shift within margin of the centre")
+    return <double>best / ((H - 2 * margin + row_step - 1) // row_step * (W - 2 * margin)), best_a, best_b
+
+
+def block_costs(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref not None, int a, int b,
+                int margin, int cap, int row_step, int row_offset, int64_t[:, ::1] out not None):
+    """For the shift (a, b): the sums of min(|cur(y, x) - ref(y + a, x + b)|, cap) over the
+    rows y = margin + row_offset + k * row_step < H - margin and the columns of
+    ``shift_search``'s interior, split into ``out``'s (BY, BX) blocks (block (i, j): the
+    read rows i * n // BY ... (i + 1) * n // BY - 1 of the n read, and the columns
+    likewise): whether a shift helps all over the frame or in one part of it, measured on
+    rows the search did not read (``row_offset`` 1 of ``row_step`` 2)."""
+    cdef Py_ssize_t H = cur.shape[0], W = cur.shape[1], BY = out.shape[0], BX = out.shape[1]
+    cdef Py_ssize_t n_rows, n_cols, k, i, j, x0, x1, y
+    if ref.shape[0] != H or ref.shape[1] != W:
+        raise ValueError("block_costs: cur and ref must have the same size")
+    if margin < 0 or cap < 1 or row_step < 1 or row_offset < 0 or row_offset >= row_step:
+        raise ValueError("block_costs: margin must be >= 0, cap and row_step >= 1, 0 <= row_offset < row_step")
+    if a < -margin or a > margin or b < -margin or b > margin:
+        raise ValueError("block_costs: the shift must be within margin")
+    if 2 * margin >= H or 2 * margin >= W:
+        raise ValueError("block_costs: margin leaves no interior")
+    n_rows = (H - 2 * margin - row_offset + row_step - 1) // row_step
+    n_cols = W - 2 * margin
+    if BY < 1 or BX < 1 or BY > n_rows or BX > n_cols:
+        raise ValueError("block_costs: out must have between 1 and the interior's rows / columns blocks")
+    if n_cols > (2 ** 31 - 1) // cap:
+        raise ValueError("block_costs: rows too long for cap")
+    with nogil:
+        for i in range(BY):
+            for j in range(BX):
+                out[i, j] = 0
+        for i in range(BY):
+            for k in range(i * n_rows // BY, (i + 1) * n_rows // BY):
+                y = margin + row_offset + k * row_step
+                for j in range(BX):
+                    x0 = margin + j * n_cols // BX
+                    x1 = margin + (j + 1) * n_cols // BX
+                    out[i, j] += _row_cost(&cur[y, x0], &ref[y + a, x0 + b], x1 - x0, cap)

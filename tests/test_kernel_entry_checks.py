@@ -267,6 +267,42 @@ def _mog2fb_hold() -> Case:
                 bad=[dict(max_run=-1)])
 
 
+def _i32(*shape: int, value: int = 1) -> np.ndarray:
+    return np.full(shape, value, np.int32)
+
+
+def _mog2fb_grey_levels() -> Case:
+    return Case(_mod("_mog2fb").grey_levels, dict(frame=_u8(5, 6, 3), channel=1, out=_i32(5, 6)),
+                free={("frame", 2)}, bad=[dict(channel=3), dict(channel=-1)])
+
+
+def _mog2fb_half_sum() -> Case:
+    # odd sizes: one more row or column of src changes what dst must be
+    return Case(_mod("_mog2fb").half_sum, dict(src=_i32(11, 13), dst=_i32(5, 6)))
+
+
+def _mog2fb_edge_strength() -> Case:
+    return Case(_mod("_mog2fb").edge_strength, dict(g=_i32(5, 6), out=_i32(5, 6)))
+
+
+def _mog2fb_shift_search() -> Case:
+    return Case(_mod("_mog2fb").shift_search,
+                dict(cur=_i32(12, 14), ref=_i32(12, 14), cy=0, cx=0, rad=2, margin=3, cap=10, row_step=2),
+                bad=[dict(margin=6), dict(margin=-1), dict(rad=-1), dict(cap=0), dict(row_step=0),
+                     dict(cy=6), dict(cx=-6), dict(cap=2 ** 30)])
+
+
+def _mog2fb_block_costs() -> Case:
+    return Case(_mod("_mog2fb").block_costs,
+                dict(cur=_i32(12, 14), ref=_i32(12, 14), a=1, b=-2, margin=3, cap=10, row_step=2,
+                     row_offset=1, out=np.zeros((2, 2), np.int64)),
+                free={("out", 0), ("out", 1)},
+                bad=[dict(a=4), dict(b=-4), dict(margin=6), dict(cap=0), dict(row_step=0),
+                     dict(row_offset=2), dict(row_offset=-1),
+                     dict(out=np.zeros((4, 2), np.int64)), dict(out=np.zeros((2, 9), np.int64)),
+                     dict(out=np.zeros((0, 2), np.int64))])
+
+
 def _knn_state(T: int = 2, H: int = 5, W: int = 6) -> tuple[dict[str, Any], np.ndarray]:
     """A KNN model after two frames (through the class), and the schedule of two more."""
     import gmmfast
@@ -359,6 +395,9 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2.window_count_filter": _mog2_window_count_filter,
     "_mog2fb.suppress": _mog2fb_suppress, "_mog2fb.blink": _mog2fb_blink,
     "_mog2fb.clean_blink": _mog2fb_clean_blink, "_mog2fb.hold": _mog2fb_hold,
+    "_mog2fb.grey_levels": _mog2fb_grey_levels, "_mog2fb.half_sum": _mog2fb_half_sum,
+    "_mog2fb.edge_strength": _mog2fb_edge_strength, "_mog2fb.shift_search": _mog2fb_shift_search,
+    "_mog2fb.block_costs": _mog2fb_block_costs,
     "_knn.apply": _knn_apply, "_knn.background": _knn_background,
     "_pixelgmm.em_fit": _pixelgmm_fit("em_fit"), "_pixelgmm.kmeans_fit": _pixelgmm_fit("kmeans_fit"),
     "_pixelgmm.predict": _pixelgmm_predict,
