@@ -24,7 +24,11 @@
  *
  * Lanes not to be learnt (flag != 0) and the slots a lane does not use are written back
  * with the values they were read with.  The shadow test is left to the caller (flag 2),
- * which runs it on the updated state exactly as after the scalar update.
+ * which runs it on the updated state exactly as after the scalar update.  Lanes to be
+ * classified only (flag 3: the pipeline's held pixels) ride along: the same walk with the
+ * weights as read (the scalar _classify: background if a mode before the owner, or the
+ * owner, is within Tb while the weights before it sum to less than TB) gives their flag 1
+ * (mask 0) or 2.
  */
 #define PIX MOG2_PIX
 #define FN(name) GMMFAST_NAME(name, MOG2_SUF)
@@ -101,7 +105,8 @@ GMMFAST_INLINE void FN(mog2_channels)(const PIX *restrict src, mog2_vf *x, const
 GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restrict st, ptrdiff_t P,
                                            ptrdiff_t MS, ptrdiff_t off, uint8_t *restrict nmodes,
                                            uint8_t *restrict mask, uint8_t *restrict flag,
-                                           const mog2_fast_params *prm, const int L, const int C)
+                                           const mog2_fast_params *prm, const int L, const int C,
+                                           const int CLS)
 {
     const int K = prm->K;
     const mog2_vf alpha = mog2_set1(prm->alpha), a1 = mog2_set1(prm->a1);
@@ -111,6 +116,7 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
     /* bytes to lanes with vector conversions: lanes stored one by one and then loaded as a
        vector stall the load (no store forwarding), and per-lane branches mispredict */
     const mog2_vi flag_in = mog2_ldb(flag), nm = mog2_ldb(nmodes), act = flag_in == 0;
+    const mog2_vi cls = flag_in == 3;
     mog2_vf x[MOG2_MAXC];
     FN(mog2_channels)(src, x, C);
 
@@ -125,8 +131,9 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
     }
 
     /* 1. the walk over the modes */
-    mog2_vf tot = zero, ow = zero, ov = zero, od2 = zero, om[MOG2_MAXC];
+    mog2_vf tot = zero, ow = zero, ov = zero, od2 = zero, om[MOG2_MAXC], ctot = zero;
     mog2_vi found = mog2_set1i(0), bg = mog2_set1i(0), keep = nm, own = mog2_set1i(-1);
+    mog2_vi cdone = mog2_set1i(0), cbg = mog2_set1i(0);
     for (int c = 0; c < C; c++)
         om[c] = zero;
     for (int m = 0; m < L; m++) {
@@ -140,6 +147,12 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
         }
         bg |= srch & (tot < TB) & (d2 < Tb * V[m]);
         const mog2_vi oh = srch & (d2 < Tg * V[m]);
+        if (CLS) {  /* classify-only lanes: the walk stops at the owner (or the last mode) */
+            const mog2_vi csrch = cls & (nm > m) & ~cdone;
+            cbg |= csrch & (ctot < TB) & (d2 < Tb * V[m]);
+            cdone |= csrch & (d2 < Tg * V[m]);
+            ctot = mog2_sel(csrch, ctot + W[m], ctot);
+        }
         const mog2_vi dr = a & ~oh & (w < prune);
         keep += dr;                                   /* dr is -1 where a mode is dropped */
         w = mog2_sel(dr, zero, w);
@@ -216,8 +229,14 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
     /* per lane, without branches: learnt lanes get their mode count and flag 1 (done,
        background: mask 0) or 2 (done, not background); the others keep theirs */
     mog2_stb(nmodes, mog2_sel_i(act, keep, nm));
-    mog2_stb(flag, mog2_sel_i(act, mog2_set1i(2) + bg, flag_in));   /* bg is -1 or 0 */
-    mog2_stb(mask, mog2_sel_i(act & bg, mog2_set1i(0), mog2_ldb(mask)));
+    if (CLS) {     /* classify-only lanes likewise: flag 1 (mask 0) or 2 */
+        mog2_stb(flag, mog2_sel_i(act, mog2_set1i(2) + bg,
+                                  mog2_sel_i(cls, mog2_set1i(2) + cbg, flag_in)));   /* bg is -1 or 0 */
+        mog2_stb(mask, mog2_sel_i((act & bg) | (cls & cbg), mog2_set1i(0), mog2_ldb(mask)));
+    } else {
+        mog2_stb(flag, mog2_sel_i(act, mog2_set1i(2) + bg, flag_in));
+        mog2_stb(mask, mog2_sel_i(act & bg, mog2_set1i(0), mog2_ldb(mask)));
+    }
 }
 
 /* The general update of the pixels of a row (n pixels from plane offset off) that the
@@ -238,12 +257,14 @@ GMMFAST_INLINE void FN(mog2_general_row)(const PIX *src, float *st, ptrdiff_t P,
             continue;
         /* pixels to learn, and the most modes one of them has, without branches (the
            flags are coin flips on a shaking scene): a bit per mode count seen */
-        int cnt = 0;
+        int cnt = 0, ncls = 0;
         unsigned seen = 1;
         for (int l = 0; l < MOG2_GW; l++) {
-            const unsigned a = flag[i + l] == 0;
+            const unsigned a = flag[i + l] == 0, c = flag[i + l] == 3;
             cnt += (int)a;
-            seen |= a << nmodes[i + l];       /* nmodes <= K <= MOG2_KMAX < 32 */
+            ncls += (int)c;
+            /* classify-only lanes are done in the block too: their modes must be walked */
+            seen |= (a | c) << nmodes[i + l];   /* nmodes <= K <= MOG2_KMAX < 32 */
         }
         if (cnt < MOG2_GMIN)
             continue;
@@ -253,16 +274,19 @@ GMMFAST_INLINE void FN(mog2_general_row)(const PIX *src, float *st, ptrdiff_t P,
            pipeline's default): the loops over the slots unroll and their vectors stay in
            registers, 7 % of the kernel's time on cdnet-traffic.  Every other case takes the
            loops as they are (a copy per L and C for all of them took minutes to compile). */
+        /* the walk for classify-only lanes as a literal too: a block without them (every
+           block of a young or a steady model) runs the code it ran before they were added */
         if ((C == 1 || C == 3) && L <= 5) {
-            switch (L) {
-#define MOG2_BLOCK_L(l) case l: FN(mog2_general_block)(src + i * C, st, P, MS, off + i, nmodes + i, \
-                                                       mask + i, flag + i, prm, l, C); break;
-            MOG2_BLOCK_L(1) MOG2_BLOCK_L(2) MOG2_BLOCK_L(3) MOG2_BLOCK_L(4) MOG2_BLOCK_L(5)
+            switch (L + 8 * (ncls > 0)) {
+#define MOG2_BLOCK_L(l, c) case l + 8 * c: FN(mog2_general_block)(src + i * C, st, P, MS, off + i, \
+                                         nmodes + i, mask + i, flag + i, prm, l, C, c); break;
+            MOG2_BLOCK_L(1, 0) MOG2_BLOCK_L(2, 0) MOG2_BLOCK_L(3, 0) MOG2_BLOCK_L(4, 0) MOG2_BLOCK_L(5, 0)
+            MOG2_BLOCK_L(1, 1) MOG2_BLOCK_L(2, 1) MOG2_BLOCK_L(3, 1) MOG2_BLOCK_L(4, 1) MOG2_BLOCK_L(5, 1)
 #undef MOG2_BLOCK_L
             }
         } else {
             FN(mog2_general_block)(src + i * C, st, P, MS, off + i, nmodes + i, mask + i, flag + i,
-                                   prm, L, C);
+                                   prm, L, C, ncls > 0);
         }
     }
 }
