@@ -442,12 +442,15 @@ class BackgroundSubtractorMOG2(Estimator):
         Raises :class:`~gmmfast.NotFittedError` before the first frame.
         """
         self._check_fitted("state_", "apply")
+        out = np.clip(np.rint(self._background()), 0, 255).astype(np.uint8)
+        return out[:, :, 0] if out.shape[2] == 1 else out
+
+    def _background(self) -> np.ndarray:
+        """The background before rounding: (H, W, C) float32 (the model must have state)."""
         p = self._params()
         st = self.state_
-        img = _k.background(st["state"], st["nmodes"], p.background_ratio,
-                            _threads_for(p.n_threads, st["nmodes"].size))
-        out = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-        return out[:, :, 0] if out.shape[2] == 1 else out
+        return _k.background(st["state"], st["nmodes"], p.background_ratio,
+                             _threads_for(p.n_threads, st["nmodes"].size))
 
     # ----------------------------------------------------------------- persistence
     def _restore_fitted_state(self, state: dict[str, Any]) -> None:

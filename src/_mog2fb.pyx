@@ -22,7 +22,8 @@ changed since the previous frame while the cleaned mask is background in both
 frames (so the edges of moving objects do not count), and falls by ``v_decr``
 elsewhere, within [0, v_max].
 
-``half_sum``, ``edge_strength``, ``shift_search``: the camera-shake estimate of the
+``frame_levels``, ``half_sum``, ``edge_strength``, ``shift_search``, ``block_costs``: the
+camera-shake estimate of the
 pipeline (gmmfast/_shake.py), a coarse-to-fine search of the integer shift that best
 aligns a frame's edge-strength image with the background's.  Everything is integer
 (sums of 8-bit values), so the chosen shift is the same in every kernel variant and
@@ -282,27 +283,69 @@ def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not Non
                         v_incr, v_decr, v_max)
 
 
-def grey_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:, ::1] out not None):
-    """``out`` = channel ``channel`` of ``frame`` as whole grey levels (float values are
-    rounded half up and clipped to [0, 255]; NaN gives 0): the plane the shake search
-    reads."""
-    cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1], C = frame.shape[2], i
+cdef inline void _grey_row(const pixel_t* src, Py_ssize_t C, Py_ssize_t W, int32_t* out) noexcept nogil:
+    # one row of a channel as whole grey levels (float: rounded half up, clipped to
+    # [0, 255], NaN 0); src points at the row's first pixel's channel
+    cdef Py_ssize_t x
     cdef float v
-    if out.shape[0] != H or out.shape[1] != W:
-        raise ValueError("grey_levels: out must have the frame's rows and columns")
+    for x in range(W):
+        if pixel_t is uint8_t:
+            out[x] = src[x * C]
+        else:
+            v = src[x * C]
+            out[x] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
+
+
+def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:, ::1] edges not None,
+                 int32_t[:, ::1] half not None):
+    """One pass over channel ``channel`` of ``frame`` as whole grey levels g (float values
+    rounded half up and clipped to [0, 255], NaN 0): ``edges`` (H, W) = |g(y + 1, x) -
+    g(y, x)| + |g(y, x + 1) - g(y, x)| (0 on the last row and column, as ``edge_strength``)
+    and ``half`` (H // 2, W // 2) = the sums of g's 2x2 blocks (as ``half_sum``): the full
+    size of the shake search's pyramid and the next level down."""
+    cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1], C = frame.shape[2], y, x
+    cdef int32_t dy, dx
+    cdef int32_t* rows
+    cdef int32_t* cur
+    cdef int32_t* nxt
+    cdef int32_t* tmp
+    cdef int32_t* e
+    cdef int32_t* h
+    if edges.shape[0] != H or edges.shape[1] != W:
+        raise ValueError("frame_levels: edges must have the frame's rows and columns")
+    if half.shape[0] != H // 2 or half.shape[1] != W // 2:
+        raise ValueError("frame_levels: half must be (rows // 2, columns // 2)")
     if channel < 0 or channel >= C:
-        raise ValueError("grey_levels: channel out of range")
+        raise ValueError("frame_levels: channel out of range")
     if H == 0 or W == 0:
         return
-    cdef const pixel_t* src = &frame[0, 0, channel]
-    cdef int32_t* dst = &out[0, 0]
+    rows = <int32_t*>malloc(2 * W * sizeof(int32_t))
+    if rows == NULL:
+        raise MemoryError()
     with nogil:
-        for i in range(H * W):
-            if pixel_t is uint8_t:
-                dst[i] = src[i * C]
+        cur = rows
+        nxt = rows + W
+        _grey_row(&frame[0, 0, channel], C, W, cur)
+        for y in range(H):
+            e = &edges[y, 0]
+            if y + 1 < H:
+                _grey_row(&frame[y + 1, 0, channel], C, W, nxt)
+                for x in range(W - 1):
+                    dy = nxt[x] - cur[x]
+                    dx = cur[x + 1] - cur[x]
+                    e[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
+                e[W - 1] = 0
+                if y % 2 == 0 and y // 2 < H // 2:
+                    h = &half[y // 2, 0]
+                    for x in range(W // 2):
+                        h[x] = cur[2 * x] + cur[2 * x + 1] + nxt[2 * x] + nxt[2 * x + 1]
             else:
-                v = src[i * C]
-                dst[i] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
+                for x in range(W):
+                    e[x] = 0
+            tmp = cur
+            cur = nxt
+            nxt = tmp
+    free(rows)
 
 
 def half_sum(const int32_t[:, ::1] src not None, int32_t[:, ::1] dst not None):

@@ -271,8 +271,10 @@ def _i32(*shape: int, value: int = 1) -> np.ndarray:
     return np.full(shape, value, np.int32)
 
 
-def _mog2fb_grey_levels() -> Case:
-    return Case(_mod("_mog2fb").grey_levels, dict(frame=_u8(5, 6, 3), channel=1, out=_i32(5, 6)),
+def _mog2fb_frame_levels() -> Case:
+    # odd sizes: one more row or column of the frame changes what half must be
+    return Case(_mod("_mog2fb").frame_levels,
+                dict(frame=_u8(5, 7, 3), channel=1, edges=_i32(5, 7), half=_i32(2, 3)),
                 free={("frame", 2)}, bad=[dict(channel=3), dict(channel=-1)])
 
 
@@ -395,7 +397,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2.window_count_filter": _mog2_window_count_filter,
     "_mog2fb.suppress": _mog2fb_suppress, "_mog2fb.blink": _mog2fb_blink,
     "_mog2fb.clean_blink": _mog2fb_clean_blink, "_mog2fb.hold": _mog2fb_hold,
-    "_mog2fb.grey_levels": _mog2fb_grey_levels, "_mog2fb.half_sum": _mog2fb_half_sum,
+    "_mog2fb.frame_levels": _mog2fb_frame_levels, "_mog2fb.half_sum": _mog2fb_half_sum,
     "_mog2fb.edge_strength": _mog2fb_edge_strength, "_mog2fb.shift_search": _mog2fb_shift_search,
     "_mog2fb.block_costs": _mog2fb_block_costs,
     "_knn.apply": _knn_apply, "_knn.background": _knn_background,
