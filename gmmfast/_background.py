@@ -542,11 +542,12 @@ class BackgroundSubtractor(Estimator):
     ``method="adaptive"`` (the default) runs, per frame:
 
     0. **camera-shake compensation**: the frame is shifted by the whole-pixel translation,
-       up to ``max_shift`` pixels, that best aligns its edges with the model's background
-       image, and the mask is shifted back (pixels the shift uncovers are background), so
-       a shaking camera's frames reach the model in one position (CDnet cameraJitter
-       traffic: F 0.75 without, 0.82 with; a static camera is never shifted, see
-       ``gmmfast/_shake.py`` for the search and the rule that keeps it still);
+       up to ``max_shift`` pixels (a tenth of the shorter side by default), that best
+       aligns its edges with the model's background image, and the mask is shifted back
+       (pixels the shift uncovers are background), so a shaking camera's frames reach the
+       model in one position (CDnet cameraJitter traffic: F 0.75 without, 0.82 with; a
+       static camera is never shifted, see ``gmmfast/_shake.py`` for the search and the
+       rule that keeps it still);
     1. the online mixture (:class:`BackgroundSubtractorMOG2`) with defaults chosen for
        real, compressed footage: ``var_min=16`` (a mode's variance never drops below 4^2
        grey levels, the noise floor of compressed video; with OpenCV's 4 a long-stable
@@ -610,9 +611,10 @@ class BackgroundSubtractor(Estimator):
     hold_frames : int
         ``adaptive``: frames at the start of a pixel's foreground run during which a mature
         model does not learn it (step 5), 0 to 255; 0 learns every pixel, as MOG2 does.
-    max_shift : int
-        ``adaptive``: largest camera shake (pixels each way, at most a quarter of the
-        shorter side) compensated in step 0; 0 turns the compensation off.
+    max_shift : int or None
+        ``adaptive``: largest camera shake compensated in step 0, in pixels each way (at
+        most an eighth of the frame's shorter side); None: a tenth of the shorter side (24
+        pixels at 320x240); 0 turns the compensation off.
     median_size, closing_size : int
         Clean-up windows (odd, 0 for none).
     output : {'bool', 'uint8'}
@@ -645,7 +647,7 @@ class BackgroundSubtractor(Estimator):
                  var_min: float = 16.0, n_components: int = 5, exclude_shadows: bool = True,
                  shadow_threshold: float = 0.7, radius: int = 2, blink_threshold: float = 2.0,
                  median_size: int = 5, closing_size: int = 3, output: str = "bool",
-                 n_threads: int | None = None, hold_frames: int = 30, max_shift: int = 24) -> None:
+                 n_threads: int | None = None, hold_frames: int = 30, max_shift: int | None = None) -> None:
         self.method = method
         self.history = history
         self.var_threshold = var_threshold
@@ -671,7 +673,8 @@ class BackgroundSubtractor(Estimator):
         check_int(self.radius, "radius", low=0, high=16)
         check_real(self.blink_threshold, "blink_threshold", low=0)
         check_int(self.hold_frames, "hold_frames", low=0, high=255)
-        check_int(self.max_shift, "max_shift", low=0, high=255)
+        if self.max_shift is not None:
+            check_int(self.max_shift, "max_shift", low=0, high=255)
         if self.method == "knn":
             # imported here: _knn imports this module
             from ._knn import BackgroundSubtractorKNN
@@ -764,7 +767,7 @@ class BackgroundSubtractor(Estimator):
     def _adaptive_frame(self, model: "BackgroundSubtractorMOG2", x: np.ndarray, lr: float) -> np.ndarray:
         """Steps 0-5 on one checked frame: the cleaned mask (bool), in the frame's position."""
         shift = (0, 0)
-        if self.max_shift:
+        if self.max_shift != 0:
             shake = self.__dict__.get("_shake")
             if shake is None or shake.shape != x.shape[:2]:
                 shake = self._shake = ShakeAligner(self.max_shift, x.shape[:2])

@@ -10,11 +10,12 @@ the camera-jitter entries of the CDnet 2014 benchmark do).  The band the shift u
 takes the background image's pixels, and is background in the mask.
 
 The shift is found coarse to fine: the green channel (or the only one) and its 2x2
-block sums, halved while the shorter side stays at least ``_COARSE_SIDE`` (a 240x320
-frame: down to 1/8), each turned into an edge-strength image (the absolute forward
-differences: edges, not brightness, so a scene's shading and the background image's
-blend of a shaking camera's positions do not pull the search), an exhaustive search at
-the smallest size, then +-1 pixel at each larger one.  The cost is the mean absolute
+block sums, halved while the shorter side stays at least ``_COARSE_SIDE`` and the
+search there still reaches 2 pixels (a 240x320 frame: down to 1/8), each turned into
+an edge-strength image (the absolute forward differences: edges, not brightness, so a
+scene's shading and the background image's blend of a shaking camera's positions do not
+pull the search), an exhaustive search at the smallest size, then +-1 pixel at each
+larger one.  The cost is the mean absolute
 difference truncated at ``_CAP`` (so a passing object cannot outweigh the scene), over
 every other row.  A shift other than none is taken only when, on the rows the search did
 not read, it lowers the full-size cost below ``_GAIN`` times the unshifted cost, or
@@ -53,10 +54,12 @@ def _kernels() -> Any:
     return _dispatch.load("_mog2fb")
 
 
-def _levels(shape: tuple[int, int]) -> int:
-    """Halvings down to the level the exhaustive search runs on."""
+def _levels(shape: tuple[int, int], max_shift: int) -> int:
+    """Halvings down to the level the exhaustive search runs on: while the shorter side
+    stays at least _COARSE_SIDE and the search there still reaches 2 pixels each way (a
+    larger frame keeps a wider search at a larger level rather than a 0- or 1-pixel one)."""
     side, levels = min(shape), 0
-    while side // 2 >= _COARSE_SIDE:
+    while side // 2 >= _COARSE_SIDE and max_shift >> (levels + 1) >= 2:
         side //= 2
         levels += 1
     return levels
@@ -110,12 +113,16 @@ def shifted(image: np.ndarray, dy: int, dx: int, fill: Any) -> np.ndarray:
 class ShakeAligner:
     """Aligns each frame with a model's background (see the module docstring)."""
 
-    def __init__(self, max_shift: int, shape: tuple[int, int]) -> None:
+    def __init__(self, max_shift: int | None, shape: tuple[int, int]) -> None:
+        """``max_shift``: pixels each way, None for a tenth of the shorter side (a camera's
+        shake in pixels grows with the resolution); at most an eighth of it, which leaves
+        the cost three quarters of the frame."""
         h, w = shape
-        # a shift of up to an eighth of the shorter side leaves the cost three quarters of it
-        self.max_shift = min(int(max_shift), min(h, w) // 8) if min(h, w) >= _MIN_SIDE else 0
+        side = min(h, w)
+        reach = side // 10 if max_shift is None else min(int(max_shift), side // 8)
+        self.max_shift = reach if side >= _MIN_SIDE else 0
         self.shape = shape
-        self.levels = _levels(shape)
+        self.levels = _levels(shape, self.max_shift)
         self.frames = 0
         self.ref_levels: list[np.ndarray] | None = None
         self.fill: np.ndarray | None = None
