@@ -96,17 +96,15 @@ def _slices(n: int, d: int) -> tuple[slice, slice, slice]:
 
 
 def shifted(image: np.ndarray, dy: int, dx: int, fill: Any) -> np.ndarray:
-    """``out[y + dy, x + dx] = image[y, x]``; ``fill(rows, columns)`` gives the pixels
-    nothing moves onto (the band of ``|dy|`` rows, then of ``|dx|`` columns)."""
-    h, w = image.shape[:2]
+    """``out[y + dy, x + dx] = image[y, x]``; the pixels nothing moves onto (a band of
+    ``|dy|`` rows and one of ``|dx|`` columns) are ``fill``'s there (an array the shape of
+    ``image``) or ``fill`` itself (a scalar)."""
     out = np.empty_like(image)
-    src_y, dst_y, band_y = _slices(h, dy)
-    src_x, dst_x, band_x = _slices(w, dx)
+    src_y, dst_y, band_y = _slices(image.shape[0], dy)
+    src_x, dst_x, band_x = _slices(image.shape[1], dx)
     out[dst_y, dst_x] = image[src_y, src_x]
-    if dy:
-        out[band_y, :] = fill(band_y, slice(0, w))
-    if dx:
-        out[:, band_x] = fill(slice(0, h), band_x)
+    for band in ((band_y, slice(None)), (slice(None), band_x)):
+        out[band] = fill[band] if isinstance(fill, np.ndarray) else fill
     return out
 
 
@@ -181,11 +179,11 @@ class ShakeAligner:
         dy, dx = self.estimate(x)
         if (dy, dx) == (0, 0):
             return x, (0, 0)
-        return shifted(x, dy, dx, lambda rows, cols: self.fill[rows, cols]), (dy, dx)
+        return shifted(x, dy, dx, self.fill), (dy, dx)
 
     @staticmethod
     def restore(mask: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
         """A mask of an aligned frame moved back onto the frame (uncovered pixels 0)."""
         if shift == (0, 0):
             return mask
-        return shifted(mask, -shift[0], -shift[1], lambda rows, cols: False)
+        return shifted(mask, -shift[0], -shift[1], False)

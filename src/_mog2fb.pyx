@@ -23,11 +23,10 @@ frames (so the edges of moving objects do not count), and falls by ``v_decr``
 elsewhere, within [0, v_max].
 
 ``frame_levels``, ``half_sum``, ``edge_strength``, ``shift_search``, ``block_costs``: the
-camera-shake estimate of the
-pipeline (gmmfast/_shake.py), a coarse-to-fine search of the integer shift that best
-aligns a frame's edge-strength image with the background's.  Everything is integer
-(sums of 8-bit values), so the chosen shift is the same in every kernel variant and
-does not depend on the order of the additions.
+camera-shake estimate of the pipeline (gmmfast/_shake.py), a coarse-to-fine search of
+the integer shift that best aligns a frame's edge-strength image with the background's.
+Everything is integer (sums of 8-bit values), so the chosen shift is the same in every
+kernel variant and does not depend on the order of the additions.
 
 Distances are computed in double from float32 state: every product of two float32
 values is exact in double, so the result does not depend on whether the compiler
@@ -296,6 +295,25 @@ cdef inline void _grey_row(const pixel_t* src, Py_ssize_t C, Py_ssize_t W, int32
             out[x] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
 
 
+cdef inline void _edge_row(const int32_t* r, const int32_t* below, int32_t* out,
+                           Py_ssize_t W) noexcept nogil:
+    # one row of edge strength: |below - r| + |right neighbour - r|, 0 in the last column
+    cdef Py_ssize_t x
+    cdef int32_t dy, dx
+    for x in range(W - 1):
+        dy = below[x] - r[x]
+        dx = r[x + 1] - r[x]
+        out[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
+    out[W - 1] = 0
+
+
+cdef inline void _half_row(const int32_t* r0, const int32_t* r1, int32_t* out, Py_ssize_t W) noexcept nogil:
+    # one row of 2x2 block sums of rows r0 and r1 (W output columns)
+    cdef Py_ssize_t x
+    for x in range(W):
+        out[x] = r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]
+
+
 def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:, ::1] edges not None,
                  int32_t[:, ::1] half not None):
     """One pass over channel ``channel`` of ``frame`` as whole grey levels g (float values
@@ -304,13 +322,11 @@ def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:
     and ``half`` (H // 2, W // 2) = the sums of g's 2x2 blocks (as ``half_sum``): the full
     size of the shake search's pyramid and the next level down."""
     cdef Py_ssize_t H = frame.shape[0], W = frame.shape[1], C = frame.shape[2], y, x
-    cdef int32_t dy, dx
     cdef int32_t* rows
     cdef int32_t* cur
     cdef int32_t* nxt
     cdef int32_t* tmp
     cdef int32_t* e
-    cdef int32_t* h
     if edges.shape[0] != H or edges.shape[1] != W:
         raise ValueError("frame_levels: edges must have the frame's rows and columns")
     if half.shape[0] != H // 2 or half.shape[1] != W // 2:
@@ -330,15 +346,9 @@ def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:
             e = &edges[y, 0]
             if y + 1 < H:
                 _grey_row(&frame[y + 1, 0, channel], C, W, nxt)
-                for x in range(W - 1):
-                    dy = nxt[x] - cur[x]
-                    dx = cur[x + 1] - cur[x]
-                    e[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
-                e[W - 1] = 0
+                _edge_row(cur, nxt, e, W)
                 if y % 2 == 0 and y // 2 < H // 2:
-                    h = &half[y // 2, 0]
-                    for x in range(W // 2):
-                        h[x] = cur[2 * x] + cur[2 * x + 1] + nxt[2 * x] + nxt[2 * x + 1]
+                    _half_row(cur, nxt, &half[y // 2, 0], W // 2)
             else:
                 for x in range(W):
                     e[x] = 0
@@ -351,48 +361,29 @@ def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:
 def half_sum(const int32_t[:, ::1] src not None, int32_t[:, ::1] dst not None):
     """``dst`` (H // 2, W // 2) = the sums of ``src``'s 2x2 blocks (an odd last row or
     column is left out): one level down the shake search's pyramid."""
-    cdef Py_ssize_t H = dst.shape[0], W = dst.shape[1], y, x
-    cdef const int32_t* r0
-    cdef const int32_t* r1
-    cdef int32_t* d
+    cdef Py_ssize_t H = dst.shape[0], W = dst.shape[1], y
     if src.shape[0] // 2 != H or src.shape[1] // 2 != W:
         raise ValueError("half_sum: dst must be (src rows // 2, src columns // 2)")
     if H == 0 or W == 0:
         return
     with nogil:
         for y in range(H):
-            r0 = &src[2 * y, 0]
-            r1 = &src[2 * y + 1, 0]
-            d = &dst[y, 0]
-            for x in range(W):
-                d[x] = r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]
+            _half_row(&src[2 * y, 0], &src[2 * y + 1, 0], &dst[y, 0], W)
 
 
 def edge_strength(const int32_t[:, ::1] g not None, int32_t[:, ::1] out not None):
     """``out`` = |g(y + 1, x) - g(y, x)| + |g(y, x + 1) - g(y, x)| (forward differences;
     the last row and column are 0).  ``g`` must hold values of at most 2^29 in size."""
     cdef Py_ssize_t H = g.shape[0], W = g.shape[1], y, x
-    cdef int32_t dy, dx
-    cdef const int32_t* r
-    cdef const int32_t* below
-    cdef int32_t* o
     if out.shape[0] != H or out.shape[1] != W:
         raise ValueError("edge_strength: g and out must have the same size")
     if H == 0 or W == 0:
         return
     with nogil:
         for y in range(H - 1):
-            r = &g[y, 0]
-            below = &g[y + 1, 0]
-            o = &out[y, 0]
-            for x in range(W - 1):
-                dy = below[x] - r[x]
-                dx = r[x + 1] - r[x]
-                o[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
-            o[W - 1] = 0
-        o = &out[H - 1, 0]
+            _edge_row(&g[y, 0], &g[y + 1, 0], &out[y, 0], W)
         for x in range(W):
-            o[x] = 0
+            out[H - 1, x] = 0
 
 
 cdef inline int32_t _row_cost(const int32_t* c, const int32_t* r, Py_ssize_t n, int32_t cap) noexcept nogil:
@@ -412,9 +403,9 @@ def shift_search(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref n
     """The shift (a, b), |a - cy| <= rad, |b - cx| <= rad, |a|, |b| <= margin, that makes
     the mean of min(|cur(y, x) - ref(y + a, x + b)|, cap) over the interior (y in
     [margin, H - margin) in steps of ``row_step``, x in [margin, W - margin)) smallest;
-    the first in row-major order on ties.  Returns (mean, a, b).  Values in ``cur`` and ``ref`` must be
-    non-negative and below 2^30; the truncation at ``cap`` keeps moving objects from
-    outweighing the scene."""
+    the first in row-major order on ties.  Returns (mean, a, b).  Values in ``cur`` and
+    ``ref`` must be non-negative and below 2^30; the truncation at ``cap`` keeps moving
+    objects from outweighing the scene."""
     cdef Py_ssize_t H = cur.shape[0], W = cur.shape[1], y, x
     cdef int a, b, best_a = 0, best_b = 0
     cdef int64_t total, best = -1
