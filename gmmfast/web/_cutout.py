@@ -151,16 +151,21 @@ def build_mask(shape: tuple[int, int], rect, strokes) -> np.ndarray:
     return mask
 
 
+def _cut(image: np.ndarray, mask: np.ndarray, p: Mapping[str, Any]):
+    """The library's GrabCut of ``image`` from ``mask`` with a run's options (``parse_params``)."""
+    from .._grabcut import grabcut     # loaded on first use, as the other views load the library
+
+    return grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"])
+
+
 def run(job: Job, task: Task, cfg) -> dict:
     """Cut out the object in the task's box; returns the run's result (previews, foreground share)."""
-    from .._grabcut import grabcut
-
     p = task.params
     image = work_image(job, cfg)
     mask = build_mask(image.shape[:2], p["rect"], p["strokes"])
     task.report(0.1, "cutting out")
     t0 = time.perf_counter()
-    result = grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"])
+    result = _cut(image, mask, p)
     t_cut = time.perf_counter() - t0
     fg = result.foreground
     with job.lock:
@@ -201,16 +206,13 @@ def build_download(job: Job, task_number: int, name: str, cfg) -> str:
 
 def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndarray]:
     """(RGB image, foreground) of run ``task_number`` at the uploaded image's size."""
-    from .._grabcut import grabcut
-
     p = job.tasks[task_number].params
     cached = job.cache.get("cut")
     if not job.info["reduced"]:
         image = work_image(job, cfg)
         if cached is not None and cached[0] == task_number:
             return image, cached[1]
-        return image, grabcut(image, mask=build_mask(image.shape[:2], p["rect"], p["strokes"]),
-                              max_iter=p["max_iter"], box_prior=p["box_prior"]).foreground
+        return image, _cut(image, build_mask(image.shape[:2], p["rect"], p["strokes"]), p).foreground
     image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -221,4 +223,4 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
     strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
                 "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
     mask = build_mask(image.shape[:2], rect, strokes)
-    return image, grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"]).foreground
+    return image, _cut(image, mask, p).foreground
