@@ -50,8 +50,7 @@ _BLOCKS = 4          # the check splits the frame into _BLOCKS x _BLOCKS blocks 
 _BLOCKS_LOWER = 13   # ... and a shift that lowers the cost in this many of them is general
 
 
-def _kernels() -> Any:
-    return _dispatch.load("_mog2fb")
+_K = _dispatch.load("_mog2fb")
 
 
 def _levels(shape: tuple[int, int], max_shift: int) -> int:
@@ -78,33 +77,25 @@ class _Pyramid:
 
     def of(self, x: np.ndarray) -> list[np.ndarray]:
         """The edge-strength levels of frame ``x`` (H, W, C): the green channel, or the only one."""
-        k = _kernels()
-        k.frame_levels(x, 1 if x.shape[2] >= 3 else 0, self.edges[0], self.sums[0])
+        _K.frame_levels(x, 1 if x.shape[2] >= 3 else 0, self.edges[0], self.sums[0])
         for l in range(1, len(self.edges) - 1):
-            k.half_sum(self.sums[l - 1], self.sums[l])
+            _K.half_sum(self.sums[l - 1], self.sums[l])
         for l in range(1, len(self.edges)):
-            k.edge_strength(self.sums[l - 1], self.edges[l])
+            _K.edge_strength(self.sums[l - 1], self.edges[l])
         return self.edges
 
 
-def _slices(n: int, d: int) -> tuple[slice, slice, slice]:
-    """Along an axis of length n moved by d: the source and destination of what stays in
-    the frame, and the destination part nothing moves onto."""
-    if d >= 0:
-        return slice(0, n - d), slice(d, n), slice(0, d)
-    return slice(-d, n), slice(0, n + d), slice(n + d, n)
-
-
-def shifted(image: np.ndarray, dy: int, dx: int, fill: Any) -> np.ndarray:
-    """``out[y + dy, x + dx] = image[y, x]``; the pixels nothing moves onto (a band of
-    ``|dy|`` rows and one of ``|dx|`` columns) are ``fill``'s there (an array the shape of
-    ``image``) or ``fill`` itself (a scalar)."""
+def shifted(image: np.ndarray, dy: int, dx: int, fill: np.ndarray | None) -> np.ndarray:
+    """``out[y + dy, x + dx] = image[y, x]`` for an (H, W, C) frame or an (H, W) mask; the
+    pixels nothing moves onto (a band of ``|dy|`` rows and one of ``|dx|`` columns) are
+    ``fill``'s there (an array the shape of ``image``), or 0 / False when ``fill`` is None."""
     out = np.empty_like(image)
-    src_y, dst_y, band_y = _slices(image.shape[0], dy)
-    src_x, dst_x, band_x = _slices(image.shape[1], dx)
-    out[dst_y, dst_x] = image[src_y, src_x]
-    for band in ((band_y, slice(None)), (slice(None), band_x)):
-        out[band] = fill[band] if isinstance(fill, np.ndarray) else fill
+    if image.ndim == 2:      # a mask: bytes, one channel
+        image, out_k = image.view(np.uint8)[..., None], out.view(np.uint8)[..., None]
+        fill = None if fill is None else fill.view(np.uint8)[..., None]
+    else:
+        out_k = out
+    _K.shift_copy(image, fill, out_k, dy, dx)
     return out
 
 
@@ -141,17 +132,16 @@ class ShakeAligner:
 
     def estimate(self, x: np.ndarray) -> tuple[int, int]:
         """The shift (dy, dx) that moves ``x``'s content onto the reference."""
-        k = _kernels()
         cur = self._frame_pyramid.of(x)
         # every shift within reach at the top level, then +-1 pixel around twice the
         # previous level's answer; margin: the border the shifts read into
         top = self.levels
         margin = (self.max_shift >> top) + 1
-        _, a, b = k.shift_search(cur[top], self.ref_levels[top], 0, 0, margin - 1, margin,
+        _, a, b = _K.shift_search(cur[top], self.ref_levels[top], 0, 0, margin - 1, margin,
                                  _CAP << (2 * top), _ROW_STEP)
         for level in range(top - 1, -1, -1):
             margin = (self.max_shift >> level) + 1
-            _, a, b = k.shift_search(cur[level], self.ref_levels[level], 2 * a, 2 * b, 1, margin,
+            _, a, b = _K.shift_search(cur[level], self.ref_levels[level], 2 * a, 2 * b, 1, margin,
                                      _CAP << (2 * level), _ROW_STEP)
         if (a, b) != (0, 0) and not self._helps(cur[0], a, b, margin):
             return 0, 0
@@ -162,10 +152,9 @@ class ShakeAligner:
         judged on the rows the search skipped: it lowers the cost there below ``_GAIN``
         times the unshifted one, or in at least ``_BLOCKS_LOWER`` of the blocks (a camera
         moves every block; swaying branches or a passing truck, a part)."""
-        k = _kernels()
         moved, still = self._blocks
-        k.block_costs(cur, self.ref_levels[0], a, b, margin, _CAP, _ROW_STEP, 1, moved)
-        k.block_costs(cur, self.ref_levels[0], 0, 0, margin, _CAP, _ROW_STEP, 1, still)
+        _K.block_costs(cur, self.ref_levels[0], a, b, margin, _CAP, _ROW_STEP, 1, moved)
+        _K.block_costs(cur, self.ref_levels[0], 0, 0, margin, _CAP, _ROW_STEP, 1, still)
         return bool(moved.sum() < _GAIN * still.sum() or (moved < still).sum() >= _BLOCKS_LOWER)
 
     def align(self, model: Any, x: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
@@ -186,4 +175,4 @@ class ShakeAligner:
         """A mask of an aligned frame moved back onto the frame (uncovered pixels 0)."""
         if shift == (0, 0):
             return mask
-        return shifted(mask, -shift[0], -shift[1], False)
+        return shifted(mask, -shift[0], -shift[1], None)

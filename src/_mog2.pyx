@@ -525,25 +525,58 @@ def background(const float[:, :, :, :] state not None, const uint8_t[:, ::1] nmo
     if nmodes.shape[0] != H or nmodes.shape[1] != W:
         raise ValueError("nmodes does not match the state's (H, W)")
     check_u8_values("nmodes", nmodes, 0, state.shape[0])
-    out_arr = np.zeros((H, W, C), dtype=np.float32)
-    cdef float[:, :, ::1] out = out_arr
+    out_arr = np.empty((H, W, C), dtype=np.float32)    # every value is written below
+    if H == 0 or W == 0:
+        return out_arr
+    # element strides of the (possibly padded, see _padded_state) state: the loops below
+    # walk pointers rather than index a 4-D strided view (8x faster at 320x240; the shake
+    # search re-reads the background every 30 frames)
+    if (state.strides[0] | state.strides[1] | state.strides[2] | state.strides[3]) % sizeof(float):
+        raise ValueError("state's strides must be whole floats")
+    cdef const float* base = &state[0, 0, 0, 0]
+    cdef Py_ssize_t sm = state.strides[0] // sizeof(float), sf = state.strides[1] // sizeof(float)
+    cdef Py_ssize_t sy = state.strides[2] // sizeof(float), sx = state.strides[3] // sizeof(float)
+    cdef float* out = <float*>cnp.PyArray_DATA(out_arr)
     cdef Py_ssize_t y, i, m
-    cdef int c
-    cdef float tot, w, TB = <float>background_ratio
+    cdef float tot, w, a0, a1, a2, a3, TB = <float>background_ratio
+    cdef const float* q
+    cdef float* o
     with nogil:
         for y in prange(H, schedule='static', num_threads=n_threads):
             for i in range(W):
+                # heaviest mode first, channel sums in mode order: the same float operations
+                # in the same order as an indexed loop (background_image() is unchanged)
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                a3 = 0.0
                 tot = 0.0
                 for m in range(nmodes[y, i]):
-                    w = state[m, 0, y, i]
-                    for c in range(C):
-                        out[y, i, c] += w * state[m, 2 + c, y, i]
+                    q = base + m * sm + y * sy + i * sx
+                    w = q[0]
+                    a0 = a0 + w * q[2 * sf]
+                    if C > 1:
+                        a1 = a1 + w * q[3 * sf]
+                    if C > 2:
+                        a2 = a2 + w * q[4 * sf]
+                    if C > 3:
+                        a3 = a3 + w * q[5 * sf]
                     tot = tot + w
                     if tot > TB:
                         break
                 if tot > 0.0:
-                    for c in range(C):
-                        out[y, i, c] = out[y, i, c] / tot
+                    a0 = a0 / tot
+                    a1 = a1 / tot
+                    a2 = a2 / tot
+                    a3 = a3 / tot
+                o = out + (y * W + i) * C
+                o[0] = a0
+                if C > 1:
+                    o[1] = a1
+                if C > 2:
+                    o[2] = a2
+                if C > 3:
+                    o[3] = a3
     return out_arr
 
 

@@ -22,7 +22,8 @@ changed since the previous frame while the cleaned mask is background in both
 frames (so the edges of moving objects do not count), and falls by ``v_decr``
 elsewhere, within [0, v_max].
 
-``frame_levels``, ``half_sum``, ``edge_strength``, ``shift_search``, ``block_costs``: the
+``frame_levels``, ``half_sum``, ``edge_strength``, ``shift_search``, ``block_costs``,
+``shift_copy``: the
 camera-shake estimate of the pipeline (gmmfast/_shake.py), a coarse-to-fine search of
 the integer shift that best aligns a frame's edge-strength image with the background's.
 Everything is integer (sums of 8-bit values), so the chosen shift is the same in every
@@ -37,7 +38,7 @@ from cython.parallel cimport prange
 cimport openmp
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from _checks cimport check_threads, check_u8_values
 
 import numpy as np
@@ -50,6 +51,8 @@ include "_mask_count.pxi"
 cdef extern from "mog2fb_rows.h" nogil:
     void mog2fb_prepass(const uint8_t* raw, const float* v, const uint8_t* nmodes, uint8_t* out,
                         uint8_t* flag, Py_ssize_t W, float v_on)
+    void shake_edge_row(const int32_t* r, const int32_t* below, int32_t* out, Py_ssize_t W)
+    void shake_half_row(const int32_t* r0, const int32_t* r1, int32_t* out, Py_ssize_t W)
 
 ctypedef fused pixel_t:
     uint8_t
@@ -282,36 +285,40 @@ def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not Non
                         v_incr, v_decr, v_max)
 
 
+cdef inline bint _overlap(const int32_t* a0, const int32_t* a1, const int32_t* b0,
+                          const int32_t* b1) noexcept:
+    # whether [a0, a1] and [b0, b1] (first and last elements) share memory: the row
+    # helpers' arguments are `restrict`
+    return a0 <= b1 and b0 <= a1
+
+
+cdef inline bint _overlap_bytes(const void* a0, const void* a1, const void* b0,
+                                const void* b1) noexcept:
+    # whether the byte ranges [a0, a1) and [b0, b1) share memory
+    return <const char*>a0 < <const char*>b1 and <const char*>b0 < <const char*>a1
+
+
 cdef inline void _grey_row(const pixel_t* src, Py_ssize_t C, Py_ssize_t W, int32_t* out) noexcept nogil:
     # one row of a channel as whole grey levels (float: rounded half up, clipped to
     # [0, 255], NaN 0); src points at the row's first pixel's channel
     cdef Py_ssize_t x
     cdef float v
-    for x in range(W):
-        if pixel_t is uint8_t:
-            out[x] = src[x * C]
+    if pixel_t is uint8_t:
+        # constant strides for the usual layouts, which the compiler vectorises (a
+        # runtime stride made this loop half of frame_levels' time)
+        if C == 3:
+            for x in range(W):
+                out[x] = src[3 * x]
+        elif C == 1:
+            for x in range(W):
+                out[x] = src[x]
         else:
-            v = src[x * C]
-            out[x] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
-
-
-cdef inline void _edge_row(const int32_t* r, const int32_t* below, int32_t* out,
-                           Py_ssize_t W) noexcept nogil:
-    # one row of edge strength: |below - r| + |right neighbour - r|, 0 in the last column
-    cdef Py_ssize_t x
-    cdef int32_t dy, dx
-    for x in range(W - 1):
-        dy = below[x] - r[x]
-        dx = r[x + 1] - r[x]
-        out[x] = (dy if dy >= 0 else -dy) + (dx if dx >= 0 else -dx)
-    out[W - 1] = 0
-
-
-cdef inline void _half_row(const int32_t* r0, const int32_t* r1, int32_t* out, Py_ssize_t W) noexcept nogil:
-    # one row of 2x2 block sums of rows r0 and r1 (W output columns)
-    cdef Py_ssize_t x
+            for x in range(W):
+                out[x] = src[x * C]
+        return
     for x in range(W):
-        out[x] = r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]
+        v = src[x * C]
+        out[x] = <int32_t>(v + 0.5) if v >= 0 and v <= 255 else (255 if v > 255 else 0)
 
 
 def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:, ::1] edges not None,
@@ -346,9 +353,9 @@ def frame_levels(const pixel_t[:, :, ::1] frame not None, int channel, int32_t[:
             e = &edges[y, 0]
             if y + 1 < H:
                 _grey_row(&frame[y + 1, 0, channel], C, W, nxt)
-                _edge_row(cur, nxt, e, W)
+                shake_edge_row(cur, nxt, e, W)
                 if y % 2 == 0 and y // 2 < H // 2:
-                    _half_row(cur, nxt, &half[y // 2, 0], W // 2)
+                    shake_half_row(cur, nxt, &half[y // 2, 0], W // 2)
             else:
                 for x in range(W):
                     e[x] = 0
@@ -366,9 +373,11 @@ def half_sum(const int32_t[:, ::1] src not None, int32_t[:, ::1] dst not None):
         raise ValueError("half_sum: dst must be (src rows // 2, src columns // 2)")
     if H == 0 or W == 0:
         return
+    if _overlap(&src[0, 0], &src[2 * H - 1, 2 * W - 1], &dst[0, 0], &dst[H - 1, W - 1]):
+        raise ValueError("half_sum: src and dst must not overlap")
     with nogil:
         for y in range(H):
-            _half_row(&src[2 * y, 0], &src[2 * y + 1, 0], &dst[y, 0], W)
+            shake_half_row(&src[2 * y, 0], &src[2 * y + 1, 0], &dst[y, 0], W)
 
 
 def edge_strength(const int32_t[:, ::1] g not None, int32_t[:, ::1] out not None):
@@ -379,9 +388,11 @@ def edge_strength(const int32_t[:, ::1] g not None, int32_t[:, ::1] out not None
         raise ValueError("edge_strength: g and out must have the same size")
     if H == 0 or W == 0:
         return
+    if _overlap(&g[0, 0], &g[H - 1, W - 1], &out[0, 0], &out[H - 1, W - 1]):
+        raise ValueError("edge_strength: g and out must not overlap")
     with nogil:
         for y in range(H - 1):
-            _edge_row(&g[y, 0], &g[y + 1, 0], &out[y, 0], W)
+            shake_edge_row(&g[y, 0], &g[y + 1, 0], &out[y, 0], W)
         for x in range(W):
             out[H - 1, x] = 0
 
@@ -473,3 +484,48 @@ def block_costs(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref no
                     x0 = margin + j * n_cols // BX
                     x1 = margin + (j + 1) * n_cols // BX
                     out[i, j] += _row_cost(&cur[y, x0], &ref[y + a, x0 + b], x1 - x0, cap)
+
+
+def shift_copy(const pixel_t[:, :, ::1] src not None, const pixel_t[:, :, ::1] fill, pixel_t[:, :, ::1] dst not None,
+               int dy, int dx):
+    """``dst[y + dy, x + dx] = src[y, x]``; the pixels nothing moves onto (a band of |dy|
+    rows and one of |dx| columns) take ``fill``'s there, or 0 when ``fill`` is None: a
+    frame moved onto the shake search's reference, or a mask moved back.  Row copies,
+    no temporaries (NumPy's slice assignments took 2-3x as long)."""
+    cdef Py_ssize_t H = src.shape[0], W = src.shape[1], C = src.shape[2], y, sy, x0, x1, n
+    cdef Py_ssize_t row = W * C * sizeof(pixel_t)
+    cdef bint zero = fill is None
+    if dst.shape[0] != H or dst.shape[1] != W or dst.shape[2] != C:
+        raise ValueError("shift_copy: dst must have src's shape")
+    if not zero and (fill.shape[0] != H or fill.shape[1] != W or fill.shape[2] != C):
+        raise ValueError("shift_copy: fill must have src's shape")
+    if dy <= -H or dy >= H or dx <= -W or dx >= W:
+        raise ValueError("shift_copy: the shift must leave part of the frame")
+    if H == 0 or W == 0 or C == 0:
+        return
+    if _overlap_bytes(&src[0, 0, 0], &src[H - 1, W - 1, C - 1] + 1, &dst[0, 0, 0], &dst[H - 1, W - 1, C - 1] + 1):
+        raise ValueError("shift_copy: src and dst must not overlap")
+    # columns x0 <= x < x1 of a destination row come from the source row, the rest from fill
+    x0 = dx if dx > 0 else 0
+    x1 = W + dx if dx < 0 else W
+    n = (x1 - x0) * C * sizeof(pixel_t)
+    with nogil:
+        for y in range(H):
+            sy = y - dy
+            if sy < 0 or sy >= H:
+                if zero:
+                    memset(&dst[y, 0, 0], 0, row)
+                else:
+                    memcpy(&dst[y, 0, 0], &fill[y, 0, 0], row)
+                continue
+            memcpy(&dst[y, x0, 0], &src[sy, x0 - dx, 0], n)
+            if x0 > 0:
+                if zero:
+                    memset(&dst[y, 0, 0], 0, x0 * C * sizeof(pixel_t))
+                else:
+                    memcpy(&dst[y, 0, 0], &fill[y, 0, 0], x0 * C * sizeof(pixel_t))
+            if x1 < W:
+                if zero:
+                    memset(&dst[y, x1, 0], 0, (W - x1) * C * sizeof(pixel_t))
+                else:
+                    memcpy(&dst[y, x1, 0], &fill[y, x1, 0], (W - x1) * C * sizeof(pixel_t))

@@ -603,3 +603,47 @@ def test_cdnet_highway_f_measure():
     p, r = tp / (tp + fp), tp / (tp + fn)
     f = 2 * p * r / (p + r)
     assert f >= 0.95, (p, r, f)
+
+
+# --------------------------------------------------------------------------- background kernel
+def _numpy_background(state, nmodes, ratio):
+    """The weighted mean of each pixel's heaviest modes up to ``ratio``: modes in order,
+    stopping after the first whose running weight exceeds it (float64)."""
+    k, f, h, w = state.shape
+    out = np.zeros((h, w, f - 2))
+    for y in range(h):
+        for x in range(w):
+            tot, acc = 0.0, np.zeros(f - 2)
+            for m in range(nmodes[y, x]):
+                acc += float(state[m, 0, y, x]) * state[m, 2:, y, x].astype(np.float64)
+                tot += float(state[m, 0, y, x])
+                if tot > ratio:
+                    break
+            out[y, x] = acc / tot if tot > 0 else acc
+    return out
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("layout", ["padded", "contiguous", "strided"])
+def test_background_kernel_matches_numpy(channels, layout):
+    """The kernel walks the state by its strides: the padded layout the model keeps, a plain
+    array and a view that skips every other column, against a NumPy loop."""
+    from gmmfast._background import _k, _padded_state
+    rng = np.random.default_rng(channels)
+    k, h, w = 5, 7, 9
+    full = rng.uniform(0, 255, (k, 2 + channels, h, 2 * w)).astype(np.float32)
+    full[:, 0] = rng.dirichlet(np.ones(k), (h, 2 * w)).transpose(2, 0, 1)
+    full[:, 0, 0, 0] = 0.0                       # no weight: the pixel's background is 0
+    if layout == "strided":
+        state = full[:, :, :, ::2]
+    elif layout == "padded":
+        state = _padded_state(k, 2 + channels, h, w)
+        state[...] = full[:, :, :, :w]
+    else:
+        state = np.ascontiguousarray(full[:, :, :, :w])
+    nmodes = rng.integers(0, k + 1, (h, w), dtype=np.uint8)
+    nmodes[0, 0] = k
+    for ratio in (0.3, 0.9, 2.0):
+        got = _k.background(state, nmodes, ratio, 1)
+        assert got.dtype == np.float32 and got.shape == (h, w, channels)
+        np.testing.assert_allclose(got, _numpy_background(state, nmodes, ratio), rtol=1e-5, atol=1e-4)

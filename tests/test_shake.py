@@ -223,6 +223,53 @@ def test_search_kernels_refuse_impossible_windows():
         fbk.block_costs(g, g, 0, 0, 2, 10, 2, 2, np.empty((2, 2), np.int64))
 
 
+def ref_shifted(image, dy, dx, fill):
+    """out[y + dy, x + dx] = image[y, x]; elsewhere fill's pixel, or 0."""
+    out = np.zeros_like(image) if fill is None else fill.copy()
+    H, W = image.shape[:2]
+    for y in range(H):
+        for x in range(W):
+            if 0 <= y - dy < H and 0 <= x - dx < W:
+                out[y, x] = image[y - dy, x - dx]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shift_copy_matches_numpy(dtype, channels):
+    rng = np.random.default_rng(channels)
+    image = rng.integers(0, 256, (6, 7, channels)).astype(dtype)
+    fill = rng.integers(0, 256, image.shape).astype(dtype)
+    for dy in range(-5, 6):
+        for dx in range(-6, 7):
+            for f in (fill, None):
+                out = np.full_like(image, 77)
+                fbk.shift_copy(image, f, out, dy, dx)
+                np.testing.assert_array_equal(out, ref_shifted(image, dy, dx, f))
+    mask = image[..., 0] > 128                   # and through shifted(), for a bool mask
+    np.testing.assert_array_equal(_shake.shifted(mask, 2, -3, None), ref_shifted(mask, 2, -3, None))
+
+
+def test_shift_copy_refuses_bad_arguments():
+    a = np.zeros((4, 5, 3), np.uint8)
+    with pytest.raises(ValueError, match="dst must have"):
+        fbk.shift_copy(a, None, np.zeros((4, 5, 1), np.uint8), 1, 1)
+    with pytest.raises(ValueError, match="fill must have"):
+        fbk.shift_copy(a, np.zeros((4, 4, 3), np.uint8), np.zeros_like(a), 1, 1)
+    with pytest.raises(ValueError, match="leave part"):
+        fbk.shift_copy(a, None, np.zeros_like(a), 4, 0)
+    with pytest.raises(ValueError, match="overlap"):
+        fbk.shift_copy(a, None, a, 1, 0)
+
+
+def test_row_kernels_refuse_overlapping_output():
+    g = np.zeros((8, 8), np.int32)
+    with pytest.raises(ValueError, match="overlap"):
+        fbk.edge_strength(g, g)
+    with pytest.raises(ValueError, match="overlap"):
+        fbk.half_sum(g, g.reshape(-1)[:16].reshape(4, 4))
+
+
 # --------------------------------------------------------------------------- the pipeline
 def test_shifts_are_found_and_undone_exactly():
     """The default pipeline's masks are those of the pipeline without step 0 fed each frame
