@@ -37,7 +37,7 @@ fuses multiply-adds, and a NumPy float64 version gives the same labels.
 from cython.parallel cimport prange
 cimport openmp
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from _checks cimport check_threads, check_u8_values
 
@@ -429,23 +429,35 @@ def shift_search(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref n
         raise ValueError("shift_search: margin leaves no interior")
     if W - 2 * margin > (2 ** 31 - 1) // cap:
         raise ValueError("shift_search: rows too long for cap")
+    # the shifts searched: the window around (cy, cx) within margin
+    cdef int a0 = max(cy - rad, -margin), a1 = min(cy + rad, margin)
+    cdef int b0 = max(cx - rad, -margin), b1 = min(cx + rad, margin)
+    if a0 > a1 or b0 > b1:
+        raise ValueError("shift_search: no shift within margin of the centre")
+    # every shift's total in one pass over the rows, each read row against the rows of ref
+    # it meets (a pass per shift re-read the whole level 9 times at full size, from
+    # beyond L2 once the model's update had run); integer sums, so the totals and the
+    # choice are the same either way
+    cdef Py_ssize_t nb = b1 - b0 + 1, k
+    cdef int64_t* totals = <int64_t*>calloc((a1 - a0 + 1) * nb, sizeof(int64_t))
+    if totals == NULL:
+        raise MemoryError()
     with nogil:
-        for a in range(cy - rad, cy + rad + 1):
-            if a < -margin or a > margin:
-                continue
-            for b in range(cx - rad, cx + rad + 1):
-                if b < -margin or b > margin:
-                    continue
-                total = 0
-                n = W - 2 * margin
-                y = margin
-                while y < H - margin:
-                    total = total + _row_cost(&cur[y, margin], &ref[y + a, margin + b], n, cap)
-                    y = y + row_step
+        n = W - 2 * margin
+        y = margin
+        while y < H - margin:
+            for a in range(a0, a1 + 1):
+                for b in range(b0, b1 + 1):
+                    k = (a - a0) * nb + (b - b0)
+                    totals[k] = totals[k] + _row_cost(&cur[y, margin], &ref[y + a, margin + b], n, cap)
+            y = y + row_step
+        # the first smallest in row-major order of (a, b)
+        for a in range(a0, a1 + 1):
+            for b in range(b0, b1 + 1):
+                total = totals[(a - a0) * nb + (b - b0)]
                 if best < 0 or total < best:
                     best, best_a, best_b = total, a, b
-    if best < 0:
-        raise ValueError("shift_search: no shift within margin of the centre")
+    free(totals)
     return <double>best / ((H - 2 * margin + row_step - 1) // row_step * (W - 2 * margin)), best_a, best_b
 
 
