@@ -305,6 +305,14 @@ def _mog2fb_block_costs() -> Case:
                      dict(out=np.zeros((0, 2), np.int64))])
 
 
+def _mog2fb_shift_copy() -> Case:
+    # (dst over src is refused too: tests/test_shake.py, the harness copies every array)
+    return Case(_mod("_mog2fb").shift_copy,
+                dict(src=_u8(5, 6, 3), fill=_u8(5, 6, 3, value=9), dst=_u8(5, 6, 3), dy=1, dx=-2),
+                optional={"fill"},
+                bad=[dict(dy=5), dict(dy=-5), dict(dx=6), dict(dx=-6)])
+
+
 def _knn_state(T: int = 2, H: int = 5, W: int = 6) -> tuple[dict[str, Any], np.ndarray]:
     """A KNN model after two frames (through the class), and the schedule of two more."""
     import gmmfast
@@ -399,7 +407,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_mog2fb.clean_blink": _mog2fb_clean_blink, "_mog2fb.hold": _mog2fb_hold,
     "_mog2fb.frame_levels": _mog2fb_frame_levels, "_mog2fb.half_sum": _mog2fb_half_sum,
     "_mog2fb.edge_strength": _mog2fb_edge_strength, "_mog2fb.shift_search": _mog2fb_shift_search,
-    "_mog2fb.block_costs": _mog2fb_block_costs,
+    "_mog2fb.block_costs": _mog2fb_block_costs, "_mog2fb.shift_copy": _mog2fb_shift_copy,
     "_knn.apply": _knn_apply, "_knn.background": _knn_background,
     "_pixelgmm.em_fit": _pixelgmm_fit("em_fit"), "_pixelgmm.kmeans_fit": _pixelgmm_fit("kmeans_fit"),
     "_pixelgmm.predict": _pixelgmm_predict,
