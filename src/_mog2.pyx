@@ -309,11 +309,12 @@ cdef inline void _row(const pixel_t* frame, const uint8_t* known, float* st, uin
             mog2_fast_f32(C, prm.K >= 2, frame + off * C, st, P, MS, off, width, nmodes + off, mask + off,
                           flag, fprm)
         if general:     # the hint is read only where the blocks can run
-            # every pixel left, held ones (flag 3) included: counting only those to learn
-            # sent rows of held pixels to the scalar classify (the adaptive pipeline on the
-            # mature traffic clip, 11 % held: the kernel 2.59-2.66 -> 2.50-2.53 ms)
+            # the pixels the blocks take: those to learn (flag 0) and held ones (flag 3);
+            # counting only the former sent rows of held pixels to the scalar classify (the
+            # adaptive pipeline on the mature traffic clip, 11 % held: the kernel 2.59-2.66
+            # -> 2.50-2.53 ms).  Flag 2 (done, foreground) needs only the shadow test.
             for i in range(width):
-                n_todo = n_todo + (flag[i] != 1)
+                n_todo = n_todo + (flag[i] == 0) + (flag[i] == 3)
             hint[0] = <int32_t>n_todo
             hint[1] = 0
     elif prm.learn:
