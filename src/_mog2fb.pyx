@@ -429,9 +429,10 @@ def shift_search(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref n
         raise ValueError("shift_search: margin leaves no interior")
     if W - 2 * margin > (2 ** 31 - 1) // cap:
         raise ValueError("shift_search: rows too long for cap")
-    # the shifts searched: the window around (cy, cx) within margin
-    cdef int a0 = max(cy - rad, -margin), a1 = min(cy + rad, margin)
-    cdef int b0 = max(cx - rad, -margin), b1 = min(cx + rad, margin)
+    # the shifts searched: the window around (cy, cx) within margin (in Py_ssize_t, so
+    # that no centre and radius can overflow)
+    cdef int a0 = <int>max(<Py_ssize_t>cy - rad, -margin), a1 = <int>min(<Py_ssize_t>cy + rad, margin)
+    cdef int b0 = <int>max(<Py_ssize_t>cx - rad, -margin), b1 = <int>min(<Py_ssize_t>cx + rad, margin)
     if a0 > a1 or b0 > b1:
         raise ValueError("shift_search: no shift within margin of the centre")
     # every shift's total in one pass over the rows, each read row against the rows of ref
