@@ -43,7 +43,7 @@ _COARSE_SIDE = 30    # the exhaustive search runs on the smallest half-size leve
                      # shorter side is at least this (1/8 of a 240x320 frame)
 _CAP = 32            # truncation of an edge-strength difference, in grey levels at full size
 _GAIN = 0.95         # a shift must bring the cost below this fraction of the unshifted cost
-_REFRESH = 30        # frames between readings of the model's background (1.3 ms at 320x240)
+_REFRESH = 30        # frames between readings of the model's background (~0.8 ms at 320x240)
 _MIN_SIDE = 32       # smaller frames are not searched
 _ROW_STEP = 2        # the search reads every other row, the check of its answer the others
 _BLOCKS = 4          # the check splits the frame into _BLOCKS x _BLOCKS blocks ...

@@ -285,17 +285,18 @@ def clean_blink(const uint8_t[:, ::1] cand not None, uint8_t[:, ::1] fin not Non
                         v_incr, v_decr, v_max)
 
 
-cdef inline bint _overlap(const int32_t* a0, const int32_t* a1, const int32_t* b0,
-                          const int32_t* b1) noexcept:
-    # whether [a0, a1] and [b0, b1] (first and last elements) share memory: the row
-    # helpers' arguments are `restrict`
-    return a0 <= b1 and b0 <= a1
-
-
-cdef inline bint _overlap_bytes(const void* a0, const void* a1, const void* b0,
-                                const void* b1) noexcept:
-    # whether the byte ranges [a0, a1) and [b0, b1) share memory
+cdef inline bint _overlap(const void* a0, const void* a1, const void* b0, const void* b1) noexcept:
+    # whether the byte ranges [a0, a1) and [b0, b1) share memory: the row helpers'
+    # arguments are `restrict`, and memcpy's must not overlap
     return <const char*>a0 < <const char*>b1 and <const char*>b0 < <const char*>a1
+
+
+cdef inline void _fill_span(void* dst, const void* fill, size_t n) noexcept nogil:
+    # n bytes of dst from fill, or zeros when fill is NULL
+    if fill == NULL:
+        memset(dst, 0, n)
+    else:
+        memcpy(dst, fill, n)
 
 
 cdef inline void _grey_row(const pixel_t* src, Py_ssize_t C, Py_ssize_t W, int32_t* out) noexcept nogil:
@@ -373,7 +374,7 @@ def half_sum(const int32_t[:, ::1] src not None, int32_t[:, ::1] dst not None):
         raise ValueError("half_sum: dst must be (src rows // 2, src columns // 2)")
     if H == 0 or W == 0:
         return
-    if _overlap(&src[0, 0], &src[2 * H - 1, 2 * W - 1], &dst[0, 0], &dst[H - 1, W - 1]):
+    if _overlap(&src[0, 0], &src[2 * H - 1, 2 * W - 1] + 1, &dst[0, 0], &dst[H - 1, W - 1] + 1):
         raise ValueError("half_sum: src and dst must not overlap")
     with nogil:
         for y in range(H):
@@ -388,7 +389,7 @@ def edge_strength(const int32_t[:, ::1] g not None, int32_t[:, ::1] out not None
         raise ValueError("edge_strength: g and out must have the same size")
     if H == 0 or W == 0:
         return
-    if _overlap(&g[0, 0], &g[H - 1, W - 1], &out[0, 0], &out[H - 1, W - 1]):
+    if _overlap(&g[0, 0], &g[H - 1, W - 1] + 1, &out[0, 0], &out[H - 1, W - 1] + 1):
         raise ValueError("edge_strength: g and out must not overlap")
     with nogil:
         for y in range(H - 1):
@@ -417,7 +418,7 @@ def shift_search(const int32_t[:, ::1] cur not None, const int32_t[:, ::1] ref n
     the first in row-major order on ties.  Returns (mean, a, b).  Values in ``cur`` and
     ``ref`` must be non-negative and below 2^30; the truncation at ``cap`` keeps moving
     objects from outweighing the scene."""
-    cdef Py_ssize_t H = cur.shape[0], W = cur.shape[1], y, x
+    cdef Py_ssize_t H = cur.shape[0], W = cur.shape[1], y
     cdef int a, b, best_a = 0, best_b = 0
     cdef int64_t total, best = -1
     cdef Py_ssize_t n
@@ -505,40 +506,34 @@ def shift_copy(const pixel_t[:, :, ::1] src not None, const pixel_t[:, :, ::1] f
     rows and one of |dx| columns) take ``fill``'s there, or 0 when ``fill`` is None: a
     frame moved onto the shake search's reference, or a mask moved back.  Row copies,
     no temporaries (NumPy's slice assignments took 2-3x as long)."""
-    cdef Py_ssize_t H = src.shape[0], W = src.shape[1], C = src.shape[2], y, sy, x0, x1, n
-    cdef Py_ssize_t row = W * C * sizeof(pixel_t)
-    cdef bint zero = fill is None
+    cdef Py_ssize_t H = src.shape[0], W = src.shape[1], C = src.shape[2], y, sy, x0, x1
+    cdef size_t px = C * sizeof(pixel_t)
+    cdef const void* f
     if dst.shape[0] != H or dst.shape[1] != W or dst.shape[2] != C:
         raise ValueError("shift_copy: dst must have src's shape")
-    if not zero and (fill.shape[0] != H or fill.shape[1] != W or fill.shape[2] != C):
+    if fill is not None and (fill.shape[0] != H or fill.shape[1] != W or fill.shape[2] != C):
         raise ValueError("shift_copy: fill must have src's shape")
     if dy <= -H or dy >= H or dx <= -W or dx >= W:
         raise ValueError("shift_copy: the shift must leave part of the frame")
     if H == 0 or W == 0 or C == 0:
         return
-    if _overlap_bytes(&src[0, 0, 0], &src[H - 1, W - 1, C - 1] + 1, &dst[0, 0, 0], &dst[H - 1, W - 1, C - 1] + 1):
+    if _overlap(&src[0, 0, 0], &src[H - 1, W - 1, C - 1] + 1, &dst[0, 0, 0], &dst[H - 1, W - 1, C - 1] + 1):
         raise ValueError("shift_copy: src and dst must not overlap")
+    if fill is not None and _overlap(&fill[0, 0, 0], &fill[H - 1, W - 1, C - 1] + 1, &dst[0, 0, 0],
+                                     &dst[H - 1, W - 1, C - 1] + 1):
+        raise ValueError("shift_copy: fill and dst must not overlap")
     # columns x0 <= x < x1 of a destination row come from the source row, the rest from fill
     x0 = dx if dx > 0 else 0
     x1 = W + dx if dx < 0 else W
-    n = (x1 - x0) * C * sizeof(pixel_t)
     with nogil:
         for y in range(H):
+            f = NULL if fill is None else <const void*>&fill[y, 0, 0]
             sy = y - dy
             if sy < 0 or sy >= H:
-                if zero:
-                    memset(&dst[y, 0, 0], 0, row)
-                else:
-                    memcpy(&dst[y, 0, 0], &fill[y, 0, 0], row)
+                _fill_span(&dst[y, 0, 0], f, W * px)
                 continue
-            memcpy(&dst[y, x0, 0], &src[sy, x0 - dx, 0], n)
+            memcpy(&dst[y, x0, 0], &src[sy, x0 - dx, 0], (x1 - x0) * px)
             if x0 > 0:
-                if zero:
-                    memset(&dst[y, 0, 0], 0, x0 * C * sizeof(pixel_t))
-                else:
-                    memcpy(&dst[y, 0, 0], &fill[y, 0, 0], x0 * C * sizeof(pixel_t))
+                _fill_span(&dst[y, 0, 0], f, x0 * px)
             if x1 < W:
-                if zero:
-                    memset(&dst[y, x1, 0], 0, (W - x1) * C * sizeof(pixel_t))
-                else:
-                    memcpy(&dst[y, x1, 0], &fill[y, x1, 0], (W - x1) * C * sizeof(pixel_t))
+                _fill_span(&dst[y, x1, 0], NULL if f == NULL else <const char*>f + x1 * px, (W - x1) * px)

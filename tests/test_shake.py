@@ -258,8 +258,11 @@ def test_shift_copy_refuses_bad_arguments():
         fbk.shift_copy(a, np.zeros((4, 4, 3), np.uint8), np.zeros_like(a), 1, 1)
     with pytest.raises(ValueError, match="leave part"):
         fbk.shift_copy(a, None, np.zeros_like(a), 4, 0)
-    with pytest.raises(ValueError, match="overlap"):
+    with pytest.raises(ValueError, match="src and dst must not overlap"):
         fbk.shift_copy(a, None, a, 1, 0)
+    out = np.zeros_like(a)
+    with pytest.raises(ValueError, match="fill and dst must not overlap"):
+        fbk.shift_copy(a, out, out, 1, 0)
 
 
 def test_row_kernels_refuse_overlapping_output():
