@@ -30,7 +30,14 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
   clearly more of them.  Off by default: on the 30 shared images it
   repaired one image of the tune half (person4: 0.768 -> 0.940) and changed
   none of the confirm half, so it has not earned a default (issue 16's rule).
-* Large images (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
+* Local background (``margin``): GrabCut works on the box grown on each
+  side by ``MARGIN`` (0.1) of its longer side, and every pixel outside
+  that window stays background.  The background colour model is learnt from
+  the object's surroundings only, so a similar object elsewhere in the
+  picture no longer teaches it the object's colours (24077 of the GrabCut
+  set: 0.782 -> 0.884), and the work scales with the box, not the image.
+  ``margin=None`` uses the whole image, as OpenCV does.
+* Large windows (more than ``MULTISCALE_PIXELS`` pixels) start coarse to
   fine: all iterations but the last run on a copy reduced by f x f block
   means (f = 2, 4, ...) with the smoothness weight ``gamma / f``, which keeps
   the coarse energy proportional to the full-resolution one, and the last
@@ -94,6 +101,10 @@ MULTISCALE_PIXELS = 1 << 17
 FULL_ITERATIONS = 1
 #: pixels per model used to seed the colour models (a strided subsample)
 _INIT_SAMPLE = 1 << 16
+
+#: default ``margin`` of ``GrabCut``: the window GrabCut works on is the box
+#: grown on each side by this share of its longer side (see ``_Window``)
+MARGIN = 0.1
 
 #: box-tightness check of ``GrabCut.fit``: a cut whose foreground reaches
 #: fewer than this share of the box's rows or columns is re-run with k-means
@@ -393,6 +404,19 @@ def _check_rect(rect, shape) -> tuple[int, int, int, int]:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def _rect_mask(rect, shape) -> np.ndarray:
+    """The mask of a box (x, y, width, height): outside BGD, inside PR_FGD."""
+    H, W = shape
+    x, y, w, h = _check_rect(rect, shape)
+    if w * h >= H * W:
+        raise ValueError(
+            f"rect covers the whole {W}x{H} image, so no pixel is known to be background; "
+            "draw a box that leaves some background outside it, or give a mask instead.")
+    mask = np.full(shape, BGD, dtype=np.uint8)
+    mask[y:y + h, x:x + w] = PR_FGD
+    return mask
+
+
 def _check_mask(mask, shape, name: str = "mask") -> np.ndarray:
     m = np.asarray(mask)
     if m.shape != tuple(shape):
@@ -500,16 +524,7 @@ class _Engine:
     def init_rect(self, rect) -> "GrabCut":
         """Start from a box (x, y, width, height): outside is definite background,
         inside probable foreground.  Resets the colour models."""
-        H, W = self._shape
-        x, y, w, h = _check_rect(rect, self._shape)
-        x1, y1 = x + w, y + h
-        if (x1 - x) * (y1 - y) >= H * W:
-            raise ValueError(
-                f"rect covers the whole {W}x{H} image, so no pixel is known to be background; "
-                "draw a box that leaves some background outside it, or give a mask instead.")
-        mask = np.full(self._shape, BGD, dtype=np.uint8)
-        mask[y:y1, x:x1] = PR_FGD
-        return self._init_from_mask(mask)
+        return self._init_from_mask(_rect_mask(rect, self._shape))
 
     def init_mask(self, mask) -> "GrabCut":
         """Start from a mask with OpenCV's values (0 BGD, 1 FGD, 2 PR_BGD, 3 PR_FGD).
@@ -779,9 +794,119 @@ class _Engine:
                              list(self.energies_), self.image)
 
 
-def _box_cover(engine: _Engine) -> tuple[float, float] | None:
+def _window_around(mask: np.ndarray, margin: float | None) -> tuple[slice, slice]:
+    """Row and column slices of the bounding box of ``mask``'s pixels that are
+    not definite background, grown on each side by ``margin`` times its longer
+    side (at least one pixel) and clipped to the image; the whole image when
+    ``margin`` is None or no pixel is left (the engine then says what is wrong).
+    """
+    H, W = mask.shape
+    unknown = mask != BGD
+    rows = np.flatnonzero(unknown.any(axis=1))
+    if margin is None or rows.size == 0:
+        return slice(0, H), slice(0, W)
+    cols = np.flatnonzero(unknown.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    # at least one pixel: the box's fixed neighbours take part in the cut (see
+    # _free_window), and the background model gets a sample on every side with room
+    m = max(1, int(round(margin * max(y1 - y0, x1 - x0))))
+    return slice(max(y0 - m, 0), min(y1 + m, H)), slice(max(x0 - m, 0), min(x1 + m, W))
+
+
+class _Window:
+    """GrabCut of the image's window around the object (see ``GrabCut``'s ``margin``).
+
+    Holds an :class:`_Engine` on the crop ``image[window]`` and answers in the
+    whole image's coordinates: every pixel outside the window is definite
+    background.  The window is the bounding box of the pixels that are not
+    definite background, grown by ``margin``; a foreground stroke outside it
+    grows it (the engine restarts on the larger crop from the current labels
+    and colour models).  A background stroke outside it changes nothing:
+    those pixels are background already.
+    """
+
+    def __init__(self, image: np.ndarray, margin: float | None, params: dict):
+        self.image = image
+        self.margin = margin
+        self._params = params                # keyword arguments of each _Engine
+        self._shape = image.shape[:2]
+        self.window = None
+        self.engine = None
+
+    def start(self, mask: np.ndarray, models: tuple | None = None) -> "_Window":
+        """Start on the window around ``mask`` (OpenCV's values, whole image):
+        from its labels, or from ``models`` (background, foreground) when given."""
+        self.window = _window_around(mask, self.margin)
+        self.engine = _Engine(np.ascontiguousarray(self.image[self.window]), **self._params)
+        crop = np.ascontiguousarray(mask[self.window])
+        if models is None:
+            self.engine.init_mask(crop)
+        else:
+            self.engine.set_models(models[0], models[1], crop)
+        return self
+
+    def iterate(self, n: int) -> "_Window":
+        self.engine.iterate(n)
+        return self
+
+    def evaluate(self) -> "_Window":
+        self.engine.evaluate()
+        return self
+
+    def add_strokes(self, foreground=None, background=None) -> "_Window":
+        """Fix strokes given as boolean masks of the whole image."""
+        fg = _check_strokes(foreground, self._shape, "foreground")
+        bg = _check_strokes(background, self._shape, "background")
+        if fg is not None and bg is not None and np.any(fg & bg):
+            raise ValueError("a pixel cannot be both a foreground and a background stroke.")
+        if fg is not None and np.count_nonzero(fg[self.window]) < np.count_nonzero(fg):
+            grown = self.mask
+            grown[fg] = FGD
+            n_iter, energies = self.engine.n_iter_, self.engine.energies_
+            self.start(grown, (self.engine.background_model_, self.engine.foreground_model_))
+            self.engine.n_iter_, self.engine.energies_ = n_iter, energies
+        self.engine.add_strokes(None if fg is None else fg[self.window],
+                                None if bg is None else bg[self.window])
+        return self
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H, W) uint8 mask of the whole image with OpenCV's values."""
+        m = np.full(self._shape, BGD, dtype=np.uint8)
+        m[self.window] = self.engine.mask
+        return m
+
+    @property
+    def foreground(self) -> np.ndarray:
+        fg = np.zeros(self._shape, dtype=bool)
+        fg[self.window] = self.engine.foreground
+        return fg
+
+    @property
+    def background_model_(self) -> ColourModel:
+        return self.engine.background_model_
+
+    @property
+    def foreground_model_(self) -> ColourModel:
+        return self.engine.foreground_model_
+
+    @property
+    def n_iter_(self) -> int:
+        return self.engine.n_iter_
+
+    @property
+    def energies_(self) -> list:
+        return self.engine.energies_
+
+    def result(self) -> GrabCutResult:
+        return GrabCutResult(self.mask, self.background_model_, self.foreground_model_, self.n_iter_,
+                             list(self.energies_), self.image)
+
+
+def _box_cover(window: _Window) -> tuple[float, float] | None:
     """Shares of the rows and of the columns of the box (the bounding box of
     the free pixels) that hold foreground; None when no pixel is free."""
+    engine = window.engine
     free = (engine._hard == _FREE).reshape(engine._shape)
     rows = np.flatnonzero(free.any(axis=1))
     if rows.size == 0:
@@ -791,7 +916,7 @@ def _box_cover(engine: _Engine) -> tuple[float, float] | None:
     return float(fg.any(axis=1).mean()), float(fg.any(axis=0).mean())
 
 
-def _tightness_check(engine: _Engine, rerun) -> _Engine:
+def _tightness_check(engine: _Window, rerun) -> _Window:
     """Box-tightness check (the prior of Lempitsky et al., ICCV 2009: a box
     drawn around an object is crossed by it in every row and column).
 
@@ -827,8 +952,18 @@ class GrabCut(Estimator):
     max_iter : int, default 5
         Iterations of ``fit`` (re-fit both colour models, then re-cut), run in
         full as OpenCV's ``iterCount`` is.
+    margin : float or None, default 0.1
+        GrabCut works on a window around the object: the bounding box of the
+        pixels that are not definite background (the box), grown on each
+        side by ``margin`` times its longer side.  Every pixel outside it
+        stays background, and the background colour model learns from the
+        object's surroundings only, so a similar object or colour far away
+        in the picture does not count against the object (on the benchmark:
+        mean IoU +0.006 tune, +0.007 confirm; 24077 0.782 -> 0.884, person4
+        0.768 -> 0.939).  The work scales with the window, not the image.
+        None: the whole image, as OpenCV's ``grabCut``.
     multiscale : bool, default True
-        On images of more than ``MULTISCALE_PIXELS`` pixels, run all but the
+        On windows of more than ``MULTISCALE_PIXELS`` pixels, run all but the
         last iteration of ``fit`` on a 2^k-times reduced copy (with
         ``gamma / 2^k``), then re-fit the models and cut the whole
         full-resolution graph; False runs every iteration at full resolution.
@@ -864,25 +999,28 @@ class GrabCut(Estimator):
     """
 
     def __init__(self, n_components: int = 5, *, gamma: float = 50.0, connectivity: int = 8,
-                 max_iter: int = 5, multiscale: bool = True, box_prior: bool = False,
-                 n_threads: int | None = None):
+                 max_iter: int = 5, margin: float | None = MARGIN, multiscale: bool = True,
+                 box_prior: bool = False, n_threads: int | None = None):
         self.n_components = n_components
         self.gamma = gamma
         self.connectivity = connectivity
         self.max_iter = max_iter
+        self.margin = margin
         self.multiscale = multiscale
         self.box_prior = box_prior
         self.n_threads = n_threads
 
-    def _engine_for(self, image, seeding: str = "orchard-bouman") -> _Engine:
+    def _window_for(self, image, seeding: str = "orchard-bouman") -> _Window:
+        """A :class:`_Window` over ``image`` (checked) whose engines use this estimator's parameters."""
         check_int(self.max_iter, "max_iter", low=0)
         if isinstance(self.connectivity, bool) or self.connectivity not in (4, 8):
             raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity!r}.")
-        return _Engine(_check_image(image),
-                       n_components=check_int(self.n_components, "n_components", low=1, high=_k.max_components()),
-                       gamma=check_real(self.gamma, "gamma", low=0.0), connectivity=int(self.connectivity),
-                       n_threads=effective_n_threads(self.n_threads),
-                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
+        margin = None if self.margin is None else check_real(self.margin, "margin", low=0.0)
+        params = dict(n_components=check_int(self.n_components, "n_components", low=1, high=_k.max_components()),
+                      gamma=check_real(self.gamma, "gamma", low=0.0), connectivity=int(self.connectivity),
+                      n_threads=effective_n_threads(self.n_threads),
+                      multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
+        return _Window(_check_image(image), margin, params)
 
     @exclusive
     def fit(self, image, rect=None, mask=None) -> "GrabCut":
@@ -905,24 +1043,23 @@ class GrabCut(Estimator):
         self._engine = engine
         return self
 
-    def _fit_engine(self, image, rect, mask, seeding: str) -> _Engine:
-        """A fresh engine started from ``rect`` / ``mask`` and run ``max_iter`` iterations."""
-        engine = self._engine_for(image, seeding)
+    def _fit_engine(self, image, rect, mask, seeding: str) -> _Window:
+        """A fresh window started from ``rect`` / ``mask`` and run ``max_iter`` iterations."""
+        window = self._window_for(image, seeding)
+        shape = window._shape
         if rect is None and mask is None:
             raise ValueError("give rect=(x, y, width, height) or an initial mask.")
         if mask is not None:
-            m = _check_mask(mask, engine._shape)
+            m = _check_mask(mask, shape)
             if rect is not None:
                 m = m.copy()
-                x, y, w, h = _check_rect(rect, engine._shape)
-                outside = np.ones(engine._shape, dtype=bool)
+                x, y, w, h = _check_rect(rect, shape)
+                outside = np.ones(shape, dtype=bool)
                 outside[y:y + h, x:x + w] = False
                 m[outside] = BGD
-            engine.init_mask(m)
         else:
-            engine.init_rect(rect)
-        engine.iterate(self.max_iter)
-        return engine
+            m = _rect_mask(rect, shape)
+        return window.start(m).iterate(self.max_iter)
 
     @exclusive
     def refine(self, foreground=None, background=None, max_iter: int = 1) -> "GrabCut":
@@ -936,7 +1073,7 @@ class GrabCut(Estimator):
         engine.iterate(max_iter)
         return self
 
-    def _fitted_engine(self) -> _Engine:
+    def _fitted_engine(self) -> _Window:
         self._check_fitted("_engine", "fit")
         return self._engine
 
@@ -981,16 +1118,17 @@ class GrabCut(Estimator):
     def _restore_fitted_state(self, state: dict) -> None:
         if not state:
             return
-        engine = self._engine_for(state["image_"])
-        engine.set_models(ColourModel(**state["background_model_"]), ColourModel(**state["foreground_model_"]),
-                          state["mask_"])
-        engine.n_iter_, engine.energies_ = int(state["n_iter_"]), list(state["energies_"])
-        self._engine = engine
+        window = self._window_for(state["image_"])
+        window.start(_check_mask(state["mask_"], window._shape),
+                     (ColourModel(**state["background_model_"]), ColourModel(**state["foreground_model_"])))
+        window.engine.n_iter_, window.engine.energies_ = int(state["n_iter_"]), list(state["energies_"])
+        self._engine = window
 
 
 def grabcut(image, rect=None, mask=None, *, max_iter: int = 5, n_components: int = 5,
-            gamma: float = 50.0, connectivity: int = 8, multiscale: bool = True,
-            box_prior: bool = False, n_threads: int | None = None) -> GrabCutResult:
+            gamma: float = 50.0, connectivity: int = 8, margin: float | None = MARGIN,
+            multiscale: bool = True, box_prior: bool = False,
+            n_threads: int | None = None) -> GrabCutResult:
     """Extract the foreground object of an RGB image with GrabCut.
 
     ``GrabCut(n_components, ...).fit(image, rect, mask).result()``; see
@@ -1009,5 +1147,5 @@ def grabcut(image, rect=None, mask=None, *, max_iter: int = 5, n_components: int
     colour models.
     """
     return GrabCut(n_components, gamma=gamma, connectivity=connectivity, max_iter=max_iter,
-                   multiscale=multiscale, box_prior=box_prior,
+                   margin=margin, multiscale=multiscale, box_prior=box_prior,
                    n_threads=n_threads).fit(image, rect=rect, mask=mask).result()

@@ -46,6 +46,28 @@ def test_files_hold_the_library_result(tmp_path, capsys):
     assert "disc.png: 90x70, 3 iterations" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("margin, expected", [("0.3", 0.3), ("none", None), ("NONE", None), (None, 0.1)])
+def test_margin_option_reaches_the_library(tmp_path, margin, expected):
+    src = _photo(tmp_path / "disc.png")
+    out = tmp_path / "out"
+    extra = [] if margin is None else ["--margin", margin]
+    assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(out), *extra]) == 0
+    res = gmmfast.grabcut(read_image(src), rect=RECT, margin=expected)
+    np.testing.assert_array_equal(read_image(out / "disc_mask.png"), np.where(res.foreground, 255, 0))
+
+
+@pytest.mark.parametrize("margin, expected", [("-1", "argument --margin: must be a finite number >= 0"),
+                                              ("wide", "argument --margin: must be a number")])
+def test_bad_margin_is_one_usage_line(tmp_path, capsys, margin, expected):
+    src = _photo(tmp_path / "disc.png")
+    with pytest.raises(SystemExit) as info:
+        main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o"),
+              "--margin", margin])
+    assert info.value.code == 2
+    assert expected in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["--components", "0"], "--components must be between 1 and"),
     (["--rect", "0,0,90,70"], "--rect 0,0,90,70 covers the whole 90x70 image"),
@@ -126,7 +148,8 @@ def test_box_prior_option_runs_the_tightness_check(tmp_path, monkeypatch):
         calls.append(seeding)
         if seeding == "orchard-bouman":
             x, y, w, h = rect
-            engine._alpha.reshape(image.shape[:2])[: y + h // 2] = 0
+            core = engine.engine              # the window's engine: rows from the window's top
+            core._alpha.reshape(core._shape)[: y + h // 2 - engine.window[0].start] = 0
         return engine
 
     monkeypatch.setattr(GrabCut, "_fit_engine", fit_engine)

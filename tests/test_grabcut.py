@@ -4,6 +4,8 @@ against cv2.grabCut are in test_grabcut_benchmark.py."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -224,7 +226,7 @@ def test_coarse_start_divides_gamma(monkeypatch):
         init(self, image, **kw)
 
     monkeypatch.setattr(G._Engine, "__init__", spy)
-    G.GrabCut(gamma=40.0, max_iter=3).fit(img, rect=rect)
+    G.GrabCut(gamma=40.0, max_iter=3, margin=None).fit(img, rect=rect)
     assert made[0] == ((401, 403), 40.0)
     assert made[1:] == [((201, 202), 20.0)]
 
@@ -235,7 +237,7 @@ def test_coarse_start_divides_gamma(monkeypatch):
 def test_frozen_cut_matches_pymaxflow(connectivity):
     maxflow = pytest.importorskip("maxflow")
     img, obj, rect = scene(60, 80, seed=5)
-    gc = GrabCut(connectivity=connectivity, gamma=30.0, max_iter=1).fit(img, rect=rect)._engine
+    gc = GrabCut(connectivity=connectivity, gamma=30.0, max_iter=1, margin=None).fit(img, rect=rect)._engine
     bg, fg = gc.background_model_, gc.foreground_model_
     gc.evaluate()
     # the same energy built independently: scipy densities, NumPy weights, PyMaxflow
@@ -264,7 +266,7 @@ def test_cut_of_the_free_window_matches_whole_image_pymaxflow():
     m[2:6, 2:8] = PR_BGD                          # a second free patch: the window spans both
     # a strong smoothness weight: the stroke pulls the box's first column to the
     # foreground, which only happens if the stroke is part of the graph
-    gc = GrabCut(gamma=200.0, max_iter=2).fit(img, mask=m)._engine
+    gc = GrabCut(gamma=200.0, max_iter=2, margin=None).fit(img, mask=m)._engine
     bg, fg = gc.background_model_, gc.foreground_model_
     gc.evaluate()
     X = img.reshape(-1, 3).astype(np.float64)
@@ -617,7 +619,8 @@ def test_box_prior_rerun_replaces_a_cut_that_misses_rows(monkeypatch):
         calls.append(seeding)
         if seeding == "orchard-bouman":        # lose the object's upper half, as person4 loses its head
             x, y, w, h = rect_
-            engine._alpha.reshape(obj.shape)[: y + h // 2] = 0
+            core = engine.engine              # the window's engine: rows from the window's top
+            core._alpha.reshape(core._shape)[: y + h // 2 - engine.window[0].start] = 0
         return engine
 
     monkeypatch.setattr(GrabCut, "_fit_engine", fit_engine)
@@ -638,3 +641,95 @@ def test_kmeans_seeding_clusters_distinct_colours():
         assert len(np.unique(labels[300 * k:300 * (k + 1)])) == 1
     assert len(np.unique(labels)) == 3
     assert G._kmeans_labels(X[:2], 3).shape == (2,)      # fewer rows than clusters
+
+
+# --------------------------------------------------------------------------- the window (margin)
+
+def lookalike_scene(seed=0, H=120, W=240):
+    """A white-and-red object on blue, and far to the right a white wall of the object's white:
+    a background model learnt from the whole image learns that white too (as 24077's second statue)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    img = np.empty((H, W, 3))
+    img[:] = (70, 110, 170)
+    img[:, 150:] = (225, 225, 215)
+    obj = ((yy - 60) / 40.0) ** 2 + ((xx - 60) / 30.0) ** 2 <= 1
+    img[obj] = (225, 225, 215)
+    img[obj & (yy > 70)] = (200, 60, 40)
+    img += rng.normal(0, 5.0, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8), obj, (24, 14, 73, 93)
+
+
+def test_margin_keeps_a_far_lookalike_out_of_the_background_model():
+    img, obj, rect = lookalike_scene()
+    local = GrabCut(n_threads=1).fit(img, rect=rect)
+    assert local.get_params()["margin"] == G.MARGIN == 0.1
+    assert iou(local.foreground_, obj) > 0.95
+    # the trap is real: a background model of the whole image loses the white part
+    assert iou(GrabCut(margin=None, n_threads=1).fit(img, rect=rect).foreground_, obj) < 0.6
+    cv2 = pytest.importorskip("cv2")
+    m = np.zeros(obj.shape, np.uint8)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(np.ascontiguousarray(img[:, :, ::-1]), m, rect, np.zeros((1, 65)), np.zeros((1, 65)), 5,
+                cv2.GC_INIT_WITH_RECT)
+    assert iou((m & 1).astype(bool), obj) < 0.6
+
+
+@pytest.mark.parametrize("margin, rows, cols", [
+    (0.1, (6, 34), (16, 64)),       # 20 x 40 box, 4 pixels on each side
+    (0.0, (9, 31), (19, 61)),       # never less than one pixel
+    (0.5, (0, 50), (0, 80)),        # clipped to the 50 x 80 image
+    (None, (0, 50), (0, 80)),       # the whole image
+])
+def test_window_is_the_box_grown_by_the_margin(margin, rows, cols):
+    mask = np.full((50, 80), BGD, np.uint8)
+    mask[10:30, 20:60] = PR_FGD
+    mask[12, 22] = FGD
+    mask[45, 70] = BGD              # definite background does not widen the window
+    ys, xs = G._window_around(mask, margin)
+    assert (ys.start, ys.stop, xs.start, xs.stop) == rows + cols
+
+
+def test_window_result_is_the_crop_cut_pasted_back():
+    img, obj, rect = scene(seed=3)
+    x, y, w, h = rect
+    m = round(0.1 * max(w, h))
+    ys = slice(max(y - m, 0), min(y + h + m, obj.shape[0]))
+    xs = slice(max(x - m, 0), min(x + w + m, obj.shape[1]))
+    crop = GrabCut(margin=None, max_iter=3).fit(np.ascontiguousarray(img[ys, xs]),
+                                                 rect=(x - xs.start, y - ys.start, w, h))
+    est = GrabCut(margin=0.1, max_iter=3).fit(img, rect=rect)
+    expect = np.full(obj.shape, BGD, np.uint8)
+    expect[ys, xs] = crop.mask_
+    np.testing.assert_array_equal(est.mask_, expect)
+    res = est.result()
+    assert res.mask.shape == obj.shape and res.image.shape == img.shape
+    np.testing.assert_array_equal(res.foreground, expect & 1 == 1)
+
+
+def test_foreground_stroke_outside_the_window_grows_it():
+    img, obj, rect = scene(seed=4)
+    est = GrabCut(max_iter=2).fit(img, rect=rect)
+    far_fg = np.zeros(obj.shape, bool)
+    far_fg[-3:, -3:] = True                         # the bottom-right corner: outside the window
+    far_bg = np.zeros(obj.shape, bool)
+    far_bg[:2, :2] = True                           # the top-left corner: background already
+    assert not est._engine.foreground[far_fg].any()
+    est.refine(foreground=far_fg, background=far_bg)
+    assert np.all(est.mask_[far_fg] == FGD) and est.foreground_[far_fg].all()
+    assert np.all(est.mask_[far_bg] == BGD)
+    assert est.n_iter_ == 3 and len(est.energies_) == 3
+    assert iou(est.foreground_ & ~far_fg, obj) > 0.9
+    # a saved fit of the grown window comes back with the same window and continues alike
+    copy = pickle.loads(pickle.dumps(est))
+    stroke = np.zeros(obj.shape, bool)
+    stroke[obj.shape[0] // 2, :4] = True
+    np.testing.assert_array_equal(copy.refine(background=stroke).mask_, est.refine(background=stroke).mask_)
+
+
+@pytest.mark.parametrize("margin, error", [(-0.1, ValueError), (float("nan"), ValueError),
+                                           ("0.1", TypeError), (True, TypeError)])
+def test_bad_margin(margin, error):
+    img, obj, rect = scene(seed=0)
+    with pytest.raises(error, match="margin"):
+        GrabCut(margin=margin).fit(img, rect=rect)

@@ -37,7 +37,7 @@ examples:
 #: library parameter -> option, for messages (see _common.user_message)
 OPTIONS = {"n_components": "--components", "max_iter": "--iterations", "gamma": "--gamma",
            "connectivity": "--connectivity", "n_threads": "--threads", "rect": "--rect",
-           "box_prior": "--box-prior"}
+           "box_prior": "--box-prior", "margin": "--margin"}
 
 
 def _parse_rect(text: str) -> tuple[int, int, int, int]:
@@ -51,6 +51,13 @@ def _parse_rect(text: str) -> tuple[int, int, int, int]:
     if vals[2] <= 0 or vals[3] <= 0:
         raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
     return vals  # type: ignore[return-value]
+
+
+def _parse_margin(text: str) -> float | None:
+    """``--margin``: a share of the box's longer side, or ``none`` for the whole image."""
+    if text.strip().lower() == "none":
+        return None
+    return real_range(0.0)(text)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -68,6 +75,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=real_range(0.0), default=50.0, help="smoothness weight (default: 50)")
     p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
                    help="neighbours of a pixel (default: 8)")
+    p.add_argument("--margin", type=_parse_margin, default=0.1, metavar="M",
+                   help="work on the box grown by M times its longer side on each side: the background "
+                        "colours are learnt there only (default: 0.1; 'none': the whole image, as OpenCV)")
     p.add_argument("--box-prior", action="store_true",
                    help="the box is tight around the object: when the cut-out misses part of it "
                         "(under 85%% of its rows or columns), fit again with another colour-model "
@@ -130,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         _check_rect(args.rect, image.shape)
         res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
                                  n_components=args.components, gamma=args.gamma,
-                                 connectivity=args.connectivity, box_prior=args.box_prior,
+                                 connectivity=args.connectivity, margin=args.margin, box_prior=args.box_prior,
                                  n_threads=args.threads)
         mask_path, cut_path = outputs.commit([output_family(stem)])
         share = float(res.foreground.mean())
