@@ -196,9 +196,10 @@ cdef inline uint8_t _update(const float* x, float* s, uint8_t* nmodes, Py_ssize_
                 owner = m
                 w = w + prm.alpha
                 k = prm.alpha / w
+                # explicit FMAs, as mog2_general_impl.h moves a block's modes
                 for c in range(C):
-                    mu[c] = mode[(2 + c) * P] + k * (x[c] - mode[(2 + c) * P])
-                v = v + k * (d2 - v)
+                    mu[c] = _fma(k, x[c] - mode[(2 + c) * P], mode[(2 + c) * P])
+                v = _fma(k, d2 - v, v)
                 if v < prm.var_min:
                     v = prm.var_min
                 if v > prm.var_max:

@@ -44,7 +44,7 @@ GMMFAST_INLINE void FN(mog2_fast_row)(const PIX *restrict src, float *restrict s
         const int bg = d2 < Tb * V0;
         const float w0n = a1 * W0 - prune + alpha;
         const float k = alpha / w0n;
-        float vn = V0 + k * (d2 - V0);
+        float vn = MOG2_FMA(k, d2 - V0, V0);      /* explicit FMAs, as every path moves a mode */
         vn = vn < vmin ? vmin : vn;
         vn = vn > vmax ? vmax : vn;
         const int has2 = TWO && nm == 2;
@@ -57,7 +57,7 @@ GMMFAST_INLINE void FN(mog2_fast_row)(const PIX *restrict src, float *restrict s
         if (TWO) MOG2_STORE_IF(upd & has2, w1[i], w1n * inv, W1);
         _Pragma("GCC unroll 4")
         for (int c = 0; c < C; c++)
-            m0[c * P + i] = upd ? mu[c] + k * (x[c] - mu[c]) : mu[c];
+            m0[c * P + i] = upd ? MOG2_FMA(k, x[c] - mu[c], mu[c]) : mu[c];
         MOG2_STORE_IF(upd & drop, nmodes[i], (uint8_t)(nm - 1), (uint8_t)nm);
         mask[i] = (uint8_t)(255 - 255 * (ok & bg));
         flag[i] = (uint8_t)(flag[i] + ok * (2 - bg - flag[i]));   /* 1 or 2 where ok */

@@ -170,12 +170,15 @@ GMMFAST_INLINE void FN(mog2_general_block)(const PIX *restrict src, float *restr
 
     /* 2. the mode that moves: the owner, updated ... */
     const mog2_vf k = alpha / mog2_sel(found, ow, one);
-    mog2_vf vsp = ov + k * (od2 - ov);
+    /* the moves as explicit FMAs, as _update (_mog2.pyx) writes them: left to the compiler,
+       the avx512 build fused them here and not in the scalar code for 2 and 4 channels,
+       and some means and variances came out 1 ulp apart */
+    mog2_vf vsp = MOG2_VFMA(k, od2 - ov, ov);
     vsp = mog2_sel(vsp < vmin, vmin, vsp);
     vsp = mog2_sel(vsp > vmax, vmax, vsp);
     mog2_vf msp[MOG2_MAXC];
     for (int c = 0; c < C; c++)
-        msp[c] = om[c] + k * (x[c] - om[c]);
+        msp[c] = MOG2_VFMA(k, x[c] - om[c], om[c]);
     /* ... or a new mode (w alpha, or 1 for a lone mode; v var_init, mu x) at slot j */
     const mog2_vi newm = act & ~found;
     const mog2_vi full = keep == K;
