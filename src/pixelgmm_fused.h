@@ -38,8 +38,9 @@
 
 /* Lanes per vector: 16 in a build for AVX-512 (the avx512 kernels: twice the lanes per
  * instruction, and 32 registers hold all the RGB sums without spilling), else 8.  The
- * same operations run in the same order at either width, so every build gives the same
- * bits. */
+ * same operations run in the same order at either width; the builds agree to float
+ * rounding, not to the bit, because GCC fuses multiply-adds differently for the two
+ * targets (with -ffp-contract=off they agree bit for bit). */
 #if defined(__AVX512F__)
 #define PGMM_W 16
 #else
