@@ -71,35 +71,27 @@ cdef inline int64_t _d2(const uint8_t* a, const uint8_t* b) noexcept nogil:
     return r * r + g * g + u * u
 
 
-def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connectivity,
-                 int n_threads, float[:, :, ::1] out not None):
-    """Fill ``out`` (D, H, W) with neighbour capacities; return beta.
-
-    Direction d uses the forward offsets (0,1), (1,0), (1,1), (1,-1) in that
-    order (D = 2 for 4-connectivity, 4 for 8-connectivity); entries whose
-    neighbour falls outside the image are set to 0.
-    """
+def contrast_beta(const uint8_t[:, :, ::1] img not None, int connectivity, int n_threads):
+    """beta = 1 / (2 <|z_m - z_n|^2>) over the image's 4- or 8-neighbour pairs (0 for a flat image)."""
     cdef Py_ssize_t H = img.shape[0], W = img.shape[1]
-    cdef Py_ssize_t D = 4 if connectivity == 8 else 2
-    cdef Py_ssize_t i, j, d
-    cdef int64_t total = 0
-    cdef int64_t row
-    cdef const uint8_t* p
-    cdef const uint8_t* q
-    cdef double n_pairs, mean, beta
-    cdef float fbeta, g_axis, g_diag
-    cdef float* o
-    # colour differences read 3 bytes per pixel
     check_size("img.shape[2] (channels)", img.shape[2], 3)
     check_threads(n_threads)
     if connectivity != 4 and connectivity != 8:
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
-    if out.shape[0] != D or out.shape[1] != H or out.shape[2] != W:
-        raise ValueError("out has the wrong shape")
     if H == 0 or W == 0:
         return 0.0
+    return _beta(img, 4 if connectivity == 8 else 2, n_threads)
 
-    # pass 1: exact integer sum of squared colour differences
+
+cdef double _beta(const uint8_t[:, :, ::1] img, Py_ssize_t D, int n_threads):
+    """contrast_beta's sum: exact in integers, then one division."""
+    cdef Py_ssize_t H = img.shape[0], W = img.shape[1]
+    cdef Py_ssize_t i, j
+    cdef int64_t total = 0
+    cdef int64_t row
+    cdef const uint8_t* p
+    cdef const uint8_t* q
+    cdef double n_pairs, mean
     for i in prange(H, nogil=True, num_threads=n_threads, schedule="static"):
         _team_mark()
         row = 0
@@ -116,12 +108,44 @@ def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connec
                 for j in range(1, W):
                     row = row + _d2(p + 3 * j, q + 3 * j - 3)
         total += row
-
     n_pairs = <double>(H * (W - 1) + (H - 1) * W)
     if D == 4:
         n_pairs += 2.0 * (H - 1) * (W - 1)
     mean = total / n_pairs if n_pairs > 0 else 0.0
-    beta = 1.0 / (2.0 * mean) if mean > 0 else 0.0
+    return 1.0 / (2.0 * mean) if mean > 0 else 0.0
+
+
+def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connectivity,
+                 int n_threads, float[:, :, ::1] out not None, double beta=-1.0):
+    """Fill ``out`` (D, H, W) with neighbour capacities; return beta.
+
+    Direction d uses the forward offsets (0,1), (1,0), (1,1), (1,-1) in that
+    order (D = 2 for 4-connectivity, 4 for 8-connectivity); entries whose
+    neighbour falls outside the image are set to 0.  ``beta`` < 0 (the
+    default): this image's contrast_beta; else the given one (a window of a
+    larger image takes the whole image's).
+    """
+    cdef Py_ssize_t H = img.shape[0], W = img.shape[1]
+    cdef Py_ssize_t D = 4 if connectivity == 8 else 2
+    cdef Py_ssize_t i, j, d
+    cdef const uint8_t* p
+    cdef const uint8_t* q
+    cdef float fbeta, g_axis, g_diag
+    cdef float* o
+    # colour differences read 3 bytes per pixel
+    check_size("img.shape[2] (channels)", img.shape[2], 3)
+    check_threads(n_threads)
+    if connectivity != 4 and connectivity != 8:
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity}")
+    if out.shape[0] != D or out.shape[1] != H or out.shape[2] != W:
+        raise ValueError("out has the wrong shape")
+    if not beta == beta or beta in (float("inf"), float("-inf")):
+        raise ValueError(f"beta must be finite, got {beta!r}")
+    if H == 0 or W == 0:
+        return 0.0 if beta < 0 else beta
+
+    if beta < 0:
+        beta = _beta(img, D, n_threads)
     fbeta = <float>beta
     g_axis = <float>gamma
     g_diag = <float>(gamma / 1.4142135623730951)

@@ -40,7 +40,7 @@ def iou(a, b):
 
 # --------------------------------------------------------------------------- references
 
-def ref_edge_weights(img, gamma, connectivity):
+def ref_edge_weights(img, gamma, connectivity, beta=None):
     z = img.astype(np.float64)
     H, W, _ = z.shape
     offs = [(0, 1), (1, 0), (1, 1), (1, -1)][: 4 if connectivity == 8 else 2]
@@ -52,8 +52,9 @@ def ref_edge_weights(img, gamma, connectivity):
                 if 0 <= j + dx < W:
                     d2[d, i, j] = ((z[i, j] - z[i + dy, j + dx]) ** 2).sum()
                     valid[d, i, j] = True
-    mean = d2[valid].mean()
-    beta = 1 / (2 * mean) if mean > 0 else 0.0
+    if beta is None:
+        mean = d2[valid].mean()
+        beta = 1 / (2 * mean) if mean > 0 else 0.0
     dist = np.array([1, 1, np.sqrt(2), np.sqrt(2)])[: len(offs)]
     w = gamma / dist[:, None, None] * np.exp(-beta * d2)
     w[~valid] = 0
@@ -94,6 +95,13 @@ def test_edge_weights_match_numpy(connectivity):
     ref, ref_beta = ref_edge_weights(img, 37.5, connectivity)
     assert beta == pytest.approx(ref_beta, rel=1e-12)
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6)
+    assert G._k.contrast_beta(img, connectivity, 2) == pytest.approx(ref_beta, rel=1e-12)
+    # a given beta (a window of a larger image takes the whole image's)
+    assert G._k.edge_weights(img, 37.5, connectivity, 1, out, 0.25 * ref_beta) == 0.25 * ref_beta
+    ref, _ = ref_edge_weights(img, 37.5, connectivity, beta=0.25 * ref_beta)
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="beta"):
+        G._k.edge_weights(img, 37.5, connectivity, 1, out, float("nan"))
 
 
 def test_edge_weights_flat_image():
@@ -691,20 +699,36 @@ def test_window_is_the_box_grown_by_the_margin(margin, rows, cols):
 
 
 def test_window_result_is_the_crop_cut_pasted_back():
+    """The window's fit is a GrabCut of the crop (with the whole image's beta), pasted back."""
     img, obj, rect = scene(seed=3)
     x, y, w, h = rect
     m = round(0.1 * max(w, h))
     ys = slice(max(y - m, 0), min(y + h + m, obj.shape[0]))
     xs = slice(max(x - m, 0), min(x + w + m, obj.shape[1]))
-    crop = GrabCut(margin=None, max_iter=3).fit(np.ascontiguousarray(img[ys, xs]),
-                                                 rect=(x - xs.start, y - ys.start, w, h))
-    est = GrabCut(margin=0.1, max_iter=3).fit(img, rect=rect)
+    _, whole_beta = ref_edge_weights(img, 50.0, 8)
+    crop = G._Engine(np.ascontiguousarray(img[ys, xs]), n_components=5, gamma=50.0, connectivity=8,
+                     n_threads=1, multiscale=True, beta=whole_beta)
+    crop.init_rect((x - xs.start, y - ys.start, w, h)).iterate(3)
+    est = GrabCut(margin=0.1, max_iter=3, n_threads=1).fit(img, rect=rect)
     expect = np.full(obj.shape, BGD, np.uint8)
-    expect[ys, xs] = crop.mask_
+    expect[ys, xs] = crop.mask
     np.testing.assert_array_equal(est.mask_, expect)
     res = est.result()
     assert res.mask.shape == obj.shape and res.image.shape == img.shape
     np.testing.assert_array_equal(res.foreground, expect & 1 == 1)
+
+
+def test_window_takes_the_whole_images_contrast():
+    img, obj, rect = scene(seed=5)
+    _, whole_beta = ref_edge_weights(img, 50.0, 8)
+    est = GrabCut(max_iter=1, multiscale=False).fit(img, rect=rect)
+    win = est._engine.window
+    assert (win[0].stop - win[0].start) * (win[1].stop - win[1].start) < obj.size
+    _, crop_beta = ref_edge_weights(np.ascontiguousarray(img[win]), 50.0, 8)
+    assert abs(crop_beta - whole_beta) > 1e-3 * whole_beta        # the two differ here
+    assert est._engine.engine.beta_ == pytest.approx(whole_beta, rel=1e-6)
+    whole = GrabCut(max_iter=1, multiscale=False, margin=None).fit(img, rect=rect)
+    assert whole._engine.engine.beta_ == pytest.approx(whole_beta, rel=1e-6)
 
 
 def test_foreground_stroke_outside_the_window_grows_it():

@@ -131,20 +131,16 @@ def test_no_collapse(scores, mode):
 
 # --------------------------------------------------------------------------- issue 16 goals
 
-@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: box mean IoU is about +0.017 over OpenCV, "
+@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: box mean IoU is about +0.018 over OpenCV, "
                                        "not +0.03 (bench/RESULTS.md, GrabCut)")
 def test_box_mean_iou_beats_opencv_by_003(scores):
     ours, opencv = _arrays(scores, "box")
     assert ours.mean() >= opencv.mean() + 0.03, (ours.mean(), opencv.mean())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: 106024 is more than 0.03 below OpenCV "
-                                       "(bench/RESULTS.md, GrabCut)")
 def test_box_no_image_more_than_003_below_opencv(scores):
     assert not _below(scores, "box", 0.03)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 goal not met: 106024 with scribbles is more than 0.03 "
-                                       "below OpenCV (bench/RESULTS.md, GrabCut)")
 def test_scribbles_no_image_more_than_003_below_opencv(scores):
     assert not _below(scores, "scribbles", 0.03)

@@ -148,6 +148,12 @@ def _grabcut_edge_weights() -> Case:
                 bad=[dict(connectivity=6), dict(img=img[:, :, :1].copy())])
 
 
+def _grabcut_contrast_beta() -> Case:
+    img = np.random.default_rng(3).integers(0, 255, (9, 11, 3), dtype=np.uint8)
+    return Case(_mod("_grabcut").contrast_beta, dict(img=img, connectivity=4, n_threads=2),
+                free={("img", 0), ("img", 1)}, bad=[dict(connectivity=6), dict(img=img[:, :, :1].copy())])
+
+
 def _grabcut_unaries() -> Case:
     K, N = 3, 700
     chol = np.zeros((2, K, 6), np.float32)
@@ -396,7 +402,8 @@ CASES: dict[str, Callable[[], Case]] = {
     **{f"_gmm.{f}": _gmm_elementwise(f) for f in ("exp_array", "exp2_neg_array", "log_array")},
     "_kmeans.column_variances": _kmeans_column_variances, "_kmeans.lloyd_pass": _kmeans_lloyd_pass,
     "_kmeans.candidate_potentials": _kmeans_candidate_potentials,
-    "_grabcut.edge_weights": _grabcut_edge_weights, "_grabcut.unaries": _grabcut_unaries,
+    "_grabcut.edge_weights": _grabcut_edge_weights, "_grabcut.contrast_beta": _grabcut_contrast_beta,
+    "_grabcut.unaries": _grabcut_unaries,
     "_grabcut.component_stats": _grabcut_component_stats,
     "_imagekernels.build_features": _image_build_features, "_imagekernels.label_sums": _image_label_sums,
     "_imagekernels.paint": _image_paint, "_imagekernels.potts_icm": _image_potts_icm,
