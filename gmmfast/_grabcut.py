@@ -829,7 +829,8 @@ class _Window:
     definite background, grown by ``margin``; a foreground stroke outside it
     grows it (the engine restarts on the larger crop from the current labels
     and colour models).  A background stroke outside it changes nothing:
-    those pixels are background already.
+    those pixels are background already.  The smoothness term's beta is the
+    whole image's (``_whole_image_beta``).
     """
 
     def __init__(self, image: np.ndarray, margin: float | None, params: dict):
