@@ -29,8 +29,8 @@ on the GrabCut benchmark images (see bench/RESULTS.md):
   is re-run with k-means seeding, and the re-run is kept when it reaches
   clearly more of them.  Off by default: on the whole image it repaired one
   image of the 30 shared ones (person4: 0.768 -> 0.940), which the local
-  background below now repairs as well; with the window it changes one image
-  only, for the worse (person5 0.976 -> 0.892).
+  background below now repairs as well; with the window it changes none of
+  the 30.
 * Local background (``margin``): GrabCut works on the box grown on each
   side by ``MARGIN`` (0.1) of its longer side, and every pixel outside
   that window stays background.  The background colour model is learnt from
@@ -998,8 +998,8 @@ class GrabCut(Estimator):
         with k-means seeding of the colour models and keep that result if it
         reaches clearly more of them.  Such images take about twice as long.
         Try it when a cut-out misses part of a tightly drawn box (on the
-        benchmark, with the default ``margin``, it changes one image of 30,
-        person5, for the worse: 0.976 -> 0.892).
+        benchmark, with the default ``margin``, it changes none of the 30
+        images; before the window it repaired person4, 0.768 -> 0.940).
     n_threads : int or None, default None
         Threads for the kernels (None: all usable cores, resolved at each call).
 
