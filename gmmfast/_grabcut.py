@@ -446,6 +446,15 @@ def _check_strokes(strokes, shape, name: str) -> np.ndarray | None:
     return s
 
 
+
+def _check_stroke_pair(foreground, background, shape) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Both stroke masks checked (see ``_check_strokes``); a pixel in both is an error."""
+    fg = _check_strokes(foreground, shape, "foreground")
+    bg = _check_strokes(background, shape, "background")
+    if fg is not None and bg is not None and np.any(fg & bg):
+        raise ValueError("a pixel cannot be both a foreground and a background stroke.")
+    return fg, bg
+
 # ---------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------
@@ -601,10 +610,7 @@ class _Engine:
         are boolean (H, W) masks.  A pixel in both is an error.  Call
         :meth:`iterate` (or :meth:`evaluate`) afterwards to update the cut."""
         self._require_init()
-        fg = _check_strokes(foreground, self._shape, "foreground")
-        bg = _check_strokes(background, self._shape, "background")
-        if fg is not None and bg is not None and np.any(fg & bg):
-            raise ValueError("a pixel cannot be both a foreground and a background stroke.")
+        fg, bg = _check_stroke_pair(foreground, background, self._shape)
         if fg is not None:
             f = fg.ravel()
             self._hard[f] = _FIXED_FG
@@ -878,10 +884,7 @@ class _Window:
 
     def add_strokes(self, foreground=None, background=None) -> "_Window":
         """Fix strokes given as boolean masks of the whole image."""
-        fg = _check_strokes(foreground, self._shape, "foreground")
-        bg = _check_strokes(background, self._shape, "background")
-        if fg is not None and bg is not None and np.any(fg & bg):
-            raise ValueError("a pixel cannot be both a foreground and a background stroke.")
+        fg, bg = _check_stroke_pair(foreground, background, self._shape)
         if fg is not None and np.count_nonzero(fg[self.window]) < np.count_nonzero(fg):
             grown = self.mask
             grown[fg] = FGD

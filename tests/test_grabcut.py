@@ -739,6 +739,11 @@ def test_foreground_stroke_outside_the_window_grows_it():
     far_bg = np.zeros(obj.shape, bool)
     far_bg[:2, :2] = True                           # the top-left corner: background already
     assert not est._engine.foreground[far_fg].any()
+    before, window = est.mask_, est._engine.window
+    with pytest.raises(ValueError, match="both"):   # refused before the window grows
+        est.refine(foreground=far_fg, background=far_fg)
+    np.testing.assert_array_equal(est.mask_, before)
+    assert est._engine.window == window and est.n_iter_ == 2
     est.refine(foreground=far_fg, background=far_bg)
     assert np.all(est.mask_[far_fg] == FGD) and est.foreground_[far_fg].all()
     assert np.all(est.mask_[far_bg] == BGD)
