@@ -185,15 +185,18 @@ class GridGraph:
         the same in both directions; with it, ``w`` is the capacity from
         (i, j) to its neighbour and ``reverse`` the one back.
         """
-        self._w = self._neighbor_array(w, "neighbor weights")
-        self._wr = None if reverse is None else self._neighbor_array(reverse, "reverse neighbor weights")
+        # copies, as for the terminal weights: a rebuild must see the values given here
+        self._w = np.array(self._neighbor_array(w, "neighbor weights"))
+        self._wr = None if reverse is None else np.array(self._neighbor_array(reverse, "reverse neighbor weights"))
         self._state = "dirty"
 
     def set_terminal_weights(self, source: ArrayLike, sink: ArrayLike) -> None:
         """Set the source and sink capacities of every pixel (H x W arrays or scalars).
 
         After :meth:`maxflow`, changing only these keeps the residual graph and
-        the search trees, and the next :meth:`maxflow` resumes from them.
+        the search trees, and the next :meth:`maxflow` resumes from them.  The
+        graph keeps copies: arrays changed in place afterwards must be passed
+        again.
         """
         H, W = self.shape
         s = _capacity_array(source, "source weights")
@@ -201,8 +204,10 @@ class GridGraph:
         for a, name in ((s, "source weights"), (t, "sink weights")):
             if a.ndim != 0 and a.shape != (H, W):
                 raise ValueError(f"{name} must have shape {(H, W)}, got {a.shape}.")
-        s = np.broadcast_to(s, (H, W))
-        t = np.broadcast_to(t, (H, W))
+        # own copies: the re-solve below compares against the previous values,
+        # which a caller's array changed in place would no longer hold
+        s = np.array(np.broadcast_to(s, (H, W)))
+        t = np.array(np.broadcast_to(t, (H, W)))
         if self._state == "solved" or self._state == "changed":
             dt = self._built_dtype
             if _pick_dtype(self._dtype, self._w, s, t) == dt:
