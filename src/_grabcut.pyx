@@ -180,6 +180,124 @@ def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connec
 
 
 # ---------------------------------------------------------------------------
+# the coarse start: the full-resolution problem on f x f blocks
+# ---------------------------------------------------------------------------
+
+def _check_blocks(Py_ssize_t f, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Hs, Py_ssize_t Ws):
+    if f < 1:
+        raise ValueError(f"the block size f must be at least 1, got {f}")
+    check_size("out's rows", Hs, (H + f - 1) // f)
+    check_size("out's columns", Ws, (W + f - 1) // f)
+
+
+def block_sums(const float[:, ::1] a not None, Py_ssize_t f, float[:, ::1] out not None):
+    """``out[I, J]`` = sum of ``a`` over the f x f block (I, J) (blocks on the
+    bottom and right edges hold what is left); out is (ceil(H / f), ceil(W / f)).
+
+    With a pixel's terminal capacities this is the unary of a block-constant
+    labelling: the block takes one label for all its pixels.
+    """
+    cdef Py_ssize_t H = a.shape[0], W = a.shape[1], Hs = out.shape[0], Ws = out.shape[1]
+    cdef Py_ssize_t I, i, j
+    cdef float* o
+    _check_blocks(f, H, W, Hs, Ws)
+    with nogil:
+        for I in range(Hs):
+            o = &out[I, 0]
+            for j in range(Ws):
+                o[j] = 0
+            for i in range(I * f, min(I * f + f, H)):
+                for j in range(W):
+                    o[j // f] += a[i, j]
+
+
+cdef inline float _column_cut(const float[:, :, ::1] w, Py_ssize_t D, Py_ssize_t c,
+                              Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Capacity of the vertical cut line between columns c - 1 and c, rows [r0, r1):
+    the horizontal edges across it and the diagonal edges across it whose two
+    ends lie in those rows."""
+    cdef Py_ssize_t y
+    cdef float s = 0
+    for y in range(r0, r1):
+        s += w[0, y, c - 1]
+        if D == 4 and y + 1 < r1:
+            s += w[2, y, c - 1] + w[3, y, c]
+    return s
+
+
+cdef inline float _row_cut(const float[:, :, ::1] w, Py_ssize_t D, Py_ssize_t r,
+                           Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """Capacity of the horizontal cut line between rows r - 1 and r, columns [c0, c1)."""
+    cdef Py_ssize_t x
+    cdef float s = 0
+    for x in range(c0, c1):
+        s += w[1, r - 1, x]
+        if D == 4:
+            if x + 1 < c1:
+                s += w[2, r - 1, x]
+            if x > c0:
+                s += w[3, r - 1, x]
+    return s
+
+
+def block_edge_weights(const float[:, :, ::1] w not None, Py_ssize_t f,
+                       float[:, :, ::1] out not None, int n_threads):
+    """Neighbour capacities of the f x f block grid (same layout as ``edge_weights``).
+
+    A block-constant labelling can only put a boundary on a block line, while
+    the full-resolution boundary it stands for runs within f / 2 pixels of it,
+    where the image's edge actually is.  So the capacity between two side-by-side
+    blocks is the cheapest of the cut lines at offsets -f/2 .. f/2 from their
+    block line (each line: the full-resolution edges that cross it within the
+    blocks' span); with the offset 0 alone it would be the exact restricted
+    energy, which prices a boundary that misses the image edge by a pixel at
+    full within-region capacity and so erases weakly separated parts (a head
+    against a wall).  Diagonal block neighbours keep their one corner edge.
+    """
+    cdef Py_ssize_t D = w.shape[0], H = w.shape[1], W = w.shape[2]
+    cdef Py_ssize_t Hs = out.shape[1], Ws = out.shape[2]
+    cdef Py_ssize_t I, J, s, h = f // 2, c, r, r0, r1, c0, c1
+    cdef float best, v
+    if D != 2 and D != 4:
+        raise ValueError(f"w must hold 2 or 4 directions, got {D}")
+    check_size("out's directions", out.shape[0], D)
+    _check_blocks(f, H, W, Hs, Ws)
+    check_threads(n_threads)
+    for I in prange(Hs, nogil=True, num_threads=n_threads, schedule="static"):
+        r0 = I * f
+        r1 = min(r0 + f, H)
+        for J in range(Ws):
+            c0 = J * f
+            c1 = min(c0 + f, W)
+            # right: blocks (I, J) | (I, J + 1)
+            best = 0
+            if J + 1 < Ws:
+                best = _column_cut(w, D, c1, r0, r1)
+                for s in range(-h, h + 1):
+                    c = c1 + s
+                    if s != 0 and 1 <= c < W:
+                        v = _column_cut(w, D, c, r0, r1)
+                        if v < best:
+                            best = v
+            out[0, I, J] = best
+            # down: blocks (I, J) over (I + 1, J)
+            best = 0
+            if I + 1 < Hs:
+                best = _row_cut(w, D, r1, c0, c1)
+                for s in range(-h, h + 1):
+                    r = r1 + s
+                    if s != 0 and 1 <= r < H:
+                        v = _row_cut(w, D, r, c0, c1)
+                        if v < best:
+                            best = v
+            out[1, I, J] = best
+            if D == 4:
+                # the corner edges (r1 - 1, c1 - 1) -> (r1, c1) and (r1 - 1, c0) -> (r1, c0 - 1)
+                out[2, I, J] = w[2, r1 - 1, c1 - 1] if (I + 1 < Hs and J + 1 < Ws) else 0
+                out[3, I, J] = w[3, r1 - 1, c0] if (I + 1 < Hs and J > 0) else 0
+
+
+# ---------------------------------------------------------------------------
 # colour models: unaries + component argmax
 # ---------------------------------------------------------------------------
 

@@ -222,21 +222,118 @@ def pymaxflow_cut(maxflow, img, Dbg, Dfg, gamma, connectivity):
     g.maxflow()
     return ~g.get_grid_segments(ids)
 
-def test_coarse_start_divides_gamma(monkeypatch):
-    """The coarse stage of f x f blocks uses gamma / f (a coarse pixel's unary
-    stands for f^2 pixels, a coarse edge for f boundary edges)."""
-    img, obj, rect = scene(H=401, W=403, seed=9)
-    made = []
-    init = G._Engine.__init__
+def ref_block_sums(a, f):
+    H, W = a.shape
+    Hs, Ws = -(-H // f), -(-W // f)
+    P = np.zeros((Hs * f, Ws * f))
+    P[:H, :W] = a
+    return P.reshape(Hs, f, Ws, f).sum(axis=(1, 3))
 
-    def spy(self, image, **kw):
-        made.append((np.asarray(image).shape[:2], kw.get("gamma")))
-        init(self, image, **kw)
 
-    monkeypatch.setattr(G._Engine, "__init__", spy)
-    G.GrabCut(gamma=40.0, max_iter=3, margin=None).fit(img, rect=rect)
-    assert made[0] == ((401, 403), 40.0)
-    assert made[1:] == [((201, 202), 20.0)]
+def ref_block_edge_weights(w, f):
+    """Block-grid capacities from an explicit edge list: for side-by-side blocks, the
+    cheapest vertical (horizontal) cut line at offsets -f/2..f/2 from their block line,
+    each line priced by the edges that cross it with both ends in the blocks' rows
+    (columns); diagonal blocks: their one corner edge."""
+    D, H, W = w.shape
+    offs = [(0, 1), (1, 0), (1, 1), (1, -1)][:D]
+    edges = {}
+    crossing = ({}, {})     # per axis: (line k, first end's row/column) -> [(other end's, capacity)]
+    for d, (dy, dx) in enumerate(offs):
+        for y in range(H):
+            for x in range(W):
+                if y + dy < H and 0 <= x + dx < W:
+                    c = float(w[d, y, x])
+                    edges[(y, x, y + dy, x + dx)] = c
+                    if dx:          # crosses the vertical line between min(x, x + dx) and max
+                        crossing[1].setdefault((max(x, x + dx), y), []).append((y + dy, c))
+                    if dy:          # crosses the horizontal line between y and y + 1
+                        crossing[0].setdefault((y + 1, x), []).append((x + dx, c))
+    Hs, Ws = -(-H // f), -(-W // f)
+    out = np.zeros((D, Hs, Ws))
+
+    def line(axis, k, span):        # the cut line before row / column k, both ends within span
+        return sum(c for a in span for b, c in crossing[axis].get((k, a), []) if b in span)
+
+    for I in range(Hs):
+        rows = range(I * f, min(I * f + f, H))
+        for J in range(Ws):
+            cols = range(J * f, min(J * f + f, W))
+            if J + 1 < Ws:
+                out[0, I, J] = min(line(1, c, rows) for c in range((J + 1) * f - f // 2, (J + 1) * f + f // 2 + 1)
+                                   if 1 <= c < W)
+            if I + 1 < Hs:
+                out[1, I, J] = min(line(0, r, cols) for r in range((I + 1) * f - f // 2, (I + 1) * f + f // 2 + 1)
+                                   if 1 <= r < H)
+            if D == 4 and I + 1 < Hs:
+                r = (I + 1) * f
+                out[2, I, J] = edges.get((r - 1, (J + 1) * f - 1, r, (J + 1) * f), 0.0)
+                out[3, I, J] = edges.get((r - 1, J * f, r, J * f - 1), 0.0)
+    return out
+
+
+@pytest.mark.parametrize("shape, f", [((9, 11), 2), ((10, 12), 2), ((13, 9), 4), ((8, 16), 4)])
+def test_block_sums_match_numpy(shape, f):
+    a = np.random.default_rng(f).random(shape).astype(np.float32)
+    out = np.empty((-(-shape[0] // f), -(-shape[1] // f)), np.float32)
+    G._k.block_sums(a, f, out)
+    np.testing.assert_allclose(out, ref_block_sums(a, f), rtol=1e-6)
+    with pytest.raises(ValueError, match="rows"):
+        G._k.block_sums(a, f, np.empty((out.shape[0] + 1, out.shape[1]), np.float32))
+    with pytest.raises(ValueError, match="at least 1"):
+        G._k.block_sums(a, 0, out)
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape, f", [((9, 11), 2), ((10, 12), 2), ((13, 10), 4), ((7, 7), 2)])
+def test_block_edge_weights_match_edge_list(connectivity, shape, f):
+    img = np.random.default_rng(sum(shape) + f).integers(0, 255, shape + (3,), dtype=np.uint8)
+    w = ref_edge_weights(img, 50.0, connectivity)[0].astype(np.float32)
+    Hs, Ws = -(-shape[0] // f), -(-shape[1] // f)
+    out = np.empty((w.shape[0], Hs, Ws), np.float32)
+    G._k.block_edge_weights(w, f, out, 1)
+    np.testing.assert_allclose(out, ref_block_edge_weights(w, f), rtol=1e-5, atol=1e-5)
+    two = np.empty_like(out)
+    G._k.block_edge_weights(w, f, two, 2)
+    np.testing.assert_array_equal(out, two)
+
+
+def test_coarse_cut_is_the_block_problem_cut():
+    """One coarse iteration: PyMaxflow's cut of the block grid built here from the
+    engine's full-resolution unaries (summed per block) and the reference block
+    weights gives the same labels and the same energy."""
+    maxflow = pytest.importorskip("maxflow")
+    img, obj, rect = scene(H=130, W=150, seed=11)
+    eng = G._Engine(img, n_components=5, gamma=50.0, connectivity=8, n_threads=1, multiscale=True)
+    eng.init_rect(rect)._ensure_models()
+    eng._iterate_coarse(1)
+    H, W = img.shape[:2]
+    src = ref_block_sums(eng._src.reshape(H, W), 2)
+    snk = ref_block_sums(eng._snk.reshape(H, W), 2)
+    wb = ref_block_edge_weights(ref_edge_weights(img, 50.0, 8)[0], 2)
+    g = maxflow.GraphFloat()
+    ids = g.add_grid_nodes(src.shape)
+    for d, (dy, dx) in enumerate([(0, 1), (1, 0), (1, 1), (1, -1)]):
+        st = np.zeros((3, 3))
+        st[1 + dy, 1 + dx] = 1
+        g.add_grid_edges(ids, weights=wb[d], structure=st, symmetric=True)
+    g.add_grid_tedges(ids, src, snk)
+    flow = g.maxflow()
+    fg = ~g.get_grid_segments(ids)
+    up = np.repeat(np.repeat(fg, 2, axis=0), 2, axis=1)[:H, :W]
+    assert np.mean(up == eng.foreground) > 0.998
+    # the recorded energy: the block cut's flow plus the unaries' constant (min(D_fg, D_bg)
+    # summed over the free pixels, under the models of the same pass)
+    assert eng.n_iter_ == 1
+    assert eng.energies_[0] == pytest.approx(flow + eng_const(eng, img.reshape(-1, 3)), rel=1e-4)
+
+
+def eng_const(eng, X):
+    """Sum over free pixels of min(D_fg, D_bg) under the engine's models (SciPy densities)."""
+    Dbg = -np.logaddexp.reduce(ref_logpdf(eng.background_model_, X.astype(np.float64)), axis=1)
+    Dfg = -np.logaddexp.reduce(ref_logpdf(eng.foreground_model_, X.astype(np.float64)), axis=1)
+    free = eng._hard == 0
+    return float(np.minimum(Dbg, Dfg)[free].sum())
 
 
 # --------------------------------------------------------------------------- the cut

@@ -172,6 +172,17 @@ def _grabcut_component_stats() -> Case:
                 bad=[dict(K=0), dict(K=1000)])
 
 
+def _grabcut_block_sums() -> Case:
+    # sizes that are multiples of f, so one more row or column changes the block count
+    return Case(_mod("_grabcut").block_sums, dict(a=_f32(8, 10), f=2, out=_f32(4, 5)), bad=[dict(f=0)])
+
+
+def _grabcut_block_edge_weights() -> Case:
+    return Case(_mod("_grabcut").block_edge_weights,
+                dict(w=_f32(4, 8, 10), f=2, out=_f32(4, 4, 5), n_threads=2),
+                bad=[dict(f=0), dict(w=_f32(3, 8, 10), out=_f32(3, 4, 5))])
+
+
 def _image_build_features() -> Case:
     m = _mod("_imagekernels")
     return Case(m.build_features,
@@ -405,6 +416,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "_grabcut.edge_weights": _grabcut_edge_weights, "_grabcut.contrast_beta": _grabcut_contrast_beta,
     "_grabcut.unaries": _grabcut_unaries,
     "_grabcut.component_stats": _grabcut_component_stats,
+    "_grabcut.block_sums": _grabcut_block_sums, "_grabcut.block_edge_weights": _grabcut_block_edge_weights,
     "_imagekernels.build_features": _image_build_features, "_imagekernels.label_sums": _image_label_sums,
     "_imagekernels.paint": _image_paint, "_imagekernels.potts_icm": _image_potts_icm,
     "_imagekernels.potts_energy": _image_potts_energy,
