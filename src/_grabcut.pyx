@@ -240,6 +240,21 @@ cdef inline float _row_cut(const float[:, :, ::1] w, Py_ssize_t D, Py_ssize_t r,
     return s
 
 
+cdef inline float _cheapest_cut(const float[:, :, ::1] w, Py_ssize_t D, bint vertical, Py_ssize_t k,
+                                Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t h, Py_ssize_t n) noexcept nogil:
+    """The cheapest of the cut lines before column (vertical) or row k + s, |s| <= h,
+    that lie inside the image (1 <= k + s < n; k itself always does), within [lo, hi)."""
+    cdef Py_ssize_t s
+    cdef float v
+    cdef float best = _column_cut(w, D, k, lo, hi) if vertical else _row_cut(w, D, k, lo, hi)
+    for s in range(-h, h + 1):
+        if s != 0 and 1 <= k + s < n:
+            v = _column_cut(w, D, k + s, lo, hi) if vertical else _row_cut(w, D, k + s, lo, hi)
+            if v < best:
+                best = v
+    return best
+
+
 def block_edge_weights(const float[:, :, ::1] w not None, Py_ssize_t f,
                        float[:, :, ::1] out not None, int n_threads):
     """Neighbour capacities of the f x f block grid (same layout as ``edge_weights``).
@@ -256,8 +271,7 @@ def block_edge_weights(const float[:, :, ::1] w not None, Py_ssize_t f,
     """
     cdef Py_ssize_t D = w.shape[0], H = w.shape[1], W = w.shape[2]
     cdef Py_ssize_t Hs = out.shape[1], Ws = out.shape[2]
-    cdef Py_ssize_t I, J, s, h = f // 2, c, r, r0, r1, c0, c1
-    cdef float best, v
+    cdef Py_ssize_t I, J, h = f // 2, r0, r1, c0, c1
     if D != 2 and D != 4:
         raise ValueError(f"w must hold 2 or 4 directions, got {D}")
     check_size("out's directions", out.shape[0], D)
@@ -269,28 +283,9 @@ def block_edge_weights(const float[:, :, ::1] w not None, Py_ssize_t f,
         for J in range(Ws):
             c0 = J * f
             c1 = min(c0 + f, W)
-            # right: blocks (I, J) | (I, J + 1)
-            best = 0
-            if J + 1 < Ws:
-                best = _column_cut(w, D, c1, r0, r1)
-                for s in range(-h, h + 1):
-                    c = c1 + s
-                    if s != 0 and 1 <= c < W:
-                        v = _column_cut(w, D, c, r0, r1)
-                        if v < best:
-                            best = v
-            out[0, I, J] = best
-            # down: blocks (I, J) over (I + 1, J)
-            best = 0
-            if I + 1 < Hs:
-                best = _row_cut(w, D, r1, c0, c1)
-                for s in range(-h, h + 1):
-                    r = r1 + s
-                    if s != 0 and 1 <= r < H:
-                        v = _row_cut(w, D, r, c0, c1)
-                        if v < best:
-                            best = v
-            out[1, I, J] = best
+            # right: blocks (I, J) | (I, J + 1); down: blocks (I, J) over (I + 1, J)
+            out[0, I, J] = _cheapest_cut(w, D, True, c1, r0, r1, h, W) if J + 1 < Ws else 0
+            out[1, I, J] = _cheapest_cut(w, D, False, r1, c0, c1, h, H) if I + 1 < Hs else 0
             if D == 4:
                 # the corner edges (r1 - 1, c1 - 1) -> (r1, c1) and (r1 - 1, c0) -> (r1, c0 - 1)
                 out[2, I, J] = w[2, r1 - 1, c1 - 1] if (I + 1 < Hs and J + 1 < Ws) else 0
