@@ -658,8 +658,10 @@ class _Engine:
         is fixed, and the capacity between two blocks is the cheapest
         full-resolution cut line within f / 2 pixels of their block line
         (``_grabcut.block_edge_weights``).  The coarse cut is then the full
-        energy's minimum over labellings that are constant on blocks, with each
-        boundary placed where the image's edge is, not on the block grid.
+        energy's minimum over labellings that are constant on blocks, but for
+        that price of a block boundary: it stands for a boundary where the
+        image's edge is, not on the block grid.  Its recorded energy is the
+        block problem's.
 
         The caller's next iteration cuts the whole full-resolution graph, so
         no pixel keeps a coarse label.  Its solve starts from colour models
@@ -1001,7 +1003,8 @@ class GrabCut(Estimator):
     n_iter_ : int
         Iterations run since the start (``fit`` and ``refine``).
     energies_ : list of float
-        Energy after each iteration's cut.
+        Energy after each iteration's cut (for the block-level iterations of
+        a multiscale start, the block problem's energy).
 
     Typical use::
 
