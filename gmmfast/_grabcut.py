@@ -654,14 +654,19 @@ class _Engine:
         blocks.  Each iteration re-fits the colour models on the full-resolution
         pixels and computes their unaries, as a full-resolution iteration does;
         only the cut is coarse.  A block's terminal capacities are the sums of
-        its pixels' (``_grabcut.block_sums``), so a block with a fixed pixel
-        is fixed, and the capacity between two blocks is the cheapest
-        full-resolution cut line within f / 2 pixels of their block line
-        (``_grabcut.block_edge_weights``).  The coarse cut is then the full
-        energy's minimum over labellings that are constant on blocks, but for
-        that price of a block boundary: it stands for a boundary where the
-        image's edge is, not on the block grid.  Its recorded energy is the
-        block problem's.
+        its pixels' (``_grabcut.block_sums``; a fixed pixel adds its large
+        ``k_inf`` to its label's side, which leans the block that way but, with
+        the other pixels' unaries, need not decide it), and the capacity
+        between two blocks is the cheapest full-resolution cut line within
+        f / 2 pixels of their block line (``_grabcut.block_edge_weights``): a
+        block boundary stands for a boundary where the image's edge is, not on
+        the block grid.  After each block cut the fixed pixels take their
+        labels back.  Its recorded energy is the block problem's.
+
+        When a block cut gives every free pixel the same label, the blocks
+        cannot hold the object (a window only a few blocks thick, or an
+        object thinner than a block everywhere): that iteration and the
+        remaining ones run at full resolution instead.
 
         The caller's next iteration cuts the whole full-resolution graph, so
         no pixel keeps a coarse label.  Its solve starts from colour models
@@ -685,18 +690,26 @@ class _Engine:
         snk = np.empty((Hs, Ws), dtype=np.float32)
         cache: dict = {}
         fixed_bg, fixed_fg = self._hard == _FIXED_BG, self._hard == _FIXED_FG
+        free = self._hard == _FREE
+        blocks = True
         for _ in range(n):
             self._refit()
-            const = self._assign()
-            _k.block_sums(self._src.reshape(H, W), f, src)
-            _k.block_sums(self._snk.reshape(H, W), f, snk)
-            fg, flow = _min_cut(wc, src, snk, cache, self.n_threads, key="blocks")
-            alpha = np.repeat(np.repeat(fg, f, axis=0), f, axis=1)[:H, :W].astype(np.uint8).ravel()
-            alpha[fixed_bg] = 0
-            alpha[fixed_fg] = 1
-            self._alpha = alpha
+            if blocks:
+                const = self._assign()
+                _k.block_sums(self._src.reshape(H, W), f, src)
+                _k.block_sums(self._snk.reshape(H, W), f, snk)
+                fg, flow = _min_cut(wc, src, snk, cache, self.n_threads, key="blocks")
+                alpha = np.repeat(np.repeat(fg, f, axis=0), f, axis=1)[:H, :W].astype(np.uint8).ravel()
+                n_free_fg = np.count_nonzero(alpha[free])
+                blocks = 0 < n_free_fg < np.count_nonzero(free)
+            if blocks:
+                alpha[fixed_bg] = 0
+                alpha[fixed_fg] = 1
+                self._alpha = alpha
+                self.energies_.append(flow + const)
+            else:
+                self._cut()
             self.n_iter_ += 1
-            self.energies_.append(flow + const)
 
     def evaluate(self) -> "GrabCut":
         """One cut with the colour models frozen (updates the mask only)."""

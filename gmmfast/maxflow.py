@@ -184,10 +184,15 @@ class GridGraph:
         same weight in every direction.  Without ``reverse`` the capacity is
         the same in both directions; with it, ``w`` is the capacity from
         (i, j) to its neighbour and ``reverse`` the one back.
+
+        The graph keeps these arrays, not copies, and reads them when it is
+        built: at the next :meth:`maxflow` and at ``maxflow(reuse=False)``.
+        To change neighbour weights, call this method again.
         """
-        # copies, as for the terminal weights: a rebuild must see the values given here
-        self._w = np.array(self._neighbor_array(w, "neighbor weights"))
-        self._wr = None if reverse is None else np.array(self._neighbor_array(reverse, "reverse neighbor weights"))
+        # kept by reference (a copy would double a large graph's memory while it
+        # lives): the solver reads them when it builds (see the docstring)
+        self._w = self._neighbor_array(w, "neighbor weights")
+        self._wr = None if reverse is None else self._neighbor_array(reverse, "reverse neighbor weights")
         self._state = "dirty"
 
     def set_terminal_weights(self, source: ArrayLike, sink: ArrayLike) -> None:
@@ -195,8 +200,8 @@ class GridGraph:
 
         After :meth:`maxflow`, changing only these keeps the residual graph and
         the search trees, and the next :meth:`maxflow` resumes from them.  The
-        graph keeps copies: arrays changed in place afterwards must be passed
-        again.
+        graph keeps copies of these (the re-solve compares the new values with
+        them): arrays changed in place afterwards must be passed again.
         """
         H, W = self.shape
         s = _capacity_array(source, "source weights")

@@ -282,6 +282,12 @@ def test_block_sums_match_numpy(shape, f):
         G._k.block_sums(a, f, np.empty((out.shape[0] + 1, out.shape[1]), np.float32))
     with pytest.raises(ValueError, match="at least 1"):
         G._k.block_sums(a, 0, out)
+    # a block larger than the image is one block; a huge f must not wrap the block count
+    one = np.empty((1, 1), np.float32)
+    G._k.block_sums(a, 2**62, one)
+    assert one[0, 0] == pytest.approx(a.sum(), rel=1e-5)
+    with pytest.raises(ValueError, match="rows"):
+        G._k.block_sums(a, 2**63 - 1, np.empty((0, 0), np.float32))
 
 
 @pytest.mark.parametrize("connectivity", [4, 8])
@@ -326,6 +332,24 @@ def test_coarse_cut_is_the_block_problem_cut():
     # summed over the free pixels, under the models of the same pass)
     assert eng.n_iter_ == 1
     assert eng.energies_[0] == pytest.approx(flow + eng_const(eng, img.reshape(-1, 3)), rel=1e-4)
+
+
+def test_blocks_that_cannot_hold_the_object_fall_back_to_full_resolution():
+    """A window five rows high: its 8 x 8 blocks span every row, definite-background rows
+    included, so the block cut labels every free pixel background.  The coarse stage then
+    runs at full resolution, and the result is that of multiscale=False."""
+    rng = np.random.default_rng(1)
+    H, W = 5, 300007
+    img = rng.integers(0, 60, (H, W, 3), dtype=np.uint8)
+    img[1:4, W // 4: W - W // 4] += 150
+    mask = np.full((H, W), BGD, np.uint8)
+    mask[1:4, 7:W - 10] = PR_FGD
+    a = GrabCut(max_iter=3, margin=None, n_threads=1).fit(img, mask=mask)
+    b = GrabCut(max_iter=3, margin=None, n_threads=1, multiscale=False).fit(img, mask=mask)
+    assert H * W > G.MULTISCALE_PIXELS
+    np.testing.assert_array_equal(a.mask_, b.mask_)
+    np.testing.assert_allclose(a.energies_, b.energies_, rtol=1e-6)
+    assert a.n_iter_ == 3 and iou(a.foreground_, img[..., 0] > 100) > 0.99
 
 
 def eng_const(eng, X):
