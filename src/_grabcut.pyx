@@ -183,12 +183,14 @@ def edge_weights(const uint8_t[:, :, ::1] img not None, double gamma, int connec
 # the coarse start: the full-resolution problem on f x f blocks
 # ---------------------------------------------------------------------------
 
-def _check_blocks(Py_ssize_t f, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Hs, Py_ssize_t Ws):
+cdef int _check_blocks(Py_ssize_t f, Py_ssize_t H, Py_ssize_t W, Py_ssize_t Hs, Py_ssize_t Ws) except -1:
+    """f >= 1 and out (Hs, Ws) = (ceil(H / f), ceil(W / f))."""
     if f < 1:
         raise ValueError(f"the block size f must be at least 1, got {f}")
     # ceil(n / f) without forming n + f - 1, which overflows for a huge f
     check_size("out's rows", Hs, (H - 1) // f + 1 if H > 0 else 0)
     check_size("out's columns", Ws, (W - 1) // f + 1 if W > 0 else 0)
+    return 0
 
 
 def block_sums(const float[:, ::1] a not None, Py_ssize_t f, float[:, ::1] out not None):
