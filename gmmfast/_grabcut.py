@@ -146,6 +146,23 @@ def _min_cut(weights: np.ndarray, source: np.ndarray, sink: np.ndarray, cache: d
     return ~g.segments(), float(flow)
 
 
+def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), ends exclusive, of the True pixels of a 2-D bool
+    array; None when there is none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _grown(box: tuple[int, int, int, int], m: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Row and column slices of ``box`` grown by ``m`` pixels on each side, clipped to ``shape``."""
+    y0, y1, x0, x1 = box
+    H, W = shape
+    return slice(max(y0 - m, 0), min(y1 + m, H)), slice(max(x0 - m, 0), min(x1 + m, W))
+
+
 def _free_window(hard: np.ndarray, shape: tuple[int, int]):
     """Row and column slices of the bounding box of the free pixels, grown by
     one pixel (None when no pixel is free).
@@ -155,14 +172,8 @@ def _free_window(hard: np.ndarray, shape: tuple[int, int]):
     inside the window (the one-pixel margin), so the cut of the window's graph
     is the cut of the whole image's.
     """
-    free = (hard == _FREE).reshape(shape)
-    rows = np.flatnonzero(free.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(free.any(axis=0))
-    H, W = shape
-    return (slice(max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, H)),
-            slice(max(int(cols[0]) - 1, 0), min(int(cols[-1]) + 2, W)))
+    box = _bounding_box((hard == _FREE).reshape(shape))
+    return None if box is None else _grown(box, 1, shape)
 
 
 # ---------------------------------------------------------------------------
@@ -809,17 +820,14 @@ def _window_around(mask: np.ndarray, margin: float | None) -> tuple[slice, slice
     side (at least one pixel) and clipped to the image; the whole image when
     ``margin`` is None or no pixel is left (the engine then says what is wrong).
     """
-    H, W = mask.shape
-    unknown = mask != BGD
-    rows = np.flatnonzero(unknown.any(axis=1))
-    if margin is None or rows.size == 0:
-        return slice(0, H), slice(0, W)
-    cols = np.flatnonzero(unknown.any(axis=0))
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    box = _bounding_box(mask != BGD)
+    if margin is None or box is None:
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+    y0, y1, x0, x1 = box
     # at least one pixel: the box's fixed neighbours take part in the cut (see
     # _free_window), and the background model gets a sample on every side with room
     m = max(1, int(round(margin * max(y1 - y0, x1 - x0))))
-    return slice(max(y0 - m, 0), min(y1 + m, H)), slice(max(x0 - m, 0), min(x1 + m, W))
+    return _grown(box, m, mask.shape)
 
 
 class _Window:
@@ -929,12 +937,11 @@ def _box_cover(window: _Window) -> tuple[float, float] | None:
     """Shares of the rows and of the columns of the box (the bounding box of
     the free pixels) that hold foreground; None when no pixel is free."""
     engine = window.engine
-    free = (engine._hard == _FREE).reshape(engine._shape)
-    rows = np.flatnonzero(free.any(axis=1))
-    if rows.size == 0:
+    box = _bounding_box((engine._hard == _FREE).reshape(engine._shape))
+    if box is None:
         return None
-    cols = np.flatnonzero(free.any(axis=0))
-    fg = engine.foreground[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    y0, y1, x0, x1 = box
+    fg = engine.foreground[y0:y1, x0:x1]
     return float(fg.any(axis=1).mean()), float(fg.any(axis=0).mean())
 
 
