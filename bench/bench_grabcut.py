@@ -9,8 +9,10 @@ pytest-benchmark cases (``pytest bench/bench_grabcut.py``):
 bench/RESULTS.md (GrabCut): the speed ratios (the two libraries timed in turn
 within the same run, best of ``repeats``) and the IoU of every shared image for
 both libraries, from the box and from the scribbles, with the tune / confirm
-half each image belongs to.  Needs ../shared/data/grabcut (skips without it);
-OpenCV's columns need cv2.
+half each image belongs to.  ``python bench/bench_grabcut.py --looser 12 24``
+prints, instead, the box IoU of both libraries (and of gmmfast's whole-image
+``margin=None``) with every side of each benchmark box moved G pixels out.
+Needs ../shared/data/grabcut (skips without it); OpenCV's columns need cv2.
 """
 
 from __future__ import annotations
@@ -167,6 +169,40 @@ def quality_table(libs) -> None:
                   f"images more than 0.03 below OpenCV: {sorted(n for n in d if d[n] < -0.03)}")
 
 
+def grown_box(rect, grow: int, shape) -> tuple[int, int, int, int] | None:
+    """``rect`` (x, y, w, h) with every side moved ``grow`` pixels out, clipped to ``shape``; None when it
+    would cover the whole image (GrabCut then has no background)."""
+    x, y, w, h = rect
+    H, W = shape
+    x0, y0, x1, y1 = max(0, x - grow), max(0, y - grow), min(W, x + w + grow), min(H, y + h + grow)
+    return None if (x1 - x0, y1 - y0) == (W, H) else (x0, y0, x1 - x0, y1 - y0)
+
+
+def looser_table(grow: int) -> None:
+    """Box IoU per image with the box ``grow`` px looser: gmmfast's default, its ``margin=None``, OpenCV."""
+    def whole_image(img, rect):
+        return GrabCut(max_iter=ITERATIONS, n_threads=1, margin=None).fit(img, rect=rect).foreground_
+
+    runners = {"gmmfast": run_gmmfast, "margin=None": whole_image, "opencv": run_opencv}
+    print(f"| image (box {grow} px looser) | half | " + " | ".join(runners) + " |\n|---|---|---:|---:|---:|")
+    rows, skipped = {}, []
+    for name in names():
+        img, gt, rect, _ = load(name)
+        box = grown_box(rect, grow, gt.shape)
+        if box is None:
+            skipped.append(name)
+            continue
+        rows[name] = [iou(run(img, box), gt) for run in runners.values()]
+        print(f"| {name} | {half(name)} | " + " | ".join(f"{v:.3f}" for v in rows[name]) + " |")
+    for label, sel in (("tune", "tune"), ("confirm", "confirm"), (f"all {len(rows)}", None)):
+        a = np.array([v for n, v in rows.items() if sel is None or half(n) == sel])
+        print(f"| **mean, {label}** | | " + " | ".join(f"**{m:.4f}**" for m in a.mean(0)) + " |")
+    a = np.array(list(rows.values()))
+    below = [f"{n} {v[0] - v[2]:+.3f}" for n, v in rows.items() if v[0] - v[2] < -0.03]
+    print(f"\nover OpenCV: gmmfast {np.mean(a[:, 0] - a[:, 2]):+.4f}, margin=None {np.mean(a[:, 1] - a[:, 2]):+.4f}; "
+          f"gmmfast more than 0.03 below: {below}; skipped (box covers the image): {skipped}")
+
+
 def report(repeat: int = 3) -> None:
     """Print the RESULTS.md tables."""
     libs = ["gmmfast"]
@@ -183,4 +219,9 @@ def report(repeat: int = 3) -> None:
 if __name__ == "__main__":
     if not DATA.is_dir():
         sys.exit("shared GrabCut data not present")
-    report(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    if len(sys.argv) > 1 and sys.argv[1] == "--looser":
+        for g in sys.argv[2:]:
+            looser_table(int(g))
+            print()
+    else:
+        report(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
