@@ -1172,7 +1172,9 @@ def grabcut(image, rect=None, mask=None, *, max_iter: int = 5, n_components: int
     Parameters
     ----------
     image : (H, W, 3) uint8 RGB (grey and RGBA are accepted too)
-    rect : (x, y, width, height) box around the object; outside it is background
+    rect : (x, y, width, height) box around the object; outside it is background.
+        Draw it close: on the MSR benchmark a box 24 px looser than the object's
+        bounding box + 12 px lowers the mean IoU by about 0.1 (OpenCV's too).
     mask : (H, W) initial mask with OpenCV's values instead of (or, with
         ``rect``, refined inside) the box
 
