@@ -7,10 +7,14 @@
   half-updated model (the result equals a serial order of the same calls).
 * Ctrl-C (SIGINT) during a long fit, segmentation, GrabCut or video run stops
   it within about one iteration or batch, with KeyboardInterrupt.
+* A process forked after its parent ran threaded kernels (multiprocessing's
+  "fork" pool) finishes its fit, on one thread under GNU OpenMP, instead of
+  hanging.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -167,3 +171,51 @@ def test_ctrl_c_stops_a_long_run_quickly(job):
     # one iteration / batch / cut of these sizes takes well under a second on a quiet
     # 2-core machine; the bound leaves room for a loaded one
     assert raised < 5.0, f"{job}: KeyboardInterrupt {raised:.2f} s after SIGINT"
+
+
+_FORK_SCRIPT = textwrap.dedent("""
+    import json, multiprocessing as mp, sys, warnings
+    import numpy as np, gmmfast
+    from gmmfast import _threads
+
+    X = np.random.default_rng(0).normal(size=(100_000, 3))
+
+    def fit(_):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gm = gmmfast.GaussianMixture(3, n_threads=2, max_iter=5, random_state=0).fit(X)
+        return gm.means_.tolist(), [str(w.message) for w in caught if w.category is RuntimeWarning]
+
+    if __name__ == "__main__":
+        parent = gmmfast.GaussianMixture(3, n_threads=int(sys.argv[1]), max_iter=5, random_state=0).fit(X)
+        with mp.get_context("fork").Pool(1) as pool:
+            means, warned = pool.apply(fit, (0,))
+        print(json.dumps({"parent": parent.means_.tolist(), "child": means, "warned": warned,
+                          "gnu": _threads._GNU_OPENMP}))
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.skipif(gmmfast._threads.available_cpus() < 2, reason="needs two CPUs for a thread team")
+@pytest.mark.parametrize("parent_threads", [2, 1])
+def test_a_child_forked_after_threaded_kernels_finishes(tmp_path, parent_threads):
+    # Under GNU OpenMP a forked child's first multi-threaded region used to wait
+    # forever; the child must finish with the parent's result (threads do not
+    # change it) and, when the parent had started a team, say it ran on one thread.
+    script = tmp_path / "fork_after_threads.py"
+    script.write_text(_FORK_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(parent_threads)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the pool's child too
+        proc.communicate()
+        pytest.fail("the forked child hung in its first threaded kernel")
+    assert proc.returncode == 0, stderr[-2000:]
+    out = json.loads(stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(out["child"], out["parent"], rtol=1e-12, atol=0)
+    expect_warning = out["gnu"] and parent_threads > 1
+    assert len(out["warned"]) == int(expect_warning), out["warned"]
+    if expect_warning:
+        assert "spawn" in out["warned"][0] and "one thread" in out["warned"][0]
