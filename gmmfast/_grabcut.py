@@ -355,10 +355,10 @@ def _kmeans_labels(X: np.ndarray, K: int) -> np.ndarray:
     """Cluster labels (0..K-1) of the rows of X (uint8 colours) by k-means++
     seeding (fixed seed 0) and 10 Lloyd iterations, the seeding OpenCV uses;
     Orchard-Bouman splitting when there are fewer rows than clusters."""
-    from ._kmeans import kmeans
+    from ._kmeans import _lloyd
     if X.shape[0] < K:
         return _orchard_bouman(X, K)
-    return kmeans(X.astype(np.float32), K, max_iter=10, random_state=0, n_threads=1).labels
+    return _lloyd(X.astype(np.float32), K, max_iter=10, random_state=0, n_threads=1).labels
 
 
 def _init_models(X: np.ndarray, alpha: np.ndarray, K: int, ridge: float,

@@ -9,11 +9,13 @@ the mean feature variance, empty clusters moved to the farthest samples.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._dispatch import load
+from .exceptions import DegenerateDataWarning
 from ._threads import threads_for
 from ._validation import check_int, check_n_threads, check_random_state, check_real, check_samples
 
@@ -124,6 +126,10 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
            random_state=None, n_threads: int | None = None) -> KMeansResult:
     """Cluster X into ``n_clusters`` groups with Lloyd's algorithm.
 
+    When X has fewer distinct points than ``n_clusters`` some clusters stay
+    empty; that gives a :class:`~gmmfast.DegenerateDataWarning` (and the
+    result, whose empty clusters' centres coincide with others).
+
     Parameters
     ----------
     X : array-like (n_samples, n_features)
@@ -140,6 +146,19 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     n_threads : int or None
         OpenMP threads (None: all cores).
     """
+    result = _lloyd(X, n_clusters, init=init, max_iter=max_iter, tol=tol, random_state=random_state,
+                    n_threads=n_threads)
+    found = int(np.count_nonzero(np.bincount(result.labels, minlength=len(result.centers))))
+    if found < len(result.centers):
+        warnings.warn(f"only {found} distinct cluster(s) found, fewer than n_clusters={len(result.centers)}: X has "
+                      "fewer distinct points than clusters (duplicates); use a smaller n_clusters",
+                      DegenerateDataWarning, stacklevel=2)
+    return result
+
+
+def _lloyd(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: float = 1e-4,
+           random_state=None, n_threads: int | None = None) -> KMeansResult:
+    """:func:`kmeans` without its warning (for callers that handle degenerate data themselves)."""
     X = check_samples(X)
     n, d = X.shape
     n_clusters = _check_n_clusters(n_clusters, n)

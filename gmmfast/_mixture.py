@@ -24,7 +24,7 @@ from . import _gaussian as gauss
 from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
-from ._kmeans import kmeans, kmeans_plusplus
+from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
@@ -376,7 +376,7 @@ class GaussianMixture(Estimator):
         if self.init_params != "random":
             labels = np.full(n, -1, dtype=np.intp)
             if self.init_params == "kmeans":
-                res = kmeans(X, K, random_state=rng, n_threads=nt)
+                res = _lloyd(X, K, random_state=rng, n_threads=nt)
                 labels[:] = res.labels
                 ref = res.centers
             else:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ._auto_k import choose_n_components
 from ._dispatch import load
+from .exceptions import DegenerateDataWarning
 from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
@@ -522,7 +523,7 @@ def _cap_by_distinct_colours(n_distinct: int, k_lo: int, k_hi: int) -> tuple[int
     if n_distinct < k_lo:
         warnings.warn(
             f"the image has only {n_distinct} distinct colour(s) in the fitted pixels, fewer than "
-            f"{k_lo} components; using n_components={n_distinct}", UserWarning, stacklevel=3)
+            f"{k_lo} components; using n_components={n_distinct}", DegenerateDataWarning, stacklevel=3)
         k_lo = n_distinct
     return k_lo, max(k_lo, min(k_hi, n_distinct))
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from gmmfast import DegenerateDataWarning, GrabCut
 from gmmfast._kmeans import kmeans, kmeans_plusplus
 
 
@@ -200,13 +201,30 @@ def test_kmeans_plusplus_spreads_seeds():
     assert np.mean(hits) >= 5.8
 
 
-def test_kmeans_on_duplicates_gives_finite_result():
+def test_kmeans_on_duplicates_gives_finite_result_and_warns():
     x = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 100, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with pytest.warns(DegenerateDataWarning, match="only 2 distinct cluster"):
         res = kmeans(x, 4, random_state=0)
     assert np.all(np.isfinite(res.centers))
     assert float(res.inertia) == pytest.approx(0.0, abs=1e-12)
+    # as many distinct points as clusters is not degenerate: every cluster gets one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateDataWarning)
+        res = kmeans(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [0.0, 3.0]]), 4, random_state=0)
+    assert len(np.unique(res.labels)) == 4
+
+
+def test_constant_data_warns_once_through_the_public_function_only():
+    x = np.zeros((100, 3))
+    with pytest.warns(DegenerateDataWarning, match="only 1 distinct cluster") as record:
+        kmeans(x, 3, random_state=0)
+    assert len(record) == 1
+    # GrabCut's k-means seeding of a flat region handles it itself: no warning reaches the user
+    img = np.full((40, 40, 3), 90, np.uint8)
+    img[10:30, 10:30] = 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateDataWarning)
+        GrabCut(box_prior=True, n_threads=1).fit(img, rect=(5, 5, 30, 30))
 
 
 @pytest.mark.parametrize("k", [0, -1, 2.5])

@@ -442,7 +442,7 @@ def test_one_pixel_image():
 def test_more_components_than_colours():
     img = np.zeros((40, 50, 3), np.uint8)
     img[:, 25:] = [200, 30, 30]
-    with pytest.warns(UserWarning, match="only 2 distinct colour"):
+    with pytest.warns(gmmfast.DegenerateDataWarning, match="only 2 distinct colour"):
         seg = segment(img, 4)
     assert seg.n_components == 2
     np.testing.assert_array_equal(seg.labels, (np.arange(50) >= 25)[None, :].repeat(40, 0))
@@ -451,7 +451,7 @@ def test_more_components_than_colours():
 
 def test_constant_image():
     img = np.full((30, 30), 128, np.uint8)
-    with pytest.warns(UserWarning, match="only 1 distinct colour"):
+    with pytest.warns(gmmfast.DegenerateDataWarning, match="only 1 distinct colour"):
         seg = segment(img, 3, smoothing=1.0)
     assert seg.n_components == 1
     assert np.all(seg.labels == 0)
