@@ -16,6 +16,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
     pools: list[concurrent.futures.ProcessPoolExecutor | None] = [None] * min(workers, len(jobs))
     handed = [collections.deque() for _ in pools]          # per worker: (future, job), oldest first
     deaths = collections.Counter()                         # job -> worker deaths while it ran
+    any_finished = False                                   # a worker has returned a result
     try:
         while waiting or any(handed):
             for w, queue in enumerate(handed):
@@ -174,15 +176,32 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
                             waiting.append(i)                    # first of all, on a new process
                             continue
                         result = JobResult(jobs[i][0], jobs[i][1], error="the worker process died on this "
-                                           "file, twice (killed, out of memory or a crash); the other files "
-                                           "went on")
+                                           f"file, twice (killed, out of memory or a crash"
+                                           f"{'' if any_finished else _guard_hint()}); "
+                                           "the other files went on")
                     except Exception as exc:       # the job's result or arguments could not be pickled
                         result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
+                    else:
+                        any_finished = True
                     done(i, result)
     finally:
         for pool in pools:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _guard_hint() -> str:
+    """A hint for the commonest cause of every worker dying at once: a script without a main guard.
+
+    Worker processes are spawned, and a spawned process imports the parent's
+    script again; unguarded, the script's call starts workers from inside a
+    worker, which multiprocessing refuses, and the worker dies.
+    """
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None) is None:      # an interactive session or python -c: no re-import
+        return ""
+    return ('; from a script, make the call under `if __name__ == "__main__":`, since each worker '
+            "imports the script again")
 
 
 def _run_on_dask(func, jobs, scheduler, done) -> None:

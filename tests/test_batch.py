@@ -7,7 +7,10 @@ write byte-identical files, report a failing file and finish the others.
 
 from __future__ import annotations
 
+import ast
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,24 @@ def test_a_dying_worker_costs_only_its_own_file(photos, serial, tmp_path, monkey
     assert [r.stem for r in failed] == ["photo1"] and "worker process died" in failed[0].error and "twice" in failed[0].error
     expected = {k: v for k, v in outputs(serial[0]).items() if not k.startswith("photo1_")}
     assert outputs(out) == expected
+
+
+_UNGUARDED_SCRIPT = """
+import sys, gmmfast
+results = gmmfast.segment_many(sys.argv[1:3], 2, output_dir=sys.argv[3], workers=2)
+print("ERRORS", [r.error for r in results])
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_change(photos, tmp_path):
+    """Spawned workers import the calling script again; without `if __name__ == "__main__":` each
+    one dies starting workers of its own. Every file then fails, and the message says why."""
+    _, paths = photos
+    script = tmp_path / "unguarded.py"
+    script.write_text(_UNGUARDED_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), paths[0], paths[1], str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ERRORS")]
+    assert line, proc.stderr[-2000:]
+    errors = ast.literal_eval(line[-1][len("ERRORS "):])
+    assert len(errors) == 2 and all(e and '`if __name__ == "__main__":`' in e for e in errors), errors
