@@ -146,10 +146,13 @@ def test_folder_input(clip, tmp_path):
     (["--method", "median", "--train-frames", "81"], "has only 80 frames, fewer than --train-frames 81"),
     (["--method", "mean", "--train-frames", "0"], "--train-frames must be >= 1 for --method mean"),
     (["--method", "median", "--shadows"], "--shadows needs --method mog2"),
+    (["--method", "mog2", "-k", "3"], "-k/--components applies to --method pixelgmm and kmeans only (got --method mog2)"),
+    (["--method", "median", "--components", "2"], "-k/--components applies to --method pixelgmm and kmeans only"),
+    (["--threshold", "12"], "--threshold applies to --method"),
 ])
 def test_option_errors(clip, tmp_path, capsys, argv, expected):
-    if "--shadows" in argv and "mog2" not in METHODS:
-        pytest.skip("no --shadows in this build")
+    if ("--shadows" in argv or "mog2" in argv) and "mog2" not in METHODS:
+        pytest.skip("no mog2 in this build")
     path, _, _ = clip
     out = tmp_path / "o"
     assert main(["bgsub", str(path), "-o", str(out), *argv]) == 1

@@ -56,20 +56,22 @@ def test_margin_option_reaches_the_library(tmp_path, margin, expected):
     np.testing.assert_array_equal(read_image(out / "disc_mask.png"), np.where(res.foreground, 255, 0))
 
 
-@pytest.mark.parametrize("margin, expected", [("-1", "argument --margin: must be a finite number >= 0"),
-                                              ("wide", "argument --margin: must be a number")])
-def test_bad_margin_is_one_usage_line(tmp_path, capsys, margin, expected):
+@pytest.mark.parametrize("argv, expected", [
+    (["--margin", "-1"], "argument --margin: must be a number >= 0 or 'none', got '-1'"),
+    (["--margin", "wide"], "argument --margin: must be a number >= 0 or 'none', got 'wide'"),
+    (["--components", "0"], "argument -k/--components: must be between 1 and 32, got 0"),
+    (["-k", "33"], "argument -k/--components: must be between 1 and 32, got 33"),
+])
+def test_bad_option_value_is_one_usage_line(tmp_path, capsys, argv, expected):
     src = _photo(tmp_path / "disc.png")
     with pytest.raises(SystemExit) as info:
-        main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o"),
-              "--margin", margin])
+        main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o"), *argv])
     assert info.value.code == 2
     assert expected in _one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--components", "0"], "--components must be between 1 and"),
     (["--rect", "0,0,90,70"], "--rect 0,0,90,70 covers the whole 90x70 image"),
     (["--rect", "100,100,5,5"], "--rect 100,100,5,5 lies outside the 90x70 image"),
 ])
@@ -164,3 +166,23 @@ def test_box_prior_option_runs_the_tightness_check(tmp_path, monkeypatch):
     plain = read_image(tmp_path / "plain" / "disc_mask.png")
     assert not plain[: RECT[1] + RECT[3] // 2].any()          # the damaged cut, kept without the option
     assert (read_image(tmp_path / "prior" / "disc_mask.png")[: RECT[1] + RECT[3] // 2] == 255).any()
+
+
+def test_components_limit_is_the_kernels():
+    from gmmfast._dispatch import load
+    from gmmfast.cli.grabcut import MAX_COMPONENTS
+    assert MAX_COMPONENTS == load("_grabcut").max_components()
+
+
+def test_an_empty_cut_and_a_box_past_the_image_are_warned(tmp_path, capsys):
+    """Both used to pass in silence: a box over plain background gave '0.0% foreground' and exit 0."""
+    src = _photo(tmp_path / "disc.png")
+    assert main(["grabcut", str(src), "--rect", "70,50,40,40", "-o", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "Traceback" not in "".join(err), err
+    assert "--rect 70,50,40,40 reaches past the 90x70 image; the box used is its part inside, 70,50,20,20" in err[0]
+    assert "the cut-out is empty" in err[1]
+    assert not read_image(tmp_path / "o" / "disc_mask.png").any()
+    # a box inside the image around the disc: neither warning
+    assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o2")]) == 0
+    assert capsys.readouterr().err == ""

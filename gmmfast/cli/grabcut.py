@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say
+from ._common import CLIError, add_output_options, add_threads_option, int_range, real_range, say, warn
 from ._outputs import Outputs, family, single_input_run
 from ._progress import Progress
 
@@ -57,7 +57,14 @@ def _parse_margin(text: str) -> float | None:
     """``--margin``: a share of the box's longer side, or ``none`` for the whole image."""
     if text.strip().lower() == "none":
         return None
-    return real_range(0.0)(text)
+    try:
+        return real_range(0.0)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 or 'none', got {text!r}") from None
+
+
+#: largest -k: the colour models' component limit of the GrabCut kernel (checked against it in the tests)
+MAX_COMPONENTS = 32
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -70,8 +77,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_output_options(p, "the mask and the cut-out")
     p.add_argument("--iterations", type=int_range(0, 1000), default=5, metavar="N",
                    help="GrabCut iterations (default: 5)")
-    p.add_argument("-k", "--components", type=int, default=5, metavar="K",
-                   help="Gaussians per colour model (default: 5)")
+    p.add_argument("-k", "--components", type=int_range(1, MAX_COMPONENTS), default=5, metavar="K",
+                   help=f"Gaussians per colour model, 1-{MAX_COMPONENTS} (default: 5)")
     p.add_argument("--gamma", type=real_range(0.0), default=50.0, help="smoothness weight (default: 50)")
     p.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
                    help="neighbours of a pixel (default: 8)")
@@ -93,8 +100,9 @@ def output_family(stem: str) -> re.Pattern:
     return family(stem, r"mask\.png|cutout\.png")
 
 
-def _check_rect(rect, shape) -> None:
-    """Say in the command's terms when the box misses the image or leaves nothing outside it."""
+def _check_rect(rect, shape, progress=None) -> None:
+    """Say in the command's terms when the box misses the image or leaves nothing outside it, and
+    warn when it reaches past the image (GrabCut uses the part inside)."""
     x, y, w, h = rect
     H, W = shape[:2]
     shown = ",".join(map(str, rect))
@@ -103,6 +111,10 @@ def _check_rect(rect, shape) -> None:
     if x <= 0 and y <= 0 and x + w >= W and y + h >= H:
         raise CLIError(f"--rect {shown} covers the whole {W}x{H} image, so no pixel is known to be background; "
                        "draw a box that leaves some of the image outside it")
+    if x < 0 or y < 0 or x + w > W or y + h > H:
+        x0, y0 = max(x, 0), max(y, 0)
+        inside = f"{x0},{y0},{min(x + w, W) - x0},{min(y + h, H) - y0}"
+        warn(f"--rect {shown} reaches past the {W}x{H} image; the box used is its part inside, {inside}", progress)
 
 
 def cut_image(image: np.ndarray, rect, outputs: Outputs, stem: str, progress: Progress | None = None,
@@ -137,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         image = read_image(path)
         if image.dtype != np.uint8:
             raise CLIError(f"{path}: only 8-bit images can be cut (this one is {image.dtype}); convert it first")
-        _check_rect(args.rect, image.shape)
+        _check_rect(args.rect, image.shape, progress)
         res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
                                  n_components=args.components, gamma=args.gamma,
                                  connectivity=args.connectivity, margin=args.margin, box_prior=args.box_prior,
@@ -146,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
         share = float(res.foreground.mean())
         say(f"{path}: {image.shape[1]}x{image.shape[0]}, {res.n_iter} iterations in {seconds:.2f} s, "
             f"{100 * share:.1f}% foreground -> {mask_path}, {cut_path}", progress)
+        if not res.foreground.any():
+            warn("the cut-out is empty: GrabCut kept no pixel of the box; draw the box closer around the "
+                 "object (it must hold colours that differ from those around it), or try --margin none "
+                 "or a lower --gamma", progress)
     return 0
 
 
