@@ -45,6 +45,16 @@ class Kind:
     download: Callable                           # (job, run number, name, cfg) -> private or public key
 
 
+def _over_latest(body, job: Job | None) -> dict:
+    """A re-run's fields over the latest run's parameters: a field left out keeps its value.
+
+    (A cut-out's re-run is a new drawing, so cut-outs do not use this.)
+    """
+    if job is None or not job.tasks:
+        return body
+    return {**job.tasks[max(job.tasks)].params, **dict(body.items())}
+
+
 #: How a form's yes/no field may be written (HTML checkboxes send 'on').
 FORM_FLAGS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False,
               "no": False, "": False}
@@ -86,10 +96,11 @@ def _cutout_run(job, task, cfg):
 
 
 KINDS = {
-    "segment": Kind("image", _segment.accept_upload, lambda body, job: _segment.parse_params(body),
+    "segment": Kind("image", _segment.accept_upload, lambda body, job: _segment.parse_params(_over_latest(body, job)),
                     _segment.run, _segment.build_download),
     "cutout": Kind("image", _cutout.accept_upload, _cutout_params, _cutout_run, _cutout.build_download),
-    "background": Kind("video", _video.accept_upload, lambda body, job: _video.parse_params(body),
+    "background": Kind("video", _video.accept_upload,
+                       lambda body, job: _video.parse_params(_over_latest(body, job)),
                        _video.run, lambda job, n, name, cfg: _video.download_key(job, n, name)),
 }
 

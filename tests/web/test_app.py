@@ -173,6 +173,17 @@ def test_changing_k_reruns_without_uploading(client, gen):
     assert len(again["result"]["components"]) == 2  # earlier runs stay readable
 
 
+def test_a_rerun_keeps_the_parameters_it_does_not_name(client, gen):
+    """{"k": 3} on an upload segmented in Lab with smoothing changes K only (it used to reset the rest)."""
+    image = gen.three_colour_image()
+    job = post_image(client, gen.encode(image, "PNG"), k=2, features="lab", smoothing="0.5").get_json()["job"]
+    run = client.post(f"/api/segment/{job}/runs", json={"k": 3}, headers=JSON).get_json()
+    info = client.get(f"/api/segment/{job}", headers=JSON).get_json()
+    assert info["runs"][-1]["params"] == {"k": 3, "features": "lab", "smoothing": 0.5}
+    np.testing.assert_allclose([c["weight"] for c in run["result"]["components"]],
+                               gmmfast.segment(image, 3, features="lab", smoothing=0.5).model.weights_, rtol=1e-6)
+
+
 def test_rerun_after_the_cache_was_trimmed_decodes_again(client, app, gen):
     image = gen.three_colour_image()
     job = post_image(client, gen.encode(image, "PNG"), k=3).get_json()["job"]
