@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._dispatch import load
-from .exceptions import DegenerateDataWarning
 from ._threads import threads_for
 from ._validation import check_int, check_n_threads, check_random_state, check_real, check_samples
+from .exceptions import DegenerateDataWarning
 
 _k = load("_kmeans")
 
@@ -127,8 +127,8 @@ def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: fl
     """Cluster X into ``n_clusters`` groups with Lloyd's algorithm.
 
     When X has fewer distinct points than ``n_clusters`` some clusters stay
-    empty; that gives a :class:`~gmmfast.DegenerateDataWarning` (and the
-    result, whose empty clusters' centres coincide with others).
+    empty: a :class:`~gmmfast.DegenerateDataWarning` says so, and the result
+    is still returned (the empty clusters' centres coincide with other points).
 
     Parameters
     ----------

@@ -26,11 +26,11 @@ import numpy as np
 
 from ._auto_k import choose_n_components
 from ._dispatch import load
-from .exceptions import DegenerateDataWarning
 from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
                           check_random_state, check_real)
+from .exceptions import DegenerateDataWarning
 
 __all__ = ["segment", "Segmentation", "adjusted_rand_index", "palette", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
 
