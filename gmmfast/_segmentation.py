@@ -507,12 +507,16 @@ def _generator(random_state) -> np.random.Generator:
 
 
 def _fit_sample(X: np.ndarray, max_fit_pixels: int, k_lo: int, rng: np.random.Generator) -> np.ndarray:
-    """The rows the mixture is fitted on: a sorted random subsample of at most ``max_fit_pixels``."""
+    """The rows the mixture is fitted on: a sorted random subsample of at most ``max_fit_pixels``.
+
+    An image with fewer pixels than ``k_lo`` is degenerate data like one with fewer colours (the caller
+    lowers K and warns); a subsample smaller than K of a larger image is the caller's setting, refused.
+    """
     N = X.shape[0]
     X_fit = X[np.sort(rng.choice(N, size=int(max_fit_pixels), replace=False))] if N > max_fit_pixels else X
-    if X_fit.shape[0] < k_lo:
-        raise ValueError(
-            f"cannot fit {k_lo} components to {X_fit.shape[0]} pixel(s); use a larger image or a smaller n_components")
+    if X_fit.shape[0] < k_lo < N:
+        raise ValueError(f"max_fit_pixels={max_fit_pixels} is fewer than the {k_lo} components to fit; "
+                         "raise max_fit_pixels or lower n_components")
     if X_fit.shape[0] == 1:  # a one-pixel image: the mixture estimator needs two samples
         X_fit = np.repeat(X_fit, 2, axis=0)
     return X_fit

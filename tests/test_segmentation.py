@@ -430,8 +430,13 @@ def test_expansion_never_worse_than_icm():
 
 
 def test_one_pixel_image():
-    with pytest.raises(ValueError, match="cannot fit 3 components to 1 pixel"):
-        segment(np.zeros((1, 1, 3), np.uint8), 3)
+    # fewer pixels than components is degenerate data, as fewer colours are: K drops, with a warning
+    for k in (3, "auto"):
+        with pytest.warns(gmmfast.DegenerateDataWarning, match="only 1 distinct colour"):
+            seg = segment(np.full((1, 1, 3), 9, np.uint8), k)
+        assert seg.n_components == 1 and seg.labels.shape == (1, 1)
+    with pytest.raises(ValueError, match="max_fit_pixels=2 is fewer than the 3 components"):
+        segment(np.arange(30, dtype=np.uint8).reshape(5, 2, 3) * 8, 3, max_fit_pixels=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         seg = segment(np.full((1, 1, 3), 7, np.uint8), 1)
