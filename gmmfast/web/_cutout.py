@@ -23,7 +23,7 @@ import numpy as np
 
 from ._images import as_display, encode_jpeg, encode_png, preview_factor, reduce_image
 from ._jobs import FileRef, Job, Task, UserError
-from ._uploads import check_image_bytes, decode_image, safe_stem
+from ._uploads import BadUpload, check_image_bytes, decode_image, safe_stem
 
 # OpenCV's mask values, which gmmfast.grabcut takes
 BGD, FGD, PR_BGD, PR_FGD = 0, 1, 2, 3
@@ -31,6 +31,9 @@ BGD, FGD, PR_BGD, PR_FGD = 0, 1, 2, 3
 MAX_STROKES = 500
 MAX_POINTS = 20000
 MAX_BRUSH = 200
+#: Shortest side, in pixels of the page's preview, an image needs for a box to be drawn on it (the page
+#: ignores drags under 4 pixels, and a box needs room for background around it).
+MIN_PREVIEW_SIDE = 16
 
 
 def working_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
@@ -47,6 +50,10 @@ def accept_upload(job: Job, data: bytes, filename: str | None, cfg) -> None:
     job.add_file("upload", data, private=True)
     work_w, work_h = working_size(header.width, header.height, cfg.cutout_max_pixels)
     f = preview_factor(work_h, work_w, cfg.preview_side)
+    if min(-(-work_w // f), -(-work_h // f)) < MIN_PREVIEW_SIDE:
+        raise BadUpload(f"This image is {header.width}x{header.height} pixels: too small or too thin to draw a box "
+                        f"on. Cut-outs need at least {MIN_PREVIEW_SIDE} pixels on the short side as shown "
+                        "(crop or enlarge it first).")
     job.info.update(name=safe_stem(filename), format=header.format, width=header.width, height=header.height,
                     work_width=work_w, work_height=work_h, reduced=(work_w, work_h) != (header.width, header.height),
                     preview_width=-(-work_w // f), preview_height=-(-work_h // f), preview_factor=f)

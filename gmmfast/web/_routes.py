@@ -176,12 +176,21 @@ def _job(kind: str, job_id: str) -> Job:
     return job
 
 
-def _body():
+#: The fields a JSON body may hold, per view (a misspelt one would otherwise be ignored in silence).
+JSON_FIELDS = {"segment": ("k", "features", "smoothing"), "cutout": ("rect", "strokes", "max_iter", "box_prior"),
+               "background": ("method",)}
+
+
+def _body(kind: str):
     """Run parameters: a JSON object, or the form fields."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise UserError("The request body must be a JSON object.")
+        unknown = sorted(str(key)[:30] for key in body if key not in JSON_FIELDS[kind])
+        if unknown:
+            raise UserError(f"Unknown field(s) {', '.join(map(repr, unknown))}; a {kind} run takes "
+                            f"{', '.join(JSON_FIELDS[kind])}.")
         return body
     return request.form
 
@@ -208,11 +217,11 @@ def upload(kind: str):
     if not data:
         raise BadUpload("The uploaded file is empty.")
     if kind != "cutout":
-        k.parse(_body(), None)  # bad parameters are refused before anything is stored
+        k.parse(_body(kind), None)  # bad parameters are refused before anything is stored
     job = s.store.create(kind)
     try:
         k.accept(job, data, storage.filename, s.config)
-        task = _submit(job, k, k.parse(_body(), job))
+        task = _submit(job, k, k.parse(_body(kind), job))
     except BaseException:
         s.store.discard(job)
         raise
@@ -223,7 +232,7 @@ def upload(kind: str):
 def new_run(kind: str, job_id: str):
     k = _kind(kind)
     job = _job(kind, job_id)
-    params = k.parse(_body(), job)
+    params = k.parse(_body(kind), job)
     if kind == "cutout" and params.get("prepare"):
         raise UserError("Draw a box around the object first (rect must be [x, y, width, height]).")
     _state().queue.cancel_waiting(job)  # only the newest run matters to the page

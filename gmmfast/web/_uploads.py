@@ -151,8 +151,12 @@ def check_video_header(path, suffix: str, max_frame_pixels: int) -> tuple[int, i
         try:
             with Image.open(path) as img:
                 width, height = img.size
+                frames = getattr(img, "n_frames", 1)
         except Exception:
             raise BadUpload("This animated image cannot be read.") from None
+        if frames < 2:
+            raise BadUpload("This is a still image (one frame), not a video: background subtraction needs a "
+                            "video or an animated GIF / PNG / WebP of at least 2 frames.")
     else:
         width, height = _ffmpeg_size(path)
     _check_pixels(width, height, max_frame_pixels)

@@ -64,19 +64,26 @@ def read_frames(job: Job, task: Task, cfg) -> tuple[np.ndarray, float, int | Non
 
     budget = frame_budget(job.info["width"], job.info["height"], cfg)
     frames = []
-    with VideoReader(job.private[job.info["input"]]) as reader:  # (max_frames would hide the true count)
-        declared = reader.n_frames
-        for frame in reader:
-            if len(frames) == budget:
-                break
-            if frame.shape[:2] != (job.info["height"], job.info["width"]):
-                raise UserError("The video's frames change size; cannot process it.")
-            frames.append(frame)
-            if len(frames) % 10 == 0:
-                task.report(0.2 * len(frames) / min(budget, declared or budget), f"reading frame {len(frames)}")
-        fps = reader.fps or 10.0
-    if not frames:
-        raise UserError("The video has no frames.")
+    path = job.private[job.info["input"]]
+    try:
+        with VideoReader(path) as reader:  # (max_frames would hide the true count)
+            declared = reader.n_frames
+            for frame in reader:
+                if len(frames) == budget:
+                    break
+                if frame.shape[:2] != (job.info["height"], job.info["width"]):
+                    raise UserError("The video's frames change size; cannot process it.")
+                frames.append(frame)
+                if len(frames) % 10 == 0:
+                    task.report(0.2 * len(frames) / min(budget, declared or budget), f"reading frame {len(frames)}")
+            fps = reader.fps or 10.0
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, UserError):
+            raise
+        # the reader names the file by its path on the server, which means nothing to the user
+        raise UserError(str(exc).replace(repr(str(path)), "the upload").replace(str(path), "the upload")) from None
+    if len(frames) < 2:
+        raise UserError(f"The video has {len(frames)} frame(s); background subtraction needs at least 2.")
     return np.stack(frames), float(min(max(fps, 0.5), 60.0)), declared
 
 

@@ -439,11 +439,21 @@ def test_a_newer_run_replaces_a_waiting_one(make_app, gen):
 # --------------------------------------------------------------------------- job errors
 
 
-def test_a_library_error_is_shown_as_its_message(client, gen):
-    one_pixel = gen.encode(np.full((1, 1, 3), 128, dtype=np.uint8), "PNG")
-    r = post_image(client, one_pixel, k=5)
+def test_a_library_error_is_shown_as_its_message(client, gen, monkeypatch):
+    def refusing(*args, **kwargs):
+        raise ValueError("this image cannot take 5 components")
+
+    monkeypatch.setattr("gmmfast._segmentation.segment", refusing)
+    r = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=5)
     assert r.status_code == 422
-    assert "components" in r.get_json()["error"]
+    assert r.get_json()["error"] == "this image cannot take 5 components"
+
+
+def test_a_one_pixel_image_segments_into_one_component(client, gen):
+    one_pixel = gen.encode(np.full((1, 1, 3), 128, dtype=np.uint8), "PNG")
+    for k in (5, "auto"):
+        r = post_image(client, one_pixel, k=k)
+        assert r.status_code == 201 and len(r.get_json()["result"]["components"]) == 1
 
 
 def test_an_unexpected_error_hides_its_details(client, gen, monkeypatch):
@@ -724,12 +734,32 @@ def test_background_changes_method_without_uploading(client, gen):
 
 
 @pytest.mark.parametrize("make, words", [(lambda gen: b"just some text", "not a video"),
-                                         (lambda gen: gen.encode(gen.three_colour_image(), "JPEG"), "not a video")])
+                                         (lambda gen: gen.encode(gen.three_colour_image(), "JPEG"), "not a video"),
+                                         # a PNG is sniffed as a (possibly animated) PNG: one frame is a still
+                                         (lambda gen: gen.encode(gen.three_colour_image(), "PNG"), "still image"),
+                                         (lambda gen: gen.gif_bytes(_clip(1)), "still image")])
 def test_background_refuses_non_videos(client, app, gen, make, words):
     r = client.post("/api/background", data={"video": (io.BytesIO(make(gen)), "clip.gif")},
                     headers=JSON, content_type="multipart/form-data")
     assert r.status_code == 400 and words in r.get_json()["error"]
     assert len(store(app)) == 0
+    assert "/tmp" not in r.get_json()["error"] and "gmmfast-web" not in r.get_json()["error"]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (10, 2000), (12, 12)])
+def test_cutout_refuses_images_too_small_or_thin_to_draw_on(client, app, gen, shape):
+    image = np.full((*shape, 3), 120, np.uint8)
+    r = post_image(client, gen.encode(image, "PNG"), kind="cutout")
+    assert r.status_code == 400 and "too small or too thin" in r.get_json()["error"]
+    assert len(store(app)) == 0
+    ok = post_image(client, gen.encode(np.full((40, 60, 3), 120, np.uint8), "PNG"), kind="cutout")
+    assert ok.status_code == 201
+
+
+def test_an_unknown_json_field_of_a_rerun_is_400(client, gen):
+    job = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()["job"]
+    r = client.post(f"/api/segment/{job}/runs", json={"kk": 3}, headers=JSON)
+    assert r.status_code == 400 and "'kk'" in r.get_json()["error"] and "k, features, smoothing" in r.get_json()["error"]
 
 
 def test_background_refuses_an_unknown_method_and_huge_frames(make_app, gen):
