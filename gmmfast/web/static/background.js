@@ -6,7 +6,7 @@
   const form = $("#controls"), results = $("#results");
   let job = GM.body.dataset.job || null;
   const HELP = {
-    recommended: "gmmfast's recommended pipeline: Gaussian mixtures per pixel tuned for real footage, which ignore shadows and compression noise and clean up the mask. Learns as the video plays.",
+    recommended: "gmmfast's recommended pipeline: Gaussian mixtures per pixel tuned for real footage, which ignore shadows and compression noise and clean up the mask. Learns as the video plays, so it needs a few seconds of video: on a short clip whose objects move from the first frame, try Median.",
     mog2: "OpenCV's MOG2 with its default settings: shadows are marked grey in the mask. Learns as the video plays.",
     pixelgmm: "A Gaussian mixture per pixel fitted to the whole clip at once; pixels far from every background Gaussian are foreground.",
     median: "The per-pixel median of the clip is the background; pixels more than 30 grey levels from it are foreground.",
@@ -53,7 +53,8 @@
       img.src = url;
       return img;
     });
-    const truncated = r.truncated ? " (the first " + r.frames + " of " + (r.declared_frames || "more") + ")" : "";
+    const truncated = r.truncated ? " (the first " + r.frames + (r.declared_frames ? " of " + r.declared_frames : "") +
+      ": the server's limit on frames and megapixels of video)" : "";
     $("#summary-text").textContent = r.frames + " frames" + truncated + " of " + r.width + " × " + r.height + " at " +
       r.fps.toFixed(1) + " fps · foreground " + GM.pct(r.foreground_fraction) + " of the pixels · " +
       GM.secs(r.timings.model) + " in the model, " + GM.secs(r.timings.read + r.timings.model + r.timings.encode) + " in all";
