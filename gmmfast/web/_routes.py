@@ -337,6 +337,9 @@ def download(kind: str, job_id: str, number: int, name: str):
     task = job.tasks.get(number)
     if task is None or task.status != "done":
         abort(404)
+    offered = list(task.result.get("downloads", [])) + (["files.zip"] if kind == "segment" else [])
+    if name not in offered:
+        return error_response(404, f"Run {number} has no file {name[:60]!r}; it offers {', '.join(offered)}.")
     cfg = _state().config
     if kind == "background":
         key = k.download(job, number, name, cfg)

@@ -322,7 +322,8 @@ def test_only_registered_files_are_served(client, gen):
     assert client.get("/api/segment/not-a-job").status_code == 404
     assert client.get(f"/api/segment/{job}/runs/9").status_code == 404
     r = client.get(f"/api/segment/{job}/runs/1/download/other.png", headers=JSON)
-    assert r.status_code == 400 and "no file" in r.get_json()["error"]
+    assert r.status_code == 404 and "no file 'other.png'" in r.get_json()["error"]
+    assert "files.zip" in r.get_json()["error"]            # it says what the run does offer
 
 
 def test_job_folders_are_private_and_expire(make_app, gen, tmp_path):
