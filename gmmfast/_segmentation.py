@@ -71,12 +71,22 @@ def _lut(levels: int, kind: int) -> np.ndarray:
 def _colour_pixels(img: np.ndarray) -> np.ndarray:
     """The image as a C-contiguous H x W x C array without alpha (C = 1 or 3)."""
     if img.ndim == 2:
-        img = img[:, :, None]
-    elif img.shape[2] == 2:  # grey + alpha
-        img = img[:, :, :1]
-    elif img.shape[2] == 4:
-        img = img[:, :, :3]
+        return np.ascontiguousarray(img[:, :, None])
+    if img.shape[2] in (2, 4):  # grey + alpha, RGBA
+        img = img[:, :, :img.shape[2] - 1]
     return np.ascontiguousarray(img)
+
+
+def _warn_of_hidden_pixels(img: np.ndarray) -> None:
+    """Warn when the alpha channel (which segmentation ignores) makes pixels transparent."""
+    if img.ndim != 3 or img.shape[2] not in (2, 4):
+        return
+    opaque = 1.0 if img.dtype.kind == "f" else np.iinfo(img.dtype).max
+    hidden = np.count_nonzero(img[:, :, -1] < opaque)
+    if hidden:
+        warnings.warn(f"the image's alpha channel is ignored: {hidden / img[:, :, -1].size:.1%} of its pixels are "
+                      "(partly) transparent and are segmented by the colours stored under them; composite the "
+                      "image onto a background or crop it first", UserWarning, stacklevel=3)
 
 
 def _features(pixels: np.ndarray, features: str, n_threads: int) -> np.ndarray:
@@ -442,6 +452,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     rng = _generator(random_state)
 
     img = check_image(image)
+    _warn_of_hidden_pixels(img)
     pixels = _colour_pixels(img)
     H, W = pixels.shape[:2]
     nt = effective_n_threads(n_threads)

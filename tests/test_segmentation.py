@@ -202,7 +202,8 @@ def test_dtypes_channels_and_file_inputs(tmp_path):
     assert np.mean(segf.labels == base) > 0.999
     assert segf.segmented_image().dtype == np.float32
     rgba = np.dstack([img, np.random.default_rng(0).integers(0, 256, img.shape[:2], dtype=np.uint8)])
-    sega = segment(rgba, 3)
+    with pytest.warns(UserWarning, match="alpha channel is ignored"):   # random alpha hides pixels
+        sega = segment(rgba, 3)
     np.testing.assert_array_equal(sega.labels, base)
     painted = sega.segmented_image()
     assert painted.shape == rgba.shape
@@ -586,3 +587,17 @@ def test_bsds_no_worse_than_sklearn_and_smoothing_helps():
           f"smoothed {np.mean(smoothed):.3f}")
     assert np.mean(ours) >= np.mean(plain_sk) - 0.01
     assert np.mean(smoothed) > np.mean(ours)
+
+
+def test_transparent_pixels_are_warned_of_not_dropped_in_silence():
+    img = np.zeros((20, 30, 4), np.uint8)
+    img[:, :15, :3] = (200, 40, 40)
+    img[:, 15:, :3] = (30, 60, 200)
+    img[..., 3] = 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # opaque RGBA: no warning, alpha simply dropped
+        opaque = segment(img, 2)
+    np.testing.assert_array_equal(opaque.labels, segment(img[..., :3], 2).labels)
+    img[:5, :, 3] = 0                                  # a quarter of the pixels transparent
+    with pytest.warns(UserWarning, match=r"alpha channel is ignored: 25\.0% of its pixels"):
+        segment(img, 2)
