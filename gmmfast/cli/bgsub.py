@@ -222,8 +222,8 @@ def _make_model(method: str, train_frames: int | None, threshold: float | None, 
     if n_components is not None and method not in ("pixelgmm", "kmeans"):
         raise CLIError(f"-k/--components applies to --method pixelgmm and kmeans only (got --method {method})")
     if threshold is not None and method in ONLINE_METHODS:
-        batch = ", ".join(m for m in available_methods() if m not in ONLINE_METHODS)
-        raise CLIError(f"--threshold applies to --method {batch} only, not {method} (which adapts its own thresholds)")
+        raise CLIError(f"--threshold applies to --method {', '.join(BATCH_METHODS)} only, not {method} "
+                       "(which adapts its own thresholds)")
     if method in ONLINE_METHODS:
         return _Online(method, shadows, n_threads), train_frames
     return _Batch(method, threshold, n_components, n_threads), train_frames

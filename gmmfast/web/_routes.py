@@ -43,6 +43,7 @@ class Kind:
     parse: Callable[[Any, Job | None], dict]     # (form or JSON, job) -> run parameters
     run: Callable                                # (job, task, cfg) -> result dict
     download: Callable                           # (job, run number, name, cfg) -> private or public key
+    fields: tuple[str, ...]                      # what a JSON body may hold (a misspelt field is refused)
 
 
 def _over_latest(body, job: Job | None) -> dict:
@@ -97,11 +98,12 @@ def _cutout_run(job, task, cfg):
 
 KINDS = {
     "segment": Kind("image", _segment.accept_upload, lambda body, job: _segment.parse_params(_over_latest(body, job)),
-                    _segment.run, _segment.build_download),
-    "cutout": Kind("image", _cutout.accept_upload, _cutout_params, _cutout_run, _cutout.build_download),
+                    _segment.run, _segment.build_download, ("k", "features", "smoothing")),
+    "cutout": Kind("image", _cutout.accept_upload, _cutout_params, _cutout_run, _cutout.build_download,
+                   ("rect", "strokes", "max_iter", "box_prior")),
     "background": Kind("video", _video.accept_upload,
                        lambda body, job: _video.parse_params(_over_latest(body, job)),
-                       _video.run, lambda job, n, name, cfg: _video.download_key(job, n, name)),
+                       _video.run, lambda job, n, name, cfg: _video.download_key(job, n, name), ("method",)),
 }
 
 
@@ -176,21 +178,17 @@ def _job(kind: str, job_id: str) -> Job:
     return job
 
 
-#: The fields a JSON body may hold, per view (a misspelt one would otherwise be ignored in silence).
-JSON_FIELDS = {"segment": ("k", "features", "smoothing"), "cutout": ("rect", "strokes", "max_iter", "box_prior"),
-               "background": ("method",)}
-
-
 def _body(kind: str):
     """Run parameters: a JSON object, or the form fields."""
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise UserError("The request body must be a JSON object.")
-        unknown = sorted(str(key)[:30] for key in body if key not in JSON_FIELDS[kind])
+        fields = KINDS[kind].fields
+        unknown = sorted(str(key)[:30] for key in body if key not in fields)
         if unknown:
             raise UserError(f"Unknown field(s) {', '.join(map(repr, unknown))}; a {kind} run takes "
-                            f"{', '.join(JSON_FIELDS[kind])}.")
+                            f"{', '.join(fields)}.")
         return body
     return request.form
 
@@ -290,6 +288,11 @@ def run(kind: str, job_id: str, number: int):
     return jsonify(run_json(job, task))
 
 
+def _offered_files(job: Job, task: Task) -> list[str]:
+    """The full-size files a finished run offers for download (a segmentation also as files.zip)."""
+    return list(task.result.get("downloads", [])) + (["files.zip"] if job.kind == "segment" else [])
+
+
 def run_json(job: Job, task: Task) -> dict:
     """A run as the API shows it, with its files as URLs."""
     out = {"job": job.id, "kind": job.kind, "run": task.number, "status": task.status,
@@ -299,12 +302,8 @@ def run_json(job: Job, task: Task) -> dict:
            "page": url_for(f"pages.{job.kind}_page", job_id=job.id)}
     if task.status == "done" and isinstance(task.result, dict):
         result = _urls(job, task.result)
-        names = result.pop("downloads", [])
         result["downloads"] = {name: url_for("api.download", kind=job.kind, job_id=job.id, number=task.number,
-                                             name=name) for name in names}
-        if job.kind == "segment":
-            result["downloads"]["files.zip"] = url_for("api.download", kind=job.kind, job_id=job.id,
-                                                       number=task.number, name="files.zip")
+                                             name=name) for name in _offered_files(job, task)}
         out["result"] = result
     return out
 
@@ -337,7 +336,7 @@ def download(kind: str, job_id: str, number: int, name: str):
     task = job.tasks.get(number)
     if task is None or task.status != "done":
         abort(404)
-    offered = list(task.result.get("downloads", [])) + (["files.zip"] if kind == "segment" else [])
+    offered = _offered_files(job, task)
     if name not in offered:
         return error_response(404, f"Run {number} has no file {name[:60]!r}; it offers {', '.join(offered)}.")
     cfg = _state().config
