@@ -623,16 +623,18 @@ class _Engine:
         :meth:`iterate` (or :meth:`evaluate`) afterwards to update the cut."""
         self._require_init()
         fg, bg = _check_stroke_pair(foreground, background, self._shape)
+        hard, alpha = self._hard.copy(), self._alpha.copy()   # strokes that are refused change nothing
         if fg is not None:
-            f = fg.ravel()
-            self._hard[f] = _FIXED_FG
-            self._alpha[f] = 1
+            hard[fg.ravel()] = _FIXED_FG
+            alpha[fg.ravel()] = 1
         if bg is not None:
-            b = bg.ravel()
-            self._hard[b] = _FIXED_BG
-            self._alpha[b] = 0
-        if not self._alpha.any() or self._alpha.all():
-            raise ValueError("after these strokes one of the two labels has no pixel left.")
+            hard[bg.ravel()] = _FIXED_BG
+            alpha[bg.ravel()] = 0
+        if not alpha.any() or alpha.all():
+            raise ValueError("after these strokes one of the two labels (foreground, background) would have "
+                             "no pixel left: leave part of the image unstroked or stroked the other way; "
+                             "the strokes were not applied.")
+        self._hard, self._alpha = hard, alpha
         return self
 
     def iterate(self, n: int = 1) -> "GrabCut":
@@ -889,14 +891,19 @@ class _Window:
     def add_strokes(self, foreground=None, background=None) -> "_Window":
         """Fix strokes given as boolean masks of the whole image."""
         fg, bg = _check_stroke_pair(foreground, background, self._shape)
+        before = self.window, self.engine      # the engine refuses strokes without changing itself
         if fg is not None and np.count_nonzero(fg[self.window]) < np.count_nonzero(fg):
             grown = self.mask
             grown[fg] = FGD
             n_iter, energies = self.engine.n_iter_, self.engine.energies_
             self.start(grown, (self.engine.background_model_, self.engine.foreground_model_))
             self.engine.n_iter_, self.engine.energies_ = n_iter, energies
-        self.engine.add_strokes(None if fg is None else fg[self.window],
-                                None if bg is None else bg[self.window])
+        try:
+            self.engine.add_strokes(None if fg is None else fg[self.window],
+                                    None if bg is None else bg[self.window])
+        except ValueError:
+            self.window, self.engine = before
+            raise
         return self
 
     @property

@@ -658,6 +658,25 @@ def test_bad_state_and_strokes():
         GrabCut().fit(img)
 
 
+def test_refused_strokes_change_nothing():
+    # A refine whose strokes would leave one label empty is refused, and the
+    # model goes on as if it had not been called: its mask, and the cut of a
+    # later refine, are those of a model that never saw the refused strokes.
+    img, obj, rect = scene(60, 80)
+    H, W = obj.shape
+    fresh, tried = GrabCut(max_iter=2).fit(img, rect=rect), GrabCut(max_iter=2).fit(img, rect=rect)
+    mask = tried.mask_.copy()
+    everything = np.ones((H, W), bool)
+    with pytest.raises(ValueError, match="not applied"):
+        tried.refine(background=everything)
+    with pytest.raises(ValueError, match="not applied"):
+        tried.refine(foreground=everything)          # grows the window to the whole image first
+    np.testing.assert_array_equal(tried.mask_, mask)
+    stroke = np.zeros((H, W), bool)
+    stroke[int(H * 0.5), int(W * 0.3):int(W * 0.7)] = True
+    np.testing.assert_array_equal(tried.refine(foreground=stroke).mask_, fresh.refine(foreground=stroke).mask_)
+
+
 def test_colour_model_opencv_layout_round_trip():
     rng = np.random.default_rng(8)
     m = random_models(rng, 5)[0]
