@@ -57,20 +57,27 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     try:
         with Image.open(source) as img:
             img.load()
-            mode = img.mode
-            if mode in ("1", "L", "I;16", "I;16B", "I;16L"):
-                arr = np.asarray(img.convert("L") if mode == "1" else img)
-            elif mode == "I":
-                arr = np.asarray(img).astype(np.int64)
-                arr = np.clip(arr, 0, 65535).astype(np.uint16)
-            elif mode == "F":
-                arr = np.asarray(img, dtype=np.float32)
-            elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-                arr = np.asarray(img.convert("RGBA"))
-            else:
-                arr = np.asarray(img.convert("RGB"))
+            arr = _pillow_array(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
+    return arr
+
+
+def _pillow_array(img) -> np.ndarray:
+    """A loaded Pillow image (or one frame of a sequence) as a writable array:
+    grey, RGB or RGBA uint8; 16-bit and 32-bit integer grey as uint16; float
+    grey as float32.  Converting those modes to "RGB" would clip them to 255."""
+    mode = img.mode
+    if mode in ("1", "L", "I;16", "I;16B", "I;16L"):
+        arr = np.asarray(img.convert("L") if mode == "1" else img)
+    elif mode == "I":
+        arr = np.clip(np.asarray(img).astype(np.int64), 0, 65535).astype(np.uint16)
+    elif mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+    elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        arr = np.asarray(img.convert("RGBA"))
+    else:
+        arr = np.asarray(img.convert("RGB"))
     return np.array(arr)  # writable, owns its data
 
 

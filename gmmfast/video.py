@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _sniff
 from ._files import atomic_write, publish_mode
-from .io import _pillow_image
+from .io import _pillow_array, _pillow_image
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -78,7 +78,9 @@ def _ffmpeg():
 
 
 def _natural_key(name: str):
-    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+    """frame2 before frame10; names equal under it (frame1, frame01, Frame1) then in code-point
+    order, so that the order never depends on how the file system lists the folder."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)], name
 
 
 def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
@@ -228,17 +230,25 @@ class VideoReader:
             duration = img.info.get("duration")
             if duration:
                 self.fps = 1000.0 / float(duration)
-            count = 0
-            try:
-                for frame in ImageSequence.Iterator(img):
-                    mode = "RGBA" if frame.mode in ("RGBA", "LA", "PA") else "RGB"
-                    arr = np.asarray(frame.convert(mode))
-                    yield _to_rgb_or_grey(np.array(arr), self.grey, name)
-                    count += 1
-            except _PILLOW_ERRORS as exc:
-                if count == 0:
-                    raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
-                raise self._ended_early(count, str(exc)) from exc
+            count, shape = 0, None
+            pages = ImageSequence.Iterator(img)
+            while True:
+                try:
+                    # 16-bit and float pages are scaled to uint8 as a folder's images are
+                    arr = _to_rgb_or_grey(_pillow_array(next(pages)), self.grey, name)
+                except StopIteration:
+                    return
+                except _PILLOW_ERRORS as exc:
+                    if count == 0:
+                        raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
+                    raise self._ended_early(count, str(exc)) from exc
+                if shape is None:
+                    shape = arr.shape
+                elif arr.shape != shape:
+                    raise ValueError(f"the frames of {name!r} must all have one size: frame {count + 1} is "
+                                     f"{arr.shape[1]}x{arr.shape[0]}, the first is {shape[1]}x{shape[0]}.")
+                yield arr
+                count += 1
 
     def _ffmpeg_frames(self) -> Iterator[np.ndarray]:
         ffmpeg = _ffmpeg()

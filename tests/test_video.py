@@ -143,6 +143,45 @@ def test_folder_errors(tmp_path):
         read_video(mixed)
 
 
+def test_folder_order_does_not_depend_on_the_listing(tmp_path):
+    # names that natural order ties (the same numbers) come in code-point order
+    from gmmfast.io import write_image
+
+    names = ["frame001.png", "Frame2.png", "frame01.png", "frame1.png", "frame2.png", "frame10.png"]
+    for i, name in enumerate(names):
+        write_image(tmp_path / name, np.full((3, 4), 10 * i, np.uint8))
+    got = read_video(tmp_path, grey=True)[:, 0, 0] // 10
+    expected = sorted(names, key=lambda n: (int("".join(filter(str.isdigit, n))), n))
+    assert [names[i] for i in got] == expected
+
+
+@pytest.mark.parametrize("kind", ["uint16", "float01", "int32"])
+def test_multipage_tiff_pages_are_scaled_like_single_images(tmp_path, kind):
+    # a 16-bit or float TIFF stack is a video of the same pixels as the folder of its pages
+    # (Pillow's convert("RGB") would clip them to 255)
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 65536, size=(4, 6, 7))
+    pages = {"uint16": raw.astype(np.uint16), "float01": (raw / 65535).astype(np.float32),
+             "int32": raw.astype(np.int32)}[kind]
+    ims = [Image.fromarray(p) for p in pages]
+    ims[0].save(tmp_path / "stack.tif", save_all=True, append_images=ims[1:])
+    expected = np.rint(raw / 257.0).astype(np.uint8)        # 0..65535 onto 0..255
+    got = read_video(tmp_path / "stack.tif", grey=True)
+    assert got.shape == (4, 6, 7)
+    assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_multipage_file_with_a_page_of_another_size(tmp_path):
+    from PIL import Image
+
+    ims = [Image.fromarray(np.zeros((6, 8), np.uint8))] * 3 + [Image.fromarray(np.zeros((5, 8), np.uint8))]
+    ims[0].save(tmp_path / "mixed.tif", save_all=True, append_images=ims[1:])
+    with pytest.raises(ValueError, match="frame 4 is 8x5, the first is 8x6"):
+        read_video(tmp_path / "mixed.tif")
+
+
 # ----------------------------------------------------------------------------- errors
 
 
