@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import operator
 import os
-import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,7 +26,7 @@ from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
                           check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
-                          check_real)
+                          check_real, warn_if_off_scale)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -399,12 +398,7 @@ class BackgroundSubtractorMOG2(Estimator):
         state = self.__dict__.get("state_")
         if state is None or lr >= 1.0 or state["state"].shape[0] != p.n_mixtures:
             # learning rate 1 forgets everything: the model restarts from this frame
-            if x.dtype == np.float32 and float(x.max()) <= 1.0 and float(x.max()) > 0.0:
-                warnings.warn(
-                    "float frame with values in [0, 1]: the variance parameters assume the 0-255 "
-                    "scale of uint8 video, so almost everything will look like background; "
-                    "pass frame * 255 (or scale var_threshold, var_init, var_min, var_max).",
-                    UserWarning, stacklevel=3)
+            warn_if_off_scale(x, "the variance parameters (var_threshold, var_init, var_min, var_max)")
             self._init_state(h, w, c, p.n_mixtures)
         elif self.frame_shape_ != (h, w, c):
             raise ValueError(

@@ -13,7 +13,6 @@ draws (see the class docstring).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +25,7 @@ from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_known_foreground,
                           check_learning_rate, check_n_threads, check_out_masks, check_random_state,
-                          check_real)
+                          check_real, warn_if_off_scale)
 
 __all__ = ["BackgroundSubtractorKNN"]
 
@@ -281,11 +280,7 @@ class BackgroundSubtractorKNN(Estimator):
         h, w, c = x.shape
         state = self.__dict__.get("state_")
         if state is None or lr >= 1.0 or state["samples"].shape[0] != 3 * p.n_samples:
-            if x.dtype == np.float32 and 0.0 < float(x.max()) <= 1.0:
-                warnings.warn(
-                    "float frame with values in [0, 1]: dist2_threshold assumes the 0-255 scale of "
-                    "uint8 video, so almost everything will look like background; pass frame * 255 "
-                    "(or scale dist2_threshold by 1/255^2).", UserWarning, stacklevel=3)
+            warn_if_off_scale(x, "dist2_threshold and the shadow test")
             self._init_state(h, w, c, x.dtype, p)
             return x
         if self.frame_shape_ != (h, w, c):

@@ -12,8 +12,6 @@ reproduces scikit-learn's fitting protocol: initialisation, convergence test,
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
-                          check_n_threads, check_random_state, check_real)
+                          check_n_threads, check_random_state, check_real, user_stacklevel)
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 
 _k = load("_gmm")
@@ -37,19 +35,6 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 # the kernels' statistics layout per covariance type (tied pools full statistics)
 _STATS_KIND = {"full": _k.FULL, "tied": _k.FULL, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
 _KERNEL_KIND = {"full": _k.FULL, "tied": _k.TIED, "diag": _k.DIAG, "spherical": _k.SPHERICAL}
-
-
-def _user_stacklevel() -> int:
-    """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
-
-    The same warning is raised from different depths (fit, fit_predict, the
-    initialisation), so a fixed stacklevel would point inside the package.
-    """
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _distinct_draws(rng, n: int, k: int) -> np.ndarray:
@@ -335,7 +320,7 @@ class GaussianMixture(Estimator):
                 warnings.warn(
                     f"Some covariances were not positive definite (degenerate or collinear data); "
                     f"added {reg:.3g} to their diagonals. Consider increasing reg_covar.",
-                    DegenerateDataWarning, stacklevel=_user_stacklevel())
+                    DegenerateDataWarning, stacklevel=user_stacklevel())
                 return
         raise ValueError(
             "Fitting the mixture failed: covariances could not be made positive definite. "
@@ -347,7 +332,7 @@ class GaussianMixture(Estimator):
         warnings.warn(
             f"{len(idx)} mixture component(s) became empty (no samples assigned); re-seeded "
             "at random samples with the data's variance. The data may have fewer clusters "
-            "than n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
+            "than n_components.", DegenerateDataWarning, stacklevel=user_stacklevel())
         if callable(rows):   # no data at hand (m_step): draws from the current mixture
             rows = rows(max(100, len(idx)))
         m = rows.shape[0]
@@ -502,7 +487,7 @@ class GaussianMixture(Estimator):
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning, stacklevel=_user_stacklevel())
+                ConvergenceWarning, stacklevel=user_stacklevel())
         self._set_fitted(best, data.dtype, data.d)
         self.fit_time_ = time.perf_counter() - t_start
         return data
@@ -518,7 +503,7 @@ class GaussianMixture(Estimator):
             warnings.warn(
                 f"{where} only {n_distinct} distinct sample(s), fewer than n_components="
                 f"{self.n_components}: some components will duplicate others or be re-seeded.",
-                DegenerateDataWarning, stacklevel=_user_stacklevel())
+                DegenerateDataWarning, stacklevel=user_stacklevel())
         if warm and self.n_features_in_ != d:
             raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
 
@@ -759,7 +744,7 @@ class GaussianMixture(Estimator):
                 f"{len(twins)} pair(s) of components are identical (for example components "
                 f"{twins[0][0]} and {twins[0][1]}): the data has fewer distinct clusters than "
                 f"n_components={K}, or duplicated points were picked as seeds. Consider a smaller "
-                "n_components.", DegenerateDataWarning, stacklevel=_user_stacklevel())
+                "n_components.", DegenerateDataWarning, stacklevel=user_stacklevel())
 
     # ---------------------------------------------------------- predicting
     def _validate_predict_X(self, X):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 from typing import IO, Any, Sequence, Union
 
 import numpy as np
@@ -338,10 +339,47 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
         if not all_finite(out):
             raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
         return out
-    raise TypeError(
-        f"{name} must be uint8 or floating point, got dtype {frame.dtype}; convert it, e.g. "
-        "frame.astype(np.float32) (values are used as they are, on the 0-255 scale the "
-        "variance parameters assume).")
+    if frame.dtype == np.uint16:
+        how = "frame / 257 (a float array) puts 16-bit values on the 0-255 scale the thresholds assume"
+    else:
+        how = ("frame.astype(np.float32) keeps the values as they are; the thresholds assume the 0-255 "
+               "scale of uint8 video")
+    raise TypeError(f"{name} must be uint8 or floating point, got dtype {frame.dtype}; convert it: {how}.")
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
+
+    The same warning is raised from different depths (fit, fit_predict, the
+    initialisation; apply through the per-object lock), so a fixed stacklevel
+    would point inside the package.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_if_off_scale(frame: np.ndarray, thresholds: str) -> None:
+    """Warn when a float frame that starts a background model is not on the 0-255
+    scale its ``thresholds`` (named in the message) assume: [0, 1] values make
+    almost everything background, values past 255 almost everything foreground."""
+    import warnings
+
+    if frame.dtype != np.float32:
+        return
+    top = float(frame.max())
+    if 0.0 < top <= 1.0:
+        warnings.warn(
+            f"float frame with values in [0, 1]: {thresholds} assume the 0-255 scale of uint8 video, "
+            "so almost everything will look like background; pass frame * 255.",
+            UserWarning, stacklevel=user_stacklevel())
+    elif top > 255.0:
+        warnings.warn(
+            f"float frame with values up to {top:g}: {thresholds} assume the 0-255 scale of uint8 video, "
+            "so almost everything will look like foreground; scale the frames onto 0-255 "
+            "(16-bit video: frame / 257).", UserWarning, stacklevel=user_stacklevel())
 
 
 def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:

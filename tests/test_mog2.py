@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -300,10 +302,21 @@ def test_a_zero_fourth_channel_changes_nothing(video):
     np.testing.assert_array_equal(a.background_image(), b.background_image()[..., :3])
 
 
-def test_unit_scale_float_frames_warn(video):
+@pytest.mark.parametrize("cls", [gmmfast.BackgroundSubtractorMOG2, gmmfast.BackgroundSubtractorKNN,
+                                 gmmfast.BackgroundSubtractor])
+def test_frames_off_the_0_255_scale_warn(video, cls):
+    # [0, 1] floats make everything background, 16-bit values made float everything foreground
     frames, _ = video
-    with pytest.warns(UserWarning, match="0-255"):
-        gmmfast.BackgroundSubtractorMOG2().apply(frames[0] / 255.0)
+    with pytest.warns(UserWarning, match="0-255") as caught:
+        cls().apply(frames[0] / 255.0)
+    assert caught[0].filename == __file__                  # points at the caller
+    with pytest.warns(UserWarning, match="frame / 257"):
+        cls().apply(frames[0].astype(np.float32) * 257)
+    with pytest.raises(TypeError, match="frame / 257"):
+        cls().apply(frames[0].astype(np.uint16) * 257)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cls().apply(frames[0].astype(np.float32))          # 0-255 floats: silent
 
 
 def test_threads_do_not_change_results(video, two_threads):
