@@ -104,7 +104,12 @@ def _planes(n: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     lines = -(-size * dtype.itemsize // 64)
     lines += 1 - lines % 2
     buf = aligned_zeros((n, lines * 64 // dtype.itemsize), dtype)
-    return buf[:, :size].reshape((n,) + tuple(shape))
+    # the kernels check C strides within a plane; reshape leaves a length-1 axis (a 1-pixel-high
+    # or -wide frame) with another stride, which addresses nothing, so it is set to the C one
+    strides = [dtype.itemsize]
+    for extent in reversed(shape[1:]):
+        strides.insert(0, strides[0] * extent)
+    return np.lib.stride_tricks.as_strided(buf[:, :size], (n,) + tuple(shape), (buf.strides[0], *strides))
 
 
 class BackgroundSubtractorKNN(Estimator):

@@ -220,6 +220,20 @@ def test_matches_numpy_reference_exactly(scene, case):
         assert sub.shadow_value in seen
 
 
+@pytest.mark.parametrize("rows, cols", [(slice(66, 67), slice(40, 56)), (slice(60, 76), slice(47, 48)),
+                                        (slice(66, 67), slice(47, 48))], ids=["row", "column", "pixel"])
+def test_one_pixel_high_or_wide_frames_match_numpy_reference(scene, rows, cols):
+    # a length-1 axis used to give the state planes strides the kernel refused
+    frames = scene[:60, rows, cols]
+    sub = gmmfast.BackgroundSubtractorKNN(n_threads=1, random_state=7)
+    ref = ReferenceKNN(frames.shape[1:], history=sub.history, T=sub.dist2_threshold, k=sub.knn_samples,
+                       N=sub.n_samples, shadows=sub.detect_shadows, sv=sub.shadow_value,
+                       tau=sub.shadow_threshold,
+                       seed=int(np.random.RandomState(7).randint(0, 2**63 - 1, dtype=np.int64)))
+    for t, f in enumerate(frames):
+        np.testing.assert_array_equal(sub.apply(f), ref.apply(f, -1, None), err_msg=f"frame {t}")
+
+
 # --------------------------------------------------------------------------- OpenCV, exact where draws cannot matter
 def _cv_knn(cv2, kwargs):
     names = {"history": "History", "dist2_threshold": "Dist2Threshold", "detect_shadows": "DetectShadows",
