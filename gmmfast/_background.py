@@ -591,7 +591,8 @@ class BackgroundSubtractor(Estimator):
     history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
         (``knn`` reads only ``history``)
     n_components : int
-        Most Gaussian modes per pixel (MOG2's ``n_mixtures``).
+        Most Gaussian modes per pixel (MOG2's ``n_mixtures``; changing it after the
+        first frame restarts the model).
     exclude_shadows : bool
         Detect shadows and leave them out of the mask (else they are foreground).
     shadow_threshold : float
@@ -667,6 +668,7 @@ class BackgroundSubtractor(Estimator):
         check_int(self.radius, "radius", low=0, high=16)
         check_real(self.blink_threshold, "blink_threshold", low=0)
         check_int(self.hold_frames, "hold_frames", low=0, high=255)
+        check_int(self.n_components, "n_components", low=1, high=255)     # (MOG2 would name n_mixtures)
         if self.max_shift is not None:
             check_int(self.max_shift, "max_shift", low=0, high=255)
         if self.method == "knn":
@@ -683,8 +685,11 @@ class BackgroundSubtractor(Estimator):
 
     @exclusive
     def reset(self) -> "BackgroundSubtractor":
-        """Forget the model (and pick up changed parameters). Returns self."""
-        for name in ("model_", "blink_", "feedback_", "_shake"):
+        """Forget the model; the next frame starts a new one. Returns self.
+
+        Changed parameters take effect at the next frame without it, except
+        ``method``, which needs a new model."""
+        for name in ("model_", "_built_from", "blink_", "feedback_", "_shake"):
             self.__dict__.pop(name, None)
         return self
 
@@ -748,10 +753,26 @@ class BackgroundSubtractor(Estimator):
         return self._output(out)
 
     def _model(self) -> Any:
-        """The model (MOG2 or KNN), built from the parameters on first use."""
-        if not hasattr(self, "model_"):
-            self.model_ = self._build()
+        """The model (MOG2 or KNN), built from the parameters on first use; parameters
+        changed since (``set_params`` or assignment) are handed to it before the next frame."""
+        key = self._model_params()
+        model = self.__dict__.get("model_")
+        if model is None:
+            self.model_, self._built_from = self._build(), key
+        elif key != self.__dict__.setdefault("_built_from", key):     # (a loaded model: its own)
+            new = self._build()
+            if type(new) is not type(model):
+                raise ValueError(
+                    f"method changed to {self.method!r} after the model started; call reset() to start a "
+                    "model with it (what the model has learnt is dropped), or set the method back.")
+            model.set_params(**new.get_params())
+            self._built_from = key
         return self.model_
+
+    def _model_params(self) -> tuple:
+        """The parameters ``_build`` hands to the model (the others are read at each frame)."""
+        return (self.method, self.history, self.var_threshold, self.var_min, self.n_components,
+                self.exclude_shadows, self.shadow_threshold, self.n_threads)
 
     def _set_maturity(self, model: "BackgroundSubtractorMOG2") -> None:
         """The background ratio for the model's age (see the class docstring)."""
@@ -761,6 +782,11 @@ class BackgroundSubtractor(Estimator):
     def _adaptive_frame(self, model: "BackgroundSubtractorMOG2", x: np.ndarray, lr: float) -> np.ndarray:
         """Steps 0-5 on one checked frame: the cleaned mask (bool), in the frame's position."""
         shift = (0, 0)
+        known = model.frame_shape_
+        if known is not None and known != x.shape and lr < 1.0:
+            # refused here, before the shake search compares the frame with the old background
+            raise ValueError(f"frame has shape {x.shape} (H, W, C) but the model was built for {known}; "
+                             "call reset() to start a model for the new size.")
         if self.max_shift != 0:
             shake = self.__dict__.get("_shake")
             if shake is None or shake.shape != x.shape[:2]:

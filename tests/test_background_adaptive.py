@@ -419,7 +419,42 @@ def test_methods_and_reset():
     assert gmmfast.BackgroundSubtractor().method == "adaptive"
 
 
+@pytest.mark.parametrize("method", ["adaptive", "mog2", "knn"])
+def test_parameters_changed_mid_stream_reach_the_model(method):
+    # set_params (or assignment) after the first frame acts from the next frame, as on a
+    # model built with the new values and carrying the learnt state: compared with the
+    # underlying model set by hand
+    frames = jitter_clip(n=24, channels=3, seed=5)
+    a = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    b = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    for f in frames[:12]:
+        np.testing.assert_array_equal(a.apply(f), b.apply(f))
+    a.set_params(history=7, shadow_threshold=0.5)
+    b.model_.set_params(history=7, shadow_threshold=0.5)
+    if method != "knn":
+        a.var_threshold = 40.0
+        b.model_.set_params(var_threshold=40.0)
+    for f in frames[12:]:
+        np.testing.assert_array_equal(a.apply(f), b.apply(f))
+    assert a.model_.history == 7 and a.model_.shadow_threshold == 0.5
+    # a plain copy with the old parameters gives other masks: the change did act
+    c = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    assert any((c.apply(f) != m).any() for f, m in zip(frames, [a.apply(f) for f in frames]))
+
+
+def test_method_changed_mid_stream_needs_reset():
+    frames = jitter_clip(n=4, channels=3, seed=5)
+    bs = gmmfast.BackgroundSubtractor()
+    bs.apply(frames[0])
+    bs.set_params(method="knn")
+    with pytest.raises(ValueError, match="reset"):
+        bs.apply(frames[1])
+    assert isinstance(bs.reset().apply(frames[1]), np.ndarray)
+    assert type(bs.model_).__name__ == "BackgroundSubtractorKNN"
+
+
 @pytest.mark.parametrize("params, error", [
+    ({"n_components": 0}, ValueError), ({"n_components": 2.5}, TypeError),
     ({"method": "sample"}, ValueError), ({"method": None}, ValueError),
     ({"radius": -1}, ValueError), ({"radius": 1.5}, TypeError), ({"radius": 99}, ValueError),
     ({"blink_threshold": -0.5}, ValueError), ({"blink_threshold": "2"}, TypeError),
@@ -428,7 +463,7 @@ def test_methods_and_reset():
 ])
 def test_bad_parameters(params, error):
     bs = gmmfast.BackgroundSubtractor(**params)
-    with pytest.raises(error):
+    with pytest.raises(error, match=next(iter(params))):     # the message names the parameter
         bs.apply(np.zeros((4, 4), np.uint8))
 
 
@@ -441,7 +476,7 @@ def test_bad_frames():
     with pytest.raises(ValueError):
         bs.apply(np.full((4, 4), np.nan))
     bs.apply(np.zeros((4, 4), np.uint8))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reset"):
         bs.apply(np.zeros((5, 4), np.uint8))          # another size needs reset()
     with pytest.raises(ValueError):
         bs.apply_many(np.zeros((0, 4, 4), np.uint8))
