@@ -158,6 +158,12 @@ class GaussianMixture(Estimator):
         Average log-likelihood of the best initialisation at its last E-step.
     lower_bounds_ : list of float
         Lower bound at every iteration of the best initialisation.
+    n_samples_seen_ : int
+        Rows the parameters were estimated from: ``fit``'s rows (0 with
+        ``max_iter=0``, which only initialises), the statistics' rows for
+        ``m_step``, and for ``partial_fit`` those plus every batch's.
+    n_steps_ : int
+        ``partial_fit``: the steps the running statistics stand for (see there).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X`` given to ``fit`` (only then).
@@ -489,6 +495,8 @@ class GaussianMixture(Estimator):
                 "or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning, stacklevel=user_stacklevel())
         self._set_fitted(best, data.dtype, data.d)
+        self.n_samples_seen_ = data.n if best.n_iter > 0 else 0
+        self.n_steps_ = 0
         self.fit_time_ = time.perf_counter() - t_start
         return data
 
@@ -599,6 +607,8 @@ class GaussianMixture(Estimator):
         run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)], self.n_iter_ + 1,
                    bool(abs(bound - self.lower_bound_) < self.tol))
         self._set_fitted(run, stats.dtype, d)
+        self.n_samples_seen_ = int(stats.n_samples)
+        self._online = None       # partial_fit continues from these parameters
         return self
 
     def _check_statistics(self, statistics) -> EMStatistics:
@@ -633,9 +643,19 @@ class GaussianMixture(Estimator):
         S_0 is the sufficient statistics of the starting parameters), and the
         fit's M-step kernel turns S_t into the parameters (Cappe & Moulines'
         online EM, Liang & Klein's stepwise EM).  ``n_steps_`` counts the
-        batches and ``n_samples_seen_`` the samples; ``lower_bound_`` is the
+        steps and ``n_samples_seen_`` the samples; ``lower_bound_`` is the
         last batch's average log-likelihood before its step.  ``fit`` starts
         afresh.
+
+        A model fitted by ``fit`` or ``m_step`` (or loaded from such a file)
+        continues rather than restarts: its parameters count as the
+        n_samples_seen_ / (first batch's rows) steps that batches of that size
+        would have taken to see its rows, so that a small batch moves it a
+        little (with t = 1, eta is 1 and the first batch would replace it).
+        A model saved during a stream keeps its running statistics and steps.
+        Batches smaller than ``n_components`` give a
+        ``DegenerateDataWarning``: a few rows move every component towards
+        them by eta_t.
         """
         data = self._data(X, min_samples=1)
         self._validate_params(data.d)
@@ -646,18 +666,26 @@ class GaussianMixture(Estimator):
         data.draw_sample(rng)
         if getattr(self, "_online", None) is None:
             self._start_online(data, rng)
+        elif data.n < self.n_components:
+            warnings.warn(
+                f"a batch of {data.n} row(s), fewer than n_components={self.n_components}: stepwise EM moves "
+                f"every component towards these rows (step {self.n_steps_ + 1}); use larger batches or a larger "
+                "learning_offset.", DegenerateDataWarning, stacklevel=user_stacklevel())
         self._online_step(self._statistics_of(data), data.sample, rng)
         return self
 
     def _start_online(self, data, rng) -> None:
-        """Initial parameters (from the batch, unless fitted) and their statistics S_0."""
+        """Initial parameters (from the batch, unless fitted) and their statistics S_0, and
+        the steps S_0 stands for (see partial_fit)."""
         if not hasattr(self, "means_"):
             self._check_samples_for_fit(data, warm=False)
             nt = threads_for(data.sample.shape[0], self.n_threads)
             self._set_fitted(_Run(self._initial_parameters(data.sample, rng, nt)), data.dtype, data.d)
+            self.n_samples_seen_ = 0
+        seen = int(getattr(self, "n_samples_seen_", 0))    # (0 in a model file written before it was kept)
         self._online = self._parameter_statistics()
-        self.n_steps_ = 0
-        self.n_samples_seen_ = 0
+        self.n_steps_ = int(round(seen / data.n))
+        self.n_samples_seen_ = seen
 
     def _parameter_statistics(self) -> EMStatistics:
         """Per-sample statistics whose M-step gives the current parameters (S_0 of online EM).
@@ -706,6 +734,22 @@ class GaussianMixture(Estimator):
         else:
             print(f"  Iteration {n_iter}\t time lapse {now - t_last:.5f}s\t ll change {change:.5f}")
         return now
+
+    def _fitted_state(self) -> dict:
+        """The fitted attributes and, during a stream, partial_fit's running statistics
+        (without them a loaded model's next batch would restart the stream)."""
+        state = super()._fitted_state()
+        online = self.__dict__.get("_online")
+        if online is not None:
+            state["_online"] = {"reference": online.reference, "sums": online.sums}
+        return state
+
+    def _restore_fitted_state(self, state: dict) -> None:
+        state = dict(state)
+        online = state.pop("_online", None)
+        super()._restore_fitted_state(state)
+        self._online = None if online is None else EMStatistics(
+            self.covariance_type, online["reference"], online["sums"], 0.0, 0)
 
     def _set_fitted(self, run: _Run, dtype, d: int) -> None:
         ct = self.covariance_type

@@ -100,19 +100,81 @@ def test_starting_statistics_reproduce_the_parameters(covariance_type):
         assert_allclose(getattr(twin, name), getattr(gm, name), rtol=1e-9, atol=1e-12)
 
 
-def test_partial_fit_continues_a_fitted_model_and_fit_restarts():
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_partial_fit_continues_a_fitted_model_with_its_weight(covariance_type):
+    """A model fitted on n rows counts as n / m steps of m-row batches: with kappa = 1 a
+    batch of m rows then has eta = m / (n + m), and the step is one EM step on X and the
+    batch pooled, from the fitted model -- scikit-learn's EM with max_iter=1 started from
+    the fitted parameters is the reference.  (It used to have eta = 1: the batch replaced
+    the fitted model.)"""
+    sklearn = pytest.importorskip("sklearn.mixture")
+    draw = known_mixture(seed=3)
+    rng = np.random.default_rng(2)
+    X = draw(20_000, rng).astype(np.float64)
+    batch = X[:50] + 0.5                       # a small, shifted batch
+    gm = GaussianMixture(5, covariance_type=covariance_type, random_state=0, tol=1e-10, max_iter=2000,
+                         reg_covar=1e-6, learning_decay=1.0).fit(X)
+    assert gm.converged_ and gm.n_samples_seen_ == 20_000
+    ref = sklearn.GaussianMixture(5, covariance_type=covariance_type, max_iter=1, reg_covar=1e-6,
+                                  weights_init=gm.weights_, means_init=gm.means_,
+                                  precisions_init=gm.precisions_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # scikit-learn: one iteration does not converge
+        ref.fit(np.concatenate([X, batch]))
+    fitted = {name: getattr(gm, name).copy() for name in ("weights_", "means_", "covariances_")}
+    gm.partial_fit(batch)
+    assert gm.n_steps_ == 20_000 // 50 + 1 and gm.n_samples_seen_ == 20_050
+    # tolerance: the fit stops near, not at, EM's fixed point (relative differences ~1e-5);
+    # the batch moves the parameters by 5e-4 or more, 20 times the tolerance
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(gm, name), getattr(ref, name), rtol=1e-4, atol=2e-5, err_msg=name)
+    assert max(np.abs(getattr(gm, n) - fitted[n]).max() for n in fitted) > 5e-4
+
+
+def test_m_step_then_partial_fit_continues_and_fit_restarts():
     draw = known_mixture(seed=3)
     rng = np.random.default_rng(2)
     X = draw(20_000, rng)
-    gm = GaussianMixture(5, random_state=0).fit(X)
-    before = gm.score(X)
+    gm = GaussianMixture(5, random_state=0, max_iter=0).fit(X)
+    assert gm.n_samples_seen_ == 0                      # only initialised: no weight
+    gm.m_step(gm.e_step_statistics(X))
+    assert gm.n_samples_seen_ == 20_000
     gm.partial_fit(draw(10_000, rng))
-    assert gm.n_steps_ == 1 and gm.converged_ is False
-    assert gm.score(X) == pytest.approx(before, rel=0.01)       # a small step from a good model
-    gm.fit(X)
-    assert gm._online is None
+    assert gm.n_steps_ == 3 and gm.converged_ is False
+    gm.set_params(max_iter=100).fit(X)
+    assert gm._online is None and gm.n_steps_ == 0
     gm.partial_fit(X[:5000])
-    assert gm.n_steps_ == 1
+    assert gm.n_steps_ == 5 and gm.n_samples_seen_ == 25_000
+
+
+def test_stream_saved_and_loaded_continues_as_it_would_have(tmp_path):
+    draw = known_mixture(seed=4)
+    rng = np.random.default_rng(3)
+    batches = [draw(2000, rng) for _ in range(6)]
+    a = GaussianMixture(5, random_state=0)
+    for b in batches[:4]:
+        a.partial_fit(b)
+    a.save(tmp_path / "stream.npz")
+    b = GaussianMixture.load(tmp_path / "stream.npz")
+    for batch in batches[4:]:
+        a.partial_fit(batch)
+        b.partial_fit(batch)
+    assert b.n_steps_ == a.n_steps_ == 6
+    for name in ("weights_", "means_", "covariances_"):
+        assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12, err_msg=name)
+
+
+def test_small_later_batches_warn():
+    from gmmfast import DegenerateDataWarning
+
+    X = known_mixture()(1000, np.random.default_rng(0))
+    gm = GaussianMixture(5, random_state=0).partial_fit(X)
+    with pytest.warns(DegenerateDataWarning, match="fewer than n_components") as caught:
+        gm.partial_fit(X[:2])
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gm.partial_fit(X[:5])
 
 
 def test_partial_fit_errors():
