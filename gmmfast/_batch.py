@@ -17,6 +17,7 @@ import concurrent.futures
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -204,13 +205,56 @@ def _guard_hint() -> str:
             "imports the script again")
 
 
+CONNECT_TIMEOUT = 20.0     # seconds to reach a scheduler and hear its answer
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT):
+    """A ``distributed.Client`` of the scheduler at ``address``, or a ConnectionError saying why not.
+
+    dask.distributed's own timeout covers opening the connection, not the
+    handshake after it: a port that accepts and never answers (a dashboard's, a
+    proxy's) hangs ``Client()`` for ever, and one that answers something else
+    can make it try to allocate exabytes.  So the client is made on a daemon
+    thread and given ``timeout`` + 5 s in all.
+    """
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError("a scheduler needs dask.distributed: pip install 'gmmfast[dask]'") from exc
+    box: dict = {}
+
+    def attempt() -> None:
+        try:
+            box["client"] = distributed.Client(address, timeout=f"{timeout}s")
+        except BaseException as exc:       # handed to the caller's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=attempt, name="gmmfast-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 5.0)
+    if thread.is_alive():
+        raise ConnectionError(
+            f"cannot reach the Dask scheduler at {address}: it accepted the connection but gave no Dask "
+            f"answer within {timeout + 5.0:g} s (is it the scheduler's address, e.g. tcp://host:8786, "
+            "and not its dashboard's or another service's?)")
+    exc = box.get("error")
+    if isinstance(exc, (MemoryError, ValueError, TypeError)):
+        raise ConnectionError(f"cannot reach the Dask scheduler at {address}: something answered there, "
+                              f"but not as a Dask scheduler ({type(exc).__name__}: {exc})") from None
+    if isinstance(exc, (OSError, TimeoutError)):
+        raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    if exc is not None:
+        raise exc
+    return box["client"]
+
+
 def _run_on_dask(func, jobs, scheduler, done) -> None:
     try:
         import distributed
     except ImportError as exc:
         raise ImportError("scheduler= needs dask.distributed: pip install 'gmmfast[dask]'") from exc
     own = not isinstance(scheduler, distributed.Client)
-    client = distributed.Client(scheduler) if own else scheduler
+    client = connect(scheduler) if own else scheduler
     try:
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}

@@ -155,3 +155,51 @@ def test_a_script_without_a_main_guard_is_told_what_to_change(photos, tmp_path):
     assert line, proc.stderr[-2000:]
     errors = ast.literal_eval(line[-1][len("ERRORS "):])
     assert len(errors) == 2 and all(e and '`if __name__ == "__main__":`' in e for e in errors), errors
+
+
+def _serve(answer: bytes | None):
+    """A TCP server on a free local port that accepts and answers ``answer`` (None: never answers)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def loop():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if answer is not None:
+                conn.recv(1000)
+                conn.sendall(answer)
+                conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (None, "gave no Dask answer"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "not as a Dask scheduler"),
+], ids=["silent", "http"])
+def test_a_port_that_is_not_a_scheduler_fails_in_bounded_time(answer, expected):
+    # dask.distributed's own timeout does not cover the handshake: a silent port hung for ever and an
+    # HTTP answer gave "Unable to allocate 3.07 EiB"; run in a child so that its hung thread stays there
+    pytest.importorskip("distributed")
+    server, address = _serve(answer)
+    code = ("import time; from gmmfast._batch import connect\n"
+            "t = time.perf_counter()\n"
+            f"try: connect({address!r}, 1.0)\n"
+            "except ConnectionError as e: print(round(time.perf_counter() - t, 1), e)\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    finally:
+        server.close()
+    seconds, _, message = done.stdout.partition(" ")
+    assert done.returncode == 0 and expected in message and address in message, done.stdout + done.stderr
+    assert float(seconds) < 1.0 + 5.0 + 2.0

@@ -107,7 +107,7 @@ def test_segment_in_parallel_refuses_earlier_files_and_bad_options(photos, tmp_p
 
 def test_unreachable_scheduler_is_one_error_line(photos, tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(_parallel, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(_parallel, "CONNECT_TIMEOUT", 1.0)
     status, out, err = run(capsys, ["segment", str(photos), "-o", str(tmp_path / "o"),
                                     "--scheduler", "tcp://127.0.0.1:9"])
     assert status == 1 and out == ""

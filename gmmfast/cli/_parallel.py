@@ -28,7 +28,7 @@ from ._outputs import Outputs
 from ._progress import Progress
 
 #: How long --scheduler waits for the scheduler to answer.
-CONNECT_TIMEOUT = "20s"
+CONNECT_TIMEOUT = 20.0   # seconds (see gmmfast._batch.connect)
 #: Errors reported as the input's failure; anything else is a bug, reported as an internal error.
 INPUT_ERRORS = (CLIError, OSError, ValueError, TypeError, MemoryError)
 
@@ -112,12 +112,12 @@ def _job_args(args: argparse.Namespace) -> argparse.Namespace:
 
 def _connect(address: str):
     """A client of the Dask scheduler at ``address``, or a CLIError saying why there is none."""
-    import distributed
+    from .._batch import connect
 
     try:
-        return distributed.Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise CLIError(f"cannot reach the Dask scheduler at --scheduler {address}: {exc}") from None
+        return connect(address, CONNECT_TIMEOUT)
+    except ConnectionError as exc:
+        raise CLIError(f"{exc} (--scheduler)") from None
 
 
 def run_parallel(one: Callable, paths: list[Path], stems: list[str], args: argparse.Namespace, outputs: Outputs,
