@@ -311,6 +311,9 @@ def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.Pat
     if n_threads is None and scheduler is None and workers is not None:
         n_threads = max(1, available_cpus() // workers)
     options = dict(segment_options, n_threads=n_threads)
+    from ._segmentation import check_options
+
+    check_options(n_components, **options)     # a misspelt option fails here, not once per image
     out = str(Path(output_dir))
     jobs = [(f, stem, out, n_components, options, plot) for f, stem in zip(files, unique_stems(files))]
     return run_jobs(segment_job, jobs, workers=workers, scheduler=scheduler, on_done=on_done)

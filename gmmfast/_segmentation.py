@@ -440,16 +440,10 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         If a path does not exist.
     """
     t0 = time.perf_counter()
-    features = check_choice(features.lower() if isinstance(features, str) else features, "features", FEATURES)
-    check_choice(covariance_type, "covariance_type", ("full", "tied", "diag", "spherical"))
-    smoothing = check_real(smoothing, "smoothing", low=0.0)
-    check_choice(smoothing_method, "smoothing_method", ("icm", "expansion"))
-    k_lo, k_hi = _k_candidates(n_components, k_range)
-    max_fit_pixels = DEFAULT_MAX_FIT_PIXELS if max_fit_pixels is None else check_int(
-        max_fit_pixels, "max_fit_pixels", low=1)
-    check_n_threads(n_threads)
-    _check_gmm_options(gmm_options)
-    rng = _generator(random_state)
+    features, smoothing, k_lo, k_hi, max_fit_pixels, rng = check_options(
+        n_components, features=features, covariance_type=covariance_type, smoothing=smoothing,
+        max_fit_pixels=max_fit_pixels, random_state=random_state, n_threads=n_threads, k_range=k_range,
+        smoothing_method=smoothing_method, **gmm_options)
 
     img = check_image(image)
     _warn_of_hidden_pixels(img)
@@ -483,6 +477,25 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
                         fit_features=X_fit if X_fit.shape[0] <= 250_000 else None, n_threads=n_threads)
 
 
+def check_options(n_components: int | str = 3, *, features: str = "rgb", covariance_type: str = "full",
+                  smoothing: float = 0.0, max_fit_pixels: int | None = None, random_state: Any = 0,
+                  n_threads: int | None = None, k_range: tuple[int, int] = (2, 8), smoothing_method: str = "icm",
+                  **gmm_options: Any) -> tuple:
+    """:func:`segment`'s options checked, without an image: raises what segment would
+    (``segment_many`` calls it before starting any job).  Returns the features name,
+    smoothing, the K range to try, max_fit_pixels and the random generator."""
+    features = check_choice(features.lower() if isinstance(features, str) else features, "features", FEATURES)
+    check_choice(covariance_type, "covariance_type", ("full", "tied", "diag", "spherical"))
+    smoothing = check_real(smoothing, "smoothing", low=0.0)
+    check_choice(smoothing_method, "smoothing_method", ("icm", "expansion"))
+    k_lo, k_hi = _k_candidates(n_components, k_range)
+    max_fit_pixels = DEFAULT_MAX_FIT_PIXELS if max_fit_pixels is None else check_int(
+        max_fit_pixels, "max_fit_pixels", low=1)
+    check_n_threads(n_threads)
+    _check_gmm_options(gmm_options)
+    return features, smoothing, k_lo, k_hi, max_fit_pixels, _generator(random_state)
+
+
 def _k_candidates(n_components, k_range) -> tuple[int, int]:
     """(smallest, largest) K to try: ``n_components`` twice, or ``k_range`` for 'auto'."""
     if not isinstance(n_components, str):
@@ -504,7 +517,10 @@ def _check_gmm_options(gmm_options: dict) -> None:
     valid = set(GaussianMixture().get_params()) - {"n_components", "covariance_type", "random_state", "n_threads"}
     unknown = sorted(set(gmm_options) - valid)
     if unknown:
-        raise TypeError(f"unknown mixture option(s) {', '.join(unknown)}; valid ones: {', '.join(sorted(valid))}")
+        own = ("features", "covariance_type", "smoothing", "smoothing_method", "max_fit_pixels", "random_state",
+               "n_threads", "k_range")
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; segment takes {', '.join(own)} and the mixture's "
+                        f"{', '.join(sorted(valid))}")
 
 
 def _generator(random_state) -> np.random.Generator:

@@ -98,8 +98,14 @@ def test_folder_and_errors(photos, tmp_path):
     one = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path / "one", workers=1,
                        max_fit_pixels=2000)                  # one worker process
     assert one[0].ok and one[0].files
-    bad = segment_many([str(root / "a" / "photo1.png")], 2, output_dir=tmp_path, features="hsv")
-    assert not bad[0].ok and "features" in bad[0].error
+    # options are checked before any job starts (each job used to fail with the same message)
+    for options, error, what in [(dict(features="hsv"), ValueError, "features"),
+                                 (dict(smoothin=1.0), TypeError, "smoothin"),
+                                 (dict(n_components=0), ValueError, "n_components")]:
+        with pytest.raises(error, match=what):
+            segment_many([str(root / "a" / "photo1.png")], **{"n_components": 2, **options},
+                         output_dir=tmp_path / "never", workers=2)
+    assert not (tmp_path / "never").exists()
 
 
 _CRASHING_JOB = '''

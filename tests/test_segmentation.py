@@ -517,7 +517,7 @@ def test_bad_parameters():
         segment(img, 2, max_fit_pixels=0)
     with pytest.raises(ValueError, match="covariance_type"):
         segment(img, 2, covariance_type="round")
-    with pytest.raises(TypeError, match="unknown mixture option"):
+    with pytest.raises(TypeError, match="unknown option"):
         segment(img, 2, max_iterations=5)
     with pytest.raises(ValueError):
         segment(img, 2, n_threads=0)
