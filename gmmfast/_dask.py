@@ -52,9 +52,7 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
     """
     # a block, and the model arrays that travel with the task, come out of a message: unaligned
     x, km, kp, klc = kernel_array(block, km.dtype), kernel_array(km), kernel_array(kp), kernel_array(klc)
-    if check_finite and not all_finite(x):
-        raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
-                         "remove or impute those values first.")
+    _check_block(x, km.shape[1], check_finite)
     n, d = x.shape
     width = km.shape[0] * _k.n_stats(d, kind)
     nb = _k.n_blocks(n)
@@ -65,6 +63,17 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
     return out
 
 
+def _check_block(x: np.ndarray, d: int, check_finite: bool) -> None:
+    """Raise unless a block has the columns X declares (a map_blocks result may not) and,
+    when asked, holds finite values only (runs on a worker)."""
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(f"a block of X has shape {x.shape}, but X declares {d} columns: its blocks do not "
+                         "match its chunks (check the function that made them, e.g. map_blocks' chunks=).")
+    if check_finite and not all_finite(x):
+        raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
+                         "remove or impute those values first.")
+
+
 def take_rows(block, local: np.ndarray) -> np.ndarray:
     """Rows ``local`` of one block (runs on a worker)."""
     return np.asarray(block)[local]
@@ -73,6 +82,7 @@ def take_rows(block, local: np.ndarray) -> np.ndarray:
 def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     """One of e_step's outputs for one block (runs on a worker)."""
     x, km, kp, klc = kernel_array(block, km.dtype), kernel_array(km), kernel_array(kp), kernel_array(klc)
+    _check_block(x, km.shape[1], check_finite=True)     # as predict checks an in-memory X
     out = output_array(name, x.shape[0], km.shape[0], km.dtype)
     _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
     return out
@@ -115,6 +125,7 @@ class DaskData:
             parts = [dask.delayed(take_rows)(blocks[b], idx[lo:hi] - edges[b])
                      for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])) if hi > lo]
             rows = np.concatenate(dask.compute(*parts))
+        _check_block(rows, self.d, check_finite=False)
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 
     def init_rows(self, rng, init: int) -> np.ndarray:

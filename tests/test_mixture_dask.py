@@ -184,6 +184,21 @@ def test_bad_dask_input(client):
     gm = GaussianMixture(2, max_iter=2).fit(mixture(n=2000))
     with pytest.raises(ValueError, match="features"):
         gm.predict(da.zeros((10, 2), chunks=5))
+    # predictions check the blocks as predict checks an in-memory X (they gave 0 and NaN for a NaN row)
+    with pytest.raises(ValueError, match="NaN") as in_memory:
+        gm.predict(X)
+    for method in ("predict", "predict_proba", "score_samples"):
+        with pytest.raises(ValueError, match="NaN"):
+            getattr(gm, method)(da.from_array(X, chunks=(1000, 3))).compute()
+    with pytest.raises(ValueError, match="NaN"):
+        gm.score(da.from_array(X, chunks=(1000, 3)))
+    assert in_memory
+    # blocks that do not have the columns their array declares (map_blocks without chunks=)
+    narrow = da.from_array(mixture(n=4000), chunks=(1000, 3)).map_blocks(lambda b: b[:, :2], dtype=float)
+    with pytest.raises(ValueError, match="declares 3 columns"):
+        GaussianMixture(2, random_state=0).fit(narrow)
+    with pytest.raises(ValueError, match="declares 3 columns"):
+        gm.predict(narrow).compute()
 
 
 def test_worker_with_two_threads_runs_two_blocks_at_once():
