@@ -23,7 +23,7 @@ from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import _lloyd, kmeans_plusplus
-from ._statistics import EMStatistics
+from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel)
@@ -572,7 +572,7 @@ class GaussianMixture(Estimator):
         n_stats = _k.n_stats(data.d, _STATS_KIND[ct])
         block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
         return EMStatistics(ct, km, block_stats.sum(axis=0).reshape(self.n_components, n_stats),
-                            float(np.sum(block_ll)), data.n)
+                            float(np.sum(block_ll)), data.n, model_key(km, kp, klc))
 
     @exclusive
     def m_step(self, statistics: EMStatistics, *, reseed_from=None) -> "GaussianMixture":
@@ -626,6 +626,11 @@ class GaussianMixture(Estimator):
                 "statistics were computed with other means than this model's: compute them with this "
                 "model's e_step_statistics in the current iteration (after each m_step, send the new model "
                 "to whatever computes the statistics).")
+        if statistics.model_key is not None and statistics.model_key != model_key(
+                *self._fitted_kernel_arrays(statistics.dtype)[:3]):
+            raise ValueError(
+                "statistics were computed with another model (the same means, other weights or covariances): "
+                "compute them with this model's e_step_statistics in the current iteration.")
         if statistics.n_samples < 1:
             raise ValueError("statistics of no samples give no M-step; sum the statistics of all chunks first.")
         return statistics

@@ -22,6 +22,7 @@ computed with different models is refused.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +40,16 @@ def n_stats(covariance_type: str, d: int) -> int:
     if covariance_type in ("full", "tied"):
         return 1 + d + d * (d + 1) // 2
     return 1 + d + (d if covariance_type == "diag" else 1)
+
+
+def model_key(*arrays: np.ndarray) -> str:
+    """A digest of a model's parameter arrays (EMStatistics.model_key)."""
+    h = hashlib.blake2b(digest_size=12)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +101,12 @@ class EMStatistics:
         ``sum_i log p(x_i)`` under the model the E-step used.
     n_samples : int
         Number of samples summed.
+    model_key : str or None
+        A digest of the parameters the E-step used (weights, means,
+        precisions), set by ``e_step_statistics``: statistics of models that
+        share their means but not their other parameters do not add, and
+        ``m_step`` refuses another model's.  None (statistics made by hand)
+        checks the means only.
     """
 
     covariance_type: str
@@ -97,6 +114,7 @@ class EMStatistics:
     sums: np.ndarray
     log_likelihood: float
     n_samples: int
+    model_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.covariance_type not in gauss.COVARIANCE_TYPES:
@@ -150,7 +168,8 @@ class EMStatistics:
             return NotImplemented
         self._check_compatible(other)
         return EMStatistics(self.covariance_type, self.reference, self.sums + other.sums,
-                            self.log_likelihood + other.log_likelihood, self.n_samples + other.n_samples)
+                            self.log_likelihood + other.log_likelihood, self.n_samples + other.n_samples,
+                            self.model_key if self.model_key == other.model_key else None)
 
     def __radd__(self, other: "EMStatistics") -> "EMStatistics":
         if isinstance(other, int) and other == 0:
@@ -169,6 +188,10 @@ class EMStatistics:
             raise ValueError(
                 "Cannot add statistics computed with different models (their reference means differ): "
                 "compute every chunk's statistics with the same model in one EM iteration.")
+        if None not in (self.model_key, other.model_key) and self.model_key != other.model_key:
+            raise ValueError(
+                "Cannot add statistics computed with different models (same means, other weights or "
+                "covariances): compute every chunk's statistics with the same model in one EM iteration.")
 
     def recentred(self, reference: np.ndarray) -> "EMStatistics":
         """The same statistics centred on other means (exact algebra, in float64).

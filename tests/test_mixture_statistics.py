@@ -167,6 +167,19 @@ def test_adding_statistics_of_different_models_is_refused():
         sa + a.e_step_statistics(X[:50].astype(np.float32))
     with pytest.raises(TypeError):
         sa + 1.5
+    # the same means, other weights and precisions: refused too (only the means were compared)
+    init = dict(means_init=a.means_, max_iter=0, random_state=0)
+    c = GaussianMixture(a.n_components, weights_init=a.weights_, precisions_init=a.precisions_, **init).fit(X)
+    d = GaussianMixture(a.n_components, precisions_init=a.precisions_ * 2, **init).fit(X)
+    sc, sd = c.e_step_statistics(X[:50]), d.e_step_statistics(X[50:100])
+    np.testing.assert_array_equal(sc.reference, sd.reference)
+    with pytest.raises(ValueError, match="other weights or covariances"):
+        sc + sd
+    with pytest.raises(ValueError, match="another model"):
+        c.m_step(sd)
+    both = sc + c.e_step_statistics(X[50:100])
+    assert both.model_key == sc.model_key
+    c.m_step(both)                                     # the same model's statistics are taken
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
