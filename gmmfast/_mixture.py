@@ -612,7 +612,7 @@ class GaussianMixture(Estimator):
         return self
 
     def _check_statistics(self, statistics) -> EMStatistics:
-        self._check_fitted("means_", "m_step")
+        self._check_fitted("means_", "fit")     # (or max_iter=0 fit for an initial model)
         if not isinstance(statistics, EMStatistics):
             raise TypeError(f"statistics must be an EMStatistics (from e_step_statistics), got "
                             f"{type(statistics).__name__}.")

@@ -234,7 +234,7 @@ def test_by_hand_em_equals_fit(covariance_type, dtype):
 def test_m_step_sets_convergence_and_refuses_stale_statistics():
     X = mixture_data(seed=8)
     gm = GaussianMixture(3, max_iter=0, tol=1e-3, random_state=0).fit(X)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="call 'fit'"):
         GaussianMixture(3).m_step(gm.e_step_statistics(X))
     stale = gm.e_step_statistics(X)
     gm.m_step(stale)
