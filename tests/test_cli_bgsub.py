@@ -142,6 +142,26 @@ def test_folder_input(clip, tmp_path):
     np.testing.assert_array_equal(mask, np.stack([gmmfast.subtract(f, bg, 30.0) for f in frames[:20]]) * 255)
 
 
+@pytest.mark.parametrize("as_folder", [False, True], ids=["gif", "folder"])
+def test_short_video_learns_all_its_frames_by_default(clip, tmp_path, capsys, as_folder):
+    # the default 48 training frames used to refuse a 20-frame video the user gave no option for;
+    # a folder's frame count is known up front, a GIF's is found while reading
+    _, frames, _ = clip
+    short = frames[:20]
+    if as_folder:
+        for i, f in enumerate(short):
+            write_image(tmp_path / "frames" / f"{i}.png", f)
+        src = tmp_path / "frames"
+    else:
+        src = tmp_path / "short.gif"
+        write_video(src, short, fps=10)
+    assert main(["bgsub", str(src), "-o", str(tmp_path / "o"), "--method", "median"]) == 0
+    assert "20 learnt first" in capsys.readouterr().out
+    mask = _read_mask(tmp_path / "o" / f"{src.stem}_mask.gif")
+    bg = gmmfast.median_background(read_video(src))
+    np.testing.assert_array_equal(mask, np.stack([gmmfast.subtract(f, bg, 30.0) for f in read_video(src)]) * 255)
+
+
 @pytest.mark.parametrize("argv, expected", [
     (["--method", "median", "--train-frames", "81"], "has only 80 frames, fewer than --train-frames 81"),
     (["--method", "mean", "--train-frames", "0"], "--train-frames must be >= 1 for --method mean"),

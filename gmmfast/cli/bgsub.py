@@ -87,8 +87,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_output_options(p, "the background, the masks and the foreground")
     p.add_argument("--method", choices=methods, default=methods[0], help=f"method (default: {methods[0]})")
     p.add_argument("--train-frames", type=int_range(0), default=None, metavar="N",
-                   help=f"frames learnt before the first mask (default: {DEFAULT_TRAIN_FRAMES} for the batch "
-                        "methods, which need at least 1; 0 for adaptive, mog2 and knn)")
+                   help=f"frames learnt before the first mask (default: {DEFAULT_TRAIN_FRAMES}, or all the frames "
+                        "of a shorter video, for the batch methods, which need at least 1; 0 for adaptive, mog2 "
+                        "and knn)")
     if "mog2" in methods:
         p.add_argument("--shadows", action="store_true",
                        help="mog2: the plain MOG2 mixture with shadow detection, shadows grey (127) in the "
@@ -310,13 +311,19 @@ def subtract_video(frames: Iterable[np.ndarray], outputs: Outputs, stem: str, *,
 
     progress = progress or Progress(enabled=False)
     model, n_train = _make_model(method, train_frames, threshold, n_components, shadows, n_threads)
+    # the default learns at most DEFAULT_TRAIN_FRAMES: all the frames of a shorter video
+    explicit = train_frames is not None
     if total is not None and total < n_train:
-        raise CLIError(f"the video has only {total} frames, fewer than --train-frames {n_train}")
+        if explicit:
+            raise CLIError(f"the video has only {total} frames, fewer than --train-frames {n_train}")
+        n_train = total
     start = time.perf_counter()
     it = iter(frames)
     train = _read_training(it, n_train, progress)
     if len(train) < n_train:
-        raise CLIError(f"the video has only {len(train)} frames, fewer than --train-frames {n_train}")
+        if explicit or not train:
+            raise CLIError(f"the video has only {len(train)} frames, fewer than --train-frames {n_train}")
+        n_train = len(train)
     res = SubtractionResult(n_train=n_train, frame_shape=train[0].shape if train else ())
     if train:
         model.learn(train, progress)
