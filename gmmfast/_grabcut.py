@@ -387,9 +387,11 @@ def _check_image(image) -> np.ndarray:
     """uint8 (H, W, 3) C-contiguous view/copy of an RGB, RGBA or grey image (uint8 values)."""
     image = check_image(image)
     if image.dtype.kind == "f":
+        scaled = float(image.max()) <= 1.0
         raise TypeError(
-            f"image must be uint8 (0..255), got dtype {image.dtype}; for float images in [0, 1] "
-            "pass (image * 255).round().astype(np.uint8).")
+            f"image must be uint8 (0..255), got dtype {image.dtype} with values up to {float(image.max()):g}; pass "
+            + ("(image * 255).round().astype(np.uint8)" if scaled else
+               "image.round().clip(0, 255).astype(np.uint8)") + ".")
     if image.dtype != np.uint8:
         raise ValueError(f"image values must lie in 0..255 (got dtype {image.dtype}); convert to uint8.")
     if image.ndim == 2:

@@ -55,6 +55,18 @@ def _store_model(target, model: ColourModel) -> np.ndarray:
     return values
 
 
+def _check_model_argument(model, name: str) -> None:
+    """As OpenCV: an empty (or None) model is created; any other must be 1 x 65 float64."""
+    if model is None:
+        return
+    a = np.asarray(model)
+    if a.size == 0:
+        return
+    if a.dtype != np.float64 or a.shape not in ((1, _MODEL_SIZE), (_MODEL_SIZE,)):
+        raise ValueError(f"{name} must be a 1 x {_MODEL_SIZE} float64 array (np.zeros((1, {_MODEL_SIZE})) to "
+                         f"start), or empty, got {a.dtype} of shape {a.shape}.")
+
+
 def _read_model(model, name: str) -> ColourModel:
     if model is None:
         raise ValueError(f"{name} is needed in the EVAL modes (the model a previous call wrote).")
@@ -64,6 +76,19 @@ def _read_model(model, name: str) -> ColourModel:
     if a.size != _MODEL_SIZE:
         raise ValueError(f"{name} must hold {_MODEL_SIZE} numbers (1 x {_MODEL_SIZE}), got shape {a.shape}.")
     return ColourModel.from_opencv(a)
+
+
+def _opencv_clipped(rect, shape: tuple[int, int]):
+    """The box OpenCV uses for ``rect``: a negative x (y) moves to 0 and the width (height)
+    is then cut at the image's edge -- it is not shortened by the part left of the image, as
+    gmmfast.grabcut's clipping does (x, y = -10, -10 with width 150: OpenCV's box spans
+    0..150, grabcut's 0..140)."""
+    if isinstance(rect, (tuple, list, np.ndarray)) and len(rect) == 4 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in rect):
+        x, y, w, h = (int(v) for v in rect)
+        x, y = max(0, x), max(0, y)
+        return x, y, min(w, shape[1] - x), min(h, shape[0] - y)
+    return rect                   # anything else: grabcut's own checks say what is wrong
 
 
 def grabCut(img, mask, rect, bgdModel, fgdModel, iterCount, mode=GC_EVAL):
@@ -98,10 +123,12 @@ def grabCut(img, mask, rect, bgdModel, fgdModel, iterCount, mode=GC_EVAL):
                  n_threads=effective_n_threads(None), multiscale=True)
     shape = img_arr.shape[:2]
 
+    _check_model_argument(bgdModel, "bgdModel")
+    _check_model_argument(fgdModel, "fgdModel")
     if mode == GC_INIT_WITH_RECT:
         if rect is None:
             raise ValueError("GC_INIT_WITH_RECT needs rect=(x, y, width, height).")
-        gc.init_rect(rect)
+        gc.init_rect(_opencv_clipped(rect, shape))
     elif mode == GC_INIT_WITH_MASK:
         gc.init_mask(_check_mask(mask, shape))
     else:

@@ -184,3 +184,30 @@ def test_singular_covariance_works():
     m2 = np.where(expect, GC_PR_FGD, GC_PR_BGD).astype(np.uint8)
     cv2.grabCut(img, m2, None, b, f, 1, cv2.GC_EVAL_FREEZE_MODEL)
     np.testing.assert_array_equal((m2 & 1).astype(bool), expect)
+
+
+def test_models_of_another_shape_or_type_are_refused_as_opencv_does():
+    # OpenCV refuses a non-empty model that is not 1 x 65 float64 (gmmfast wrote a new array instead)
+    cv2 = pytest.importorskip("cv2")
+    img, obj, rect = scene(seed=8)
+    for bad in (np.zeros((1, 64)), np.zeros((1, 65), np.float32), np.zeros((5, 13))):
+        with pytest.raises(cv2.error):
+            cv2.grabCut(img, np.zeros(obj.shape, np.uint8), rect, bad.copy(), np.zeros((1, 65)), 1,
+                        cv2.GC_INIT_WITH_RECT)
+        with pytest.raises(ValueError, match="1 x 65 float64"):
+            grabCut(img, np.zeros(obj.shape, np.uint8), rect, bad.copy(), np.zeros((1, 65)), 1, GC_INIT_WITH_RECT)
+    cv2.grabCut(img, np.zeros(obj.shape, np.uint8), rect, np.zeros((0,)), np.zeros((0,)), 1, cv2.GC_INIT_WITH_RECT)
+    grabCut(img, np.zeros(obj.shape, np.uint8), rect, np.zeros((0,)), np.zeros((0,)), 1, GC_INIT_WITH_RECT)
+
+
+@pytest.mark.parametrize("rect", [(-10, -8, 80, 70), (100, 60, 90, 90)], ids=["top-left", "bottom-right"])
+def test_rect_past_the_image_is_clipped_as_opencv_clips_it(rect):
+    # OpenCV moves a negative x to 0 and keeps the width (cut at the right edge); the masks agree
+    cv2 = pytest.importorskip("cv2")
+    img, obj, _ = scene(seed=9)
+    m1, b1, f1 = fresh(obj.shape)
+    m2, b2, f2 = fresh(obj.shape)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(img, m1, rect, b1, f1, 0, cv2.GC_INIT_WITH_RECT)      # 0 iterations: the box's mask only
+    grabCut(img, m2, rect, b2, f2, 0, GC_INIT_WITH_RECT)
+    np.testing.assert_array_equal(m2, m1)
