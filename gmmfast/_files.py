@@ -36,6 +36,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     file is removed and ``path`` is untouched.  Parent folders are created.
     """
     path = Path(path)
+    if path.is_dir():      # refused before writing: the rename would fail naming the temporary file
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:

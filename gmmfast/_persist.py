@@ -121,7 +121,11 @@ def load(cls: type, path: str | os.PathLike, **params: Any) -> Any:
     except FileNotFoundError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{name!r} is not a gmmfast model file ({exc}).") from None
+        if os.path.isdir(name):
+            raise IsADirectoryError(f"{name!r} is a folder, not a gmmfast model file.") from None
+        # (NumPy's advice for such files is to unpickle them, which a model file never needs)
+        detail = "" if "allow_pickle" in str(exc) else f" ({exc})"
+        raise ValueError(f"{name!r} is not a gmmfast model file{detail}.") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{name!r} is not a gmmfast model file (it holds a single array).")
     with archive:

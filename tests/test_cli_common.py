@@ -205,6 +205,14 @@ def test_earlier_run_is_refused_or_replaced_exactly(tmp_path):
     assert (tmp_path / "ab_mask0.png").read_bytes() == b"old"  # another input's files are not touched
 
 
+def test_a_folder_where_an_output_goes_is_refused_before_work(tmp_path):
+    (tmp_path / "a_mask0.png").mkdir()
+    for overwrite in (False, True):
+        with Outputs(tmp_path, overwrite=overwrite) as out, pytest.raises(CLIError, match="is a folder") as caught:
+            out.check_free([family("a", r"mask\d+\.png")])
+        assert ".gmmfast-" not in str(caught.value)      # not the staging folder's name
+
+
 def test_an_input_is_never_replaced(tmp_path):
     src = tmp_path / "a_mask3.png"
     src.write_bytes(b"input")

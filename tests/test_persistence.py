@@ -111,13 +111,21 @@ def test_refuses_other_classes_future_versions_and_junk(tmp_path):
             gmmfast.GaussianMixture.load(tmp_path / junk)
     with pytest.raises(FileNotFoundError):
         gmmfast.GaussianMixture.load(tmp_path / "missing.npz")
+    # a folder: named as one, on save (no temporary file name in the message) and on load
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder") as caught:
+        models[0].save(tmp_path / "folder.npz")
+    assert ".part" not in str(caught.value)
+    with pytest.raises(IsADirectoryError, match="folder"):
+        gmmfast.GaussianMixture.load(tmp_path / "folder.npz")
 
 
 def test_a_model_file_never_unpickles(tmp_path):
     # an object array inside the archive would need pickle: loading refuses it
     np.savez(tmp_path / "evil.npz", __meta__=np.array([{"format": "gmmfast-model"}], dtype=object))
-    with pytest.raises(ValueError, match="model file"):
+    with pytest.raises(ValueError, match="model file") as caught:
         gmmfast.GaussianMixture.load(tmp_path / "evil.npz")
+    assert "allow_pickle" not in str(caught.value)     # NumPy's advice to unpickle is not passed on
 
 
 def test_unsaveable_parameters_are_named(tmp_path):

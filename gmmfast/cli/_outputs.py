@@ -80,7 +80,14 @@ class Outputs:
         return self
 
     def check_free(self, families: Iterable[re.Pattern], option: str = "--overwrite") -> None:
-        """Refuse to start when the folder holds files of an earlier run (unless overwriting)."""
+        """Refuse to start when the folder holds files of an earlier run (unless overwriting), or
+        a folder where an output file is to go."""
+        families = list(families)
+        if self.folder.is_dir():
+            for entry in os.scandir(self.folder):
+                if entry.is_dir() and any(f.fullmatch(entry.name) for f in families):
+                    raise CLIError(f"{_show(self.folder / entry.name)} is a folder where an output file is to go; "
+                                   "move it, or give another output folder with -o")
         found = sorted(self._existing(families))
         if self.overwrite:
             clash = [n for n in found if _same_file_key(self.folder / n) in self._protect]
