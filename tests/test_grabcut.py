@@ -677,6 +677,20 @@ def test_refused_strokes_change_nothing():
     np.testing.assert_array_equal(tried.refine(foreground=stroke).mask_, fresh.refine(foreground=stroke).mask_)
 
 
+def test_cutout_keeps_an_rgba_image_transparency():
+    img, obj, rect = scene(60, 80)
+    rgb = grabcut(img, rect=rect)
+    alpha = np.full(obj.shape, 255, np.uint8)
+    alpha[:, : obj.shape[1] // 2] = 40                      # half the image, object included, translucent
+    rgba = grabcut(np.dstack([img, alpha]), rect=rect)
+    np.testing.assert_array_equal(rgba.mask, rgb.mask)        # the cut ignores transparency
+    cut = rgba.cutout()
+    np.testing.assert_array_equal(cut[..., :3], img)
+    np.testing.assert_array_equal(cut[..., 3], np.where(rgb.foreground, np.minimum(alpha, 255), 0))
+    np.testing.assert_array_equal(grabcut(np.dstack([img, np.full(obj.shape, 255, np.uint8)]), rect=rect).cutout(),
+                                  rgb.cutout())
+
+
 def test_colour_model_opencv_layout_round_trip():
     rng = np.random.default_rng(8)
     m = random_models(rng, 5)[0]
