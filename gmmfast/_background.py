@@ -26,7 +26,7 @@ from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
                           check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
-                          check_real, warn_if_off_scale)
+                          check_real, warn_if_off_scale, warn_if_one_colour_frame)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -84,6 +84,7 @@ def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
     the caller stacks a batch at a time)."""
     if isinstance(frames, np.ndarray):
         if frames.ndim == 3:
+            warn_if_one_colour_frame(frames, "frames")
             frames = frames[..., None]
         elif frames.ndim != 4:
             raise ValueError(

@@ -416,8 +416,22 @@ def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:
     if arr.ndim == 4 and not 1 <= arr.shape[3] <= MAX_CHANNELS:
         raise ValueError(
             f"{name} have {arr.shape[3]} channels; 1 to {MAX_CHANNELS} are supported (a T x H x W x C stack).")
+    warn_if_one_colour_frame(arr, name)
     check_numeric_array(arr, name)
     return arr
+
+
+def warn_if_one_colour_frame(arr: np.ndarray, name: str) -> None:
+    """Warn when a (T, H, W) stack of grey frames looks like one (H, W, 3 or 4) colour frame
+    (at least 16 x 16): frames 3 or 4 pixels wide are far likelier to be a frame given where
+    a stack belongs."""
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and min(arr.shape[:2]) >= 16:
+        import warnings
+
+        warnings.warn(
+            f"{name} of shape {arr.shape} are read as {arr.shape[0]} grey frames {arr.shape[2]} pixels wide; if "
+            f"this is one colour frame, pass a stack of frames (T, H, W, {arr.shape[2]}), e.g. frame[None].",
+            UserWarning, stacklevel=user_stacklevel())
 
 
 def check_numeric_array(arr: np.ndarray, name: str) -> None:

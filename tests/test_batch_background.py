@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -414,3 +415,17 @@ def test_traffic_demo_against_their_reference():
     recall = np.count_nonzero(pred & ref) / np.count_nonzero(ref)
     assert agreement >= 0.65 and recall >= 0.8
     assert 0.5 < pred.mean() / ref.mean() < 2.0
+
+
+def test_one_colour_frame_where_a_stack_belongs_warns():
+    # (H, W, 3) given as frames is read as H grey frames 3 pixels wide: said, not silent
+    frame = np.full((40, 50, 3), 90, np.uint8)
+    for call in (lambda: median_background(frame), lambda: mean_background(frame), lambda: PixelGMM().fit(frame),
+                 lambda: gmmfast.BackgroundSubtractorMOG2().apply_many(frame)):
+        with pytest.warns(UserWarning, match=r"frame\[None\]") as caught:
+            call()
+        assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        median_background(frame[None])
+        median_background(np.zeros((6, 40, 50), np.uint8))     # grey frames: silent
