@@ -28,6 +28,7 @@ For an online model that keeps learning as frames arrive, see
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
@@ -36,7 +37,7 @@ import numpy as np
 from ._base import Estimator, exclusive
 from ._threads import effective_n_threads
 from ._validation import (check_bool, check_frames, check_int, check_n_threads, check_numeric_array,
-                          check_real, kernel_array)
+                          check_real, kernel_array, user_stacklevel)
 
 __all__ = [
     "PixelGMM",
@@ -481,6 +482,23 @@ def kmeans_background(
     return background
 
 
+def _warn_if_scales_differ(frame: np.ndarray, background: np.ndarray, threshold: float) -> None:
+    """Warn when the frame and the background cannot be compared as given: one in [0, 1] and
+    the other on 0-255 (or 16-bit), or both in [0, 1] with a threshold no distance reaches."""
+    top_f, top_b = float(frame.max(initial=0)), float(background.max(initial=0))
+    unit_f, unit_b = frame.dtype.kind == "f" and top_f <= 1.0, background.dtype.kind == "f" and top_b <= 1.0
+    wide_f, wide_b = frame.dtype.itemsize > 1 and top_f > 255, background.dtype.itemsize > 1 and top_b > 255
+    if (unit_f and top_b > 2.0) or (unit_b and top_f > 2.0) or wide_f != wide_b:
+        problem = (f"the frame (values up to {top_f:g}, {frame.dtype}) and the background (up to {top_b:g}, "
+                   f"{background.dtype}) look like different scales; bring both onto one (e.g. 0-255)")
+    elif unit_f and unit_b and threshold >= np.sqrt(frame.shape[-1] if background.ndim == 3 else 1):
+        problem = (f"threshold {threshold:g} on values in [0, 1]: no pixel can be that far from the "
+                   "background; scale the threshold (e.g. 30 / 255) or the frames")
+    else:
+        return
+    warnings.warn(problem + ".", UserWarning, stacklevel=user_stacklevel())
+
+
 def subtract(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0) -> np.ndarray:
     """Foreground mask: pixels farther than ``threshold`` from the background.
 
@@ -512,6 +530,7 @@ def subtract(frame: np.ndarray, background: np.ndarray, threshold: float = 30.0)
             f"frame of shape {fr.shape} does not match the background of shape {bg.shape} "
             "(give one frame of the background's shape, or a stack of them)."
         )
+    _warn_if_scales_differ(fr, bg, thr)
     diff = fr.astype(np.float32) - bg.astype(np.float32)
     if bg.ndim == 3:
         dist2 = np.einsum("...c,...c->...", diff, diff)

@@ -429,3 +429,21 @@ def test_one_colour_frame_where_a_stack_belongs_warns():
         warnings.simplefilter("error")
         median_background(frame[None])
         median_background(np.zeros((6, 40, 50), np.uint8))     # grey frames: silent
+
+
+def test_subtract_warns_when_frame_and_background_scales_differ():
+    # each of these gave an all-foreground or all-background mask in silence
+    bg = np.full((20, 20, 3), 100, np.uint8)
+    frame = bg.copy()
+    frame[5:10, 5:10] = 200
+    for f, b, thr, what in [(frame / 255.0, bg, 30.0, "different scales"),
+                            (frame.astype(np.uint16) * 257, bg, 30.0, "different scales"),
+                            (frame / 255.0, bg / 255.0, 30.0, "no pixel can be")]:
+        with pytest.warns(UserWarning, match=what):
+            subtract(f, b, thr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = np.linalg.norm(frame.astype(float) - bg, axis=-1) > 30
+        np.testing.assert_array_equal(subtract(frame, bg, 30.0), ref)
+        np.testing.assert_array_equal(subtract(frame / 255.0, bg / 255.0, 30 / 255), ref)
+        subtract(frame.astype(np.float32), bg, 30.0)
