@@ -164,6 +164,20 @@ def test_argument_errors_are_one_line(capsys):
     assert err.count("\n") == 1 and err.startswith("gmmfast x: error: argument --n")
 
 
+def test_ctrl_c_while_the_command_line_is_read_is_one_line(capsys, monkeypatch):
+    # building the parser imports the library (a second or so on a cold start): Ctrl-C then
+    # printed a traceback
+    import gmmfast.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["segment", "x.png"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err
+
+
 # --------------------------------------------------------------------------- outputs
 
 def _names(folder):

@@ -55,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     Returns the exit status: 0 done, 1 an error (reported on one line of
     stderr), 2 a usage error, 130 interrupted (Ctrl-C).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()        # (imports the library: a second or so on a cold start)
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
