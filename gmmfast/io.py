@@ -34,7 +34,8 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     """Read an image file into an array (grey H x W, RGB H x W x 3 or RGBA H x W x 4).
 
     Palette and other modes are converted to RGB (RGBA when they carry
-    transparency); 16-bit greyscale stays uint16.
+    transparency); 16-bit greyscale stays uint16.  A photo with an EXIF
+    orientation tag is turned upright, as image viewers show it.
 
     Raises
     ------
@@ -57,10 +58,37 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     try:
         with Image.open(source) as img:
             img.load()
-            arr = _pillow_array(img)
+            # a camera's JPEG stores its pixels unrotated and says how to show them in the EXIF
+            # orientation tag: turned here as every viewer turns it, so results line up with the photo
+            arr = _pillow_array(_upright(img))
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
     return arr
+
+
+def _orientation(img) -> int:
+    """The EXIF orientation tag of an open Pillow image: 1 (as stored) to 8."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:          # a damaged EXIF block: the pixels as stored
+        return 1
+    return value if value in range(1, 9) else 1
+
+
+def _upright(img):
+    """``img`` turned by its EXIF orientation tag, or itself when it has none."""
+    if _orientation(img) == 1:
+        return img
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(img)
+
+
+def _upright_size(img) -> tuple[int, int]:
+    """(width, height) of ``img`` once turned upright, read from its header (tags 5-8 turn it
+    a quarter, swapping the sides)."""
+    w, h = img.size
+    return (h, w) if _orientation(img) >= 5 else (w, h)
 
 
 def _pillow_array(img) -> np.ndarray:

@@ -499,6 +499,29 @@ def test_non_image_file_and_missing_file(tmp_path):
         segment(tmp_path / "missing.png", 2)
 
 
+# what EXIF orientation tag t asks a viewer to do to the stored pixels (the TIFF/EXIF standard), in NumPy
+UPRIGHT = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, -1)[::-1],
+           8: lambda a: np.rot90(a)}
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
+    # a camera stores the pixels unrotated and tags how to show them; results must line up with the photo
+    from PIL import Image
+
+    from gmmfast.io import read_image
+
+    stored = np.zeros((24, 40, 3), np.uint8)
+    stored[:8, :12] = (250, 20, 20)          # a red block at the stored top-left, a green one below it
+    stored[16:, :12] = (20, 250, 20)
+    img = Image.fromarray(stored)
+    exif = img.getexif()
+    exif[0x0112] = tag
+    img.save(tmp_path / "photo.png", exif=exif.tobytes())
+    np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), UPRIGHT[tag](stored))
+
+
 def test_bad_parameters():
     img, _ = shapes_image(2)
     with pytest.raises(ValueError, match="features"):

@@ -89,12 +89,15 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
     """
     from PIL import Image, UnidentifiedImageError
 
+    from ..io import _upright_size
+
     kind = sniff(data)
     if kind is None or kind in ("avi", "mp4", "mkv"):
         raise BadUpload(f"This file is not an image (accepted: {IMAGE_TYPES_TEXT}).")
     try:
         with Image.open(io.BytesIO(data)) as img:
-            fmt, (width, height), mode = img.format, img.size, img.mode
+            # the size the decoded image will have: read_image turns a photo upright by its EXIF tag
+            fmt, (width, height), mode = img.format, _upright_size(img), img.mode
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadUpload(f"This file looks like a {kind.upper()} image but cannot be read: {exc}") from None
     except Image.DecompressionBombError as exc:

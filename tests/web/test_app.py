@@ -579,6 +579,25 @@ def test_large_images_are_cut_out_at_a_working_size(make_app, gen):
     assert_array_equal(cut, ref.cutout())
 
 
+def test_a_photo_with_an_exif_orientation_is_cut_out_upright(client, gen):
+    # the header's size is the upright one (it was the stored one: the work image came out squashed)
+    import io
+
+    from PIL import Image
+
+    upright = gmmfast.data.sample_image(120, 160).image
+    stored = np.rot90(upright)                                   # shown turned back by tag 6
+    img = Image.fromarray(np.ascontiguousarray(stored))
+    exif = img.getexif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    img.save(buf, "PNG", exif=exif.tobytes())
+    r = post_image(client, buf.getvalue(), name="house.png", kind="cutout")
+    assert r.status_code == 201, r.get_json()
+    info = r.get_json()["info"]
+    assert (info["width"], info["height"], info["work_width"], info["work_height"]) == (160, 120, 160, 120)
+
+
 @pytest.mark.parametrize("body, words", [({}, "Draw a box"), ({"rect": [0, 0, 1, 1]}, "too small"),
                                          ({"rect": [0, 0, 160, 120]}, "whole image"), ({"rect": [1, 2, "a", 4]}, "four numbers"),
                                          ({"rect": [5, 5, 50, 50], "strokes": [{"label": "x", "points": [[1, 1]]}]}, "label"),
