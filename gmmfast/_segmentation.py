@@ -77,6 +77,22 @@ def _colour_pixels(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def _check_float_scale(img: np.ndarray) -> np.ndarray:
+    """A float image checked to hold values in [0, 1], the scale its colours are read on (Lab,
+    the painted and saved images); excursions of up to 0.01 (a resampling's overshoot) are
+    clipped.  A 0-255 float image used to give a white segmented image, and in Lab one
+    component for almost everything."""
+    if img.dtype.kind != "f":
+        return img
+    lo, hi = float(img.min()), float(img.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return img
+    if lo < -0.01 or hi > 1.01:
+        hint = " (0-255 values: divide by 255)" if hi > 1.5 else ""
+        raise ValueError(f"float image values must lie in [0, 1], got {lo:g}..{hi:g}{hint}; or pass uint8 / uint16.")
+    return np.clip(img, 0.0, 1.0)
+
+
 def _warn_of_hidden_pixels(img: np.ndarray) -> None:
     """Warn when the alpha channel (which segmentation ignores) makes pixels transparent."""
     if img.ndim != 3 or img.shape[2] not in (2, 4):
@@ -375,7 +391,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     ----------
     image : ndarray, path or binary file object
         H x W grey, H x W x 3 RGB or H x W x 4 RGBA (alpha ignored), uint8,
-        uint16 or float (taken as values in [0, 1]).  Paths and file objects
+        uint16 or float (values in [0, 1]; a 0-255 float image is refused).  Paths and file objects
         are read with Pillow.
     n_components : int or 'auto'
         Number of components K, or ``'auto'`` to pick K in ``k_range``: the
@@ -445,7 +461,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         max_fit_pixels=max_fit_pixels, random_state=random_state, n_threads=n_threads, k_range=k_range,
         smoothing_method=smoothing_method, **gmm_options)
 
-    img = check_image(image)
+    img = _check_float_scale(check_image(image))
     _warn_of_hidden_pixels(img)
     pixels = _colour_pixels(img)
     H, W = pixels.shape[:2]

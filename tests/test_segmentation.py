@@ -522,6 +522,17 @@ def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
     np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), UPRIGHT[tag](stored))
 
 
+def test_float_images_must_be_on_the_unit_scale():
+    # a 0-255 float image gave a white segmented image (and in Lab one component for almost all)
+    img, _ = shapes_image(3)
+    for bad, words in [(img.astype(np.float64), "divide by 255"), (img / 255.0 - 0.5, r"got -0\.5")]:
+        with pytest.raises(ValueError, match=words):
+            segment(bad, 3)
+    # a resampling's small overshoot is clipped: the same labels as the clipped image
+    over = img / 255.0 * 1.008 - 0.004
+    np.testing.assert_array_equal(segment(over, 3).labels, segment(np.clip(over, 0, 1), 3).labels)
+
+
 def test_bad_parameters():
     img, _ = shapes_image(2)
     with pytest.raises(ValueError, match="features"):
