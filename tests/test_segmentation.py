@@ -525,7 +525,7 @@ def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
 def test_float_images_must_be_on_the_unit_scale():
     # a 0-255 float image gave a white segmented image (and in Lab one component for almost all)
     img, _ = shapes_image(3)
-    for bad, words in [(img.astype(np.float64), "divide by 255"), (img / 255.0 - 0.5, r"got -0\.5")]:
+    for bad, words in [(img.astype(np.float64), "divide by 255"), (img / 255.0 - 0.5, r"must lie in \[0, 1\], got -0\.4")]:
         with pytest.raises(ValueError, match=words):
             segment(bad, 3)
     # a resampling's small overshoot is clipped: the same labels as the clipped image
