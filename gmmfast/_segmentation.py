@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -343,6 +344,10 @@ class Segmentation:
         """The pictures :meth:`save` writes, by file name: ``stem_segmented.png``,
         ``stem_mask0.png``..., ``stem_binary.png`` (see :meth:`binary_map`)."""
         seg = self.segmented_image()
+        if seg.ndim == 3 and seg.shape[2] == 1:
+            seg = seg[:, :, 0]
+        elif seg.ndim == 3 and seg.shape[2] == 2:        # grey + alpha, which PNG files here hold as RGBA
+            seg = np.concatenate([np.repeat(seg[:, :, :1], 3, axis=2), seg[:, :, 1:]], axis=2)
         if seg.dtype != np.uint8 and not (seg.dtype == np.uint16 and seg.ndim == 2):
             seg = _to_uint8(seg)
         files = {f"{stem}_segmented.png": seg}
@@ -354,14 +359,24 @@ class Segmentation:
     def save(self, folder: str | os.PathLike, stem: str = "image", background: int | None = None) -> list[Path]:
         """Write the files of :meth:`output_files` into ``folder`` (created if needed).
 
-        Each file is written under a temporary name and renamed, so an
-        interrupted save leaves no half-written image.  Returns the paths written.
+        They replace an earlier save of the same ``stem`` there, and its masks
+        numbered K or more (from a larger K) are removed, so the folder holds
+        one segmentation per stem.  Each file is written under a temporary name
+        and renamed, so an interrupted save leaves no half-written image.
+        Returns the paths written.
         """
         from .io import write_image
 
+        files = self.output_files(stem, background)      # bad arguments fail before the folder is made
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        return [write_image(folder / name, img) for name, img in self.output_files(stem, background).items()]
+        written = [write_image(folder / name, img) for name, img in files.items()]
+        stale = re.compile(re.escape(stem) + r"_mask(\d+)\.png")
+        for entry in os.scandir(folder):
+            found = stale.fullmatch(entry.name)
+            if found and int(found.group(1)) >= self.n_components and entry.is_file():
+                os.unlink(entry.path)
+        return written
 
     def summary(self) -> str:
         """A one-line description: size, K, features, share of each component, time."""

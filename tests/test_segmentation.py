@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -261,6 +262,39 @@ def test_save_writes_the_files(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_mask1.png") > 0, seg.labels == 1)
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_segmented.png"), seg.segmented_image())
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_binary.png"), seg.binary_map())
+
+
+def test_save_replaces_an_earlier_save_of_the_stem(tmp_path):
+    # a K = 4 save then a K = 2 one left mask2 and mask3 of the first beside the second's files
+    img, _ = shapes_image(4)
+    segment(img, 4).save(tmp_path, "a")
+    segment(img, 4).save(tmp_path, "ab")                    # another stem: untouched
+    (tmp_path / "a_mask9.txt").write_text("mine")
+    segment(img, 2).save(tmp_path, "a")
+    names = sorted(os.listdir(tmp_path))
+    assert [n for n in names if n.startswith("a_")] == ["a_binary.png", "a_mask0.png", "a_mask1.png",
+                                                       "a_mask9.txt", "a_segmented.png"]
+    assert sum(n.startswith("ab_mask") for n in names) == 4
+    with pytest.raises(ValueError, match="component"):
+        segment(img, 2).save(tmp_path / "never", "a", background=9)
+    assert not (tmp_path / "never").exists()              # refused before the folder is made
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_grey_images_with_a_channel_axis_or_alpha_save(tmp_path, channels):
+    from gmmfast.io import read_image
+
+    grey, _ = shapes_image(3)
+    grey = grey[..., :1]
+    img = grey if channels == 1 else np.dstack([grey, np.full(grey.shape[:2], 255, np.uint8)])
+    seg = segment(img, 3)
+    seg.save(tmp_path, "g")
+    painted = read_image(tmp_path / "g_segmented.png")
+    expected = seg.segmented_image()
+    if channels == 1:
+        np.testing.assert_array_equal(painted, expected[:, :, 0])
+    else:                                                  # grey + alpha written as RGBA
+        np.testing.assert_array_equal(painted, np.dstack([expected[:, :, :1]] * 3 + [expected[:, :, 1:]]))
 
 
 # ----------------------------------------------------------------------------- smoothing
