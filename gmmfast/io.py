@@ -93,13 +93,16 @@ def _upright_size(img) -> tuple[int, int]:
 
 def _pillow_array(img) -> np.ndarray:
     """A loaded Pillow image (or one frame of a sequence) as a writable array:
-    grey, RGB or RGBA uint8; 16-bit and 32-bit integer grey as uint16; float
-    grey as float32.  Converting those modes to "RGB" would clip them to 255."""
+    grey, RGB or RGBA uint8; 16-bit grey, and 32-bit integer grey within
+    0..65535, as uint16 (other 32-bit values as int32, not clipped); float grey
+    as float32.  Converting those modes to "RGB" would clip them to 255."""
     mode = img.mode
     if mode in ("1", "L", "I;16", "I;16B", "I;16L"):
         arr = np.asarray(img.convert("L") if mode == "1" else img)
-    elif mode == "I":
-        arr = np.clip(np.asarray(img).astype(np.int64), 0, 65535).astype(np.uint16)
+    elif mode == "I":            # 32-bit integers: uint16 when they fit, else kept (callers refuse them)
+        arr = np.asarray(img)
+        if arr.size and 0 <= int(arr.min()) and int(arr.max()) <= 65535:
+            arr = arr.astype(np.uint16)
     elif mode == "F":
         arr = np.asarray(img, dtype=np.float32)
     elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):

@@ -90,6 +90,12 @@ def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
             arr = (arr.astype(np.uint32) + 128) // 257
         elif arr.dtype.kind == "f":
             arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255)
+        elif arr.dtype.kind in "iu":    # 32-bit pages: refused past 16 bits rather than wrapped
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or hi > 65535:
+                raise ValueError(f"{name}: 32-bit integer frames with values {lo}..{hi}, outside 0..65535; "
+                                 "convert the video to 8 or 16 bits first.")
+            arr = (arr.astype(np.uint32) + 128) // 257
         arr = arr.astype(np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., :3]
@@ -234,14 +240,14 @@ class VideoReader:
             pages = ImageSequence.Iterator(img)
             while True:
                 try:
-                    # 16-bit and float pages are scaled to uint8 as a folder's images are
-                    arr = _to_rgb_or_grey(_pillow_array(next(pages)), self.grey, name)
+                    page = _pillow_array(next(pages))
                 except StopIteration:
                     return
                 except _PILLOW_ERRORS as exc:
                     if count == 0:
                         raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
                     raise self._ended_early(count, str(exc)) from exc
+                arr = _to_rgb_or_grey(page, self.grey, name)   # 16-bit and float pages scaled as a folder's
                 if shape is None:
                     shape = arr.shape
                 elif arr.shape != shape:

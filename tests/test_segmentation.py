@@ -556,6 +556,15 @@ def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
     np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), UPRIGHT[tag](stored))
 
 
+def test_a_32_bit_image_file_past_16_bits_is_refused(tmp_path):
+    # read_image clipped it to 65535 and segment worked on the damaged picture
+    from PIL import Image
+
+    Image.fromarray((np.arange(40 * 50).reshape(40, 50) * 100).astype(np.int32)).save(tmp_path / "wide.tif")
+    with pytest.raises(ValueError, match="0..65535, got 0..199900"):
+        segment(tmp_path / "wide.tif", 2)
+
+
 def test_float_images_must_be_on_the_unit_scale():
     # a 0-255 float image gave a white segmented image (and in Lab one component for almost all)
     img, _ = shapes_image(3)

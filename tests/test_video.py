@@ -173,6 +173,20 @@ def test_multipage_tiff_pages_are_scaled_like_single_images(tmp_path, kind):
     assert np.abs(got.astype(int) - expected).max() <= 1
 
 
+def test_32_bit_pages_past_16_bits_are_refused_not_wrapped(tmp_path):
+    from PIL import Image
+
+    from gmmfast.io import read_image
+
+    wide = (np.arange(6 * 8).reshape(6, 8) * 5000).astype(np.int32)     # up to 235,000
+    Image.fromarray(wide).save(tmp_path / "one.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "one.tif"), wide)   # kept, not clipped to 65535
+    ims = [Image.fromarray(np.zeros((6, 8), np.int32)), Image.fromarray(wide)]
+    ims[0].save(tmp_path / "stack.tif", save_all=True, append_images=ims[1:])
+    with pytest.raises(ValueError, match="outside 0..65535"):
+        read_video(tmp_path / "stack.tif")
+
+
 def test_multipage_file_with_a_page_of_another_size(tmp_path):
     from PIL import Image
 
