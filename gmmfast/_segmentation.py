@@ -45,6 +45,9 @@ FEATURES = ("rgb", "lab", "gray", "rgbxy", "labxy")
 #: dimensions to well within the pixels' own noise, so labelling a
 #: 12-megapixel photo from them is indistinguishable from fitting on all.
 DEFAULT_MAX_FIT_PIXELS = 200_000
+#: fitted pixels per component that n_components='auto' asks of a K (and the CLI of any K): with
+#: fewer, every K up to the pixel count can look "distinct" (a component per pixel)
+MIN_PIXELS_PER_COMPONENT = 20
 
 #: Probability that a pixel is an outlier of the mixture, used by the Potts
 #: smoothing: a pixel's unary cost is -log((1 - eps) p(k | x) + eps / K).
@@ -489,6 +492,8 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
     n_distinct = _distinct_rows_upto(X_fit[:, :d_colour], k_hi + 1)    # more than k_hi: enough
     few_colours = n_distinct <= k_hi
     k_lo, k_hi = _cap_by_distinct_colours(n_distinct, k_lo, k_hi)
+    if isinstance(n_components, str):
+        k_hi = _cap_by_sample_size(X_fit.shape[0], k_lo, k_hi)
     params = dict(covariance_type=covariance_type, random_state=int(rng.integers(2**31 - 1)),
                   n_threads=n_threads, **gmm_options)
     with warnings.catch_warnings():
@@ -588,6 +593,17 @@ def _cap_by_distinct_colours(n_distinct: int, k_lo: int, k_hi: int) -> tuple[int
             f"{k_lo} components; using n_components={n_distinct}", DegenerateDataWarning, stacklevel=3)
         k_lo = n_distinct
     return k_lo, max(k_lo, min(k_hi, n_distinct))
+
+
+def _cap_by_sample_size(n_fit: int, k_lo: int, k_hi: int) -> int:
+    """The largest K 'auto' tries: what ``n_fit`` fitted pixels support, warning when that cuts k_range."""
+    most = max(k_lo, n_fit // MIN_PIXELS_PER_COMPONENT)
+    if k_hi > most:
+        warnings.warn(
+            f"n_components='auto' tries K up to {most}, not {k_hi}: {n_fit} fitted pixels support "
+            f"{MIN_PIXELS_PER_COMPONENT} per component (a larger image or max_fit_pixels supports more)",
+            DegenerateDataWarning, stacklevel=3)
+    return min(k_hi, most)
 
 
 def _fit_mixture(X_fit: np.ndarray, k_lo: int, k_hi: int, auto: bool, params: dict):

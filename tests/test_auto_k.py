@@ -195,6 +195,20 @@ def test_one_colour_region_with_exact_grey_pixels():
     assert all(np.isfinite(r.bic) for r in seg.criterion.values())
 
 
+def test_tiny_samples_do_not_get_a_component_per_pixel():
+    # with 10 fitted pixels every K looked distinct (a component per pixel, 10 % of the sample each)
+    from gmmfast import DegenerateDataWarning
+
+    img, _ = regions_image(4, seed=3, noise=4.0)
+    assert segment(img, "auto").n_components == 4
+    with pytest.warns(DegenerateDataWarning, match="20 per component"):
+        few = segment(img, "auto", max_fit_pixels=60)         # supports 60 // 20 = 3
+    assert few.n_components <= 3
+    tiny = np.random.default_rng(0).integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    with pytest.warns(DegenerateDataWarning):
+        assert segment(tiny, "auto", k_range=(2, 64)).n_components == 2
+
+
 def test_smallest_k_when_nothing_is_distinct():
     """Smooth noise without colour clusters: no K >= 2 is distinct, the answer is the range's smallest."""
     rng = np.random.default_rng(4)

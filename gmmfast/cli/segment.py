@@ -50,8 +50,6 @@ examples:
 #: Most components the command line segments into (the Python API has no such limit):
 #: each component is a mask file, and EM's time grows with K.
 MAX_COMPONENTS = 64
-#: Fewest pixels per component: below this a component's covariance is guesswork.
-MIN_PIXELS_PER_COMPONENT = 20
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 
@@ -173,6 +171,8 @@ def output_family(stem: str) -> re.Pattern:
 def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int]:
     """Refuse a K the image's pixel count cannot support, before any work; returns the
     range -k auto may try (capped to what the pixels support)."""
+    from .._segmentation import MIN_PIXELS_PER_COMPONENT
+
     n_pixels = image.shape[0] * image.shape[1]
     most = max(1, n_pixels // MIN_PIXELS_PER_COMPONENT)
     smallest, what = (k_range[0], "--k-range") if k == "auto" else (k, "-k")
