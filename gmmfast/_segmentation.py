@@ -45,6 +45,8 @@ FEATURES = ("rgb", "lab", "gray", "rgbxy", "labxy")
 #: dimensions to well within the pixels' own noise, so labelling a
 #: 12-megapixel photo from them is indistinguishable from fitting on all.
 DEFAULT_MAX_FIT_PIXELS = 200_000
+#: The K that n_components='auto' tries when k_range is None.
+DEFAULT_K_RANGE = (2, 8)
 #: fitted pixels per component that n_components='auto' asks of a K (and the CLI of any K): with
 #: fewer, every K up to the pixel count can look "distinct" (a component per pixel)
 MIN_PIXELS_PER_COMPONENT = 20
@@ -401,7 +403,7 @@ class Segmentation:
 def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "rgb",
             covariance_type: str = "full", smoothing: float = 0.0,
             max_fit_pixels: int | None = None, random_state: int | np.random.RandomState | np.random.Generator | None = 0,
-            n_threads: int | None = None, k_range: tuple[int, int] = (2, 8),
+            n_threads: int | None = None, k_range: tuple[int, int] | None = None,
             smoothing_method: str = "icm", **gmm_options: Any) -> Segmentation:
     """Segment an image into the components of a Gaussian mixture of its pixels.
 
@@ -445,10 +447,11 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         None draws from NumPy's global state.
     n_threads : int or None
         Threads of the kernels (None: all cores).
-    k_range : (int, int)
+    k_range : (int, int), optional
         Smallest and largest K considered when ``n_components='auto'``
-        (inclusive; the search usually stops before the largest).  The
-        smallest is the answer when no K in the range is distinct.
+        (inclusive; the search usually stops before the largest; default
+        2..8); refused with a fixed K.  The smallest is the answer when no K
+        in the range is distinct.
     smoothing_method : {'icm', 'expansion'}
         How the Potts energy is minimised.  'icm': iterated conditional modes
         in a parallel Cython kernel, started from the plain labels (fast: a
@@ -515,7 +518,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
 
 def check_options(n_components: int | str = 3, *, features: str = "rgb", covariance_type: str = "full",
                   smoothing: float = 0.0, max_fit_pixels: int | None = None, random_state: Any = 0,
-                  n_threads: int | None = None, k_range: tuple[int, int] = (2, 8), smoothing_method: str = "icm",
+                  n_threads: int | None = None, k_range: tuple[int, int] | None = None, smoothing_method: str = "icm",
                   **gmm_options: Any) -> tuple:
     """:func:`segment`'s options checked, without an image: raises what segment would
     (``segment_many`` calls it before starting any job).  Returns the features name,
@@ -538,9 +541,14 @@ def _k_candidates(n_components, k_range) -> tuple[int, int]:
         if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
             raise TypeError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
         k = check_int(n_components, "n_components", low=1)
+        if k_range is not None:
+            raise ValueError(f"k_range applies to n_components='auto' only (got n_components={k}, "
+                             f"k_range={k_range!r}).")
         return k, k
-    if n_components != "auto":
+    if n_components.lower() != "auto":
         raise ValueError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
+    if k_range is None:
+        k_range = DEFAULT_K_RANGE
     if not isinstance(k_range, (tuple, list)) or len(k_range) != 2:
         raise ValueError(f"k_range must be a pair (smallest K, largest K), got {k_range!r}.")
     k_lo, k_hi = (check_int(k, "k_range values", low=1) for k in k_range)

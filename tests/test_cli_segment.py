@@ -182,6 +182,11 @@ def test_work_sizes_are_checked_before_work(tmp_path, capsys):
     assert "-k asks for 40 components, but 12x10 pixels support at most 6" in line
     # -k auto is capped to what the pixels support instead
     assert main(["segment", str(a), "-k", "auto", "--k-range", "2-30", "-o", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    # --k-range with a fixed K was ignored in silence; --features takes any case, as -k auto does
+    assert main(["segment", str(a), "-k", "3", "--k-range", "2-5", "-o", str(tmp_path / "o2")]) == 1
+    assert "--k-range applies to -k auto only" in _one_error_line(capsys.readouterr().err)
+    assert main(["segment", str(a), "-k", "AUTO", "--features", "LAB", "-o", str(tmp_path / "o3")]) == 0
 
 
 def test_each_warning_is_printed_once_in_the_commands_terms(tmp_path, capsys):
@@ -383,4 +388,5 @@ def test_defaults_are_the_library_defaults(tmp_path, monkeypatch):
     assert main(["segment", str(_image(tmp_path / "a.png")), "-k", "auto", "-o", str(tmp_path / "out")]) == 0
     assert len(calls) == 1
     defaults = {name: p.default for name, p in inspect.signature(real).parameters.items()}
+    defaults["k_range"] = seg_module.DEFAULT_K_RANGE          # what k_range=None stands for
     assert {name: calls[0][name] for name in calls[0]} == {name: defaults[name] for name in calls[0]}

@@ -590,6 +590,9 @@ def test_bad_parameters():
         segment(img, "many")
     with pytest.raises(ValueError, match="k_range"):
         segment(img, "auto", k_range=(5, 2))
+    with pytest.raises(ValueError, match="k_range applies to n_components='auto' only"):
+        segment(img, 3, k_range=(2, 5))                   # was ignored in silence
+    assert segment(img, "AUTO").n_components == segment(img, "auto").n_components
     with pytest.raises(ValueError, match="max_fit_pixels"):
         segment(img, 2, max_fit_pixels=0)
     with pytest.raises(ValueError, match="covariance_type"):

@@ -94,10 +94,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"number of components (1-{MAX_COMPONENTS}), or 'auto': the largest K whose components "
                         "are distinct colours (default: 3)")
     p.add_argument("--k", dest="k", type=_k_value, help=argparse.SUPPRESS)  # the option's earlier name
-    p.add_argument("--k-range", type=_k_range, default=(2, 8), metavar="MIN-MAX",
+    p.add_argument("--k-range", type=_k_range, default=None, metavar="MIN-MAX",
                    help="range of K considered by -k auto; the smallest when none is distinct (default: 2-8)")
     add_output_options(p, "the results")
-    p.add_argument("--features", choices=FEATURES, default="rgb",
+    p.add_argument("--features", type=str.lower, choices=FEATURES, default="rgb",
                    help="pixel features: colour space, optionally with x,y position (default: rgb)")
     p.add_argument("--covariance-type", choices=("full", "tied", "diag", "spherical"), default="full",
                    help="shape of the components' covariances (default: full)")
@@ -235,6 +235,7 @@ def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progre
     progress.start(f"{path.name}{where}: reading")
     image = read_image(path)
     k_range = check_size(image, args.k, args.k_range)
+    k_range = k_range if args.k == "auto" else None
     progress.start(f"{path.name}{where}: segmenting")
     # options left at their defaults are not passed: the library's own defaults apply
     extra = {} if args.max_iter is None else {"max_iter": args.max_iter}
@@ -254,6 +255,12 @@ def run(args) -> int:
     """Segment every image given; returns 0 if all succeeded, 1 otherwise."""
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise CLIError("--plot needs matplotlib: pip install 'gmmfast[plot]'")
+    if args.k_range is not None and args.k != "auto":
+        raise CLIError(f"--k-range applies to -k auto only (got -k {args.k})")
+    if args.k_range is None:
+        from .._segmentation import DEFAULT_K_RANGE
+
+        args.k_range = DEFAULT_K_RANGE
     on_workers = parallel(args)
     paths, problems = expand_inputs(args.images)
     for problem in problems:
