@@ -151,9 +151,17 @@ def write_image(path: PathLike, image: np.ndarray) -> Path:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"cannot write {str(path)!r}: unknown image extension (use one such as .png)")
+    pil = Image.fromarray(np.ascontiguousarray(arr))
     try:
         with atomic_write(path) as fh:
-            Image.fromarray(np.ascontiguousarray(arr)).save(fh, format=fmt)
+            pil.save(fh, format=fmt)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"cannot write {str(path)!r}: {exc} (use an extension such as .png)") from exc
+    except OSError as exc:
+        if "cannot write mode" not in str(exc):
+            raise
+        # e.g. JPEG holds neither alpha nor 16 bits: say what to change, not Pillow's mode name
+        what = "an alpha channel" if arr.ndim == 3 and arr.shape[2] == 4 else f"{arr.dtype} values"
+        raise ValueError(f"cannot write {str(path)!r}: {fmt} files cannot hold {what}; write a .png "
+                         "(or drop the alpha channel / convert to uint8 first)") from None
     return path

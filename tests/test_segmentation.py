@@ -556,6 +556,18 @@ def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
     np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), UPRIGHT[tag](stored))
 
 
+def test_writing_what_a_format_cannot_hold_is_a_clear_error(tmp_path):
+    # Pillow's "cannot write mode RGBA as JPEG" (an OSError) named a mode, not what to change
+    from gmmfast.io import write_image
+
+    for arr, words in [(np.zeros((4, 4, 4), np.uint8), "alpha channel"), (np.zeros((4, 4), np.uint16), "uint16")]:
+        with pytest.raises(ValueError, match=f"JPEG files cannot hold (an )?{words}"):
+            write_image(tmp_path / "x.jpg", arr)
+        assert not list(tmp_path.iterdir())                   # no file, no temporary left
+        write_image(tmp_path / "x.png", arr)
+        (tmp_path / "x.png").unlink()
+
+
 def test_a_32_bit_image_file_past_16_bits_is_refused(tmp_path):
     # read_image clipped it to 65535 and segment worked on the damaged picture
     from PIL import Image
