@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ._threads import available_cpus
-from ._validation import check_int, check_n_threads
+from ._validation import check_bool, check_int, check_n_threads
 
 __all__ = ["JobResult", "segment_many"]
 
@@ -286,7 +286,10 @@ def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.Pat
         the file names, made unique).  With ``scheduler`` the workers write
         it, so it must be on storage they share with you.
     workers : int, optional
-        Local worker processes (None: in this process, one image after the other).
+        Local worker processes (None: in this process, one image after the
+        other).  They are started with ``spawn`` (threads and ``fork`` do not
+        mix), so each imports the calling script again: call ``segment_many``
+        from a script under ``if __name__ == "__main__":``.
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (``'tcp://host:8786'``) or a
         Client: the jobs run on that cluster.
@@ -308,6 +311,9 @@ def segment_many(paths, n_components: int | str = 3, *, output_dir: str | os.Pat
     if workers is not None:
         check_int(workers, "workers", low=1)
     check_n_threads(n_threads)
+    plot = check_bool(plot, "plot")
+    if on_done is not None and not callable(on_done):
+        raise TypeError(f"on_done must be a function of one JobResult, got {type(on_done).__name__}.")
     if n_threads is None and scheduler is None and workers is not None:
         n_threads = max(1, available_cpus() // workers)
     options = dict(segment_options, n_threads=n_threads)

@@ -278,7 +278,9 @@ class Segmentation:
     def segmented_image(self) -> np.ndarray:
         """The image with each pixel painted in its component's mean colour.
 
-        Same shape and dtype as the input (an alpha channel is kept as it was).
+        Same shape as the input and the dtype it was read as (uint8 for
+        bool and 8-bit integer images, uint16, float); an alpha channel is
+        kept as it was.
         """
         pix = _colour_pixels(self.image)
         H, W, C = pix.shape

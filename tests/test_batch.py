@@ -106,6 +106,11 @@ def test_folder_and_errors(photos, tmp_path):
             segment_many([str(root / "a" / "photo1.png")], **{"n_components": 2, **options},
                          output_dir=tmp_path / "never", workers=2)
     assert not (tmp_path / "never").exists()
+    with pytest.raises(TypeError, match="on_done"):
+        segment_many(root / "a", 2, output_dir=tmp_path / "never", on_done=5)
+    with pytest.raises(TypeError, match="plot"):
+        segment_many(root / "a", 2, output_dir=tmp_path / "never", plot="yes")
+    assert not (tmp_path / "never").exists()
 
 
 _CRASHING_JOB = '''
