@@ -347,6 +347,13 @@ def test_demo(tmp_path, capsys):
     ari = float(report.split("true regions: ")[1].split(";")[0])
     assert ari > 0.9
     assert not [p for p in out.rglob(".gmmfast-*")]
+    # a folder of the user's is refused, not written over (their report.txt was replaced)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "report.txt").write_text("my notes")
+    assert main(["demo", "-o", str(theirs)]) == 1
+    assert "earlier demo did not write" in capsys.readouterr().err
+    assert [p.name for p in theirs.iterdir()] == ["report.txt"] and (theirs / "report.txt").read_text() == "my notes"
 
 
 def test_ctrl_c_leaves_the_earlier_run_intact(tmp_path, interrupt_cli):

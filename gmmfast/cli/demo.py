@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._files import atomic_write
-from ._common import error, user_message
+from ._common import CLIError, error, user_message
 
 HELP = "run the main jobs on the built-in samples and write the results with a report"
 
@@ -29,8 +29,9 @@ downloads): a Gaussian-mixture fit on gmmfast.data.sample_mixture(), image
 segmentation of gmmfast.data.sample_image(), and whatever else this build
 offers (background subtraction, GrabCut).  Results go to the output folder,
 with report.txt saying what ran, how long it took and where the files are.
-A second demo into the same folder replaces the first one's results (every
-file the demo writes is its own); each file is written complete or not at all.
+A second demo into the same folder replaces the first one's results; a
+folder holding other files is refused.  Each file is written complete or not
+at all.
 """
 
 
@@ -140,12 +141,40 @@ def _mixture_step(out_dir: Path, report: DemoReport) -> None:
                f"{gm.n_iter_} EM iterations; largest error of a mean: {err:.2f} (0..255 scale)")
 
 
+#: Written into the output folder before any result: the folder is a demo's, whose files a later
+#: demo may replace.  A folder without it that holds anything is refused, so that a user's own
+#: report.txt or clip.gif is never overwritten.
+MARKER = ".gmmfast_demo"
+
+
+def _is_demo_folder(out_dir: Path) -> bool:
+    """Holds the marker, or the report.txt of a demo from before the marker."""
+    if (out_dir / MARKER).exists():
+        return True
+    try:
+        first = (out_dir / "report.txt").read_text(errors="replace").split("\n", 1)[0]
+    except OSError:
+        return False
+    return first.startswith("gmmfast ") and first.endswith(" demo")
+
+
+def _claim(out_dir: Path) -> None:
+    """Make ``out_dir`` the demo's, or raise CLIError when it holds someone else's files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CLIError(f"{out_dir} is a file; give a folder for the demo's results with -o")
+    if out_dir.is_dir() and not _is_demo_folder(out_dir) and any(out_dir.iterdir()):
+        raise CLIError(f"{out_dir} holds files that an earlier demo did not write; the demo writes report.txt "
+                       "and its results there and would replace yours: give a new or empty folder with -o")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("results of `gmmfast demo`; a later demo into this folder replaces them\n")
+
+
 def run(args) -> int:
     """Run every demo step; returns 0 if all succeeded, 1 otherwise."""
     from . import _modules
 
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _claim(out_dir)
     report = DemoReport(out_dir)
     print(f"gmmfast demo -> {out_dir}/")
     steps = []
