@@ -293,6 +293,9 @@ def test_same_stem_twice_gets_distinct_outputs(tmp_path):
     assert main(["segment", str(a), str(b), "-k", "2", "-o", str(tmp_path / "o")]) == 0
     _assert_written(tmp_path / "o", _expected(a, "pic", 2))
     _assert_written(tmp_path / "o", _expected(b, "pic_1", 2))
+    # one file named twice (or with its folder) is segmented once, not into pic_ and pic_1_
+    assert main(["segment", str(a), str(a), str(tmp_path / "x"), "-k", "2", "-o", str(tmp_path / "once")]) == 0
+    assert sorted(os.listdir(tmp_path / "once")) == sorted(_expected(a, "pic", 2))
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -133,9 +133,9 @@ def _natural_key(name: str):
 
 
 def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
-    """Image paths from files and folders (a folder's images in natural order), and
-    the errors of inputs that are neither."""
-    paths, problems = [], []
+    """Image paths from files and folders (a folder's images in natural order), each file
+    once however often it is named, and the errors of inputs that are neither."""
+    paths, problems, seen = [], [], set()
     for name in names:
         p = Path(name)
         if p.is_dir():
@@ -143,11 +143,16 @@ def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
                            key=lambda f: _natural_key(f.name))
             if not found:
                 problems.append(f"{name}: the folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-            paths.extend(found)
         elif not p.exists():
             problems.append(f"{name}: no such file or folder")
+            found = []
         else:
-            paths.append(p)
+            found = [p]
+        for f in found:              # (x.png x.png, or a file and its folder: segmented once)
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                paths.append(f)
     return paths, problems
 
 
