@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._images import as_display, encode_jpeg, encode_png, preview_factor, reduce_image
+from ._images import as_display, display_alpha, encode_jpeg, encode_png, preview_factor, reduce_image
 from ._jobs import FileRef, Job, Task, UserError
 from ._uploads import BadUpload, check_image_bytes, decode_image, safe_stem
 
@@ -61,27 +61,49 @@ def accept_upload(job: Job, data: bytes, filename: str | None, cfg) -> None:
 
 def work_image(job: Job, cfg) -> np.ndarray:
     """The image GrabCut works on (RGB uint8 at the working size), decoded on first use."""
+    return _work(job, cfg)[0]
+
+
+def work_alpha(job: Job, cfg) -> np.ndarray | None:
+    """The upload's own transparency at the working size (uint8), or None for an opaque image format."""
+    return _work(job, cfg)[1]
+
+
+def _work(job: Job, cfg) -> tuple[np.ndarray, np.ndarray | None]:
     with job.lock:
-        image = job.cache.get("image")
-        if image is None:
-            image = _decode_work_image(job, cfg)
-            job.cache_put("image", image, image.nbytes)
-    return image
+        work = job.cache.get("image")     # (RGB, alpha), cached together
+        if work is None:
+            work = _decode_work_image(job, cfg)
+            job.cache_put("image", work, work[0].nbytes + (0 if work[1] is None else work[1].nbytes))
+    return work
 
 
-def _decode_work_image(job: Job, cfg) -> np.ndarray:
+def _decode_work_image(job: Job, cfg) -> tuple[np.ndarray, np.ndarray | None]:
     image, _ = decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)
-    work = as_display(image)
-    if work.ndim == 2:
-        work = np.repeat(work[:, :, None], 3, axis=2)
+    work, alpha = _rgb(image), display_alpha(image)
     size = (job.info["work_width"], job.info["work_height"])
     if size != (work.shape[1], work.shape[0]):
         from PIL import Image
 
-        work = np.asarray(Image.fromarray(work).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+        def resized(a):
+            return np.asarray(Image.fromarray(a).resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+
+        work, alpha = resized(work), None if alpha is None else resized(alpha)
     if "original.jpg" not in job.files:
         job.add_file("original.jpg", encode_jpeg(reduce_image(work, job.info["preview_factor"])))
-    return work
+    return work, alpha
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB of a decoded upload (grey repeated, alpha dropped)."""
+    work = as_display(image)
+    return np.repeat(work[:, :, None], 3, axis=2) if work.ndim == 2 else work
+
+
+def _cutout_alpha(fg: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """A cut-out's alpha: 0 off the foreground, and on it the image's own transparency (255 if none)."""
+    out = fg.view(np.uint8) * np.uint8(255)
+    return out if alpha is None else np.minimum(out, alpha)
 
 
 def prepare(job: Job, task: Task, cfg) -> dict:
@@ -97,7 +119,7 @@ def parse_params(body: Mapping[str, Any], width: int, height: int) -> dict:
         raise UserError("Draw a box around the object first (rect must be [x, y, width, height]).")
     try:
         x, y, w, h = (int(round(float(v))) for v in rect)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):      # (OverflowError: infinity, 1e400)
         raise UserError("The box must be four numbers [x, y, width, height].") from None
     x0, y0 = max(0, x), max(0, y)
     x1, y1 = min(width, x + w), min(height, y + h)
@@ -162,6 +184,12 @@ def _cut(image: np.ndarray, mask: np.ndarray, p: Mapping[str, Any]):
     """The library's GrabCut of ``image`` from ``mask`` with a run's options (``parse_params``)."""
     from .._grabcut import grabcut     # loaded on first use, as the other views load the library
 
+    labels = mask & 1                  # OpenCV's values: odd ones are (probable) foreground
+    if not labels.any():
+        raise UserError("Everything is marked to remove: keep part of the object inside the box unpainted, "
+                        "or paint it with Keep.")
+    if labels.all():
+        raise UserError("Everything is marked to keep: leave some background, or paint it with Remove.")
     return grabcut(image, mask=mask, max_iter=p["max_iter"], box_prior=p["box_prior"])
 
 
@@ -179,7 +207,8 @@ def run(job: Job, task: Task, cfg) -> dict:
         job.cache_put("cut", (task.number, fg), fg.nbytes)
     f = preview_factor(fg.shape[0], fg.shape[1], cfg.preview_side)
     small = fg[::f, ::f]
-    rgba = np.dstack([reduce_image(image, f), small.view(np.uint8) * np.uint8(255)])
+    alpha = work_alpha(job, cfg)
+    rgba = np.dstack([reduce_image(image, f), _cutout_alpha(small, None if alpha is None else alpha[::f, ::f])])
     prefix = f"r{task.number}/"
     cutout = job.add_file(prefix + "cutout.png", encode_png(rgba))
     mask_ref = job.add_file(prefix + "mask.png", encode_png(small))
@@ -202,27 +231,26 @@ def build_download(job: Job, task_number: int, name: str, cfg) -> str:
     key = f"r{task_number}/full/{name}"
     if key in job.private:
         return key
-    image, fg = _full_size_cut(job, task_number, cfg)
+    image, alpha, fg = _full_size_cut(job, task_number, cfg)
     if name.endswith("_cutout.png"):
-        data = encode_png(np.dstack([image, fg.view(np.uint8) * np.uint8(255)]))
+        data = encode_png(np.dstack([image, _cutout_alpha(fg, alpha)]))
     else:
         data = encode_png(fg.view(np.uint8) * np.uint8(255))
     job.add_file(key, data, private=True)
     return key
 
 
-def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB image, foreground) of run ``task_number`` at the uploaded image's size."""
+def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(RGB image, its own alpha or None, foreground) of run ``task_number`` at the uploaded image's size."""
     p = job.tasks[task_number].params
     cached = job.cache.get("cut")
     if not job.info["reduced"]:
-        image = work_image(job, cfg)
+        image, alpha = _work(job, cfg)
         if cached is not None and cached[0] == task_number:
-            return image, cached[1]
-        return image, _cut(image, build_mask(image.shape[:2], p["rect"], p["strokes"]), p).foreground
-    image = as_display(decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0])
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
+            return image, alpha, cached[1]
+        return image, alpha, _cut(image, build_mask(image.shape[:2], p["rect"], p["strokes"]), p).foreground
+    decoded = decode_image(job.private["upload"].read_bytes(), cfg.max_image_pixels)[0]
+    image, alpha = _rgb(decoded), display_alpha(decoded)
     sx = image.shape[1] / job.info["work_width"]
     sy = image.shape[0] / job.info["work_height"]
     x, y, w, h = p["rect"]
@@ -230,4 +258,4 @@ def _full_size_cut(job: Job, task_number: int, cfg) -> tuple[np.ndarray, np.ndar
     strokes = [{"label": st["label"], "radius": st["radius"] * (sx + sy) / 2,
                 "points": [(px * sx, py * sy) for px, py in st["points"]]} for st in p["strokes"]]
     mask = build_mask(image.shape[:2], rect, strokes)
-    return image, _cut(image, mask, p).foreground
+    return image, alpha, _cut(image, mask, p).foreground

@@ -35,6 +35,14 @@ def as_display(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def display_alpha(image: np.ndarray) -> np.ndarray | None:
+    """The uint8 alpha channel (H x W) of a grey + alpha or RGBA image, on as_display's scale; else None."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] not in (2, 4):
+        return None
+    return as_display(img[:, :, -1])
+
+
 def reduce_image(image: np.ndarray, factor: int) -> np.ndarray:
     """``image`` (uint8, grey or RGB) shrunk by ``factor`` with box averaging; size ceil(H/f) x ceil(W/f)."""
     if factor == 1:

@@ -521,6 +521,47 @@ def test_cutout_matches_the_library(client, gen):
     assert_array_equal(cut, ref.cutout())
 
 
+@pytest.mark.parametrize("cutout_max_pixels", [None, 4800], ids=["full size", "reduced"])
+def test_cutout_of_an_rgba_image_keeps_its_transparency(make_app, gen, cutout_max_pixels):
+    # the download's alpha was 255 over the whole foreground: a hole or a translucent part of the
+    # image came back opaque; it must be the library's cut-out of the same image and box
+    client = make_app(**({} if cutout_max_pixels is None else {"cutout_max_pixels": cutout_max_pixels})).test_client()
+    sample = gmmfast.data.sample_image(120, 160)
+    alpha = np.full(sample.image.shape[:2], 255, np.uint8)
+    x, y, w, h = (int(v) for v in sample.box)
+    alpha[y + h // 3: y + 2 * h // 3, x + w // 3: x + 2 * w // 3] = 0       # a hole in the object
+    alpha[:, :40] = 128                                                       # a translucent band
+    rgba = np.dstack([sample.image, alpha])
+    run = _cutout_job(client, gen, rgba)
+    info = run["info"]
+    sx, sy = info["work_width"] / 160, info["work_height"] / 120
+    rect = [round(x * sx), round(y * sy), round(w * sx), round(h * sy)]
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": rect}, headers=JSON).get_json()
+    assert res["status"] == "done", res
+    cut = gen.decode_png(client.get(res["result"]["downloads"]["house_cutout.png"]).data)
+    full_rect = rect if cutout_max_pixels is None else [round(rect[0] / sx), round(rect[1] / sy),
+                                                       round(rect[2] / sx), round(rect[3] / sy)]
+    if cutout_max_pixels is None:
+        assert_array_equal(cut, gmmfast.grabcut(rgba, rect=tuple(full_rect)).cutout())
+    fg = cut[..., 3] > 0
+    assert fg.any() and not fg[y + h // 3 + 1: y + 2 * h // 3 - 1, x + w // 3 + 1: x + 2 * w // 3 - 1].any()
+    assert set(np.unique(cut[..., 3][:, :40])) <= {0, 128}
+
+
+def test_cutout_drawings_that_leave_one_side_empty_are_plain_words(client, gen):
+    sample = gmmfast.data.sample_image(120, 160)
+    run = _cutout_job(client, gen, sample.image)
+    x, y, w, h = (int(v) for v in sample.box)
+    cover = [{"label": "bg", "radius": 199, "points": [[80, 60]]}]                 # the whole image
+    res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [x, y, w, h], "strokes": cover},
+                      headers=JSON).get_json()
+    assert res["status"] == "error" and "Everything is marked to remove" in res["error"], res
+    assert "FGD" not in res["error"]
+    for rect in ([float("inf"), 0, 10, 10], [1e400, 0, 10, 10]):       # was a 500 (OverflowError)
+        r = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": rect}, headers=JSON)
+        assert r.status_code == 400 and "four numbers" in r.get_json()["error"]
+
+
 def test_cutout_strokes_force_pixels(client, gen):
     sample = gmmfast.data.sample_image(120, 160)
     run = _cutout_job(client, gen, sample.image)
