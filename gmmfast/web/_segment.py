@@ -106,7 +106,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     result, timings = _previews(job, task.number, seg, image, cfg)
     timings = {k: round(v, 4) for k, v in {"segment": t_segment, **seg.timings, **timings}.items()}
     result.update(n_components=seg.n_components, auto=p["k"] == "auto", timings=timings,
-                  criterion=_criterion_rows(seg.criterion),
+                  criterion=_criterion_rows(seg.criterion), notes=_notes(seg, p["k"]),
                   downloads=output_names(job.info["name"], seg.n_components))
     return result
 
@@ -122,6 +122,31 @@ def _criterion_rows(criterion: Mapping | None) -> dict | None:
 
     return {str(k): {"overlap": number(r.overlap, 4), "min_share": number(r.min_share, 4),
                      "bic": number(r.bic, 1), "distinct": bool(r.distinct)} for k, r in criterion.items()}
+
+
+def _notes(seg, k) -> list[str]:
+    """What the library warns about this result, in the page's words (its warnings go to the
+    server log; capturing them here would not be thread-safe, so they are read off the result)."""
+    notes = []
+    if k != "auto" and seg.n_components < k:
+        notes.append(f"The image has only {seg.n_components} distinct colour(s), so K = {seg.n_components} was "
+                     f"used instead of {k}.")
+    img = seg.image
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        opaque = 1.0 if img.dtype.kind == "f" else np.iinfo(img.dtype).max
+        hidden = float(np.mean(img[:, :, -1] < opaque))
+        if hidden > 0:
+            notes.append(f"{hidden:.0%} of the pixels are (partly) transparent; they are segmented by the colours "
+                         "stored under them.")
+    if k == "auto":
+        from .._segmentation import DEFAULT_K_RANGE, MIN_PIXELS_PER_COMPONENT
+
+        n_pixels = seg.shape[0] * seg.shape[1]
+        if n_pixels < MIN_PIXELS_PER_COMPONENT * DEFAULT_K_RANGE[1]:
+            most = max(DEFAULT_K_RANGE[0], n_pixels // MIN_PIXELS_PER_COMPONENT)
+            notes.append(f"The image is small: K up to {most} could be tried ({MIN_PIXELS_PER_COMPONENT} pixels "
+                         "per component).")
+    return notes
 
 
 def output_names(stem: str, n_components: int) -> list[str]:

@@ -458,6 +458,23 @@ def test_a_one_pixel_image_segments_into_one_component(client, gen):
         assert r.status_code == 201 and len(r.get_json()["result"]["components"]) == 1
 
 
+def test_results_carry_what_the_library_noted(client, gen):
+    # K = 5 on two colours gave K = 2 with no word on the page (the warning went to the server log)
+    two = np.zeros((30, 40, 3), np.uint8)
+    two[:, 20:] = (200, 40, 40)
+    res = post_image(client, gen.encode(two, "PNG"), k=5).get_json()["result"]
+    assert res["n_components"] == 2 and any("only 2 distinct colour(s)" in n for n in res["notes"])
+    rgba = np.dstack([gen.three_colour_image(), np.full((90, 120), 255, np.uint8)])
+    rgba[:15, :, 3] = 0
+    res = post_image(client, gen.encode(rgba, "PNG"), k=3).get_json()["result"]
+    assert any("transparent" in n for n in res["notes"])
+    res = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=3).get_json()["result"]
+    assert res["notes"] == []
+    tiny = np.random.default_rng(0).integers(0, 256, (10, 10, 3)).astype(np.uint8)
+    res = post_image(client, gen.encode(tiny, "PNG"), k="auto").get_json()["result"]
+    assert any("K up to 5" in n for n in res["notes"])
+
+
 def test_an_unexpected_error_hides_its_details(client, gen, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail /usr/lib/python")

@@ -203,6 +203,38 @@ def test_segment_auto_k_shows_how_k_was_chosen(server, browser, inputs):
     _no_script_errors(d)
 
 
+def test_segment_page_says_what_the_library_noted(server, browser, tmp_path):
+    # K = 5 on two colours: the page showed K = 2 without a word; a tiny image was a few screen pixels
+    # wide, and 'auto' said "the largest K with distinct components" when none was
+    d = browser
+    two = np.zeros((30, 40, 3), np.uint8)
+    two[:, 20:] = (200, 40, 40)
+    gmmfast.io.write_image(tmp_path / "two.png", two)
+    d.get(server.url + "segment")
+    assert d.find_element(By.ID, "smoothing").get_attribute("max") == "10"      # the API's range
+    d.find_element(By.ID, "file").send_keys(str(tmp_path / "two.png"))
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    Select(d.find_element(By.ID, "k")).select_by_value("5")
+    _wait_attr(d, "results", "data-run", lambda v: v == "2")
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    notes = d.find_element(By.ID, "summary-notes")
+    assert notes.is_displayed() and "only 2 distinct colour(s)" in notes.text
+    tiny = np.random.default_rng(0).integers(0, 256, (10, 10, 3)).astype(np.uint8)
+    gmmfast.io.write_image(tmp_path / "tiny.png", tiny)
+    seg = gmmfast.segment(tiny, "auto")
+    d.get(server.url + "segment")
+    Select(d.find_element(By.ID, "k")).select_by_value("auto")
+    d.find_element(By.ID, "file").send_keys(str(tmp_path / "tiny.png"))
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    text = d.find_element(By.ID, "summary-text").text
+    assert not any(row.distinct for row in seg.criterion.values())                # a fallback K
+    assert "no K tried gave distinct components" in text and "chosen: the largest" not in text
+    shown = d.execute_script("const i = document.getElementById('img-segmented'); return [i.clientWidth, "
+                             "getComputedStyle(i).imageRendering];")
+    assert shown[0] >= 150 and shown[1] == "pixelated"
+    _no_script_errors(d)
+
+
 def test_segment_drop_and_reload(server, browser, inputs):
     d = browser
     d.get(server.url + "segment")

@@ -74,8 +74,11 @@
   }
 
   function setImage(img, url, w, h) {
-    img.width = w;
-    img.height = h;
+    // a tiny image is shown enlarged, its pixels kept square, rather than a few screen pixels wide
+    const scale = Math.max(1, Math.floor(160 / Math.max(w, h)));
+    img.width = w * scale;
+    img.height = h * scale;
+    img.style.imageRendering = scale > 1 ? "pixelated" : "";
     img.src = url;
   }
 
@@ -90,9 +93,15 @@
     $("#binary-note").textContent = "(black: component " + r.background_component + ", the background)";
     $("#summary-title").textContent = info.name + " · " + info.width + " × " + info.height;
     const t = r.timings;
-    $("#summary-text").textContent = "K = " + r.n_components + (r.auto ? " (chosen: the largest K with distinct components)" : "") + ", " +
+    const distinct = Object.values(r.criterion || {}).some((row) => row.distinct);
+    const how = !r.auto ? "" : distinct ? " (chosen: the largest K with distinct components)"
+      : " (no K tried gave distinct components: the smallest tried)";
+    $("#summary-text").textContent = "K = " + r.n_components + how + ", " +
       ($("#features").selectedOptions[0] || {}).textContent + (run.params.smoothing > 0 ? ", smoothing " + run.params.smoothing : "") +
       " · segmented in " + GM.secs(t.segment) + " on the server";
+    const notes = $("#summary-notes");
+    notes.textContent = (r.notes || []).join(" ");
+    notes.hidden = !(r.notes || []).length;
     $("#zip").href = r.downloads["files.zip"];
     images.push(...renderComponents(r));
     renderCriterion(r.criterion, r.n_components);
