@@ -808,8 +808,11 @@ def test_background_progress_and_frame_budget(make_app, gen):
 
 def test_background_changes_method_without_uploading(client, gen):
     run, _ = _background_run(client, gen, _clip(12))
+    # a short clip under a method that learns as it plays says why little is found; median does not
+    assert run["params"]["method"] == "recommended" and "short clips" in " ".join(run["result"]["notes"])
     r = client.post(f"/api/background/{run['job']}/runs?wait=60", json={"method": "median"}, headers=JSON)
     assert r.status_code == 200 and r.get_json()["params"]["method"] == "median"
+    assert r.get_json()["result"]["notes"] == []
 
 
 @pytest.mark.parametrize("make, words", [(lambda gen: b"just some text", "not a video"),
