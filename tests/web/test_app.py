@@ -458,6 +458,8 @@ def test_a_one_pixel_image_segments_into_one_component(client, gen):
         assert r.status_code == 201 and len(r.get_json()["result"]["components"]) == 1
 
 
+@pytest.mark.filterwarnings("ignore::gmmfast.DegenerateDataWarning",
+                            "ignore:the image's alpha channel is ignored:UserWarning")   # what the test provokes
 def test_results_carry_what_the_library_noted(client, gen):
     # K = 5 on two colours gave K = 2 with no word on the page (the warning went to the server log)
     two = np.zeros((30, 40, 3), np.uint8)

@@ -203,6 +203,8 @@ def test_segment_auto_k_shows_how_k_was_chosen(server, browser, inputs):
     _no_script_errors(d)
 
 
+@pytest.mark.filterwarnings("ignore::gmmfast.DegenerateDataWarning",
+                            "ignore:the image's alpha channel is ignored:UserWarning")   # what the test provokes
 def test_segment_page_says_what_the_library_noted(server, browser, tmp_path):
     # K = 5 on two colours: the page showed K = 2 without a word; a tiny image was a few screen pixels
     # wide, and 'auto' said "the largest K with distinct components" when none was
