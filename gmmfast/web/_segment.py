@@ -11,6 +11,7 @@ weight and colour -- and nothing at full resolution: the full-size files
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 import zipfile
@@ -36,20 +37,25 @@ FEATURES = {"rgb": "RGB", "lab": "CIE Lab", "gray": "Grey level", "rgbxy": "RGB 
 
 def parse_params(form: Mapping[str, Any]) -> dict:
     """K, colour space and smoothing from a form or JSON body, checked; raises UserError."""
-    k_text = str(form.get("k", "3")).strip().lower()
-    if k_text == "auto":
+    raw = form.get("k", "3")
+    if isinstance(raw, float) and raw.is_integer():      # JSON 3.0 is the number 3
+        raw = int(raw)
+    k_text = str(raw).strip()
+    if k_text.lower() == "auto":
         k: int | str = "auto"
+    elif re.fullmatch(r"[0-9]{1,6}", k_text):            # ASCII digits only (int() takes any script's)
+        k = int(k_text)
     else:
-        try:
-            k = int(k_text)
-        except ValueError:
-            raise UserError(f"K must be a whole number from 1 to {MAX_K} or 'auto', got {k_text[:20]!r}.") from None
+        raise UserError(f"K must be a whole number from 1 to {MAX_K} or 'auto', got {k_text[:20]!r}.")
+    if k != "auto":
         if not 1 <= k <= MAX_K:
             raise UserError(f"K must be from 1 to {MAX_K} (or 'auto'), got {k}.")
     features = str(form.get("features", "rgb")).strip().lower()
     if features not in FEATURES:
         raise UserError(f"Unknown colour space {features[:20]!r}; choose one of {', '.join(FEATURES)}.")
     try:
+        if isinstance(form.get("smoothing"), bool):      # JSON true is not 1.0
+            raise TypeError
         smoothing = float(form.get("smoothing", 0) or 0)
     except (TypeError, ValueError):
         raise UserError("Smoothing must be a number from 0 to 10.") from None

@@ -225,6 +225,12 @@ def test_bad_parameters_of_a_rerun_are_400(client, gen):
     assert r.status_code == 400
     r = client.post(f"/api/segment/{job}/runs", data="[1, 2]", content_type="application/json", headers=JSON)
     assert r.status_code == 400 and "JSON object" in r.get_json()["error"]
+    # JSON as a script sends it: 3.0 is K = 3; other scripts' digits, true as smoothing, are refused
+    r = client.post(f"/api/segment/{job}/runs?wait=60", json={"k": 3.0}, headers=JSON)
+    assert r.status_code == 200 and r.get_json()["params"]["k"] == 3
+    for body, words in [({"k": "\u0663"}, "whole number"), ({"k": "NaN"}, "'NaN'"), ({"smoothing": True}, "Smoothing")]:
+        r = client.post(f"/api/segment/{job}/runs", json=body, headers=JSON)
+        assert r.status_code == 400 and words in r.get_json()["error"], (body, r.get_json())
 
 
 # --------------------------------------------------------------------------- bad uploads
