@@ -158,6 +158,10 @@ def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str 
     -------
     matplotlib.figure.Figure
     """
+    from ._segmentation import Segmentation
+
+    if not isinstance(seg, Segmentation):
+        raise TypeError(f"plot_segmentation takes a Segmentation (from gmmfast.segment), got {type(seg).__name__}.")
     Figure = _matplotlib_figure()
     grey = seg.image.ndim == 2 or seg.image.shape[2] in (1, 2)
     panels = ["overlay", "grey" if grey else "colours"]

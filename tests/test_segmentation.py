@@ -638,6 +638,8 @@ def test_plot_segmentation(tmp_path):
     fig = plot_segmentation(segment(grey, 3), tmp_path / "g.png")
     assert len(fig.axes) == 2 and (tmp_path / "g.png").exists()
     assert len(fig.axes[1].lines) == 4  # three Gaussians and their sum
+    with pytest.raises(TypeError, match="takes a Segmentation"):
+        plot_segmentation(img, tmp_path / "x.png")     # the image instead of its segmentation
 
 
 # ----------------------------------------------------------------------------- BSDS
