@@ -226,6 +226,14 @@ def upload(kind: str):
     return _answer(job, task, created=True)
 
 
+@api.get("/<kind>")
+def upload_page_get(kind: str):
+    """An upload address read with GET: 405 for a view's (it takes POST), 404 for anything else
+    (an unknown address answered 405, which sent people looking for a method problem)."""
+    _kind(kind)
+    abort(405, valid_methods=["POST"])
+
+
 @api.post("/<kind>/<job_id>/runs")
 def new_run(kind: str, job_id: str):
     k = _kind(kind)

@@ -79,6 +79,7 @@ def test_unknown_route_and_method(client):
     r = client.get("/api/segment", headers=JSON)  # uploads are POSTed
     assert r.status_code == 405 and "error" in r.get_json()
     assert client.get("/api/nothing/abcdefghijklmnopqrstuvwx", headers=JSON).status_code == 404
+    assert client.get("/api/nothing", headers=JSON).status_code == 404   # was 405: no method is wrong here
 
 
 def test_allowed_hosts_refuse_other_names(make_app):
@@ -478,6 +479,10 @@ def test_results_carry_what_the_library_noted(client, gen):
     assert any("transparent" in n for n in res["notes"])
     res = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=3).get_json()["result"]
     assert res["notes"] == []
+    res = post_image(client, gen.encode(two, "PNG"), k="auto").get_json()["result"]
+    assert res["n_components"] == 2 and res["notes"] == []                  # 2 is in auto's range
+    res = post_image(client, gen.encode(np.full((20, 20, 3), 90, np.uint8), "PNG"), k="auto").get_json()["result"]
+    assert res["n_components"] == 1 and any("only 1 distinct colour(s)" in n for n in res["notes"])
     tiny = np.random.default_rng(0).integers(0, 256, (10, 10, 3)).astype(np.uint8)
     res = post_image(client, gen.encode(tiny, "PNG"), k="auto").get_json()["result"]
     assert any("K up to 5" in n for n in res["notes"])
