@@ -136,7 +136,7 @@ def _mixture_step(out_dir: Path, report: DemoReport) -> None:
         fh.write("component  weight(true)  mean RGB (true)\n")
         for k, j in enumerate(order):
             fh.write(f"{k}  {gm.weights_[j]:.3f} ({truth['weights'][k]:.3f})  "
-                     f"{np.round(gm.means_[j], 1).tolist()} ({truth['means'][k].tolist()})\n")
+                     f"{np.round(gm.means_[j].astype(np.float64), 1).tolist()} ({truth['means'][k].tolist()})\n")
     report.add(f"GaussianMixture(3) fit on sample_mixture() ({X.shape[0]} x {X.shape[1]})", elapsed, [path],
                f"{gm.n_iter_} EM iterations; largest error of a mean: {err:.2f} (0..255 scale)")
 
