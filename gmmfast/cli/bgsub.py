@@ -37,7 +37,9 @@ as they go; pixelgmm (a Gaussian mixture per pixel), mean, median and kmeans
 (a background image, then a threshold on the distance to it) learn from the
 first --train-frames frames only.  Before any mask is made, the first
 --train-frames frames are learnt (the online methods then learn them again
-as they mask them).  The files of an earlier run for the same
+as they mask them; their masks of the first few frames can still miss an
+object that is in the video from its first frame, which the batch methods
+find).  The files of an earlier run for the same
 video are not replaced unless --overwrite is given.  Several videos are
 processed one after the other, or at once with --workers N (local processes)
 or --scheduler ADDRESS (a Dask cluster); a video that fails is reported and
