@@ -26,7 +26,7 @@ from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
                           check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
-                          check_real, warn_if_off_scale, warn_if_one_colour_frame)
+                          check_frame_shape, check_real, warn_if_off_scale, warn_if_one_colour_frame)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -401,10 +401,8 @@ class BackgroundSubtractorMOG2(Estimator):
             # learning rate 1 forgets everything: the model restarts from this frame
             warn_if_off_scale(x, "the variance parameters (var_threshold, var_init, var_min, var_max)")
             self._init_state(h, w, c, p.n_mixtures)
-        elif self.frame_shape_ != (h, w, c):
-            raise ValueError(
-                f"frame has shape {(h, w, c)} (H, W, C) but the model was built for "
-                f"{self.frame_shape_}; call reset() to start a model for the new size.")
+        else:
+            check_frame_shape((h, w, c), self.frame_shape_)
 
     def _threads(self, n_pixels: int, caller: str, p: _MOG2Params) -> int:
         """Threads for the next call (see :func:`_tuned_threads`)."""
@@ -783,11 +781,9 @@ class BackgroundSubtractor(Estimator):
     def _adaptive_frame(self, model: "BackgroundSubtractorMOG2", x: np.ndarray, lr: float) -> np.ndarray:
         """Steps 0-5 on one checked frame: the cleaned mask (bool), in the frame's position."""
         shift = (0, 0)
-        known = model.frame_shape_
-        if known is not None and known != x.shape and lr < 1.0:
+        if model.frame_shape_ is not None and lr < 1.0:
             # refused here, before the shake search compares the frame with the old background
-            raise ValueError(f"frame has shape {x.shape} (H, W, C) but the model was built for {known}; "
-                             "call reset() to start a model for the new size.")
+            check_frame_shape(x.shape, model.frame_shape_)
         if self.max_shift != 0:
             shake = self.__dict__.get("_shake")
             if shake is None or shake.shape != x.shape[:2]:

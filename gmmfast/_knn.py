@@ -25,7 +25,7 @@ from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_known_foreground,
                           check_learning_rate, check_n_threads, check_out_masks, check_random_state,
-                          check_real, warn_if_off_scale)
+                          check_frame_shape, check_real, warn_if_off_scale)
 
 __all__ = ["BackgroundSubtractorKNN"]
 
@@ -288,10 +288,7 @@ class BackgroundSubtractorKNN(Estimator):
             warn_if_off_scale(x, "dist2_threshold and the shadow test")
             self._init_state(h, w, c, x.dtype, p)
             return x
-        if self.frame_shape_ != (h, w, c):
-            raise ValueError(
-                f"frame has shape {(h, w, c)} (H, W, C) but the model was built for "
-                f"{self.frame_shape_}; call reset() to start a model for the new size.")
+        check_frame_shape((h, w, c), self.frame_shape_)
         return _to_model_dtype(x, state["samples"].dtype)
 
     def _schedule(self, n: int, lr: float, p: _KNNParams) -> np.ndarray:

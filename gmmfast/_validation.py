@@ -347,6 +347,13 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
     raise TypeError(f"{name} must be uint8 or floating point, got dtype {frame.dtype}; convert it: {how}.")
 
 
+def check_frame_shape(shape: tuple[int, int, int], built_for: tuple[int, int, int]) -> None:
+    """Raise unless a frame of ``shape`` (H, W, C) fits a background model built for ``built_for``."""
+    if tuple(shape) != tuple(built_for):
+        raise ValueError(f"frame has shape {tuple(shape)} (H, W, C) but the model was built for {tuple(built_for)}; "
+                         "call reset() to start a model for the new size.")
+
+
 def user_stacklevel() -> int:
     """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
 
