@@ -99,14 +99,19 @@ def _check_float_scale(img: np.ndarray) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
+def transparent_share(img: np.ndarray) -> float:
+    """Share of a checked image's pixels that its alpha channel makes (partly) transparent; 0 without one."""
+    if img.ndim != 3 or img.shape[2] not in (2, 4):
+        return 0.0
+    opaque = 1.0 if img.dtype.kind == "f" else np.iinfo(img.dtype).max
+    return float(np.count_nonzero(img[:, :, -1] < opaque)) / img[:, :, -1].size
+
+
 def _warn_of_hidden_pixels(img: np.ndarray) -> None:
     """Warn when the alpha channel (which segmentation ignores) makes pixels transparent."""
-    if img.ndim != 3 or img.shape[2] not in (2, 4):
-        return
-    opaque = 1.0 if img.dtype.kind == "f" else np.iinfo(img.dtype).max
-    hidden = np.count_nonzero(img[:, :, -1] < opaque)
+    hidden = transparent_share(img)
     if hidden:
-        warnings.warn(f"the image's alpha channel is ignored: {hidden / img[:, :, -1].size:.1%} of its pixels are "
+        warnings.warn(f"the image's alpha channel is ignored: {hidden:.1%} of its pixels are "
                       "(partly) transparent and are segmented by the colours stored under them; composite the "
                       "image onto a background or crop it first", UserWarning, stacklevel=3)
 
@@ -605,9 +610,14 @@ def _cap_by_distinct_colours(n_distinct: int, k_lo: int, k_hi: int) -> tuple[int
     return k_lo, max(k_lo, min(k_hi, n_distinct))
 
 
+def most_components(n_pixels: int) -> int:
+    """The most components ``n_pixels`` pixels support: MIN_PIXELS_PER_COMPONENT each (at least 1)."""
+    return max(1, n_pixels // MIN_PIXELS_PER_COMPONENT)
+
+
 def _cap_by_sample_size(n_fit: int, k_lo: int, k_hi: int) -> int:
     """The largest K 'auto' tries: what ``n_fit`` fitted pixels support, warning when that cuts k_range."""
-    most = max(k_lo, n_fit // MIN_PIXELS_PER_COMPONENT)
+    most = max(k_lo, most_components(n_fit))
     if k_hi > most:
         warnings.warn(
             f"n_components='auto' tries K up to {most}, not {k_hi}: {n_fit} fitted pixels support "

@@ -176,10 +176,9 @@ def output_family(stem: str) -> re.Pattern:
 def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int]:
     """Refuse a K the image's pixel count cannot support, before any work; returns the
     range -k auto may try (capped to what the pixels support)."""
-    from .._segmentation import MIN_PIXELS_PER_COMPONENT
+    from .._segmentation import MIN_PIXELS_PER_COMPONENT, most_components
 
-    n_pixels = image.shape[0] * image.shape[1]
-    most = max(1, n_pixels // MIN_PIXELS_PER_COMPONENT)
+    most = most_components(image.shape[0] * image.shape[1])
     smallest, what = (k_range[0], "--k-range") if k == "auto" else (k, "-k")
     if smallest > most:
         raise CLIError(f"{what} asks for {smallest} components, but {image.shape[1]}x{image.shape[0]} pixels "

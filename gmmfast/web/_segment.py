@@ -133,7 +133,7 @@ def _criterion_rows(criterion: Mapping | None) -> dict | None:
 def _notes(seg, k) -> list[str]:
     """What the library warns about this result, in the page's words (its warnings go to the
     server log; capturing them here would not be thread-safe, so they are read off the result)."""
-    from .._segmentation import DEFAULT_K_RANGE, MIN_PIXELS_PER_COMPONENT
+    from .._segmentation import DEFAULT_K_RANGE, MIN_PIXELS_PER_COMPONENT, most_components, transparent_share
 
     notes = []
     asked = DEFAULT_K_RANGE[0] if k == "auto" else k
@@ -141,17 +141,13 @@ def _notes(seg, k) -> list[str]:
         what = "the smallest K 'auto' tries" if k == "auto" else str(k)
         notes.append(f"The image has only {seg.n_components} distinct colour(s), so K = {seg.n_components} was "
                      f"used instead of {what}.")
-    img = seg.image
-    if img.ndim == 3 and img.shape[2] in (2, 4):
-        opaque = 1.0 if img.dtype.kind == "f" else np.iinfo(img.dtype).max
-        hidden = float(np.mean(img[:, :, -1] < opaque))
-        if hidden > 0:
-            notes.append(f"{hidden:.0%} of the pixels are (partly) transparent; they are segmented by the colours "
-                         "stored under them.")
+    hidden = transparent_share(seg.image)
+    if hidden:
+        notes.append(f"{hidden:.0%} of the pixels are (partly) transparent; they are segmented by the colours "
+                     "stored under them.")
     if k == "auto":
-        n_pixels = seg.shape[0] * seg.shape[1]
-        if n_pixels < MIN_PIXELS_PER_COMPONENT * DEFAULT_K_RANGE[1]:
-            most = max(DEFAULT_K_RANGE[0], n_pixels // MIN_PIXELS_PER_COMPONENT)
+        most = max(DEFAULT_K_RANGE[0], most_components(seg.shape[0] * seg.shape[1]))
+        if most < DEFAULT_K_RANGE[1]:
             notes.append(f"The image is small: K up to {most} could be tried ({MIN_PIXELS_PER_COMPONENT} pixels "
                          "per component).")
     return notes
