@@ -385,6 +385,12 @@ def _init_models(X: np.ndarray, alpha: np.ndarray, K: int, ridge: float,
 
 def _check_image(image) -> np.ndarray:
     """uint8 (H, W, 3) C-contiguous view/copy of an RGB, RGBA or grey image (uint8 values)."""
+    return _check_image_and_alpha(image)[0]
+
+
+def _check_image_and_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_check_image`, and the image's own alpha channel (uint8 H x W) when it has one
+    (RGBA or grey + alpha, given as an array or a file)."""
     image = check_image(image)
     if image.dtype.kind == "f":
         scaled = float(image.max()) <= 1.0
@@ -396,9 +402,10 @@ def _check_image(image) -> np.ndarray:
         raise ValueError(f"image values must lie in 0..255 (got dtype {image.dtype}); convert to uint8.")
     if image.ndim == 2:
         image = image[:, :, None]
+    alpha = np.array(image[:, :, -1]) if image.shape[2] in (2, 4) else None
     if image.shape[2] in (1, 2):          # grey (+ alpha)
         image = np.repeat(image[:, :, :1], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3])
+    return np.ascontiguousarray(image[:, :, :3]), alpha
 
 
 def _check_rect(rect, shape) -> tuple[int, int, int, int]:
@@ -1071,9 +1078,9 @@ class GrabCut(Estimator):
                       gamma=check_real(self.gamma, "gamma", low=0.0), connectivity=int(self.connectivity),
                       n_threads=effective_n_threads(self.n_threads),
                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
-        window = _Window(_check_image(image), margin, params)
-        if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 4:
-            window.alpha = np.array(image[:, :, 3], dtype=np.uint8)    # for the cut-out (uint8: checked)
+        rgb, alpha = _check_image_and_alpha(image)
+        window = _Window(rgb, margin, params)
+        window.alpha = alpha                  # kept for the cut-out
         return window
 
     @exclusive

@@ -677,7 +677,7 @@ def test_refused_strokes_change_nothing():
     np.testing.assert_array_equal(tried.refine(foreground=stroke).mask_, fresh.refine(foreground=stroke).mask_)
 
 
-def test_cutout_keeps_an_rgba_image_transparency():
+def test_cutout_keeps_an_rgba_image_transparency(tmp_path):
     img, obj, rect = scene(60, 80)
     rgb = grabcut(img, rect=rect)
     alpha = np.full(obj.shape, 255, np.uint8)
@@ -689,6 +689,12 @@ def test_cutout_keeps_an_rgba_image_transparency():
     np.testing.assert_array_equal(cut[..., 3], np.where(rgb.foreground, np.minimum(alpha, 255), 0))
     np.testing.assert_array_equal(grabcut(np.dstack([img, np.full(obj.shape, 255, np.uint8)]), rect=rect).cutout(),
                                   rgb.cutout())
+    # the same from an RGBA file, and from a grey + alpha image
+    gmmfast.io.write_image(tmp_path / "rgba.png", np.dstack([img, alpha]))
+    np.testing.assert_array_equal(grabcut(tmp_path / "rgba.png", rect=rect).cutout(), cut)
+    grey = img[:, :, 1]
+    la = grabcut(np.dstack([grey, alpha]), rect=rect)
+    np.testing.assert_array_equal(la.cutout()[..., 3], np.where(la.foreground, alpha, 0))
 
 
 def test_colour_model_opencv_layout_round_trip():
