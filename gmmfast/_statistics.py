@@ -131,6 +131,8 @@ class EMStatistics:
                              f"reference of shape {ref.shape}, got {sums.shape}.")
         if int(self.n_samples) != self.n_samples or self.n_samples < 0:
             raise ValueError(f"n_samples must be a non-negative integer, got {self.n_samples!r}.")
+        if self.model_key is not None and not isinstance(self.model_key, str):
+            raise TypeError(f"model_key must be a str (from e_step_statistics) or None, got {self.model_key!r}.")
         object.__setattr__(self, "reference", ref)
         object.__setattr__(self, "sums", sums)
         object.__setattr__(self, "log_likelihood", float(self.log_likelihood))

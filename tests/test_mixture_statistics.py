@@ -151,6 +151,8 @@ def test_statistics_pickle_and_validate():
         EMStatistics("round", st.reference, st.sums, 0.0, 1)
     with pytest.raises(ValueError, match="n_samples"):
         EMStatistics("full", st.reference, st.sums, 0.0, -1)
+    with pytest.raises(TypeError, match="model_key"):
+        EMStatistics("full", st.reference, st.sums, 0.0, 1, 12345)
     assert gmmfast.EMStatistics is EMStatistics
 
 
