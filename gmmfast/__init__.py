@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from ._config import config, show_config
-from .exceptions import ConvergenceWarning, DegenerateDataWarning, NotFittedError
+from ._config import config as config, show_config as show_config
+from .exceptions import ConvergenceWarning as ConvergenceWarning, DegenerateDataWarning as DegenerateDataWarning
+from .exceptions import NotFittedError as NotFittedError
 
 # public name -> private module that defines it
 _LAZY = {
@@ -68,15 +69,18 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
-if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from . import compat, data, io, maxflow, plotting, video
-    from ._background import BackgroundSubtractor, BackgroundSubtractorMOG2
-    from ._knn import BackgroundSubtractorKNN
-    from ._batch import JobResult, segment_many
-    from ._batch_background import (PixelGMM, PixelGMMPrediction, kmeans_background, mean_background,
-                                    median_background, subtract)
-    from ._grabcut import GrabCut, GrabCutResult, grabcut
-    from ._kmeans import KMeansResult, kmeans, kmeans_plusplus
-    from ._mixture import GaussianMixture
-    from ._statistics import EMStatistics
-    from ._segmentation import Segmentation, segment
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as X": exported)
+    from . import compat as compat, data as data, io as io, maxflow as maxflow, plotting as plotting
+    from . import video as video
+    from ._background import BackgroundSubtractor as BackgroundSubtractor
+    from ._background import BackgroundSubtractorMOG2 as BackgroundSubtractorMOG2
+    from ._batch import JobResult as JobResult, segment_many as segment_many
+    from ._batch_background import PixelGMM as PixelGMM, PixelGMMPrediction as PixelGMMPrediction
+    from ._batch_background import kmeans_background as kmeans_background, mean_background as mean_background
+    from ._batch_background import median_background as median_background, subtract as subtract
+    from ._grabcut import GrabCut as GrabCut, GrabCutResult as GrabCutResult, grabcut as grabcut
+    from ._kmeans import KMeansResult as KMeansResult, kmeans as kmeans, kmeans_plusplus as kmeans_plusplus
+    from ._knn import BackgroundSubtractorKNN as BackgroundSubtractorKNN
+    from ._mixture import GaussianMixture as GaussianMixture
+    from ._segmentation import Segmentation as Segmentation, segment as segment
+    from ._statistics import EMStatistics as EMStatistics

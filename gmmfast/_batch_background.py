@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Union
+from typing import Iterable, Iterator, Literal, Union, overload
 
 import numpy as np
 
@@ -431,6 +431,12 @@ def median_background(frames: FramesLike) -> np.ndarray:
     return np.median(arr, axis=0).astype(np.float32)
 
 
+@overload
+def kmeans_background(frames: FramesLike, n_clusters: int = ..., *, max_iter: int = ..., n_threads: int | None = ...,
+                      return_clusters: Literal[False] = ...) -> np.ndarray: ...
+@overload
+def kmeans_background(frames: FramesLike, n_clusters: int = ..., *, max_iter: int = ..., n_threads: int | None = ...,
+                      return_clusters: Literal[True]) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def kmeans_background(
     frames: FramesLike,
     n_clusters: int = 3,
@@ -438,7 +444,7 @@ def kmeans_background(
     max_iter: int = 10,
     n_threads: int | None = None,
     return_clusters: bool = False,
-):
+) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Background as the centre of each pixel's largest k-means cluster.
 
     Every pixel's training values (grey levels or colours) are clustered into

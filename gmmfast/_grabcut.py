@@ -68,11 +68,12 @@ import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._threads import effective_n_threads
-from ._validation import check_bool, check_image, check_int, check_real
+from ._validation import ImageLike, check_bool, check_image, check_int, check_real
 from .maxflow import GridGraph
 
 __all__ = [
@@ -1084,7 +1085,7 @@ class GrabCut(Estimator):
         return window
 
     @exclusive
-    def fit(self, image, rect=None, mask=None) -> "GrabCut":
+    def fit(self, image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None) -> "GrabCut":
         """Cut ``image`` from a box, a mask, or a mask refined inside a box; runs ``max_iter`` iterations.
 
         Parameters
@@ -1124,7 +1125,8 @@ class GrabCut(Estimator):
         return window.start(m).iterate(self.max_iter)
 
     @exclusive
-    def refine(self, foreground=None, background=None, max_iter: int = 1) -> "GrabCut":
+    def refine(self, foreground: ArrayLike | None = None, background: ArrayLike | None = None,
+               max_iter: int = 1) -> "GrabCut":
         """Fix user strokes (boolean (H, W) masks; a pixel in both is an error) and iterate again.
 
         ``max_iter`` iterations follow (0: only record the strokes).
@@ -1187,7 +1189,7 @@ class GrabCut(Estimator):
         self._engine = window
 
 
-def grabcut(image, rect=None, mask=None, *, max_iter: int = 5, n_components: int = 5,
+def grabcut(image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None, *, max_iter: int = 5, n_components: int = 5,
             gamma: float = 50.0, connectivity: int = 8, margin: float | None = MARGIN,
             multiscale: bool = True, box_prior: bool = False,
             n_threads: int | None = None) -> GrabCutResult:

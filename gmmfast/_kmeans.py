@@ -13,10 +13,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._dispatch import load
 from ._threads import threads_for
-from ._validation import check_int, check_n_threads, check_random_state, check_real, check_samples
+from ._validation import (RandomStateLike, check_int, check_n_threads, check_random_state, check_real,
+                          check_samples)
 from .exceptions import DegenerateDataWarning
 
 _k = load("_kmeans")
@@ -45,8 +47,9 @@ def _check_n_clusters(n_clusters, n_samples: int) -> int:
     return n_clusters
 
 
-def kmeans_plusplus(X, n_clusters: int, *, random_state=None, n_local_trials: int | None = None,
-                    n_threads: int | None = None):
+def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, random_state: RandomStateLike = None,
+                    n_local_trials: int | None = None,
+                    n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007).
 
     Returns
@@ -122,8 +125,9 @@ def _draw_by_potential(closest: np.ndarray, chunk_pot: np.ndarray, rand_vals: np
     return out
 
 
-def kmeans(X, n_clusters: int, *, init="k-means++", max_iter: int = 300, tol: float = 1e-4,
-           random_state=None, n_threads: int | None = None) -> KMeansResult:
+def kmeans(X: ArrayLike, n_clusters: int, *, init: str | ArrayLike = "k-means++", max_iter: int = 300,
+           tol: float = 1e-4, random_state: RandomStateLike = None,
+           n_threads: int | None = None) -> KMeansResult:
     """Cluster X into ``n_clusters`` groups with Lloyd's algorithm.
 
     When X has fewer distinct points than ``n_clusters`` some clusters stay

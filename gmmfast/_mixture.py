@@ -15,8 +15,10 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _gaussian as gauss
 from ._base import Estimator, exclusive
@@ -26,7 +28,8 @@ from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
-                          check_n_threads, check_random_state, check_real, user_stacklevel)
+                          check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
+                          SamplesLike)
 from .exceptions import ConvergenceWarning, DegenerateDataWarning
 
 _k = load("_gmm")
@@ -171,10 +174,14 @@ class GaussianMixture(Estimator):
         Seconds ``fit`` took.
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, learning_decay=0.55, learning_offset=0.0, n_threads=None):
+    def __init__(self, n_components: int = 1, *,
+                 covariance_type: str = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100, n_init: int = 1,
+                 init_params: str = "kmeans",
+                 weights_init: ArrayLike | None = None, means_init: ArrayLike | None = None,
+                 precisions_init: ArrayLike | None = None, random_state: RandomStateLike = None,
+                 warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
+                 learning_decay: float = 0.55, learning_offset: float = 0.0, n_threads: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -433,7 +440,7 @@ class GaussianMixture(Estimator):
 
     # ------------------------------------------------------------- fitting
     @exclusive
-    def fit(self, X, y=None) -> "GaussianMixture":
+    def fit(self, X: SamplesLike, y: Any = None) -> "GaussianMixture":
         """Estimate the model parameters with EM; returns self.
 
         ``X`` is an array of shape (n_samples, n_features); an ``np.memmap``
@@ -447,7 +454,7 @@ class GaussianMixture(Estimator):
         return self
 
     @exclusive
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: SamplesLike, y: Any = None) -> np.ndarray:
         """Fit the model and return the most probable component of each sample.
 
         A Dask array gives a Dask array of labels (computed lazily).
@@ -555,7 +562,7 @@ class GaussianMixture(Estimator):
 
     # ------------------------------------------- statistics and streaming
     @exclusive
-    def e_step_statistics(self, X) -> EMStatistics:
+    def e_step_statistics(self, X: SamplesLike) -> EMStatistics:
         """The E-step's sufficient statistics of the samples X under the current parameters.
 
         X may be any part of the data (a chunk, a file, a Dask array's block);
@@ -575,7 +582,7 @@ class GaussianMixture(Estimator):
                             float(np.sum(block_ll)), data.n, model_key(km, kp, klc))
 
     @exclusive
-    def m_step(self, statistics: EMStatistics, *, reseed_from=None) -> "GaussianMixture":
+    def m_step(self, statistics: EMStatistics, *, reseed_from: ArrayLike | None = None) -> "GaussianMixture":
         """Replace the parameters by the M-step of ``statistics``; returns self.
 
         ``statistics`` must come from :meth:`e_step_statistics` with the
@@ -636,7 +643,7 @@ class GaussianMixture(Estimator):
         return statistics
 
     @exclusive
-    def partial_fit(self, X, y=None) -> "GaussianMixture":
+    def partial_fit(self, X: SamplesLike, y: Any = None) -> "GaussianMixture":
         """One step of stepwise (online) EM on a batch of samples; returns self.
 
         For data seen once, in batches.  The first call initialises the model
@@ -829,21 +836,21 @@ class GaussianMixture(Estimator):
         return data.e_step(self._fitted_kernel_arrays(data.dtype), name)
 
     @exclusive
-    def predict(self, X):
+    def predict(self, X: SamplesLike) -> np.ndarray:
         """Most probable component of each sample, shape (n_samples,)."""
         return self._output(self._validate_predict_X(X), "labels")
 
     @exclusive
-    def predict_proba(self, X):
+    def predict_proba(self, X: SamplesLike) -> np.ndarray:
         """Posterior probability of each component, shape (n_samples, n_components)."""
         return self._output(self._validate_predict_X(X), "resp")
 
     @exclusive
-    def score_samples(self, X):
+    def score_samples(self, X: SamplesLike) -> np.ndarray:
         """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
         return self._output(self._validate_predict_X(X), "log_prob_norm")
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: SamplesLike, y: Any = None) -> float:
         """Average log-likelihood of the samples (for Dask input, computed on the cluster)."""
         scores = self.score_samples(X)
         if is_dask_array(scores):
@@ -855,7 +862,7 @@ class GaussianMixture(Estimator):
         return self._output(self._validate_predict_X(X), "weighted_log_prob")
 
     @exclusive
-    def sample(self, n_samples: int = 1):
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.
 
         Returns ``(X, y)``: the samples, grouped by component, and their
@@ -883,13 +890,13 @@ class GaussianMixture(Estimator):
         return gauss.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
 
     @exclusive
-    def bic(self, X) -> float:
+    def bic(self, X: SamplesLike) -> float:
         """Bayesian information criterion of the model on X (lower is better)."""
         n = self._validate_predict_X(X).n
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     @exclusive
-    def aic(self, X) -> float:
+    def aic(self, X: SamplesLike) -> float:
         """Akaike information criterion of the model on X (lower is better)."""
         n = self._validate_predict_X(X).n
         return -2 * self.score(X) * n + 2 * self._n_parameters()

@@ -163,7 +163,7 @@ class EMStatistics:
         return self.log_likelihood / self.n_samples if self.n_samples else float("nan")
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, other: "EMStatistics") -> "EMStatistics":
+    def __add__(self, other: "EMStatistics | int") -> "EMStatistics":
         if isinstance(other, int) and other == 0:   # sum() starts from 0
             return self
         if not isinstance(other, EMStatistics):
@@ -173,7 +173,7 @@ class EMStatistics:
                             self.log_likelihood + other.log_likelihood, self.n_samples + other.n_samples,
                             self.model_key if self.model_key == other.model_key else None)
 
-    def __radd__(self, other: "EMStatistics") -> "EMStatistics":
+    def __radd__(self, other: int) -> "EMStatistics":   # the 0 sum() starts from
         if isinstance(other, int) and other == 0:
             return self
         return NotImplemented

@@ -15,11 +15,14 @@ import sys
 from typing import IO, Any, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._finite import all_finite
 
 __all__ = [
     "ImageLike",
+    "RandomStateLike",
+    "SamplesLike",
     "check_bool",
     "check_choice",
     "check_feature_names",
@@ -36,6 +39,11 @@ __all__ = [
 ]
 
 ImageLike = Union[np.ndarray, str, "os.PathLike[str]", IO[bytes]]
+#: Samples an estimator fits: an array of shape (n_samples, n_features) or anything np.asarray takes
+#: (a Dask array too), or the path of an .npy file (opened as a memmap).
+SamplesLike = Union[ArrayLike, str, "os.PathLike[str]"]
+#: scikit-learn's random_state: None (NumPy's global state), a seed, a RandomState or a Generator.
+RandomStateLike = Union[int, np.random.RandomState, np.random.Generator, None]
 
 #: Channels a frame or image may have (grey, grey + alpha, RGB, RGBA).
 MAX_CHANNELS = 4
@@ -112,7 +120,7 @@ def check_n_threads(n_threads: Any) -> int | None:
     return int(n_threads)
 
 
-def check_random_state(seed: Any) -> np.random.RandomState:
+def check_random_state(seed: RandomStateLike) -> np.random.RandomState:
     """Turn ``random_state`` into a ``numpy.random.RandomState`` (scikit-learn's meaning).
 
     None gives NumPy's global RandomState, an integer a new seeded one, a

@@ -15,6 +15,8 @@ covariance) simply works.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from ._grabcut import ColourModel, _check_image, _check_mask, _Engine
@@ -91,7 +93,9 @@ def _opencv_clipped(rect, shape: tuple[int, int]):
     return rect                   # anything else: grabcut's own checks say what is wrong
 
 
-def grabCut(img, mask, rect, bgdModel, fgdModel, iterCount, mode=GC_EVAL):
+def grabCut(img: np.ndarray, mask: np.ndarray | None, rect: Sequence[int] | None, bgdModel: np.ndarray | None,
+            fgdModel: np.ndarray | None, iterCount: int,
+            mode: int = GC_EVAL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GrabCut with ``cv2.grabCut``'s signature and in-place behaviour.
 
     Parameters

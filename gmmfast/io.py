@@ -15,6 +15,8 @@ import numpy as np
 
 from ._files import atomic_write
 
+__all__ = ["read_image", "write_image"]
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 

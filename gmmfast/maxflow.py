@@ -28,9 +28,10 @@ flow value is summed in float64 from the residuals.
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Tuple, Union
+from typing import Literal, Optional, Tuple, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ._dispatch import load
 from ._finite import all_finite
@@ -41,7 +42,6 @@ __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
 _k = load("_maxflow")
 
-ArrayLike = Union[np.ndarray, float, int]
 
 _FWD4 = ((0, 1), (1, 0))
 _FWD8 = ((0, 1), (1, 0), (1, 1), (1, -1))
@@ -127,7 +127,7 @@ class GridGraph:
     2.0
     """
 
-    def __init__(self, shape: Tuple[int, int], connectivity: int = 4, dtype=None,
+    def __init__(self, shape: Tuple[int, int], connectivity: int = 4, dtype: DTypeLike = None,
                  n_threads: Optional[int] = None) -> None:
         if not isinstance(shape, (tuple, list)) or len(shape) != 2:
             raise ValueError(f"shape must be a pair (H, W), got {shape!r}.")
@@ -317,7 +317,7 @@ class Graph:
     (None, float32 or float64, as for :class:`GridGraph`).
     """
 
-    def __init__(self, n_nodes: int, dtype=None) -> None:
+    def __init__(self, n_nodes: int, dtype: DTypeLike = None) -> None:
         if isinstance(n_nodes, bool) or not isinstance(n_nodes, numbers.Integral):
             raise TypeError(f"n_nodes must be an integer, got {n_nodes!r}.")
         if n_nodes < 1 or n_nodes >= 2**31 // 2:
@@ -333,7 +333,7 @@ class Graph:
         self._state = "dirty"
         self._flow = None
 
-    def add_edges(self, i, j, cap, rev_cap=0) -> None:
+    def add_edges(self, i: ArrayLike, j: ArrayLike, cap: ArrayLike, rev_cap: ArrayLike = 0) -> None:
         """Add edges i[k] -> j[k] with capacity cap[k] and j[k] -> i[k] with rev_cap[k].
 
         Scalars broadcast.  Self-loops are ignored (they never carry flow).
@@ -350,7 +350,7 @@ class Graph:
         self._edges.append((i[keep], j[keep], c[keep], r[keep]))
         self._state = "dirty"
 
-    def add_tedges(self, i, source, sink) -> None:
+    def add_tedges(self, i: ArrayLike, source: ArrayLike, sink: ArrayLike) -> None:
         """Add terminal capacities: source -> i[k] of source[k], i[k] -> sink of sink[k].
 
         Repeated indices accumulate.  After :meth:`maxflow`, this keeps the
@@ -440,7 +440,8 @@ def _potts_planes(potts_weight, H: int, W: int, connectivity: int) -> np.ndarray
     return out
 
 
-def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight=1.0, connectivity: int = 4) -> float:
+def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike = 1.0,
+                 connectivity: int = 4) -> float:
     """Energy sum_p unary[p, labels[p]] + sum_{edges (p, q)} w_pq [labels[p] != labels[q]].
 
     Same conventions as :func:`alpha_expansion`.
@@ -470,8 +471,17 @@ def _energy(unary: np.ndarray, labels: np.ndarray, w: np.ndarray) -> float:
     return float(e)
 
 
-def alpha_expansion(unary, potts_weight, *, labels_init=None, max_iter: int = 5,
-                    connectivity: int = 4, return_energy: bool = False):
+@overload
+def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = ...,
+                    max_iter: int = ..., connectivity: int = ...,
+                    return_energy: Literal[False] = ...) -> np.ndarray: ...
+@overload
+def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = ...,
+                    max_iter: int = ..., connectivity: int = ...,
+                    return_energy: Literal[True]) -> tuple[np.ndarray, float]: ...
+def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = None,
+                    max_iter: int = 5, connectivity: int = 4,
+                    return_energy: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
     """Multi-label Potts smoothing on a grid by alpha-expansion (Boykov, Veksler, Zabih 2001).
 
     Minimises ``E(l) = sum_p unary[p, l_p] + sum_{(p, q)} w_pq [l_p != l_q]`` over

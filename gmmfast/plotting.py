@@ -9,9 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._files import atomic_write
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ._mixture import GaussianMixture
+    from ._segmentation import Segmentation
 
 __all__ = ["plot_segmentation", "component_variances"]
 
@@ -24,7 +32,7 @@ def _matplotlib_figure():
     return Figure
 
 
-def component_variances(model, dim: int = 0) -> np.ndarray:
+def component_variances(model: GaussianMixture, dim: int = 0) -> np.ndarray:
     """Variance of every component of a fitted mixture along feature ``dim``."""
     cov = np.asarray(model.covariances_, dtype=np.float64)
     K = len(model.weights_)
@@ -136,7 +144,8 @@ def _criterion_panel(ax, seg) -> None:
     ax.legend(fontsize="small")
 
 
-def plot_segmentation(seg, path: str | os.PathLike | None = None, *, title: str | None = None):
+def plot_segmentation(seg: Segmentation, path: str | os.PathLike[str] | None = None, *,
+                      title: str | None = None) -> Figure:
     """A figure describing a :class:`~gmmfast.Segmentation`.
 
     Shows the labels and: for grey images the intensity histogram with the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 # Colours of sky, grass and a red roof, and their spreads (RGB, 0..255 scale).
 _MEANS = np.array([[110.0, 160.0, 230.0], [70.0, 140.0, 60.0], [190.0, 60.0, 50.0]])
@@ -10,7 +11,8 @@ _STDS = np.array([[12.0, 10.0, 8.0], [15.0, 20.0, 12.0], [9.0, 8.0, 8.0]])
 _WEIGHTS = np.array([0.45, 0.4, 0.15])
 
 
-def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0, dtype=np.float32):
+def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0,
+                   dtype: DTypeLike = np.float32) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Draw RGB "pixels" from a known 3-component mixture.
 
     Parameters

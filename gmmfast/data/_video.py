@@ -75,7 +75,7 @@ def sample_clip(
     brightness: bool = True,
     flicker: bool = True,
     random_state: int = 0,
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic video with moving sprites and its ground-truth masks.
 
     The defaults give 80 frames of 160 x 120 pixels, like the traffic demo of
