@@ -70,14 +70,28 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
 
 
 def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:
-    """Output stems: file names without extension (``default`` for none), made unique (photo, photo_1, ...)."""
-    seen: dict[str, int] = {}
+    """Output stems, one per input, no two alike, each fixed by its own name where possible.
+
+    A stem is the file name without extension (``default`` for none).  Inputs whose stems clash
+    keep their extension in it (photo.jpg and photo.png give photo_jpg and photo_png), so that a
+    later run of one of them alone, stem photo, cannot write over the other's files; inputs still
+    alike (one name in two folders) are numbered (photo_jpg, photo_jpg_2), skipping any stem
+    another input has (so an input named photo_jpg_2.png keeps its own files).
+    """
+    plain = [Path(p).stem or default for p in paths]
+    clash = collections.Counter(plain)
+    wanted = [stem if clash[stem] == 1 else f"{stem}_{Path(p).suffix.lstrip('.') or 'none'}"
+              for p, stem in zip(paths, plain)]
+    taken = set(wanted)
+    used: set[str] = set()
     stems = []
-    for p in paths:
-        stem = Path(p).stem or default
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        stems.append(stem if n == 0 else f"{stem}_{n}")
+    for stem in wanted:
+        name, n = stem, 1
+        while name in used or (name != stem and name in taken):
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name)
+        stems.append(name)
     return stems
 
 
@@ -283,7 +297,8 @@ def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
         As :func:`gmmfast.segment` (``features``, ``smoothing``, ...).
     output_dir : path
         Folder for every image's files (``STEM_segmented.png`` ...; stems are
-        the file names, made unique).  With ``scheduler`` the workers write
+        the file names without extension, photo_jpg and photo_png when two
+        share a name).  With ``scheduler`` the workers write
         it, so it must be on storage they share with you.
     workers : int, optional
         Local worker processes (None: in this process, one image after the

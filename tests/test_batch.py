@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gmmfast
 from gmmfast import segment_many
@@ -45,7 +47,7 @@ def check_report(results, paths):
     assert set(bad) == {paths[3], paths[4]}
     assert "missing.png" in bad[paths[4]] or "No such file" in bad[paths[4]]
     assert all(r.files and r.summary.startswith("90x") for r in results if r.ok)
-    assert [r.stem for r in results][-1] == "photo0_1"          # same name, made unique
+    assert [results[0].stem, results[-1].stem] == ["photo0_png", "photo0_png_2"]   # same name, made unique
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def serial(photos, tmp_path_factory):
 def test_serial_run_is_segment_and_save(photos, serial, tmp_path):
     _, paths = photos
     out, _ = serial
-    gmmfast.segment(paths[0], 3, features="lab", smoothing=1.0).save(tmp_path, "photo0")
+    gmmfast.segment(paths[0], 3, features="lab", smoothing=1.0).save(tmp_path, "photo0_png")
     for name, data in outputs(tmp_path).items():
         assert (out / name).read_bytes() == data
 
@@ -214,3 +216,21 @@ def test_a_port_that_is_not_a_scheduler_fails_in_bounded_time(answer, expected):
     seconds, _, message = done.stdout.partition(" ")
     assert done.returncode == 0 and expected in message and address in message, done.stdout + done.stderr
     assert float(seconds) < 1.0 + 5.0 + 2.0
+
+
+@given(st.lists(st.tuples(st.sampled_from(["", "d/", "e/"]), st.sampled_from(["a", "a_1", "a_png", "a_png_2", "b"]),
+                          st.sampled_from([".png", ".jpg", ".PNG", ""])), max_size=8, unique=True))
+@settings(max_examples=300, deadline=None)
+def test_unique_stems_are_distinct_and_independent_of_unrelated_inputs(parts):
+    from gmmfast._batch import unique_stems
+
+    paths = [folder + name + ext for folder, name, ext in parts]
+    stems = unique_stems(paths)
+    assert len(set(stems)) == len(paths)
+    names = [Path(p).stem or "image" for p in paths]
+    for path, name, stem in zip(paths, names, stems):
+        if names.count(name) == 1 and stem != name:      # an unclashing name keeps its stem unless taken
+            assert name in stems
+        # its stem alone, run by itself, is its plain name: so a later solo run writes name_*, which
+        # only an input that clashed with nothing else could have written
+        assert unique_stems([path]) == [name]

@@ -291,11 +291,25 @@ def test_same_stem_twice_gets_distinct_outputs(tmp_path):
     a = _image(tmp_path / "x" / "pic.png")
     b = _image(tmp_path / "y" / "pic.png", seed=3)
     assert main(["segment", str(a), str(b), "-k", "2", "-o", str(tmp_path / "o")]) == 0
-    _assert_written(tmp_path / "o", _expected(a, "pic", 2))
-    _assert_written(tmp_path / "o", _expected(b, "pic_1", 2))
-    # one file named twice (or with its folder) is segmented once, not into pic_ and pic_1_
+    _assert_written(tmp_path / "o", _expected(a, "pic_png", 2))
+    _assert_written(tmp_path / "o", _expected(b, "pic_png_2", 2))
+    # one file named twice (or with its folder) is segmented once, not into two stems
     assert main(["segment", str(a), str(a), str(tmp_path / "x"), "-k", "2", "-o", str(tmp_path / "once")]) == 0
     assert sorted(os.listdir(tmp_path / "once")) == sorted(_expected(a, "pic", 2))
+
+
+def test_clashing_names_keep_every_inputs_files(tmp_path, capsys):
+    # photo.jpg and photo.png once became photo_ and photo_1_, and then photo_1.jpg's files replaced
+    # photo.png's in the same run; a later run of photo.png alone replaced photo.jpg's
+    jpg, png, one = (_image(tmp_path / name, k=2, seed=i) for i, name in
+                     enumerate(["photo.jpg", "photo.png", "photo_1.jpg"]))
+    out = tmp_path / "o"
+    assert main(["segment", str(jpg), str(png), str(one), "-k", "2", "-o", str(out)]) == 0
+    expected = {**_expected(jpg, "photo_jpg", 2), **_expected(png, "photo_png", 2), **_expected(one, "photo_1", 2)}
+    assert sorted(os.listdir(out)) == sorted(expected)
+    _assert_written(out, expected)
+    assert main(["segment", str(png), "-k", "2", "-o", str(out), "--overwrite"]) == 0
+    _assert_written(out, {**expected, **_expected(png, "photo", 2)})
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -21,7 +21,8 @@ HELP = "separate moving objects from the background of a video"
 
 DESCRIPTION = """\
 Learn the background of VIDEO and write into the output folder, for the
-video STEM (its file name without the extension):
+video STEM (its file name without the extension; with it, cam_mp4, when another
+input has the same name):
   STEM_background.png   the estimated background
   STEM_mask.gif         the foreground mask of every frame: 255 foreground,
                         127 shadow (--method mog2 --shadows only), 0 background

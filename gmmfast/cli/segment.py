@@ -20,7 +20,8 @@ HELP = "segment images into the components of a Gaussian mixture of their pixels
 DESCRIPTION = """\
 Fit a Gaussian mixture to the pixels of each image, label every pixel with its
 most probable component, and write into the output folder, per image STEM
-(the file name without its extension):
+(the file name without its extension; with the extension too, photo_jpg,
+when another input has the same name):
   STEM_segmented.png   the image painted with each component's mean colour
   STEM_mask0.png ...   one black/white mask per component
   STEM_binary.png      white where the pixel is not in the background
@@ -156,18 +157,6 @@ def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
     return paths, problems
 
 
-def stems(paths: list[Path]) -> list[str]:
-    """Output stems: file names without extension, made unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for p in paths:
-        stem = p.stem or "image"
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        out.append(stem if n == 0 else f"{stem}_{n}")
-    return out
-
-
 def output_family(stem: str) -> re.Pattern:
     """The names ``segment`` may write for ``stem``."""
     return family(stem, r"segmented\.png|binary\.png|plot\.png|mask\d+\.png")
@@ -265,11 +254,13 @@ def run(args) -> int:
         from .._segmentation import DEFAULT_K_RANGE
 
         args.k_range = DEFAULT_K_RANGE
+    from .._batch import unique_stems
+
     on_workers = parallel(args)
     paths, problems = expand_inputs(args.images)
     for problem in problems:
         error(problem)
-    names = stems(paths)
+    names = unique_stems([str(p) for p in paths])
     failures = len(problems)
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:
