@@ -49,9 +49,9 @@ def test_sample_image_deterministic_and_consistent():
     np.testing.assert_array_equal(a.labels, b.labels)
     assert set(np.unique(a.labels)) == set(range(len(a.names)))
     np.testing.assert_array_equal(a.mask, np.isin(a.labels, [3, 4]))
-    x1, y1, x2, y2 = a.box
+    x, y, w, h = a.rect                           # grabcut's (x, y, width, height)
     ys, xs = np.nonzero(a.mask)
-    assert x1 <= xs.min() and xs.max() < x2 and y1 <= ys.min() and ys.max() < y2
+    assert x <= xs.min() and xs.max() < x + w and y <= ys.min() and ys.max() < y + h
     # every region has its own colour: region means differ by far more than the noise
     means = np.array([a.image[a.labels == k].mean(axis=0) for k in range(5)])
     dists = np.linalg.norm(means[:, None] - means[None], axis=2) + np.eye(5) * 1e9

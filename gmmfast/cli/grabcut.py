@@ -176,8 +176,7 @@ def demo_step(out_dir: Path, report: Callable[[str], None] = print) -> None:
 
     sample = sample_image()
     image, truth = sample.image, sample.mask
-    x1, y1, x2, y2 = sample.box
-    rect = (int(x1), int(y1), int(x2 - x1), int(y2 - y1))
+    rect = sample.rect
     with Outputs(out_dir, overwrite=True) as outputs:
         res, seconds = cut_image(image, rect, outputs, "grabcut")
         mask_path, cut_path = outputs.commit()

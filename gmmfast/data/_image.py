@@ -27,8 +27,8 @@ class SampleImage(NamedTuple):
     """H x W uint8 true region of each pixel (indices into ``names``)."""
     mask: np.ndarray
     """H x W bool: the house (roof and wall), the picture's foreground object."""
-    box: tuple[int, int, int, int]
-    """(x1, y1, x2, y2) corners of a box around the house (inclusive x1, y1; exclusive x2, y2)."""
+    rect: tuple[int, int, int, int]
+    """(x, y, width, height) of a box around the house: ``grabcut(image, rect=rect)``'s convention."""
     names: tuple[str, ...]
     """Region names, indexed by label."""
 
@@ -88,10 +88,11 @@ def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: 
     Returns
     -------
     SampleImage
-        ``(image, labels, mask, box, names)``: the picture (uint8 H x W x 3),
+        ``(image, labels, mask, rect, names)``: the picture (uint8 H x W x 3),
         the region of each pixel (uint8, see :data:`SAMPLE_IMAGE_REGIONS`:
         0 sky, 1 grass, 2 pond, 3 roof, 4 wall), the house mask, a box
-        around the house and the region names.
+        around the house as (x, y, width, height), as ``grabcut``'s ``rect``,
+        and the region names.
     """
     return SampleImage(*(a.copy() if isinstance(a, np.ndarray) else a
                          for a in _sample_image_cached(height, width, noise, seed)))
@@ -153,6 +154,6 @@ def _sample_image_cached(height, width, noise, seed) -> SampleImage:
     mask = (labels == 3) | (labels == 4)
     ys, xs = np.nonzero(mask)
     pad = max(2, min(H, W) // 40)
-    box = (max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0),
-           min(int(xs.max()) + 1 + pad, W), min(int(ys.max()) + 1 + pad, H))
-    return SampleImage(image, labels, mask, box, SAMPLE_IMAGE_REGIONS)
+    x, y = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
+    rect = (x, y, min(int(xs.max()) + 1 + pad, W) - x, min(int(ys.max()) + 1 + pad, H) - y)
+    return SampleImage(image, labels, mask, rect, SAMPLE_IMAGE_REGIONS)

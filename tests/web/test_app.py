@@ -539,7 +539,7 @@ def test_cutout_matches_the_library(client, gen):
     info = run["info"]
     assert (info["work_width"], info["work_height"]) == (160, 120) and not info["reduced"]
     assert client.get(run["result"]["original"]).status_code == 200
-    rect = [int(v) for v in sample.box]
+    rect = [int(v) for v in sample.rect]
     r = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": rect}, headers=JSON)
     assert r.status_code == 200
     res = r.get_json()["result"]
@@ -558,7 +558,7 @@ def test_cutout_of_an_rgba_image_keeps_its_transparency(make_app, gen, cutout_ma
     client = make_app(**({} if cutout_max_pixels is None else {"cutout_max_pixels": cutout_max_pixels})).test_client()
     sample = gmmfast.data.sample_image(120, 160)
     alpha = np.full(sample.image.shape[:2], 255, np.uint8)
-    x, y, w, h = (int(v) for v in sample.box)
+    x, y, w, h = (int(v) for v in sample.rect)
     alpha[y + h // 3: y + 2 * h // 3, x + w // 3: x + 2 * w // 3] = 0       # a hole in the object
     alpha[:, :40] = 128                                                       # a translucent band
     rgba = np.dstack([sample.image, alpha])
@@ -581,7 +581,7 @@ def test_cutout_of_an_rgba_image_keeps_its_transparency(make_app, gen, cutout_ma
 def test_cutout_drawings_that_leave_one_side_empty_are_plain_words(client, gen):
     sample = gmmfast.data.sample_image(120, 160)
     run = _cutout_job(client, gen, sample.image)
-    x, y, w, h = (int(v) for v in sample.box)
+    x, y, w, h = (int(v) for v in sample.rect)
     cover = [{"label": "bg", "radius": 199, "points": [[80, 60]]}]                 # the whole image
     res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [x, y, w, h], "strokes": cover},
                       headers=JSON).get_json()
@@ -595,7 +595,7 @@ def test_cutout_drawings_that_leave_one_side_empty_are_plain_words(client, gen):
 def test_cutout_strokes_force_pixels(client, gen):
     sample = gmmfast.data.sample_image(120, 160)
     run = _cutout_job(client, gen, sample.image)
-    x, y, w, h = (int(v) for v in sample.box)
+    x, y, w, h = (int(v) for v in sample.rect)
     inside, outside = [x + w // 2, y + h // 2], [5.0, 5.0]
     strokes = [{"label": "bg", "radius": 4, "points": [inside]}, {"label": "fg", "radius": 3, "points": [outside]}]
     res = client.post(f"/api/cutout/{run['job']}/runs", json={"rect": [x, y, w, h], "strokes": strokes},
@@ -741,7 +741,7 @@ def test_cutout_box_prior_in_the_upload_form(client, gen, value, expect):
 
 def test_cutout_box_in_the_upload_form(client, gen):
     sample = gmmfast.data.sample_image(120, 160)
-    x, y, w, h = (int(v) for v in sample.box)
+    x, y, w, h = (int(v) for v in sample.rect)
     r = post_image(client, gen.encode(sample.image, "PNG"), kind="cutout", rect=f"{x},{y},{w},{h}")
     res = r.get_json()["result"]
     assert res["foreground_fraction"] == pytest.approx(gmmfast.grabcut(sample.image, rect=(x, y, w, h)).foreground.mean())
