@@ -256,7 +256,7 @@ class BackgroundSubtractorMOG2(Estimator):
         return (h, w, f - 2)
 
     @exclusive
-    def reset(self) -> "BackgroundSubtractorMOG2":
+    def reset(self) -> BackgroundSubtractorMOG2:
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
         self.__dict__.pop("state_", None)
         self._tuners = {}
@@ -683,7 +683,7 @@ class BackgroundSubtractor(Estimator):
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
 
     @exclusive
-    def reset(self) -> "BackgroundSubtractor":
+    def reset(self) -> BackgroundSubtractor:
         """Forget the model; the next frame starts a new one. Returns self.
 
         Changed parameters take effect at the next frame without it, except
@@ -773,12 +773,12 @@ class BackgroundSubtractor(Estimator):
         return (self.method, self.history, self.var_threshold, self.var_min, self.n_components,
                 self.exclude_shadows, self.shadow_threshold, self.n_threads)
 
-    def _set_maturity(self, model: "BackgroundSubtractorMOG2") -> None:
+    def _set_maturity(self, model: BackgroundSubtractorMOG2) -> None:
         """The background ratio for the model's age (see the class docstring)."""
         mature = getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES
         model.background_ratio = self._TB_MATURE if mature else self._TB_YOUNG
 
-    def _adaptive_frame(self, model: "BackgroundSubtractorMOG2", x: np.ndarray, lr: float) -> np.ndarray:
+    def _adaptive_frame(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float) -> np.ndarray:
         """Steps 0-5 on one checked frame: the cleaned mask (bool), in the frame's position."""
         shift = (0, 0)
         if model.frame_shape_ is not None and lr < 1.0:
@@ -791,7 +791,7 @@ class BackgroundSubtractor(Estimator):
             x, shift = shake.align(model, x)
         return ShakeAligner.restore(self._adaptive_step(x, self._model_apply(model, x, lr)), shift)
 
-    def _model_apply(self, model: "BackgroundSubtractorMOG2", x: np.ndarray, lr: float) -> np.ndarray:
+    def _model_apply(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float) -> np.ndarray:
         """The MOG2 mask of ``x`` (checked), learnt: ``model.apply`` into buffers kept here
         (the raw mask is read by the suppression only, before the next frame)."""
         h, w, _ = x.shape

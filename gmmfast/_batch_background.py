@@ -270,7 +270,7 @@ class PixelGMM(Estimator):
 
     # -- fitting --------------------------------------------------------------
     @exclusive
-    def fit(self, frames: FramesLike) -> "PixelGMM":
+    def fit(self, frames: FramesLike) -> PixelGMM:
         """Fit one mixture per pixel to the training frames.
 
         Parameters

@@ -226,7 +226,7 @@ class ColourModel:
         return out
 
     @classmethod
-    def from_opencv(cls, model: np.ndarray) -> "ColourModel":
+    def from_opencv(cls, model: np.ndarray) -> ColourModel:
         """Read a model in OpenCV's 1 x (13 K) layout (see :meth:`to_opencv`)."""
         a = np.asarray(model, dtype=np.float64).ravel()
         if a.size == 0 or a.size % 13:
@@ -564,17 +564,17 @@ class _Engine:
 
     # -- initialisation ------------------------------------------------------
 
-    def init_rect(self, rect) -> "GrabCut":
+    def init_rect(self, rect) -> GrabCut:
         """Start from a box (x, y, width, height): outside is definite background,
         inside probable foreground.  Resets the colour models."""
         return self._init_from_mask(_rect_mask(rect, self._shape))
 
-    def init_mask(self, mask) -> "GrabCut":
+    def init_mask(self, mask) -> GrabCut:
         """Start from a mask with OpenCV's values (0 BGD, 1 FGD, 2 PR_BGD, 3 PR_FGD).
         Resets the colour models."""
         return self._init_from_mask(_check_mask(mask, self._shape))
 
-    def _init_from_mask(self, mask: np.ndarray) -> "GrabCut":
+    def _init_from_mask(self, mask: np.ndarray) -> GrabCut:
         m = mask.ravel()
         alpha = (m & 1).astype(np.uint8)
         n_fg = int(alpha.sum())
@@ -589,7 +589,7 @@ class _Engine:
         hard[m == FGD] = _FIXED_FG
         return self._init_state(hard, alpha)
 
-    def _init_state(self, hard: np.ndarray, alpha: np.ndarray) -> "GrabCut":
+    def _init_state(self, hard: np.ndarray, alpha: np.ndarray) -> GrabCut:
         self._hard = hard
         self._alpha = alpha
         self._cache = {}
@@ -600,7 +600,7 @@ class _Engine:
         self.energies_ = []
         return self
 
-    def set_models(self, background: ColourModel, foreground: ColourModel, mask) -> "GrabCut":
+    def set_models(self, background: ColourModel, foreground: ColourModel, mask) -> GrabCut:
         """Start from given colour models and a mask (OpenCV's EVAL modes)."""
         mask = _check_mask(mask, self._shape)
         if background.n_components != foreground.n_components:
@@ -633,7 +633,7 @@ class _Engine:
             self._models = _init_models(self._X, self._alpha, self.n_components, COV_RIDGE, self.seeding)
             self._assign()
 
-    def add_strokes(self, foreground=None, background=None) -> "GrabCut":
+    def add_strokes(self, foreground=None, background=None) -> GrabCut:
         """Fix user scribbles as definite labels: ``foreground`` / ``background``
         are boolean (H, W) masks.  A pixel in both is an error.  Call
         :meth:`iterate` (or :meth:`evaluate`) afterwards to update the cut."""
@@ -653,7 +653,7 @@ class _Engine:
         self._hard, self._alpha = hard, alpha
         return self
 
-    def iterate(self, n: int = 1) -> "GrabCut":
+    def iterate(self, n: int = 1) -> GrabCut:
         """Run ``n`` GrabCut iterations: re-fit both colour models, then re-cut."""
         self._require_init()
         self._ensure_models()
@@ -740,7 +740,7 @@ class _Engine:
                 self._cut()
             self.n_iter_ += 1
 
-    def evaluate(self) -> "GrabCut":
+    def evaluate(self) -> GrabCut:
         """One cut with the colour models frozen (updates the mask only)."""
         self._require_init()
         self._ensure_models()
@@ -871,7 +871,7 @@ class _Window:
         self.engine = None
         self.alpha = None                    # an RGBA input's transparency, kept for the cut-out
 
-    def start(self, mask: np.ndarray, models: tuple | None = None) -> "_Window":
+    def start(self, mask: np.ndarray, models: tuple | None = None) -> _Window:
         """Start on the window around ``mask`` (OpenCV's values, whole image):
         from its labels, or from ``models`` (background, foreground) when given."""
         self.window = _window_around(mask, self.margin)
@@ -897,15 +897,15 @@ class _Window:
                                                 self._params["n_threads"]))
         return self._beta
 
-    def iterate(self, n: int) -> "_Window":
+    def iterate(self, n: int) -> _Window:
         self.engine.iterate(n)
         return self
 
-    def evaluate(self) -> "_Window":
+    def evaluate(self) -> _Window:
         self.engine.evaluate()
         return self
 
-    def add_strokes(self, foreground=None, background=None) -> "_Window":
+    def add_strokes(self, foreground=None, background=None) -> _Window:
         """Fix strokes given as boolean masks of the whole image."""
         fg, bg = _check_stroke_pair(foreground, background, self._shape)
         before = self.window, self.engine      # the engine refuses strokes without changing itself
@@ -1085,7 +1085,7 @@ class GrabCut(Estimator):
         return window
 
     @exclusive
-    def fit(self, image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None) -> "GrabCut":
+    def fit(self, image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None) -> GrabCut:
         """Cut ``image`` from a box, a mask, or a mask refined inside a box; runs ``max_iter`` iterations.
 
         Parameters
@@ -1126,7 +1126,7 @@ class GrabCut(Estimator):
 
     @exclusive
     def refine(self, foreground: ArrayLike | None = None, background: ArrayLike | None = None,
-               max_iter: int = 1) -> "GrabCut":
+               max_iter: int = 1) -> GrabCut:
         """Fix user strokes (boolean (H, W) masks; a pixel in both is an error) and iterate again.
 
         ``max_iter`` iterations follow (0: only record the strokes).

@@ -256,7 +256,7 @@ class BackgroundSubtractorKNN(Estimator):
         return state["pos"].shape[1:] + (int(state["channels"]),)
 
     @exclusive
-    def reset(self) -> "BackgroundSubtractorKNN":
+    def reset(self) -> BackgroundSubtractorKNN:
         """Forget the model: the next frame starts a new one (of any size). Returns self."""
         for name in ("state_", "seed_"):
             self.__dict__.pop(name, None)

@@ -86,7 +86,7 @@ class _Params:
     pchol: np.ndarray
 
     @classmethod
-    def empty(cls, covariance_type: str, K: int, d: int) -> "_Params":
+    def empty(cls, covariance_type: str, K: int, d: int) -> _Params:
         shape = gauss.cov_shape(covariance_type, K, d)
         return cls(np.empty(K), np.empty((K, d)), np.empty(shape), np.empty(shape))
 
@@ -440,7 +440,7 @@ class GaussianMixture(Estimator):
 
     # ------------------------------------------------------------- fitting
     @exclusive
-    def fit(self, X: SamplesLike, y: Any = None) -> "GaussianMixture":
+    def fit(self, X: SamplesLike, y: Any = None) -> GaussianMixture:
         """Estimate the model parameters with EM; returns self.
 
         ``X`` is an array of shape (n_samples, n_features); an ``np.memmap``
@@ -582,7 +582,7 @@ class GaussianMixture(Estimator):
                             float(np.sum(block_ll)), data.n, model_key(km, kp, klc))
 
     @exclusive
-    def m_step(self, statistics: EMStatistics, *, reseed_from: ArrayLike | None = None) -> "GaussianMixture":
+    def m_step(self, statistics: EMStatistics, *, reseed_from: ArrayLike | None = None) -> GaussianMixture:
         """Replace the parameters by the M-step of ``statistics``; returns self.
 
         ``statistics`` must come from :meth:`e_step_statistics` with the
@@ -643,7 +643,7 @@ class GaussianMixture(Estimator):
         return statistics
 
     @exclusive
-    def partial_fit(self, X: SamplesLike, y: Any = None) -> "GaussianMixture":
+    def partial_fit(self, X: SamplesLike, y: Any = None) -> GaussianMixture:
         """One step of stepwise (online) EM on a batch of samples; returns self.
 
         For data seen once, in batches.  The first call initialises the model
@@ -902,7 +902,7 @@ class GaussianMixture(Estimator):
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
     # ------------------------------------------------- internal interface
-    def _reordered(self, order: np.ndarray) -> "GaussianMixture":
+    def _reordered(self, order: np.ndarray) -> GaussianMixture:
         """A copy of this fitted model whose component k is this model's ``order[k]``."""
         self._check_fitted("means_")
         new = type(self)(**self.get_params(deep=False))

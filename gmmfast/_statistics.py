@@ -163,7 +163,7 @@ class EMStatistics:
         return self.log_likelihood / self.n_samples if self.n_samples else float("nan")
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, other: "EMStatistics | int") -> "EMStatistics":
+    def __add__(self, other: EMStatistics | int) -> EMStatistics:
         if isinstance(other, int) and other == 0:   # sum() starts from 0
             return self
         if not isinstance(other, EMStatistics):
@@ -173,12 +173,12 @@ class EMStatistics:
                             self.log_likelihood + other.log_likelihood, self.n_samples + other.n_samples,
                             self.model_key if self.model_key == other.model_key else None)
 
-    def __radd__(self, other: int) -> "EMStatistics":   # the 0 sum() starts from
+    def __radd__(self, other: int) -> EMStatistics:   # the 0 sum() starts from
         if isinstance(other, int) and other == 0:
             return self
         return NotImplemented
 
-    def _check_compatible(self, other: "EMStatistics") -> None:
+    def _check_compatible(self, other: EMStatistics) -> None:
         if other.covariance_type != self.covariance_type:
             raise ValueError(f"Cannot add statistics of covariance_type={other.covariance_type!r} to "
                              f"{self.covariance_type!r} ones.")
@@ -195,7 +195,7 @@ class EMStatistics:
                 "Cannot add statistics computed with different models (same means, other weights or "
                 "covariances): compute every chunk's statistics with the same model in one EM iteration.")
 
-    def recentred(self, reference: np.ndarray) -> "EMStatistics":
+    def recentred(self, reference: np.ndarray) -> EMStatistics:
         """The same statistics centred on other means (exact algebra, in float64).
 
         With delta = old reference - new reference, x - new = (x - old) + delta:

@@ -38,10 +38,10 @@ __all__ = [
     "check_samples",
 ]
 
-ImageLike = Union[np.ndarray, str, "os.PathLike[str]", IO[bytes]]
+ImageLike = Union[np.ndarray, str, os.PathLike[str], IO[bytes]]
 #: Samples an estimator fits: an array of shape (n_samples, n_features) or anything np.asarray takes
 #: (a Dask array too), or the path of an .npy file (opened as a memmap).
-SamplesLike = Union[ArrayLike, str, "os.PathLike[str]"]
+SamplesLike = Union[ArrayLike, str, os.PathLike[str]]
 #: scikit-learn's random_state: None (NumPy's global state), a seed, a RandomState or a Generator.
 RandomStateLike = Union[int, np.random.RandomState, np.random.Generator, None]
 

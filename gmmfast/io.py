@@ -17,7 +17,7 @@ from ._files import atomic_write
 
 __all__ = ["read_image", "write_image"]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 
 
 def _pillow_image(what: str = "reading and writing images", extra: str = "image"):

@@ -48,7 +48,7 @@ from . import _sniff
 from ._files import atomic_write, publish_mode
 from .io import _pillow_array, _pillow_image
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, os.PathLike[str]]
 
 __all__ = ["VideoReader", "VideoWriter", "iter_frames", "read_video", "write_video", "IMAGE_EXTENSIONS"]
 
@@ -325,7 +325,7 @@ class VideoReader:
         self._closed = True
         self._gen.close()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -512,7 +512,7 @@ class VideoWriter:
                 os.unlink(self._tmp)
             self._tmp = None
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -116,7 +116,7 @@ class Warnings:
         self._reported = False
         self.source = ""
 
-    def __enter__(self) -> "Warnings":
+    def __enter__(self) -> Warnings:
         self._catcher = warnings.catch_warnings(record=True)
         self._log = self._catcher.__enter__()
         # the library's warnings for its users are UserWarnings (ConvergenceWarning, DegenerateDataWarning,

@@ -61,7 +61,7 @@ class Outputs:
         self.written: list[Path] = []
 
     # -- before the work ------------------------------------------------------------
-    def open(self) -> "Outputs":
+    def open(self) -> Outputs:
         """Create the folder and the staging folder (so an unwritable folder fails before any work)."""
         missing = []
         parent = self.folder
@@ -161,7 +161,7 @@ class Outputs:
         """Discard what was not committed and remove the staging folder."""
         self.discard()
 
-    def __enter__(self) -> "Outputs":
+    def __enter__(self) -> Outputs:
         return self.open()
 
     def __exit__(self, *exc) -> None:

@@ -111,7 +111,7 @@ class Progress:
             self._thread = None
         self.finish()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

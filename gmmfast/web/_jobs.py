@@ -300,7 +300,7 @@ class WorkQueue:
             self._cond.notify()
         return task
 
-    def cancel_waiting(self, job: "Job", message: str = "Replaced by a newer request.") -> int:
+    def cancel_waiting(self, job: Job, message: str = "Replaced by a newer request.") -> int:
         """Drop ``job``'s tasks that have not started (a newer run makes them moot); returns how many."""
         with self._cond:
             mine = {id(t) for t in job.tasks.values()}

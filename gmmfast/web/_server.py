@@ -118,7 +118,7 @@ class ServerThread:
         self.url = _url(host, self.port)
         self._thread = threading.Thread(target=self._server.run, name="gmmfast-web-server", daemon=True)
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         return self
 
@@ -129,7 +129,7 @@ class ServerThread:
         if self._own:
             close_app(self.app)
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc) -> None:
