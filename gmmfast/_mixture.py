@@ -665,9 +665,10 @@ class GaussianMixture(Estimator):
         would have taken to see its rows, so that a small batch moves it a
         little (with t = 1, eta is 1 and the first batch would replace it).
         A model saved during a stream keeps its running statistics and steps.
-        Batches smaller than ``n_components`` give a
-        ``DegenerateDataWarning``: a few rows move every component towards
-        them by eta_t.
+        The batch that initialises a model needs at least ``n_components``
+        rows (ValueError); later batches smaller than that, and any such batch
+        given to a fitted model, give a ``DegenerateDataWarning``: a few rows
+        move every component towards them by eta_t.
         """
         data = self._data(X, min_samples=1)
         self._validate_params(data.d)
@@ -676,9 +677,10 @@ class GaussianMixture(Estimator):
                              f"{self.n_features_in_} features as input.")
         rng = check_random_state(self.random_state)
         data.draw_sample(rng)
+        initialising = not hasattr(self, "means_")      # this batch seeds the model (and is checked for it)
         if getattr(self, "_online", None) is None:
             self._start_online(data, rng)
-        elif data.n < self.n_components:
+        if not initialising and data.n < self.n_components:
             warnings.warn(
                 f"a batch of {data.n} row(s), fewer than n_components={self.n_components}: stepwise EM moves "
                 f"every component towards these rows (step {self.n_steps_ + 1}); use larger batches or a larger "

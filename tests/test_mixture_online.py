@@ -175,6 +175,10 @@ def test_small_later_batches_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gm.partial_fit(X[:5])
+    # the first partial_fit of a fitted model continues it: a small batch moves it as any later one
+    fitted = GaussianMixture(5, random_state=0).fit(X)
+    with pytest.warns(DegenerateDataWarning, match="fewer than n_components"):
+        fitted.partial_fit(X[:2])
 
 
 def test_partial_fit_errors():
