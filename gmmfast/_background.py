@@ -606,9 +606,10 @@ class BackgroundSubtractor(Estimator):
         ``adaptive``: frames at the start of a pixel's foreground run during which a mature
         model does not learn it (step 5), 0 to 255; 0 learns every pixel, as MOG2 does.
     max_shift : int or None
-        ``adaptive``: largest camera shake compensated in step 0, in pixels each way (at
-        most an eighth of the frame's shorter side); None: a tenth of the shorter side (24
-        pixels at 320x240); 0 turns the compensation off.
+        ``adaptive``: largest camera shake compensated in step 0, in pixels each way, 0 to
+        255 (larger values are capped at an eighth of the frame's shorter side; frames whose
+        shorter side is under 32 pixels are not compensated); None: a tenth of the shorter
+        side (24 pixels at 320x240); 0 turns the compensation off.
     median_size, closing_size : int
         Clean-up windows (odd, 0 for none).
     output : {'bool', 'uint8'}

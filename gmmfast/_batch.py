@@ -35,7 +35,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".we
 
 @dataclass(frozen=True)
 class JobResult:
-    """What one file's job did: the files it wrote, or the error that stopped it."""
+    """What one file's job did: the files it wrote, or the error that stopped it.
+
+    Attributes: ``path`` (the input as given), ``stem`` (of its output files), ``files`` (written),
+    ``summary`` (one line, as the command line prints), ``error`` (None when it succeeded),
+    ``warnings`` (their messages), ``seconds`` (the job's time); ``ok`` is ``error is None``.
+    """
 
     path: str
     stem: str

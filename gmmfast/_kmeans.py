@@ -26,10 +26,16 @@ _k = load("_kmeans")
 
 @dataclass(frozen=True, eq=False)
 class KMeansResult:
-    """Outcome of :func:`kmeans`."""
+    """Outcome of :func:`kmeans`.
+
+    Attributes: ``centers`` (n_clusters, n_features), float32 for float32 X, else float64;
+    ``labels`` (n_samples,) int32 index of each sample's centre; ``inertia``, the sum of squared
+    distances to the centres; ``n_iter``, the Lloyd iterations run; ``converged``, whether the
+    stopping rule was met before max_iter.
+    """
 
     centers: np.ndarray
-    """(n_clusters, n_features) cluster centres, in the dtype of X."""
+    """(n_clusters, n_features) cluster centres: float32 for float32 X, else float64."""
     labels: np.ndarray
     """(n_samples,) int32 index of each sample's centre."""
     inertia: float
@@ -52,10 +58,22 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, random_state: RandomStateL
                     n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007).
 
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+    n_clusters : int
+        Centres to choose (at most n_samples).
+    random_state : None, int, RandomState or Generator
+    n_local_trials : int or None
+        Candidates drawn per centre, the one that lowers the potential most kept
+        (None: 2 + int(log(n_clusters)), scikit-learn's default).
+    n_threads : int or None
+        OpenMP threads (None: all cores).
+
     Returns
     -------
     centers : ndarray (n_clusters, n_features)
-        Chosen samples, in the dtype of X.
+        Chosen samples: float32 for float32 X, else float64.
     indices : ndarray (n_clusters,)
         Their row indices in X.
     """
@@ -149,6 +167,11 @@ def kmeans(X: ArrayLike, n_clusters: int, *, init: str | ArrayLike = "k-means++"
     random_state : None, int, RandomState or Generator
     n_threads : int or None
         OpenMP threads (None: all cores).
+
+    Returns
+    -------
+    KMeansResult
+        ``.centers``, ``.labels``, ``.inertia``, ``.n_iter``, ``.converged``.
     """
     result = _lloyd(X, n_clusters, init=init, max_iter=max_iter, tol=tol, random_state=random_state,
                     n_threads=n_threads)

@@ -106,9 +106,11 @@ class GaussianMixture(Estimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     A drop-in replacement for ``sklearn.mixture.GaussianMixture``: the same
-    parameters, fitted attributes and methods, plus ``n_threads``.  float32
+    parameters, fitted attributes and methods, plus ``n_threads`` and, for
+    :meth:`partial_fit`, ``learning_decay`` and ``learning_offset``.  float32
     input is computed in float32 (statistics accumulate in float64), float64
-    in float64, other numbers are converted to float64.
+    in float64, other numbers are converted to float64; :meth:`sample` returns
+    float64, as scikit-learn's does.
 
     Parameters
     ----------

@@ -7,8 +7,9 @@ between 8-neighbours, and returns a :class:`Segmentation` with the label map,
 the model and the pictures derived from them (masks, the image painted with
 the components' mean colours, a grey "binary" map, an overlay).
 
-Components are numbered by increasing mean luminance, so the same input
-always gives the same labels.
+Components are numbered by increasing mean luminance, measured in the
+features' space (L* for 'lab', luma for 'rgb', the grey level), so the same
+input always gives the same labels.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ class Segmentation:
         return mean.astype(pix.dtype)
 
     def mean_colours(self) -> np.ndarray:
-        """Mean colour of the pixels of each component (K x C, the input's dtype).
+        """Mean colour of the pixels of each component (K x C, the input's dtype; uint8 for bool).
 
         Computed from the input pixels (alpha excluded), whatever the
         features; a component without pixels gets zeros.

@@ -58,8 +58,8 @@ class EMStatistics:
 
     Made by :meth:`GaussianMixture.e_step_statistics`; turned into the next
     model by :meth:`GaussianMixture.m_step`.  Picklable and small
-    (``n_components * (2 + 2 * n_features + n_features**2 / 2)`` numbers for
-    'full'), so statistics of chunks can be computed on other processes or
+    (``n_components * (1 + n_features + n_features * (n_features + 1) / 2)``
+    sums for 'full', and the means they are centred on), so statistics of chunks can be computed on other processes or
     machines and sent back.
 
     EM by hand over files, in worker processes::

@@ -1,8 +1,13 @@
 """Warnings and exceptions raised by gmmfast."""
 
+__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "NotFittedError"]
+
 
 class ConvergenceWarning(UserWarning):
-    """EM or k-means stopped at max_iter before meeting its tolerance."""
+    """EM (``GaussianMixture.fit``) stopped at max_iter before meeting its tolerance.
+
+    ``kmeans`` and ``PixelGMM`` do not warn: they report it in ``converged`` / ``converged_``.
+    """
 
 
 class DegenerateDataWarning(UserWarning):

@@ -36,7 +36,8 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     """Read an image file into an array (grey H x W, RGB H x W x 3 or RGBA H x W x 4).
 
     Palette and other modes are converted to RGB (RGBA when they carry
-    transparency); 16-bit greyscale stays uint16.  A photo with an EXIF
+    transparency); 16-bit greyscale stays uint16; 32-bit integer and float
+    images (TIFF) come back as int32 / float32 grey, scaled as they are stored.  A photo with an EXIF
     orientation tag is turned upright, as image viewers show it.
 
     Raises

@@ -45,6 +45,7 @@ from typing import Iterable, Iterator, Union
 import numpy as np
 
 from . import _sniff
+from ._validation import check_int
 from ._files import atomic_write, publish_mode
 from .io import _pillow_array, _pillow_image
 
@@ -378,14 +379,16 @@ class VideoWriter:
     fps : float, default 10
         Frame rate.
     quality : int, default 8
-        FFmpeg quality 0..10 (ignored for GIF, which is lossless for grey
-        frames and quantises RGB frames to 256 colours each).
+        FFmpeg quality 1..10, 10 the best (checked for GIF too, which ignores
+        it: GIF is lossless for grey frames and quantises RGB frames to 256
+        colours each).
 
     Frames are uint8 H x W (grey) or H x W x 3 (RGB), or bool masks (written
     as 0/255), all of one shape.  FFmpeg files of odd width or height are
     padded by one black row/column (H.264 needs even sizes).  A GIF frame equal
-    to the one before (after quantisation) gets its corner pixel changed, so
-    GIF writers do not merge the two and the frame count is kept.  RGB GIF
+    to the one before (after quantisation) gets its top-left pixel's value
+    changed by 1 (0 -> 1, 255 -> 254), so GIF writers do not merge the two
+    and the frame count is kept: threshold a mask read back at 127, not 0.  RGB GIF
     frames are quantised as they are written, so :meth:`close` only encodes.
 
     The file is written under a temporary name beside ``path`` and renamed
@@ -399,7 +402,7 @@ class VideoWriter:
             raise ValueError(f"fps must be a number in (0, 1000], got {fps!r}.")
         self.path = Path(path)
         self.fps = float(fps)
-        self.quality = int(quality)
+        self.quality = check_int(quality, "quality", low=1, high=10)
         ext = self.path.suffix.lower()
         if ext == ".gif":
             _pillow()

@@ -229,6 +229,10 @@ def test_writer_errors(tmp_path):
         VideoWriter(tmp_path / "x.xyz")
     with pytest.raises(ValueError, match="fps"):
         VideoWriter(tmp_path / "x.gif", fps=0)
+    for quality in (0, 11):            # was imageio-ffmpeg's AssertionError at the first frame
+        with pytest.raises(ValueError, match="quality must be between 1 and 10"):
+            write_video(tmp_path / "q.mp4", [np.zeros((16, 16), np.uint8)], quality=quality)
+    assert not (tmp_path / "q.mp4").exists()
     with pytest.raises(ValueError, match="no frames"):
         write_video(tmp_path / "x.gif", [])
     with pytest.raises(ValueError, match="non-empty"):

@@ -26,6 +26,9 @@ input has the same name):
   STEM_background.png   the estimated background
   STEM_mask.gif         the foreground mask of every frame: 255 foreground,
                         127 shadow (--method mog2 --shadows only), 0 background
+                        (a frame equal to the one before has its top-left
+                        pixel moved by 1, 0 -> 1 or 255 -> 254, or GIF would
+                        merge the two: threshold at 127, not at 0)
   STEM_foreground.gif   the frames with the background blacked out
 (.mp4 instead of .gif with --format mp4).  Every method writes one mask per
 frame of the video, frame 1 of the mask for frame 1 of the video.

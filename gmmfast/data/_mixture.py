@@ -20,7 +20,8 @@ def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0,
     n_samples : int
         Number of samples (rows).
     random_state : int or None
-        Seed of the generator; the same seed gives the same samples.
+        Seed of the generator; the same seed gives the same samples (None:
+        new samples at each call).
     dtype : numpy dtype
         float32 or float64.
 
@@ -35,6 +36,8 @@ def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0,
     """
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
     rng = np.random.default_rng(random_state)
     labels = rng.choice(len(_WEIGHTS), size=n_samples, p=_WEIGHTS)
     X = _MEANS[labels] + rng.standard_normal((n_samples, 3)) * _STDS[labels]

@@ -74,7 +74,7 @@ def sample_clip(
     noise: float = 4.0,
     brightness: bool = True,
     flicker: bool = True,
-    random_state: int = 0,
+    random_state: int | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic video with moving sprites and its ground-truth masks.
 
@@ -98,8 +98,9 @@ def sample_clip(
     flicker : bool, default True
         A light on a rectangular background region turns on and off at random
         (half of the frames), adding 45 grey levels there.
-    random_state : int, default 0
-        Seed of the texture, the noise and the flicker.
+    random_state : int or None, default 0
+        Seed of the texture, the noise and the flicker (None: a new clip at
+        each call).
 
     Returns
     -------
