@@ -7,10 +7,18 @@ layout), so code written for OpenCV runs unchanged::
     from gmmfast.compat import grabCut, GC_INIT_WITH_RECT
     grabCut(img, mask, rect, bgdModel, fgdModel, 5, GC_INIT_WITH_RECT)
 
+The cut is :func:`gmmfast.grabcut`'s with its defaults (the same mask for
+the same box): it works on the box's window (``margin=0.1``), so the
+background model learns the object's surroundings, not the whole picture,
+and the colour models written back are learnt there.  Pixels outside the
+window are definite background in every mode, as they are for OpenCV after a
+box.  On the 30 images of the MSR GrabCut benchmark this gives mean IoU 0.851
+against ``cv2.grabCut``'s 0.821 (``bench/RESULTS.md``, GrabCut).
+
 Where OpenCV aborts (a box covering the whole image or nothing, a mask
-without a background or foreground sample, a singular colour covariance)
-this raises a ``ValueError`` that says what to change, or (for the
-covariance) simply works.
+without a background or foreground sample, a singular colour covariance, a
+mask or model it could not write in place) this raises a ``ValueError`` or
+``TypeError`` that says what to change, or (for the covariance) simply works.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._grabcut import ColourModel, _check_image, _check_mask, _Engine
+from ._grabcut import MARGIN, ColourModel, _check_image, _check_mask, _rect_mask, _Window
 from ._threads import effective_n_threads
 from ._validation import check_int
 
@@ -46,6 +54,25 @@ _MODEL_SIZE = 13 * _N_COMPONENTS
 def _writable_model(model) -> bool:
     return (isinstance(model, np.ndarray) and model.dtype == np.float64 and model.size == _MODEL_SIZE
             and model.flags.writeable and model.flags.c_contiguous)
+
+
+def _check_in_place(mask, bgdModel, fgdModel, mode: int, shape: tuple[int, int]) -> None:
+    """Refuse, as OpenCV does, arrays the call could not update in place: a caller who reads
+    ``mask`` after the call (as OpenCV's examples do) would otherwise read its own input back.
+    In GC_INIT_WITH_RECT the mask is an output only: one of another dtype is replaced (a new
+    array returned), as OpenCV does."""
+    if isinstance(mask, np.ndarray) and mask.size:
+        if not mask.flags.writeable:
+            raise ValueError("mask is read-only: grabCut writes its result into it, as cv2.grabCut does; "
+                             "pass a writable array (mask.copy()).")
+        if mode != GC_INIT_WITH_RECT and (mask.dtype != np.uint8 or mask.shape != shape):
+            raise TypeError(f"mask must be a {shape[0]} x {shape[1]} uint8 array (OpenCV's CV_8UC1): grabCut "
+                            f"reads it and writes its result into it; got {mask.dtype} {mask.shape} "
+                            "(mask.astype(np.uint8)).")
+    for model, name in ((bgdModel, "bgdModel"), (fgdModel, "fgdModel")):
+        if isinstance(model, np.ndarray) and model.size and not model.flags.writeable:
+            raise ValueError(f"{name} is read-only: grabCut writes the learnt model into it, as cv2.grabCut does; "
+                             f"pass a writable array ({name}.copy()).")
 
 
 def _store_model(target, model: ColourModel) -> np.ndarray:
@@ -123,23 +150,26 @@ def grabCut(img: np.ndarray, mask: np.ndarray | None, rect: Sequence[int] | None
     if img_arr.dtype != np.uint8 or img_arr.ndim != 3 or img_arr.shape[2] != 3:
         raise ValueError(f"img must be an 8-bit 3-channel image (H, W, 3) uint8, got "
                          f"{img_arr.dtype} {img_arr.shape}.")
-    gc = _Engine(_check_image(img_arr), n_components=_N_COMPONENTS, gamma=50.0, connectivity=8,
-                 n_threads=effective_n_threads(None), multiscale=True)
+    # grabcut's window (margin=0.1 around the pixels that are not definite background): the
+    # labels outside it are BGD in every mode, so only what the colour models learn changes
+    gc = _Window(_check_image(img_arr), MARGIN, dict(n_components=_N_COMPONENTS, gamma=50.0, connectivity=8,
+                                                     n_threads=effective_n_threads(None), multiscale=True))
     shape = img_arr.shape[:2]
 
     _check_model_argument(bgdModel, "bgdModel")
     _check_model_argument(fgdModel, "fgdModel")
+    _check_in_place(mask, bgdModel, fgdModel, mode, shape)
     if mode == GC_INIT_WITH_RECT:
         if rect is None:
             raise ValueError("GC_INIT_WITH_RECT needs rect=(x, y, width, height).")
-        gc.init_rect(_opencv_clipped(rect, shape))
+        gc.start(_rect_mask(_opencv_clipped(rect, shape), shape))
     elif mode == GC_INIT_WITH_MASK:
-        gc.init_mask(_check_mask(mask, shape))
+        gc.start(_check_mask(mask, shape))
     else:
         m = _check_mask(mask, shape)
         if not (m & 1).any() or (m & 1).all():
             raise ValueError("the mask needs both a (probable) background and a (probable) foreground pixel.")
-        gc.set_models(_read_model(bgdModel, "bgdModel"), _read_model(fgdModel, "fgdModel"), m)
+        gc.start(m, (_read_model(bgdModel, "bgdModel"), _read_model(fgdModel, "fgdModel")))
         if iterCount <= 0:
             return mask, bgdModel, fgdModel
 

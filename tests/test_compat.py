@@ -137,6 +137,50 @@ def test_outputs_are_returned_when_not_writable_in_place():
     assert np.mean((mask & 1) == obj) > 0.97
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rect_mode_cuts_as_grabcut_does(seed):
+    # the window around the box (grabcut's margin=0.1) is used here too: on the benchmark it is
+    # what keeps person4 and 24077 from falling 0.17 and 0.04 below OpenCV (bench/RESULTS.md)
+    import gmmfast
+
+    img, obj, rect = scene(seed=seed)
+    m, b, f = fresh(obj.shape)
+    grabCut(img, m, rect, b, f, 5, GC_INIT_WITH_RECT)
+    np.testing.assert_array_equal(m, gmmfast.grabcut(img[..., ::-1], rect=rect).mask)
+
+
+def test_arrays_it_cannot_update_in_place_are_refused_where_opencv_refuses_them():
+    # an int32 mask in GC_INIT_WITH_MASK was read, the result returned in a new array and the
+    # caller's mask left as it was: code that reads mask after the call read its own input back
+    cv2 = pytest.importorskip("cv2")
+    img, obj, rect = scene(seed=7)
+    start = np.full(obj.shape, GC_BGD, np.uint8)
+    x, y, w, h = rect
+    start[y:y + h, x:x + w] = GC_PR_FGD
+
+    def read_only(a):
+        a.flags.writeable = False
+        return a
+
+    cases = {
+        "int32 mask, from the mask": (lambda: start.astype(np.int32), fresh, GC_INIT_WITH_MASK),
+        "read-only mask": (lambda: read_only(start.copy()), fresh, GC_INIT_WITH_MASK),
+        "read-only model": (lambda: start.copy(),
+                            lambda s: (None, read_only(np.zeros((1, 65))), np.zeros((1, 65))), GC_INIT_WITH_MASK),
+        "int32 mask, from the rect": (lambda: start.astype(np.int32), fresh, GC_INIT_WITH_RECT),
+    }
+    for name, (make_mask, models, mode) in cases.items():
+        outcome = []
+        for run, error in ((cv2.grabCut, cv2.error), (grabCut, (TypeError, ValueError))):
+            _, b, f = models(obj.shape)
+            try:
+                out = run(img, make_mask(), rect, b, f, 1, mode)
+                outcome.append(out[0].dtype == np.uint8 and np.mean((out[0] & 1) == obj) > 0.95)
+            except error:
+                outcome.append("refused")
+        assert outcome[0] == outcome[1], (name, outcome)
+
+
 def test_where_opencv_aborts_gmmfast_explains():
     img, obj, rect = scene(seed=7)
     H, W = obj.shape

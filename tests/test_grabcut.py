@@ -841,6 +841,12 @@ def test_margin_keeps_a_far_lookalike_out_of_the_background_model():
     cv2.grabCut(np.ascontiguousarray(img[:, :, ::-1]), m, rect, np.zeros((1, 65)), np.zeros((1, 65)), 5,
                 cv2.GC_INIT_WITH_RECT)
     assert iou((m & 1).astype(bool), obj) < 0.6
+    # compat.grabCut, OpenCV's signature, cuts with the window too (it used the whole image)
+    from gmmfast import compat
+
+    m = np.zeros(obj.shape, np.uint8)
+    compat.grabCut(np.ascontiguousarray(img[:, :, ::-1]), m, rect, None, None, 5, compat.GC_INIT_WITH_RECT)
+    np.testing.assert_array_equal(m, GrabCut().fit(img, rect=rect).mask_)
 
 
 @pytest.mark.parametrize("margin, rows, cols", [
