@@ -286,8 +286,11 @@ class BackgroundSubtractorMOG2(Estimator):
             :meth:`reset` to start over with another size.
         learning_rate : float
             In [0, 1]; negative (the default -1) means automatic,
-            ``1 / min(2 * frames seen, history)``.  0 leaves the model unchanged,
-            on the first frame too; 1 restarts the model from this frame.
+            ``1 / min(2 * frames seen, history)``.  0 leaves the model unchanged;
+            1 restarts the model from this frame.  A model's first frame (after
+            construction or :meth:`reset`) is learnt at the automatic rate
+            whatever the rate, as OpenCV does: with nothing learnt every pixel
+            would stay foreground.
         known_foreground : ndarray (H, W) of bool or int, optional
             Pixels known to be foreground: classified, but not learnt.
 
@@ -324,7 +327,7 @@ class BackgroundSubtractorMOG2(Estimator):
         p = self._params()
         h, w, _ = x.shape
         self._prepare(x, lr, p)
-        if lr >= 0:
+        if lr >= 0 and self.n_frames_ > 0:
             a = lr
         else:   # _alphas: 1 / min(2 * frames seen, history), the same float64 division
             a = 1.0 / min(2 * (self.n_frames_ + 1), p.history)
@@ -409,11 +412,12 @@ class BackgroundSubtractorMOG2(Estimator):
         return _tuned_threads(self, p.n_threads, n_pixels, caller)
 
     def _alphas(self, n: int, lr: float, p: _MOG2Params) -> np.ndarray:
-        """Learning rates of the next ``n`` frames."""
-        if lr >= 0:
-            return np.full(n, lr)
+        """Learning rates of the next ``n`` frames: ``lr``, or automatic when it is negative
+        and for the model's first frame whatever it is (OpenCV's rule: a model that learnt
+        nothing would mark every pixel foreground for ever)."""
         seen = self.n_frames_ + 1 + np.arange(n)
-        return 1.0 / np.minimum(2 * seen, p.history)
+        auto = 1.0 / np.minimum(2 * seen, p.history)
+        return auto if lr < 0 else np.where(seen == 1, auto, lr)
 
     def _run(self, x: np.ndarray, kf: np.ndarray | None, masks: np.ndarray, alphas: np.ndarray,
              n_threads: int, p: _MOG2Params, n_learnt: int | None = None) -> None:

@@ -189,7 +189,8 @@ class BackgroundSubtractorKNN(Estimator):
 
     * float frames: OpenCV's KNN reads the bytes of a float frame as if they were
       uint8 values; here values are used as they are (as for uint8 frames).
-    * ``learning_rate=0`` leaves the model and its sampling schedule as they are.
+    * ``learning_rate=0`` leaves the model and its sampling schedule as they are
+      (except on the model's first frame, learnt at the automatic rate, as OpenCV does).
       In OpenCV such a call disturbs the schedule: learning frames each followed by
       a rate-0 frame forgot a settled background after 40 frames instead of ~450.
     * ``background_image`` is each pixel's first confirmed sample; OpenCV's is also
@@ -301,7 +302,8 @@ class BackgroundSubtractorKNN(Estimator):
         counters = [int(v) for v in self.state_["counters"]]
         rows = []
         for t in range(n):
-            alpha = lr if lr >= 0 else 1.0 / min(2 * max(self.n_frames_ + len(rows), 1), p.history)
+            seen = self.n_frames_ + len(rows)        # the first frame is learnt whatever lr (OpenCV's rule)
+            alpha = lr if lr >= 0 and seen > 0 else 1.0 / min(2 * max(seen, 1), p.history)
             if alpha <= 0:
                 rows.append([0] * 13)
                 continue
@@ -333,8 +335,9 @@ class BackgroundSubtractorKNN(Estimator):
             values are whole numbers in 0-255.  Call :meth:`reset` to start over.
         learning_rate : float
             In [0, 1]; negative (the default -1) means automatic (see ``history``).
-            0 leaves the model unchanged, on the first frame too; 1 restarts the model
-            from this frame.
+            0 leaves the model unchanged; 1 restarts the model from this frame.  A
+            model's first frame (after construction or :meth:`reset`) is learnt at the
+            automatic rate whatever the rate, as OpenCV does.
         known_foreground : ndarray (H, W) of bool or int, optional
             Pixels known to be foreground: classified, but not learnt.
 
