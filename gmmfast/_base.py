@@ -28,7 +28,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .exceptions import NotFittedError
+from .exceptions import ConvergenceWarning, NotFittedError
 
 __all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive"]
 
@@ -115,6 +115,7 @@ def _short_repr(value: Any) -> str:
 
 try:
     from sklearn.base import BaseEstimator as _Root
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergence
     from sklearn.exceptions import NotFittedError as _SklearnNotFitted
 
     SKLEARN_AVAILABLE = True
@@ -122,10 +123,15 @@ try:
     class _NotFittedError(NotFittedError, _SklearnNotFitted):
         """gmmfast's NotFittedError that scikit-learn's handlers catch too."""
 
+    class _ConvergenceWarning(ConvergenceWarning, _SklearnConvergence):
+        """gmmfast's ConvergenceWarning that scikit-learn's warning filters catch too."""
+
     _NotFittedError.__name__ = _NotFittedError.__qualname__ = "NotFittedError"
+    _ConvergenceWarning.__name__ = _ConvergenceWarning.__qualname__ = "ConvergenceWarning"
 except ImportError:  # scikit-learn is optional
     _Root = _ParamsBase  # type: ignore[assignment,misc]
     _NotFittedError = NotFittedError  # type: ignore[misc]
+    _ConvergenceWarning = ConvergenceWarning  # type: ignore[misc]
     SKLEARN_AVAILABLE = False
 
 

@@ -111,6 +111,10 @@ class DaskData:
         self.sample = None
         self._checked = False
 
+    def promote(self, dtype) -> None:
+        """Compute in ``dtype`` (wider than X's): each block is converted on its worker."""
+        self.dtype = np.dtype(dtype)
+
     def draw_sample(self, rng) -> None:
         """The initialisation's rows (init_sample_rows), taken from the blocks on the workers."""
         idx = init_sample_rows(self.n, rng)

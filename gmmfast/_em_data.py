@@ -115,6 +115,11 @@ class InMemory:
         self.sample = self.X
         self._buffers = None
 
+    def promote(self, dtype) -> None:
+        """Compute in ``dtype`` (wider than X's): X is converted once."""
+        self.X = self.sample = self.X.astype(dtype)
+        self.dtype = self.X.dtype
+
     def draw_sample(self, rng) -> None:
         """The sample is X itself (the initialisation subsamples it, at the same point of rng)."""
 
@@ -153,6 +158,10 @@ class Chunked:
         self.sample = None
         self._checked = not (X.dtype.kind == "f")
         self._buffers = None
+
+    def promote(self, dtype) -> None:
+        """Compute in ``dtype`` (wider than X's): each chunk is converted as it is read."""
+        self.dtype = np.dtype(dtype)
 
     def chunks(self):
         """(first row, C-contiguous chunk in the compute dtype) for every chunk."""

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _gaussian as gauss
-from ._base import Estimator, exclusive
+from ._base import Estimator, _ConvergenceWarning, exclusive
 from ._dispatch import load
 from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import _lloyd, kmeans_plusplus
@@ -30,7 +30,7 @@ from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
                           SamplesLike)
-from .exceptions import ConvergenceWarning, DegenerateDataWarning
+from .exceptions import DegenerateDataWarning
 
 _k = load("_gmm")
 
@@ -109,8 +109,9 @@ class GaussianMixture(Estimator):
     parameters, fitted attributes and methods, plus ``n_threads`` and, for
     :meth:`partial_fit`, ``learning_decay`` and ``learning_offset``.  float32
     input is computed in float32 (statistics accumulate in float64), float64
-    in float64, other numbers are converted to float64; :meth:`sample` returns
-    float64, as scikit-learn's does.
+    in float64, other numbers are converted to float64; a model fitted in
+    float64 computes float32 input in float64 (its precision kept, as
+    scikit-learn's); :meth:`sample` returns float64, as scikit-learn's does.
 
     Parameters
     ----------
@@ -217,7 +218,8 @@ class GaussianMixture(Estimator):
         check_int(self.n_init, "n_init", low=1)
         check_choice(self.init_params, "init_params", INIT_PARAMS)
         check_bool(self.warm_start, "warm_start")
-        check_int(self.verbose, "verbose", low=0)
+        if not isinstance(self.verbose, bool):      # scikit-learn takes True / False too
+            check_int(self.verbose, "verbose", low=0)
         check_int(self.verbose_interval, "verbose_interval", low=1)
         check_real(self.learning_decay, "learning_decay", low=0.5, high=1.0, low_open=True)
         check_real(self.learning_offset, "learning_offset", low=0.0)
@@ -502,7 +504,7 @@ class GaussianMixture(Estimator):
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
                 "or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning, stacklevel=user_stacklevel())
+                _ConvergenceWarning, stacklevel=user_stacklevel())
         self._set_fitted(best, data.dtype, data.d)
         self.n_samples_seen_ = data.n if best.n_iter > 0 else 0
         self.n_steps_ = 0
@@ -521,8 +523,8 @@ class GaussianMixture(Estimator):
                 f"{where} only {n_distinct} distinct sample(s), fewer than n_components="
                 f"{self.n_components}: some components will duplicate others or be re-seeded.",
                 DegenerateDataWarning, stacklevel=user_stacklevel())
-        if warm and self.n_features_in_ != d:
-            raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self.n_features_in_}.")
+        if warm and self._n_features() != d:
+            raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self._n_features()}.")
 
     def _run_em(self, data, rng, warm: bool, init: int = 0) -> _Run:
         """EM from one initialisation (or the fitted parameters, when warm-started)."""
@@ -674,9 +676,9 @@ class GaussianMixture(Estimator):
         """
         data = self._data(X, min_samples=1)
         self._validate_params(data.d)
-        if hasattr(self, "means_") and data.d != self.n_features_in_:
+        if hasattr(self, "means_") and data.d != self._n_features():
             raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
-                             f"{self.n_features_in_} features as input.")
+                             f"{self._n_features()} features as input.")
         rng = check_random_state(self.random_state)
         data.draw_sample(rng)
         initialising = not hasattr(self, "means_")      # this batch seeds the model (and is checked for it)
@@ -811,12 +813,21 @@ class GaussianMixture(Estimator):
         """X's data source (in memory, chunked or Dask), checked against the fitted model."""
         self._check_fitted("means_")
         data = self._data(X, min_samples=1)
-        if data.d != self.n_features_in_:
+        if data.d != self._n_features():
             raise ValueError(
                 f"X has {data.d} features, but GaussianMixture is expecting "
-                f"{self.n_features_in_} features as input.")
+                f"{self._n_features()} features as input.")
         check_feature_names(self, X, reset=False)
+        if data.dtype == np.float32 and np.asarray(self.means_).dtype == np.float64:
+            # float32 data computes in float32 only for a float32 fit: a float64 model keeps its
+            # precision (and gives float64 answers, as scikit-learn's does)
+            data.promote(np.float64)
         return data
+
+    def _n_features(self) -> int:
+        """Features of the fitted model (from means_: a model whose attributes were set by hand,
+        scikit-learn's recipe, has no n_features_in_)."""
+        return int(np.shape(self.means_)[1])
 
     def _fitted_kernel_arrays(self, dtype):
         f64 = (np.asarray(getattr(self, a), dtype=np.float64) for a in ("weights_", "means_", "precisions_cholesky_"))

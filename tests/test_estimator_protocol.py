@@ -103,6 +103,63 @@ def test_not_fitted_error_everywhere(make):
         getattr(est, method)(*args)
 
 
+def _offset_data():
+    """Two tight clusters far from the origin: float32 keeps ~3 of their 7 significant digits."""
+    rng = np.random.RandomState(0)
+    return np.r_[rng.randn(3000, 2) * 0.01 + 5000.0, rng.randn(3000, 2) * 0.01 + 5000.05]
+
+
+def test_a_model_set_by_hand_scores_as_scikit_learns(tmp_path):
+    # scikit-learn's recipe: set weights_, means_, covariances_, precisions_cholesky_ and use the
+    # model; here every method but sample raised AttributeError (no n_features_in_)
+    mixture = pytest.importorskip("sklearn.mixture")
+    X = _offset_data()
+    ref = mixture.GaussianMixture(2, random_state=0).fit(X)
+    ours = gmmfast.GaussianMixture(2)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        setattr(ours, name, getattr(ref, name))
+    # a float64 model asked about float32 data answers in float64, as scikit-learn's does (it
+    # computed in float32: 0.09 off in log-likelihood here).  The exact reference is the density
+    # in long double; scikit-learn's own X @ P - mu @ P is 5e-7 off it on the float32 copy
+    for data in (X, X.astype(np.float32)):
+        np.testing.assert_array_equal(ours.predict(data), ref.predict(data))
+        np.testing.assert_allclose(ours.predict_proba(data), ref.predict_proba(data), atol=1e-6)
+        np.testing.assert_allclose(ours.score_samples(data), _exact_log_density(ref, data), rtol=1e-12)
+        assert ours.score_samples(data).dtype == np.float64
+        n_parameters = 1 + 2 * 2 + 2 * 3             # weights, means, full 2 x 2 covariances
+        exact_bic = -2 * _exact_log_density(ref, data).sum() + n_parameters * np.log(len(data))
+        assert ours.bic(data) == pytest.approx(exact_bic, rel=1e-12)
+    np.save(tmp_path / "x32.npy", X.astype(np.float32))         # read in chunks, converted as read
+    np.testing.assert_allclose(ours.score_samples(tmp_path / "x32.npy"),
+                               _exact_log_density(ref, X.astype(np.float32)), rtol=1e-12)
+
+
+def _exact_log_density(model, X):
+    """log p(x) of a full-covariance mixture, in long double."""
+    X = X.astype(np.longdouble)
+    logs = []
+    for w, mu, P in zip(model.weights_, model.means_, model.precisions_cholesky_):
+        P = P.astype(np.longdouble)
+        y = (X - mu.astype(np.longdouble)) @ P
+        logs.append(np.log(np.longdouble(w)) - 0.5 * (y * y).sum(axis=1) - 0.5 * X.shape[1] * np.log(2 * np.pi)
+                    + np.log(np.diag(P)).sum())
+    logs = np.array(logs)
+    top = logs.max(axis=0)
+    return (top + np.log(np.exp(logs - top).sum(axis=0))).astype(np.float64)
+
+
+def test_scikit_learns_verbose_and_warning_filters_work():
+    sk_exceptions = pytest.importorskip("sklearn.exceptions")
+    X = _offset_data()
+    gmmfast.GaussianMixture(2, verbose=True, random_state=0).fit(X)        # was a TypeError
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sk_exceptions.ConvergenceWarning)   # scikit-learn's filter
+        with pytest.raises(sk_exceptions.ConvergenceWarning):
+            gmmfast.GaussianMixture(2, max_iter=1, random_state=0).fit(X)
+    with pytest.warns(gmmfast.ConvergenceWarning):                        # and ours
+        gmmfast.GaussianMixture(2, max_iter=1, random_state=0).fit(X)
+
+
 _WITHOUT_SKLEARN = textwrap.dedent("""
     import importlib.abc, sys
 

@@ -165,8 +165,11 @@ def test_adding_statistics_of_different_models_is_refused():
         sa + sb
     with pytest.raises(ValueError, match="covariance_type"):
         sa + fitted(X, "diag").e_step_statistics(X[:50])
+    # a float64 model computes float32 rows in float64, so their statistics add up with the others
+    assert (sa + a.e_step_statistics(X[50:100].astype(np.float32))).dtype == np.float64
+    a32 = fitted(X.astype(np.float32), "full", max_iter=2)
     with pytest.raises(ValueError, match="float32"):
-        sa + a.e_step_statistics(X[:50].astype(np.float32))
+        a32.e_step_statistics(X[:50].astype(np.float32)) + a32.e_step_statistics(X[50:100])
     with pytest.raises(TypeError):
         sa + 1.5
     # the same means, other weights and precisions: refused too (only the means were compared)
