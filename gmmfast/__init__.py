@@ -7,7 +7,8 @@ subtraction (:class:`BackgroundSubtractor`, :class:`PixelGMM`).
 
 Every capability is one name at the top level; the public submodules are
 ``data``, ``io``, ``video``, ``maxflow``, ``compat``, ``plotting`` and
-``exceptions``.  Names are imported on first use (``import gmmfast`` only
+``exceptions``, and ``web`` (the web app; it needs the ``web`` extra, so
+``from gmmfast import *`` leaves it out).  Names are imported on first use (``import gmmfast`` only
 picks the kernel variant), so a script that segments images does not pay for
 loading the video code, nor scikit-learn (which the estimators' base class
 uses when it is installed).
@@ -57,7 +58,7 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "ConvergenceWarning", "DegenerateDataWar
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    elif name in _SUBMODULES:
+    elif name in _SUBMODULES or name == "web":
         value = importlib.import_module(f".{name}", __name__)
     else:
         raise AttributeError(f"module 'gmmfast' has no attribute {name!r}")
@@ -66,12 +67,12 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES) | {"web"})
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as X": exported)
     from . import compat as compat, data as data, io as io, maxflow as maxflow, plotting as plotting
-    from . import video as video
+    from . import video as video, web as web
     from ._background import BackgroundSubtractor as BackgroundSubtractor
     from ._background import BackgroundSubtractorMOG2 as BackgroundSubtractorMOG2
     from ._batch import JobResult as JobResult, segment_many as segment_many

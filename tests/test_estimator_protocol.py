@@ -9,6 +9,7 @@ import, fit and offer the same parameter protocol.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import pickle
 import subprocess
@@ -217,3 +218,8 @@ def test_import_does_not_load_scikit_learn_or_the_estimators():
     code = "import gmmfast; print(gmmfast.video.read_video.__name__, gmmfast.io.read_image.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["read_video", "read_image"], out.stderr
+    # the README's gmmfast.web.create_app() after a plain import gmmfast (was an AttributeError)
+    if importlib.util.find_spec("flask") is not None:
+        code = "import gmmfast; print(gmmfast.web.create_app.__name__, 'web' in dir(gmmfast))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.stdout.split() == ["create_app", "True"], out.stderr
