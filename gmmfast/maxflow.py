@@ -138,7 +138,8 @@ class GridGraph:
         if H < 1 or W < 1:
             raise ValueError(f"shape must be positive, got {shape!r}.")
         if (H + 2) * (W + 1) + 1 >= 2**31 // 8:
-            raise ValueError(f"grid {shape!r} is too large (node indices are 32-bit).")
+            raise ValueError(f"grid {shape!r} is too large: at most about 2**28 pixels (268 million; the "
+                             "solver's 32-bit indices hold 8 arcs per pixel); cut the image into tiles.")
         if isinstance(connectivity, bool) or connectivity not in (4, 8):
             raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
         self.shape = (H, W)
@@ -329,7 +330,7 @@ class Graph:
         if isinstance(n_nodes, bool) or not isinstance(n_nodes, numbers.Integral):
             raise TypeError(f"n_nodes must be an integer, got {n_nodes!r}.")
         if n_nodes < 1 or n_nodes >= 2**31 // 2:
-            raise ValueError(f"n_nodes must be between 1 and 2**30, got {n_nodes}.")
+            raise ValueError(f"n_nodes must be from 1 to 2**30 - 1, got {n_nodes}.")
         self.n_nodes = int(n_nodes)
         self._dtype = _resolve_dtype(dtype)
         self._edges = []        # (i, j, cap, rev) chunks
