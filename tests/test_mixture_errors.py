@@ -335,6 +335,22 @@ def test_duplicated_points(covariance_type, init_params):
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_more_components_than_distinct_points_converges_as_scikit_learn_does(covariance_type):
+    # ratings-like data, 25 distinct points, K = 30: an empty component was re-seeded onto a point
+    # another held, emptied again, and EM ran all 100 iterations with ~50 warnings, unconverged
+    mixture = pytest.importorskip("sklearn.mixture")
+    Z = np.random.RandomState(0).randint(1, 6, size=(2000, 2)).astype(float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(30, covariance_type=covariance_type, random_state=0).fit(Z)
+    ref = mixture.GaussianMixture(30, covariance_type=covariance_type, random_state=0).fit(Z)
+    assert gm.converged_ and gm.n_iter_ <= 10
+    assert len(caught) <= 3
+    assert gm.score(Z) == pytest.approx(ref.score(Z), abs=1e-3)
+    _assert_finite_model(gm, Z)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_component_that_empties(covariance_type, dtype):
     # two tight clusters; two of four initial means are so far away that they get no responsibility
