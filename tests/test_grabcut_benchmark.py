@@ -17,7 +17,8 @@ mean at least OpenCV's) are plain assertions.
 
 A further check compares the defaults with ``multiscale=False`` (every
 iteration at full resolution): the coarse start, a speed shortcut, may cost no
-image more than 0.02 IoU.
+image more than 0.02 IoU.  And ``gmmfast.compat.grabCut``, called as the
+OpenCV code is, must score exactly as the defaults on every image.
 
 Skipped when the shared data or OpenCV is absent.  It costs about 2 minutes
 of CPU, most of it OpenCV's, and runs two images at a time: about 1-1.5
@@ -89,8 +90,19 @@ def _score_image(cv2, name: str) -> dict:
                 iou(GrabCut(max_iter=ITERATIONS, n_threads=1, **kw).fit(img, mask=mask).foreground_, gt))
 
     (box, scr), (box_full, scr_full) = ours(), ours(multiscale=False)
-    return {"box": (box, iou(_opencv(cv2, img, rect, None), gt), box_full),
-            "scribbles": (scr, iou(_opencv(cv2, img, None, mask), gt), scr_full)}
+    return {"box": (box, iou(_opencv(cv2, img, rect, None), gt), box_full, iou(_compat(img, rect, None), gt)),
+            "scribbles": (scr, iou(_opencv(cv2, img, None, mask), gt), scr_full, iou(_compat(img, None, mask), gt))}
+
+
+def _compat(img, rect, mask):
+    """gmmfast.compat.grabCut, called as the OpenCV code above calls cv2.grabCut."""
+    from gmmfast import compat
+
+    bgr = np.ascontiguousarray(img[:, :, ::-1])
+    m = np.zeros(img.shape[:2], np.uint8) if mask is None else mask.copy()
+    mode = compat.GC_INIT_WITH_RECT if mask is None else compat.GC_INIT_WITH_MASK
+    compat.grabCut(bgr, m, rect, None, None, ITERATIONS, mode)     # all cores: the cut does not depend on them
+    return (m & 1).astype(bool)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +155,12 @@ def test_coarse_start_costs_no_image_more_than_002(scores, mode):
     of cutting every iteration at full resolution, or above it (scissors is 0.015 below)."""
     worse = {n: round(s[mode][0] - s[mode][2], 3) for n, s in scores.items() if s[mode][0] < s[mode][2] - 0.02}
     assert not worse
+
+
+@pytest.mark.parametrize("mode", ["box", "scribbles"])
+def test_compat_grabcut_scores_as_the_defaults(scores, mode):
+    """OpenCV's signature gives the defaults' cut (the box's window), not the whole image's."""
+    assert {n: (s[mode][0], s[mode][3]) for n, s in scores.items() if abs(s[mode][0] - s[mode][3]) > 1e-9} == {}
 
 
 # --------------------------------------------------------------------------- issue 16 goals
