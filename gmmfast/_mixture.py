@@ -504,6 +504,8 @@ class GaussianMixture(Estimator):
         self._online = None       # partial_fit's running statistics start afresh
         warm = self.warm_start and hasattr(self, "converged_")
         data = self._data(X, min_samples=2)
+        if warm:
+            self._promote_to_model(data)
         self._validate_params(data.d)
         rng = check_random_state(self.random_state)
         data.draw_sample(rng)
@@ -631,8 +633,9 @@ class GaussianMixture(Estimator):
                                      rows if rows is not None else (lambda m: self._draw(m, rng)[0]),
                                      stats.reference, karrays, np.finfo(stats.dtype).eps, rng, variance)
         bound = total / stats.n_samples
-        run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)], self.n_iter_ + 1,
-                   bool(abs(bound - self.lower_bound_) < self.tol))
+        # (a model whose parameters were set by hand has no history: it starts one)
+        run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)], getattr(self, "n_iter_", 0) + 1,
+                   bool(abs(bound - getattr(self, "lower_bound_", -np.inf)) < self.tol))
         self._set_fitted(run, stats.dtype, d)
         self.n_samples_seen_ = int(stats.n_samples)
         self._online = None       # partial_fit continues from these parameters
@@ -691,6 +694,8 @@ class GaussianMixture(Estimator):
         move every component towards them by eta_t.
         """
         data = self._data(X, min_samples=1)
+        if hasattr(self, "means_"):
+            self._promote_to_model(data)
         self._validate_params(data.d)
         if hasattr(self, "means_") and data.d != self._n_features():
             raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
@@ -755,7 +760,8 @@ class GaussianMixture(Estimator):
         params, total = self._m_step((blended * n).reshape(1, -1), np.array([batch.log_likelihood]), n, rows,
                                      batch.reference, karrays, np.finfo(batch.dtype).eps, rng)
         bound = total / n
-        run = _Run(params, bound, [*self.lower_bounds_, float(bound)], self.n_iter_ + 1, False)
+        run = _Run(params, bound, [*getattr(self, "lower_bounds_", []), float(bound)],
+                   getattr(self, "n_iter_", 0) + 1, False)
         self._set_fitted(run, batch.dtype, d)
         self._online = EMStatistics(self.covariance_type, ref64, blended, 0.0, 0)
         self.n_steps_ = t
@@ -834,11 +840,15 @@ class GaussianMixture(Estimator):
                 f"X has {data.d} features, but GaussianMixture is expecting "
                 f"{self._n_features()} features as input.")
         check_feature_names(self, X, reset=False)
-        if data.dtype == np.float32 and np.asarray(self.means_).dtype == np.float64:
-            # float32 data computes in float32 only for a float32 fit: a float64 model keeps its
-            # precision (and gives float64 answers, as scikit-learn's does)
-            data.promote(np.float64)
+        self._promote_to_model(data)
         return data
+
+    def _promote_to_model(self, data) -> None:
+        """float32 data computes in float32 only for a float32 model: a float64 model keeps its
+        precision wherever it is used (predicting, statistics, warm fits, partial_fit), and
+        gives float64 answers, as scikit-learn's does.  In-memory data is converted whole."""
+        if data.dtype == np.float32 and np.asarray(self.means_).dtype == np.float64:
+            data.promote(np.float64)
 
     def _n_features(self) -> int:
         """Features of the fitted model (from means_: a model whose attributes were set by hand,

@@ -133,6 +133,15 @@ def test_a_model_set_by_hand_scores_as_scikit_learns(tmp_path):
     np.save(tmp_path / "x32.npy", X.astype(np.float32))         # read in chunks, converted as read
     np.testing.assert_allclose(ours.score_samples(tmp_path / "x32.npy"),
                                _exact_log_density(ref, X.astype(np.float32)), rtol=1e-12)
+    # and it takes EM steps: one m_step is scikit-learn's warm-started iteration from the same model
+    ours.m_step(ours.e_step_statistics(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.set_params(warm_start=True, max_iter=1).fit(X)
+    np.testing.assert_allclose(ours.means_, ref.means_, rtol=1e-10)
+    np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-6)
+    assert ours.n_iter_ == 1
+    ours.partial_fit(X[:500])
 
 
 def _exact_log_density(model, X):
@@ -147,6 +156,22 @@ def _exact_log_density(model, X):
     logs = np.array(logs)
     top = logs.max(axis=0)
     return (top + np.log(np.exp(logs - top).sum(axis=0))).astype(np.float64)
+
+
+def test_a_float64_model_stays_float64_on_float32_data_wherever_it_is_used():
+    # partial_fit and a warm-started fit turned a float64 model into a float32 one, and a warm
+    # fit's iteration then differed from e_step_statistics + m_step (2.3e-4 in the means here)
+    X = _offset_data()
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", gmmfast.ConvergenceWarning)
+        streamed = gmmfast.GaussianMixture(2, random_state=0).fit(X).partial_fit(X32)
+        warm = gmmfast.GaussianMixture(2, random_state=0, max_iter=1, warm_start=True).fit(X).fit(X32)
+        by_hand = gmmfast.GaussianMixture(2, random_state=0, max_iter=1).fit(X)
+    by_hand.m_step(by_hand.e_step_statistics(X32))
+    assert streamed.means_.dtype == warm.means_.dtype == by_hand.means_.dtype == np.float64
+    np.testing.assert_allclose(warm.means_, by_hand.means_, rtol=1e-12)
+    assert warm.lower_bound_ == pytest.approx(by_hand.lower_bound_, rel=1e-12)
 
 
 def test_scikit_learns_verbose_and_warning_filters_work():
