@@ -55,21 +55,6 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "ConvergenceWarning", "DegenerateDataWar
                   "NotFittedError", "config", "show_config", "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    elif name in _SUBMODULES or name == "web":
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module 'gmmfast' has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES) | {"web"})
-
-
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as X": exported)
     from . import compat as compat, data as data, io as io, maxflow as maxflow, plotting as plotting
     from . import video as video, web as web
@@ -85,3 +70,17 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as 
     from ._mixture import GaussianMixture as GaussianMixture
     from ._segmentation import Segmentation as Segmentation, segment as segment
     from ._statistics import EMStatistics as EMStatistics
+else:  # at run time the names are imported on first use (a type checker reads the imports above,
+    # and would take any misspelt name as Any from a module __getattr__ it could see)
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        elif name in _SUBMODULES or name == "web":
+            value = importlib.import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module 'gmmfast' has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES) | {"web"})

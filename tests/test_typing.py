@@ -75,6 +75,7 @@ gmmfast.grabcut("photo.jpg", rect=(1, 2, 3, 4), max_iter=2.5)
 gmmfast.BackgroundSubtractorMOG2(history="long")
 n: str = gmmfast.GaussianMixture().fit([[0.0]]).score([[0.0]])
 gmmfast.maxflow.Graph("4")
+gmmfast.GaussianMixtur(2)
 '''
 
 
