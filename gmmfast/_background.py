@@ -870,7 +870,9 @@ class BackgroundSubtractor(Estimator):
 
     def _mask_threads(self) -> int:
         # the mask passes use the threads the model chose for its last call (see n_threads)
-        return self.n_threads if self.n_threads is not None else max(1, self.model_.n_threads_)
+        if self.n_threads is None:
+            return max(1, self.model_.n_threads_)
+        return effective_n_threads(self.n_threads)      # -1: all usable cores, as everywhere
 
     def _clean(self, fg: np.ndarray) -> np.ndarray:
         """One foreground mask (bool or 0/1), median filtered and closed (bool)."""

@@ -81,21 +81,23 @@ def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:
     keep their extension in it (photo.jpg and photo.png give photo_jpg and photo_png), so that a
     later run of one of them alone, stem photo, cannot write over the other's files; inputs still
     alike (one name in two folders) are numbered (photo_jpg, photo_jpg_2), skipping any stem
-    another input has (so an input named photo_jpg_2.png keeps its own files).
+    another input has (so an input named photo_jpg_2.png keeps its own files).  Stems are
+    compared without regard to case, as macOS's and Windows' file systems compare names (x.JPG
+    and x.jpg in two folders give x_jpg and x_jpg_2, not x_JPG and x_jpg, one file there).
     """
     plain = [Path(p).stem or default for p in paths]
-    clash = collections.Counter(plain)
-    wanted = [stem if clash[stem] == 1 else f"{stem}_{Path(p).suffix.lstrip('.') or 'none'}"
+    clash = collections.Counter(stem.casefold() for stem in plain)
+    wanted = [stem if clash[stem.casefold()] == 1 else f"{stem}_{Path(p).suffix.lstrip('.').lower() or 'none'}"
               for p, stem in zip(paths, plain)]
-    taken = set(wanted)
+    taken = {stem.casefold() for stem in wanted}
     used: set[str] = set()
     stems = []
     for stem in wanted:
         name, n = stem, 1
-        while name in used or (name != stem and name in taken):
+        while name.casefold() in used or (name != stem and name.casefold() in taken):
             n += 1
             name = f"{stem}_{n}"
-        used.add(name)
+        used.add(name.casefold())
         stems.append(name)
     return stems
 

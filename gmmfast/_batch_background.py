@@ -437,6 +437,9 @@ def kmeans_background(frames: FramesLike, n_clusters: int = ..., *, max_iter: in
 @overload
 def kmeans_background(frames: FramesLike, n_clusters: int = ..., *, max_iter: int = ..., n_threads: int | None = ...,
                       return_clusters: Literal[True]) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def kmeans_background(frames: FramesLike, n_clusters: int = ..., *, max_iter: int = ..., n_threads: int | None = ...,
+                      return_clusters: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def kmeans_background(
     frames: FramesLike,
     n_clusters: int = 3,

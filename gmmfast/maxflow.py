@@ -488,6 +488,10 @@ def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: 
 def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = ...,
                     max_iter: int = ..., connectivity: int = ...,
                     return_energy: Literal[True]) -> tuple[np.ndarray, float]: ...
+@overload
+def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = ...,
+                    max_iter: int = ..., connectivity: int = ...,
+                    return_energy: bool) -> np.ndarray | tuple[np.ndarray, float]: ...
 def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: np.ndarray | None = None,
                     max_iter: int = 5, connectivity: int = 4,
                     return_energy: bool = False) -> np.ndarray | tuple[np.ndarray, float]:

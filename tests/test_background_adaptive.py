@@ -242,6 +242,8 @@ def test_pipeline_matches_numpy_composition(channels):
     assert (v > 0).any()                                  # the feedback did engage
     bs2 = gmmfast.BackgroundSubtractor(n_threads=2)
     np.testing.assert_array_equal(bs2.apply_many(frames), want)
+    all_cores = gmmfast.BackgroundSubtractor(n_threads=-1)      # the README's "-1: all cores" (was a ValueError)
+    np.testing.assert_array_equal(np.stack([all_cores.apply(f) for f in frames]), want)
 
 
 @pytest.mark.parametrize("median, closing", [(3, 5), (7, 0), (0, 3), (15, 15), (17, 3)])

@@ -45,6 +45,8 @@ k: int = seg.n_components
 frames, truth = gmmfast.data.sample_clip(20)
 bg, centres3, sizes = gmmfast.kmeans_background(frames, 3, return_clusters=True)
 only_bg: np.ndarray = gmmfast.kmeans_background(frames)
+flag: bool = len(frames) > 5
+either = gmmfast.kmeans_background(frames, return_clusters=flag)
 knn = gmmfast.BackgroundSubtractorKNN()
 knn_mask: np.ndarray = knn.apply(frames[0])
 pg = gmmfast.PixelGMM(n_components=2).fit(frames[:10])
