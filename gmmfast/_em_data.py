@@ -116,7 +116,7 @@ class InMemory:
         self._buffers = None
 
     def promote(self, dtype) -> None:
-        """Compute in ``dtype`` (wider than X's): X is converted once."""
+        """Compute in ``dtype`` (wider than X's): X is converted once (a copy twice X's size)."""
         self.X = self.sample = self.X.astype(dtype)
         self.dtype = self.X.dtype
 

@@ -191,6 +191,9 @@ class BackgroundSubtractorKNN(Estimator):
       uint8 values; here values are used as they are (as for uint8 frames).
     * ``learning_rate=0`` leaves the model and its sampling schedule as they are
       (except on the model's first frame, learnt at the automatic rate, as OpenCV does).
+      OpenCV's KNN at rate 0 goes on replacing samples at every frame, so from the
+      first frame at rate 0 it finds background by frame 4 where this model, having
+      learnt one frame, finds none.
       In OpenCV such a call disturbs the schedule: learning frames each followed by
       a rate-0 frame forgot a settled background after 40 frames instead of ~450.
     * ``background_image`` is each pixel's first confirmed sample; OpenCV's is also
@@ -337,7 +340,11 @@ class BackgroundSubtractorKNN(Estimator):
             In [0, 1]; negative (the default -1) means automatic (see ``history``).
             0 leaves the model unchanged; 1 restarts the model from this frame.  A
             model's first frame (after construction or :meth:`reset`) is learnt at the
-            automatic rate whatever the rate, as OpenCV does.
+            automatic rate whatever the rate, OpenCV's rule; but a KNN model needs a few
+            learnt frames before it confirms any background (frame 4 on the sample clip),
+            so with rate 0 from the start every pixel stays foreground.  (OpenCV's KNN
+            does find background there: at rate 0 its sampling schedule, computed from
+            log(1 - rate), goes on replacing samples every frame; see the Notes.)
         known_foreground : ndarray (H, W) of bool or int, optional
             Pixels known to be foreground: classified, but not learnt.
 

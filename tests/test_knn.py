@@ -441,8 +441,8 @@ def test_random_state(scene):
 
 
 def test_learning_rate_zero_freezes_and_one_restarts(scene):
-    # a model's first frame is learnt at the automatic rate whatever the rate, as OpenCV does
-    # (rate 0 from the first frame left every pixel foreground for ever)
+    # a model's first frame is learnt at the automatic rate whatever the rate, OpenCV's rule
+    # (unlike OpenCV's KNN, whose rate-0 schedule keeps sampling, ours then learns nothing more)
     sub, auto = gmmfast.BackgroundSubtractorKNN(), gmmfast.BackgroundSubtractorKNN()
     np.testing.assert_array_equal(sub.apply(scene[0], learning_rate=0), auto.apply(scene[0]))
     for key in sub.state_:
