@@ -52,6 +52,8 @@ def test_sample_image_deterministic_and_consistent():
     x, y, w, h = a.rect                           # grabcut's (x, y, width, height)
     ys, xs = np.nonzero(a.mask)
     assert x <= xs.min() and xs.max() < x + w and y <= ys.min() and ys.max() < y + h
+    with pytest.warns(DeprecationWarning, match="use rect"):    # the corners it was, still there
+        assert a.box == (x, y, x + w, y + h)
     # every region has its own colour: region means differ by far more than the noise
     means = np.array([a.image[a.labels == k].mean(axis=0) for k in range(5)])
     dists = np.linalg.norm(means[:, None] - means[None], axis=2) + np.eye(5) * 1e9

@@ -9,6 +9,7 @@ the true region of every pixel is known.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -31,6 +32,14 @@ class SampleImage(NamedTuple):
     """(x, y, width, height) of a box around the house: ``grabcut(image, rect=rect)``'s convention."""
     names: tuple[str, ...]
     """Region names, indexed by label."""
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Deprecated: the box as corners (x1, y1, x2, y2), what this field was; use ``rect``."""
+        warnings.warn("SampleImage.box (corners x1, y1, x2, y2) is deprecated: use rect, (x, y, width, "
+                      "height), the box grabcut takes.", DeprecationWarning, stacklevel=2)
+        x, y, w, h = self.rect
+        return x, y, x + w, y + h
 
 
 def _value_noise(rng: np.random.Generator, shape: tuple[int, int], cell: int) -> np.ndarray:
