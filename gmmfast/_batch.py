@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from ._files import natural_key
 from ._threads import available_cpus
 from ._validation import check_bool, check_int, check_n_threads
 
@@ -55,20 +56,28 @@ class JobResult:
         return self.error is None
 
 
+def folder_images(folder: Path) -> list[Path]:
+    """The image files of a folder (by extension, IMAGE_SUFFIXES), in natural order."""
+    return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda f: natural_key(f.name))
+
+
 def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
-    """Files to process: the paths given, a folder standing for its image files (sorted)."""
+    """Files to process: the paths given, a folder standing for its image files (natural order),
+    each file once however often it is named (the command line's rule)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: list[str] = []
+    seen: set[Path] = set()
     for p in paths:
         p = Path(p)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
-            out.extend(found)
-        else:
-            out.append(str(p))
+        found = folder_images(p) if p.is_dir() else [p]
+        if p.is_dir() and not found:
+            raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
+        for f in found:
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                out.append(str(f))
     if not out:
         raise ValueError("No files given.")
     return out

@@ -1,12 +1,20 @@
-"""Writing files so that an interrupted run never leaves a half-written one."""
+"""Files: writing them so that an interrupted run never leaves a half-written one, and listing
+a folder's in the order a person numbers them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+
+def natural_key(name: str):
+    """Sort key: frame2 before frame10; names equal under it (frame1, frame01, Frame1) then in
+    code-point order, so that the order never depends on how the file system lists a folder."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)], name
 
 
 def _umask() -> int:

@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _sniff
 from ._validation import check_int
-from ._files import atomic_write, publish_mode
+from ._files import atomic_write, natural_key, publish_mode
 from .io import _pillow_array, _pillow_image
 
 PathLike = Union[str, os.PathLike[str]]
@@ -76,12 +76,6 @@ def _ffmpeg():
             "reading and writing MP4/AVI needs imageio-ffmpeg: pip install 'gmmfast[video]'"
         ) from exc
     return imageio_ffmpeg
-
-
-def _natural_key(name: str):
-    """frame2 before frame10; names equal under it (frame1, frame01, Frame1) then in code-point
-    order, so that the order never depends on how the file system lists the folder."""
-    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)], name
 
 
 def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
@@ -205,7 +199,7 @@ class VideoReader:
 
         files = sorted(
             (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-            key=lambda p: _natural_key(p.name),
+            key=lambda p: natural_key(p.name),
         )
         if not files:
             raise ValueError(

@@ -234,3 +234,16 @@ def test_unique_stems_are_distinct_and_independent_of_unrelated_inputs(parts):
             assert name.casefold() in {s.casefold() for s in stems}
         # run by itself, an input's stem is its plain name
         assert unique_stems([path]) == [name]
+
+
+def test_segment_many_lists_inputs_as_the_command_line_does(tmp_path):
+    # segment_many sorted a folder by code point (p10 before p2) and segmented a file named twice
+    # twice (as pic_png and pic_png_2), where the command line gives p2 first and one pic
+    from gmmfast._batch import image_paths
+    from gmmfast.cli.segment import expand_inputs
+
+    for name in ("p10.png", "p2.png", "P1.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    given = [str(tmp_path), str(tmp_path / "p2.png"), str(tmp_path / "p2.png")]
+    assert image_paths(given) == [str(tmp_path / n) for n in ("P1.jpg", "p2.png", "p10.png")]
+    assert image_paths(given) == [str(p) for p in expand_inputs(given)[0]]

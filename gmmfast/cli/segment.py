@@ -52,8 +52,6 @@ examples:
 #: each component is a mask file, and EM's time grows with K.
 MAX_COMPONENTS = 64
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
-
 #: library parameter -> option, for messages (see _common.user_message)
 OPTIONS = {"n_components": "-k", "k_range": "--k-range", "max_fit_pixels": "--max-fit-pixels",
            "smoothing_method": "--smoothing-method", "smoothing": "--smoothing", "features": "--features",
@@ -129,21 +127,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- inputs
 
-def _natural_key(name: str):
-    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
-
-
 def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
     """Image paths from files and folders (a folder's images in natural order), each file
     once however often it is named, and the errors of inputs that are neither."""
+    from .._batch import IMAGE_SUFFIXES, folder_images
+
     paths, problems, seen = [], [], set()
     for name in names:
         p = Path(name)
         if p.is_dir():
-            found = sorted((f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS),
-                           key=lambda f: _natural_key(f.name))
+            found = folder_images(p)
             if not found:
-                problems.append(f"{name}: the folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+                problems.append(f"{name}: the folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         elif not p.exists():
             problems.append(f"{name}: no such file or folder")
             found = []
