@@ -212,6 +212,9 @@ class Segmentation:
         Seconds spent in ``features``, ``fit``, ``label`` and ``smooth``.
     fit_features : ndarray or None
         The feature rows the mixture was fitted on (kept when small, for plots).
+    source : str or None
+        The file name of the image when :func:`segment` was given a path; its
+        stem is what :meth:`save` names the files by default.
     """
 
     labels: np.ndarray
@@ -224,6 +227,7 @@ class Segmentation:
     timings: dict = field(default_factory=dict)
     fit_features: np.ndarray | None = field(default=None, repr=False)
     n_threads: int | None = field(default=None, repr=False)
+    source: str | None = field(default=None, repr=False)
 
     # -- basic facts
     @property
@@ -369,9 +373,11 @@ class Segmentation:
         files[f"{stem}_binary.png"] = self.binary_map(background)
         return files
 
-    def save(self, folder: str | os.PathLike, stem: str = "image", background: int | None = None) -> list[Path]:
+    def save(self, folder: str | os.PathLike, stem: str | None = None, background: int | None = None) -> list[Path]:
         """Write the files of :meth:`output_files` into ``folder`` (created if needed).
 
+        ``stem`` names the files (``STEM_segmented.png`` ...); by default the
+        stem of the file :func:`segment` read (``source``), else ``"image"``.
         They replace an earlier save of the same ``stem`` there, and its masks
         numbered K or more (from a larger K) are removed, so the folder holds
         one segmentation per stem.  Each file is written under a temporary name
@@ -380,6 +386,8 @@ class Segmentation:
         """
         from .io import write_image
 
+        if stem is None:
+            stem = (Path(self.source).stem if self.source else "") or "image"
         files = self.output_files(stem, background)      # bad arguments fail before the folder is made
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -521,7 +529,8 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
         timings["smooth"] = t_end - t_label
     return Segmentation(labels.reshape(H, W), model, img, features, smoothing=smoothing, n_iter=model.n_iter_,
                         criterion=criterion, timings=timings,
-                        fit_features=X_fit if X_fit.shape[0] <= 250_000 else None, n_threads=n_threads)
+                        fit_features=X_fit if X_fit.shape[0] <= 250_000 else None, n_threads=n_threads,
+                        source=Path(image).name if isinstance(image, (str, os.PathLike)) else None)
 
 
 def check_options(n_components: int | str = 3, *, features: str = "rgb", covariance_type: str = "full",

@@ -266,6 +266,22 @@ def test_save_writes_the_files(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_binary.png"), seg.binary_map())
 
 
+def test_save_names_the_files_by_the_image_file_segment_read(tmp_path):
+    # every save(folder) wrote image_*: a loop over photos kept only the last one's files
+    from gmmfast.io import write_image
+
+    img, _ = shapes_image(3)
+    paths = [write_image(tmp_path / name, img[:, ::step]) for name, step in (("rose.png", 1), ("cat.png", 2))]
+    segs = [segment(p, 3) for p in paths]
+    for seg in segs:
+        seg.save(tmp_path / "Result")
+    assert sorted(os.listdir(tmp_path / "Result")) == sorted([*segs[0].output_files("rose"),
+                                                             *segs[1].output_files("cat")])
+    assert segs[1].source == "cat.png" and segment(img, 3).source is None
+    segment(img, 3).save(tmp_path / "arrays")                # an array's files are image_*
+    assert "image_segmented.png" in os.listdir(tmp_path / "arrays")
+
+
 def test_save_replaces_an_earlier_save_of_the_stem(tmp_path):
     # a K = 4 save then a K = 2 one left mask2 and mask3 of the first beside the second's files
     img, _ = shapes_image(4)
