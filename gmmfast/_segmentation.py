@@ -31,7 +31,7 @@ from ._dispatch import load
 from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
-                          check_random_state, check_real)
+                          check_random_state, check_real, user_stacklevel)
 from .exceptions import DegenerateDataWarning
 
 __all__ = ["segment", "Segmentation", "adjusted_rand_index", "palette", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
@@ -115,6 +115,15 @@ def _warn_of_hidden_pixels(img: np.ndarray) -> None:
         warnings.warn(f"the image's alpha channel is ignored: {hidden:.1%} of its pixels are "
                       "(partly) transparent and are segmented by the colours stored under them; composite the "
                       "image onto a background or crop it first", UserWarning, stacklevel=3)
+
+
+def _warn_if_pixel_rows(img: np.ndarray) -> None:
+    """Warn when a 2-D array looks like rows of colour values (N x 3 or N x 4), not a grey image:
+    a from-scratch EM user's ``pixels.reshape(-1, 3)`` was segmented as a grey image 3 pixels wide."""
+    if img.ndim == 2 and img.shape[1] in (3, 4) and img.shape[0] > 4 * img.shape[1]:
+        warnings.warn(f"a {img.shape[0]} x {img.shape[1]} array is segmented as a grey image {img.shape[1]} "
+                      f"pixels wide; for rows of colour values fit gmmfast.GaussianMixture to them, or pass the "
+                      f"image as (H, W, {img.shape[1]})", UserWarning, stacklevel=user_stacklevel())
 
 
 def _features(pixels: np.ndarray, features: str, n_threads: int) -> np.ndarray:
@@ -500,6 +509,7 @@ def segment(image: ImageLike, n_components: int | str = 3, *, features: str = "r
 
     img = _check_float_scale(check_image(image))
     _warn_of_hidden_pixels(img)
+    _warn_if_pixel_rows(img)
     pixels = _colour_pixels(img)
     H, W = pixels.shape[:2]
     nt = effective_n_threads(n_threads)

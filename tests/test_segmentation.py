@@ -266,6 +266,18 @@ def test_save_writes_the_files(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_binary.png"), seg.binary_map())
 
 
+def test_rows_of_colour_values_are_not_silently_a_thin_grey_image():
+    # pixels.reshape(-1, 3), as a from-scratch EM notebook holds them, gave labels of shape (1000, 3)
+    rows = np.random.default_rng(0).random((1000, 3))
+    with pytest.warns(UserWarning, match="grey image 3 pixels wide") as caught:
+        segment(rows, 2)
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        segment(rows.reshape(40, 75), 2)                  # a grey image
+        segment(rows.reshape(20, 50, 3), 2)               # a colour image
+
+
 def test_save_names_the_files_by_the_image_file_segment_read(tmp_path):
     # every save(folder) wrote image_*: a loop over photos kept only the last one's files
     from gmmfast.io import write_image
