@@ -35,8 +35,9 @@ _pillow = _pillow_image
 def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     """Read an image file into an array (grey H x W, RGB H x W x 3 or RGBA H x W x 4).
 
-    Palette and other modes are converted to RGB (RGBA when they carry
-    transparency); 16-bit greyscale stays uint16; 32-bit integer and float
+    Palette and other modes are converted to RGB (RGBA when some pixel is
+    transparent); of an animation or a multi-page file the first frame is read,
+    with a warning (:func:`gmmfast.video.read_video` reads them all); 16-bit greyscale stays uint16; 32-bit integer and float
     images (TIFF) come back as int32 / float32 grey, scaled as they are stored.  A photo with an EXIF
     orientation tag is turned upright, as image viewers show it.
 
@@ -61,12 +62,24 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     try:
         with Image.open(source) as img:
             img.load()
+            _warn_if_more_frames(img, name)
             # a camera's JPEG stores its pixels unrotated and says how to show them in the EXIF
             # orientation tag: turned here as every viewer turns it, so results line up with the photo
             arr = _pillow_array(_upright(img))
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
     return arr
+
+
+def _warn_if_more_frames(img, name: str) -> None:
+    n = getattr(img, "n_frames", 1)
+    if n > 1:
+        import warnings
+
+        from ._validation import user_stacklevel
+
+        warnings.warn(f"{name!r} holds {n} frames (an animation or a multi-page file); its first is read. "
+                      "gmmfast.video.read_video reads them all", UserWarning, stacklevel=user_stacklevel())
 
 
 def _orientation(img) -> int:
@@ -110,6 +123,8 @@ def _pillow_array(img) -> np.ndarray:
         arr = np.asarray(img, dtype=np.float32)
     elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         arr = np.asarray(img.convert("RGBA"))
+        if mode == "P" and arr[..., 3].min(initial=255) == 255:
+            arr = arr[..., :3]    # a palette's transparent entry that no pixel uses (GIFs often declare one)
     else:
         arr = np.asarray(img.convert("RGB"))
     return np.array(arr)  # writable, owns its data

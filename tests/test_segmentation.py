@@ -586,6 +586,28 @@ def test_photos_are_read_upright_by_their_exif_orientation(tmp_path, tag):
     np.testing.assert_array_equal(read_image(tmp_path / "photo.png"), UPRIGHT[tag](stored))
 
 
+def test_animations_warn_and_unused_palette_transparency_is_no_alpha(tmp_path):
+    # traffic.gif came back RGBA (alpha all 255: its palette declares a transparent entry no pixel
+    # uses), and an animation's first frame was read with no word about the others
+    from PIL import Image
+
+    from gmmfast.io import read_image
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 200, (12, 16, 3), dtype=np.uint8) for _ in range(3)]
+    pil = [Image.fromarray(f).convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for f in frames]
+    pil[0].save(tmp_path / "anim.gif", save_all=True, append_images=pil[1:], transparency=255)
+    with pytest.warns(UserWarning, match="holds 3 frames") as caught:
+        first = read_image(tmp_path / "anim.gif")
+    assert caught[0].filename == __file__
+    np.testing.assert_array_equal(first, np.asarray(pil[0].convert("RGB")))     # RGB, as Pillow shows it
+    hole = pil[0].copy()
+    hole.putpixel((0, 0), 255)                          # now one pixel is the transparent entry
+    hole.save(tmp_path / "hole.gif", transparency=255)
+    rgba = read_image(tmp_path / "hole.gif")
+    assert rgba.shape == (12, 16, 4) and rgba[0, 0, 3] == 0 and rgba[..., 3].sum() == 255 * (12 * 16 - 1)
+
+
 def test_writing_what_a_format_cannot_hold_is_a_clear_error(tmp_path):
     # Pillow's "cannot write mode RGBA as JPEG" (an OSError) named a mode, not what to change
     from gmmfast.io import write_image
