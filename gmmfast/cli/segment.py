@@ -163,7 +163,7 @@ def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int
     from .._segmentation import MIN_PIXELS_PER_COMPONENT, most_components
 
     most = most_components(image.shape[0] * image.shape[1])
-    smallest, what = (k_range[0], "--k-range") if k == "auto" else (k, "-k")
+    smallest, what = (k_range[0], f"-k auto (K from {k_range[0]}, --k-range)") if k == "auto" else (k, "-k")
     if smallest > most:
         raise CLIError(f"{what} asks for {smallest} components, but {image.shape[1]}x{image.shape[0]} pixels "
                        f"support at most {most} ({MIN_PIXELS_PER_COMPONENT} pixels each)")

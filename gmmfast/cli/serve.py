@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import sys
 
@@ -104,8 +105,10 @@ def run(args) -> int:
     try:
         serve(config, host=args.host, port=args.port, ready=ready)
     except OSError as exc:
-        error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
-              "(is another server using that port? try --port)")
+        hint = {errno.EADDRINUSE: "is another server using that port? try another --port",
+                errno.EADDRNOTAVAIL: "is it an address of this machine? try --host 127.0.0.1, or 0.0.0.0 for all",
+                errno.EACCES: "ports below 1024 need privileges; try --port 8000"}.get(exc.errno, "try another --port")
+        error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} ({hint})")
         return 1
     print("gmmfast web app stopped; its temporary files are deleted.")
     return 0

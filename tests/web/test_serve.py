@@ -83,7 +83,12 @@ def test_serve_says_when_the_port_is_taken(tmp_path):
         r = subprocess.run([sys.executable, "-m", "gmmfast", "serve", "--port", str(port)], capture_output=True,
                            text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert r.returncode == 1 and "cannot listen" in r.stderr and "Traceback" not in r.stderr
+    assert "another server using that port" in r.stderr
     assert list(tmp_path.iterdir()) == []
+    # an address not of this machine: the hint is about the address, not the port
+    r = subprocess.run([sys.executable, "-m", "gmmfast", "serve", "--host", "192.0.2.1", "--port", "0"],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert r.returncode == 1 and "address of this machine" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_serve_warns_when_not_on_localhost(tmp_path):
