@@ -299,7 +299,8 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
             client.close()
 
 
-def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], n_components: int | str = 3, *, output_dir: str | os.PathLike = "Result",
+def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str], n_components: int | str = 3, *,
+                 output_dir: str | os.PathLike = "Result",
                  workers: int | None = None, scheduler: Any = None, n_threads: int | None = None,
                  plot: bool = False, on_done: Callable[[JobResult], None] | None = None,
                  **segment_options: Any) -> list[JobResult]:

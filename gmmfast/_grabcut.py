@@ -1189,7 +1189,8 @@ class GrabCut(Estimator):
         self._engine = window
 
 
-def grabcut(image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None, *, max_iter: int = 5, n_components: int = 5,
+def grabcut(image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None, *,
+            max_iter: int = 5, n_components: int = 5,
             gamma: float = 50.0, connectivity: int = 8, margin: float | None = MARGIN,
             multiscale: bool = True, box_prior: bool = False,
             n_threads: int | None = None) -> GrabCutResult:

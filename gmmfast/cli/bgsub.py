@@ -353,8 +353,8 @@ def subtract_video(frames: Iterable[np.ndarray], outputs: Outputs, stem: str, *,
 
 
 #: Bytes the two GIF outputs hold per frame pixel until they are encoded at the end (Pillow writes
-#: a GIF from all its frames): 2.4 to 3.1 measured (800 frames of 640x480: 949 MB peak, 190 MB
-#: with --format mp4, which streams).
+#: a GIF from all its frames): 2.2 to 3.1 measured above the mp4 run's peak (800 frames of 640x480:
+#: 949 MB against 190 MB with --format mp4, which streams; 81 of 1280x720: 495 MB against 330 MB).
 GIF_BYTES_PER_PIXEL = 3.2
 
 
