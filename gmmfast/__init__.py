@@ -8,10 +8,10 @@ subtraction (:class:`BackgroundSubtractor`, :class:`PixelGMM`).
 Every capability is one name at the top level; the public submodules are
 ``data``, ``io``, ``video``, ``maxflow``, ``compat``, ``plotting`` and
 ``exceptions``, and ``web`` (the web app; it needs the ``web`` extra, so
-``from gmmfast import *`` leaves it out).  Names are imported on first use (``import gmmfast`` only
-picks the kernel variant), so a script that segments images does not pay for
-loading the video code, nor scikit-learn (which the estimators' base class
-uses when it is installed).
+``from gmmfast import *`` leaves it out).  Names are imported on first use
+(``import gmmfast`` only picks the kernel variant), so a script that segments
+images does not pay for loading the video code, nor scikit-learn (which the
+estimators' base class uses when it is installed).
 """
 
 from __future__ import annotations
