@@ -8,12 +8,14 @@ allows).  Video lives in :mod:`gmmfast.video`.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import IO, Union
 
 import numpy as np
 
 from ._files import atomic_write
+from ._validation import user_stacklevel
 
 __all__ = ["read_image", "write_image"]
 
@@ -75,10 +77,6 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
 def _warn_if_more_frames(img, name: str) -> None:
     n = getattr(img, "n_frames", 1)
     if n > 1:
-        import warnings
-
-        from ._validation import user_stacklevel
-
         warnings.warn(f"{name!r} holds {n} frames (an animation or a multi-page file); its first is read. "
                       "gmmfast.video.read_video reads them all", UserWarning, stacklevel=user_stacklevel())
 
