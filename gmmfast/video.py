@@ -115,6 +115,15 @@ def _ffmpeg_error(name: str, text: str) -> str:
     return f"cannot read {name!r} as a video: {detail}"
 
 
+class _EndedEarly(ValueError):
+    """A video whose frames end at damage; ``frames_read`` of them were readable (an interface
+    that cannot take ``max_frames`` words its own advice from it)."""
+
+    def __init__(self, message: str, frames_read: int):
+        super().__init__(message)
+        self.frames_read = frames_read
+
+
 class VideoReader:
     """Frames of a video file or a folder of images, one at a time.
 
@@ -304,7 +313,7 @@ class VideoReader:
         finally:
             self._gen.close()
 
-    def _ended_early(self, count: int, detail: str = "") -> ValueError:
+    def _ended_early(self, count: int, detail: str = "") -> _EndedEarly:
         """The error for a video whose frames end before the file says they do."""
         name = str(self.path)
         if self._declared is not None and count < self._declared:
@@ -312,8 +321,8 @@ class VideoReader:
         else:
             what = f"after {count} frame(s)"
         why = self.truncation or detail or "the file is damaged"
-        return ValueError(f"{name!r} ends {what} ({why}); it is truncated or damaged: pass "
-                          f"max_frames={count} to read only the frames before the damage.")
+        return _EndedEarly(f"{name!r} ends {what} ({why}); it is truncated or damaged: pass "
+                           f"max_frames={count} to read only the frames before the damage.", count)
 
     def close(self) -> None:
         """Release the file (also done when iteration ends)."""

@@ -60,7 +60,7 @@ def frame_budget(width: int, height: int, cfg) -> int:
 
 def read_frames(job: Job, task: Task, cfg) -> tuple[np.ndarray, float, int | None]:
     """(frames T x H x W x 3 uint8, fps, frames the file declares) of the job's video, within the budget."""
-    from ..video import VideoReader
+    from ..video import VideoReader, _EndedEarly
 
     budget = frame_budget(job.info["width"], job.info["height"], cfg)
     frames = []
@@ -80,6 +80,9 @@ def read_frames(job: Job, task: Task, cfg) -> tuple[np.ndarray, float, int | Non
     except (ValueError, OSError) as exc:
         if isinstance(exc, UserError):
             raise
+        if isinstance(exc, _EndedEarly):      # its advice (max_frames=) is the Python API's
+            raise UserError(f"The video is damaged after frame {exc.frames_read}: repair it, or upload only "
+                            f"its first {exc.frames_read} frames.") from None
         # the reader names the file by its path on the server, which means nothing to the user
         raise UserError(str(exc).replace(repr(str(path)), "the upload").replace(str(path), "the upload")) from None
     if len(frames) < 2:

@@ -819,6 +819,18 @@ def test_background_progress_and_frame_budget(make_app, gen):
     assert run["progress"] == 1.0
 
 
+def test_a_damaged_video_is_explained_in_the_pages_words(client, gen):
+    # the reader's advice, "pass max_frames=N", is the Python API's: a web user cannot pass it
+    data = gen.gif_bytes(_clip(24))
+    cut = data[: int(len(data) * 0.6)]                   # frames end part-way through the file
+    r = client.post("/api/background?wait=60", data={"video": (io.BytesIO(cut), "clip.gif")},
+                    headers=JSON, content_type="multipart/form-data")
+    body = r.get_json()
+    assert r.status_code == 422 and body["status"] == "error", body
+    assert re.search(r"^The video is damaged after frame \d+: repair it, or upload only its first \d+ frames",
+                     body["error"]), body
+
+
 def test_background_changes_method_without_uploading(client, gen):
     run, _ = _background_run(client, gen, _clip(12))
     # a short clip under a method that learns as it plays says why little is found; median does not
