@@ -133,7 +133,7 @@ def _threads_for(n_threads, work: int, grain: int = 1 << 16) -> int:
 
 @dataclass(frozen=True, eq=False)
 class PixelGMMPrediction:
-    """What :meth:`PixelGMM.predict` returns (unpacks as ``labels, mask``)."""
+    """What :meth:`PixelGMM.predict` returns (unpacks and indexes as ``labels, mask``)."""
 
     labels: np.ndarray
     """Most probable component of each pixel (int8; 0 is the heaviest component)."""
@@ -142,6 +142,9 @@ class PixelGMMPrediction:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.labels, self.mask))
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return (self.labels, self.mask)[index]
 
 
 class PixelGMM(Estimator):

@@ -166,6 +166,7 @@ def test_predict_matches_numpy_rule(clip_rgb):
     fg_ref = np.where(is_bg, d2, np.inf).min(-1) > 16.0
     logp = np.log(w) - 0.5 * np.log(var).sum(-1) - 0.5 * d2
     labels, fg = model.predict(frames[60])
+    assert model.predict(frames[60])[1] is not None and np.array_equal(model.predict(frames[60])[1], fg)
     assert np.mean(fg != fg_ref) < 1e-3
     assert np.mean(labels != logp.argmax(-1)) < 1e-3
     assert labels.dtype == np.int8 and fg.dtype == bool
