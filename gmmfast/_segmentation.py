@@ -408,15 +408,26 @@ class Segmentation:
                 os.unlink(entry.path)
         return written
 
-    def summary(self) -> str:
-        """A one-line description: size, K, features, share of each component, time."""
+    @property
+    def features_used(self) -> str:
+        """The features as the image had them: a grey image has one intensity whatever
+        ``features`` asked ('grey', or 'L*' for 'lab'; '+xy' with position)."""
+        name = self.features
+        if self.image.ndim == 2 or self.image.shape[2] in (1, 2) or name.startswith("gray"):
+            name = ("L*" if name.startswith("lab") else "grey") + ("+xy" if name.endswith("xy") else "")
+        return name
+
+    def summary(self, seconds: float | None = None) -> str:
+        """A one-line description: size, K, the features used, share of each component, and
+        ``seconds`` (default: the segmentation's own time, the sum of ``timings``)."""
         H, W = self.shape
         share = self.counts() / float(H * W)
         parts = "/".join(f"{100 * s:.0f}%" for s in share)
         auto = " (auto)" if self.criterion else ""
-        total = sum(self.timings.values())
+        total = sum(self.timings.values()) if seconds is None else seconds
         smooth = f", smoothing {self.smoothing:g}" if self.smoothing else ""
-        return f"{W}x{H}, K={self.n_components}{auto}, {self.features}{smooth}, sizes {parts}, {total:.2f} s"
+        return (f"{W}x{H}, K={self.n_components}{auto}, {self.features_used}{smooth}, sizes {parts}, "
+                f"{total:.2f} s")
 
     def _check_component(self, component) -> int:
         return check_int(component, "component", low=0, high=self.n_components - 1)

@@ -89,7 +89,7 @@ def _labels_panel(ax, seg, grey: bool) -> None:
     the palette of the fitted curves over the image, for colour images each component's mean colour."""
     if grey:
         ax.imshow(seg.overlay(0.45), interpolation="nearest")
-        ax.set_title(f"Labels (K = {seg.n_components}, {seg.features})")
+        ax.set_title(f"Labels (K = {seg.n_components}, {seg.features_used})")
     else:
         from ._segmentation import _to_uint8
 
@@ -97,7 +97,7 @@ def _labels_panel(ax, seg, grey: bool) -> None:
         if painted.ndim == 3 and painted.shape[2] == 4:
             painted = painted[..., :3]
         ax.imshow(painted, interpolation="nearest")
-        ax.set_title(f"Components in their mean colours (K = {seg.n_components}, {seg.features})")
+        ax.set_title(f"Components in their mean colours (K = {seg.n_components}, {seg.features_used})")
     ax.set_axis_off()
 
 

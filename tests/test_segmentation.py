@@ -266,6 +266,18 @@ def test_save_writes_the_files(tmp_path):
     np.testing.assert_array_equal(read_image(tmp_path / "Result" / "shapes_binary.png"), seg.binary_map())
 
 
+def test_summary_names_the_features_the_image_had():
+    # a grey image was summarised as 'rgb' by the library (the CLI said 'grey'; two summaries)
+    rng = np.random.default_rng(0)
+    grey = (rng.random((30, 40)) * 255).astype(np.uint8)
+    colour = np.dstack([grey, grey[::-1], grey[:, ::-1]])
+    assert ", grey, " in segment(grey, 2).summary()
+    assert ", L*, " in segment(grey, 2, features="lab").summary()
+    assert ", rgb, " in segment(colour, 2).summary() and segment(colour, 2).features_used == "rgb"
+    assert segment(colour, 2, features="gray").features_used == "grey"
+    assert segment(grey, 2).summary(1.5).endswith(", 1.50 s")
+
+
 def test_rows_of_colour_values_are_not_silently_a_thin_grey_image():
     # pixels.reshape(-1, 3), as a from-scratch EM notebook holds them, gave labels of shape (1000, 3)
     rows = np.random.default_rng(0).random((1000, 3))

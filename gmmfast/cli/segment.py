@@ -172,26 +172,6 @@ def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int
 
 # --------------------------------------------------------------------------- one image
 
-def _features_used(seg) -> str:
-    """The features as the image had them: grey images have one intensity whatever --features says."""
-    grey = seg.image.ndim == 2 or seg.image.shape[2] in (1, 2)
-    name = seg.features
-    if grey or name.startswith("gray"):
-        base = "L*" if name.startswith("lab") else "grey"
-        name = base + ("+xy" if name.endswith("xy") else "")
-    return name
-
-
-def summary(seg, seconds: float) -> str:
-    """One line about a segmentation, with the features actually used."""
-    H, W = seg.shape
-    share = seg.counts() / float(H * W)
-    auto = " (auto)" if seg.criterion else ""
-    smooth = f", smoothing {seg.smoothing:g}" if seg.smoothing else ""
-    parts = "/".join(f"{100 * s:.0f}%" for s in share)
-    return f"{W}x{H}, K={seg.n_components}{auto}, {_features_used(seg)}{smooth}, sizes {parts}, {seconds:.2f} s"
-
-
 def write_results(seg, stem: str, outputs: Outputs, *, background: int | None = None, plot: bool = False,
                   title: str | None = None, progress: Progress | None = None) -> None:
     """Stage the files of ``seg`` (``seg.output_files``, and the plot) in ``outputs``."""
@@ -235,7 +215,7 @@ def _segment_one(path: Path, stem: str, args, outputs: Outputs, progress: Progre
     write_results(seg, stem, outputs, background=args.background, plot=args.plot, title=path.name,
                   progress=progress)
     written = outputs.commit([output_family(stem)])
-    return (f"{path}: {summary(seg, time.perf_counter() - t0)} -> {outputs.folder / stem}_*.png "
+    return (f"{path}: {seg.summary(time.perf_counter() - t0)} -> {outputs.folder / stem}_*.png "
             f"({len(written)} files)")
 
 
