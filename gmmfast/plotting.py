@@ -148,9 +148,10 @@ def plot_segmentation(seg: Segmentation, path: str | os.PathLike[str] | None = N
                       title: str | None = None) -> Figure:
     """A figure describing a :class:`~gmmfast.Segmentation`.
 
-    Shows the labels and: for grey images the intensity histogram with the
-    fitted Gaussians drawn over it (the labels drawn over the image in the
-    curves' colours); for colour images the components' mean colours with
+    Shows the labels and: for grey images, or colour ones segmented on their
+    grey level (``features='gray'``), the intensity histogram with the fitted
+    Gaussians drawn over it (the labels drawn over the image in the curves'
+    colours); for colour images the components' mean colours with
     their weights (the labels painted in the same mean colours), and, when K
     was chosen automatically, each candidate K's largest component overlap
     against the threshold that decided.
@@ -172,7 +173,8 @@ def plot_segmentation(seg: Segmentation, path: str | os.PathLike[str] | None = N
     if not isinstance(seg, Segmentation):
         raise TypeError(f"plot_segmentation takes a Segmentation (from gmmfast.segment), got {type(seg).__name__}.")
     Figure = _matplotlib_figure()
-    grey = seg.image.ndim == 2 or seg.image.shape[2] in (1, 2)
+    # one intensity per pixel (a grey image, or features='gray'): the EM notebook's histogram
+    grey = seg.features_used.startswith(("grey", "L*"))
     panels = ["overlay", "grey" if grey else "colours"]
     if seg.criterion:
         panels.append("criterion")

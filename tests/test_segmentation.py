@@ -702,6 +702,12 @@ def test_plot_segmentation(tmp_path):
     fig = plot_segmentation(segment(grey, 3), tmp_path / "g.png")
     assert len(fig.axes) == 2 and (tmp_path / "g.png").exists()
     assert len(fig.axes[1].lines) == 4  # three Gaussians and their sum
+    # a colour image segmented on its grey level gets the same histogram (it had colour bars)
+    on_grey = segment(img, 3, features="gray")
+    fig = plot_segmentation(on_grey)
+    assert fig.axes[1].get_title() == "Intensity histogram and fitted Gaussians" and len(fig.axes[1].lines) == 4
+    means = sorted(line.get_xdata()[np.argmax(line.get_ydata())] for line in fig.axes[1].lines[:3])
+    np.testing.assert_allclose(means, np.sort(on_grey.model.means_[:, 0]), atol=1.0)   # peaks at the means
     with pytest.raises(TypeError, match="takes a Segmentation"):
         plot_segmentation(img, tmp_path / "x.png")     # the image instead of its segmentation
 
