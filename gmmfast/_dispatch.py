@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from types import ModuleType
 
 from ._kernels import _cpu, _manifest
@@ -90,7 +91,25 @@ def _choose_variant() -> str:
     return variant
 
 
-VARIANT = _choose_variant()
+def _started_as_the_command() -> bool:
+    """Whether this process is the ``gmmfast`` command (its console script, or ``python -m gmmfast``)."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    return os.path.basename(sys.argv[0]) == "gmmfast" or list(argv[1:3]) == ["-m", "gmmfast"]
+
+
+def _variant_or_exit() -> str:
+    """The variant; when it cannot be had, the command line ends with one line (its own error handling
+    is not loaded yet: the choice is made at import), and ``import gmmfast`` raises."""
+    try:
+        return _choose_variant()
+    except (ValueError, ImportError) as exc:
+        if not _started_as_the_command():
+            raise
+        sys.stderr.write(f"gmmfast: error: {exc}\n")
+        raise SystemExit(2) from None
+
+
+VARIANT = _variant_or_exit()
 
 
 def kernel_modules() -> dict[str, str]:

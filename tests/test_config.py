@@ -160,6 +160,13 @@ def test_unknown_variant_is_a_clear_error():
     out = _config_with("sse9")
     assert out.returncode != 0
     assert "GMMFAST_KERNELS='sse9' is not understood" in out.stderr
+    # the command line says it in one line: its error handling is not loaded when the choice is made
+    env = dict(os.environ, GMMFAST_KERNELS="sse9")
+    out = subprocess.run([sys.executable, "-m", "gmmfast", "segment", "x.png"], env=env, capture_output=True,
+                         text=True, cwd=os.path.dirname(os.path.dirname(gmmfast.__file__)))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "gmmfast: error: GMMFAST_KERNELS='sse9' is not understood; use 'auto', 'avx512', 'avx2' or 'baseline'."]
 
 
 def test_show_config_prints_every_key(capsys):
