@@ -861,7 +861,7 @@ class _Window:
     whole image's (``_whole_image_beta``).
     """
 
-    def __init__(self, image: np.ndarray, margin: float | None, params: dict):
+    def __init__(self, image: np.ndarray, margin: float | None, params: dict, alpha: np.ndarray | None = None):
         self.image = image
         self.margin = margin
         self._params = params                # keyword arguments of each _Engine
@@ -869,7 +869,7 @@ class _Window:
         self._shape = image.shape[:2]
         self.window = None
         self.engine = None
-        self.alpha = None                    # an RGBA input's transparency, kept for the cut-out
+        self.alpha = alpha                   # an RGBA input's transparency, kept for the cut-out
 
     def start(self, mask: np.ndarray, models: tuple | None = None) -> _Window:
         """Start on the window around ``mask`` (OpenCV's values, whole image):
@@ -1080,9 +1080,7 @@ class GrabCut(Estimator):
                       n_threads=effective_n_threads(self.n_threads),
                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
         rgb, alpha = _check_image_and_alpha(image)
-        window = _Window(rgb, margin, params)
-        window.alpha = alpha                  # kept for the cut-out
-        return window
+        return _Window(rgb, margin, params, alpha)
 
     @exclusive
     def fit(self, image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None) -> GrabCut:
