@@ -1173,7 +1173,9 @@ class GrabCut(Estimator):
         if engine is None:
             return {}
         models = engine.background_model_, engine.foreground_model_
-        return {"image_": engine.image, "mask_": engine.mask, "n_iter_": engine.n_iter_,
+        # the image as given, alpha included: _window_for splits it off again for the cut-out
+        image = engine.image if engine.alpha is None else np.dstack([engine.image, engine.alpha])
+        return {"image_": image, "mask_": engine.mask, "n_iter_": engine.n_iter_,
                 "energies_": list(engine.energies_),
                 "background_model_": models[0].__dict__, "foreground_model_": models[1].__dict__}
 

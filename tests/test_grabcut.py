@@ -695,6 +695,10 @@ def test_cutout_keeps_an_rgba_image_transparency(tmp_path):
     grey = img[:, :, 1]
     la = grabcut(np.dstack([grey, alpha]), rect=rect)
     np.testing.assert_array_equal(la.cutout()[..., 3], np.where(la.foreground, alpha, 0))
+    # and after a save and load (the saved image had lost its alpha: the cut-out came back opaque)
+    model = GrabCut().fit(np.dstack([img, alpha]), rect=rect)
+    model.save(tmp_path / "model.npz")
+    np.testing.assert_array_equal(GrabCut.load(tmp_path / "model.npz").result().cutout(), cut)
 
 
 def test_colour_model_opencv_layout_round_trip():
