@@ -75,8 +75,9 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
         if p.is_dir() and not found:
             raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
         for f in found:
-            if f.resolve() not in seen:
-                seen.add(f.resolve())
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
                 out.append(str(f))
     if not out:
         raise ValueError("No files given.")
