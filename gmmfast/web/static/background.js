@@ -58,9 +58,7 @@
     $("#summary-text").textContent = r.frames + " frames" + truncated + " of " + r.width + " × " + r.height + " at " +
       r.fps.toFixed(1) + " fps · foreground " + GM.pct(r.foreground_fraction) + " of the pixels · " +
       GM.secs(r.timings.model) + " in the model, " + GM.secs(r.timings.read + r.timings.model + r.timings.encode) + " in all";
-    const notes = $("#summary-notes");
-    notes.textContent = (r.notes || []).join(" ");
-    notes.hidden = !(r.notes || []).length;
+    GM.showNotes(r);
     const box = $("#bg-downloads");
     box.textContent = "";
     Object.keys(r.downloads).forEach((name) => {

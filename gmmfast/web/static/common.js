@@ -110,8 +110,15 @@ const GM = (() => {
   function pct(x, digits) { return (100 * x).toFixed(digits === undefined ? 1 : digits) + "\u00a0%"; }
   function secs(x) { return x < 1 ? Math.round(1000 * x) + " ms" : x.toFixed(2) + " s"; }
 
+  /* What the server noted about a result (r.notes), in #summary-notes; hidden when there is none. */
+  function showNotes(r) {
+    const box = $("#summary-notes");
+    box.textContent = (r.notes || []).join(" ");
+    box.hidden = !(r.notes || []).length;
+  }
+
   /* Put the job in the address bar, so a reload or a shared link comes back to it. */
   function remember(page) { if (page && location.pathname !== page) history.replaceState(null, "", page); }
 
-  return { api, $, status, upload, request, follow, dropzone, imagesLoaded, errorText, pct, secs, remember, body };
+  return { api, $, status, upload, request, follow, dropzone, imagesLoaded, errorText, pct, secs, showNotes, remember, body };
 })();

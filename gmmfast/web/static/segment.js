@@ -99,9 +99,7 @@
     $("#summary-text").textContent = "K = " + r.n_components + how + ", " +
       ($("#features").selectedOptions[0] || {}).textContent + (run.params.smoothing > 0 ? ", smoothing " + run.params.smoothing : "") +
       " · segmented in " + GM.secs(t.segment) + " on the server";
-    const notes = $("#summary-notes");
-    notes.textContent = (r.notes || []).join(" ");
-    notes.hidden = !(r.notes || []).length;
+    GM.showNotes(r);
     $("#zip").href = r.downloads["files.zip"];
     images.push(...renderComponents(r));
     renderCriterion(r.criterion, r.n_components);
