@@ -27,8 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._grabcut import MARGIN, ColourModel, _check_image, _check_mask, _rect_mask, _Window
-from ._threads import effective_n_threads
+from ._grabcut import ColourModel, GrabCut, _check_mask, _rect_mask
 from ._validation import check_int
 
 __all__ = [
@@ -150,10 +149,9 @@ def grabCut(img: np.ndarray, mask: np.ndarray | None, rect: Sequence[int] | None
     if img_arr.dtype != np.uint8 or img_arr.ndim != 3 or img_arr.shape[2] != 3:
         raise ValueError(f"img must be an 8-bit 3-channel image (H, W, 3) uint8, got "
                          f"{img_arr.dtype} {img_arr.shape}.")
-    # grabcut's window (margin=0.1 around the pixels that are not definite background): the
-    # labels outside it are BGD in every mode, so only what the colour models learn changes
-    gc = _Window(_check_image(img_arr), MARGIN, dict(n_components=_N_COMPONENTS, gamma=50.0, connectivity=8,
-                                                     n_threads=effective_n_threads(None), multiscale=True))
+    # the default GrabCut's window (margin 0.1 around the pixels that are not definite background):
+    # the labels outside it are BGD in every mode, so only what the colour models learn changes
+    gc = GrabCut(n_components=_N_COMPONENTS)._window_for(img_arr)
     shape = img_arr.shape[:2]
 
     _check_model_argument(bgdModel, "bgdModel")
