@@ -424,7 +424,7 @@ class Segmentation:
         share = self.counts() / float(H * W)
         parts = "/".join(f"{100 * s:.0f}%" for s in share)
         auto = " (auto)" if self.criterion else ""
-        total = sum(self.timings.values()) if seconds is None else seconds
+        total = sum(self.timings.values()) if seconds is None else check_real(seconds, "seconds", low=0.0)
         smooth = f", smoothing {self.smoothing:g}" if self.smoothing else ""
         return (f"{W}x{H}, K={self.n_components}{auto}, {self.features_used}{smooth}, sizes {parts}, "
                 f"{total:.2f} s")

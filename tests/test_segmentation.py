@@ -276,6 +276,10 @@ def test_summary_names_the_features_the_image_had():
     assert ", rgb, " in segment(colour, 2).summary() and segment(colour, 2).features_used == "rgb"
     assert segment(colour, 2, features="gray").features_used == "grey"
     assert segment(grey, 2).summary(1.5).endswith(", 1.50 s")
+    with pytest.raises(TypeError, match="seconds"):
+        segment(grey, 2).summary("1.5")
+    with pytest.raises(ValueError, match="seconds"):
+        segment(grey, 2).summary(-1)
 
 
 def test_rows_of_colour_values_are_not_silently_a_thin_grey_image():
