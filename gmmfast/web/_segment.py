@@ -112,9 +112,19 @@ def run(job: Job, task: Task, cfg) -> dict:
     result, timings = _previews(job, task.number, seg, image, cfg)
     timings = {k: round(v, 4) for k, v in {"segment": t_segment, **seg.timings, **timings}.items()}
     result.update(n_components=seg.n_components, auto=p["k"] == "auto", timings=timings,
+                  features_used=_features_label(seg, p["features"]),
                   criterion=_criterion_rows(seg.criterion), notes=_notes(seg, p["k"]),
                   downloads=output_names(job.info["name"], seg.n_components))
     return result
+
+
+def _features_label(seg, features: str) -> str:
+    """The colour space as the page names it, saying so when a grey image had only its grey level
+    (a grey upload segmented in 'RGB' is segmented on one intensity, as the library does)."""
+    used = seg.features_used
+    if used.startswith(("grey", "L*")) and not features.startswith("gray"):
+        return f"{FEATURES[features]} \u2192 {used} (the image is grey)"
+    return FEATURES[features]
 
 
 def _criterion_rows(criterion: Mapping | None) -> dict | None:

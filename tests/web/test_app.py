@@ -488,6 +488,18 @@ def test_results_carry_what_the_library_noted(client, gen):
     assert any("K up to 5" in n for n in res["notes"])
 
 
+@pytest.mark.parametrize("features, label", [("rgb", "RGB \u2192 grey"), ("lab", "CIE Lab \u2192 L*"),
+                                             ("rgbxy", "RGB + position \u2192 grey+xy"), ("gray", "Grey level")])
+def test_a_grey_upload_says_what_was_segmented(client, gen, features, label):
+    # the summary named the colour space asked for ('RGB') where the library used one grey level
+    grey = gen.three_colour_image().mean(axis=2).astype(np.uint8)
+    res = post_image(client, gen.encode(grey, "PNG"), k=3, features=features).get_json()["result"]
+    assert res["features_used"].startswith(label)
+    assert (gmmfast.segment(grey, 3, features=features).features_used in res["features_used"]) == (features != "gray")
+    colour = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=3, features=features).get_json()
+    assert colour["result"]["features_used"] == label.split(" \u2192")[0]
+
+
 def test_an_unexpected_error_hides_its_details(client, gen, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail /usr/lib/python")

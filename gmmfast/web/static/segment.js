@@ -97,7 +97,7 @@
     const how = !r.auto ? "" : distinct ? " (chosen: the largest K with distinct components)"
       : " (no K tried gave distinct components: the smallest tried)";
     $("#summary-text").textContent = "K = " + r.n_components + how + ", " +
-      ($("#features").selectedOptions[0] || {}).textContent + (run.params.smoothing > 0 ? ", smoothing " + run.params.smoothing : "") +
+      r.features_used + (run.params.smoothing > 0 ? ", smoothing " + run.params.smoothing : "") +
       " · segmented in " + GM.secs(t.segment) + " on the server";
     GM.showNotes(r);
     $("#zip").href = r.downloads["files.zip"];
