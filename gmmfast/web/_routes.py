@@ -17,6 +17,8 @@ API (every answer is JSON unless the client asks for HTML, as a plain form does)
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -208,6 +210,7 @@ def upload(kind: str):
     stats = s.queue.stats()
     if stats["waiting"] + stats["running"] >= stats["capacity"]:
         raise QueueFull()  # answered before the upload is even read
+    wait = _wait_seconds()
     storage = request.files.get(k.field)
     if storage is None:
         raise BadUpload(f"Choose a file to upload (the form field is '{k.field}').")
@@ -223,7 +226,7 @@ def upload(kind: str):
     except BaseException:
         s.store.discard(job)
         raise
-    return _answer(job, task, created=True)
+    return _answer(job, task, wait, created=True)
 
 
 @api.get("/<kind>")
@@ -239,10 +242,11 @@ def new_run(kind: str, job_id: str):
     k = _kind(kind)
     job = _job(kind, job_id)
     params = k.parse(_body(kind), job)
+    wait = _wait_seconds()
     if kind == "cutout" and params.get("prepare"):
         raise UserError("Draw a box around the object first (rect must be [x, y, width, height]).")
     _state().queue.cancel_waiting(job)  # only the newest run matters to the page
-    return _answer(job, _submit(job, k, params))
+    return _answer(job, _submit(job, k, params), wait)
 
 
 def _submit(job: Job, k: Kind, params: dict) -> Task:
@@ -258,17 +262,21 @@ def _submit(job: Job, k: Kind, params: dict) -> Task:
 
 
 def _wait_seconds() -> float:
+    """``?wait=`` in seconds, at most the server's limit (which a larger value gets)."""
     limit = _state().config.wait_seconds
     try:
         wait = float(request.args.get("wait", limit))
     except ValueError:
-        raise UserError("wait must be a number of seconds.") from None
-    return min(max(wait, 0.0), limit)
+        wait = math.nan
+    if not wait >= 0.0:     # also NaN, which min() would pass through to the wait
+        raise UserError(f"wait must be a number of seconds, 0 or more (at most {limit:g} is used).")
+    return min(wait, limit)
 
 
-def _answer(job: Job, task: Task, created: bool = False):
-    """The answer to a request that started ``task``: its result if it ends within the wait, else 202."""
-    task.wait(_wait_seconds())
+def _answer(job: Job, task: Task, wait: float, created: bool = False):
+    """The answer to a request that started ``task``: its result if it ends within ``wait`` seconds,
+    else 202 (the wait is read before the task is submitted, so a bad one starts nothing)."""
+    task.wait(wait)
     if wants_html():
         return redirect(url_for("pages." + f"{job.kind}_page", job_id=job.id), code=303)
     response = jsonify(run_json(job, task))

@@ -220,6 +220,19 @@ def test_bad_parameters_are_400_and_store_nothing(client, app, gen, form, words)
     assert len(store(app)) == 0
 
 
+@pytest.mark.parametrize("wait", ["-5", "nan", "soon", "-inf"])
+def test_a_bad_wait_is_400_and_starts_nothing(client, app, gen, wait):
+    # ?wait=-5 was taken as 0 and ?wait=nan reached the task's wait
+    r = client.post(f"/api/segment?wait={wait}", data={"image": (io.BytesIO(gen.encode(gen.three_colour_image(),
+                    "PNG")), "a.png"), "k": "3"}, headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 400 and "0 or more" in r.get_json()["error"]
+    assert len(store(app)) == 0
+    job = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=3).get_json()["job"]
+    r = client.post(f"/api/segment/{job}/runs?wait={wait}", json={"k": 2}, headers=JSON)
+    assert r.status_code == 400 and client.get(f"/api/segment/{job}").get_json()["runs"][-1]["run"] == 1
+    assert client.get(f"/api/segment/{job}/runs/1?wait={wait}", headers=JSON).status_code == 400
+
+
 def test_bad_parameters_of_a_rerun_are_400(client, gen):
     job = post_image(client, gen.encode(gen.three_colour_image(), "PNG")).get_json()["job"]
     r = client.post(f"/api/segment/{job}/runs", json={"k": 99}, headers=JSON)
