@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -84,23 +85,53 @@ def _decode(value: Any, arrays: Any) -> Any:
     if "__dict__" in value:
         return {k: _decode(v, arrays) for k, v in value["__dict__"].items()}
     if "__estimator__" in value:
-        return _build(value["__estimator__"], arrays, None)
+        from ._base import Estimator
+
+        return _build(value["__estimator__"], arrays, Estimator)
     raise ValueError(f"unknown entry {sorted(value)} in the model file.")
 
 
-def _build(desc: dict, arrays: Any, expected: type | None) -> Any:
-    from importlib import import_module
-
-    module, _, name = desc["class"].rpartition(".")
-    if not module.startswith("gmmfast."):
-        raise ValueError(f"the model file names a class outside gmmfast ({desc['class']}).")
-    cls = getattr(import_module(module), name, None)
-    if cls is None or (expected is not None and not issubclass(cls, expected)):
-        want = expected.__name__ if expected is not None else "a gmmfast estimator"
-        raise ValueError(f"the model file holds a {name}, not a {want}; load it with {name}.load.")
+def _build(desc: dict, arrays: Any, expected: type) -> Any:
+    """The estimator ``desc`` describes; its class must be ``expected`` or a gmmfast estimator class
+    derived from it (nested estimators: any gmmfast estimator class).  Nothing else in gmmfast is
+    called: a file that names a function or another class is refused before anything is built."""
+    cls = _estimator_class(desc["class"], expected)
+    unknown = sorted(set(desc["params"]) - set(cls._get_param_names()))
+    if unknown:
+        raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")
     est = cls(**{k: _decode(v, arrays) for k, v in desc["params"].items()})
     est._restore_fitted_state({k: _decode(v, arrays) for k, v in desc["fitted"].items()})
     return est
+
+
+def _qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _estimator_class(name: str, expected: type) -> type:
+    """The class a model file names, if loading may build it: ``expected`` itself (a user's own
+    subclass loads through its own ``load``), or a class of gmmfast's that derives from the
+    estimator base and from ``expected``."""
+    from importlib import import_module
+
+    from ._base import Estimator
+
+    if name == _qualified_name(expected):
+        return expected
+    module, _, short = name.rpartition(".")
+    if not module.startswith("gmmfast."):
+        raise ValueError(f"the model file holds a {name}, not a {expected.__name__}; a class outside gmmfast "
+                         f"loads only through its own load ({short}.load).")
+    try:   # (never gmmfast.__main__, whose import would run the command line)
+        cls = getattr(import_module(module), short, None) if not module.endswith(".__main__") else None
+    except ImportError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, Estimator)):
+        raise ValueError(f"the model file names {name!r}, which is not a gmmfast estimator class.")
+    if not issubclass(cls, expected):
+        want = expected.__name__ if expected is not Estimator else "a gmmfast estimator"
+        raise ValueError(f"the model file holds a {short}, not a {want}; load it with {short}.load.")
+    return cls
 
 
 def save(est: Any, path: str | os.PathLike) -> None:
@@ -134,6 +165,8 @@ def load(cls: type, path: str | os.PathLike, **params: Any) -> Any:
             fmt, version = meta["format"], int(meta["version"])
         except (KeyError, ValueError, TypeError):
             raise ValueError(f"{name!r} is not a gmmfast model file.") from None
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise ValueError(f"{name!r} is damaged ({exc}); save the model again.") from None
         if fmt != FORMAT:
             raise ValueError(f"{name!r} is not a gmmfast model file (format {fmt!r}).")
         if version > VERSION:
@@ -146,3 +179,5 @@ def load(cls: type, path: str | os.PathLike, **params: Any) -> Any:
             return _build(meta, archive, cls)
         except KeyError as exc:
             raise ValueError(f"{name!r} is incomplete: it lacks {exc}.") from None
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:   # an entry fails its checksum
+            raise ValueError(f"{name!r} is damaged ({exc}); save the model again.") from None

@@ -128,6 +128,83 @@ def test_a_model_file_never_unpickles(tmp_path):
     assert "allow_pickle" not in str(caught.value)     # NumPy's advice to unpickle is not passed on
 
 
+def _entries(path):
+    with np.load(path) as f:
+        entries = {k: f[k] for k in f.files}
+    return entries, json.loads(str(entries["__meta__"]))
+
+
+def _write(path, entries, meta):
+    entries["__meta__"] = np.array(json.dumps(meta))
+    np.savez(path, **entries)
+
+
+@pytest.mark.parametrize("target", ["gmmfast.io.write_image", "gmmfast.cli.main", "gmmfast.__main__.main",
+                                    "gmmfast._persist.save", "gmmfast.GaussianMixture.__init__",
+                                    "gmmfast._grabcut.ColourModel", "os.system", "gmmfast.nothing.here"])
+@pytest.mark.parametrize("where", ["top", "nested", "parameter"])
+def test_a_model_file_calls_nothing_but_estimator_classes(tmp_path, target, where):
+    # a nested entry named any gmmfast callable and loading called it with the file's arguments:
+    # gmmfast.io.write_image wrote a file, gmmfast.cli.main(argv=["--version"]) ended the process
+    rec = gmmfast.BackgroundSubtractor()
+    rec.apply_many(_frames()[:4])
+    rec.save(tmp_path / "rec.npz")
+    entries, meta = _entries(tmp_path / "rec.npz")
+    victim = tmp_path / "written_by_load.png"
+    call = {"class": target, "params": {"path": str(victim), "image": [[0, 255]], "argv": ["--version"]},
+            "fitted": {}}
+    if where == "top":
+        meta.update(call)
+    elif where == "nested":
+        meta["fitted"]["model_"] = {"__estimator__": call}
+    else:
+        meta["params"]["history"] = {"__estimator__": call}
+    _write(tmp_path / "evil.npz", entries, meta)
+    with pytest.raises(ValueError, match="model file"):
+        gmmfast.BackgroundSubtractor.load(tmp_path / "evil.npz")
+    assert not victim.exists()
+
+
+class _MyMixture(gmmfast.GaussianMixture):
+    pass
+
+
+def test_a_subclass_loads_its_own_files(tmp_path):
+    # a user's subclass saved files that no load would read ("a class outside gmmfast")
+    X, _, _ = gmmfast.data.sample_mixture(500, random_state=0)
+    mine = _MyMixture(2, random_state=0).fit(X)
+    mine.save(tmp_path / "mine.npz")
+    back = _MyMixture.load(tmp_path / "mine.npz")
+    assert type(back) is _MyMixture
+    np.testing.assert_array_equal(back.predict_proba(X), mine.predict_proba(X))
+    with pytest.raises(ValueError, match="_MyMixture.load"):
+        gmmfast.GaussianMixture.load(tmp_path / "mine.npz")
+    gmmfast.GaussianMixture(2).fit(X).save(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="GaussianMixture, not a _MyMixture"):
+        _MyMixture.load(tmp_path / "plain.npz")
+
+
+def test_a_damaged_or_edited_file_is_a_value_error(tmp_path):
+    X, _, models = _fitted_models()
+    models[0].save(tmp_path / "gm.npz")
+    data = bytearray((tmp_path / "gm.npz").read_bytes())
+    for offset in range(60, len(data) - 200, max(1, (len(data) - 260) // 25)):
+        damaged = data.copy()
+        damaged[offset] ^= 0xFF               # np.savez stores without compression: a CRC-32 error on read
+        (tmp_path / "bad.npz").write_bytes(bytes(damaged))
+        try:
+            back = gmmfast.GaussianMixture.load(tmp_path / "bad.npz")
+        except ValueError as exc:
+            assert "damaged" in str(exc) or "model file" in str(exc), exc
+        else:                                  # a byte in a stretch the reader does not check
+            assert np.isfinite(back.score_samples(X)).all()
+    entries, meta = _entries(tmp_path / "gm.npz")
+    meta["params"]["colour"] = "red"
+    _write(tmp_path / "extra.npz", entries, meta)
+    with pytest.raises(ValueError, match="does not take: colour"):
+        gmmfast.GaussianMixture.load(tmp_path / "extra.npz")
+
+
 def test_unsaveable_parameters_are_named(tmp_path):
     gm = gmmfast.GaussianMixture(2, random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="random_state"):
