@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._aligned import aligned_copy, aligned_empty, aligned_zeros
-from ._base import Estimator, exclusive
+from ._base import Estimator, exclusive, param_names
 from ._dispatch import load
 from ._finite import all_finite
 from ._shake import ShakeAligner
@@ -26,7 +26,8 @@ from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
                           check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
-                          check_frame_shape, check_real, warn_if_off_scale, warn_if_one_colour_frame)
+                          check_frame_shape, check_real, check_unchanged_since_start, warn_if_off_scale,
+                          warn_if_one_colour_frame)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -163,7 +164,8 @@ class BackgroundSubtractorMOG2(Estimator):
     detect_shadows : bool
         Mark shadows with ``shadow_value`` instead of 255.
     n_mixtures : int
-        Maximum number of modes per pixel (1 to 255).  Changing it clears the model.
+        Maximum number of modes per pixel (1 to 255).  Fixed once the model has
+        started: a change is refused until :meth:`reset` (or learning rate 1).
     background_ratio : float
         Share of the weight that the background modes make up (0 to 1].
     var_threshold_gen : float
@@ -396,15 +398,16 @@ class BackgroundSubtractorMOG2(Estimator):
         return masks
 
     def _prepare(self, x: np.ndarray, lr: float, p: _MOG2Params) -> None:
-        """Start a model for frame ``x`` (H, W, C) when there is none, ``lr`` restarts it or
-        ``n_mixtures`` changed; otherwise check that ``x`` fits the model."""
+        """Start a model for frame ``x`` (H, W, C) when there is none or ``lr`` restarts it;
+        otherwise check that ``x`` and ``n_mixtures`` fit the model."""
         h, w, c = x.shape
         state = self.__dict__.get("state_")
-        if state is None or lr >= 1.0 or state["state"].shape[0] != p.n_mixtures:
+        if state is None or lr >= 1.0:
             # learning rate 1 forgets everything: the model restarts from this frame
             warn_if_off_scale(x, "the variance parameters (var_threshold, var_init, var_min, var_max)")
             self._init_state(h, w, c, p.n_mixtures)
         else:
+            check_unchanged_since_start("n_mixtures", state["state"].shape[0], p.n_mixtures, self.n_frames_)
             check_frame_shape((h, w, c), self.frame_shape_)
 
     def _threads(self, n_pixels: int, caller: str, p: _MOG2Params) -> int:
@@ -594,8 +597,8 @@ class BackgroundSubtractor(Estimator):
     history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
         (``knn`` reads only ``history``)
     n_components : int
-        Most Gaussian modes per pixel (MOG2's ``n_mixtures``; changing it after the
-        first frame restarts the model).
+        Most Gaussian modes per pixel (MOG2's ``n_mixtures``; fixed once the model
+        has started: a change is refused until :meth:`reset`).
     exclude_shadows : bool
         Detect shadows and leave them out of the mask (else they are foreground).
     shadow_threshold : float
@@ -692,7 +695,7 @@ class BackgroundSubtractor(Estimator):
         """Forget the model; the next frame starts a new one. Returns self.
 
         Changed parameters take effect at the next frame without it, except
-        ``method``, which needs a new model."""
+        ``method`` and ``n_components``, which need a new model."""
         for name in ("model_", "_built_from", "blink_", "feedback_", "_shake"):
             self.__dict__.pop(name, None)
         return self
@@ -757,26 +760,27 @@ class BackgroundSubtractor(Estimator):
         return self._output(out)
 
     def _model(self) -> Any:
-        """The model (MOG2 or KNN), built from the parameters on first use; parameters
-        changed since (``set_params`` or assignment) are handed to it before the next frame."""
-        key = self._model_params()
+        """The model (MOG2 or KNN), built from the parameters on first use.  Parameters changed
+        since (``set_params`` or assignment) are all checked before the next frame is learnt, and
+        the model's are handed to it; a change its state cannot take (``method``, ``n_components``)
+        is refused until :meth:`reset`."""
+        params = {name: getattr(self, name) for name in param_names(type(self))}
         model = self.__dict__.get("model_")
+        old = self.__dict__.get("_built_from")
         if model is None:
-            self.model_, self._built_from = self._build(), key
-        elif key != self.__dict__.setdefault("_built_from", key):     # (a loaded model: its own)
+            self.model_, self._built_from = self._build(), params
+        elif not isinstance(old, dict):     # a loaded model: built from its own parameters
+            self._built_from = params
+        elif params != old:
             new = self._build()
             if type(new) is not type(model):
-                raise ValueError(
-                    f"method changed to {self.method!r} after the model started; call reset() to start a "
-                    "model with it (what the model has learnt is dropped), or set the method back.")
+                check_unchanged_since_start("method", old["method"], self.method, model.n_frames_)
+            if isinstance(model, BackgroundSubtractorMOG2):
+                check_unchanged_since_start("n_components", old["n_components"], self.n_components,
+                                            model.n_frames_)
             model.set_params(**new.get_params())
-            self._built_from = key
+            self._built_from = params
         return self.model_
-
-    def _model_params(self) -> tuple:
-        """The parameters ``_build`` hands to the model (the others are read at each frame)."""
-        return (self.method, self.history, self.var_threshold, self.var_min, self.n_components,
-                self.exclude_shadows, self.shadow_threshold, self.n_threads)
 
     def _set_maturity(self, model: BackgroundSubtractorMOG2) -> None:
         """The background ratio for the model's age (see the class docstring)."""

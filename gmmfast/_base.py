@@ -30,7 +30,7 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning, NotFittedError
 
-__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive"]
+__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive", "param_names"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -205,6 +205,13 @@ def exclusive(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return locked  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=None)
+def param_names(cls: type) -> tuple[str, ...]:
+    """``cls``'s parameter names, as ``get_params`` lists them (cached: reading the signature
+    costs tens of microseconds, too much for a check at every video frame)."""
+    return tuple(cls._get_param_names())
 
 
 def check_is_fitted(estimator: Any, attribute: str, first: str = "fit") -> None:

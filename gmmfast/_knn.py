@@ -25,7 +25,7 @@ from ._finite import all_finite
 from ._stream_threads import StreamThreadTuner
 from ._validation import (MAX_CHANNELS, check_bool, check_frame, check_int, check_known_foreground,
                           check_learning_rate, check_n_threads, check_out_masks, check_random_state,
-                          check_frame_shape, check_real, warn_if_off_scale)
+                          check_frame_shape, check_real, check_unchanged_since_start, warn_if_off_scale)
 
 __all__ = ["BackgroundSubtractorKNN"]
 
@@ -156,14 +156,15 @@ class BackgroundSubtractorKNN(Estimator):
         Confirmed neighbours a value needs to be background (1 to 3 * n_samples).
     n_samples : int
         Samples per set (1 to 64); the model holds 3 * n_samples per pixel.
-        Changing it clears the model.
+        Fixed once the model has started: a change is refused until :meth:`reset`
+        (or learning rate 1).
     shadow_value : int
         Mask value of shadow pixels (0 to 255).
     shadow_threshold : float
         Darkest brightness ratio (0 to 1) still called a shadow.
     random_state : None, int, numpy RandomState or Generator
         Source of the seed of the sampling frames, drawn when a model starts (first
-        frame, :meth:`reset`, a change of ``n_samples``, learning rate 1), with
+        frame, :meth:`reset`, learning rate 1), with
         scikit-learn's meaning: an int gives the same masks run after run, None draws
         from NumPy's global random state.
     n_threads : int or None
@@ -283,15 +284,16 @@ class BackgroundSubtractorKNN(Estimator):
         self.n_frames_ = 0
 
     def _prepare(self, x: np.ndarray, lr: float, p: _KNNParams) -> np.ndarray:
-        """Start a model for frame ``x`` (H, W, C) when there is none, ``lr`` restarts it or
-        ``n_samples`` changed; check that ``x`` fits the model and return it in the model's
-        sample dtype."""
+        """Start a model for frame ``x`` (H, W, C) when there is none or ``lr`` restarts it;
+        otherwise check that ``x`` and ``n_samples`` fit the model.  Returns ``x`` in the
+        model's sample dtype."""
         h, w, c = x.shape
         state = self.__dict__.get("state_")
-        if state is None or lr >= 1.0 or state["samples"].shape[0] != 3 * p.n_samples:
+        if state is None or lr >= 1.0:
             warn_if_off_scale(x, "dist2_threshold and the shadow test")
             self._init_state(h, w, c, x.dtype, p)
             return x
+        check_unchanged_since_start("n_samples", state["samples"].shape[0] // 3, p.n_samples, self.n_frames_)
         check_frame_shape((h, w, c), self.frame_shape_)
         return _to_model_dtype(x, state["samples"].dtype)
 

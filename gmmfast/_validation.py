@@ -362,6 +362,16 @@ def check_frame_shape(shape: tuple[int, int, int], built_for: tuple[int, int, in
                          "call reset() to start a model for the new size.")
 
 
+def check_unchanged_since_start(name: str, started: Any, now: Any, n_frames: int) -> None:
+    """Raise unless parameter ``name`` of a streaming model still has the value it had when the model
+    started: its state is laid out for that value, and dropping what it learnt is the caller's
+    decision (``reset()``), not a side effect of ``set_params``."""
+    if now != started:
+        raise ValueError(
+            f"{name} changed from {started!r} to {now!r} after the model learnt {n_frames} frame(s); call "
+            "reset() to start a model with it (what the model has learnt is dropped), or set it back.")
+
+
 def user_stacklevel() -> int:
     """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
 

@@ -469,6 +469,33 @@ def test_bad_parameters(params, error):
         bs.apply(np.zeros((4, 4), np.uint8))
 
 
+@pytest.mark.parametrize("method", ["adaptive", "mog2", "knn"])
+@pytest.mark.parametrize("params", [{"median_size": 4}, {"closing_size": 2}, {"radius": -1}, {"hold_frames": -1},
+                                    {"output": "xx"}, {"blink_threshold": -1}, {"max_shift": -3},
+                                    {"max_shift": 10**6}, {"n_components": 3}])
+def test_a_bad_or_structural_change_mid_stream_is_refused_before_learning(method, params):
+    # these were accepted mid-stream (output='xx' gave bool masks), or refused only after the
+    # frame had been learnt (median_size=4), or restarted the model in silence (n_components)
+    frames = jitter_clip(n=8, channels=3, seed=5)
+    a = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    b = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    for f in frames[:4]:
+        a.apply(f), b.apply(f)
+    good = {k: getattr(a, k) for k in params}
+    a.set_params(**params)
+    if method == "knn" and "n_components" in params:
+        a.apply(frames[4]), b.apply(frames[4])          # KNN has no modes: nothing to refuse
+    else:
+        with pytest.raises(ValueError, match=next(iter(params))):
+            a.apply(frames[4])
+        with pytest.raises(ValueError, match=next(iter(params))):
+            a.apply_many(frames[4:6])
+        assert a.model_.n_frames_ == b.model_.n_frames_ == 4
+        a.set_params(**good)                            # set back: the model goes on as if untouched
+    for f in frames[4:]:
+        np.testing.assert_array_equal(a.apply(f), b.apply(f))
+
+
 def test_bad_frames():
     bs = gmmfast.BackgroundSubtractor()
     with pytest.raises(TypeError):

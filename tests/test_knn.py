@@ -558,8 +558,11 @@ def test_reset_and_parameters():
     assert sub.get_params()["dist2_threshold"] == 300 and sub.knn_samples == 3
     sub.apply(np.zeros((4, 5, 3), np.uint8))               # changed k: the model goes on
     assert sub.n_frames_ == 2
-    sub.n_samples = 4                                      # a new N starts a new model
-    sub.apply(np.zeros((4, 5, 3), np.uint8))
+    sub.n_samples = 4                                      # a new N needs a new model: refused
+    with pytest.raises(ValueError, match=r"n_samples changed from 7 to 4 after the model learnt 2 frame.*reset\(\)"):
+        sub.apply(np.zeros((4, 5, 3), np.uint8))
+    assert sub.n_frames_ == 2 and sub.state_["samples"].shape[0] == 21
+    sub.reset().apply(np.zeros((4, 5, 3), np.uint8))
     assert sub.n_frames_ == 1 and sub.state_["samples"].shape[0] == 12
     assert repr(sub) == "BackgroundSubtractorKNN(dist2_threshold=300, knn_samples=3, n_samples=4)"
     with pytest.raises(ValueError, match="var_threshold"):

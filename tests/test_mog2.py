@@ -475,8 +475,14 @@ def test_reset_and_parameters():
     assert sub.frame_shape_ == (4, 5, 3)
     sub.var_threshold = 30
     assert sub.var_threshold == 30.0 and sub.get_params()["var_threshold"] == 30.0
-    sub.n_mixtures = 3                      # a new K starts a new model at the next frame
-    sub.apply(np.zeros((6, 7), np.uint8))
+    sub.n_mixtures = 3                      # a new K needs a new model: refused, the model untouched
+    state = sub.state_["state"].copy()
+    with pytest.raises(ValueError, match=r"n_mixtures changed from 5 to 3 after the model learnt 1 frame.*reset\(\)"):
+        sub.apply(np.zeros((4, 5, 3), np.uint8))
+    assert sub.n_frames_ == 1 and np.array_equal(sub.state_["state"], state)
+    sub.apply(np.zeros((4, 5, 3), np.uint8), learning_rate=1)    # rate 1 restarts the model: allowed
+    assert sub.state_["state"].shape[0] == 3 and sub.n_frames_ == 1
+    sub.reset().apply(np.zeros((6, 7), np.uint8))
     assert sub.frame_shape_ == (6, 7, 1) and sub.state_["state"].shape[0] == 3 and sub.n_frames_ == 1
     sub.set_params(var_min=100.0, var_max=200.0)
     assert (sub.var_min, sub.var_max) == (100.0, 200.0)
