@@ -17,6 +17,7 @@ package imports and fits the same either way.
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 import inspect
@@ -172,6 +173,14 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
         from . import _persist
 
         return _persist.load(cls, path, **params)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The object's state for pickle and ``copy.deepcopy``, copied under its lock: the
+        kernels of a call running in another thread write the arrays in place, and a state read
+        while they do would be the model at no frame at all."""
+        parent = getattr(super(), "__getstate__", None)     # (object has none before Python 3.11)
+        with _lock_of(self):
+            return copy.deepcopy(parent() if parent is not None else self.__dict__)
 
     def _fitted_state(self) -> dict[str, Any]:
         """What :meth:`save` stores besides the parameters: the fitted attributes."""
