@@ -197,6 +197,8 @@ class BackgroundSubtractorMOG2(Estimator):
         (H, W, C) of the model, None before the first frame.
     """
 
+    _learns_in_place = True
+
     def __init__(self, history: int = 500, var_threshold: float = 16.0, detect_shadows: bool = True,
                  n_mixtures: int = 5, background_ratio: float = 0.9, var_threshold_gen: float = 9.0,
                  var_init: float = 15.0, var_min: float = 4.0, var_max: float = 75.0,
@@ -644,6 +646,7 @@ class BackgroundSubtractor(Estimator):
     # be background.  Chosen on CDnet highway played back and forth for 1,200 frames and
     # confirmed on traffic played likewise (see bench/RESULTS.md).
     _TB_YOUNG, _TB_MATURE, _MATURE_FRAMES = 0.9, 0.8, 150
+    _learns_in_place = True
 
     def __init__(self, method: str = "adaptive", history: int = 500, var_threshold: float = 16.0,
                  var_min: float = 16.0, n_components: int = 5, exclude_shadows: bool = True,

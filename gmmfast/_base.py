@@ -31,7 +31,7 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning, NotFittedError
 
-__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive", "param_names"]
+__all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive", "param_names", "writable"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -182,6 +182,20 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
         with _lock_of(self):
             return copy.deepcopy(parent() if parent is not None else self.__dict__)
 
+    #: Whether the kernels write the fitted arrays in place (the streaming models).  Such a model
+    #: unpickled with read-only arrays -- joblib's memory maps, ``mmap_mode='r'``, which
+    #: ``joblib.Parallel`` uses for large arguments -- takes writable copies of them.
+    _learns_in_place = False
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if self._learns_in_place:
+            state = writable(state)
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            self.__dict__.update(state)
+
     def _fitted_state(self) -> dict[str, Any]:
         """What :meth:`save` stores besides the parameters: the fitted attributes."""
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
@@ -214,6 +228,18 @@ def exclusive(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return locked  # type: ignore[return-value]
+
+
+def writable(value: Any) -> Any:
+    """``value`` with every read-only array in it (through dicts, lists and tuples) replaced by a
+    writable copy; the rest is returned as it is."""
+    if isinstance(value, np.ndarray):
+        return value if value.flags.writeable else np.array(value)
+    if isinstance(value, dict):
+        return {k: writable(v) for k, v in value.items()}
+    if type(value) in (list, tuple):      # (not named tuples: they hold parameters, not arrays)
+        return type(value)(writable(v) for v in value)
+    return value
 
 
 @functools.lru_cache(maxsize=None)

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._base import Estimator, exclusive
+from ._base import Estimator, exclusive, writable
 from ._dispatch import load
 from ._threads import effective_n_threads
 from ._validation import ImageLike, check_bool, check_image, check_int, check_real
@@ -561,6 +561,10 @@ class _Engine:
     def __getstate__(self) -> dict:
         # the cached max-flow graph is a compiled object: a copy starts without it
         return {**self.__dict__, "_cache": {}}
+
+    def __setstate__(self, state: dict) -> None:
+        # refining writes the labels in place: read-only arrays (a joblib memory map) are copied
+        self.__dict__.update(writable(state))
 
     # -- initialisation ------------------------------------------------------
 

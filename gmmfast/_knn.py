@@ -203,6 +203,8 @@ class BackgroundSubtractorKNN(Estimator):
       :class:`~gmmfast.NotFittedError` (OpenCV's crashes the process).
     """
 
+    _learns_in_place = True
+
     def __init__(self, history: int = 500, dist2_threshold: float = 400.0, detect_shadows: bool = True,
                  knn_samples: int = 2, n_samples: int = 7, shadow_value: int = 127,
                  shadow_threshold: float = 0.5, random_state: Any = 0,

@@ -259,3 +259,14 @@ def test_a_copy_taken_while_another_thread_applies_frames_is_one_frame_s_model()
             clean.apply(f)
         np.testing.assert_array_equal(snap.state_["state"], clean.state_["state"])
         np.testing.assert_array_equal(snap.state_["nmodes"], clean.state_["nmodes"])
+
+
+def test_models_memory_mapped_read_only_go_on_learning(tmp_path):
+    # joblib.load(mmap_mode='r') -- and joblib.Parallel's large arguments -- give read-only arrays:
+    # the streaming models and GrabCut's refine failed with Cython's "buffer source array is read-only"
+    joblib = pytest.importorskip("joblib")
+    X, frames, models = _fitted_models()
+    for i, model in enumerate(models):
+        joblib.dump(model, tmp_path / f"m{i}.joblib")
+        mapped = joblib.load(tmp_path / f"m{i}.joblib", mmap_mode="r")
+        _same_behaviour(pickle.loads(pickle.dumps(model)), mapped, X, frames)
