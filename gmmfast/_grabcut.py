@@ -251,6 +251,17 @@ class ColourModel:
         return cls(w, means, covs)
 
 
+def _loaded_model(fields: dict) -> ColourModel:
+    """A colour model from a model file's weights, means and covariances, checked as OpenCV's
+    layout is (an edited file fails here, not with an IndexError in the first cut)."""
+    w, means, covs = (np.asarray(fields[k], dtype=np.float64) for k in ("weights", "means", "covariances"))
+    K = w.shape[0] if w.ndim == 1 else -1
+    if K < 1 or means.shape != (K, 3) or covs.shape != (K, 3, 3):
+        raise ValueError(f"the model file's colour model has weights {w.shape}, means {means.shape} and "
+                         f"covariances {covs.shape}, not (K,), (K, 3) and (K, 3, 3).")
+    return ColourModel.from_opencv(np.concatenate([w, means.ravel(), covs.ravel()]))
+
+
 def _fit_models(stats: np.ndarray, ridge: float) -> list[ColourModel]:
     """Two colour models from the kernel's integer statistics (2, K, 10)."""
     models = []
@@ -1188,7 +1199,7 @@ class GrabCut(Estimator):
             return
         window = self._window_for(state["image_"])
         window.start(_check_mask(state["mask_"], window._shape),
-                     (ColourModel(**state["background_model_"]), ColourModel(**state["foreground_model_"])))
+                     (_loaded_model(state["background_model_"]), _loaded_model(state["foreground_model_"])))
         window.engine.n_iter_, window.engine.energies_ = int(state["n_iter_"]), list(state["energies_"])
         self._engine = window
 

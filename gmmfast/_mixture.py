@@ -27,7 +27,7 @@ from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
-from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+from ._validation import (_is_int, check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
                           SamplesLike)
 from .exceptions import DegenerateDataWarning
@@ -100,6 +100,42 @@ class _Run:
     lower_bounds: list = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+
+
+_FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def _check_loaded_model(state: dict, covariance_type: str, n_components: Any) -> None:
+    """Refuse a model file's fitted arrays unless they make a model (shapes that agree with each
+    other and with ``n_components``, finite values, weights summing to 1, a positive diagonal in
+    each precision factor): an edited or foreign file fails here, not at the first predict."""
+    present = [name for name in _FITTED_ARRAYS if name in state]
+    if not present:
+        return                                   # an unfitted model
+    if len(present) < len(_FITTED_ARRAYS):
+        raise ValueError(f"the model file lacks {', '.join(sorted(set(_FITTED_ARRAYS) - set(present)))}.")
+    arrays = {name: np.asarray(state[name]) for name in _FITTED_ARRAYS}
+    if any(a.dtype.kind != "f" for a in arrays.values()) or arrays["means_"].ndim != 2:
+        raise ValueError("the model file's arrays are not a Gaussian mixture (means_ must be a (K, d) float array).")
+    K, d = arrays["means_"].shape
+    expected = {"weights_": (K,), "means_": (K, d), "covariances_": gauss.cov_shape(covariance_type, K, d),
+                "precisions_cholesky_": gauss.cov_shape(covariance_type, K, d)}
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"the model file's {name} has shape {arrays[name].shape}, not {shape} "
+                             f"({K} components, {d} features, covariance_type={covariance_type!r}).")
+        if not np.isfinite(arrays[name]).all():
+            raise ValueError(f"the model file's {name} contains NaN or infinite values.")
+    w = arrays["weights_"]
+    if (w < 0).any() or abs(float(w.sum(dtype=np.float64)) - 1.0) > 1e-4:
+        raise ValueError("the model file's weights_ must be >= 0 and sum to 1.")
+    pchol = arrays["precisions_cholesky_"]
+    diagonal = pchol if covariance_type in ("diag", "spherical") else np.diagonal(pchol, axis1=-2, axis2=-1)
+    if not (diagonal > 0).all():
+        raise ValueError("the model file's precisions_cholesky_ are not Cholesky factors (a diagonal entry is <= 0).")
+    if _is_int(n_components) and n_components != K:
+        raise ValueError(f"the model has {K} components, not n_components={n_components}: give load no other "
+                         "n_components (fit a new model for another K).")
 
 
 class GaussianMixture(Estimator):
@@ -787,6 +823,8 @@ class GaussianMixture(Estimator):
     def _restore_fitted_state(self, state: dict) -> None:
         state = dict(state)
         online = state.pop("_online", None)
+        _check_loaded_model(state, check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES),
+                            self.n_components)
         super()._restore_fitted_state(state)
         self._online = None if online is None else EMStatistics(
             self.covariance_type, online["reference"], online["sums"], 0.0, 0)
@@ -928,7 +966,8 @@ class GaussianMixture(Estimator):
         return X, y
 
     def _n_parameters(self) -> int:
-        return gauss.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+        K, d = np.shape(self.means_)          # (the fitted K: n_components may have been set since)
+        return gauss.n_parameters(K, d, self.covariance_type)
 
     @exclusive
     def bic(self, X: SamplesLike) -> float:

@@ -270,3 +270,61 @@ def test_models_memory_mapped_read_only_go_on_learning(tmp_path):
         joblib.dump(model, tmp_path / f"m{i}.joblib")
         mapped = joblib.load(tmp_path / f"m{i}.joblib", mmap_mode="r")
         _same_behaviour(pickle.loads(pickle.dumps(model)), mapped, X, frames)
+
+
+def _edited(tmp_path, model, name, edit):
+    """``model`` saved, then the fitted attribute ``name`` passed through ``edit`` (None drops it)."""
+    model.save(tmp_path / "m.npz")
+    entries, meta = _entries(tmp_path / "m.npz")
+    fitted = meta["fitted"]
+    path, field = (name.split(".") + [None])[:2]
+    ref = fitted[path]["__dict__"][field] if field else fitted[path]
+    key = ref["__array__"]
+    new = edit(entries[key])
+    if new is None:
+        if field:
+            del fitted[path]["__dict__"][field]
+        else:
+            del fitted[path]
+    else:
+        entries[key] = new
+    _write(tmp_path / "edited.npz", entries, meta)
+    return tmp_path / "edited.npz"
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("means_", lambda a: a[:, :1], "has shape"),
+    ("means_", lambda a: a[:2], "shape"),
+    ("weights_", lambda a: a * np.nan, "NaN"),
+    ("weights_", lambda a: a * 2, "sum to 1"),
+    ("precisions_cholesky_", lambda a: None, "lacks precisions_cholesky_"),
+    ("precisions_cholesky_", lambda a: -a, "Cholesky"),
+    ("covariances_", lambda a: a[..., :1], "covariances_ has shape"),
+])
+def test_an_edited_mixture_file_is_refused_at_load(tmp_path, name, edit, words):
+    # these loaded, and failed at predict with "Buffer has wrong number of dimensions" or an
+    # AttributeError -- or, with NaN weights, predicted all zeros and scored NaN without a word
+    X, _, _ = gmmfast.data.sample_mixture(500, random_state=0)
+    path = _edited(tmp_path, gmmfast.GaussianMixture(3, random_state=0).fit(X), name, edit)
+    with pytest.raises(ValueError, match=words):
+        gmmfast.GaussianMixture.load(path)
+
+
+def test_load_refuses_a_component_count_the_model_does_not_have(tmp_path):
+    X, _, _ = gmmfast.data.sample_mixture(500, random_state=0)
+    gm = gmmfast.GaussianMixture(3, random_state=0).fit(X)
+    gm.save(tmp_path / "gm.npz")
+    with pytest.raises(ValueError, match="has 3 components, not n_components=5"):
+        gmmfast.GaussianMixture.load(tmp_path / "gm.npz", n_components=5)
+    gm.set_params(n_components=5)       # as in scikit-learn: K changes at the next fit, and
+    assert gm.bic(X) == gmmfast.GaussianMixture(3, random_state=0).fit(X).bic(X)   # bic counts the fitted K
+
+
+@pytest.mark.parametrize("name, edit", [("foreground_model_.means", lambda a: a[:2]),
+                                        ("background_model_.covariances", lambda a: a * np.inf),
+                                        ("foreground_model_.weights", lambda a: -a)])
+def test_an_edited_grabcut_file_is_refused_at_load(tmp_path, name, edit):
+    image = _frames()[0]
+    path = _edited(tmp_path, gmmfast.GrabCut(max_iter=2).fit(image, rect=(4, 3, 20, 12)), name, edit)
+    with pytest.raises(ValueError, match="colour model"):
+        gmmfast.GrabCut.load(path)
