@@ -105,8 +105,14 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
+#: Most threads a call may ask for: OpenMP starts every one asked for, and GNU OpenMP ends the
+#: process when it cannot (32,768 here) or a kernel crashes on the way (100,000).
+MAX_THREADS = 4096
+
+
 def check_n_threads(n_threads: Any) -> int | None:
-    """Validate a user's ``n_threads``: None (all usable cores), -1 (the same) or a positive int.
+    """Validate a user's ``n_threads``: None (all usable cores), -1 (the same) or an int in
+    1..MAX_THREADS.
 
     Returns it unchanged; :func:`gmmfast._threads.effective_n_threads` resolves
     it when a kernel runs.
@@ -115,8 +121,8 @@ def check_n_threads(n_threads: Any) -> int | None:
         return None
     if not _is_int(n_threads):
         raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
-    if n_threads < 1 and n_threads != -1:
-        raise ValueError(f"n_threads must be None, -1 or a positive integer, got {n_threads}.")
+    if (n_threads < 1 and n_threads != -1) or n_threads > MAX_THREADS:
+        raise ValueError(f"n_threads must be None, -1 or an integer from 1 to {MAX_THREADS}, got {n_threads}.")
     return int(n_threads)
 
 

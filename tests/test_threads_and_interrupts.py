@@ -219,3 +219,18 @@ def test_a_child_forked_after_threaded_kernels_finishes(tmp_path, parent_threads
     assert len(out["warned"]) == int(expect_warning), out["warned"]
     if expect_warning:
         assert "spawn" in out["warned"][0] and "one thread" in out["warned"][0]
+
+
+@pytest.mark.parametrize("n_threads", [4097, 100_000])
+def test_an_absurd_thread_count_is_refused_not_a_crash(n_threads):
+    # 100,000 crashed segment, grabcut, GridGraph and BackgroundSubtractor (SIGSEGV), and at 32,768
+    # GNU OpenMP ended the process ("Thread creation failed"): each is refused before any kernel runs
+    image = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    calls = [lambda: gmmfast.segment(image, 2, n_threads=n_threads),
+             lambda: gmmfast.grabcut(image, (4, 4, 20, 14), n_threads=n_threads),
+             lambda: gmmfast.maxflow.GridGraph((4, 5), n_threads=n_threads).maxflow(),
+             lambda: gmmfast.BackgroundSubtractor(n_threads=n_threads).apply(image),
+             lambda: gmmfast.GaussianMixture(2, n_threads=n_threads).fit(image.reshape(-1, 3) / 255.0)]
+    for call in calls:
+        with pytest.raises(ValueError, match="n_threads must be None, -1 or an integer from 1 to 4096"):
+            call()

@@ -16,6 +16,8 @@ import sys
 import warnings
 from typing import IO, Mapping
 
+from .._validation import MAX_THREADS
+
 DEFAULT_OUTPUT = "out"
 
 
@@ -172,7 +174,7 @@ def add_output_options(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def add_threads_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=int_range(1, 4096), default=None, metavar="N",
+    p.add_argument("--threads", type=int_range(1, MAX_THREADS), default=None, metavar="N",
                    help="threads to use (default: all cores)")
 
 
