@@ -162,8 +162,8 @@ class ShakeAligner:
         pixels the shift uncovers take the background's."""
         if not self.max_shift:
             return x, (0, 0)
-        if self.ref_levels is None or self.frames % _REFRESH == 0:
-            self._refresh(model, x)
+        if self.ref_levels is None or self.frames % _REFRESH == 0 or self.fill.dtype != x.dtype:
+            self._refresh(model, x)      # (also when the frames' type changed: the fill is in it)
         self.frames += 1
         dy, dx = self.estimate(x)
         if (dy, dx) == (0, 0):
