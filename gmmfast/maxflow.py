@@ -28,7 +28,7 @@ flow value is summed in float64 from the residuals.
 from __future__ import annotations
 
 import numbers
-from typing import Literal, Optional, Tuple, overload
+from typing import Any, Literal, Optional, Tuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -140,8 +140,7 @@ class GridGraph:
         if (H + 2) * (W + 1) + 1 >= 2**31 // 8:
             raise ValueError(f"grid {shape!r} is too large: at most about 2**28 pixels (268 million; the "
                              "solver's 32-bit indices hold 8 arcs per pixel); cut the image into tiles.")
-        if isinstance(connectivity, bool) or connectivity not in (4, 8):
-            raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+        connectivity = _check_connectivity(connectivity)
         self.shape = (H, W)
         self.connectivity = int(connectivity)
         self.n_threads = effective_n_threads(n_threads)
@@ -433,6 +432,26 @@ def _grid_slices(dy: int, dx: int, H: int, W: int):
     return ps, qs
 
 
+def _check_connectivity(connectivity: Any) -> int:
+    """4 or 8 (a float 4.0 or 8.0 too) as an int."""
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+    return int(connectivity)
+
+
+def _check_unary(unary: Any) -> np.ndarray:
+    """An (H, W, L) array of finite real costs, as float64."""
+    u = np.asarray(unary)
+    if u.dtype == object or not np.issubdtype(u.dtype, np.number) or np.issubdtype(u.dtype, np.complexfloating):
+        raise TypeError(f"unary must be a real numeric array, got dtype {u.dtype}.")
+    if u.ndim != 3 or 0 in u.shape:
+        raise ValueError(f"unary must have shape (H, W, L) with all sizes >= 1, got {u.shape}.")
+    u = u.astype(np.float64)
+    if not all_finite(u):
+        raise ValueError("unary contains NaN or infinite values.")
+    return u
+
+
 def _potts_planes(potts_weight, H: int, W: int, connectivity: int) -> np.ndarray:
     D = connectivity // 2
     w = _capacity_array(potts_weight, "potts_weight").astype(np.float64)
@@ -455,18 +474,14 @@ def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike 
 
     Same conventions as :func:`alpha_expansion`.
     """
-    unary = np.asarray(unary, dtype=np.float64)
-    if unary.ndim != 3:
-        raise ValueError(f"unary must have shape (H, W, L), got {unary.shape}.")
+    unary = _check_unary(unary)
     H, W, L = unary.shape
     labels = np.asarray(labels)
     if labels.shape != (H, W) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be an integer array of shape {(H, W)}.")
     if labels.size and (labels.min() < 0 or labels.max() >= L):
         raise ValueError(f"labels must lie in [0, {L}).")
-    if isinstance(connectivity, bool) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
-    w = _potts_planes(potts_weight, H, W, connectivity)
+    w = _potts_planes(potts_weight, H, W, _check_connectivity(connectivity))
     return _energy(unary, labels, w)
 
 
@@ -525,16 +540,8 @@ def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: 
     labels : (H, W) array of the smallest unsigned integer dtype holding L - 1
     energy : float, only with ``return_energy=True``
     """
-    u = np.asarray(unary)
-    if u.dtype == object or not np.issubdtype(u.dtype, np.number) or np.issubdtype(u.dtype, np.complexfloating):
-        raise TypeError(f"unary must be a real numeric array, got dtype {u.dtype}.")
-    if u.ndim != 3 or 0 in u.shape:
-        raise ValueError(f"unary must have shape (H, W, L) with all sizes >= 1, got {u.shape}.")
-    u = u.astype(np.float64)
-    if not all_finite(u):
-        raise ValueError("unary contains NaN or infinite values.")
-    if isinstance(connectivity, bool) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+    u = _check_unary(unary)
+    connectivity = _check_connectivity(connectivity)
     max_iter = check_int(max_iter, "max_iter", low=0)
     H, W, L = u.shape
     w = _potts_planes(potts_weight, H, W, connectivity)

@@ -561,6 +561,29 @@ def test_alpha_expansion_bad_input():
         alpha_expansion(np.array([[["a"]]]), 1.0)
 
 
+@pytest.mark.parametrize("bad, error, words", [(np.nan, ValueError, "NaN"), (np.inf, ValueError, "NaN or infinite"),
+                                                (1j, TypeError, "real")])
+def test_potts_energy_checks_its_unary_as_alpha_expansion_does(bad, error, words):
+    # potts_energy returned nan / inf (and dropped the imaginary part) where alpha_expansion refuses
+    u = np.zeros((3, 3, 2), dtype=type(bad) if isinstance(bad, complex) else float)
+    u[1, 1, 0] = bad
+    for call in (lambda: potts_energy(u, np.zeros((3, 3), int)), lambda: alpha_expansion(u, 1.0)):
+        with pytest.raises(error, match=words):
+            call()
+    with pytest.raises(ValueError, match=r"with all sizes >= 1"):
+        potts_energy(np.zeros((3, 3, 0)), np.zeros((3, 3), int))
+
+
+def test_connectivity_written_as_a_float_is_taken_everywhere():
+    # alpha_expansion(..., connectivity=4.0) failed inside NumPy where GridGraph took 8.0
+    u = np.random.default_rng(0).random((5, 6, 3))
+    for c in (4, 8):
+        labels = alpha_expansion(u, 0.3, connectivity=float(c))
+        np.testing.assert_array_equal(labels, alpha_expansion(u, 0.3, connectivity=c))
+        assert potts_energy(u, labels, 0.3, connectivity=float(c)) == potts_energy(u, labels, 0.3, connectivity=c)
+        assert GridGraph((3, 4), float(c)).connectivity == c
+
+
 @pytest.mark.parametrize("conn", [4, 8])
 @pytest.mark.parametrize("H", [200, 400])
 def test_grid_bands_parallel_equal_single_thread(conn, H, two_threads):
