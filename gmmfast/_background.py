@@ -404,13 +404,17 @@ class BackgroundSubtractorMOG2(Estimator):
         otherwise check that ``x`` and ``n_mixtures`` fit the model."""
         h, w, c = x.shape
         state = self.__dict__.get("state_")
+        scale = "the variance parameters (var_threshold, var_init, var_min, var_max)"
         if state is None or lr >= 1.0:
             # learning rate 1 forgets everything: the model restarts from this frame
-            warn_if_off_scale(x, "the variance parameters (var_threshold, var_init, var_min, var_max)")
+            warn_if_off_scale(x, scale)
             self._init_state(h, w, c, p.n_mixtures)
         else:
             check_unchanged_since_start("n_mixtures", state["state"].shape[0], p.n_mixtures, self.n_frames_)
             check_frame_shape((h, w, c), self.frame_shape_)
+            if x.dtype != self.__dict__.get("_frames_dtype", x.dtype):
+                warn_if_off_scale(x, scale)     # (uint8 frames, then frame / 255.0: all foreground)
+        self._frames_dtype = x.dtype
 
     def _threads(self, n_pixels: int, caller: str, p: _MOG2Params) -> int:
         """Threads for the next call (see :func:`_tuned_threads`)."""

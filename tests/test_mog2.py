@@ -319,6 +319,23 @@ def test_frames_off_the_0_255_scale_warn(video, cls):
         cls().apply(frames[0].astype(np.float32))          # 0-255 floats: silent
 
 
+@pytest.mark.parametrize("cls", [gmmfast.BackgroundSubtractorMOG2, gmmfast.BackgroundSubtractor])
+def test_a_switch_to_off_scale_float_frames_mid_stream_warns(video, cls):
+    # uint8 frames, then frame / 255.0: every pixel foreground, without a word (KNN refuses it)
+    frames, _ = video
+    sub = cls()
+    for f in frames[:5]:
+        sub.apply(f)
+    with pytest.warns(UserWarning, match=r"values in \[0, 1\]") as caught:
+        sub.apply(frames[5] / 255.0)
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sub.apply(frames[6] / 255.0)                    # warned once per switch, not every frame
+        sub.apply(frames[7])
+        sub.apply(frames[8].astype(np.float32))        # 0-255 floats: silent
+
+
 def test_threads_do_not_change_results(video, two_threads):
     frames, _ = video
     a = gmmfast.BackgroundSubtractorMOG2(n_threads=1)
