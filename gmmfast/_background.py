@@ -11,6 +11,8 @@ shadows excluded, and a median + closing clean-up of the mask.
 
 from __future__ import annotations
 
+import numbers
+
 import operator
 import os
 from typing import Any, NamedTuple
@@ -541,6 +543,14 @@ _FUSED_MAX_RADIUS = 7    # _mog2fb.clean_blink's byte counts: windows up to 15x1
 _MODEL_ONLY = ("mog2", "knn")   # the model's mask, then the clean-up (no feedback)
 
 
+def _starts_model(model: Any, learning_rate: Any) -> bool:
+    """Whether ``model``'s next frame starts it (no model yet, or learning rate 1): such a
+    frame has nothing to be compared with, and the recommended pipeline calls it all
+    background (MOG2's own mask of it, OpenCV's, is foreground or shadow depending on
+    its values: a black first frame came out all foreground, any other all shadow)."""
+    return model.__dict__.get("state_") is None or (isinstance(learning_rate, numbers.Real) and learning_rate >= 1)
+
+
 class BackgroundSubtractor(Estimator):
     """Recommended background subtraction: a tuned MOG2 model, per-pixel feedback and
     mask clean-up.
@@ -580,6 +590,9 @@ class BackgroundSubtractor(Estimator):
        with).  Blinking pixels (a shaking camera's false detections) are still learnt, so
        they fade as before, and an object that stops, or the ghost of one that leaves, is
        absorbed ``hold_frames`` frames later than without the hold (0 turns it off).
+
+    The mask of a frame that starts the model (the first, or one learnt at rate 1) is
+    empty, whatever the method: nothing has been learnt to compare it with.
 
     Once the model has learnt 150 frames, a mode counts as background only while the
     heavier modes make up less than 80 % of the pixel's weight (OpenCV's MOG2 uses 90 %
@@ -724,8 +737,9 @@ class BackgroundSubtractor(Estimator):
         """
         model = self._model()
         if self.method in _MODEL_ONLY:
+            starts = _starts_model(model, learning_rate)
             raw = model.apply(frame, learning_rate=learning_rate)
-            return self._output(self._clean(raw == 255))
+            return self._output(self._clean((raw == 255) & (not starts)))
         x = check_frame(frame)
         self._set_maturity(model)
         # the default automatic rate without check_real's isinstance(numbers.Real) and
@@ -752,10 +766,11 @@ class BackgroundSubtractor(Estimator):
         """
         model = self._model()
         if self.method in _MODEL_ONLY:
+            starts = _starts_model(model, learning_rate)
             raw = model.apply_many(frames, learning_rate=learning_rate)
             out = np.empty(raw.shape, dtype=bool)
             for i in range(raw.shape[0]):
-                out[i] = self._clean(raw[i] == 255)
+                out[i] = self._clean(raw[i] == 255) if not starts or i > 0 and learning_rate < 1 else False
             return self._output(out)
         stack = _as_frames(frames)
         lr = check_learning_rate(learning_rate)
@@ -819,7 +834,11 @@ class BackgroundSubtractor(Estimator):
         held = None
         if self.hold_frames and fb is not None and getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES:
             held = fb.get("held")     # (a frame of another size is refused by the model first)
-        return model._apply_checked(x, lr, bufs[0], bufs[1], held)
+        starts = _starts_model(model, lr)
+        raw = model._apply_checked(x, lr, bufs[0], bufs[1], held)
+        if starts:
+            raw[:] = 0
+        return raw
 
     def _adaptive_step(self, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Suppression, clean-up and blinking feedback of one frame (``x`` as the model saw

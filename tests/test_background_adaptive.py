@@ -496,6 +496,24 @@ def test_a_bad_or_structural_change_mid_stream_is_refused_before_learning(method
         np.testing.assert_array_equal(a.apply(f), b.apply(f))
 
 
+@pytest.mark.parametrize("method", ["adaptive", "mog2", "knn"])
+@pytest.mark.parametrize("first", ["black", "grey", "noise"])
+def test_the_frame_that_starts_the_model_is_all_background(method, first):
+    # a black first frame came out all foreground and any other all background (MOG2's, and
+    # OpenCV's, first-frame mask is foreground or shadow by the pixel values): a video that fades
+    # in from black got a wrong first mask, and its blinking scores a jolt
+    rng = np.random.default_rng(1)
+    frames = jitter_clip(n=12, channels=3, seed=5)
+    frames[0] = {"black": 0, "grey": 90, "noise": rng.integers(0, 256, frames[0].shape)}[first]
+    one = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    assert not one.apply(frames[0]).any()
+    rest = [one.apply(f) for f in frames[1:]]
+    many = gmmfast.BackgroundSubtractor(method=method, n_threads=1).apply_many(frames)
+    assert not many[0].any()
+    np.testing.assert_array_equal(many[1:], rest)
+    assert not one.apply(frames[5], learning_rate=1).any()           # rate 1 restarts the model
+
+
 def test_bad_frames():
     bs = gmmfast.BackgroundSubtractor()
     with pytest.raises(TypeError):

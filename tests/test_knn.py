@@ -644,6 +644,8 @@ def test_recommended_pipeline_method_knn(scene, exclude_shadows):
         fg = np.where(raw.apply(f) == 255, 255, 0).astype(np.uint8)
         want = cv2.morphologyEx(cv2.medianBlur(fg, 5), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8),
                                 borderType=cv2.BORDER_REPLICATE)
+        if t == 0:
+            want[:] = 0                                   # the frame that starts the model
         np.testing.assert_array_equal(got[t], want)
     assert type(bs.model_) is gmmfast.BackgroundSubtractorKNN
     np.testing.assert_array_equal(bs.background_image(), raw.background_image())
