@@ -176,7 +176,8 @@ class BackgroundSubtractorMOG2(Estimator):
     var_init, var_min, var_max : float
         Variance of a new mode and the bounds variances are clamped to.
     complexity_reduction : float
-        Weight of the Dirichlet prior that prunes unsupported modes (``cT``).
+        Weight of the Dirichlet prior that prunes unsupported modes (``cT``; 0 to 1:
+        from 1 on, every mode loses weight at every frame, matched or not).
     shadow_value : int
         Mask value of shadow pixels (0 to 255).
     shadow_threshold : float
@@ -240,7 +241,7 @@ class BackgroundSubtractorMOG2(Estimator):
             var_init=check_real(self.var_init, "var_init", low=0, low_open=True),
             var_min=check_real(self.var_min, "var_min", low=0, low_open=True),
             var_max=check_real(self.var_max, "var_max", low=0, low_open=True),
-            complexity_reduction=check_real(self.complexity_reduction, "complexity_reduction", low=0),
+            complexity_reduction=check_real(self.complexity_reduction, "complexity_reduction", low=0, high=1),
             shadow_value=check_int(self.shadow_value, "shadow_value", low=0, high=255),
             shadow_threshold=check_real(self.shadow_threshold, "shadow_threshold", low=0, high=1),
             n_threads=check_n_threads(self.n_threads))

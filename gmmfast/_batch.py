@@ -67,6 +67,9 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     each file once however often it is named (the command line's rule)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    elif isinstance(paths, bytes) or hasattr(paths, "shape") or not isinstance(paths, Iterable):
+        raise TypeError(f"paths must be a path, a folder or a list of them, got {type(paths).__name__} "
+                        "(segment_many reads files; segment an array with segment()).")
     out: list[str] = []
     seen: set[Path] = set()
     for p in paths:
@@ -354,5 +357,7 @@ def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
 
     check_options(n_components, **options)     # a misspelt option fails here, not once per image
     out = str(Path(output_dir))
+    if Path(out).exists() and not Path(out).is_dir():
+        raise NotADirectoryError(f"output_dir {out!r} is a file, not a folder.")
     jobs = [(f, stem, out, n_components, options, plot) for f, stem in zip(files, unique_stems(files))]
     return run_jobs(segment_job, jobs, workers=workers, scheduler=scheduler, on_done=on_done)

@@ -51,6 +51,8 @@ __all__ = [
 FramesLike = Union[np.ndarray, Iterable[np.ndarray]]
 
 _MAX_COMPONENTS = 16
+#: Most iterations the kernels' (C int) counters take.
+_MAX_ITER = 2**31 - 1
 
 _kernel = None
 
@@ -263,11 +265,11 @@ class PixelGMM(Estimator):
         check_int(self.n_components, "n_components", low=1, high=_MAX_COMPONENTS)
         check_real(self.threshold, "threshold", low=0.0, low_open=True)
         check_real(self.background_ratio, "background_ratio", low=0.0, high=1.0)
-        check_int(self.max_iter, "max_iter", low=1)
+        check_int(self.max_iter, "max_iter", low=1, high=_MAX_ITER)
         check_real(self.tol, "tol", low=0.0)
         if self.min_var is not None:
             check_real(self.min_var, "min_var", low=0.0, low_open=True)
-        check_int(self.n_init_iter, "n_init_iter", low=0)
+        check_int(self.n_init_iter, "n_init_iter", low=0, high=_MAX_ITER)
         check_bool(self.normalize_brightness, "normalize_brightness")
         check_n_threads(self.n_threads)
 
@@ -481,7 +483,8 @@ def kmeans_background(
     """
     arr = check_frames(frames)
     K = check_int(n_clusters, "n_clusters", low=1, high=_MAX_COMPONENTS)
-    n_iter = check_int(max_iter, "max_iter", low=0)
+    n_iter = check_int(max_iter, "max_iter", low=0, high=_MAX_ITER)
+    return_clusters = check_bool(return_clusters, "return_clusters")
     X = _kernel_input(arr)
     ones = np.ones(X.shape[0], dtype=np.float32)
     centres, counts = _k().kmeans_fit(X, ones, K, n_iter, _threads_for(n_threads, X.shape[0] * X.shape[1] * K * (n_iter + 1)))

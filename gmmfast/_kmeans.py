@@ -82,10 +82,10 @@ def kmeans_plusplus(X: ArrayLike, n_clusters: int, *, random_state: RandomStateL
     n_clusters = _check_n_clusters(n_clusters, n)
     rng = check_random_state(random_state)
     nt = threads_for(n, check_n_threads(n_threads))
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    if n_local_trials < 1:
-        raise ValueError(f"n_local_trials must be >= 1, got {n_local_trials}.")
+    default_trials = 2 + int(np.log(n_clusters))
+    # (each trial holds a distance per sample: more trials than samples draw nothing new)
+    n_local_trials = default_trials if n_local_trials is None else check_int(
+        n_local_trials, "n_local_trials", low=1, high=max(n, default_trials))
     indices = np.empty(n_clusters, dtype=np.intp)
     first = rng.randint(n)
     indices[0] = first

@@ -369,6 +369,8 @@ class Segmentation:
     def output_files(self, stem: str = "image", background: int | None = None) -> dict[str, np.ndarray]:
         """The pictures :meth:`save` writes, by file name: ``stem_segmented.png``,
         ``stem_mask0.png``..., ``stem_binary.png`` (see :meth:`binary_map`)."""
+        if not isinstance(stem, str) or not stem or stem in (".", "..") or set(stem) & set("/\\\0"):
+            raise ValueError(f"stem must be a file name without a folder, got {stem!r}.")
         seg = self.segmented_image()
         if seg.ndim == 3 and seg.shape[2] == 1:
             seg = seg[:, :, 0]
@@ -399,6 +401,8 @@ class Segmentation:
             stem = (Path(self.source).stem if self.source else "") or "image"
         files = self.output_files(stem, background)      # bad arguments fail before the folder is made
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"{str(folder)!r} is a file, not a folder: save() writes several files.")
         folder.mkdir(parents=True, exist_ok=True)
         written = [write_image(folder / name, img) for name, img in files.items()]
         stale = re.compile(re.escape(stem) + r"_mask(\d+)\.png")

@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import effective_n_threads
-from ._validation import check_int, kernel_array
+from ._validation import check_bool, check_int, kernel_array
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -260,6 +260,7 @@ class GridGraph:
         the rounded capacities.  Build the graph with ``dtype=np.float64``
         when the value is used as an energy.
         """
+        reuse = check_bool(reuse, "reuse")
         if self._state == "dirty" or not reuse:
             self._build()
         if self._state != "solved" or not reuse:
@@ -406,6 +407,7 @@ class Graph:
 
     def maxflow(self, reuse: bool = True) -> float:
         """Compute the maximum flow and return its value (see :meth:`GridGraph.maxflow`)."""
+        reuse = check_bool(reuse, "reuse")
         if self._state == "dirty" or not reuse:
             self._build()
         if self._state != "solved" or not reuse:

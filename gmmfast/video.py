@@ -45,7 +45,7 @@ from typing import Iterable, Iterator, Union
 import numpy as np
 
 from . import _sniff
-from ._validation import check_int
+from ._validation import check_bool, check_int
 from ._files import atomic_write, natural_key, publish_mode
 from .io import _pillow_array, _pillow_image
 
@@ -161,7 +161,7 @@ class VideoReader:
                                        or max_frames < 1):
             raise ValueError(f"max_frames must be None or a positive integer, got {max_frames!r}.")
         self.path = Path(source)
-        self.grey = bool(grey)
+        self.grey = check_bool(grey, "grey")
         self.max_frames = None if max_frames is None else int(max_frames)
         self.fps: float | None = None
         self.n_frames: int | None = None
