@@ -102,6 +102,14 @@ class _Run:
     converged: bool = False
 
 
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array of real numbers (NumPy would drop a complex part with a warning)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64)
+
+
 _FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
 
@@ -268,7 +276,7 @@ class GaussianMixture(Estimator):
     def _check_weights_init(self, K):
         if self.weights_init is None:
             return None
-        w = np.asarray(self.weights_init, dtype=np.float64)
+        w = _real_array(self.weights_init, "weights_init")
         if w.shape != (K,):
             raise ValueError(f"weights_init must have shape ({K},), got {w.shape}.")
         if not np.isfinite(w).all() or w.min() < 0 or w.max() > 1:
@@ -280,7 +288,7 @@ class GaussianMixture(Estimator):
     def _check_means_init(self, K, d):
         if self.means_init is None:
             return None
-        m = np.asarray(self.means_init, dtype=np.float64)
+        m = _real_array(self.means_init, "means_init")
         if m.shape != (K, d):
             raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}.")
         if not np.isfinite(m).all():
@@ -290,7 +298,7 @@ class GaussianMixture(Estimator):
     def _check_precisions_init(self, K, d):
         if self.precisions_init is None:
             return None
-        p = np.asarray(self.precisions_init, dtype=np.float64)
+        p = _real_array(self.precisions_init, "precisions_init")
         ct = self.covariance_type
         want = gauss.cov_shape(ct, K, d)
         if p.shape != want:
@@ -872,6 +880,7 @@ class GaussianMixture(Estimator):
     def _validate_predict_X(self, X):
         """X's data source (in memory, chunked or Dask), checked against the fitted model."""
         self._check_fitted("means_")
+        self._check_fitted_covariance_type()
         data = self._data(X, min_samples=1)
         if data.d != self._n_features():
             raise ValueError(
@@ -880,6 +889,15 @@ class GaussianMixture(Estimator):
         check_feature_names(self, X, reset=False)
         self._promote_to_model(data)
         return data
+
+    def _check_fitted_covariance_type(self) -> None:
+        """Refuse a ``covariance_type`` set since the fit (``set_params``): the fitted precisions
+        have the shape of the one they were fitted with (NumPy's broadcast error otherwise)."""
+        ct = check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES)
+        K, d = np.shape(self.means_)
+        if np.shape(self.precisions_cholesky_) != gauss.cov_shape(ct, K, d):
+            raise ValueError(f"covariance_type is {ct!r}, but the model was fitted with another one: fit it "
+                             "again, or set covariance_type back.")
 
     def _promote_to_model(self, data) -> None:
         """float32 data computes in float32 only for a float32 model: a float64 model keeps its

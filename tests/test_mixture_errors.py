@@ -158,6 +158,16 @@ def test_means_init_wrong_shape(x):
             _fit(x, n_components=2, means_init=bad)
 
 
+@pytest.mark.parametrize("name", ["weights_init", "means_init", "precisions_init"])
+@pytest.mark.parametrize("dtype", [complex, object, "U3"])
+def test_init_arrays_must_be_real(x, name, dtype):
+    # a complex means_init lost its imaginary part with only NumPy's ComplexWarning
+    good = {"weights_init": np.full(2, 0.5), "means_init": np.zeros((2, 3)),
+            "precisions_init": np.stack([np.eye(3)] * 2)}[name]
+    with pytest.raises(TypeError, match=f"{name} must hold real numbers"):
+        _fit(x, n_components=2, **{name: good.astype(dtype)})
+
+
 def test_means_init_non_finite(x):
     m = np.zeros((2, 3))
     m[1, 2] = np.nan
@@ -241,6 +251,18 @@ def test_other_feature_count(fitted, x, method):
         getattr(fitted, method)(x[:, :2])
     with pytest.raises(ValueError, match=r"(?i)feature"):
         getattr(fitted, method)(np.c_[x, x[:, :1]])
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score_samples", "score", "bic"])
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied", "ful"])
+def test_covariance_type_changed_after_the_fit_is_named(x, method, covariance_type):
+    # set_params(covariance_type=...) after fit gave NumPy's "operands could not be broadcast"
+    gm = GaussianMixture(2, random_state=0).fit(x)
+    gm.set_params(covariance_type=covariance_type)
+    with pytest.raises(ValueError, match="covariance_type"):
+        getattr(gm, method)(x)
+    gm.set_params(covariance_type="full")
+    getattr(gm, method)(x)
 
 
 def test_predict_one_dimensional_input(fitted, x):
