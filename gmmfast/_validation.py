@@ -126,6 +126,11 @@ def check_n_threads(n_threads: Any) -> int | None:
     return int(n_threads)
 
 
+def check_seed(seed: Any, name: str = "random_state") -> int | None:
+    """A seed for ``numpy.random.default_rng``: None (fresh entropy) or an int >= 0."""
+    return None if seed is None else check_int(seed, name, low=0)
+
+
 def check_random_state(seed: RandomStateLike) -> np.random.RandomState:
     """Turn ``random_state`` into a ``numpy.random.RandomState`` (scikit-learn's meaning).
 

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validation import check_int, check_real, check_seed
+
 #: Names of the regions of :func:`sample_image`, in label order.
 SAMPLE_IMAGE_REGIONS = ("sky", "grass", "pond", "roof", "wall")
 
@@ -109,14 +111,9 @@ def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: 
 
 @lru_cache(maxsize=4)
 def _sample_image_cached(height, width, noise, seed) -> SampleImage:
-    for name, value, low in (("height", height, 32), ("width", width, 48)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) or not np.isfinite(noise) \
-            or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    H, W = int(height), int(width)
-    rng = np.random.default_rng(seed)
+    H, W = check_int(height, "height", low=32), check_int(width, "width", low=48)
+    noise = check_real(noise, "noise", low=0)
+    rng = np.random.default_rng(check_seed(seed, "seed"))
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
     u, v = xx / W, yy / H  # 0..1 scene coordinates
 

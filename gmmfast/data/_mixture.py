@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .._validation import check_int, check_seed
+
 # Colours of sky, grass and a red roof, and their spreads (RGB, 0..255 scale).
 _MEANS = np.array([[110.0, 160.0, 230.0], [70.0, 140.0, 60.0], [190.0, 60.0, 50.0]])
 _STDS = np.array([[12.0, 10.0, 8.0], [15.0, 20.0, 12.0], [9.0, 8.0, 8.0]])
@@ -34,11 +36,10 @@ def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0,
     params : dict
         ``weights``, ``means`` and ``stds`` of the true mixture.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    n_samples = check_int(n_samples, "n_samples", low=1)
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_seed(random_state))
     labels = rng.choice(len(_WEIGHTS), size=n_samples, p=_WEIGHTS)
     X = _MEANS[labels] + rng.standard_normal((n_samples, 3)) * _STDS[labels]
     params = {"weights": _WEIGHTS.copy(), "means": _MEANS.copy(), "stds": _STDS.copy()}

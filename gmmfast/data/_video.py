@@ -10,9 +10,9 @@ change and the flicker are background.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from .._validation import check_int, check_real, check_seed
 
 # Sprites: (kind, half height, half width, colour RGB, start row, start col, row speed, col speed).
 # Colours are far from the background in RGB and in luminance (dark or bright).
@@ -108,13 +108,10 @@ def sample_clip(
     masks : bool array (T, H, W)
         True on the sprites (the moving objects).
     """
-    for name, value, low in (("n_frames", n_frames, 1), ("height", height, 48), ("width", width, 48)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < 100:
-        raise ValueError(f"noise must be a number in [0, 100), got {noise!r}.")
-    T, H, W = int(n_frames), int(height), int(width)
-    rng = np.random.default_rng(random_state)
+    T = check_int(n_frames, "n_frames", low=1)
+    H, W = check_int(height, "height", low=48), check_int(width, "width", low=48)
+    noise = check_real(noise, "noise", low=0, high=100)
+    rng = np.random.default_rng(check_seed(random_state))
     bg = _background(rng, H, W)
     flick_on = rng.random(T) < 0.5
     fy0, fy1 = H // 12, H // 12 + H // 5
