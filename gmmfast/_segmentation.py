@@ -360,6 +360,8 @@ class Segmentation:
         pal = palette(K) if colours is None else np.asarray(colours)
         if pal.shape != (K, 3):
             raise ValueError(f"colours must have shape ({K}, 3), got {pal.shape}")
+        if pal.dtype.kind not in "uif" or not np.isfinite(pal).all() or pal.min() < 0 or pal.max() > 255:
+            raise ValueError("colours must be numbers from 0 to 255 (one RGB row per component).")
         base = _to_uint8(_colour_pixels(self.image))
         if base.shape[2] == 1:
             base = np.repeat(base, 3, axis=2)

@@ -74,6 +74,9 @@ CASES = {
                                         "random_state"),
     "sample_clip random_state=1.5": (lambda c: gmmfast.data.sample_clip(2, random_state=1.5), TypeError,
                                      "random_state"),
+    # NaN colours came out black with a cast warning, 1e9 wrapped
+    "overlay colours NaN": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), np.nan)), ValueError, "colours"),
+    "overlay colours 1e9": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), 1e9)), ValueError, "colours"),
 }
 
 
