@@ -532,6 +532,8 @@ def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float = 10.0,
     """Write frames (an array (T, H, W[, 3]) or an iterable of frames) to a GIF or MP4; returns the path."""
     if isinstance(frames, np.ndarray) and (frames.ndim < 3 or frames.shape[0] == 0):
         raise ValueError(f"frames must be a non-empty stack (T, H, W[, 3]), got an array of shape {frames.shape}.")
+    if not hasattr(frames, "__iter__") or isinstance(frames, (str, bytes)):
+        raise TypeError(f"frames must be an array (T, H, W[, 3]) or an iterable of frames, got {type(frames).__name__}.")
     with VideoWriter(path, fps, quality=quality) as writer:
         for frame in frames:
             writer.write(frame)

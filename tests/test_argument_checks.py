@@ -77,6 +77,7 @@ CASES = {
     # NaN colours came out black with a cast warning, 1e9 wrapped
     "overlay colours NaN": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), np.nan)), ValueError, "colours"),
     "overlay colours 1e9": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), 1e9)), ValueError, "colours"),
+    "write_video(None)": (lambda c: gmmfast.video.write_video(c["tmp"], None), TypeError, "iterable of frames"),
 }
 
 
