@@ -255,6 +255,14 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
         import distributed
     except ImportError as exc:
         raise ImportError("a scheduler needs dask.distributed: pip install 'gmmfast[dask]'") from exc
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:   # a malformed address is said to be one, not taken for something that answered
+        if parse_address(address)[0] != "inproc":
+            get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise ConnectionError(f"{address!r} is not a scheduler address ({exc}); give one such as "
+                              "tcp://127.0.0.1:8786") from None
     box: dict = {}
 
     def attempt() -> None:

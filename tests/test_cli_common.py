@@ -242,3 +242,22 @@ def test_unwritable_folder_fails_before_work(tmp_path):
     blocker.write_text("x")
     with pytest.raises(CLIError, match="cannot write to the output folder"):
         Outputs(blocker / "sub").open()
+
+
+@pytest.mark.parametrize("argv, words", [
+    # argparse takes -5,-5,10,10 for an option: "expected one argument" alone sent users looking elsewhere
+    (["grabcut", "x.png", "--rect", "-5,-5,10,10"], "is written --rect=VALUE"),
+    (["segment", "x.png", "-k"], "is written --components=VALUE"),
+    # "holds a single picture, not a video" for a six-frame file
+    (["bgsub", "x.gif", "--max-frames", "1"], "--max-frames: must be >= 2"),
+    # "must look like 2-8" when it did
+    (["segment", "x.png", "--k-range", "0-3"], "smallest K of 1 or more"),
+    (["segment", "x.png", "--k-range", "5-3"], "smallest K of 1 or more"),
+])
+def test_option_errors_say_what_to_change(capsys, argv, words):
+    from gmmfast.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1 and words in err, err

@@ -115,6 +115,15 @@ def test_unreachable_scheduler_is_one_error_line(photos, tmp_path, capsys, monke
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("address", ["bogus", "http://localhost:8787", "tcp://nohost"])
+def test_a_malformed_scheduler_address_is_named_as_one(photos, tmp_path, capsys, address):
+    # 'bogus' was "something answered there, but not as a Dask scheduler": nothing had answered
+    pytest.importorskip("distributed")
+    status, out, err = run(capsys, ["segment", str(photos), "-o", str(tmp_path / "o"), "--scheduler", address])
+    assert status == 1 and err.count("\n") == 1 and "is not a scheduler address" in err
+    assert "answered" not in err and not (tmp_path / "o").exists()
+
+
 @pytest.fixture(scope="module")
 def bgsub_serial(videos, tmp_path_factory):
     out = tmp_path_factory.mktemp("bgserial") / "bg"

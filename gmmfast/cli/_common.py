@@ -214,4 +214,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse's parser with one-line errors: ``gmmfast segment: error: ... (see --help)``."""
 
     def error(self, message: str):  # type: ignore[override]
+        option = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if option:      # argparse takes a value such as -5,-5,10,10 for an option of its own
+            name = option.group(1).split("/")[-1]
+            message += f" (a value that starts with '-' is written {name}=VALUE)"
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")

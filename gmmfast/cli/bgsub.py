@@ -113,8 +113,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "until written, so a video too long for the free memory is refused before any work: "
                         "mp4 is written as it goes)")
     p.add_argument("--grey", action="store_true", help="work on grey levels instead of colour")
-    p.add_argument("--max-frames", type=int_range(1), default=None, metavar="N",
-                   help="use only the first N frames")
+    p.add_argument("--max-frames", type=int_range(2), default=None, metavar="N",
+                   help="use only the first N frames (2 or more)")
     p.add_argument("--fps", type=real_range(0.0, 1000.0, low_open=True), default=None,
                    help="frame rate of the outputs (default: the input's, or 10)")
     add_threads_option(p)

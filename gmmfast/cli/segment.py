@@ -75,8 +75,10 @@ def _k_value(text: str):
 
 def _k_range(text: str):
     m = re.fullmatch(r"\s*(\d+)\s*[-:,]\s*(\d+)\s*", text)
-    if not m or int(m.group(1)) < 1 or int(m.group(1)) > int(m.group(2)):
+    if not m:
         raise argparse.ArgumentTypeError(f"must look like 2-8 (smallest-largest K), got {text!r}")
+    if int(m.group(1)) < 1 or int(m.group(1)) > int(m.group(2)):
+        raise argparse.ArgumentTypeError(f"needs a smallest K of 1 or more and not above the largest, got {text!r}")
     if int(m.group(2)) > MAX_COMPONENTS:
         raise argparse.ArgumentTypeError(f"largest K must be at most {MAX_COMPONENTS}, got {text!r}")
     return int(m.group(1)), int(m.group(2))
