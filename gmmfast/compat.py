@@ -60,6 +60,9 @@ def _check_in_place(mask, bgdModel, fgdModel, mode: int, shape: tuple[int, int])
     ``mask`` after the call (as OpenCV's examples do) would otherwise read its own input back.
     In GC_INIT_WITH_RECT the mask is an output only: one of another dtype is replaced (a new
     array returned), as OpenCV does."""
+    if mask is not None and not isinstance(mask, np.ndarray):
+        raise TypeError(f"mask must be a NumPy array (or None with GC_INIT_WITH_RECT), got {type(mask).__name__}: "
+                        "grabCut writes its result into it, as cv2.grabCut does.")
     if isinstance(mask, np.ndarray) and mask.size:
         if not mask.flags.writeable:
             raise ValueError("mask is read-only: grabCut writes its result into it, as cv2.grabCut does; "
@@ -87,7 +90,10 @@ def _check_model_argument(model, name: str) -> None:
     """As OpenCV: an empty (or None) model is created; any other must be 1 x 65 float64."""
     if model is None:
         return
-    a = np.asarray(model)
+    if not isinstance(model, np.ndarray):    # (cv2.grabCut refuses a list: "not a numpy array")
+        raise TypeError(f"{name} must be a NumPy array (np.zeros((1, {_MODEL_SIZE})) to start), got "
+                        f"{type(model).__name__}: grabCut writes the learnt model into it.")
+    a = model
     if a.size == 0:
         return
     if a.dtype != np.float64 or a.shape not in ((1, _MODEL_SIZE), (_MODEL_SIZE,)):

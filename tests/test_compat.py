@@ -168,6 +168,12 @@ def test_arrays_it_cannot_update_in_place_are_refused_where_opencv_refuses_them(
         "read-only model": (lambda: start.copy(),
                             lambda s: (None, read_only(np.zeros((1, 65))), np.zeros((1, 65))), GC_INIT_WITH_MASK),
         "int32 mask, from the rect": (lambda: start.astype(np.int32), fresh, GC_INIT_WITH_RECT),
+        # lists were read and the learnt model returned in a new array (OpenCV: "not a numpy array")
+        "list model": (lambda: start.copy(), lambda s: (None, np.zeros((1, 65)).tolist(), np.zeros((1, 65))),
+                       GC_INIT_WITH_RECT),
+        "list mask, from the mask": (lambda: start.tolist(), fresh, GC_INIT_WITH_MASK),
+        "list mask, from the rect": (lambda: start.tolist(), fresh, GC_INIT_WITH_RECT),
+        "smaller mask, from the rect": (lambda: start[:10, :10].copy(), fresh, GC_INIT_WITH_RECT),
     }
     for name, (make_mask, models, mode) in cases.items():
         outcome = []
