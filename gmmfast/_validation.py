@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._finite import all_finite
+from .exceptions import InvalidParameterError
 
 __all__ = [
     "ImageLike",
@@ -59,10 +60,10 @@ def _is_int(value: Any) -> bool:
 def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int in [low, high] (either bound may be None)."""
     if not _is_int(value):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be an integer, got {value!r}.")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {_range_text(low, high, False)}, got {value}.")
+        raise InvalidParameterError(f"{name} must be {_range_text(low, high, False)}, got {value}.")
     return value
 
 
@@ -70,12 +71,12 @@ def check_real(value: Any, name: str, *, low: float | None = None, high: float |
                low_open: bool = False) -> float:
     """``value`` as a finite float in [low, high] (``(low, high]`` with ``low_open``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}.")
     value = float(value)
     if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be finite, got {value!r}.")
     if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {_range_text(low, high, low_open)}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be {_range_text(low, high, low_open)}, got {value!r}.")
     return value
 
 
@@ -93,7 +94,7 @@ def _range_text(low, high, low_open: bool) -> str:
 def check_bool(value: Any, name: str) -> bool:
     """``value`` as a bool; only True and False (Python's or NumPy's) are accepted."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}.")
     return bool(value)
 
 
@@ -101,7 +102,7 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     """``value`` if it is one of the strings ``choices``."""
     if not isinstance(value, str) or value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {listed}; got {value!r}.")
+        raise InvalidParameterError(f"{name} must be one of {listed}; got {value!r}.")
     return value
 
 
@@ -120,9 +121,9 @@ def check_n_threads(n_threads: Any) -> int | None:
     if n_threads is None:
         return None
     if not _is_int(n_threads):
-        raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
+        raise InvalidParameterError(f"n_threads must be None or a positive integer, got {n_threads!r}.")
     if (n_threads < 1 and n_threads != -1) or n_threads > MAX_THREADS:
-        raise ValueError(f"n_threads must be None, -1 or an integer from 1 to {MAX_THREADS}, got {n_threads}.")
+        raise InvalidParameterError(f"n_threads must be None, -1 or an integer from 1 to {MAX_THREADS}, got {n_threads}.")
     return int(n_threads)
 
 
@@ -148,7 +149,7 @@ def check_random_state(seed: RandomStateLike) -> np.random.RandomState:
         return seed
     if isinstance(seed, np.random.Generator):
         return np.random.RandomState(seed.bit_generator)
-    raise TypeError(
+    raise InvalidParameterError(
         f"random_state must be None, an integer, a numpy RandomState or Generator; got {seed!r}.")
 
 

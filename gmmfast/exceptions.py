@@ -1,6 +1,6 @@
 """Warnings and exceptions raised by gmmfast."""
 
-__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "NotFittedError"]
+__all__ = ["ConvergenceWarning", "DegenerateDataWarning", "InvalidParameterError", "NotFittedError"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -19,4 +19,13 @@ class NotFittedError(ValueError, AttributeError):
 
     Subclasses ValueError and AttributeError, as scikit-learn's does (it is not
     scikit-learn's class: importing scikit-learn would slow ``import gmmfast``).
+    """
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter or argument has a wrong type or value (``n_components=2.0``,
+    ``covariance_type="ful"``); the message names it and what it takes.
+
+    Subclasses ValueError and TypeError, as scikit-learn's InvalidParameterError does, so
+    ``except ValueError`` (scikit-learn's advice) and ``except TypeError`` both catch it.
     """

@@ -434,3 +434,16 @@ def test_warnings_name_the_callers_line(method):
     assert {type(w.message).__name__ for w in rec} >= {"DegenerateDataWarning", "ConvergenceWarning"}
     for w in rec:
         assert w.filename == __file__, (w.filename, str(w.message))
+
+
+@pytest.mark.parametrize("params", [{"n_components": 2.0}, {"n_components": "3"}, {"warm_start": "yes"},
+                                    {"covariance_type": "ful"}, {"n_components": 0}, {"random_state": "x"},
+                                    {"n_threads": 1.5}])
+def test_a_bad_parameter_is_caught_as_scikit_learn_users_catch_theirs(x, params):
+    # scikit-learn's InvalidParameterError is a ValueError and a TypeError; a wrong type was a plain
+    # TypeError here, so `except ValueError` (scikit-learn's advice) let n_components=2.0 through
+    from gmmfast.exceptions import InvalidParameterError
+
+    for catch in (ValueError, TypeError, InvalidParameterError):
+        with pytest.raises(catch, match=next(iter(params))):
+            GaussianMixture(**params).fit(x)
