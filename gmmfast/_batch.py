@@ -186,14 +186,16 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
     handed = [collections.deque() for _ in pools]          # per worker: (future, job), oldest first
     deaths = collections.Counter()                         # job -> worker deaths while it ran
     any_finished = False                                   # a worker has returned a result
+    finished = False
     try:
         while waiting or any(handed):
-            for w, queue in enumerate(handed):
-                while waiting and len(queue) < JOBS_PER_WORKER:
-                    if pools[w] is None:
-                        pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-                    i = waiting.pop()
-                    queue.append((pools[w].submit(func, *jobs[i]), i))
+            for depth in range(JOBS_PER_WORKER):               # a job to every worker before a second
+                for w, queue in enumerate(handed):
+                    if waiting and len(queue) <= depth:
+                        if pools[w] is None:
+                            pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                        i = waiting.pop()
+                        queue.append((pools[w].submit(func, *jobs[i]), i))
             concurrent.futures.wait([f for queue in handed for f, _ in queue],
                                     return_when=concurrent.futures.FIRST_COMPLETED)
             for w, queue in enumerate(handed):
@@ -219,10 +221,22 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
                     else:
                         any_finished = True
                     done(i, result)
+        finished = True
     finally:
         for pool in pools:
             if pool is not None:
+                if not finished:     # interrupted (Ctrl-C) or failed: a worker's queued job would run on
+                    _stop_workers(pool)
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End ``pool``'s worker processes now: the job a worker has already taken from its queue
+    cannot be cancelled, and waiting for it kept an interrupted run going for minutes."""
+    for process in list(getattr(pool, "_processes", None) or {}):
+        proc = pool._processes.get(process)        # (the executor has no public way before 3.14)
+        if proc is not None and proc.is_alive():
+            proc.terminate()
 
 
 def _guard_hint() -> str:

@@ -247,3 +247,15 @@ def test_segment_many_lists_inputs_as_the_command_line_does(tmp_path):
     given = [str(tmp_path), str(tmp_path / "p2.png"), str(tmp_path / "p2.png")]
     assert image_paths(given) == [str(tmp_path / n) for n in ("P1.jpg", "p2.png", "p10.png")]
     assert image_paths(given) == [str(p) for p in expand_inputs(given)[0]]
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_every_worker_gets_a_job_before_any_gets_two(n_jobs):
+    # each worker was handed two jobs before the next got one: two videos on --workers 2 ran one
+    # after the other in one process while the other idled
+    import os
+
+    from gmmfast._batch import run_jobs
+
+    pids = run_jobs(os.getpid, [()] * n_jobs, workers=2)
+    assert len(set(pids)) == 2 and os.getpid() not in pids

@@ -234,3 +234,53 @@ def test_an_absurd_thread_count_is_refused_not_a_crash(n_threads):
     for call in calls:
         with pytest.raises(ValueError, match="n_threads must be None, -1 or an integer from 1 to 4096"):
             call()
+
+
+def _children(pid: int) -> set[int]:
+    """Child processes of ``pid`` (Linux's /proc children lists; empty where there are none)."""
+    kids: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            kids.update(int(k) for k in fh.read().split())
+    return kids
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"),
+                    reason="reads child processes from Linux's /proc")
+@pytest.mark.parametrize("whom", ["main", "group"])
+def test_ctrl_c_stops_workers_at_once_and_leaves_no_process(tmp_path, whom):
+    # `bgsub --workers 2` went on for 30-40 s after Ctrl-C (the job a worker had queued cannot be
+    # cancelled, and the pool waited for it), and a SIGKILL then left a worker running on its own;
+    # both inputs had also gone to one worker while the other idled
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        gmmfast.io.write_image(tmp_path / f"p{i}.png", rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "segment", str(tmp_path), "-k", "8", "--smoothing",
+                             "1", "--smoothing-method", "expansion", "--workers", "2", "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:     # both workers started
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2, proc.stderr.read() if proc.poll() is not None else workers
+        time.sleep(4.0)                                     # the workers are inside their first images
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        if whom == "main":
+            proc.send_signal(signal.SIGINT)                 # a supervisor signals the main process only
+        else:
+            os.killpg(proc.pid, signal.SIGINT)              # a terminal's Ctrl-C: the whole group
+        proc.wait(timeout=60)
+        exited = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = proc.stderr.read()
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert exited < 6.0, f"exited {exited:.1f} s after SIGINT"     # (an image takes about 10 s here)
+    time.sleep(0.5)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and
+             open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    assert not alive, f"worker processes left running: {alive}"
