@@ -769,3 +769,26 @@ def test_transparent_pixels_are_warned_of_not_dropped_in_silence():
     img[:5, :, 3] = 0                                  # a quarter of the pixels transparent
     with pytest.warns(UserWarning, match=r"alpha channel is ignored: 25\.0% of its pixels"):
         segment(img, 2)
+
+
+def test_an_expansion_that_would_not_fit_in_memory_is_refused_before_the_fit(monkeypatch):
+    # 12 megapixels with expansion peaked at 6.4 GB after minutes of work (a helper's walk): the
+    # need is estimated from the image and refused up front, with the way out named
+    from gmmfast import _segmentation
+
+    img = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    need = (_segmentation.EXPANSION_BYTES_PER_PIXEL + 3 * _segmentation.EXPANSION_BYTES_PER_PIXEL_AND_COMPONENT) \
+        * img.shape[0] * img.shape[1]
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the fit ran before the check")
+
+    monkeypatch.setattr(_segmentation, "_fit_mixture", no_fit)
+    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(need))
+    with pytest.raises(MemoryError, match=r"smoothing_method='icm'"):
+        gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion")
+    monkeypatch.undo()
+    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(need))
+    gmmfast.segment(img, 3, smoothing=1.0)                          # ICM: no check
+    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(2 * need))
+    gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion")
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from .._memory import available_memory
 from ._common import CLIError, Warnings, add_output_options, add_threads_option, error, int_range, real_range, say
 from ._outputs import Outputs, family
 from ._parallel import add_parallel_options, parallel, run_many
@@ -358,24 +358,16 @@ def subtract_video(frames: Iterable[np.ndarray], outputs: Outputs, stem: str, *,
 GIF_BYTES_PER_PIXEL = 3.2
 
 
-def free_memory() -> int | None:
-    """Bytes of memory available now (Linux, macOS), or None where the system does not say."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _check_gif_memory(path: Path, n_frames: int | None, shape: tuple) -> None:
     """Refuse, before any work, GIF outputs that would not fit in the free memory (a long HD
     video ran out of memory at the end, its work lost)."""
-    free = free_memory()
+    free = available_memory()
     if n_frames is None or free is None:
         return
     need = GIF_BYTES_PER_PIXEL * n_frames * shape[0] * shape[1]
     if need > 0.8 * free:
         raise CLIError(f"{path}: GIF outputs of its {n_frames} frames of {shape[1]}x{shape[0]} would hold about "
-                       f"{need / 1e9:.1f} GB in memory until written, more than the {free / 1e9:.1f} GB free; "
+                       f"{need / 1e9:.1f} GB in memory until written, more than the {free / 1e9:.1f} GB available; "
                        "use --format mp4 (written as it goes) or --max-frames N")
 
 
