@@ -261,3 +261,28 @@ def test_option_errors_say_what_to_change(capsys, argv, words):
         main(argv)
     err = capsys.readouterr().err
     assert exited.value.code == 2 and err.count("\n") == 1 and words in err, err
+
+
+def test_a_reader_that_stops_reading_fails_nothing(tmp_path):
+    # `gmmfast segment photos/ | head -1` reported every later input as failed ("broken pipe")
+    # and exited 1, though all the files were written
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    import gmmfast
+
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        gmmfast.io.write_image(tmp_path / f"p{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "segment", str(tmp_path), "-k", "2", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith(str(tmp_path / "p0.png"))
+    proc.stdout.close()                                   # as head -1 does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert "error" not in err and "Exception ignored" not in err, err
+    assert sorted(p.name for p in out.iterdir() if p.name.endswith("_binary.png")) == \
+        [f"p{i}_binary.png" for i in range(6)]

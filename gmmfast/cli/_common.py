@@ -11,6 +11,8 @@ parameter -> option names.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import re
 import sys
 import warnings
@@ -43,10 +45,19 @@ def say(message: str, progress=None) -> None:
 
 
 def _print(text: str, stream: IO[str], progress) -> None:
-    if progress is not None:
-        progress.write(text, stream)
-    else:
-        print(text, file=stream, flush=True)
+    try:
+        if progress is not None:
+            progress.write(text, stream)
+        else:
+            print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        # the reader of our output has gone (gmmfast segment photos/ | head -1): the files are
+        # the results, so the run goes on without its lines, rather than failing every input
+        # on printing; later lines go to the null device (Python's advice for this case)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
 
 
 def _one_line(message: str) -> str:
