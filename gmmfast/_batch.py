@@ -62,6 +62,12 @@ def folder_images(folder: Path) -> list[Path]:
                   key=lambda f: natural_key(f.name))
 
 
+def input_key(path: Path) -> str:
+    """What makes two named inputs one: the same path however written (x.png, ./x.png), not the
+    same file under two names -- a link farm's names each get their results."""
+    return os.path.normcase(os.path.abspath(path))
+
+
 def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
     """Files to process: the paths given, a folder standing for its image files (natural order),
     each file once however often it is named (the command line's rule)."""
@@ -71,14 +77,14 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
         raise TypeError(f"paths must be a path, a folder or a list of them, got {type(paths).__name__} "
                         "(segment_many reads files; segment an array with segment()).")
     out: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for p in paths:
         p = Path(p)
         found = folder_images(p) if p.is_dir() else [p]
         if p.is_dir() and not found:
             raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
         for f in found:
-            key = f.resolve()
+            key = input_key(f)
             if key not in seen:
                 seen.add(key)
                 out.append(str(f))

@@ -302,6 +302,19 @@ def test_same_stem_twice_gets_distinct_outputs(tmp_path):
     assert sorted(os.listdir(tmp_path / "once")) == sorted(_expected(a, "pic", 2))
 
 
+def test_links_to_one_file_each_get_their_results(tmp_path):
+    # a folder of symbolic links (a dataset's link farm) lost every name but the first to the
+    # same file, in silence: duplicates were found by the file the name leads to
+    a = _image(tmp_path / "data" / "a.png")
+    (tmp_path / "farm").mkdir()
+    for name in ("b.png", "c.png"):
+        (tmp_path / "farm" / name).symlink_to(a)
+    assert main(["segment", str(tmp_path / "farm"), "-k", "2", "-o", str(tmp_path / "o")]) == 0
+    _assert_written(tmp_path / "o", {**_expected(a, "b", 2), **_expected(a, "c", 2)})
+    results = gmmfast.segment_many(tmp_path / "farm", 2, output_dir=tmp_path / "lib")
+    assert [r.stem for r in results] == ["b", "c"] and all(r.ok for r in results)
+
+
 def test_clashing_names_keep_every_inputs_files(tmp_path, capsys):
     # photo.jpg and photo.png once became photo_ and photo_1_, and then photo_1.jpg's files replaced
     # photo.png's in the same run; a later run of photo.png alone replaced photo.jpg's

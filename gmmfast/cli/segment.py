@@ -132,7 +132,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
     """Image paths from files and folders (a folder's images in natural order), each file
     once however often it is named, and the errors of inputs that are neither."""
-    from .._batch import IMAGE_SUFFIXES, folder_images
+    from .._batch import IMAGE_SUFFIXES, folder_images, input_key
 
     paths, problems, seen = [], [], set()
     for name in names:
@@ -147,7 +147,7 @@ def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
         else:
             found = [p]
         for f in found:              # (x.png x.png, or a file and its folder: segmented once)
-            key = f.resolve()
+            key = input_key(f)
             if key not in seen:
                 seen.add(key)
                 paths.append(f)
