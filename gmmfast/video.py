@@ -35,9 +35,12 @@ before the damage.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 import struct
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Union
@@ -370,6 +373,19 @@ def _frame_for_writing(frame, shape, path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+#: Free bytes below which a failed FFmpeg write is put down to a full disk.
+_FULL_DISK = 16 << 20
+
+
+def _ffmpeg_process(gen) -> subprocess.Popen | None:
+    """The FFmpeg process behind an imageio-ffmpeg ``write_frames`` generator (its local ``p``).
+    The generator never looks at FFmpeg's exit status, so an encode that failed -- a full disk --
+    was taken for a finished file and put in place cut short; with the process, close() can look."""
+    frame = getattr(gen, "gi_frame", None)
+    proc = frame.f_locals.get("p") if frame is not None else None
+    return proc if isinstance(proc, subprocess.Popen) else None
+
+
 class VideoWriter:
     """Write frames to a GIF or an MP4/AVI/... file, one at a time.
 
@@ -421,6 +437,7 @@ class VideoWriter:
         self._frames: list = []
         self._prev: bytes | None = None
         self._pipe = None
+        self._proc: subprocess.Popen | None = None
         self._tmp: Path | None = None
         self.n_written = 0
         self._closed = False
@@ -437,7 +454,10 @@ class VideoWriter:
         if self._kind == "gif":
             self._frames.append(self._gif_frame(arr))
         else:
-            self._pipe.send(arr)
+            try:
+                self._pipe.send(arr)
+            except OSError:          # FFmpeg has stopped (imageio-ffmpeg's message is its command line)
+                raise self._ffmpeg_failed() from None
         self.n_written += 1
 
     def _gif_frame(self, arr: np.ndarray):
@@ -481,6 +501,19 @@ class VideoWriter:
             ffmpeg_log_level="error",
         )
         self._pipe.send(None)  # start ffmpeg
+        self._proc = _ffmpeg_process(self._pipe)
+
+    def _ffmpeg_failed(self) -> OSError:
+        """The error of an FFmpeg that stopped or failed (its own lines are on stderr above)."""
+        try:
+            full = shutil.disk_usage(self.path.parent).free < _FULL_DISK
+        except OSError:
+            full = False
+        if full:
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+        code = getattr(self._proc, "returncode", None)
+        return OSError(f"FFmpeg failed to write {str(self.path)!r}" + (f" (exit status {code})" if code else "")
+                       + "; its messages are above")
 
     def close(self) -> None:
         """Finish the file and put it in place.  Raises ValueError if no frame was written."""
@@ -498,6 +531,8 @@ class VideoWriter:
         else:
             try:
                 self._pipe.close()
+                if self._proc is not None and self._proc.returncode != 0:
+                    raise self._ffmpeg_failed()     # (a full disk: the file is cut short)
                 publish_mode(self._tmp)
                 os.replace(self._tmp, self.path)
             finally:

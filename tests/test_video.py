@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -432,3 +436,33 @@ def test_sample_clip_is_deterministic_and_has_what_it_says():
         sample_clip(n_frames=0)
     with pytest.raises(ValueError, match="height"):
         sample_clip(height=10)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a file size limit needs POSIX resource limits")
+def test_an_encode_that_fails_leaves_no_file_and_says_so(tmp_path):
+    # on a full disk FFmpeg stopped with "No space left on device", imageio-ffmpeg never looked at
+    # its exit status, and the cut-short file was put in place under the final name in silence.
+    # Here a file size limit (inherited by FFmpeg) stands in for the full disk.
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")  # noqa: F841
+    script = textwrap.dedent(f"""
+        import resource, numpy as np, gmmfast
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, resource.RLIM_INFINITY))
+        frames = np.random.default_rng(0).integers(0, 256, (40, 240, 320, 3), dtype=np.uint8)
+        try:
+            gmmfast.video.write_video({str(tmp_path / "x.mp4")!r}, frames)
+        except OSError as exc:
+            print("OSError:", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert "OSError: FFmpeg failed to write" in done.stdout, done.stdout + done.stderr
+    assert os.listdir(tmp_path) == []                      # no file, not even the temporary one
+    # the disk-full wording when the folder has no room left
+    from gmmfast import video
+
+    writer = video.VideoWriter(tmp_path / "y.mp4")
+    writer.write(np.zeros((16, 16, 3), np.uint8))
+    assert isinstance(writer._proc, subprocess.Popen)     # the exit status can be read (imageio-ffmpeg's local)
+    writer.abandon()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(video.shutil, "disk_usage", lambda p: type("U", (), {"free": 0})())
+        assert writer._ffmpeg_failed().errno == errno.ENOSPC
