@@ -284,3 +284,30 @@ def test_ctrl_c_stops_workers_at_once_and_leaves_no_process(tmp_path, whom):
     alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and
              open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
     assert not alive, f"worker processes left running: {alive}"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child needs POSIX signals")
+def test_sigterm_stops_the_command_line_as_ctrl_c_does(tmp_path):
+    # SIGTERM (timeout, docker stop) ended the process where it stood: its hidden staging folder,
+    # with partial files in it, stayed in the output folder
+    image = tmp_path / "big.png"
+    gmmfast.io.write_image(image, np.random.default_rng(0).integers(0, 256, (900, 1200, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "segment", str(image), "-k", "8", "--smoothing", "1",
+                             "--smoothing-method", "expansion", "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith(".gmmfast-") for p in out.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()
+    assert proc.returncode == 143 and "terminated" in err and err.count("\n") == 1, err
+    assert list(out.iterdir()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 
 from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, error, user_message
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gmmfast`` console script and ``python -m gmmfast``.
 
     Returns the exit status: 0 done, 1 an error (reported on one line of
-    stderr), 2 a usage error, 130 interrupted (Ctrl-C).
+    stderr), 2 a usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
     """
     try:
         parser = build_parser()        # (imports the library: a second or so on a cold start)
@@ -64,12 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    previous = _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         done = "; the output folder holds only results that were complete" if hasattr(args, "output") else ""
-        error("interrupted" + done)
-        return 130
+        error(("terminated" if isinstance(exc, _Terminated) else "interrupted") + done)
+        return 143 if isinstance(exc, _Terminated) else 130
     except EXPECTED_ERRORS as exc:
         error(user_message(exc, args.options))
         return 1
@@ -79,3 +81,23 @@ def main(argv: list[str] | None = None) -> int:
         error(f"internal error ({type(exc).__name__}: {exc}); set GMMFAST_DEBUG=1 to see where, and please "
               "report it")
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, systemd) taken as Ctrl-C is: the run stops at once and
+    removes what it had not finished, where the default action left hidden partial files behind."""
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM raise :class:`_Terminated` in the main thread; returns the previous handler
+    (None when it could not be set: not the main thread)."""
+    def terminated(signum, frame):
+        raise _Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, terminated)
+    except ValueError:
+        return None
