@@ -403,15 +403,19 @@ def _check_image(image) -> np.ndarray:
 def _check_image_and_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`_check_image`, and the image's own alpha channel (uint8 H x W) when it has one
     (RGBA or grey + alpha, given as an array or a file)."""
+    given = getattr(image, "dtype", "a file's 16-bit pixels")
     image = check_image(image)
     if image.dtype.kind == "f":
         scaled = float(image.max()) <= 1.0
         raise TypeError(
-            f"image must be uint8 (0..255), got dtype {image.dtype} with values up to {float(image.max()):g}; pass "
+            f"image must be uint8 (0..255), got dtype {given} with values up to {float(image.max()):g}; pass "
             + ("(image * 255).round().astype(np.uint8)" if scaled else
                "image.round().clip(0, 255).astype(np.uint8)") + ".")
-    if image.dtype != np.uint8:
-        raise ValueError(f"image values must lie in 0..255 (got dtype {image.dtype}); convert to uint8.")
+    if image.dtype != np.uint8:      # uint16 (check_image turns other integers up to 255 into uint8)
+        top = int(image.max())
+        raise ValueError(f"image values must lie in 0..255 as uint8, got {given} with values up to {top}; pass "
+                         + ("image.astype(np.uint8)" if top <= 255 else
+                            "a 16-bit image as (image // 257).astype(np.uint8)") + ".")
     if image.ndim == 2:
         image = image[:, :, None]
     alpha = np.array(image[:, :, -1]) if image.shape[2] in (2, 4) else None
@@ -662,6 +666,9 @@ class _Engine:
             hard[bg.ravel()] = _FIXED_BG
             alpha[bg.ravel()] = 0
         if not alpha.any() or alpha.all():
+            if fg is None and bg is None:        # refine() with no strokes, on a cut that took everything
+                raise ValueError(f"the cut is all {'foreground' if alpha.all() else 'background'}: there is "
+                                 "nothing to refine without strokes; stroke some pixels the other way.")
             raise ValueError("after these strokes one of the two labels (foreground, background) would have "
                              "no pixel left: leave part of the image unstroked or stroked the other way; "
                              "the strokes were not applied.")

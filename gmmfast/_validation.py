@@ -308,6 +308,8 @@ def check_image(image: Any, *, name: str = "image") -> np.ndarray:
     _check_image_shape(arr, name)
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.byteorder not in "=|":      # (byte order decides nothing below: '>u2' is uint16)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.uint16):
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 65535:
@@ -316,12 +318,10 @@ def check_image(image: Any, *, name: str = "image") -> np.ndarray:
                 "rescale to uint8, uint16 or float in [0, 1].")
         return arr.astype(np.uint8 if hi <= 255 else np.uint16)
     if arr.dtype.kind == "f":
-        if arr.dtype == np.float16 or arr.dtype.byteorder not in "=|":
+        if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
         if not all_finite(arr):
             raise ValueError(f"{name} contains NaN or infinite values; replace them (e.g. np.nan_to_num) first.")
-    elif arr.dtype.byteorder not in "=|":
-        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 

@@ -78,6 +78,15 @@ CASES = {
     "overlay colours NaN": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), np.nan)), ValueError, "colours"),
     "overlay colours 1e9": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), 1e9)), ValueError, "colours"),
     "write_video(None)": (lambda c: gmmfast.video.write_video(c["tmp"], None), TypeError, "iterable of frames"),
+    # GrabCut: '>f8' was named float32; '<u2' was refused for values outside 0..255 that were inside it
+    # while '>u2' with the same values was taken; refine() without strokes spoke of "these strokes"
+    "grabcut >f8": (lambda c: gmmfast.grabcut(c["image"].astype(">f8"), (4, 4, 12, 10)), TypeError, "dtype >f8"),
+    "grabcut <u2": (lambda c: gmmfast.grabcut(c["image"].astype("<u2"), (4, 4, 12, 10)), ValueError,
+                    "image.astype(np.uint8)"),
+    "grabcut >u2": (lambda c: gmmfast.grabcut(c["image"].astype(">u2"), (4, 4, 12, 10)), ValueError,
+                    "image.astype(np.uint8)"),
+    "refine() of an empty cut": (lambda c: gmmfast.GrabCut().fit(np.zeros((20, 24, 3), np.uint8), rect=(4, 4, 12, 10))
+                                 .refine(), ValueError, "nothing to refine without strokes"),
 }
 
 
