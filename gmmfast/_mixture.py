@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 from . import _gaussian as gauss
 from ._base import Estimator, _ConvergenceWarning, exclusive
 from ._dispatch import load
+from ._finite import all_finite
 from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
@@ -930,7 +931,14 @@ class GaussianMixture(Estimator):
 
         A NumPy array, or a Dask array for Dask input.
         """
-        return data.e_step(self._fitted_kernel_arrays(data.dtype), name)
+        out = data.e_step(self._fitted_kernel_arrays(data.dtype), name)
+        # an overflowing squared distance makes a row's log-density -inf and its responsibilities NaN
+        # (scikit-learn returns them); fit refuses such data, and so do these (Dask results: lazy)
+        if name in ("resp", "log_prob_norm") and isinstance(out, np.ndarray) and not all_finite(out):
+            hint = "pass X as float64 or rescale it" if data.dtype == np.float32 else "rescale it"
+            raise ValueError(f"Squared distances overflow {data.dtype} on some rows of X (values too large "
+                             f"against the model's spread): {hint}.")
+        return out
 
     @exclusive
     def predict(self, X: SamplesLike) -> np.ndarray:

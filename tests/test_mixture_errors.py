@@ -447,3 +447,12 @@ def test_a_bad_parameter_is_caught_as_scikit_learn_users_catch_theirs(x, params)
     for catch in (ValueError, TypeError, InvalidParameterError):
         with pytest.raises(catch, match=next(iter(params))):
             GaussianMixture(**params).fit(x)
+
+
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "score", "bic", "aic"])
+def test_scoring_data_whose_distances_overflow_is_refused_as_fit_refuses_it(x, method):
+    # fit refused such data; scoring it gave -inf densities and NaN responsibilities (as scikit-learn does)
+    gm = GaussianMixture(2, random_state=0).fit(x)
+    with pytest.raises(ValueError, match="overflow float64"):
+        getattr(gm, method)(x * 1e300)
+    assert np.isfinite(getattr(gm, method)(x)).all()
