@@ -78,8 +78,9 @@ def _kernel_input(arr: np.ndarray) -> np.ndarray:
     return kernel_array(arr).reshape(T, H * W, d)
 
 
-#: Largest pixel magnitude PixelGMM takes: it computes in float32, where the squares of larger
-#: values summed over many frames overflow (no image format holds such values).
+#: Largest pixel magnitude the batch backgrounds take: they compute or answer in float32, where
+#: larger values (or, for PixelGMM, their squares summed over many frames) overflow to infinity
+#: (no image format holds such values).
 MAX_PIXEL_MAGNITUDE = 1e15
 
 
@@ -88,8 +89,8 @@ def _check_magnitude(arr: np.ndarray, name: str) -> None:
         return
     peak = float(np.max(np.abs(arr)))
     if peak > MAX_PIXEL_MAGNITUDE:
-        raise ValueError(f"{name} hold values up to {peak:.3g}; PixelGMM computes in float32, where their "
-                         "squares overflow: rescale the frames (to 0..255 or 0..1).")
+        raise ValueError(f"{name} hold values up to {peak:.3g}, past what float32 computations of them "
+                         "hold: rescale the frames (to 0..255 or 0..1).")
 
 
 def _default_min_var(arr: np.ndarray) -> float:
@@ -424,6 +425,7 @@ class PixelGMM(Estimator):
 def mean_background(frames: FramesLike) -> np.ndarray:
     """Per-pixel mean of a stack of frames (float32, H x W or H x W x C)."""
     arr = check_frames(frames)
+    _check_magnitude(arr, "frames")
     return np.mean(arr, axis=0, dtype=np.float64).astype(np.float32)
 
 
@@ -433,6 +435,7 @@ def median_background(frames: FramesLike) -> np.ndarray:
     Robust to objects that cover a pixel in fewer than half of the frames.
     """
     arr = check_frames(frames)
+    _check_magnitude(arr, "frames")
     return np.median(arr, axis=0).astype(np.float32)
 
 
@@ -482,6 +485,7 @@ def kmeans_background(
         (and ``centres, sizes`` when ``return_clusters``)
     """
     arr = check_frames(frames)
+    _check_magnitude(arr, "frames")
     K = check_int(n_clusters, "n_clusters", low=1, high=_MAX_COMPONENTS)
     n_iter = check_int(max_iter, "max_iter", low=0, high=_MAX_ITER)
     return_clusters = check_bool(return_clusters, "return_clusters")

@@ -87,6 +87,14 @@ CASES = {
                     "image.astype(np.uint8)"),
     "refine() of an empty cut": (lambda c: gmmfast.GrabCut().fit(np.zeros((20, 24, 3), np.uint8), rect=(4, 4, 12, 10))
                                  .refine(), ValueError, "nothing to refine without strokes"),
+    # inf backgrounds, with only NumPy's overflow warning (PixelGMM already refused such frames)
+    "mean_background 1e300": (lambda c: gmmfast.mean_background(np.full((3, 4, 4, 3), 1e300)), ValueError,
+                              "rescale the frames"),
+    "median_background float32 max": (
+        lambda c: gmmfast.median_background(np.full((4, 4, 4, 3), np.finfo("f4").max, "f4")), ValueError,
+        "rescale the frames"),
+    "kmeans_background 1e300": (lambda c: gmmfast.kmeans_background(np.full((3, 4, 4), 1e300), 2), ValueError,
+                                "rescale the frames"),
 }
 
 
