@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._files import atomic_write
+from ._validation import check_int
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,6 +35,12 @@ def _matplotlib_figure():
 
 def component_variances(model: GaussianMixture, dim: int = 0) -> np.ndarray:
     """Variance of every component of a fitted mixture along feature ``dim``."""
+    from ._mixture import GaussianMixture
+
+    if not isinstance(model, GaussianMixture):
+        raise TypeError(f"model must be a fitted gmmfast.GaussianMixture, got {type(model).__name__}.")
+    model._check_fitted("means_")
+    dim = check_int(dim, "dim", low=0, high=model._n_features() - 1)
     cov = np.asarray(model.covariances_, dtype=np.float64)
     K = len(model.weights_)
     ct = model.covariance_type

@@ -95,6 +95,12 @@ CASES = {
         "rescale the frames"),
     "kmeans_background 1e300": (lambda c: gmmfast.kmeans_background(np.full((3, 4, 4), 1e300), 2), ValueError,
                                 "rescale the frames"),
+    # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
+    "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
+    "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),
+                                     gmmfast.NotFittedError, "fit"),
+    "component_variances dim=3": (lambda c: gmmfast.plotting.component_variances(c["gm"], 3), ValueError, "dim"),
+    "component_variances dim=True": (lambda c: gmmfast.plotting.component_variances(c["gm"], True), TypeError, "dim"),
 }
 
 
@@ -103,7 +109,7 @@ def test_a_bad_argument_is_refused_by_name(name, tmp_path, image, seg, clip_path
     call, error, words = CASES[name]
     (tmp_path / "a_file").write_text("x")
     gmmfast.io.write_image(tmp_path / "a.png", image)
-    context = {"clip": clip_path, "image": image, "seg": seg, "tmp": tmp_path / "out",
+    context = {"clip": clip_path, "image": image, "seg": seg, "tmp": tmp_path / "out", "gm": seg.model,
                "file": tmp_path / "a_file", "png": tmp_path / "a.png"}
     with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
         call(context)
