@@ -309,6 +309,8 @@ def _per_item_capacities(n: int, item: str, **capacities) -> list[np.ndarray]:
 
 def _index_array(x, n: int, name: str) -> np.ndarray:
     a = np.asarray(x)
+    if a.size == 0 and a.dtype == np.float64:     # [] (NumPy's dtype for an empty list): no edges
+        a = a.astype(np.intp)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"{name} must be an integer array of node indices, got dtype {a.dtype}.")
     a = a.ravel()

@@ -124,3 +124,7 @@ def test_the_good_values_beside_them_still_work(image, seg, tmp_path, clip_path)
     gmmfast.io.write_image(tmp_path / "a.png", image)
     assert gmmfast.io.read_image(io.BytesIO((tmp_path / "a.png").read_bytes())).shape == image.shape
     assert [p.name for p in seg.save(tmp_path, stem="photo")][0] == "photo_segmented.png"
+    g = gmmfast.maxflow.Graph(2)                    # empty lists: no edges ("must be an integer array")
+    g.add_edges([], [], [])
+    g.add_tedges([0, 1], [3.0, 0.0], [0.0, 2.0])
+    assert g.maxflow() == 0.0
