@@ -67,10 +67,11 @@ def _check_in_place(mask, bgdModel, fgdModel, mode: int, shape: tuple[int, int])
         if not mask.flags.writeable:
             raise ValueError("mask is read-only: grabCut writes its result into it, as cv2.grabCut does; "
                              "pass a writable array (mask.copy()).")
-        if mode != GC_INIT_WITH_RECT and (mask.dtype != np.uint8 or mask.shape != shape):
-            raise TypeError(f"mask must be a {shape[0]} x {shape[1]} uint8 array (OpenCV's CV_8UC1): grabCut "
-                            f"reads it and writes its result into it; got {mask.dtype} {mask.shape} "
-                            "(mask.astype(np.uint8)).")
+        if mode != GC_INIT_WITH_RECT and mask.shape != shape:
+            raise ValueError(f"mask must have the image's size, {shape[0]} x {shape[1]}, got shape {mask.shape}.")
+        if mode != GC_INIT_WITH_RECT and mask.dtype != np.uint8:
+            raise TypeError(f"mask must be a uint8 array (OpenCV's CV_8UC1): grabCut reads it and writes its "
+                            f"result into it; got {mask.dtype} (mask.astype(np.uint8)).")
     for model, name in ((bgdModel, "bgdModel"), (fgdModel, "fgdModel")):
         if isinstance(model, np.ndarray) and model.size and not model.flags.writeable:
             raise ValueError(f"{name} is read-only: grabCut writes the learnt model into it, as cv2.grabCut does; "

@@ -101,6 +101,10 @@ CASES = {
                                      gmmfast.NotFittedError, "fit"),
     "component_variances dim=3": (lambda c: gmmfast.plotting.component_variances(c["gm"], 3), ValueError, "dim"),
     "component_variances dim=True": (lambda c: gmmfast.plotting.component_variances(c["gm"], True), TypeError, "dim"),
+    # a wrong-size mask in GC_EVAL was told to mask.astype(np.uint8), which does not change a size
+    "compat.grabCut mask size": (lambda c: gmmfast.compat.grabCut(
+        c["image"][..., ::-1].copy(), np.zeros((5, 5), np.uint8), None, np.zeros((1, 65)), np.zeros((1, 65)), 1,
+        gmmfast.compat.GC_EVAL), ValueError, "image's size"),
 }
 
 
