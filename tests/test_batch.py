@@ -151,7 +151,7 @@ def test_a_dying_worker_costs_only_its_own_file(photos, serial, tmp_path, monkey
 
 _UNGUARDED_SCRIPT = """
 import sys, gmmfast
-results = gmmfast.segment_many(sys.argv[1:3], 2, output_dir=sys.argv[3], workers=2)
+results = gmmfast.segment_many(sys.argv[1:-1], 2, output_dir=sys.argv[-1], workers=2)
 print("ERRORS", [r.error for r in results])
 """
 
@@ -162,12 +162,15 @@ def test_a_script_without_a_main_guard_is_told_what_to_change(photos, tmp_path):
     _, paths = photos
     script = tmp_path / "unguarded.py"
     script.write_text(_UNGUARDED_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script), paths[0], paths[1], str(tmp_path / "out")],
+    ok = [p for p in paths if "broken" not in p and "missing" not in p]
+    proc = subprocess.run([sys.executable, str(script), *ok, str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=300)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("ERRORS")]
     assert line, proc.stderr[-2000:]
     errors = ast.literal_eval(line[-1][len("ERRORS "):])
-    assert len(errors) == 2 and all(e and '`if __name__ == "__main__":`' in e for e in errors), errors
+    assert len(errors) == len(ok) and all(e and '`if __name__ == "__main__":`' in e for e in errors), errors
+    # the first file's two deaths tell: the others are not tried (60 files took 169 s of tracebacks)
+    assert proc.stderr.count("RuntimeError") <= 2 * 2 * 2, proc.stderr.count("RuntimeError")
 
 
 def _serve(answer: bytes | None):
