@@ -1157,6 +1157,11 @@ class GrabCut(Estimator):
         engine.iterate(max_iter)
         return self
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """For scikit-learn's check_is_fitted and HTML display: the state lives in ``_engine``,
+        not in attributes ending in ``_`` (those are properties), so its default test said no."""
+        return "_engine" in self.__dict__
+
     def _fitted_engine(self) -> _Window:
         self._check_fitted("_engine", "fit")
         return self._engine

@@ -248,3 +248,14 @@ def test_import_does_not_load_scikit_learn_or_the_estimators():
         code = "import gmmfast; print(gmmfast.web.create_app.__name__, 'web' in dir(gmmfast))"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert out.stdout.split() == ["create_app", "True"], out.stderr
+
+
+def test_scikit_learn_sees_a_fitted_grabcut_as_fitted():
+    # check_is_fitted raised NotFittedError on a fitted GrabCut (its state is not in attributes ending
+    # in "_"), and the notebook display said "Not fitted"
+    validation = pytest.importorskip("sklearn.utils.validation")
+    img = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    cut = gmmfast.GrabCut(max_iter=1)
+    with pytest.raises(validation.NotFittedError):
+        validation.check_is_fitted(cut)
+    validation.check_is_fitted(cut.fit(img, rect=(5, 5, 25, 18)))
