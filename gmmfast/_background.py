@@ -790,16 +790,17 @@ class BackgroundSubtractor(Estimator):
         params = {name: getattr(self, name) for name in param_names(type(self))}
         model = self.__dict__.get("model_")
         old = self.__dict__.get("_built_from")
-        if model is None:
+        if model is None or model.__dict__.get("state_") is None:
+            # no model, or one that has learnt nothing (its first frame was refused): built afresh
             self.model_, self._built_from = self._build(), params
-        elif not isinstance(old, dict):     # a loaded model: built from its own parameters
-            self._built_from = params
-        elif params != old:
+        elif params != old:      # changed since, or a loaded model (whose load may have overridden some)
             new = self._build()
             if type(new) is not type(model):
-                check_unchanged_since_start("method", old["method"], self.method, model.n_frames_)
+                started = old["method"] if isinstance(old, dict) else (
+                    "knn" if type(model).__name__ == "BackgroundSubtractorKNN" else "mog2")
+                check_unchanged_since_start("method", started, self.method, model.n_frames_)
             if isinstance(model, BackgroundSubtractorMOG2):
-                check_unchanged_since_start("n_components", old["n_components"], self.n_components,
+                check_unchanged_since_start("n_components", model.state_["state"].shape[0], self.n_components,
                                             model.n_frames_)
             model.set_params(**new.get_params())
             self._built_from = params

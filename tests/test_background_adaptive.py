@@ -514,6 +514,36 @@ def test_the_frame_that_starts_the_model_is_all_background(method, first):
     assert not one.apply(frames[5], learning_rate=1).any()           # rate 1 restarts the model
 
 
+@pytest.mark.parametrize("change", [{"n_components": 3}, {"method": "knn"}, {"history": 50}])
+def test_a_change_after_a_refused_first_frame_starts_the_model_as_asked(change):
+    # the refused frame left a model that had learnt nothing, and the change then raised
+    # AttributeError ('n_frames_') or was refused as a change "after the model learnt 0 frame(s)"
+    frames = jitter_clip(n=6, channels=3, seed=5)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1)
+    with pytest.raises(TypeError):
+        bs.apply(frames[0].astype(np.int32))
+    bs.set_params(**change)
+    fresh = gmmfast.BackgroundSubtractor(n_threads=1, **change)
+    for f in frames:
+        np.testing.assert_array_equal(bs.apply(f), fresh.apply(f))
+
+
+def test_parameters_given_to_load_reach_the_model(tmp_path):
+    # BackgroundSubtractor.load(path, history=10) ran with the saved history: the loaded model was
+    # taken as built from the parameters of the moment
+    frames = jitter_clip(n=12, channels=3, seed=5)
+    a = gmmfast.BackgroundSubtractor(n_threads=1)
+    a.apply_many(frames[:6])
+    a.save(tmp_path / "m.npz")
+    loaded = gmmfast.BackgroundSubtractor.load(tmp_path / "m.npz", history=10)
+    a.set_params(history=10)
+    for f in frames[6:]:
+        np.testing.assert_array_equal(loaded.apply(f), a.apply(f))
+    assert loaded.model_.history == 10
+    with pytest.raises(ValueError, match="n_components changed from 5 to 3"):
+        gmmfast.BackgroundSubtractor.load(tmp_path / "m.npz", n_components=3).apply(frames[0])
+
+
 def test_bad_frames():
     bs = gmmfast.BackgroundSubtractor()
     with pytest.raises(TypeError):
