@@ -28,7 +28,7 @@ from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
-from ._validation import (_is_int, check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
                           SamplesLike)
 from .exceptions import DegenerateDataWarning
@@ -114,10 +114,18 @@ def _real_array(value: Any, name: str) -> np.ndarray:
 _FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
 
-def _check_loaded_model(state: dict, covariance_type: str, n_components: Any) -> None:
+def _fitted_covariance_types(K: int, d: int, pchol_shape: tuple) -> list[str]:
+    """The covariance types whose precision factors have ``pchol_shape`` for K components of d
+    features (two when K = d: tied and diag)."""
+    return [ct for ct in gauss.COVARIANCE_TYPES if tuple(pchol_shape) == gauss.cov_shape(ct, K, d)]
+
+
+def _check_loaded_model(state: dict, covariance_type: str) -> None:
     """Refuse a model file's fitted arrays unless they make a model (shapes that agree with each
-    other and with ``n_components``, finite values, weights summing to 1, a positive diagonal in
-    each precision factor): an edited or foreign file fails here, not at the first predict."""
+    other, finite values, weights summing to 1, a positive diagonal in each precision factor): an
+    edited or foreign file fails here, not at the first predict.  Parameters changed after the
+    fit (``set_params``) are kept as saved, as scikit-learn keeps them: ``n_components`` may differ
+    from the fitted K, and a ``covariance_type`` changed since is refused when the model is used."""
     present = [name for name in _FITTED_ARRAYS if name in state]
     if not present:
         return                                   # an unfitted model
@@ -127,24 +135,23 @@ def _check_loaded_model(state: dict, covariance_type: str, n_components: Any) ->
     if any(a.dtype.kind != "f" for a in arrays.values()) or arrays["means_"].ndim != 2:
         raise ValueError("the model file's arrays are not a Gaussian mixture (means_ must be a (K, d) float array).")
     K, d = arrays["means_"].shape
-    expected = {"weights_": (K,), "means_": (K, d), "covariances_": gauss.cov_shape(covariance_type, K, d),
-                "precisions_cholesky_": gauss.cov_shape(covariance_type, K, d)}
+    fitted = _fitted_covariance_types(K, d, arrays["precisions_cholesky_"].shape)
+    ct = covariance_type if covariance_type in fitted or not fitted else fitted[0]
+    expected = {"weights_": (K,), "means_": (K, d), "covariances_": gauss.cov_shape(ct, K, d),
+                "precisions_cholesky_": gauss.cov_shape(ct, K, d)}
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise ValueError(f"the model file's {name} has shape {arrays[name].shape}, not {shape} "
-                             f"({K} components, {d} features, covariance_type={covariance_type!r}).")
+                             f"({K} components, {d} features, covariance_type={ct!r}).")
         if not np.isfinite(arrays[name]).all():
             raise ValueError(f"the model file's {name} contains NaN or infinite values.")
     w = arrays["weights_"]
     if (w < 0).any() or abs(float(w.sum(dtype=np.float64)) - 1.0) > 1e-4:
         raise ValueError("the model file's weights_ must be >= 0 and sum to 1.")
     pchol = arrays["precisions_cholesky_"]
-    diagonal = pchol if covariance_type in ("diag", "spherical") else np.diagonal(pchol, axis1=-2, axis2=-1)
+    diagonal = pchol if ct in ("diag", "spherical") else np.diagonal(pchol, axis1=-2, axis2=-1)
     if not (diagonal > 0).all():
         raise ValueError("the model file's precisions_cholesky_ are not Cholesky factors (a diagonal entry is <= 0).")
-    if _is_int(n_components) and n_components != K:
-        raise ValueError(f"the model has {K} components, not n_components={n_components}: give load no other "
-                         "n_components (fit a new model for another K).")
 
 
 class GaussianMixture(Estimator):
@@ -742,6 +749,8 @@ class GaussianMixture(Estimator):
         if hasattr(self, "means_"):
             self._promote_to_model(data)
         self._validate_params(data.d)
+        if hasattr(self, "means_"):
+            self._check_fitted_covariance_type()
         if hasattr(self, "means_") and data.d != self._n_features():
             raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
                              f"{self._n_features()} features as input.")
@@ -832,8 +841,7 @@ class GaussianMixture(Estimator):
     def _restore_fitted_state(self, state: dict) -> None:
         state = dict(state)
         online = state.pop("_online", None)
-        _check_loaded_model(state, check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES),
-                            self.n_components)
+        _check_loaded_model(state, check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES))
         super()._restore_fitted_state(state)
         self._online = None if online is None else EMStatistics(
             self.covariance_type, online["reference"], online["sums"], 0.0, 0)
@@ -896,7 +904,7 @@ class GaussianMixture(Estimator):
         have the shape of the one they were fitted with (NumPy's broadcast error otherwise)."""
         ct = check_choice(self.covariance_type, "covariance_type", gauss.COVARIANCE_TYPES)
         K, d = np.shape(self.means_)
-        if np.shape(self.precisions_cholesky_) != gauss.cov_shape(ct, K, d):
+        if ct not in _fitted_covariance_types(K, d, np.shape(self.precisions_cholesky_)):
             raise ValueError(f"covariance_type is {ct!r}, but the model was fitted with another one: fit it "
                              "again, or set covariance_type back.")
 
@@ -974,6 +982,7 @@ class GaussianMixture(Estimator):
         component labels (scikit-learn's convention and random stream).
         """
         self._check_fitted("means_")
+        self._check_fitted_covariance_type()
         check_int(n_samples, "n_samples", low=1)
         return self._draw(n_samples, check_random_state(self.random_state))
 

@@ -310,14 +310,24 @@ def test_an_edited_mixture_file_is_refused_at_load(tmp_path, name, edit, words):
         gmmfast.GaussianMixture.load(path)
 
 
-def test_load_refuses_a_component_count_the_model_does_not_have(tmp_path):
+def test_parameters_set_after_the_fit_are_saved_as_they_are(tmp_path):
+    # load refused a file whose n_components had been set after the fit ("give load no other
+    # n_components") though the user gave load nothing; scikit-learn keeps such a parameter until the
+    # next fit, and so do save and load
     X, _, _ = gmmfast.data.sample_mixture(500, random_state=0)
     gm = gmmfast.GaussianMixture(3, random_state=0).fit(X)
-    gm.save(tmp_path / "gm.npz")
-    with pytest.raises(ValueError, match="has 3 components, not n_components=5"):
-        gmmfast.GaussianMixture.load(tmp_path / "gm.npz", n_components=5)
-    gm.set_params(n_components=5)       # as in scikit-learn: K changes at the next fit, and
-    assert gm.bic(X) == gmmfast.GaussianMixture(3, random_state=0).fit(X).bic(X)   # bic counts the fitted K
+    bic = gm.bic(X)
+    gm.set_params(n_components=5)
+    assert gm.bic(X) == bic                                       # bic counts the fitted K
+    gm.save(tmp_path / "k.npz")
+    back = gmmfast.GaussianMixture.load(tmp_path / "k.npz")
+    assert back.n_components == 5 and back.means_.shape[0] == 3 and back.bic(X) == bic
+    gm.set_params(n_components=3, covariance_type="diag")
+    gm.save(tmp_path / "ct.npz")
+    back = gmmfast.GaussianMixture.load(tmp_path / "ct.npz")
+    for use in (lambda m: m.predict(X), lambda m: m.sample(3), lambda m: m.partial_fit(X)):
+        with pytest.raises(ValueError, match="covariance_type is 'diag', but the model was fitted with another"):
+            use(back)                          # sample() gave NaN samples, partial_fit NumPy's error
 
 
 @pytest.mark.parametrize("name, edit", [("foreground_model_.means", lambda a: a[:2]),
