@@ -182,6 +182,21 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
         with _lock_of(self):
             return copy.deepcopy(parent() if parent is not None else self.__dict__)
 
+    def __copy__(self):
+        """A shallow copy, sharing the arrays (as Python's copies do); it need not copy them under
+        the lock, which __getstate__ would."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def __deepcopy__(self, memo: dict):
+        """One deep copy, taken under the lock (through __getstate__ the state was copied twice)."""
+        with _lock_of(self):
+            new = type(self).__new__(type(self))
+            memo[id(self)] = new
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+            return new
+
     #: Whether the kernels write the fitted arrays in place (the streaming models).  Such a model
     #: unpickled with read-only arrays -- joblib's memory maps, ``mmap_mode='r'``, which
     #: ``joblib.Parallel`` uses for large arguments -- takes writable copies of them.
@@ -230,15 +245,23 @@ def exclusive(method: F) -> F:
     return locked  # type: ignore[return-value]
 
 
-def writable(value: Any) -> Any:
-    """``value`` with every read-only array in it (through dicts, lists and tuples) replaced by a
-    writable copy; the rest is returned as it is."""
+def writable(value: Any, _seen: set[int] | None = None) -> Any:
+    """``value`` with every read-only array in it replaced by a writable copy: through dicts,
+    lists, tuples and the attributes of plain objects (a subtractor's shake aligner holds its
+    arrays there; such objects, fresh from unpickling, are updated in place).  Other values are
+    returned as they are."""
+    seen = set() if _seen is None else _seen
     if isinstance(value, np.ndarray):
         return value if value.flags.writeable else np.array(value)
+    if id(value) in seen:
+        return value
+    seen.add(id(value))
     if isinstance(value, dict):
-        return {k: writable(v) for k, v in value.items()}
+        return {k: writable(v, seen) for k, v in value.items()}
     if type(value) in (list, tuple):      # (not named tuples: they hold parameters, not arrays)
-        return type(value)(writable(v) for v in value)
+        return type(value)(writable(v, seen) for v in value)
+    if hasattr(value, "__dict__") and not isinstance(value, type) and type(value).__module__.startswith("gmmfast."):
+        vars(value).update(writable(vars(value), seen))
     return value
 
 

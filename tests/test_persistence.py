@@ -266,10 +266,16 @@ def test_models_memory_mapped_read_only_go_on_learning(tmp_path):
     # the streaming models and GrabCut's refine failed with Cython's "buffer source array is read-only"
     joblib = pytest.importorskip("joblib")
     X, frames, models = _fitted_models()
-    for i, model in enumerate(models):
+    # frames of 32 pixels and more: the recommended subtractor then holds a shake aligner, whose
+    # arrays (in an object of its own) stayed read-only
+    big = np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2)
+    steady = gmmfast.BackgroundSubtractor(n_threads=1)
+    steady.apply_many(big[:8])
+    assert steady.__dict__.get("_shake") is not None and steady._shake.max_shift > 0
+    for i, (model, clip) in enumerate([(m, frames) for m in models] + [(steady, big)]):
         joblib.dump(model, tmp_path / f"m{i}.joblib")
         mapped = joblib.load(tmp_path / f"m{i}.joblib", mmap_mode="r")
-        _same_behaviour(pickle.loads(pickle.dumps(model)), mapped, X, frames)
+        _same_behaviour(pickle.loads(pickle.dumps(model)), mapped, X, clip)
 
 
 def _edited(tmp_path, model, name, edit):
