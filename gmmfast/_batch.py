@@ -16,6 +16,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -200,9 +201,10 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
                 for w, queue in enumerate(handed):
                     if waiting and len(queue) <= depth:
                         if pools[w] is None:
-                            pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                            pools[w] = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx,
+                                                                              initializer=_worker_started)
                         i = waiting.pop()
-                        queue.append((pools[w].submit(func, *jobs[i]), i))
+                        queue.append((pools[w].submit(_in_worker, func, *jobs[i]), i))
             concurrent.futures.wait([f for queue in handed for f, _ in queue],
                                     return_when=concurrent.futures.FIRST_COMPLETED)
             for w, queue in enumerate(handed):
@@ -239,20 +241,55 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
                     done(i, result)
         finished = True
     finally:
-        for pool in pools:
-            if pool is not None:
-                if not finished:     # interrupted (Ctrl-C) or failed: a worker's queued job would run on
-                    _stop_workers(pool)
-                pool.shutdown(wait=True, cancel_futures=True)
+        started = [pool for pool in pools if pool is not None]
+        if not finished:     # interrupted (Ctrl-C) or failed: a worker's queued job would run on
+            _stop_workers(started)
+        for pool in started:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """End ``pool``'s worker processes now: the job a worker has already taken from its queue
-    cannot be cancelled, and waiting for it kept an interrupted run going for minutes."""
-    for process in list(getattr(pool, "_processes", None) or {}):
-        proc = pool._processes.get(process)        # (the executor has no public way before 3.14)
-        if proc is not None and proc.is_alive():
-            proc.terminate()
+#: Seconds a stopped worker has to unwind its job (and remove the file it was writing) before it
+#: is killed.
+STOP_GRACE = 2.0
+
+
+_STOPPING = False     # in a worker: SIGTERM has come
+
+
+def _worker_started() -> None:
+    """In a worker process: SIGTERM unwinds the job it is on (SystemExit), so the file it was
+    writing is removed by atomic_write's cleanup instead of staying beside the results as a .part;
+    the worker then ends before starting its next job (see :func:`_in_worker`)."""
+    signal.signal(signal.SIGTERM, _stop_in_worker)
+
+
+def _stop_in_worker(signum, frame) -> None:
+    global _STOPPING
+    _STOPPING = True
+    raise SystemExit(128 + signum)
+
+
+def _in_worker(func, *args):
+    """Run a job in a worker, unless the worker is stopping (the executor hands it the next job
+    it had queued after the stopped one has unwound)."""
+    if _STOPPING:
+        os._exit(128 + signal.SIGTERM)
+    return func(*args)
+
+
+def _stop_workers(pools: list[concurrent.futures.ProcessPoolExecutor]) -> None:
+    """End the pools' worker processes now: the job a worker has already taken from its queue
+    cannot be cancelled, and waiting for it kept an interrupted run going for minutes.  SIGTERM
+    first (the job unwinds), SIGKILL after STOP_GRACE seconds (a worker that went on to its next job
+    is computing, not writing)."""
+    procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
+    for proc in procs:                      # (the executor has no public way to do this before 3.14)
+        proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
 
 
 def _guard_hint() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,49 @@ def test_every_worker_gets_a_job_before_any_gets_two(n_jobs):
 
     pids = run_jobs(os.getpid, [()] * n_jobs, workers=2)
     assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+_SLOW_WRITER = '''
+import time
+from gmmfast._files import atomic_write
+
+def job(path):
+    with atomic_write(path) as fh:     # a job interrupted while it writes its file
+        fh.write(b"x" * 1000)
+        time.sleep(6)
+        fh.write(b"y")
+    return path
+'''
+
+_INTERRUPTED_RUN = '''
+import os, signal, sys, time, threading
+sys.path.insert(0, sys.argv[1])
+from gmmfast._batch import run_jobs
+import slow_writer
+
+if __name__ == "__main__":
+    out = sys.argv[2]
+    # SIGINT to this process only (a supervisor's, or Jupyter's interrupt): the workers learn of it from us
+    threading.Thread(target=lambda: (time.sleep(3), os.kill(os.getpid(), signal.SIGINT)), daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        run_jobs(slow_writer.job, [(os.path.join(out, f"out{i}.bin"),) for i in range(4)], workers=2)
+    except KeyboardInterrupt:
+        print("interrupted", round(time.monotonic() - t0, 1))
+'''
+
+
+def test_an_interrupted_run_leaves_no_partial_file(tmp_path):
+    # ending the workers at once (SIGTERM) left the .part file of the job each was writing beside the
+    # results: segment_many writes straight into output_dir. A stopped worker now unwinds its job.
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "slow_writer.py").write_text(_SLOW_WRITER)
+    (tmp_path / "run.py").write_text(_INTERRUPTED_RUN)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "jobs"), str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert "interrupted" in proc.stdout, proc.stderr[-2000:]
+    assert float(proc.stdout.split()[-1]) < 3 + 4, proc.stdout          # not the jobs' 6 s each
+    assert sorted(os.listdir(out)) == [], os.listdir(out)
+

@@ -274,7 +274,8 @@ def test_a_reader_that_stops_reading_fails_nothing(tmp_path):
     import gmmfast
 
     rng = np.random.default_rng(0)
-    for i in range(6):
+    n = 40                                                # lines still to come when the reader leaves
+    for i in range(n):
         gmmfast.io.write_image(tmp_path / f"p{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "segment", str(tmp_path), "-k", "2", "-o", str(out)],
@@ -285,4 +286,4 @@ def test_a_reader_that_stops_reading_fails_nothing(tmp_path):
     assert proc.wait(timeout=120) == 0, err
     assert "error" not in err and "Exception ignored" not in err, err
     assert sorted(p.name for p in out.iterdir() if p.name.endswith("_binary.png")) == \
-        [f"p{i}_binary.png" for i in range(6)]
+        sorted(f"p{i}_binary.png" for i in range(n))

@@ -237,12 +237,27 @@ def test_an_absurd_thread_count_is_refused_not_a_crash(n_threads):
 
 
 def _children(pid: int) -> set[int]:
-    """Child processes of ``pid`` (Linux's /proc children lists; empty where there are none)."""
+    """Worker processes of ``pid``: its children (Linux's /proc lists) that multiprocessing spawned
+    to run jobs (not its resource tracker)."""
     kids: set[int] = set()
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/children") as fh:
             kids.update(int(k) for k in fh.read().split())
-    return kids
+    workers = set()
+    for kid in kids:
+        try:
+            with open(f"/proc/{kid}/cmdline", "rb") as fh:
+                if b"spawn_main" in fh.read():         # (the tracker runs resource_tracker.main)
+                    workers.add(kid)
+        except OSError:
+            pass
+    return workers
+
+
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT at its default (a job started in the background by a
+    non-interactive shell inherits it ignored, and the test would wait for nothing)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"),
@@ -258,7 +273,7 @@ def test_ctrl_c_stops_workers_at_once_and_leaves_no_process(tmp_path, whom):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "segment", str(tmp_path), "-k", "8", "--smoothing",
                              "1", "--smoothing-method", "expansion", "--workers", "2", "-o", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:     # both workers started
