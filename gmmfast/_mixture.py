@@ -31,7 +31,7 @@ from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
                           SamplesLike)
-from .exceptions import DegenerateDataWarning
+from .exceptions import DegenerateDataWarning, InvalidParameterError
 
 _k = load("_gmm")
 
@@ -107,7 +107,7 @@ def _real_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float64 array of real numbers (NumPy would drop a complex part with a warning)."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+        raise InvalidParameterError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
     return arr.astype(np.float64)
 
 

@@ -33,7 +33,7 @@ from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
                           check_random_state, check_real, user_stacklevel)
-from .exceptions import DegenerateDataWarning
+from .exceptions import DegenerateDataWarning, InvalidParameterError
 
 __all__ = ["segment", "Segmentation", "adjusted_rand_index", "palette", "FEATURES", "DEFAULT_MAX_FIT_PIXELS"]
 
@@ -608,21 +608,21 @@ def _k_candidates(n_components, k_range) -> tuple[int, int]:
     """(smallest, largest) K to try: ``n_components`` twice, or ``k_range`` for 'auto'."""
     if not isinstance(n_components, str):
         if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
-            raise TypeError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
+            raise InvalidParameterError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
         k = check_int(n_components, "n_components", low=1)
         if k_range is not None:
-            raise ValueError(f"k_range applies to n_components='auto' only (got n_components={k}, "
+            raise InvalidParameterError(f"k_range applies to n_components='auto' only (got n_components={k}, "
                              f"k_range={k_range!r}).")
         return k, k
     if n_components.lower() != "auto":
-        raise ValueError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
+        raise InvalidParameterError(f"n_components must be a positive integer or 'auto', got {n_components!r}.")
     if k_range is None:
         k_range = DEFAULT_K_RANGE
     if not isinstance(k_range, (tuple, list)) or len(k_range) != 2:
-        raise ValueError(f"k_range must be a pair (smallest K, largest K), got {k_range!r}.")
+        raise InvalidParameterError(f"k_range must be a pair (smallest K, largest K), got {k_range!r}.")
     k_lo, k_hi = (check_int(k, "k_range values", low=1) for k in k_range)
     if k_lo > k_hi:
-        raise ValueError(f"k_range must be (smallest, largest), got {k_range!r}.")
+        raise InvalidParameterError(f"k_range must be (smallest, largest), got {k_range!r}.")
     return k_lo, k_hi
 
 
@@ -632,7 +632,7 @@ def _check_gmm_options(gmm_options: dict) -> None:
     if unknown:
         own = ("features", "covariance_type", "smoothing", "smoothing_method", "max_fit_pixels", "random_state",
                "n_threads", "k_range")
-        raise TypeError(f"unknown option(s) {', '.join(unknown)}; segment takes {', '.join(own)} and the mixture's "
+        raise InvalidParameterError(f"unknown option(s) {', '.join(unknown)}; segment takes {', '.join(own)} and the mixture's "
                         f"{', '.join(sorted(valid))}")
 
 

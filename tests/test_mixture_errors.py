@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+import gmmfast
 from gmmfast import GaussianMixture
 
 COV_TYPES = ("full", "tied", "diag", "spherical")
@@ -447,6 +448,10 @@ def test_a_bad_parameter_is_caught_as_scikit_learn_users_catch_theirs(x, params)
     for catch in (ValueError, TypeError, InvalidParameterError):
         with pytest.raises(catch, match=next(iter(params))):
             GaussianMixture(**params).fit(x)
+    image = np.zeros((10, 12, 3), np.uint8)
+    for bad in ({"n_components": 2.0}, {"n_components": 2, "bogus": 1}):    # segment's own checks too
+        with pytest.raises(InvalidParameterError):
+            gmmfast.segment(image, **bad)
 
 
 @pytest.mark.parametrize("method", ["score_samples", "predict_proba", "score", "bic", "aic"])
