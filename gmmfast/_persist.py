@@ -95,6 +95,10 @@ def _build(desc: dict, arrays: Any, expected: type) -> Any:
     """The estimator ``desc`` describes; its class must be ``expected`` or a gmmfast estimator class
     derived from it (nested estimators: any gmmfast estimator class).  Nothing else in gmmfast is
     called: a file that names a function or another class is refused before anything is built."""
+    if not (isinstance(desc.get("class"), str) and isinstance(desc.get("params"), dict)
+            and isinstance(desc.get("fitted"), dict)):
+        raise ValueError("the model file is damaged: its description of the estimator is not "
+                         "a class name with parameters and fitted attributes.")
     cls = _estimator_class(desc["class"], expected)
     unknown = sorted(set(desc["params"]) - set(cls._get_param_names()))
     if unknown:

@@ -127,9 +127,12 @@ def check_n_threads(n_threads: Any) -> int | None:
     return int(n_threads)
 
 
-def check_seed(seed: Any, name: str = "random_state") -> int | None:
-    """A seed for ``numpy.random.default_rng``: None (fresh entropy) or an int >= 0."""
-    return None if seed is None else check_int(seed, name, low=0)
+def check_seed(seed: Any, name: str = "random_state") -> int | np.random.Generator | None:
+    """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, or a Generator
+    (used as it is)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    return check_int(seed, name, low=0)
 
 
 def check_random_state(seed: RandomStateLike) -> np.random.RandomState:

@@ -128,6 +128,8 @@ def test_the_good_values_beside_them_still_work(image, seg, tmp_path, clip_path)
     gmmfast.io.write_image(tmp_path / "a.png", image)
     assert gmmfast.io.read_image(io.BytesIO((tmp_path / "a.png").read_bytes())).shape == image.shape
     assert [p.name for p in seg.save(tmp_path, stem="photo")][0] == "photo_segmented.png"
+    rng = np.random.default_rng(5)                  # a Generator as random_state, as before the seed checks
+    assert gmmfast.data.sample_mixture(10, random_state=rng)[0].shape == (10, 3)
     g = gmmfast.maxflow.Graph(2)                    # empty lists: no edges ("must be an integer array")
     g.add_edges([], [], [])
     g.add_tedges([0, 1], [3.0, 0.0], [0.0, 2.0])

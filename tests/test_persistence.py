@@ -199,6 +199,10 @@ def test_a_damaged_or_edited_file_is_a_value_error(tmp_path):
         else:                                  # a byte in a stretch the reader does not check
             assert np.isfinite(back.score_samples(X)).all()
     entries, meta = _entries(tmp_path / "gm.npz")
+    for field, junk in (("class", 5), ("params", [1, 2]), ("fitted", "x")):      # AttributeError before
+        _write(tmp_path / "junk.npz", dict(entries), {**meta, field: junk})
+        with pytest.raises(ValueError, match="damaged"):
+            gmmfast.GaussianMixture.load(tmp_path / "junk.npz")
     meta["params"]["colour"] = "red"
     _write(tmp_path / "extra.npz", entries, meta)
     with pytest.raises(ValueError, match="does not take: colour"):
