@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import subprocess
+import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -792,3 +795,24 @@ def test_an_expansion_that_would_not_fit_in_memory_is_refused_before_the_fit(mon
     monkeypatch.setattr(_segmentation, "available_memory", lambda: int(2 * need))
     gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion")
 
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the peak resident size from getrusage (Linux: kB)")
+def test_the_expansion_memory_estimate_matches_a_measured_peak():
+    # the up-front refusal is only as good as its estimate: measured here, in a fresh process
+    from gmmfast import _segmentation
+
+    script = textwrap.dedent("""
+        import resource, numpy as np, gmmfast
+        img = np.random.default_rng(0).integers(0, 256, (600, 800, 3), dtype=np.uint8)
+        gmmfast.segment(img, 3, max_iter=5)                   # the fit's and the labels' own memory
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion", max_iter=5)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+    """)
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    measured = int(done.stdout.split()[-1])
+    estimate = (_segmentation.EXPANSION_BYTES_PER_PIXEL + 3 * _segmentation.EXPANSION_BYTES_PER_PIXEL_AND_COMPONENT) \
+        * 600 * 800
+    assert 0.5 * estimate <= measured <= 1.5 * estimate, (measured, estimate)
