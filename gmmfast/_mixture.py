@@ -28,10 +28,10 @@ from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
-from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+from ._validation import (check_bool, check_choice, check_real_array, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
                           SamplesLike)
-from .exceptions import DegenerateDataWarning, InvalidParameterError
+from .exceptions import DegenerateDataWarning
 
 _k = load("_gmm")
 
@@ -101,14 +101,6 @@ class _Run:
     lower_bounds: list = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
-
-
-def _real_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float64 array of real numbers (NumPy would drop a complex part with a warning)."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise InvalidParameterError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
-    return arr.astype(np.float64)
 
 
 _FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
@@ -284,7 +276,7 @@ class GaussianMixture(Estimator):
     def _check_weights_init(self, K):
         if self.weights_init is None:
             return None
-        w = _real_array(self.weights_init, "weights_init")
+        w = check_real_array(self.weights_init, "weights_init")
         if w.shape != (K,):
             raise ValueError(f"weights_init must have shape ({K},), got {w.shape}.")
         if not np.isfinite(w).all() or w.min() < 0 or w.max() > 1:
@@ -296,7 +288,7 @@ class GaussianMixture(Estimator):
     def _check_means_init(self, K, d):
         if self.means_init is None:
             return None
-        m = _real_array(self.means_init, "means_init")
+        m = check_real_array(self.means_init, "means_init")
         if m.shape != (K, d):
             raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}.")
         if not np.isfinite(m).all():
@@ -306,7 +298,7 @@ class GaussianMixture(Estimator):
     def _check_precisions_init(self, K, d):
         if self.precisions_init is None:
             return None
-        p = _real_array(self.precisions_init, "precisions_init")
+        p = check_real_array(self.precisions_init, "precisions_init")
         ct = self.covariance_type
         want = gauss.cov_shape(ct, K, d)
         if p.shape != want:

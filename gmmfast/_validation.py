@@ -127,6 +127,15 @@ def check_n_threads(n_threads: Any) -> int | None:
     return int(n_threads)
 
 
+def check_real_array(value: Any, name: str) -> np.ndarray:
+    """A parameter array (``means_init`` ...) as float64 real numbers (NumPy would drop a complex
+    part with only a warning, and read numeric strings)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise InvalidParameterError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    return arr.astype(np.float64)
+
+
 def check_seed(seed: Any, name: str = "random_state") -> int | np.random.Generator | None:
     """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, or a Generator
     (used as it is)."""
