@@ -28,9 +28,9 @@ from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
-from ._validation import (check_bool, check_choice, check_real_array, check_feature_names, check_int, check_lazy_samples,
-                          check_n_threads, check_random_state, check_real, user_stacklevel, RandomStateLike,
-                          SamplesLike)
+from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
+                          check_n_threads, check_random_state, check_real, check_real_array, user_stacklevel,
+                          RandomStateLike, SamplesLike)
 from .exceptions import DegenerateDataWarning
 
 _k = load("_gmm")
