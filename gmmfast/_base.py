@@ -175,9 +175,9 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
         return _persist.load(cls, path, **params)
 
     def __getstate__(self) -> dict[str, Any]:
-        """The object's state for pickle and ``copy.deepcopy``, copied under its lock: the
-        kernels of a call running in another thread write the arrays in place, and a state read
-        while they do would be the model at no frame at all."""
+        """The object's state for pickle (and joblib), copied under its lock: the kernels of a
+        call running in another thread write the arrays in place, and a state read while they do
+        would be the model at no frame at all (``copy.deepcopy`` has its own, one copy)."""
         parent = getattr(super(), "__getstate__", None)     # (object has none before Python 3.11)
         with _lock_of(self):
             return copy.deepcopy(parent() if parent is not None else self.__dict__)

@@ -280,8 +280,8 @@ def _in_worker(func, *args):
 def _stop_workers(pools: list[concurrent.futures.ProcessPoolExecutor]) -> None:
     """End the pools' worker processes now: the job a worker has already taken from its queue
     cannot be cancelled, and waiting for it kept an interrupted run going for minutes.  SIGTERM
-    first (the job unwinds), SIGKILL after STOP_GRACE seconds (a worker that went on to its next job
-    is computing, not writing)."""
+    first (the job unwinds and the worker ends, see :func:`_worker_started`), SIGKILL after
+    STOP_GRACE seconds for one still inside a kernel call (computing, not writing)."""
     procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
     for proc in procs:                      # (the executor has no public way to do this before 3.14)
         proc.terminate()

@@ -208,16 +208,22 @@ def _reason(exc: OSError) -> str:
 
 @contextlib.contextmanager
 def _no_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C while the files are moved into place (a few renames), so that a run's
-    results land together; the interrupt is raised right after."""
+    """Hold back Ctrl-C and SIGTERM while the files are moved into place (a few renames), so that
+    a run's results land together; the signal is handed to its handler right after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a))
+    caught: list[tuple] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *a: caught.append(a)) for sig in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            raise KeyboardInterrupt
+        for sig in held:
+            signal.signal(sig, previous[sig])
+        for signum, frame in caught[:1]:
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)        # raises KeyboardInterrupt (or the CLI's for SIGTERM)
+            elif handler == signal.SIG_DFL:
+                raise KeyboardInterrupt
