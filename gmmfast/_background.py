@@ -408,7 +408,7 @@ class BackgroundSubtractorMOG2(Estimator):
         h, w, c = x.shape
         state = self.__dict__.get("state_")
         scale = "the variance parameters (var_threshold, var_init, var_min, var_max)"
-        if state is None or lr >= 1.0:
+        if _starts_model(self, lr):
             # learning rate 1 forgets everything: the model restarts from this frame
             warn_if_off_scale(x, scale)
             self._init_state(h, w, c, p.n_mixtures)
@@ -545,10 +545,11 @@ _MODEL_ONLY = ("mog2", "knn")   # the model's mask, then the clean-up (no feedba
 
 
 def _starts_model(model: Any, learning_rate: Any) -> bool:
-    """Whether ``model``'s next frame starts it (no model yet, or learning rate 1): such a
-    frame has nothing to be compared with, and the recommended pipeline calls it all
-    background (MOG2's own mask of it, OpenCV's, is foreground or shadow depending on
-    its values: a black first frame came out all foreground, any other all shadow)."""
+    """Whether an online model's next frame starts it (no model yet, or learning rate 1, which
+    forgets everything): MOG2's and KNN's ``_prepare`` then build a new state, and the recommended
+    pipeline calls the frame all background, having nothing to compare it with (MOG2's own mask of
+    it, OpenCV's, is foreground or shadow by its values: a black first frame came out all
+    foreground, any other all shadow)."""
     return model.__dict__.get("state_") is None or (isinstance(learning_rate, numbers.Real) and learning_rate >= 1)
 
 

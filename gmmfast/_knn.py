@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._aligned import aligned_empty, aligned_zeros
-from ._background import _as_frames, _threads_for, _tuned_threads
+from ._background import _as_frames, _starts_model, _threads_for, _tuned_threads
 from ._base import Estimator, exclusive
 from ._dispatch import load
 from ._finite import all_finite
@@ -291,7 +291,7 @@ class BackgroundSubtractorKNN(Estimator):
         model's sample dtype."""
         h, w, c = x.shape
         state = self.__dict__.get("state_")
-        if state is None or lr >= 1.0:
+        if _starts_model(self, lr):
             warn_if_off_scale(x, "dist2_threshold and the shadow test")
             self._init_state(h, w, c, x.dtype, p)
             return x
