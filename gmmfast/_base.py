@@ -245,24 +245,32 @@ def exclusive(method: F) -> F:
     return locked  # type: ignore[return-value]
 
 
-def writable(value: Any, _seen: set[int] | None = None) -> Any:
-    """``value`` with every read-only array in it replaced by a writable copy: through dicts,
-    lists, tuples and the attributes of plain objects (a subtractor's shake aligner holds its
-    arrays there; such objects, fresh from unpickling, are updated in place).  Other values are
-    returned as they are."""
-    seen = set() if _seen is None else _seen
+def writable(value: Any, _memo: dict[int, Any] | None = None) -> Any:
+    """``value`` with every read-only array in it replaced by a writable copy, through dicts,
+    lists, tuples and the attributes of gmmfast's own objects (a subtractor's shake aligner keeps
+    its arrays in objects of its own).  Containers and objects, fresh from unpickling, are updated
+    in place and each array is copied once, so what was shared stays shared (the aligner's
+    reference levels are its pyramid's list).  Other values are returned as they are."""
+    memo = {} if _memo is None else _memo
+    if id(value) in memo:
+        return memo[id(value)]
     if isinstance(value, np.ndarray):
-        return value if value.flags.writeable else np.array(value)
-    if id(value) in seen:
-        return value
-    seen.add(id(value))
-    if isinstance(value, dict):
-        return {k: writable(v, seen) for k, v in value.items()}
-    if type(value) in (list, tuple):      # (not named tuples: they hold parameters, not arrays)
-        return type(value)(writable(v, seen) for v in value)
-    if hasattr(value, "__dict__") and not isinstance(value, type) and type(value).__module__.startswith("gmmfast."):
-        vars(value).update(writable(vars(value), seen))
-    return value
+        memo[id(value)] = value if value.flags.writeable else np.array(value)
+    elif isinstance(value, dict):
+        memo[id(value)] = value
+        for k, v in value.items():
+            value[k] = writable(v, memo)
+    elif type(value) is list:
+        memo[id(value)] = value
+        value[:] = [writable(v, memo) for v in value]
+    elif type(value) is tuple:            # (not named tuples: they hold parameters, not arrays)
+        memo[id(value)] = tuple(writable(v, memo) for v in value)
+    elif hasattr(value, "__dict__") and not isinstance(value, type) and type(value).__module__.startswith("gmmfast."):
+        memo[id(value)] = value
+        writable(vars(value), memo)
+    else:
+        memo[id(value)] = value
+    return memo[id(value)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -253,28 +253,39 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
 STOP_GRACE = 2.0
 
 
-_STOPPING = False     # in a worker: SIGTERM has come
+_STOPPING = False     # in a worker: SIGTERM or SIGINT has come
 
 
 def _worker_started() -> None:
-    """In a worker process: SIGTERM unwinds the job it is on (SystemExit), so the file it was
-    writing is removed by atomic_write's cleanup instead of staying beside the results as a .part;
-    the worker then ends before starting its next job (see :func:`_in_worker`)."""
+    """In a worker process: the first SIGTERM or SIGINT unwinds the job it is on, so the file it
+    was writing is removed by atomic_write's cleanup instead of staying beside the results as a
+    .part, and the worker then ends (see :func:`_in_worker`); later signals are ignored, so they
+    cannot cut that cleanup short (a terminal's Ctrl-C reaches the workers, and this process's
+    SIGTERM follows it)."""
     signal.signal(signal.SIGTERM, _stop_in_worker)
+    signal.signal(signal.SIGINT, _stop_in_worker)
 
 
 def _stop_in_worker(signum, frame) -> None:
     global _STOPPING
+    if _STOPPING:
+        return
     _STOPPING = True
-    raise SystemExit(128 + signum)
+    raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
 
 
 def _in_worker(func, *args):
-    """Run a job in a worker, unless the worker is stopping (the executor hands it the next job
-    it had queued after the stopped one has unwound)."""
-    if _STOPPING:
-        os._exit(128 + signal.SIGTERM)
-    return func(*args)
+    """Run a job in a worker; once a stop signal has come, end the worker instead -- after the job
+    it was on has unwound, or before the next one it had queued.  The worker dies as the signal
+    alone would have killed it, so a pool sees a dead worker: a worker killed from outside costs
+    its job one more try on a new process, as before, rather than ending the run."""
+    if not _STOPPING:
+        try:
+            return func(*args)
+        except BaseException:
+            if not _STOPPING:
+                raise
+    os._exit(128 + signal.SIGTERM)
 
 
 def _stop_workers(pools: list[concurrent.futures.ProcessPoolExecutor]) -> None:

@@ -285,8 +285,11 @@ import slow_writer
 
 if __name__ == "__main__":
     out = sys.argv[2]
-    # SIGINT to this process only (a supervisor's, or Jupyter's interrupt): the workers learn of it from us
-    threading.Thread(target=lambda: (time.sleep(3), os.kill(os.getpid(), signal.SIGINT)), daemon=True).start()
+    # SIGINT to this process only (a supervisor's, or Jupyter's interrupt: the workers learn of it from
+    # us), or to the whole group (a terminal's Ctrl-C: the workers get it too, then our SIGTERM)
+    send = (lambda: os.kill(os.getpid(), signal.SIGINT)) if sys.argv[3] == "main" else \
+        (lambda: os.killpg(0, signal.SIGINT))
+    threading.Thread(target=lambda: (time.sleep(3), send()), daemon=True).start()
     t0 = time.monotonic()
     try:
         run_jobs(slow_writer.job, [(os.path.join(out, f"out{i}.bin"),) for i in range(4)], workers=2)
@@ -295,7 +298,8 @@ if __name__ == "__main__":
 '''
 
 
-def test_an_interrupted_run_leaves_no_partial_file(tmp_path):
+@pytest.mark.parametrize("whom", ["main", "group"])
+def test_an_interrupted_run_leaves_no_partial_file(tmp_path, whom):
     # ending the workers at once (SIGTERM) left the .part file of the job each was writing beside the
     # results: segment_many writes straight into output_dir. A stopped worker now unwinds its job.
     (tmp_path / "jobs").mkdir()
@@ -303,9 +307,45 @@ def test_an_interrupted_run_leaves_no_partial_file(tmp_path):
     (tmp_path / "run.py").write_text(_INTERRUPTED_RUN)
     out = tmp_path / "out"
     out.mkdir()
-    proc = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "jobs"), str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "jobs"), str(out), whom],
+                          capture_output=True, text=True, timeout=120, start_new_session=True)
     assert "interrupted" in proc.stdout, proc.stderr[-2000:]
     assert float(proc.stdout.split()[-1]) < 3 + 4, proc.stdout          # not the jobs' 6 s each
     assert sorted(os.listdir(out)) == [], os.listdir(out)
+
+
+_SLEEPER = '''
+import time
+
+def job(i):
+    time.sleep(2.5)
+    return i
+'''
+
+
+def test_a_worker_killed_from_outside_costs_its_job_one_retry(tmp_path, monkeypatch):
+    # SIGTERM from outside to one worker (a supervisor, the OOM killer's cousin) ended the whole run
+    # with SystemExit 143 once workers unwound their jobs on SIGTERM; the job is tried again instead
+    import multiprocessing
+    import signal
+    import threading
+
+    from gmmfast._batch import run_jobs
+
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "sleeper.py").write_text(_SLEEPER)
+    monkeypatch.syspath_prepend(str(tmp_path / "jobs"))
+    import sleeper
+
+    def kill_one():
+        workers = [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
+        if workers:
+            os.kill(workers[0].pid, signal.SIGTERM)
+
+    timer = threading.Timer(1.5, kill_one)
+    timer.start()
+    try:
+        assert run_jobs(sleeper.job, [(i,) for i in range(3)], workers=2) == [0, 1, 2]
+    finally:
+        timer.cancel()
 

@@ -272,7 +272,10 @@ def test_models_memory_mapped_read_only_go_on_learning(tmp_path):
     X, frames, models = _fitted_models()
     # frames of 32 pixels and more: the recommended subtractor then holds a shake aligner, whose
     # arrays (in an object of its own) stayed read-only
-    big = np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2)
+    from gmmfast import _shake
+
+    long_clip = _frames(n=8 + 2 * _shake._REFRESH)          # past the aligner's next refresh, which writes
+    big = np.repeat(np.repeat(long_clip, 2, axis=1), 2, axis=2)
     steady = gmmfast.BackgroundSubtractor(n_threads=1)
     steady.apply_many(big[:8])
     assert steady.__dict__.get("_shake") is not None and steady._shake.max_shift > 0
