@@ -371,7 +371,7 @@ def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
         if not all_finite(out):
             raise ValueError(f"{name} contains NaN or infinite values; clean or mask them first.")
         return out
-    if frame.dtype == np.uint16:
+    if frame.dtype.kind == "u" and frame.dtype.itemsize == 2:      # (either byte order)
         how = "frame / 257 (a float array) puts 16-bit values on the 0-255 scale the thresholds assume"
     else:
         how = ("frame.astype(np.float32) keeps the values as they are; the thresholds assume the 0-255 "

@@ -105,6 +105,9 @@ CASES = {
     "compat.grabCut mask size": (lambda c: gmmfast.compat.grabCut(
         c["image"][..., ::-1].copy(), np.zeros((5, 5), np.uint8), None, np.zeros((1, 65)), np.zeros((1, 65)), 1,
         gmmfast.compat.GC_EVAL), ValueError, "image's size"),
+    # '>u2' frames were told to use astype(np.float32), which keeps 16-bit values off the 0-255 scale
+    "MOG2 >u2 frame": (lambda c: gmmfast.BackgroundSubtractorMOG2().apply(np.zeros((8, 8), ">u2")), TypeError,
+                       "frame / 257"),
 }
 
 
