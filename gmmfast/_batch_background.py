@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Union, overload
+from typing import Any, Iterable, Iterator, Literal, Union, overload
 
 import numpy as np
 
@@ -324,6 +324,22 @@ class PixelGMM(Estimator):
         self.converged_ = bool(np.all(converged))
         self.n_iter_ = int(n_iter.max()) if self.converged_ else int(self.max_iter)
         return self
+
+    def _restore_fitted_state(self, state: dict[str, Any]) -> None:
+        """Check a model file's per-pixel arrays before taking them: an edited file loaded and then
+        failed at predict with NumPy's "cannot reshape" or Cython's dtype mismatch."""
+        if "weights_" in state:
+            w, mu, var = (np.asarray(state.get(k)) for k in ("weights_", "means_", "variances_"))
+            shape = tuple(state.get("frame_shape_", ()))
+            ok = (w.dtype == np.float32 and w.ndim == 3 and len(shape) in (2, 3) and w.shape[:2] == shape[:2]
+                  and mu.dtype == np.float32 and var.dtype == np.float32 and mu.shape == var.shape
+                  and mu.shape == w.shape + shape[2:] and all(np.isfinite(a).all() for a in (w, mu, var))
+                  and (var > 0).all())
+            if not ok:
+                raise ValueError("the model file's PixelGMM arrays do not make a model (weights_ (H, W, K), "
+                                 "means_ and variances_ (H, W, K[, C]) float32, finite, positive variances, "
+                                 "frame_shape_ (H, W[, C])).")
+        super()._restore_fitted_state(state)
 
     # -- prediction -----------------------------------------------------------
     def _frames_for_predict(self, frame) -> tuple[np.ndarray, bool]:

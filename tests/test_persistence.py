@@ -343,6 +343,16 @@ def test_parameters_set_after_the_fit_are_saved_as_they_are(tmp_path):
             use(back)                          # sample() gave NaN samples, partial_fit NumPy's error
 
 
+@pytest.mark.parametrize("name, edit", [("means_", lambda a: a[:, :, :1]), ("variances_", lambda a: -a),
+                                        ("weights_", lambda a: a.astype(np.float64) * np.nan)])
+def test_an_edited_pixel_gmm_file_is_refused_at_load(tmp_path, name, edit):
+    # it loaded and failed at predict with NumPy's "cannot reshape" or Cython's dtype mismatch
+    frames = _frames()
+    path = _edited(tmp_path, gmmfast.PixelGMM(2).fit(frames[:8]), name, edit)
+    with pytest.raises(ValueError, match="PixelGMM arrays"):
+        gmmfast.PixelGMM.load(path)
+
+
 @pytest.mark.parametrize("name, edit", [("foreground_model_.means", lambda a: a[:2]),
                                         ("background_model_.covariances", lambda a: a * np.inf),
                                         ("foreground_model_.weights", lambda a: -a)])
