@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ._files import natural_key
+from ._files import files_in
 from ._threads import available_cpus
 from ._validation import check_bool, check_int, check_n_threads
 
@@ -59,8 +59,7 @@ class JobResult:
 
 def folder_images(folder: Path) -> list[Path]:
     """The image files of a folder (by extension, IMAGE_SUFFIXES), in natural order."""
-    return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES),
-                  key=lambda f: natural_key(f.name))
+    return files_in(folder, IMAGE_SUFFIXES)
 
 
 def input_key(path: Path) -> str:

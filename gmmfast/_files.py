@@ -17,6 +17,12 @@ def natural_key(name: str):
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)], name
 
 
+def files_in(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files of ``folder`` whose extension (any case) is one of ``suffixes``, in natural order."""
+    return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in suffixes),
+                  key=lambda f: natural_key(f.name))
+
+
 def _umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
     os.umask(mask)

@@ -49,7 +49,7 @@ import numpy as np
 
 from . import _sniff
 from ._validation import check_bool, check_int
-from ._files import atomic_write, natural_key, publish_mode
+from ._files import atomic_write, files_in, publish_mode
 from .io import _pillow_array, _pillow_image
 
 PathLike = Union[str, os.PathLike[str]]
@@ -209,10 +209,7 @@ class VideoReader:
     def _folder_frames(self) -> Iterator[np.ndarray]:
         from .io import read_image
 
-        files = sorted(
-            (p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS),
-            key=lambda p: natural_key(p.name),
-        )
+        files = files_in(self.path, IMAGE_EXTENSIONS)
         if not files:
             raise ValueError(
                 f"the folder {str(self.path)!r} has no images (looked for {', '.join(IMAGE_EXTENSIONS)})."
