@@ -191,7 +191,6 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
     pools: list[concurrent.futures.ProcessPoolExecutor | None] = [None] * min(workers, len(jobs))
     handed = [collections.deque() for _ in pools]          # per worker: (future, job), oldest first
     deaths = collections.Counter()                         # job -> worker deaths while it ran
-    lost: list[int] = []                                   # jobs whose worker died twice
     any_finished = False                                   # a worker has returned a result
     finished = False
     try:
@@ -220,9 +219,8 @@ def _run_on_processes(func, jobs, workers: int, done) -> None:
                         if deaths[i] == 1:
                             waiting.append(i)                    # first of all, on a new process
                             continue
-                        lost.append(i)
                         hint = "" if any_finished else _guard_hint()
-                        if hint and len(lost) >= 2:
+                        if hint and sum(n == 2 for n in deaths.values()) >= 2:
                             # two files have each killed two workers and none has finished, from a
                             # script: its missing main guard, which fails every job alike (60 files
                             # took 169 s of tracebacks to say so); the rest are reported untried

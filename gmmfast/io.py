@@ -63,9 +63,9 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     elif callable(getattr(source, "read", None)):
         name = getattr(source, "name", "<file object>")
     else:   # (bytes are not a path here: Pillow would take them for a file object)
-        raise TypeError(f"source must be a path or a binary file object, got {type(source).__name__}"
-                        + (" (wrap image data in io.BytesIO; pass a bytes path as os.fsdecode(path))" if isinstance(source, bytes) else "")
-                        + ".")
+        advice = " (wrap image data in io.BytesIO; pass a bytes path as os.fsdecode(path))" \
+            if isinstance(source, bytes) else ""
+        raise TypeError(f"source must be a path or a binary file object, got {type(source).__name__}{advice}.")
     try:
         with Image.open(source) as img:
             img.load()
