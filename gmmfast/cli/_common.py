@@ -55,7 +55,9 @@ def _print(text: str, stream: IO[str], progress) -> None:
         # the results, so the run goes on without its lines, rather than failing every input
         # on printing; later lines go to the null device (Python's advice for this case)
         try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, stream.fileno())
+            os.close(null)
         except (OSError, ValueError, io.UnsupportedOperation):
             pass
 
