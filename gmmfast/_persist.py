@@ -177,6 +177,10 @@ def load(cls: type, path: str | os.PathLike, **params: Any) -> Any:
             raise ValueError(
                 f"{name!r} was written by gmmfast {meta.get('gmmfast', '?')} in model format {version}; "
                 f"this gmmfast reads format {VERSION} and older: upgrade gmmfast to load it.")
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:     # the caller's keywords, not the file's: say so
+            raise ValueError(f"Invalid parameter {unknown[0]!r} for {cls.__name__}.load. "
+                             f"Valid parameters are: {cls._get_param_names()!r}.")
         for key, value in params.items():
             meta["params"][key] = value
         try:

@@ -209,6 +209,13 @@ def test_a_damaged_or_edited_file_is_a_value_error(tmp_path):
         gmmfast.GaussianMixture.load(tmp_path / "extra.npz")
 
 
+def test_a_misspelt_override_is_the_callers_mistake(tmp_path):
+    # the keyword is named as the caller's, as set_params names it (it was blamed on the file)
+    gmmfast.GaussianMixture(2).save(tmp_path / "gm.npz")
+    with pytest.raises(ValueError, match="Invalid parameter 'n_thread' for GaussianMixture.load"):
+        gmmfast.GaussianMixture.load(tmp_path / "gm.npz", n_thread=1)
+
+
 def test_unsaveable_parameters_are_named(tmp_path):
     gm = gmmfast.GaussianMixture(2, random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="random_state"):
