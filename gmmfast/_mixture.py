@@ -137,6 +137,9 @@ def _check_loaded_model(state: dict, covariance_type: str) -> None:
                              f"({K} components, {d} features, covariance_type={ct!r}).")
         if not np.isfinite(arrays[name]).all():
             raise ValueError(f"the model file's {name} contains NaN or infinite values.")
+    if state.get("n_features_in_", d) != d:
+        raise ValueError(f"the model file's n_features_in_ is {state['n_features_in_']!r}, but its means_ "
+                         f"have {d} features.")
     w = arrays["weights_"]
     if (w < 0).any() or abs(float(w.sum(dtype=np.float64)) - 1.0) > 1e-4:
         raise ValueError("the model file's weights_ must be >= 0 and sum to 1.")

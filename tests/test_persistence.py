@@ -330,6 +330,18 @@ def test_an_edited_mixture_file_is_refused_at_load(tmp_path, name, edit, words):
         gmmfast.GaussianMixture.load(path)
 
 
+def test_an_edited_feature_count_is_refused_at_load(tmp_path):
+    # it loaded, and the model said n_features_in_ == 5 while predicting with its 3-feature means
+    X, _, _ = gmmfast.data.sample_mixture(500, random_state=0)
+    gmmfast.GaussianMixture(3, random_state=0).fit(X).save(tmp_path / "gm.npz")
+    entries, meta = _entries(tmp_path / "gm.npz")
+    assert meta["fitted"]["n_features_in_"] == X.shape[1]
+    meta["fitted"]["n_features_in_"] = 5
+    _write(tmp_path / "edited.npz", entries, meta)
+    with pytest.raises(ValueError, match=f"n_features_in_ is 5, but its means_ have {X.shape[1]} features"):
+        gmmfast.GaussianMixture.load(tmp_path / "edited.npz")
+
+
 def test_parameters_set_after_the_fit_are_saved_as_they_are(tmp_path):
     # load refused a file whose n_components had been set after the fit ("give load no other
     # n_components") though the user gave load nothing; scikit-learn keeps such a parameter until the
