@@ -59,7 +59,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield fh
         publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno and exc.filename is None:
+            # a write into the open file (a full disk, a quota) names no file: name the one being written
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
         raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -186,3 +189,19 @@ def test_an_empty_cut_and_a_box_past_the_image_are_warned(tmp_path, capsys):
     # a box inside the image around the disc: neither warning
     assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(tmp_path / "o2")]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a file size limit needs POSIX resource limits")
+def test_a_full_disk_names_the_output_file(tmp_path):
+    # a full disk said only "no space left on device" (Pillow's write names no file), and a named
+    # write showed the hidden staging folder's path; a file size limit stands in for the full disk
+    src = _photo(tmp_path / "photo.png")
+    script = ("import resource, sys; from gmmfast.cli import main; import gmmfast.io, PIL.PngImagePlugin; "
+              "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, resource.RLIM_INFINITY)); sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", script, "grabcut", str(src), "--rect", ",".join(map(str, RECT)),
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    line = _one_error_line(done.stderr)
+    assert line.startswith(f"gmmfast: error: {tmp_path / 'out' / 'photo_'}") and "file too large" in line, line
+    assert ".gmmfast-" not in line
+    assert not (tmp_path / "out").exists()                       # the run's own folder is removed again

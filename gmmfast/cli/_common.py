@@ -21,6 +21,8 @@ from typing import IO, Mapping
 from .._validation import MAX_THREADS
 
 DEFAULT_OUTPUT = "out"
+#: Prefix of the hidden folder a run stages its outputs in (see ``_outputs``).
+STAGING_PREFIX = ".gmmfast-"
 
 
 class CLIError(Exception):
@@ -97,7 +99,7 @@ def user_message(exc: BaseException | str, names: Mapping[str, str] | None = Non
     if isinstance(exc, CLIError):
         return _one_line(str(exc))
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{_final_path(exc.filename)}: " if exc.filename else ""
         return _one_line(where + exc.strerror[:1].lower() + exc.strerror[1:])
     text = str(exc.args[0] if isinstance(exc, BaseException) and len(exc.args) == 1 else exc)
     advice = f"; raise it with {names['max_iter']}" if "max_iter" in names else ""
@@ -112,6 +114,12 @@ def user_message(exc: BaseException | str, names: Mapping[str, str] | None = Non
         if "_" not in param:
             text = re.sub(rf"^{re.escape(param)}\b", option, text)
     return _one_line(text)
+
+
+def _final_path(path) -> str:
+    """``path`` with the staging folder left out: the output a user looks for, not where it was
+    being written before it would have been moved into place."""
+    return re.sub(re.escape(STAGING_PREFIX) + r"[^/\\]*[/\\]", "", os.fspath(path))
 
 
 class Warnings:

@@ -24,10 +24,9 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ._common import CLIError, Warnings
+from ._common import STAGING_PREFIX, CLIError, Warnings
 from ._progress import Progress
 
-STAGING_PREFIX = ".gmmfast-"
 
 
 def family(stem: str, suffixes: str) -> re.Pattern:
