@@ -203,6 +203,41 @@ def test_failed_run_leaves_nothing_and_removes_the_folder_it_made(tmp_path):
     assert _names(tmp_path) == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="staging folders are locked with flock")
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
+    # a run killed with SIGKILL left its hidden staging folder (with its partial outputs) for good;
+    # a live run's folder must survive the next run's sweep
+    import signal
+    import subprocess
+    import sys
+
+    stay = ("import sys, time; from gmmfast.cli._outputs import Outputs; "
+            "out = Outputs(sys.argv[1]).open(); out.stage('a_mask.png').write_bytes(b'1'); "
+            "print('ready', flush=True); time.sleep(60)")
+    runs = [subprocess.Popen([sys.executable, "-c", stay, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    try:
+        for run in runs:
+            assert run.stdout.readline().strip() == "ready"
+        stages = _names(tmp_path)
+        assert len(stages) == 2 and all(n.startswith(STAGING_PREFIX) for n in stages)
+        runs[0].send_signal(signal.SIGKILL)
+        runs[0].wait()
+        assert len(_names(tmp_path)) == 2                  # nothing cleans up after SIGKILL itself
+        with Outputs(tmp_path) as out:
+            out.stage("b_mask.png").write_bytes(b"2")
+            out.commit()
+        left = _names(tmp_path)
+        assert "b_mask.png" in left and len(left) == 2      # the live run's folder, and nothing else
+        live = [n for n in left if n.startswith(STAGING_PREFIX)]
+        assert len(live) == 1 and (tmp_path / live[0] / "a_mask.png").exists()
+    finally:
+        for run in runs:
+            run.kill()
+            run.wait()
+            run.stdout.close()
+
+
 def test_earlier_run_is_refused_or_replaced_exactly(tmp_path):
     fam = family("a", r"mask\d+\.png|binary\.png")
     for name in ("a_mask0.png", "a_mask1.png", "a_mask2.png", "a_binary.png", "ab_mask0.png", "notes.txt"):

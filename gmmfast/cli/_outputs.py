@@ -10,6 +10,11 @@ input, e.g. ``photo_mask\\d+.png``): without ``--overwrite`` a run refuses to
 start when any of them exists; with it, the earlier files the new run did not
 produce are removed at commit, so the folder holds exactly the new run's
 files.
+
+A staging folder is locked (``flock``) by the run that made it for as long as
+that run lives; the kernel drops the lock however the run ends, so the next
+run in the folder removes staging folders nobody holds (left by a run killed
+with SIGKILL or by a power cut) and leaves a live run's alone.
 """
 
 from __future__ import annotations
@@ -22,11 +27,17 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:       # Windows: no flock; abandoned staging folders are left as they are
+    fcntl = None  # type: ignore[assignment]
 from typing import Iterable, Iterator
 
 from ._common import STAGING_PREFIX, CLIError, Warnings
 from ._progress import Progress
 
+STAGING_LOCK = ".lock"
 
 
 def family(stem: str, suffixes: str) -> re.Pattern:
@@ -56,6 +67,7 @@ class Outputs:
         self._protect.discard(None)
         self._created: list[Path] = []
         self._stage: Path | None = None
+        self._lock: int | None = None
         self._staged: list[str] = []
         self.written: list[Path] = []
 
@@ -76,6 +88,8 @@ class Outputs:
             self.discard()
             raise CLIError(f"cannot write to the output folder {_show(self.folder)}: "
                            f"{_reason(exc)}") from None
+        self._lock = _hold(self._stage)
+        _remove_abandoned(self.folder)
         return self
 
     def check_free(self, families: Iterable[re.Pattern], option: str = "--overwrite") -> None:
@@ -150,6 +164,9 @@ class Outputs:
         if self._stage is not None:
             shutil.rmtree(self._stage, ignore_errors=True)
             self._stage = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
         self._staged = []
         for d in reversed(self._created):
             with contextlib.suppress(OSError):
@@ -186,6 +203,46 @@ def single_input_run(path: Path, folder: str | os.PathLike, overwrite: bool, fam
         outputs.check_free(families)
         caught.source = str(path)
         yield progress, outputs
+
+
+def _hold(stage: Path) -> int | None:
+    """Lock ``stage`` for this run's lifetime; the descriptor, or None where locks are not to be had.
+    The lock file is locked under a temporary name and then renamed, so a ``.lock`` that exists is
+    always held by a live run or by none."""
+    if fcntl is None:
+        return None
+    fd, temporary = tempfile.mkstemp(prefix=STAGING_LOCK + "-", dir=stage)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(temporary, stage / STAGING_LOCK)
+    except OSError:        # a file system without locks: the folder is removed only by its run
+        os.close(fd)
+        return None
+    return fd
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the staging folders in ``folder`` whose lock nobody holds (their run was killed before it
+    could clean up).  A folder without a lock file -- a run starting this instant, or one on a file
+    system without locks -- is left alone."""
+    if fcntl is None:
+        return
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not (entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)):
+                continue
+            try:
+                fd = os.open(os.path.join(entry.path, STAGING_LOCK), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # our own folder's lock is held: refused
+            except OSError:
+                continue
+            else:
+                shutil.rmtree(entry.path, ignore_errors=True)
+            finally:
+                os.close(fd)
 
 
 def _same_file_key(path) -> tuple[int, int] | None:
