@@ -26,7 +26,7 @@ import dask.threaded
 import numpy as np
 
 from ._dispatch import load
-from ._em_data import init_sample_rows, output_array
+from ._em_data import check_output, init_sample_rows, output_array
 from ._finite import all_finite
 from ._threads import threads_for
 from ._validation import check_lazy_samples, check_samples, kernel_array
@@ -85,7 +85,7 @@ def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     _check_block(x, km.shape[1], check_finite=True)     # as predict checks an in-memory X
     out = output_array(name, x.shape[0], km.shape[0], km.dtype)
     _k.e_step(x, km, kp, klc, kind, threads_for(x.shape[0], n_threads), **{name: out})
-    return out
+    return check_output(name, out, km.dtype)
 
 
 def lost_work_error(exc: BaseException) -> RuntimeError:

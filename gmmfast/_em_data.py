@@ -84,6 +84,26 @@ def init_sample_rows(n: int, rng) -> np.ndarray | None:
     return np.sort(rng.randint(0, n, size=INIT_MAX_SAMPLES))
 
 
+def check_output(name: str, out: np.ndarray, dtype) -> np.ndarray:
+    """``out``, an e_step output computed in ``dtype``, unless a row's squared distances overflowed:
+    its log-density is then -inf, its responsibilities NaN and its label -1 (scikit-learn returns the
+    NaN and label 0).  Fit refuses such data, and so do these."""
+    if name == "labels":
+        bad = out.size and out.min() < 0
+    else:
+        bad = name in ("resp", "log_prob_norm") and not all_finite(out)
+    if bad:
+        raise overflow_error(dtype)
+    return out
+
+
+def overflow_error(dtype) -> ValueError:
+    """What is wrong with X when the E-step in ``dtype`` gave a row no finite density, and what to do."""
+    hint = "pass X as float64 or rescale it" if dtype == np.float32 else "rescale it"
+    return ValueError(f"Squared distances overflow {np.dtype(dtype)} on some rows of X (values too large "
+                      f"against the model's spread): {hint}.")
+
+
 def output_array(name: str, n: int, n_components: int, dtype) -> np.ndarray:
     """The array e_step fills for output ``name``."""
     if name == "labels":

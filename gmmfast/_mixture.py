@@ -12,6 +12,7 @@ reproduces scikit-learn's fitting protocol: initialisation, convergence test,
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ from numpy.typing import ArrayLike
 from . import _gaussian as gauss
 from ._base import Estimator, _ConvergenceWarning, exclusive
 from ._dispatch import load
-from ._finite import all_finite
-from ._em_data import Chunked, InMemory, init_sample_rows, is_chunked_input, is_dask_array, open_samples
+from ._em_data import (Chunked, InMemory, check_output, init_sample_rows, is_chunked_input, is_dask_array,
+                       open_samples, overflow_error)
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
@@ -647,8 +648,11 @@ class GaussianMixture(Estimator):
         km, kp, klc, kind = self._fitted_kernel_arrays(data.dtype)
         n_stats = _k.n_stats(data.d, _STATS_KIND[ct])
         block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
+        log_likelihood = float(np.sum(block_ll))
+        if not math.isfinite(log_likelihood):      # (its counts and sums are NaN)
+            raise overflow_error(data.dtype)
         return EMStatistics(ct, km, block_stats.sum(axis=0).reshape(self.n_components, n_stats),
-                            float(np.sum(block_ll)), data.n, model_key(km, kp, klc))
+                            log_likelihood, data.n, model_key(km, kp, klc))
 
     @exclusive
     def m_step(self, statistics: EMStatistics, *, reseed_from: ArrayLike | None = None) -> GaussianMixture:
@@ -927,7 +931,7 @@ class GaussianMixture(Estimator):
     def _labels(self, X: np.ndarray) -> np.ndarray:
         labels = np.empty(X.shape[0], dtype=np.intp)
         self._e_step(X, labels=labels)
-        return labels
+        return check_output("labels", labels, X.dtype)
 
     def _output(self, data, name: str):
         """One of e_step's outputs ('labels', 'resp', 'log_prob_norm', 'weighted_log_prob') for all of X.
@@ -935,13 +939,8 @@ class GaussianMixture(Estimator):
         A NumPy array, or a Dask array for Dask input.
         """
         out = data.e_step(self._fitted_kernel_arrays(data.dtype), name)
-        # an overflowing squared distance makes a row's log-density -inf and its responsibilities NaN
-        # (scikit-learn returns them); fit refuses such data, and so do these (Dask results: lazy)
-        if name in ("resp", "log_prob_norm") and isinstance(out, np.ndarray) and not all_finite(out):
-            hint = "pass X as float64 or rescale it" if data.dtype == np.float32 else "rescale it"
-            raise ValueError(f"Squared distances overflow {data.dtype} on some rows of X (values too large "
-                             f"against the model's spread): {hint}.")
-        return out
+        # (a Dask result is checked block by block when it is computed)
+        return check_output(name, out, data.dtype) if isinstance(out, np.ndarray) else out
 
     @exclusive
     def predict(self, X: SamplesLike) -> np.ndarray:

@@ -24,6 +24,7 @@ its log-probabilities transform each sample once instead of once per component.
 """
 
 from cython cimport floating
+from libc.math cimport INFINITY
 from cython.parallel cimport prange, parallel
 cimport openmp
 from _chunks cimport (CHUNK, LINE, _line_aligned, _line_padded, _prefetch_chunk_after_next, _sum,
@@ -509,7 +510,7 @@ def e_step(const floating[:, ::1] X not None, const floating[:, ::1] means not N
     """E-step without statistics: fill whichever outputs are given.
 
     log_prob_norm[i] = log p(x_i); labels[i] = argmax_k of the weighted
-    log-probabilities; resp[i, k] = posterior probabilities;
+    log-probabilities, -1 where all are -inf or NaN; resp[i, k] = posterior probabilities;
     weighted_log_prob[i, k] = log w_k + log N(x_i | k).
     """
     cdef Py_ssize_t N = X.shape[0], d = X.shape[1], K = means.shape[0]
@@ -562,7 +563,9 @@ def e_step(const floating[:, ::1] X not None, const floating[:, ::1] means not N
                         if v > bv:
                             bv = v
                             best = k
-                    labels[start + i] = best
+                    # -1 where no component has a finite density (the squared distances
+                    # overflowed): the caller refuses it, as it refuses resp's NaN
+                    labels[start + i] = best if bv > -INFINITY else -1
             fused = 0
             unused = 0.0     # assigned in the loop body, so private to each thread
             if want_resp and not want_lpn:

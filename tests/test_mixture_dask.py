@@ -133,6 +133,11 @@ def test_dask_predictions_are_dask_arrays(client):
             assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     labels = GaussianMixture(K, max_iter=5, tol=0, random_state=0).fit_predict(Xd)
     assert isinstance(labels, da.Array)
+    far = X.copy()
+    far[7000] = 1e30                                         # squared distances overflow float32
+    for method in ("predict", "predict_proba", "score_samples"):   # refused when computed, as in memory
+        with pytest.raises(ValueError, match="overflow float32"):
+            getattr(b, method)(da.from_array(far, chunks=(6000, 3))).compute()
     assert b.score(Xd) == pytest.approx(a.score(X), rel=1e-6)
     assert b.bic(Xd) == pytest.approx(a.bic(X), rel=1e-6)
 

@@ -454,10 +454,25 @@ def test_a_bad_parameter_is_caught_as_scikit_learn_users_catch_theirs(x, params)
             gmmfast.segment(image, **bad)
 
 
-@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "score", "bic", "aic"])
+@pytest.mark.parametrize("method", ["score_samples", "predict_proba", "score", "bic", "aic", "predict"])
 def test_scoring_data_whose_distances_overflow_is_refused_as_fit_refuses_it(x, method):
-    # fit refused such data; scoring it gave -inf densities and NaN responsibilities (as scikit-learn does)
+    # fit refused such data; scoring it gave -inf densities and NaN responsibilities (as scikit-learn
+    # does), and predict label 0 (scikit-learn too) however far the row was from component 0
     gm = GaussianMixture(2, random_state=0).fit(x)
     with pytest.raises(ValueError, match="overflow float64"):
         getattr(gm, method)(x * 1e300)
+    far = x.copy()
+    far[-1] = 1e300
+    with pytest.raises(ValueError, match="overflow float64"):
+        getattr(gm, method)(far)
     assert np.isfinite(getattr(gm, method)(x)).all()
+
+
+def test_statistics_of_data_whose_distances_overflow_are_refused(x):
+    # e_step_statistics returned NaN counts and sums with a -inf log-likelihood, for m_step to take
+    gm = GaussianMixture(2, random_state=0).fit(x)
+    far = x.copy()
+    far[-1] = 1e300
+    with pytest.raises(ValueError, match="overflow float64"):
+        gm.e_step_statistics(far)
+    assert np.isfinite(gm.e_step_statistics(x).counts).all()
