@@ -27,15 +27,15 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import Iterable, Iterator
+
+from ._common import STAGING_PREFIX, CLIError, Warnings
+from ._progress import Progress
 
 try:
     import fcntl
 except ImportError:       # Windows: no flock; abandoned staging folders are left as they are
     fcntl = None  # type: ignore[assignment]
-from typing import Iterable, Iterator
-
-from ._common import STAGING_PREFIX, CLIError, Warnings
-from ._progress import Progress
 
 STAGING_LOCK = ".lock"
 
