@@ -177,6 +177,7 @@ def cdnet_table() -> list[str]:
             rows.append(f"| {name} | (not present) | | | | |")
             continue
         frames, truth, scored = data
+        cv2.setRNGSeed(0)      # OpenCV's KNN draws from its global generator: as in a fresh process
         ref = cv2.createBackgroundSubtractorKNN()
         want = np.array([ref.apply(f) for f in frames])
         runs = {s: gmmfast.BackgroundSubtractorKNN(random_state=s).apply_many(frames) for s in range(5)}
@@ -199,10 +200,13 @@ def cdnet_table() -> list[str]:
 
 
 if __name__ == "__main__":
+    import argparse
+
     import cv2
 
-    if "--data" in sys.argv:
-        DATA = Path(sys.argv[sys.argv.index("--data") + 1])
+    parser = argparse.ArgumentParser(description="gmmfast's KNN against OpenCV's: speed, then the CDnet table.")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the shared data folder (default {DATA})")
+    DATA = parser.parse_args().data
 
     print(f"OpenCV {cv2.__version__}, gmmfast {gmmfast.__version__} ({gmmfast._dispatch.VARIANT} kernels), "
           f"warm-up {WARMUP} frames")
