@@ -217,11 +217,18 @@ def report(repeat: int = 3) -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="GrabCut: gmmfast against cv2.grabCut (bench/RESULTS.md).")
+    parser.add_argument("repeats", nargs="?", type=int, default=3, help="best of this many timings (default 3)")
+    parser.add_argument("--looser", nargs="+", type=int, metavar="PX",
+                        help="instead, the box IoU with every box side moved PX pixels out")
+    args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit("shared GrabCut data not present")
-    if len(sys.argv) > 1 and sys.argv[1] == "--looser":
-        for g in sys.argv[2:]:
-            looser_table(int(g))
+    if args.looser:
+        for g in args.looser:
+            looser_table(g)
             print()
     else:
-        report(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+        report(args.repeats)

@@ -14,7 +14,6 @@ outside the timing.  Both must give the same flow value.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -158,10 +157,10 @@ def main(names=None, repeat=3, n_threads=None) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    threads = None
-    for a in list(args):
-        if a.startswith("--threads="):
-            threads = int(a.split("=", 1)[1])
-            args.remove(a)
-    main(args or None, n_threads=threads)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Max-flow: gmmfast against PyMaxflow (bench/RESULTS.md).")
+    parser.add_argument("images", nargs="*", help="image names of the shared data, or 'synthetic' (default: all)")
+    parser.add_argument("--threads", type=int, default=None, help="gmmfast's threads (default: all cores)")
+    args = parser.parse_args()
+    main(args.images or None, n_threads=args.threads)
