@@ -68,14 +68,37 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
         raise TypeError(f"source must be a path or a binary file object, got {type(source).__name__}{advice}.")
     try:
         with Image.open(source) as img:
+            _check_decoded_size(img, name)
             img.load()
             _warn_if_more_frames(img, name)
             # a camera's JPEG stores its pixels unrotated and says how to show them in the EXIF
             # orientation tag: turned here as every viewer turns it, so results line up with the photo
             arr = _pillow_array(_upright(img))
+    except Image.DecompressionBombError as exc:
+        # Pillow's guard for images from unknown sources (its warning, below this, passes through)
+        raise ValueError(f"{name!r}: {exc} Resize the image, or, if the file is yours and the memory "
+                         "suffices, raise that limit (PIL.Image.MAX_IMAGE_PIXELS).") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
     return arr
+
+
+#: Bytes per pixel and band of the arrays Pillow decodes each band size into.
+_BAND_BYTES = {"I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
+
+
+def _check_decoded_size(img, name: str) -> None:
+    """Refuse an image whose pixels would not fit in the memory free now, before decoding it: a
+    small file can declare any size (a 'decompression bomb'), and decoding it would exhaust the
+    memory -- the system then kills the process -- rather than fail."""
+    from ._memory import available_memory
+
+    w, h = img.size
+    need = w * h * len(img.getbands()) * _BAND_BYTES.get(img.mode, 1) * 2     # the decode and the array
+    free = available_memory()
+    if free is not None and need > free:
+        raise ValueError(f"{name!r} is {w}x{h} pixels: reading it needs about {need / 1e9:.1f} GB of memory "
+                         f"and {free / 1e9:.1f} GB are free; resize the image or free memory.")
 
 
 def _warn_if_more_frames(img, name: str) -> None:

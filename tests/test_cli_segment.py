@@ -431,3 +431,40 @@ def test_defaults_are_the_library_defaults(tmp_path, monkeypatch):
     defaults = {name: p.default for name, p in inspect.signature(real).parameters.items()}
     defaults["k_range"] = seg_module.DEFAULT_K_RANGE          # what k_range=None stands for
     assert {name: calls[0][name] for name in calls[0]} == {name: defaults[name] for name in calls[0]}
+
+
+def test_a_large_photo_is_read_without_an_attack_warning_and_a_huge_one_refused_in_one_line(tmp_path, capsys,
+                                                                                           monkeypatch):
+    # a 15000x12000 photo ended in "internal error (DecompressionBombError ...)"; one of 95 megapixels
+    # was segmented after Pillow's "could be decompression bomb DOS attack" warning about the user's own
+    # photo. Pillow's limits, shrunk here (warning above 2000 pixels, error above 4000), stand in.
+    import warnings
+
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    big, huge = _image(tmp_path / "big.png", size=(50, 60)), _image(tmp_path / "huge.png", size=(70, 80))
+    with warnings.catch_warnings():           # (main's filter must not outlive this test)
+        assert main(["segment", str(big), "-o", str(tmp_path / "out")]) == 0
+        assert "decompression" not in capsys.readouterr().err
+        assert main(["segment", str(huge), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err and "exceeds limit of 4000 pixels" in err, err
+    assert "Resize the image." in err and "PIL" not in err          # (the Python advice is left out)
+    with pytest.raises(ValueError, match="exceeds limit.*MAX_IMAGE_PIXELS"):   # the library's: a ValueError
+        read_image(huge)
+    with pytest.warns(Image.DecompressionBombWarning):               # and Pillow's warning is the library's
+        read_image(big)
+
+
+def test_an_image_that_would_not_fit_in_memory_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    # with Pillow's limit lifted, a small file declaring billions of pixels took all the memory and the
+    # system killed the process; a 2 MB budget stands in for the machine's free memory
+    from gmmfast import _memory
+
+    path = _image(tmp_path / "photo.png", size=(600, 800))
+    monkeypatch.setattr(_memory, "available_memory", lambda: 2_000_000)
+    with pytest.raises(ValueError, match=r"800x600 pixels: reading it needs about 0\.0 GB of memory"):
+        read_image(path)
+    monkeypatch.setattr(_memory, "available_memory", lambda: 20_000_000)
+    assert read_image(path).shape == (600, 800, 3)

@@ -13,7 +13,7 @@ import importlib
 import os
 import signal
 
-from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, error, user_message
+from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, error, allow_large_photos, user_message
 
 # Subcommand modules, in the order ``gmmfast --help`` lists them.  A module
 # that is not present in this build is left out.
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gmmfast {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in _modules():
-        module.add_parser(sub).set_defaults(options=getattr(module, "OPTIONS", {}))
+        module.add_parser(sub).set_defaults(options=getattr(module, "OPTIONS", {}),
+                                            uploads=getattr(module, "READS_UPLOADS", False))
     return parser
 
 
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    if not args.uploads:
+        allow_large_photos()
     previous = _terminate_as_interrupt()
     try:
         return int(args.func(args) or 0)

@@ -25,6 +25,19 @@ DEFAULT_OUTPUT = "out"
 STAGING_PREFIX = ".gmmfast-"
 
 
+def allow_large_photos() -> None:
+    """Silence Pillow's 'decompression bomb' warning (from 89 megapixels) in this process: a command
+    reads the user's own photos, and one of 100 megapixels is no attack.  Pillow's limit itself (179
+    megapixels) stays, so a file that declares billions of pixels is refused with one line
+    (``read_image``'s) instead of taking all the memory; ``serve``, whose images come from anyone,
+    keeps the warning too."""
+    try:
+        from PIL import Image
+    except ImportError:      # (reading an image then says how to install Pillow)
+        return
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 class CLIError(Exception):
     """An error whose message is already in the command line's terms: printed as it is."""
 
@@ -85,6 +98,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
      "clusters than n_components"),
     (r"added [\d.e+-]+ to their diagonals", "a little variance was added to them"),
     (r"call reset\(\) to start a model for the new size", "all frames must have one size"),
+    (r", or, if the file is yours and the memory suffices, raise that limit \(PIL\.Image\.MAX_IMAGE_PIXELS\)", ""),
 )
 
 

@@ -47,6 +47,10 @@ def _port(text: str) -> int:
     return port
 
 
+#: Its images come from anyone: Pillow's decompression-bomb warning stays (see allow_large_photos).
+READS_UPLOADS = True
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``gmmfast serve``."""
     p = subparsers.add_parser("serve", help=HELP, description=DESCRIPTION,
