@@ -238,6 +238,56 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
             run.stdout.close()
 
 
+def test_two_runs_started_together_into_one_folder_do_not_mix(tmp_path):
+    # both passed the check at their start, both committed, both reported success, and the folder held
+    # a mix of the two runs' files (a K=2 picture beside a K=3 run's third mask)
+    fam = [family("a", r"mask\d+\.png|segmented\.png")]
+    first, second = Outputs(tmp_path).open(), Outputs(tmp_path).open()
+    for out in (first, second):
+        out.check_free(fam)
+    for name in ("a_mask0.png", "a_mask1.png", "a_mask2.png", "a_segmented.png"):
+        first.stage(name).write_bytes(b"3")
+    for name in ("a_mask0.png", "a_mask1.png", "a_segmented.png"):
+        second.stage(name).write_bytes(b"2")
+    first.commit(fam)
+    with pytest.raises(CLIError, match="a_mask0.png was written by another run while this one worked"):
+        second.commit(fam)
+    second.discard_staged()
+    first.close()
+    second.close()
+    assert _names(tmp_path) == ["a_mask0.png", "a_mask1.png", "a_mask2.png", "a_segmented.png"]
+    assert {(tmp_path / n).read_bytes() for n in _names(tmp_path)} == {b"3"}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="commits take turns through flock")
+def test_commits_into_one_folder_take_turns(tmp_path):
+    import threading
+
+    from gmmfast.cli._outputs import _folder_locked
+
+    held, release = threading.Event(), threading.Event()
+
+    def other_run():
+        with _folder_locked(tmp_path):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other_run)
+    t.start()
+    held.wait(10)
+    with Outputs(tmp_path, overwrite=True) as out:
+        out.stage("a_mask.png").write_bytes(b"1")
+        committed = threading.Thread(target=out.commit)
+        committed.start()
+        committed.join(0.5)
+        assert committed.is_alive() and _names(tmp_path) == [n for n in _names(tmp_path)
+                                                              if n.startswith(STAGING_PREFIX)]
+        release.set()
+        committed.join(10)
+    t.join()
+    assert _names(tmp_path) == ["a_mask.png"]
+
+
 def test_earlier_run_is_refused_or_replaced_exactly(tmp_path):
     fam = family("a", r"mask\d+\.png|binary\.png")
     for name in ("a_mask0.png", "a_mask1.png", "a_mask2.png", "a_binary.png", "ab_mask0.png", "notes.txt"):

@@ -133,11 +133,21 @@ class Outputs:
     # -- after the work -------------------------------------------------------------------
     def commit(self, families: Iterable[re.Pattern] = ()) -> list[Path]:
         """Move the staged files into the folder and, when overwriting, remove the files of
-        ``families`` the run did not write.  Returns the paths committed now."""
+        ``families`` the run did not write.  Returns the paths committed now.
+
+        Commits into one folder take turns (a lock on the folder), and a run not overwriting checks
+        ``families`` again under the lock: two runs started together into one folder passed the check
+        at their start, and their files landed mixed, both runs reporting success."""
         names, self._staged = self._staged, []
         families = list(families)
         done = []
-        with _no_interrupt():
+        with _no_interrupt(), _folder_locked(self.folder):
+            found = [] if self.overwrite else sorted(self._existing(families))
+            if found:
+                self._staged = names           # (discard_staged drops them)
+                raise CLIError(f"{_show(self.folder / found[0])} was written by another run while this one "
+                               "worked; nothing of this input was written: give --overwrite to replace it, or "
+                               "another output folder with -o")
             for name in names:
                 final = self.folder / name
                 os.replace(self._stage / name, final)  # type: ignore[operator]
@@ -219,6 +229,26 @@ def _hold(stage: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+@contextlib.contextmanager
+def _folder_locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` itself (not a file in it) for the block: other gmmfast
+    runs committing into it wait.  Where locks are not to be had, the block runs unlocked."""
+    fd = None
+    if fcntl is not None:
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            if fd is not None:
+                os.close(fd)
+            fd = None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)          # (closing drops the lock)
 
 
 def _remove_abandoned(folder: Path) -> None:

@@ -150,7 +150,7 @@ def run_parallel(one: Callable, paths: list[Path], stems: list[str], args: argpa
             try:
                 outputs.commit([families(result.stem)])
                 say(result.summary.replace(result.path, name), progress)
-            except OSError as exc:
+            except (OSError, CLIError) as exc:
                 outputs.discard_staged()
                 message = user_message(exc)
         if message is not None:
