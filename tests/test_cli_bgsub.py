@@ -142,6 +142,18 @@ def test_folder_input(clip, tmp_path):
     np.testing.assert_array_equal(mask, np.stack([gmmfast.subtract(f, bg, 30.0) for f in frames[:20]]) * 255)
 
 
+def test_a_frames_folder_is_not_its_own_output_folder(clip, tmp_path, capsys):
+    # the run wrote frames_background.png among the frames, and the next run read it as an 81st frame
+    _, frames, _ = clip
+    for i, f in enumerate(frames[:12]):
+        write_image(tmp_path / "frames" / f"{i}.png", f)
+    for out in (tmp_path / "frames", tmp_path / "frames" / "." ):
+        assert main(["bgsub", str(tmp_path / "frames"), "-o", str(out), "--train-frames", "4"]) == 1
+        err = capsys.readouterr().err
+        assert "is a folder of frames and the output folder" in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path / "frames")) == sorted(f"{i}.png" for i in range(12))
+
+
 @pytest.mark.parametrize("as_folder", [False, True], ids=["gif", "folder"])
 def test_short_video_learns_all_its_frames_by_default(clip, tmp_path, capsys, as_folder):
     # the default 48 training frames used to refuse a 20-frame video the user gave no option for;

@@ -413,6 +413,10 @@ def run(args: argparse.Namespace) -> int:
 
     on_workers = parallel(args)
     paths = [Path(v) for v in args.videos]
+    for p in paths:
+        if p.is_dir() and Path(args.output).resolve() == p.resolve():
+            raise CLIError(f"{p} is a folder of frames and the output folder: this run's pictures would be read as "
+                           "frames by the next one; give another output folder with -o")
     names = unique_stems([str(p) for p in paths], default="video")
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:
