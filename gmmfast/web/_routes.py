@@ -366,4 +366,7 @@ def download(kind: str, job_id: str, number: int, name: str):
         return error_response(503, "Preparing the download takes too long right now; please try again.")
     if builder.status != "done":
         return error_response(400 if builder.error else 500, builder.error or "The download failed.")
-    return send_file(job.private[holder["key"]], as_attachment=True, download_name=name)
+    # every run has a files.zip: saved under that one name, a second run's replaced the first's (or was
+    # not saved: curl -OJ refuses to overwrite)
+    saved_as = f"{job.info['name']}_run{number}_files.zip" if name == "files.zip" else name
+    return send_file(job.private[holder["key"]], as_attachment=True, download_name=saved_as)

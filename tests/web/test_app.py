@@ -149,6 +149,8 @@ def test_zip_holds_the_files_of_the_cli(client, gen, tmp_path):
     run = r.get_json()
     z = client.get(run["result"]["downloads"]["files.zip"])
     assert z.status_code == 200 and "attachment" in z.headers["Content-Disposition"]
+    # saved under a name of its own per run (every run's was files.zip: curl -OJ then saved nothing)
+    assert "filename=bands_run1_files.zip" in z.headers["Content-Disposition"]
     with zipfile.ZipFile(io.BytesIO(z.data)) as zf:
         names = sorted(zf.namelist())
         assert names == sorted(p.name for p in (tmp_path / "cli").iterdir())
