@@ -522,7 +522,9 @@ def _warn_if_scales_differ(frame: np.ndarray, background: np.ndarray, threshold:
     the other on 0-255 (or 16-bit), or both in [0, 1] with a threshold no distance reaches."""
     top_f, top_b = float(frame.max(initial=0)), float(background.max(initial=0))
     unit_f, unit_b = frame.dtype.kind == "f" and top_f <= 1.0, background.dtype.kind == "f" and top_b <= 1.0
-    wide_f, wide_b = frame.dtype.itemsize > 1 and top_f > 255, background.dtype.itemsize > 1 and top_b > 255
+    # 'wide' (12 or 16 bits) only past twice the 8-bit range: a background estimated from 8-bit frames
+    # overshoots 255 a little where brightness is normalised (PixelGMM's reached 263), never twice
+    wide_f, wide_b = frame.dtype.itemsize > 1 and top_f > 510, background.dtype.itemsize > 1 and top_b > 510
     if (unit_f and top_b > 2.0) or (unit_b and top_f > 2.0) or wide_f != wide_b:
         problem = (f"the frame (values up to {top_f:g}, {frame.dtype}) and the background (up to {top_b:g}, "
                    f"{background.dtype}) look like different scales; bring both onto one (e.g. 0-255)")

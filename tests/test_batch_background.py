@@ -448,3 +448,6 @@ def test_subtract_warns_when_frame_and_background_scales_differ():
         np.testing.assert_array_equal(subtract(frame, bg, 30.0), ref)
         np.testing.assert_array_equal(subtract(frame / 255.0, bg / 255.0, 30 / 255), ref)
         subtract(frame.astype(np.float32), bg, 30.0)
+        # a background a little over 255, as PixelGMM's with brightness normalisation (the README's
+        # subtract(frames[60], pg.background_image(), 30) warned of "different scales")
+        subtract(frame, np.minimum(bg.astype(np.float32) * 2.6, 263.0), 30.0)
