@@ -179,13 +179,13 @@ def test_work_sizes_are_checked_before_work(tmp_path, capsys):
         assert info.value.code == 2 and expected in _one_error_line(capsys.readouterr().err)
     assert main(["segment", str(a), "-k", "40", "-o", str(tmp_path / "o")]) == 1
     line = _one_error_line(capsys.readouterr().err)
-    assert "-k asks for 40 components, but 12x10 pixels support at most 6" in line
+    assert "-k asks for 40 components, but a 12x10 image is too small for more than 6" in line
     # -k auto is capped to what the pixels support instead
     assert main(["segment", str(a), "-k", "auto", "--k-range", "2-30", "-o", str(tmp_path / "o")]) == 0
     capsys.readouterr()
     tiny = _image(tmp_path / "tiny.png", size=(2, 2))      # named --k-range, which was not given
     assert main(["segment", str(tiny), "-k", "auto", "-o", str(tmp_path / "o4")]) == 1
-    assert "-k auto (K from 2, --k-range) asks for 2 components, but 2x2 pixels support at most 1" in \
+    assert "-k auto (K from 2, --k-range) asks for 2 components, but a 2x2 image is too small for more than 1" in \
         _one_error_line(capsys.readouterr().err)
     # --k-range with a fixed K was ignored in silence; --features takes any case, as -k auto does
     assert main(["segment", str(a), "-k", "3", "--k-range", "2-5", "-o", str(tmp_path / "o2")]) == 1

@@ -167,8 +167,8 @@ def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int
     most = most_components(image.shape[0] * image.shape[1])
     smallest, what = (k_range[0], f"-k auto (K from {k_range[0]}, --k-range)") if k == "auto" else (k, "-k")
     if smallest > most:
-        raise CLIError(f"{what} asks for {smallest} components, but {image.shape[1]}x{image.shape[0]} pixels "
-                       f"support at most {most} ({MIN_PIXELS_PER_COMPONENT} pixels each)")
+        raise CLIError(f"{what} asks for {smallest} components, but a {image.shape[1]}x{image.shape[0]} image is "
+                       f"too small for more than {most} (a component needs about {MIN_PIXELS_PER_COMPONENT} pixels)")
     return k_range[0], min(k_range[1], most)
 
 
