@@ -40,7 +40,7 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     Palette and other modes are converted to RGB (RGBA when some pixel is
     transparent); of an animation or a multi-page file the first frame is read,
     with a warning (:func:`gmmfast.video.read_video` reads them all); 16-bit
-    greyscale stays uint16; 32-bit integer and float images (TIFF) come back as
+    greyscale stays uint16 (16-bit colour is read at 8 bits, with a warning); 32-bit integer and float images (TIFF) come back as
     int32 / float32 grey, scaled as they are stored.  A photo with an EXIF
     orientation tag is turned upright, as image viewers show it.
 
@@ -69,6 +69,7 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     try:
         with Image.open(source) as img:
             _check_decoded_size(img, name)
+            _warn_if_narrowed(img, name)
             img.load()
             _warn_if_more_frames(img, name)
             # a camera's JPEG stores its pixels unrotated and says how to show them in the EXIF
@@ -99,6 +100,14 @@ def _check_decoded_size(img, name: str) -> None:
     if free is not None and need > free:
         raise ValueError(f"{name!r} is {w}x{h} pixels: reading it needs about {need / 1e9:.1f} GB of memory "
                          f"and {free / 1e9:.1f} GB are free; resize the image or free memory.")
+
+
+def _warn_if_narrowed(img, name: str) -> None:
+    """Pillow decodes a colour image of 16 bits per channel (PNG, TIFF) to 8 bits, silently."""
+    if img.mode in ("RGB", "RGBA") and any(";16" in str(tile[3]) for tile in getattr(img, "tile", ())):
+        warnings.warn(f"{name!r} has 16 bits per colour channel; it is read at 8 (Pillow reads colour images "
+                      "so): convert it to 8 bits first to choose how", UserWarning,
+                      stacklevel=user_stacklevel())
 
 
 def _warn_if_more_frames(img, name: str) -> None:

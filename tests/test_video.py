@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("PIL")
 from gmmfast.data import sample_clip  # noqa: E402
+from gmmfast.io import read_image, write_image  # noqa: E402
 from gmmfast.video import VideoReader, VideoWriter, iter_frames, read_video, write_video  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -466,3 +467,34 @@ def test_an_encode_that_fails_leaves_no_file_and_says_so(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(video.shutil, "disk_usage", lambda p: type("U", (), {"free": 0})())
         assert writer._ffmpeg_failed().errno == errno.ENOSPC
+
+
+def test_an_image_that_would_not_fit_in_memory_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    # with Pillow's limit lifted, a small file declaring billions of pixels took all the memory and the
+    # system killed the process; a 2 MB budget stands in for the machine's free memory
+    from gmmfast import _memory
+
+    path = write_image(tmp_path / "photo.png", np.zeros((600, 800, 3), np.uint8))
+    monkeypatch.setattr(_memory, "available_memory", lambda: 2_000_000)
+    with pytest.raises(ValueError, match=r"800x600 pixels: reading it needs about 0\.0 GB of memory"):
+        read_image(path)
+    monkeypatch.setattr(_memory, "available_memory", lambda: 20_000_000)
+    assert read_image(path).shape == (600, 800, 3)
+
+
+def test_a_16_bit_colour_png_is_read_at_8_bits_with_a_warning(tmp_path):
+    # Pillow decodes it to 8 bits per channel, and the precision went without a word
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rgb = np.random.default_rng(0).integers(0, 65536, (6, 5, 3), dtype=np.uint16)
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in rgb)
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 5, 6, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    (tmp_path / "deep.png").write_bytes(png)
+    with pytest.warns(UserWarning, match="16 bits per colour channel; it is read at 8"):
+        image = read_image(tmp_path / "deep.png")
+    np.testing.assert_array_equal(image, (rgb >> 8).astype(np.uint8))     # Pillow keeps the high byte
