@@ -71,7 +71,8 @@ def accept_upload(job: Job, data: bytes, filename: str | None, cfg) -> None:
     """
     header = check_image_bytes(data, cfg.max_image_pixels)
     job.add_file("upload", data, private=True)
-    job.info.update(name=safe_stem(filename), format=header.format, width=header.width, height=header.height)
+    job.info.update(name=safe_stem(filename), format=header.format, width=header.width, height=header.height,
+                    frames=header.frames)
 
 
 def job_image(job: Job, cfg) -> np.ndarray:
@@ -113,7 +114,7 @@ def run(job: Job, task: Task, cfg) -> dict:
     timings = {k: round(v, 4) for k, v in {"segment": t_segment, **seg.timings, **timings}.items()}
     result.update(n_components=seg.n_components, auto=p["k"] == "auto", timings=timings,
                   features_used=_features_label(seg, p["features"]),
-                  criterion=_criterion_rows(seg.criterion), notes=_notes(seg, p["k"]),
+                  criterion=_criterion_rows(seg.criterion), notes=_notes(seg, p["k"], job.info["frames"]),
                   downloads=output_names(job.info["name"], seg.n_components))
     return result
 
@@ -140,12 +141,16 @@ def _criterion_rows(criterion: Mapping | None) -> dict | None:
                      "bic": number(r.bic, 1), "distinct": bool(r.distinct)} for k, r in criterion.items()}
 
 
-def _notes(seg, k) -> list[str]:
+def _notes(seg, k, frames: int) -> list[str]:
     """What the library warns about this result, in the page's words (its warnings go to the
-    server log; capturing them here would not be thread-safe, so they are read off the result)."""
+    server log; capturing them here would not be thread-safe, so they are read off the result
+    and the upload's header)."""
     from .._segmentation import DEFAULT_K_RANGE, MIN_PIXELS_PER_COMPONENT, most_components, transparent_share
 
     notes = []
+    if frames > 1:
+        notes.append(f"The file holds {frames} frames (an animation); its first is segmented. The Background "
+                     "view takes it as a video.")
     asked = DEFAULT_K_RANGE[0] if k == "auto" else k
     if seg.n_components < asked:
         what = "the smallest K 'auto' tries" if k == "auto" else str(k)

@@ -78,6 +78,7 @@ class ImageHeader:
     width: int
     height: int
     mode: str
+    frames: int = 1           # an animation's frames (its first is the image)
 
 
 def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
@@ -98,6 +99,7 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
         with Image.open(io.BytesIO(data)) as img:
             # the size the decoded image will have: read_image turns a photo upright by its EXIF tag
             fmt, (width, height), mode = img.format, _upright_size(img), img.mode
+            frames = getattr(img, "n_frames", 1)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadUpload(f"This file looks like a {kind.upper()} image but cannot be read: {exc}") from None
     except Image.DecompressionBombError as exc:
@@ -110,7 +112,7 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
     if fmt not in IMAGE_FORMATS or fmt.lower() != kind:
         raise BadUpload(f"This file is not an image of an accepted format (accepted: {IMAGE_TYPES_TEXT}).")
     _check_pixels(width, height, max_pixels)
-    return ImageHeader(fmt, width, height, mode)
+    return ImageHeader(fmt, width, height, mode, frames)
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:

@@ -501,6 +501,10 @@ def test_results_carry_what_the_library_noted(client, gen):
     tiny = np.random.default_rng(0).integers(0, 256, (10, 10, 3)).astype(np.uint8)
     res = post_image(client, gen.encode(tiny, "PNG"), k="auto").get_json()["result"]
     assert any("K up to 5" in n for n in res["notes"])
+    # an animated GIF: its first frame was segmented without a word (the command line warns)
+    frames = np.stack([gen.three_colour_image()] * 3)
+    res = post_image(client, gen.gif_bytes(frames), name="clip.gif", k=3).get_json()["result"]
+    assert any("holds 3 frames" in n and "its first is segmented" in n for n in res["notes"]), res["notes"]
 
 
 @pytest.mark.parametrize("features, label", [("rgb", "RGB \u2192 grey"), ("lab", "CIE Lab \u2192 L*"),
