@@ -6,8 +6,9 @@ import argparse
 import errno
 import ipaddress
 import sys
+import warnings
 
-from ._common import error
+from ._common import error, warn
 
 HELP = "serve the web app: segmentation, GrabCut and background subtraction in a browser"
 
@@ -105,6 +106,10 @@ def run(args) -> int:
 
     def ready(url: str) -> None:
         print(f"gmmfast web app: {url}  (Ctrl+C to stop)", flush=True)
+
+    # the library's warnings about an upload (an animation's first frame read, ...) go to the log as
+    # one line each, not as Python's "file:line: UserWarning" with the source line under it
+    warnings.showwarning = lambda message, category, *rest, **kw: warn(f"{category.__name__}: {message}")
 
     try:
         serve(config, host=args.host, port=args.port, ready=ready)

@@ -101,3 +101,29 @@ def test_serve_warns_when_not_on_localhost(tmp_path):
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert "warning" in err and "reverse proxy" in err
+
+
+def test_serve_logs_the_librarys_warnings_as_one_line_each(tmp_path, gen):
+    # an upload's warning reached the log as Python's "…/io.py:85: UserWarning: …" with the source line
+    # under it
+    import numpy as np
+
+    proc = subprocess.Popen([sys.executable, "-m", "gmmfast", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        url = proc.stdout.readline().split()[3]
+        gif = gen.gif_bytes(np.stack([gen.three_colour_image()] * 3))
+        boundary = "gmmfastboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\n2\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"clip.gif\"\r\n"
+                "Content-Type: image/gif\r\n\r\n").encode() + gif + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(url + "api/segment?wait=60", data=body,
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=90) as r:
+            assert r.status == 201
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    lines = [line for line in err.splitlines() if "holds 3 frames" in line]
+    assert len(lines) == 1 and lines[0].startswith("gmmfast: warning: UserWarning: "), err
+    assert ".py:" not in err and "warnings.warn" not in err, err
