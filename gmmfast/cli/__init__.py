@@ -13,7 +13,7 @@ import importlib
 import os
 import signal
 
-from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, error, allow_large_photos, user_message
+from ._common import DEFAULT_OUTPUT, ArgumentParser, CLIError, allow_large_photos, error, user_message
 
 # Subcommand modules, in the order ``gmmfast --help`` lists them.  A module
 # that is not present in this build is left out.
