@@ -444,9 +444,11 @@ def test_a_large_photo_is_read_without_an_attack_warning_and_a_huge_one_refused_
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
     big, huge = _image(tmp_path / "big.png", size=(50, 60)), _image(tmp_path / "huge.png", size=(70, 80))
-    with warnings.catch_warnings():           # (main's filter must not outlive this test)
+    with warnings.catch_warnings(record=True) as seen:       # (main's filter must not outlive this test)
+        warnings.simplefilter("always")
         assert main(["segment", str(big), "-o", str(tmp_path / "out")]) == 0
         assert "decompression" not in capsys.readouterr().err
+        assert not [w for w in seen if issubclass(w.category, Image.DecompressionBombWarning)]
         assert main(["segment", str(huge), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" not in err and "exceeds limit of 4000 pixels" in err, err
