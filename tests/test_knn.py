@@ -15,6 +15,7 @@ Three kinds of reference:
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class ReferenceKNN:
         self.slot = np.zeros((3, P), np.int64)
         self.c = [0, 0, 0]                            # position in the current period
         self.pid = [0, 0, 0]                          # periods begun
+        self.length = [0, 0, 0]                       # the current period's length
         self.n = 0
 
     def periods(self, a):
@@ -129,17 +131,20 @@ class ReferenceKNN:
         mask, confirmed = self.classify(x)
         if lr == 0:
             return mask.reshape(self.shape)
-        a = lr if lr > 0 else 1.0 / min(2 * max(self.n, 1), self.history)
+        automatic = lr < 0 or self.n == 0            # (the first frame at the automatic rate)
+        a = 1.0 / min(2 * max(self.n, 1), self.history) if automatic else lr
         self.n += 1
         due = []
         for s, period in enumerate(self.periods(a)):
-            if self.c[s] >= period:
-                self.c[s] = 0
+            if automatic:                            # the length follows the automatic rate...
+                self.length[s] = period
+            if self.c[s] >= self.length[s]:          # ...a fixed rate's is set when a period begins
+                self.c[s], self.length[s] = 0, period
             if self.c[s] == 0:
                 self.pid[s] += 1
                 key = period_key(self.seed, s, self.pid[s])
                 h = _fmix32((np.arange(self.P, dtype=np.uint64) * 0x9E3779B1 + key) & 0xFFFFFFFF)
-                self.slot[s] = (h * period) >> 32
+                self.slot[s] = (h * self.length[s]) >> 32
             due.append(self.slot[s] == self.c[s])
             self.c[s] += 1
         if known is not None:
@@ -262,6 +267,27 @@ def test_constant_scene_matches_opencv_exactly(kwargs, value):
     want = [ref.apply(frame) for _ in range(40)]
     np.testing.assert_array_equal(got, want)
     assert got[0].max() == 255 and got[-1].max() == 0
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.01, 0.005])
+@pytest.mark.parametrize("automatic_frames", [0, 2, 3])
+def test_a_fixed_rate_learns_a_scene_when_opencv_does(rate, automatic_frames):
+    """A static scene of random colours learnt at a fixed rate (after 0-3 frames at the automatic
+    rate): the frame where its pixels start to become background.  It fell 2-10 frames after
+    OpenCV's: the periods' lengths followed the rate frame by frame, so the first long period
+    waited for the first frame's short one to stretch.  (The frame where all pixels are
+    background agrees too, except after 3 automatic frames, where OpenCV's pixels all turn at
+    once and these over the period's length: 6, 9, 14 against 4.)"""
+    cv2 = pytest.importorskip("cv2")
+    scene = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    rates = [-1] * automatic_frames + [rate] * (80 - automatic_frames)
+    ref, sub = cv2.createBackgroundSubtractorKNN(), gmmfast.BackgroundSubtractorKNN(random_state=0)
+    want = [float(np.mean(ref.apply(scene, learningRate=r) == 255)) for r in rates]
+    got = [float(np.mean(sub.apply(scene, r) == 255)) for r in rates]
+    first = [next(i for i, v in enumerate(seq) if v < 1) for seq in (got, want)]
+    settled = [next(i for i, v in enumerate(seq) if v == 0) for seq in (got, want)]
+    assert first[0] == first[1], (first, settled)
+    assert settled[0] == settled[1] or automatic_frames == 3, (first, settled)
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"dist2_threshold": 400.5}, {"dist2_threshold": 150.0},
@@ -530,6 +556,12 @@ def test_save_load_round_trip(tmp_path, scene):
     for f in scene[25:60]:                     # the same draws go on: the same masks
         np.testing.assert_array_equal(other.apply(f), sub.apply(f))
     np.testing.assert_array_equal(other.background_image(), sub.background_image())
+    # a file of the release before the periods' lengths were kept (6 counters) loads and goes on
+    old = copy.deepcopy(sub)
+    old.state_["counters"] = old.state_["counters"][:6].copy()
+    old.save(tmp_path / "old.npz")
+    older = gmmfast.BackgroundSubtractorKNN.load(tmp_path / "old.npz")
+    assert older.state_["counters"].shape == (9,) and older.apply(scene[60], 0.01).shape == scene[60].shape[:2]
     empty = tmp_path / "empty.npz"
     gmmfast.BackgroundSubtractorKNN(random_state=None).save(empty)
     assert gmmfast.BackgroundSubtractorKNN.load(empty).frame_shape_ is None
