@@ -102,9 +102,12 @@ def _check_model_argument(model, name: str) -> None:
                          f"start), or empty, got {a.dtype} of shape {a.shape}.")
 
 
+def _blank(model) -> bool:
+    """An absent, empty or all-zero model: nothing has been learnt into it."""
+    return model is None or (isinstance(model, np.ndarray) and (model.size == 0 or not model.any()))
+
+
 def _read_model(model, name: str) -> ColourModel:
-    if model is None:
-        raise ValueError(f"{name} is needed in the EVAL modes (the model a previous call wrote).")
     a = np.asarray(model)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be a float64 array of {_MODEL_SIZE} numbers, got dtype {a.dtype}.")
@@ -174,7 +177,17 @@ def grabCut(img: np.ndarray, mask: np.ndarray | None, rect: Sequence[int] | None
         m = _check_mask(mask, shape)
         if not (m & 1).any() or (m & 1).all():
             raise ValueError("the mask needs both a (probable) background and a (probable) foreground pixel.")
-        gc.start(m, (_read_model(bgdModel, "bgdModel"), _read_model(fgdModel, "fgdModel")))
+        blank = [name for model, name in ((bgdModel, "bgdModel"), (fgdModel, "fgdModel")) if _blank(model)]
+        if blank and mode == GC_EVAL:
+            # nothing learnt yet: OpenCV's first iteration learns both models from the mask (its result
+            # is within IoU 0.98 of GC_INIT_WITH_MASK's on llama), and so do these
+            gc.start(m)
+        elif blank:
+            raise ValueError(f"GC_EVAL_FREEZE_MODEL labels the image with the colour models of an earlier call, "
+                             f"and {blank[0]} is empty (or all zeros): run GC_INIT_WITH_RECT, GC_INIT_WITH_MASK "
+                             "or GC_EVAL first.")
+        else:
+            gc.start(m, (_read_model(bgdModel, "bgdModel"), _read_model(fgdModel, "fgdModel")))
         if iterCount <= 0:
             return mask, bgdModel, fgdModel
 

@@ -75,6 +75,23 @@ def test_same_mask_as_opencv_from_mask_and_eval():
     assert np.mean(m1 == m2) >= 0.97
 
 
+@pytest.mark.parametrize("blank", [lambda: np.zeros((1, 65)), lambda: np.zeros((0,)), lambda: None])
+def test_eval_with_models_not_learnt_yet_learns_them_from_the_mask_as_opencv_does(blank):
+    # GC_EVAL is cv2.grabCut's default mode: called with zeroed or empty models it learns them from the
+    # mask, where this refused them ("is it an initialised model?", "must hold 65 numbers")
+    cv2 = pytest.importorskip("cv2")
+    img, obj, rect = scene(seed=5)
+    init = np.full(obj.shape, GC_BGD, np.uint8)
+    x, y, w, h = rect
+    init[y:y + h, x:x + w] = GC_PR_FGD
+    m1, m2 = init.copy(), init.copy()
+    cv2.grabCut(img, m1, None, np.zeros((1, 65)), np.zeros((1, 65)), 2, cv2.GC_EVAL)
+    bgd, fgd = blank(), blank()
+    m2, bgd, fgd = grabCut(img, m2, None, bgd, fgd, 2, GC_EVAL)
+    assert np.mean((m1 & 1) == (m2 & 1)) >= 0.97
+    assert bgd.shape == fgd.shape == (1, 65) and bgd.any() and fgd.any()     # the learnt models
+
+
 def test_models_are_interchangeable_with_opencv():
     cv2 = pytest.importorskip("cv2")
     img, obj, rect = scene(seed=4)
@@ -202,9 +219,9 @@ def test_where_opencv_aborts_gmmfast_explains():
     with pytest.raises(ValueError, match="no background"):
         grabCut(img, np.full(obj.shape, GC_PR_FGD, np.uint8), None, np.zeros((1, 65)), np.zeros((1, 65)), 1,
                 GC_INIT_WITH_MASK)
-    with pytest.raises(ValueError, match="weights"):   # uninitialised models in EVAL mode
+    with pytest.raises(ValueError, match="GC_EVAL_FREEZE_MODEL labels .* bgdModel is empty"):  # nothing to label with
         grabCut(img, np.full(obj.shape, GC_PR_FGD, np.uint8) - (obj == 0).astype(np.uint8), None,
-                np.zeros((1, 65)), np.zeros((1, 65)), 1, GC_EVAL)
+                np.zeros((1, 65)), np.zeros((1, 65)), 1, GC_EVAL_FREEZE_MODEL)
     with pytest.raises(ValueError, match="65"):
         m = np.where(obj, GC_PR_FGD, GC_PR_BGD).astype(np.uint8)
         grabCut(img, m, None, np.ones((1, 64)), np.ones((1, 65)), 1, GC_EVAL)
