@@ -19,6 +19,16 @@ Where OpenCV aborts (a box covering the whole image or nothing, a mask
 without a background or foreground sample, a singular colour covariance, a
 mask or model it could not write in place) this raises a ``ValueError`` or
 ``TypeError`` that says what to change, or (for the covariance) simply works.
+
+``createBackgroundSubtractorMOG2`` and ``createBackgroundSubtractorKNN``
+return objects with OpenCV's ``apply(image, fgmask=None, learningRate=-1)``,
+``getBackgroundImage()``, ``clear()`` and ``getX`` / ``setX`` accessors, over
+:class:`gmmfast.BackgroundSubtractorMOG2` and
+:class:`gmmfast.BackgroundSubtractorKNN` (their ``model``)::
+
+    from gmmfast.compat import createBackgroundSubtractorMOG2
+    mog = createBackgroundSubtractorMOG2(detectShadows=False)
+    mask = mog.apply(frame, learningRate=0.01)
 """
 
 from __future__ import annotations
@@ -27,13 +37,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ._compat_background import createBackgroundSubtractorKNN, createBackgroundSubtractorMOG2
 from ._grabcut import ColourModel, GrabCut, _check_mask, _rect_mask
 from ._validation import check_int
 
 __all__ = [
     "GC_BGD", "GC_FGD", "GC_PR_BGD", "GC_PR_FGD",
     "GC_INIT_WITH_RECT", "GC_INIT_WITH_MASK", "GC_EVAL", "GC_EVAL_FREEZE_MODEL",
-    "grabCut",
+    "grabCut", "createBackgroundSubtractorMOG2", "createBackgroundSubtractorKNN",
 ]
 
 GC_BGD = 0

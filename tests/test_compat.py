@@ -278,3 +278,43 @@ def test_rect_past_the_image_is_clipped_as_opencv_clips_it(rect):
     cv2.grabCut(img, m1, rect, b1, f1, 0, cv2.GC_INIT_WITH_RECT)      # 0 iterations: the box's mask only
     grabCut(img, m2, rect, b2, f2, 0, GC_INIT_WITH_RECT)
     np.testing.assert_array_equal(m2, m1)
+
+
+# --------------------------------------------------------------------------- background subtractors
+def _clip(n=60, H=48, W=64, seed=0):
+    """BGR frames: a textured static background with noise and a box moving across it."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(40, 200, (H, W, 3)).astype(np.float64)
+    frames = []
+    for t in range(n):
+        f = bg + rng.normal(0, 3, bg.shape)
+        x = (t * 3) % (W - 12)
+        f[10:26, x:x + 12] = (30, 30, 220)
+        frames.append(np.clip(np.round(f), 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.mark.parametrize("kind", ["MOG2", "KNN"])
+def test_background_subtractors_take_opencvs_calls(kind):
+    # gmmfast's own classes take apply(frame, learning_rate); OpenCV's second argument is the output
+    # mask, so a port that kept apply(frame, 0.01) changed its masks in silence
+    cv2 = pytest.importorskip("cv2")
+    make = "createBackgroundSubtractor" + kind
+    ref, ours = getattr(cv2, make)(history=100), getattr(compat, make)(history=100)
+    assert ours.getHistory() == 100 and ours.getDetectShadows() is True
+    ours.setShadowValue(100)
+    ref.setShadowValue(100)
+    assert ours.model.shadow_value == 100 and ours.getShadowValue() == 100
+    frames = _clip()
+    for i, f in enumerate(frames):
+        rate = -1 if i < 30 else 0.02                      # automatic, then a fixed rate from frame 30
+        out = np.zeros(f.shape[:2], np.uint8)
+        want, got = ref.apply(f, learningRate=rate), ours.apply(f, out, rate)
+        assert got is out                                  # written into the output array, as OpenCV does
+        assert np.mean(want == got) >= (0.999 if kind == "MOG2" else 0.97), i
+    if kind == "MOG2":
+        np.testing.assert_array_equal(ours.getBackgroundImage(), ref.getBackgroundImage())
+    with pytest.raises(TypeError, match="learningRate="):
+        ours.apply(frames[0], 0.01)
+    ours.clear()
+    assert ours.model.frame_shape_ is None

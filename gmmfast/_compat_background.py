@@ -1,0 +1,104 @@
+"""OpenCV's background-subtractor objects over gmmfast's models (``gmmfast.compat``).
+
+``cv2.createBackgroundSubtractorMOG2`` and ``...KNN`` return objects whose
+``apply(image, fgmask=None, learningRate=-1)`` takes the output mask second
+and the rate third, with ``getX`` / ``setX`` accessors for the parameters.
+gmmfast's own classes take the rate second (``apply(frame, learning_rate)``)
+and plain attributes, so a port that kept ``apply(frame, 0.01)`` -- whose 0.01
+OpenCV takes as the output array and ignores -- would change its masks
+without a word.  These wrappers keep OpenCV's calls; the masks are the
+wrapped model's (``BackgroundSubtractorMOG2``, ``BackgroundSubtractorKNN``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._background import BackgroundSubtractorMOG2
+from ._knn import BackgroundSubtractorKNN
+
+#: OpenCV's accessor names (without get/set) -> the gmmfast parameter
+_MOG2_PARAMS = {"History": "history", "VarThreshold": "var_threshold", "DetectShadows": "detect_shadows",
+                "NMixtures": "n_mixtures", "BackgroundRatio": "background_ratio",
+                "VarThresholdGen": "var_threshold_gen", "VarInit": "var_init", "VarMin": "var_min",
+                "VarMax": "var_max", "ComplexityReductionThreshold": "complexity_reduction",
+                "ShadowValue": "shadow_value", "ShadowThreshold": "shadow_threshold"}
+_KNN_PARAMS = {"History": "history", "Dist2Threshold": "dist2_threshold", "DetectShadows": "detect_shadows",
+               "kNNSamples": "knn_samples", "NSamples": "n_samples", "ShadowValue": "shadow_value",
+               "ShadowThreshold": "shadow_threshold"}
+
+
+class _OpenCVSubtractor:
+    """The calls of OpenCV's BackgroundSubtractor over a gmmfast model (``model``)."""
+
+    _params: dict[str, str] = {}
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def apply(self, image: np.ndarray, fgmask: np.ndarray | None = None, learningRate: float = -1) -> np.ndarray:
+        """The foreground mask of ``image`` (255 foreground, the shadow value, 0), learnt at
+        ``learningRate`` (negative: automatic); written into ``fgmask`` too when it is a uint8
+        array of the image's height and width, as OpenCV writes its output array."""
+        if fgmask is not None and not isinstance(fgmask, np.ndarray):
+            raise TypeError(f"fgmask is OpenCV's output array (a uint8 array or None), got {type(fgmask).__name__}: "
+                            "give the learning rate as learningRate=, the third argument.")
+        mask = self.model.apply(image, learningRate)
+        if fgmask is not None and fgmask.shape == mask.shape and fgmask.dtype == np.uint8 \
+                and fgmask.flags.writeable:
+            fgmask[...] = mask
+            return fgmask
+        return mask
+
+    def getBackgroundImage(self, backgroundImage: np.ndarray | None = None) -> np.ndarray:
+        """The background image (uint8, the frames' channels)."""
+        image = self.model.background_image()
+        if backgroundImage is not None and isinstance(backgroundImage, np.ndarray) \
+                and backgroundImage.shape == image.shape and backgroundImage.dtype == image.dtype:
+            backgroundImage[...] = image
+            return backgroundImage
+        return image
+
+    def clear(self) -> None:
+        """Forget the model (OpenCV's ``Algorithm.clear``)."""
+        self.model.reset()
+
+    if TYPE_CHECKING:    # the getX / setX accessors are made below, per class
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # getX / setX for every parameter, as OpenCV names them
+        super().__init_subclass__(**kwargs)
+        for cv_name, name in cls._params.items():
+            setattr(cls, "get" + cv_name, lambda self, name=name: getattr(self.model, name))
+            setattr(cls, "set" + cv_name, lambda self, value, name=name: setattr(self.model, name, value))
+
+
+class BackgroundSubtractorMOG2Compat(_OpenCVSubtractor):
+    """What :func:`createBackgroundSubtractorMOG2` returns: OpenCV's calls over
+    :class:`gmmfast.BackgroundSubtractorMOG2` (its ``model``)."""
+
+    _params = _MOG2_PARAMS
+
+
+class BackgroundSubtractorKNNCompat(_OpenCVSubtractor):
+    """What :func:`createBackgroundSubtractorKNN` returns: OpenCV's calls over
+    :class:`gmmfast.BackgroundSubtractorKNN` (its ``model``)."""
+
+    _params = _KNN_PARAMS
+
+
+def createBackgroundSubtractorMOG2(history: int = 500, varThreshold: float = 16, detectShadows: bool = True,
+                                   ) -> BackgroundSubtractorMOG2Compat:
+    """``cv2.createBackgroundSubtractorMOG2`` (same arguments and defaults)."""
+    return BackgroundSubtractorMOG2Compat(BackgroundSubtractorMOG2(
+        history=history, var_threshold=varThreshold, detect_shadows=detectShadows))
+
+
+def createBackgroundSubtractorKNN(history: int = 500, dist2Threshold: float = 400.0, detectShadows: bool = True,
+                                  ) -> BackgroundSubtractorKNNCompat:
+    """``cv2.createBackgroundSubtractorKNN`` (same arguments and defaults)."""
+    return BackgroundSubtractorKNNCompat(BackgroundSubtractorKNN(
+        history=history, dist2_threshold=dist2Threshold, detect_shadows=detectShadows))
