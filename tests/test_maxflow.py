@@ -277,6 +277,29 @@ def test_grid_matches_pymaxflow():
                 assert (g.segments() == ref.get_grid_segments(ids)).all()
 
 
+def test_pymaxflows_per_pixel_weights_port_with_reverse():
+    # the README's recipe: PyMaxflow's add_grid_edges(ids, w) (its default structure, not symmetric) gives
+    # p->q w[p] and q->p w[q]; w alone here gives both ways w[p], a different graph, in silence
+    pm = pytest.importorskip("maxflow")
+    rng = np.random.default_rng(8)
+    H, W = 30, 40
+    w, s, t = rng.random((H, W)) * 5, rng.random((H, W)) * 3, rng.random((H, W)) * 3
+    ref = pm.Graph[float]()
+    ids = ref.add_grid_nodes((H, W))
+    ref.add_grid_edges(ids, w)
+    ref.add_grid_tedges(ids, s, t)
+    fr = ref.maxflow()
+    forward = np.stack([w, w])
+    back = np.zeros((2, H, W))
+    back[0, :, :-1], back[1, :-1, :] = w[:, 1:], w[1:, :]
+    g = GridGraph((H, W), 4)
+    g.set_neighbor_weights(forward, reverse=back)
+    g.set_terminal_weights(s, t)
+    assert g.maxflow() == pytest.approx(fr, rel=1e-12)
+    g.set_neighbor_weights(forward)
+    assert g.maxflow() != pytest.approx(fr, rel=1e-3)          # (the trap the README warns of)
+
+
 def test_grid_larger_structured_against_scipy():
     """A photo-like 60x70 grid (smooth field + noise) exercises long paths and orphans."""
     rng = np.random.default_rng(7)
