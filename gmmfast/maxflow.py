@@ -204,8 +204,15 @@ class GridGraph:
         them): arrays changed in place afterwards must be passed again.
         """
         H, W = self.shape
-        s = _capacity_array(source, "source weights")
-        t = _capacity_array(sink, "sink weights")
+        try:
+            s = _capacity_array(source, "source weights")
+            t = _capacity_array(sink, "sink weights")
+        except ValueError as exc:
+            if "non-negative" not in str(exc):
+                raise
+            # (PyMaxflow's add_tedges takes negative values and shifts them so)
+            raise ValueError(f"{exc} A pixel's cut depends only on the difference of its two weights: subtract "
+                             "np.minimum(source, sink) from both (the flow is then lower by its sum).") from None
         for a, name in ((s, "source weights"), (t, "sink weights")):
             if a.ndim != 0 and a.shape != (H, W):
                 raise ValueError(f"{name} must have shape {(H, W)}, got {a.shape}.")
