@@ -315,10 +315,8 @@ class BackgroundSubtractorKNN(Estimator):
         That is how OpenCV's KNN behaves, observed: from a first frame at the automatic
         rate then a fixed one, its first long period begins at once (a static scene
         becomes background at frame 8 at rate 0.02, 14 at 0.01, 24 at 0.005), where
-        re-evaluating the length made this model wait for the first frame's short period
-        to stretch (10, 19, 34), and on CDnet at fixed rates its masks agreed with
-        OpenCV's on 95.7 % / 82.6 % of the pixels (highway / traffic, rate 0.005) against
-        97.5 % / 83.6 % now; at the automatic rate both rules are the same.
+        re-evaluating the length at a fixed rate too made this model wait for the first
+        frame's short period to stretch (10, 19, 34).
         """
         counters = [int(v) for v in self.state_["counters"]]
         rows = []
