@@ -370,9 +370,12 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         import distributed
     except ImportError as exc:
         raise ImportError("scheduler= needs dask.distributed: pip install 'gmmfast[dask]'") from exc
+    from ._dask import check_cluster
+
     own = not isinstance(scheduler, distributed.Client)
     client = connect(scheduler) if own else scheduler
     try:
+        check_cluster(client)
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
         for fut in distributed.as_completed(futures):

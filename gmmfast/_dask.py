@@ -88,6 +88,37 @@ def block_output(block, km, kp, klc, kind, n_threads, name: str) -> np.ndarray:
     return check_output(name, out, km.dtype)
 
 
+#: Seconds a fit or batch run waits for a cluster that has no worker yet.
+WORKER_WAIT = 30.0
+
+
+class ClusterNotReady(RuntimeError):
+    """The Dask cluster cannot run gmmfast's tasks: no workers, or workers without this gmmfast."""
+
+
+def check_cluster(client, wait: float | None = None) -> None:
+    """Refuse, before any task, a cluster whose tasks could never finish: one with no workers
+    (computations wait for one for ever), or whose workers cannot import this gmmfast (their
+    tasks fail to unpickle; a worker killed by that is replaced, and the computation waited for
+    ever).  The check travels as builtins (``eval`` of a string), which unpickle anywhere."""
+    from . import __version__
+
+    wait = WORKER_WAIT if wait is None else wait
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except (TimeoutError, OSError) as exc:
+        raise ClusterNotReady(f"the Dask cluster at {client.scheduler.address} has no workers (waited {wait:g} s, "
+                              f"{type(exc).__name__}); start some, or run without the cluster") from None
+    found = client.run(eval, "__import__('gmmfast').__version__", on_error="return")
+    wrong = {w: v for w, v in found.items() if v != __version__}
+    if wrong:
+        worker, what = next(iter(wrong.items()))
+        what = f"cannot import it ({type(what).__name__}: {what})" if isinstance(what, BaseException) \
+            else f"has gmmfast {what}"
+        raise ClusterNotReady(f"{len(wrong)} of {len(found)} workers of the Dask cluster cannot run gmmfast "
+                              f"{__version__}: {worker} {what}; install this gmmfast where the workers run")
+
+
 def lost_work_error(exc: BaseException) -> RuntimeError:
     return RuntimeError(
         f"The Dask computation of an EM pass failed ({type(exc).__name__}: {exc}); no model was fitted "
@@ -108,6 +139,9 @@ class DaskData:
         self.X = X
         self.n, self.d = (int(s) for s in X.shape)
         self.n_threads = task_threads(n_threads, X)
+        client = getattr(dask.base.get_scheduler(collections=[X]), "__self__", None)
+        if type(client).__name__ == "Client" and type(client).__module__.startswith("distributed"):
+            check_cluster(client)
         self.sample = None
         self._checked = False
 

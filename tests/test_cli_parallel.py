@@ -115,6 +115,20 @@ def test_unreachable_scheduler_is_one_error_line(photos, tmp_path, capsys, monke
     assert not (tmp_path / "o").exists()
 
 
+def test_a_scheduler_without_workers_is_one_error_line(photos, tmp_path, capsys, monkeypatch):
+    # the run waited for a worker for ever (as it did when the workers could not import gmmfast)
+    distributed = pytest.importorskip("distributed")
+    from gmmfast import _dask
+
+    monkeypatch.setattr(_dask, "WORKER_WAIT", 1.0)
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as empty:
+        status, out, err = run(capsys, ["segment", str(photos), "-o", str(tmp_path / "o"),
+                                        "--scheduler", empty.scheduler_address])
+    assert status == 1 and err.count("\n") == 1, err
+    assert "has no workers (waited 1 s" in err and "(--scheduler)" in err and not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("address", ["bogus", "http://localhost:8787", "tcp://nohost"])
 def test_a_malformed_scheduler_address_is_named_as_one(photos, tmp_path, capsys, address):
     # 'bogus' was "something answered there, but not as a Dask scheduler": nothing had answered

@@ -206,6 +206,26 @@ def test_bad_dask_input(client):
         gm.predict(narrow).compute()
 
 
+def test_a_cluster_that_cannot_run_the_tasks_is_refused_at_once(client, monkeypatch):
+    """No workers: the fit waited for one for ever; workers without this gmmfast: their tasks failed to
+    unpickle, the workers died and were replaced, and the fit waited for ever too."""
+    import gmmfast
+    from gmmfast import _dask as gd
+
+    X = mixture(n=2000, seed=1)
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as empty, distributed.Client(empty) as idle:
+        monkeypatch.setattr(gd, "WORKER_WAIT", 1.0)
+        t0 = time.perf_counter()
+        with pytest.raises(RuntimeError, match="has no workers"):
+            GaussianMixture(2).fit(da.from_array(X, chunks=(500, 3)))
+        assert time.perf_counter() - t0 < 30
+    with client.as_current():
+        monkeypatch.setattr(gmmfast, "__version__", "0.0.0-other")   # as if the workers had another gmmfast
+        with pytest.raises(RuntimeError, match="2 of 2 workers .* cannot run gmmfast 0.0.0-other: .* has gmmfast"):
+            GaussianMixture(2).fit(da.from_array(X, chunks=(500, 3)))
+
+
 def test_worker_with_two_threads_runs_two_blocks_at_once():
     """A 2-thread worker: the nanny's OMP_NUM_THREADS=1 makes n_threads=None one OpenMP thread per
     task, and the worker's two threads compute two blocks at once; n_threads=2 is honoured."""

@@ -164,6 +164,12 @@ def run_parallel(one: Callable, paths: list[Path], stems: list[str], args: argpa
                                                 else f"{args.workers} worker processes"), len(jobs))
     try:
         run_jobs(run_job, jobs, workers=args.workers, scheduler=client, on_done=done)
+    except RuntimeError as exc:
+        from .._dask import ClusterNotReady
+
+        if isinstance(exc, ClusterNotReady):
+            raise CLIError(f"{exc} (--scheduler)") from None
+        raise
     finally:
         if client is not None:
             client.close()
