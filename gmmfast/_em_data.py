@@ -159,6 +159,15 @@ class InMemory:
         return out
 
 
+def _mapped_file(X) -> tuple[str, int] | None:
+    """(path, size now) of the file a memmap reads, else None."""
+    path = getattr(X, "filename", None) if isinstance(X, np.memmap) else None
+    try:
+        return (path, os.stat(path).st_size) if path else None
+    except OSError:
+        return None
+
+
 class Chunked:
     """A memmap (or other array not to be copied) read in chunks of whole kernel blocks.
 
@@ -178,14 +187,33 @@ class Chunked:
         self.sample = None
         self._checked = not (X.dtype.kind == "f")
         self._buffers = None
+        self._file = _mapped_file(X)
 
     def promote(self, dtype) -> None:
         """Compute in ``dtype`` (wider than X's): each chunk is converted as it is read."""
         self.dtype = np.dtype(dtype)
 
+    def _check_file(self) -> None:
+        """Refuse to read on when the mapped file has been cut short: a page past its new end kills
+        the process (SIGBUS) when it is read, with no Python error.  (Deleted is harmless: the
+        mapping keeps the data.)  Checked before each chunk: a cut that leaves the chunk being read
+        whole is caught at the next one; one inside it still brings the signal (reading the file
+        with copies instead of the mapping would close that, at about a third more time per pass)."""
+        if self._file is None:
+            return
+        path, size = self._file
+        try:
+            now = os.stat(path).st_size
+        except OSError:
+            return
+        if now < size:
+            raise OSError(f"{path} was cut from {size} to {now} bytes while it was being read; the fit was "
+                          "stopped (write data files under another name and rename them into place when done).")
+
     def chunks(self):
         """(first row, C-contiguous chunk in the compute dtype) for every chunk."""
         for start in range(0, self.n, self.rows):
+            self._check_file()
             chunk = kernel_array(self.X[start:start + self.rows], self.dtype)
             if not self._checked and not all_finite(chunk):
                 raise ValueError(f"X contains NaN or infinity (in rows {start} to {start + len(chunk) - 1}); "
@@ -196,6 +224,7 @@ class Chunked:
     def draw_sample(self, rng) -> None:
         """The initialisation's rows (init_sample_rows), read from the file; also used to re-seed."""
         idx = init_sample_rows(self.n, rng)
+        self._check_file()
         rows = self.X[:] if idx is None else self.X[idx]
         self.sample = check_samples(np.asarray(rows), min_samples=1).astype(self.dtype, copy=False)
 

@@ -191,3 +191,25 @@ def test_fit_of_a_big_memmap_stays_under_200MB(tmp_path, n):
     peak, n_iter, finite = out.stdout.split()
     assert n_iter == "2" and finite == "True"
     assert int(peak) < 200 << 20, f"peak RssAnon {int(peak) / 2**20:.0f} MB"
+
+
+def test_a_file_cut_short_while_it_is_read_stops_the_fit_with_an_error(tmp_path, small_chunks, monkeypatch):
+    # another process truncated the .npy during fit(path): the next page read past the new end killed the
+    # process with SIGBUS. Here the file is cut right after the first chunk is taken, keeping that chunk.
+    X = mixture(60_000)
+    path = tmp_path / "data.npy"
+    np.save(path, X)
+    header = os.path.getsize(path) - X.nbytes
+    first_chunk = 3 * _em_data.BLOCK_ROWS * X.shape[1] * X.itemsize
+    real = _em_data.kernel_array
+    calls = []
+
+    def cut_after_first(a, *args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            os.truncate(path, header + first_chunk)
+        return real(a, *args, **kw)
+
+    monkeypatch.setattr(_em_data, "kernel_array", cut_after_first)
+    with pytest.raises(OSError, match=f"data.npy was cut from {header + X.nbytes} to {header + first_chunk} bytes"):
+        GaussianMixture(3, random_state=0).fit(str(path))
