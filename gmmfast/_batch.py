@@ -378,12 +378,19 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         check_cluster(client)
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
+        finished = 0
         for fut in distributed.as_completed(futures):
             i = index[fut.key]
             try:
-                done(i, fut.result())
-            except Exception as exc:           # the task was lost (its workers kept dying)
-                done(i, JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}"))
+                result = fut.result()
+            except Exception as exc:
+                if client.status != "running":   # the scheduler is gone, and every task left with it
+                    raise ConnectionError(
+                        f"lost the Dask scheduler at {client.scheduler.address} ({type(exc).__name__}): "
+                        f"{len(jobs) - finished} of {len(jobs)} inputs were not done") from None
+                result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
+            finished += 1
+            done(i, result)
     finally:
         if own:
             client.close()

@@ -88,6 +88,36 @@ def test_dask_cluster_writes_the_same_files(photos, serial, tmp_path):
     assert outputs(tmp_path) == outputs(serial[0])
 
 
+def test_a_lost_scheduler_ends_the_run_with_one_error(photos, tmp_path):
+    # each input still running was reported as its own "worker failed: FutureCancelledError ..." line, and the
+    # CLI's workers, finishing after the run had removed its staging folder, wrote it back for good
+    pytest.importorskip("distributed")
+    _, paths = photos
+    port = 20000 + os.getpid() % 20000
+    env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
+                                  "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}",
+                               "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)
+    seen = []
+
+    def kill_the_scheduler(result):
+        seen.append(result)
+        if len(seen) == 1:
+            scheduler.kill()
+
+    try:
+        with pytest.raises(ConnectionError, match=r"lost the Dask scheduler at .*: \d+ of 6 inputs were not done"):
+            segment_many([p for p in paths if Path(p).name.startswith("photo")], 3, output_dir=tmp_path,
+                         scheduler=f"tcp://127.0.0.1:{port}", on_done=kill_the_scheduler)
+        assert len(seen) >= 1 and all(r.ok for r in seen)
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait()
+
+
 def test_folder_and_errors(photos, tmp_path):
     root, _ = photos
     results = segment_many(root / "a", 2, output_dir=tmp_path, max_fit_pixels=2000)

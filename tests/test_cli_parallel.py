@@ -163,3 +163,15 @@ def test_bgsub_serial_run_of_many_is_each_video_alone(videos, bgsub_serial, tmp_
     for video in (videos[0], videos[2]):
         assert main(["bgsub", video, "-o", str(tmp_path), "--method", "median", "--train-frames", "8"]) == 0
     assert files(tmp_path) == bgsub_serial
+
+
+def test_a_job_of_a_run_that_ended_does_not_write_its_staging_folder_back(tmp_path):
+    # the writers create missing folders: a job finishing on a worker after its run had ended (the scheduler
+    # lost, an interrupt) made the removed staging folder again, and nothing ever removed it
+    from gmmfast.cli._common import CLIError
+
+    staging = tmp_path / ".gmmfast-gone"
+    job = _parallel._JobOutputs(tmp_path, staging)
+    with pytest.raises(CLIError, match="has ended"):
+        job.stage("a_mask0.png")
+    assert not staging.exists() and job.staged == []

@@ -62,6 +62,11 @@ class _JobOutputs:
         self.staged: list[str] = []
 
     def stage(self, name: str) -> Path:
+        # a run that ended (interrupted, its scheduler lost) has removed its staging folder: a job still
+        # running on a worker must not write it back (the writers create missing folders), where nothing
+        # would ever remove it
+        if not self._staging.is_dir():
+            raise CLIError(f"the run that gave this job has ended (its staging folder {self._staging} is gone)")
         self.staged.append(name)
         return self._staging / name
 
@@ -108,6 +113,16 @@ def _job_args(args: argparse.Namespace) -> argparse.Namespace:
     if args.threads is None and args.workers is not None:
         job_args.threads = max(1, available_cpus() // args.workers)
     return job_args
+
+
+def _quiet_distributed() -> None:
+    """Keep dask.distributed's own log records (its tracebacks when the scheduler goes, its notes on
+    workers coming and going) off the command's stderr: what the run needs to say, it says in one
+    line.  (Its loggers are set level by level from dask's config, so each is raised.)"""
+    import logging
+
+    for name in ["distributed", *[n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _connect(address: str):
@@ -160,6 +175,8 @@ def run_parallel(one: Callable, paths: list[Path], stems: list[str], args: argpa
         progress.update()
 
     client = _connect(args.scheduler) if remote else None
+    if remote:
+        _quiet_distributed()       # (after the import of distributed, which sets its loggers' levels)
     progress.start(f"{len(jobs)} inputs on " + (f"the cluster at {args.scheduler}" if remote
                                                 else f"{args.workers} worker processes"), len(jobs))
     try:
