@@ -119,9 +119,9 @@ def check_cluster(client, wait: float | None = None) -> None:
                               f"{__version__}: {worker} {what}; install this gmmfast where the workers run")
 
 
-def lost_work_error(exc: BaseException) -> RuntimeError:
+def lost_work_error(exc: BaseException, what: str = "an EM pass") -> RuntimeError:
     return RuntimeError(
-        f"The Dask computation of an EM pass failed ({type(exc).__name__}: {exc}); no model was fitted "
+        f"The Dask computation of {what} failed ({type(exc).__name__}: {exc}); no model was fitted "
         "and the estimator keeps its previous state. If workers died (for example out of memory), give "
         "them more memory or use smaller blocks, then fit again.")
 
@@ -152,17 +152,22 @@ class DaskData:
     def draw_sample(self, rng) -> None:
         """The initialisation's rows (init_sample_rows), taken from the blocks on the workers."""
         idx = init_sample_rows(self.n, rng)
-        if idx is None:
-            rows = self.X.compute()
-        else:   # per block, on its worker: the block's share of the sorted rows.  One plain task
-            # per block: dask's own fancy indexing (X[idx], or X.blocks[b][local]) builds its
-            # graph in the client at ~0.1 s per block (8 s of a 200M-row fit's 50 s)
-            edges = np.cumsum((0,) + self.X.chunks[0])
-            cuts = np.searchsorted(idx, edges)
-            blocks = self.X.to_delayed().ravel()
-            parts = [dask.delayed(take_rows)(blocks[b], idx[lo:hi] - edges[b])
-                     for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])) if hi > lo]
-            rows = np.concatenate(dask.compute(*parts))
+        try:
+            if idx is None:
+                rows = self.X.compute()
+            else:   # per block, on its worker: the block's share of the sorted rows.  One plain task
+                # per block: dask's own fancy indexing (X[idx], or X.blocks[b][local]) builds its
+                # graph in the client at ~0.1 s per block (8 s of a 200M-row fit's 50 s)
+                edges = np.cumsum((0,) + self.X.chunks[0])
+                cuts = np.searchsorted(idx, edges)
+                blocks = self.X.to_delayed().ravel()
+                parts = [dask.delayed(take_rows)(blocks[b], idx[lo:hi] - edges[b])
+                         for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])) if hi > lo]
+                rows = np.concatenate(dask.compute(*parts))
+        except (ValueError, TypeError, MemoryError):
+            raise
+        except Exception as exc:       # a lost worker (KilledWorker): as in an EM pass
+            raise lost_work_error(exc, "the initialisation's sample") from exc
         _check_block(rows, self.d, check_finite=False)
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 
