@@ -182,10 +182,17 @@ class EMStatistics:
         if other.covariance_type != self.covariance_type:
             raise ValueError(f"Cannot add statistics of covariance_type={other.covariance_type!r} to "
                              f"{self.covariance_type!r} ones.")
-        if other.reference.shape != self.reference.shape or other.dtype != self.dtype:
+        if other.reference.shape != self.reference.shape:
             raise ValueError(
                 f"Cannot add statistics of {other.n_components} components x {other.n_features} features "
-                f"({other.dtype}) to {self.n_components} x {self.n_features} ({self.dtype}) ones.")
+                f"to {self.n_components} x {self.n_features} ones.")
+        if other.dtype != self.dtype:
+            # a float32 model computes float32 chunks in float32 and promotes others to float64; chunks
+            # of a float64 model are all computed in float64 (fit and partial_fit promote the same way)
+            raise ValueError(
+                f"Cannot add statistics computed in {other.dtype} to ones computed in {self.dtype}: the chunks "
+                "were of different dtypes for a float32 model; give every chunk one dtype (np.asarray(chunk, "
+                "np.float64)), or make the model float64 (fit it on float64 data).")
         if not np.array_equal(other.reference, self.reference):
             raise ValueError(
                 "Cannot add statistics computed with different models (their reference means differ): "
