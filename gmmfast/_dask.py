@@ -45,14 +45,14 @@ def task_threads(n_threads, X):
     return 1 if scheduler in (dask.threaded.get, dask.multiprocessing.get) else None
 
 
-def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) -> np.ndarray:
+def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool, block_info=None) -> np.ndarray:
     """[[rows, sum of log p(x), summed statistics]] of one block, shape (1, 2 + K * n_stats).
 
-    Runs on a worker, on the block it holds.
+    Runs on a worker, on the block it holds (``block_info``: map_blocks' description of it).
     """
     # a block, and the model arrays that travel with the task, come out of a message: unaligned
     x, km, kp, klc = kernel_array(block, km.dtype), kernel_array(km), kernel_array(kp), kernel_array(klc)
-    _check_block(x, km.shape[1], check_finite)
+    _check_block(x, km.shape[1], check_finite, _rows_of(block_info))
     n, d = x.shape
     width = km.shape[0] * _k.n_stats(d, kind)
     nb = _k.n_blocks(n)
@@ -63,14 +63,23 @@ def block_statistics(block, km, kp, klc, kind, n_threads, check_finite: bool) ->
     return out
 
 
-def _check_block(x: np.ndarray, d: int, check_finite: bool) -> None:
+def _rows_of(block_info) -> str:
+    """'rows A to B' of the block map_blocks describes, or '' without a description."""
+    try:
+        lo, hi = block_info[0]["array-location"][0]
+    except (TypeError, KeyError, IndexError, ValueError):
+        return ""
+    return f"rows {lo} to {hi - 1}"
+
+
+def _check_block(x: np.ndarray, d: int, check_finite: bool, where: str = "") -> None:
     """Raise unless a block has the columns X declares (a map_blocks result may not) and,
     when asked, holds finite values only (runs on a worker)."""
     if x.ndim != 2 or x.shape[1] != d:
         raise ValueError(f"a block of X has shape {x.shape}, but X declares {d} columns: its blocks do not "
                          "match its chunks (check the function that made them, e.g. map_blocks' chunks=).")
     if check_finite and not all_finite(x):
-        raise ValueError(f"X contains NaN or infinity (in a block of {x.shape[0]} rows); "
+        raise ValueError(f"X contains NaN or infinity (in {where or f'a block of {x.shape[0]} rows'}); "
                          "remove or impute those values first.")
 
 
@@ -169,6 +178,10 @@ class DaskData:
         except Exception as exc:       # a lost worker (KilledWorker): as in an EM pass
             raise lost_work_error(exc, "the initialisation's sample") from exc
         _check_block(rows, self.d, check_finite=False)
+        if rows.dtype.kind == "f" and not all_finite(rows):
+            at = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            raise ValueError(f"X contains NaN or infinity (in row {at if idx is None else int(idx[at])}); "
+                             "remove or impute those values first.")
         self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
 
     def init_rows(self, rng, init: int) -> np.ndarray:

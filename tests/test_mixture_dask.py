@@ -177,9 +177,14 @@ def test_uint8_and_column_chunked_blocks(client):
 def test_bad_dask_input(client):
     X = mixture(n=5000)
     X[1234, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"NaN or infinity \(in row 1234\)"):   # (where: unsaid)
         GaussianMixture(2, means_init=np.zeros((2, 3)) + 50, weights_init=[0.5, 0.5],
                         precisions_init=np.stack([np.eye(3)] * 2)).fit(da.from_array(X, chunks=(1000, 3)))
+    # past the initialisation's sample (more rows than it takes) a pass finds it: its block is named
+    km, kp, klc, kind = GaussianMixture(2, random_state=0).fit(X[:1000])._fitted_kernel_arrays(np.float64)
+    with pytest.raises(ValueError, match=r"NaN or infinity \(in rows 1000 to 1999\)"):
+        gdask.block_statistics(X[1000:2000], km, kp, klc, kind, 1, True,
+                               block_info={0: {"array-location": [(1000, 2000), (0, 3)]}})
     unknown = da.from_array(mixture(n=5000), chunks=(1000, 3))
     unknown = unknown[unknown[:, 0] > -1e9]
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
