@@ -40,9 +40,12 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     Palette and other modes are converted to RGB (RGBA when some pixel is
     transparent); of an animation or a multi-page file the first frame is read,
     with a warning (:func:`gmmfast.video.read_video` reads them all); 16-bit
-    greyscale stays uint16 (16-bit colour is read at 8 bits, with a warning); 32-bit integer and float images (TIFF) come back as
-    int32 / float32 grey, scaled as they are stored.  A photo with an EXIF
-    orientation tag is turned upright, as image viewers show it.
+    greyscale stays uint16 (16-bit colour is read at 8 bits, with a warning);
+    32-bit integer and float images (TIFF) come back as int32 / float32 grey,
+    scaled as they are stored.  A photo with an EXIF orientation tag is turned
+    upright, as image viewers show it.  An image larger than Pillow's limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``), or whose pixels would not fit in the free
+    memory, is refused before it is decoded.
 
     Raises
     ------
