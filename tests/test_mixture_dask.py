@@ -232,21 +232,20 @@ def test_a_cluster_that_cannot_run_the_tasks_is_refused_at_once(client, monkeypa
             GaussianMixture(2).fit(da.from_array(X, chunks=(500, 3)))
 
 
-def _lost_block(block, block_info=None):
-    """A block whose task fails as a lost one does (distributed's KilledWorker, when no worker survives
-    it; killing workers for real could leave a cluster with none, and a computation waiting for ever).
-    (Not an OSError: on CI distributed took a task's ConnectionResetError for a lost connection and
-    waited.)"""
-    if block_info[0]["chunk-location"][0] == 1:
-        raise ArithmeticError("the worker holding this block was lost")
-    return block
-
-
 def test_a_block_lost_while_the_sample_is_taken_is_the_documented_error(client):
     # lost during the initialisation's sample it raised the task's own error (a KilledWorker from
     # distributed), which the README's `except RuntimeError` missed; in an EM pass it was the RuntimeError
+    def lost_block(block, block_info=None):
+        # fails as a lost block does (distributed's KilledWorker; killing workers for real could leave the
+        # cluster with none).  Defined here, so that it travels by value: a function of this module
+        # travels by name, which CI's workers could not import -- each died unpickling the task, and
+        # the computation waited for ever for a worker
+        if block_info[0]["chunk-location"][0] == 1:
+            raise ArithmeticError("the worker holding this block was lost")
+        return block
+
     X = mixture(n=40000, seed=2)
-    Y = da.from_array(X, chunks=(10000, 3)).map_blocks(_lost_block, dtype=X.dtype)
+    Y = da.from_array(X, chunks=(10000, 3)).map_blocks(lost_block, dtype=X.dtype)
     with client.as_current(), pytest.raises(RuntimeError, match="Dask computation of the initialisation's sample"):
         GaussianMixture(2, random_state=0).fit(Y)
 
