@@ -91,10 +91,11 @@ def _decode(value: Any, arrays: Any) -> Any:
     raise ValueError(f"unknown entry {sorted(value)} in the model file.")
 
 
-def _build(desc: dict, arrays: Any, expected: type) -> Any:
-    """The estimator ``desc`` describes; its class must be ``expected`` or a gmmfast estimator class
-    derived from it (nested estimators: any gmmfast estimator class).  Nothing else in gmmfast is
-    called: a file that names a function or another class is refused before anything is built."""
+def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = None) -> Any:
+    """The estimator ``desc`` describes, with the parameters ``overrides`` replaced; its class must be
+    ``expected`` or a gmmfast estimator class derived from it (nested estimators: any gmmfast estimator
+    class).  Nothing else in gmmfast is called: a file that names a function or another class is
+    refused before anything is built."""
     if not (isinstance(desc.get("class"), str) and isinstance(desc.get("params"), dict)
             and isinstance(desc.get("fitted"), dict)):
         raise ValueError("the model file is damaged: its description of the estimator is not "
@@ -103,7 +104,7 @@ def _build(desc: dict, arrays: Any, expected: type) -> Any:
     unknown = sorted(set(desc["params"]) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")
-    est = cls(**{k: _decode(v, arrays) for k, v in desc["params"].items()})
+    est = cls(**{**{k: _decode(v, arrays) for k, v in desc["params"].items()}, **(overrides or {})})
     est._restore_fitted_state({k: _decode(v, arrays) for k, v in desc["fitted"].items()})
     return est
 
@@ -181,10 +182,8 @@ def load(cls: type, path: str | os.PathLike, **params: Any) -> Any:
         if unknown:     # the caller's keywords, not the file's: say so
             raise ValueError(f"Invalid parameter {unknown[0]!r} for {cls.__name__}.load. "
                              f"Valid parameters are: {cls._get_param_names()!r}.")
-        for key, value in params.items():
-            meta["params"][key] = value
         try:
-            return _build(meta, archive, cls)
+            return _build(meta, archive, cls, params)
         except KeyError as exc:
             raise ValueError(f"{name!r} is incomplete: it lacks {exc}.") from None
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:   # an entry fails its checksum

@@ -203,6 +203,8 @@ def test_a_damaged_or_edited_file_is_a_value_error(tmp_path):
         _write(tmp_path / "junk.npz", dict(entries), {**meta, field: junk})
         with pytest.raises(ValueError, match="damaged"):
             gmmfast.GaussianMixture.load(tmp_path / "junk.npz")
+        with pytest.raises(ValueError, match="damaged"):      # (with an override: TypeError before)
+            gmmfast.GaussianMixture.load(tmp_path / "junk.npz", n_threads=1)
     meta["params"]["colour"] = "red"
     _write(tmp_path / "extra.npz", entries, meta)
     with pytest.raises(ValueError, match="does not take: colour"):
