@@ -318,3 +318,21 @@ def test_background_subtractors_take_opencvs_calls(kind):
         ours.apply(frames[0], 0.01)
     ours.clear()
     assert ours.model.frame_shape_ is None
+
+
+def test_background_subtractors_refuse_bad_parameters_when_used():
+    # checked when the model is next used, as gmmfast's estimators check theirs, naming the parameter
+    from gmmfast.exceptions import InvalidParameterError
+
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(InvalidParameterError, match="history must be >= 1"):
+        compat.createBackgroundSubtractorMOG2(history=-5).apply(frame)
+    with pytest.raises(InvalidParameterError, match="dist2_threshold must be a number"):
+        compat.createBackgroundSubtractorKNN(dist2Threshold="x").apply(frame)
+    mog = compat.createBackgroundSubtractorMOG2()
+    mog.apply(frame)
+    mog.setVarThreshold(-1)
+    with pytest.raises(InvalidParameterError, match="var_threshold must be > 0"):
+        mog.apply(frame)
+    with pytest.raises(TypeError, match="fgmask is OpenCV's output array"):
+        mog.apply(frame, [0])
