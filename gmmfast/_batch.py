@@ -370,7 +370,7 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         import distributed
     except ImportError as exc:
         raise ImportError("scheduler= needs dask.distributed: pip install 'gmmfast[dask]'") from exc
-    from ._dask import check_cluster
+    from ._dask import check_cluster, finished
 
     own = not isinstance(scheduler, distributed.Client)
     client = connect(scheduler) if own else scheduler
@@ -378,8 +378,8 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         check_cluster(client)
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
-        finished = 0
-        for fut in distributed.as_completed(futures):
+        n_done = 0
+        for fut in finished(client, futures, "the batch"):
             i = index[fut.key]
             try:
                 result = fut.result()
@@ -387,9 +387,9 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
                 if client.status != "running":   # the scheduler is gone, and every task left with it
                     raise ConnectionError(
                         f"lost the Dask scheduler at {client.scheduler.address} ({type(exc).__name__}): "
-                        f"{len(jobs) - finished} of {len(jobs)} inputs were not done") from None
+                        f"{len(jobs) - n_done} of {len(jobs)} inputs were not done") from None
                 result = JobResult(jobs[i][0], jobs[i][1], error=f"worker failed: {type(exc).__name__}: {exc}")
-            finished += 1
+            n_done += 1
             done(i, result)
     finally:
         if own:

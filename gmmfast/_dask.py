@@ -19,6 +19,7 @@ core) ``None`` means one thread per task.
 from __future__ import annotations
 
 import functools
+import time
 
 import dask
 import dask.multiprocessing
@@ -128,6 +129,65 @@ def check_cluster(client, wait: float | None = None) -> None:
                               f"{__version__}: {worker} {what}; install this gmmfast where the workers run")
 
 
+#: Seconds between checks, while gmmfast waits for a computation, that the cluster still has a worker.
+POLL = 1.0
+
+
+def client_of(collection):
+    """The ``distributed.Client`` that computes ``collection`` by default, or None (a local scheduler)."""
+    client = getattr(dask.base.get_scheduler(collections=[collection]), "__self__", None)
+    if type(client).__name__ == "Client" and type(client).__module__.startswith("distributed"):
+        return client
+    return None
+
+
+def finished(client, futures, what: str):
+    """Yield ``futures`` as they finish, or raise ClusterNotReady once the cluster has had no
+    worker for WORKER_WAIT seconds: the scheduler keeps such tasks waiting for a worker for ever
+    (every worker died, say out of memory, and none was started again)."""
+    import asyncio
+
+    import distributed
+
+    pending, alone_since = set(futures), None
+    while pending:
+        try:
+            done, pending = distributed.wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
+        except (TimeoutError, asyncio.TimeoutError):
+            done = ()
+        except distributed.client.FuturesCancelledError:   # the scheduler is gone: the results say so
+            done, pending = {f for f in pending if f.done()}, {f for f in pending if not f.done()}
+        yield from done
+        if done or client.status != "running" or _has_workers(client):
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since >= WORKER_WAIT:
+            client.cancel(list(pending))
+            raise ClusterNotReady(
+                f"every worker of the Dask cluster at {client.scheduler.address} left during {what}, and none "
+                f"came back within {WORKER_WAIT:g} s ({len(pending)} of {len(futures)} tasks not done); "
+                "start workers (with enough memory), or run without the cluster")
+
+
+def _has_workers(client) -> bool:
+    try:
+        return bool(client.scheduler_info()["workers"])
+    except (OSError, KeyError):     # the scheduler cannot say: not taken for "no workers"
+        return True
+
+
+def compute(collections: list, what: str) -> list:
+    """``dask.compute(*collections)``, watched by :func:`finished` when a distributed client runs it."""
+    client = client_of(collections[0])
+    if client is None:
+        return list(dask.compute(*collections))
+    futures = client.compute(collections)
+    for _ in finished(client, futures, what):
+        pass
+    return [f.result() for f in futures]
+
+
 def lost_work_error(exc: BaseException, what: str = "an EM pass") -> RuntimeError:
     return RuntimeError(
         f"The Dask computation of {what} failed ({type(exc).__name__}: {exc}); no model was fitted "
@@ -148,8 +208,8 @@ class DaskData:
         self.X = X
         self.n, self.d = (int(s) for s in X.shape)
         self.n_threads = task_threads(n_threads, X)
-        client = getattr(dask.base.get_scheduler(collections=[X]), "__self__", None)
-        if type(client).__name__ == "Client" and type(client).__module__.startswith("distributed"):
+        client = client_of(X)
+        if client is not None:
             check_cluster(client)
         self.sample = None
         self._checked = False
@@ -163,7 +223,7 @@ class DaskData:
         idx = init_sample_rows(self.n, rng)
         try:
             if idx is None:
-                rows = self.X.compute()
+                rows, = compute([self.X], "the initialisation's sample")
             else:   # per block, on its worker: the block's share of the sorted rows.  One plain task
                 # per block: dask's own fancy indexing (X[idx], or X.blocks[b][local]) builds its
                 # graph in the client at ~0.1 s per block (8 s of a 200M-row fit's 50 s)
@@ -172,7 +232,7 @@ class DaskData:
                 blocks = self.X.to_delayed().ravel()
                 parts = [dask.delayed(take_rows)(blocks[b], idx[lo:hi] - edges[b])
                          for b, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])) if hi > lo]
-                rows = np.concatenate(dask.compute(*parts))
+                rows = np.concatenate(compute(parts, "the initialisation's sample"))
         except (ValueError, TypeError, MemoryError):
             raise
         except Exception as exc:       # a lost worker (KilledWorker): as in an EM pass
@@ -199,7 +259,8 @@ class DaskData:
                                       meta=np.empty((0, 0)))
         try:
             # the sum comes back out of a message, possibly unaligned: the M-step kernel reads it
-            total = kernel_array(per_block.sum(axis=0, split_every=SPLIT_EVERY).compute())
+            total, = compute([per_block.sum(axis=0, split_every=SPLIT_EVERY)], "an EM pass")
+            total = kernel_array(total)
         except (ValueError, TypeError, MemoryError):
             raise
         except Exception as exc:       # a lost worker, a cancelled task: never a partial model

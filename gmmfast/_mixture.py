@@ -961,7 +961,9 @@ class GaussianMixture(Estimator):
         """Average log-likelihood of the samples (for Dask input, computed on the cluster)."""
         scores = self.score_samples(X)
         if is_dask_array(scores):
-            return float(scores.astype(np.float64).mean().compute())
+            from ._dask import compute
+
+            return float(compute([scores.astype(np.float64).mean()], "score")[0])
         return float(np.mean(scores, dtype=np.float64))
 
     def _estimate_weighted_log_prob(self, X):

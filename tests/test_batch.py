@@ -118,6 +118,39 @@ def test_a_lost_scheduler_ends_the_run_with_one_error(photos, tmp_path):
             proc.wait()
 
 
+def test_a_batch_whose_workers_all_leave_ends_with_one_error(photos, tmp_path, monkeypatch):
+    # the scheduler keeps the remaining jobs waiting for a worker, and the run waited for ever
+    pytest.importorskip("distributed")
+    from gmmfast import _dask as gd
+
+    monkeypatch.setattr(gd, "WORKER_WAIT", 2.0)
+    _, paths = photos
+    port = 20000 + (os.getpid() + 7) % 20000
+    env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
+                                  "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}",
+                               "--nthreads", "1", "--no-dashboard", "--no-nanny"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env)
+    seen = []
+
+    def kill_the_worker(result):
+        seen.append(result)
+        if len(seen) == 1:
+            worker.kill()
+
+    try:
+        with pytest.raises(RuntimeError, match=r"every worker of the Dask cluster at .* left during the batch, "
+                                               r"and none came back within 2 s \(\d of 6 tasks not done\)"):
+            segment_many([p for p in paths if Path(p).name.startswith("photo")], 3, output_dir=tmp_path,
+                         scheduler=f"tcp://127.0.0.1:{port}", on_done=kill_the_worker)
+        assert len(seen) >= 1 and all(r.ok for r in seen)
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait()
+
+
 def test_folder_and_errors(photos, tmp_path):
     root, _ = photos
     results = segment_many(root / "a", 2, output_dir=tmp_path, max_fit_pixels=2000)

@@ -250,6 +250,30 @@ def test_a_block_lost_while_the_sample_is_taken_is_the_documented_error(client):
         GaussianMixture(2, random_state=0).fit(Y)
 
 
+def test_a_fit_whose_workers_all_leave_ends_with_the_documented_error(monkeypatch):
+    """Every worker gone mid-fit and none started again: the scheduler keeps the tasks waiting for a
+    worker, and the fit waited for ever."""
+    from gmmfast import _dask as gd
+
+    def slow(block):          # defined here: travels by value (see the lost-block test)
+        time.sleep(0.2)
+        return block
+
+    monkeypatch.setattr(gd, "WORKER_WAIT", 2.0)
+    X = mixture(n=40000, seed=3)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=logging.ERROR) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as own:
+        Y = da.from_array(X, chunks=(2000, 3)).map_blocks(slow, dtype=X.dtype)
+        gm = GaussianMixture(2, max_iter=100, tol=0, random_state=0)
+        threading.Timer(2.0, cluster.scale, (0,)).start()
+        t0 = time.perf_counter()
+        with own.as_current(), pytest.raises(RuntimeError, match="every worker of the Dask cluster .* left during "
+                                                               ".* none came back within 2 s.*no model was fitted"):
+            gm.fit(Y)
+        assert time.perf_counter() - t0 < 60 and not hasattr(gm, "means_")
+
+
 def test_worker_with_two_threads_runs_two_blocks_at_once():
     """A 2-thread worker: the nanny's OMP_NUM_THREADS=1 makes n_threads=None one OpenMP thread per
     task, and the worker's two threads compute two blocks at once; n_threads=2 is honoured."""
