@@ -49,6 +49,20 @@ def test_files_hold_the_library_result(tmp_path, capsys):
     assert "disc.png: 90x70, 3 iterations" in capsys.readouterr().out
 
 
+def test_a_16_bit_grey_image_is_cut_at_8_bits_with_a_warning(tmp_path, capsys):
+    # it was refused ("convert it first") where segment and the web app take it
+    grey8 = read_image(_photo(tmp_path / "disc.png"))[:, :, 0]       # red: the disc stands out
+    grey16 = grey8.astype(np.uint16) * 257 + np.arange(grey8.size, dtype=np.uint16).reshape(grey8.shape) % 200
+    src = write_image(tmp_path / "disc16.png", grey16)
+    out = tmp_path / "out"
+    assert main(["grabcut", str(src), "--rect", ",".join(map(str, RECT)), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "disc16.png has 16 bits per pixel; it is cut at 8" in err and len(err.strip().splitlines()) == 1
+    res = gmmfast.grabcut(grey8, rect=RECT)           # the same top 8 bits, cut by the library
+    assert 0.1 < res.foreground.mean() < 0.4
+    np.testing.assert_array_equal(read_image(out / "disc16_mask.png"), np.where(res.foreground, 255, 0))
+
+
 @pytest.mark.parametrize("margin, expected", [("0.3", 0.3), ("none", None), ("NONE", None), (None, 0.1)])
 def test_margin_option_reaches_the_library(tmp_path, margin, expected):
     src = _photo(tmp_path / "disc.png")

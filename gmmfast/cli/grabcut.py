@@ -147,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     stem = path.stem or "image"
     with single_input_run(path, args.output, args.overwrite, [output_family(stem)], OPTIONS) as (progress, outputs):
         image = read_image(path)
-        if image.dtype != np.uint8:
+        if image.dtype == np.uint16:     # 16-bit grey (16-bit colour is read at 8 bits, with its own warning)
+            warn(f"{path} has 16 bits per pixel; it is cut at 8 (the top 8 bits of each value): convert it to "
+                 "8 bits first to choose how", progress)
+            image = (image >> 8).astype(np.uint8)
+        elif image.dtype != np.uint8:
             raise CLIError(f"{path}: only 8-bit images can be cut (this one is {image.dtype}); convert it first")
         _check_rect(args.rect, image.shape, progress)
         res, seconds = cut_image(image, args.rect, outputs, stem, progress, max_iter=args.iterations,
