@@ -7,13 +7,14 @@ from the header, before any pixel is decoded, so a small file declaring
 50 000 x 50 000 pixels is refused without allocating them.  Videos are
 recognised the same way (GIF, animated PNG/WebP, AVI, MP4/MOV, Matroska/WebM).
 The client's file name is used only for display and for the names inside
-downloads, after :func:`safe_stem` has reduced it to a few harmless characters.
+downloads, after :func:`safe_stem` has reduced it to letters, digits and ``._-``.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,10 +64,12 @@ def sniff(data: bytes) -> str | None:
 
 
 def safe_stem(filename: str | None, default: str = "image") -> str:
-    """A file stem safe in download names: letters, digits, '-', '_' and '.', at most 40 characters."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    """A file stem safe in download names: letters and digits of any script, '-', '_' and '.',
+    at most 40 characters.  Control, format (e.g. right-to-left override), space and punctuation
+    characters become '_'; NFC first, so a letter typed as letter + accent stays one letter."""
+    name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])
     stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:40]
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:40]
     return stem or default
 
 

@@ -151,6 +151,10 @@ def test_zip_holds_the_files_of_the_cli(client, gen, tmp_path):
     assert z.status_code == 200 and "attachment" in z.headers["Content-Disposition"]
     # saved under a name of its own per run (every run's was files.zip: curl -OJ then saved nothing)
     assert "filename=bands_run1_files.zip" in z.headers["Content-Disposition"]
+    # a name in another script reaches the saved file (RFC 6266 filename*), not '_'
+    r = post_image(client, gen.encode(image, "PNG"), name="Björk.png", k=2)
+    d = client.get(r.get_json()["result"]["downloads"]["Björk_mask0.png"]).headers["Content-Disposition"]
+    assert "filename*=UTF-8''Bj%C3%B6rk_mask0.png" in d
     with zipfile.ZipFile(io.BytesIO(z.data)) as zf:
         names = sorted(zf.namelist())
         assert names == sorted(p.name for p in (tmp_path / "cli").iterdir())
@@ -323,7 +327,7 @@ def test_client_file_names_never_become_paths(client, app, gen, tmp_path):
     for name in ("../../../evil.png", "..\\..\\evil.png", "/etc/passwd", "a\x00b.png", "ünïcødé ☃.png", ".png"):
         run = post_image(client, image, name=name, k=2).get_json()
         stem = run["info"]["name"]
-        assert re.fullmatch(r"[A-Za-z0-9._-]+", stem) and ".." not in stem, (name, stem)
+        assert re.fullmatch(r"[\w.-]+", stem) and ".." not in stem and "\x00" not in stem, (name, stem)
         folder = store(app).get(run["job"]).folder
         written = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
         assert all(not w.startswith(".") and "evil" not in w and "passwd" not in w for w in written), written
@@ -425,9 +429,12 @@ def test_full_queue_answers_503(make_app, gen):
 def test_a_run_that_is_still_going_answers_202_and_can_be_followed(make_app, gen):
     app = make_app(queue_size=3)
     client = app.test_client()
-    release = threading.Event()
-    blocker = app.extensions["gmmfast"].queue.submit(Task(0, "test", {}), lambda t: release.wait(30))
+    release, started = threading.Event(), threading.Event()
+    blocker = app.extensions["gmmfast"].queue.submit(Task(0, "test", {}),
+                                                     lambda t: (started.set(), release.wait(30)))
     try:
+        # (under load the worker could still be picking the blocker up: then 2 waiting, 0 running)
+        assert started.wait(10)
         data = {"image": (io.BytesIO(gen.encode(gen.three_colour_image(), "PNG")), "x.png")}
         r = client.post("/api/segment?wait=0", data=data, headers=JSON, content_type="multipart/form-data")
         assert r.status_code == 202 and r.get_json()["status"] == "queued"
@@ -925,6 +932,11 @@ def test_sniff_and_safe_stem(gen):
     assert sniff(b"<html>") is None
     assert safe_stem("My Photo (1).JPG") == "My_Photo_1"
     assert safe_stem("../../x.png") == "x" and safe_stem("C:\\a\\b.png") == "b" and safe_stem("") == "image"
+    # other scripts' letters are kept (they were all '_'); accents typed as combining marks join their letter
+    assert safe_stem("Björk 2.jpg") == "Björk_2" and safe_stem("Bjo\u0308rk.png") == "Björk"
+    assert safe_stem("日本の写真.png") == "日本の写真" and safe_stem("фото.jpg") == "фото"
+    # control and format characters (a right-to-left override would show 'gnp.exe' as 'exe.png') are not
+    assert safe_stem("a\u202egnp.exe") == "a_gnp" and safe_stem("a\nb\x00c.png") == "a_b_c"
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4, 5, 8])

@@ -255,6 +255,28 @@ def test_segment_drop_and_reload(server, browser, inputs):
     _check_segment_page(d, inputs["rose"], 3)
 
 
+def test_downloads_keep_a_name_in_another_script(server, browser, inputs, tmp_path):
+    """Björk.png's files are saved as Björk_...: the stem kept only ASCII letters before (Bj_rk_...)."""
+    d = browser
+    upload = tmp_path / "Björk.png"
+    gmmfast.io.write_image(upload, gmmfast.io.read_image(inputs["cat"])[:200, :200])
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(saved)})
+    d.get(server.url + "segment")
+    d.find_element(By.ID, "file").send_keys(str(upload))
+    _wait_attr(d, "results", "data-state", lambda v: v == "done")
+    d.find_element(By.ID, "zip").click()
+    deadline = time.monotonic() + 60
+    while not (saved / "Björk_run1_files.zip").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [p.name for p in saved.iterdir()] == ["Björk_run1_files.zip"]
+    import zipfile
+    with zipfile.ZipFile(saved / "Björk_run1_files.zip") as zf:
+        assert "Björk_segmented.png" in zf.namelist()
+    _no_script_errors(d)
+
+
 @pytest.mark.parametrize("content, words", [
     (b"this is a text file, whatever its name says", "not an image"),                    # refused: 400
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x40\x00\x00\x00\x40\x08\x02\x00\x00\x00\x25\x0b\xe6\x89"
