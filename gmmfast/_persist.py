@@ -104,8 +104,14 @@ def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = Non
     unknown = sorted(set(desc["params"]) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")
-    est = cls(**{**{k: _decode(v, arrays) for k, v in desc["params"].items()}, **(overrides or {})})
+    est = cls(**{k: _decode(v, arrays) for k, v in desc["params"].items()})
     est._restore_fitted_state({k: _decode(v, arrays) for k, v in desc["fitted"].items()})
+    # the overrides are set on the model as the file left it, as set_params would: restored with them,
+    # a changed mixture size met the file's arrays and was blamed on the file ("inconsistent model
+    # state"); set afterwards, each model answers as it does to set_params (MOG2: "changed from 5 to
+    # 3 after the model learnt 30 frames; call reset() ...")
+    if overrides:
+        est.set_params(**overrides)
     return est
 
 

@@ -218,6 +218,24 @@ def test_a_misspelt_override_is_the_callers_mistake(tmp_path):
         gmmfast.GaussianMixture.load(tmp_path / "gm.npz", n_thread=1)
 
 
+@pytest.mark.parametrize("cls, change", [("BackgroundSubtractorMOG2", dict(n_mixtures=3)),
+                                         ("BackgroundSubtractorKNN", dict(n_samples=3)),
+                                         ("BackgroundSubtractor", dict(n_components=3))])
+def test_an_override_the_learnt_state_cannot_take_is_answered_as_set_params(tmp_path, cls, change):
+    # loading with it blamed the file ("the model file holds an inconsistent model state")
+    clip = gmmfast.data.sample_clip(n_frames=12)[0]
+    model = getattr(gmmfast, cls)()
+    model.apply_many(clip)
+    model.save(tmp_path / "m.npz")
+    (name, value), = change.items()
+    loaded = type(model).load(tmp_path / "m.npz", **change)
+    assert getattr(loaded, name) == value
+    with pytest.raises(ValueError, match=f"{name} changed from .* to {value} after the model learnt 12 frame"):
+        loaded.apply(clip[0])
+    fresh = loaded.reset().apply(clip[0])                     # reset: a model with the new value
+    assert fresh.shape == clip.shape[1:3]
+
+
 def test_unsaveable_parameters_are_named(tmp_path):
     gm = gmmfast.GaussianMixture(2, random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="random_state"):
