@@ -12,7 +12,7 @@ wrapped model's (``BackgroundSubtractorMOG2``, ``BackgroundSubtractorKNN``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -72,8 +72,27 @@ class _OpenCVSubtractor:
         # getX / setX for every parameter, as OpenCV names them
         super().__init_subclass__(**kwargs)
         for cv_name, name in cls._params.items():
-            setattr(cls, "get" + cv_name, lambda self, name=name: getattr(self.model, name))
-            setattr(cls, "set" + cv_name, lambda self, value, name=name: setattr(self.model, name, value))
+            setattr(cls, "get" + cv_name, _getter(cv_name, name))
+            setattr(cls, "set" + cv_name, _setter(cv_name, name))
+
+
+def _getter(cv_name: str, name: str) -> Callable[[Any], Any]:
+    # one argument exactly (a lambda with a name= default took a second one: getHistory('n_mixtures')
+    # read another parameter, setHistory(200, 'var_threshold') set one)
+    def get(self: Any) -> Any:
+        return getattr(self.model, name)
+    get.__name__ = get.__qualname__ = "get" + cv_name
+    get.__doc__ = f"OpenCV's ``get{cv_name}()``: the model's ``{name}``."
+    return get
+
+
+def _setter(cv_name: str, name: str) -> Callable[[Any, Any], None]:
+    def set_(self: Any, value: Any) -> None:
+        setattr(self.model, name, value)
+    set_.__name__ = set_.__qualname__ = "set" + cv_name
+    set_.__doc__ = (f"OpenCV's ``set{cv_name}(value)``: sets the model's ``{name}`` (checked when the model "
+                    "next learns a frame, as set_params).")
+    return set_
 
 
 class BackgroundSubtractorMOG2Compat(_OpenCVSubtractor):

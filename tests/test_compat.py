@@ -318,6 +318,13 @@ def test_background_subtractors_take_opencvs_calls(kind):
         ours.apply(frames[0], 0.01)
     ours.clear()
     assert ours.model.frame_shape_ is None
+    # one accessor, one parameter (the accessors took a hidden second argument naming another one)
+    with pytest.raises(TypeError):
+        ours.getHistory("shadow_value")
+    with pytest.raises(TypeError):
+        ours.setHistory(200, "shadow_value")
+    assert ours.getHistory() == 100 and ours.getShadowValue() == 100
+    assert ours.getHistory.__name__ == "getHistory" and "history" in ours.setHistory.__doc__
 
 
 def test_background_subtractors_refuse_bad_parameters_when_used():
