@@ -418,10 +418,11 @@ class Segmentation:
     @property
     def features_used(self) -> str:
         """The features as the image had them: a grey image has one intensity whatever
-        ``features`` asked ('grey', or 'L*' for 'lab'; '+xy' with position)."""
+        ``features`` asked ('gray', the name ``features`` takes for it, or 'L*' for 'lab'; '+xy'
+        with position)."""
         name = self.features
         if self.image.ndim == 2 or self.image.shape[2] in (1, 2) or name.startswith("gray"):
-            name = ("L*" if name.startswith("lab") else "grey") + ("+xy" if name.endswith("xy") else "")
+            name = ("L*" if name.startswith("lab") else "gray") + ("+xy" if name.endswith("xy") else "")
         return name
 
     def summary(self, seconds: float | None = None) -> str:

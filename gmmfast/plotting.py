@@ -181,7 +181,7 @@ def plot_segmentation(seg: Segmentation, path: str | os.PathLike[str] | None = N
         raise TypeError(f"plot_segmentation takes a Segmentation (from gmmfast.segment), got {type(seg).__name__}.")
     Figure = _matplotlib_figure()
     # one intensity per pixel (a grey image, or features='gray'): the EM notebook's histogram
-    grey = seg.features_used.startswith(("grey", "L*"))
+    grey = seg.features_used.startswith(("gray", "L*"))
     panels = ["overlay", "grey" if grey else "colours"]
     if seg.criterion:
         panels.append("criterion")

@@ -135,7 +135,7 @@ def test_grey_image_is_reported_as_grey(tmp_path, capsys):
     g = _image(tmp_path / "g.png", 3, grey=True)
     assert main(["segment", str(g), "-o", str(tmp_path / "o")]) == 0
     line = capsys.readouterr().out
-    assert ", grey," in line and "rgb" not in line
+    assert ", gray," in line and "rgb" not in line
     assert main(["segment", str(g), "--features", "lab", "-o", str(tmp_path / "o2")]) == 0
     assert ", L*," in capsys.readouterr().out
 

@@ -274,10 +274,10 @@ def test_summary_names_the_features_the_image_had():
     rng = np.random.default_rng(0)
     grey = (rng.random((30, 40)) * 255).astype(np.uint8)
     colour = np.dstack([grey, grey[::-1], grey[:, ::-1]])
-    assert ", grey, " in segment(grey, 2).summary()
+    assert ", gray, " in segment(grey, 2).summary()      # the name features= takes (it said 'grey')
     assert ", L*, " in segment(grey, 2, features="lab").summary()
     assert ", rgb, " in segment(colour, 2).summary() and segment(colour, 2).features_used == "rgb"
-    assert segment(colour, 2, features="gray").features_used == "grey"
+    assert segment(colour, 2, features="gray").features_used == "gray"
     assert segment(grey, 2).summary(1.5).endswith(", 1.50 s")
     with pytest.raises(TypeError, match="seconds"):
         segment(grey, 2).summary("1.5")

@@ -123,8 +123,8 @@ def _features_label(seg, features: str) -> str:
     """The colour space as the page names it, saying so when a grey image had only its grey level
     (a grey upload segmented in 'RGB' is segmented on one intensity, as the library does)."""
     used = seg.features_used
-    if used.startswith(("grey", "L*")) and not features.startswith("gray"):
-        return f"{FEATURES[features]} \u2192 {used} (the image is grey)"
+    if used.startswith(("gray", "L*")) and not features.startswith("gray"):
+        return f"{FEATURES[features]} \u2192 {used.replace('gray', 'grey')} (the image is grey)"   # (page's English)
     return FEATURES[features]
 
 

@@ -521,7 +521,8 @@ def test_a_grey_upload_says_what_was_segmented(client, gen, features, label):
     grey = gen.three_colour_image().mean(axis=2).astype(np.uint8)
     res = post_image(client, gen.encode(grey, "PNG"), k=3, features=features).get_json()["result"]
     assert res["features_used"].startswith(label)
-    assert (gmmfast.segment(grey, 3, features=features).features_used in res["features_used"]) == (features != "gray")
+    used = gmmfast.segment(grey, 3, features=features).features_used.replace("gray", "grey")
+    assert (used in res["features_used"]) == (features != "gray")
     colour = post_image(client, gen.encode(gen.three_colour_image(), "PNG"), k=3, features=features).get_json()
     assert colour["result"]["features_used"] == label.split(" \u2192")[0]
 
