@@ -124,7 +124,7 @@ class _MOG2Params(NamedTuple):
     history: int
     var_threshold: float
     detect_shadows: bool
-    n_mixtures: int
+    n_components: int
     background_ratio: float
     var_threshold_gen: float
     var_init: float
@@ -142,7 +142,7 @@ _get_mog2_params = operator.attrgetter(*_MOG2Params._fields)
 class BackgroundSubtractorMOG2(Estimator):
     """Adaptive per-pixel Gaussian mixture background model (Zivkovic 2004, 2006).
 
-    Each pixel holds up to ``n_mixtures`` Gaussian modes (one isotropic variance
+    Each pixel holds up to ``n_components`` Gaussian modes (one isotropic variance
     each) sorted by weight.  Every frame updates the mode that explains the
     pixel, adds a mode when none does, and drops modes whose weight the
     complexity-reduction prior drives to zero.  A pixel is background when it
@@ -165,9 +165,10 @@ class BackgroundSubtractorMOG2(Estimator):
         Squared Mahalanobis distance below which a pixel matches a background mode.
     detect_shadows : bool
         Mark shadows with ``shadow_value`` instead of 255.
-    n_mixtures : int
-        Maximum number of modes per pixel (1 to 255).  Fixed once the model has
-        started: a change is refused until :meth:`reset` (or learning rate 1).
+    n_components : int
+        Maximum number of modes per pixel (1 to 255; OpenCV's ``nmixtures``, called
+        ``n_mixtures`` here before 2026-12-07, a name files saved then still load with).  Fixed once
+        the model has started: a change is refused until :meth:`reset` (or learning rate 1).
     background_ratio : float
         Share of the weight that the background modes make up (0 to 1].
     var_threshold_gen : float
@@ -201,16 +202,17 @@ class BackgroundSubtractorMOG2(Estimator):
     """
 
     _learns_in_place = True
+    _renamed_params = {"n_mixtures": "n_components"}
 
     def __init__(self, history: int = 500, var_threshold: float = 16.0, detect_shadows: bool = True,
-                 n_mixtures: int = 5, background_ratio: float = 0.9, var_threshold_gen: float = 9.0,
+                 n_components: int = 5, background_ratio: float = 0.9, var_threshold_gen: float = 9.0,
                  var_init: float = 15.0, var_min: float = 4.0, var_max: float = 75.0,
                  complexity_reduction: float = 0.05, shadow_value: int = 127,
                  shadow_threshold: float = 0.5, n_threads: int | None = None) -> None:
         self.history = history
         self.var_threshold = var_threshold
         self.detect_shadows = detect_shadows
-        self.n_mixtures = n_mixtures
+        self.n_components = n_components
         self.background_ratio = background_ratio
         self.var_threshold_gen = var_threshold_gen
         self.var_init = var_init
@@ -235,7 +237,7 @@ class BackgroundSubtractorMOG2(Estimator):
             history=check_int(self.history, "history", low=1),
             var_threshold=check_real(self.var_threshold, "var_threshold", low=0, low_open=True),
             detect_shadows=check_bool(self.detect_shadows, "detect_shadows"),
-            n_mixtures=check_int(self.n_mixtures, "n_mixtures", low=1, high=255),
+            n_components=check_int(self.n_components, "n_components", low=1, high=255),
             background_ratio=check_real(self.background_ratio, "background_ratio", low=0, high=1, low_open=True),
             var_threshold_gen=check_real(self.var_threshold_gen, "var_threshold_gen", low=0, low_open=True),
             var_init=check_real(self.var_init, "var_init", low=0, low_open=True),
@@ -270,11 +272,11 @@ class BackgroundSubtractorMOG2(Estimator):
         self.n_frames_ = 0
         return self
 
-    def _init_state(self, h: int, w: int, c: int, n_mixtures: int) -> None:
+    def _init_state(self, h: int, w: int, c: int, n_components: int) -> None:
         # planes per mode rank and field: state[m, 0] weights, state[m, 1] variances,
         # state[m, 2 + c] channel means, each (H, W)
         self.state_ = {
-            "state": _padded_state(n_mixtures, 2 + c, h, w),
+            "state": _padded_state(n_components, 2 + c, h, w),
             "nmodes": aligned_zeros((h, w), np.uint8),
         }
         self.n_frames_ = 0
@@ -404,16 +406,16 @@ class BackgroundSubtractorMOG2(Estimator):
 
     def _prepare(self, x: np.ndarray, lr: float, p: _MOG2Params) -> None:
         """Start a model for frame ``x`` (H, W, C) when there is none or ``lr`` restarts it;
-        otherwise check that ``x`` and ``n_mixtures`` fit the model."""
+        otherwise check that ``x`` and ``n_components`` fit the model."""
         h, w, c = x.shape
         state = self.__dict__.get("state_")
         scale = "the variance parameters (var_threshold, var_init, var_min, var_max)"
         if _starts_model(self, lr):
             # learning rate 1 forgets everything: the model restarts from this frame
             warn_if_off_scale(x, scale)
-            self._init_state(h, w, c, p.n_mixtures)
+            self._init_state(h, w, c, p.n_components)
         else:
-            check_unchanged_since_start("n_mixtures", state["state"].shape[0], p.n_mixtures, self.n_frames_)
+            check_unchanged_since_start("n_components", state["state"].shape[0], p.n_components, self.n_frames_)
             check_frame_shape((h, w, c), self.frame_shape_)
             if x.dtype != self.__dict__.get("_frames_dtype", x.dtype):
                 warn_if_off_scale(x, scale)     # (uint8 frames, then frame / 255.0: all foreground)
@@ -469,7 +471,7 @@ class BackgroundSubtractorMOG2(Estimator):
         model = state.pop("state_", None)
         self.__dict__.update(state)
         if model is not None:
-            self.state_ = _checked_state(model, p.n_mixtures)
+            self.state_ = _checked_state(model, p.n_components)
         else:
             self.n_frames_ = 0
 
@@ -618,7 +620,7 @@ class BackgroundSubtractor(Estimator):
     history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
         (``knn`` reads only ``history``)
     n_components : int
-        Most Gaussian modes per pixel (MOG2's ``n_mixtures``; fixed once the model
+        Most Gaussian modes per pixel (OpenCV's ``nmixtures``; fixed once the model
         has started: a change is refused until :meth:`reset`).
     exclude_shadows : bool
         Detect shadows and leave them out of the mask (else they are foreground).
@@ -697,7 +699,7 @@ class BackgroundSubtractor(Estimator):
         check_int(self.radius, "radius", low=0, high=16)
         check_real(self.blink_threshold, "blink_threshold", low=0)
         check_int(self.hold_frames, "hold_frames", low=0, high=255)
-        check_int(self.n_components, "n_components", low=1, high=255)     # (MOG2 would name n_mixtures)
+        check_int(self.n_components, "n_components", low=1, high=255)
         if self.max_shift is not None:
             check_int(self.max_shift, "max_shift", low=0, high=255)
         if self.method == "knn":
@@ -708,7 +710,7 @@ class BackgroundSubtractor(Estimator):
         var_min = check_real(self.var_min, "var_min", low=0, low_open=True)
         return BackgroundSubtractorMOG2(
             history=self.history, var_threshold=self.var_threshold,
-            detect_shadows=bool(self.exclude_shadows), n_mixtures=self.n_components,
+            detect_shadows=bool(self.exclude_shadows), n_components=self.n_components,
             var_init=max(15.0, var_min), var_min=var_min, var_max=max(75.0, 5.0 * var_min),
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
 

@@ -144,6 +144,10 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
     attributes with a trailing ``_``.
     """
 
+    #: Parameters renamed since a model file could have been saved: old name -> new name (load
+    #: reads a file's parameters under their new names).
+    _renamed_params: dict[str, str] = {}
+
     def _check_fitted(self, attribute: str, first: str = "fit") -> None:
         """Raise :class:`~gmmfast.NotFittedError` unless ``attribute`` has been set."""
         check_is_fitted(self, attribute, first)

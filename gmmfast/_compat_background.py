@@ -21,7 +21,7 @@ from ._knn import BackgroundSubtractorKNN
 
 #: OpenCV's accessor names (without get/set) -> the gmmfast parameter
 _MOG2_PARAMS = {"History": "history", "VarThreshold": "var_threshold", "DetectShadows": "detect_shadows",
-                "NMixtures": "n_mixtures", "BackgroundRatio": "background_ratio",
+                "NMixtures": "n_components", "BackgroundRatio": "background_ratio",
                 "VarThresholdGen": "var_threshold_gen", "VarInit": "var_init", "VarMin": "var_min",
                 "VarMax": "var_max", "ComplexityReductionThreshold": "complexity_reduction",
                 "ShadowValue": "shadow_value", "ShadowThreshold": "shadow_threshold"}
@@ -77,7 +77,7 @@ class _OpenCVSubtractor:
 
 
 def _getter(cv_name: str, name: str) -> Callable[[Any], Any]:
-    # one argument exactly (a lambda with a name= default took a second one: getHistory('n_mixtures')
+    # one argument exactly (a lambda with a name= default took a second one: getHistory('shadow_value')
     # read another parameter, setHistory(200, 'var_threshold') set one)
     def get(self: Any) -> Any:
         return getattr(self.model, name)

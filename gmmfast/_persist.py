@@ -101,10 +101,11 @@ def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = Non
         raise ValueError("the model file is damaged: its description of the estimator is not "
                          "a class name with parameters and fitted attributes.")
     cls = _estimator_class(desc["class"], expected)
-    unknown = sorted(set(desc["params"]) - set(cls._get_param_names()))
+    params = {getattr(cls, "_renamed_params", {}).get(k, k): v for k, v in desc["params"].items()}
+    unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")
-    est = cls(**{k: _decode(v, arrays) for k, v in desc["params"].items()})
+    est = cls(**{k: _decode(v, arrays) for k, v in params.items()})
     est._restore_fitted_state({k: _decode(v, arrays) for k, v in desc["fitted"].items()})
     # the overrides are set on the model as the file left it, as set_params would: restored with them,
     # a changed mixture size met the file's arrays and was blamed on the file ("inconsistent model

@@ -176,16 +176,16 @@ def test_matches_plain_reference(video):
     ({}, False),
     ({}, True),
     ({"detect_shadows": False, "history": 50, "var_threshold": 25.0}, False),
-    ({"n_mixtures": 3, "background_ratio": 0.7, "var_threshold_gen": 6.0, "var_init": 20.0,
+    ({"n_components": 3, "background_ratio": 0.7, "var_threshold_gen": 6.0, "var_init": 20.0,
       "var_min": 2.0, "var_max": 50.0, "complexity_reduction": 0.1, "shadow_threshold": 0.6,
       "shadow_value": 90}, False),
-    ({"n_mixtures": 1, "var_threshold": 30.0}, False),        # one mode: the one-mode fast pass
+    ({"n_components": 1, "var_threshold": 30.0}, False),        # one mode: the one-mode fast pass
 ])
 def test_agrees_with_opencv(video, kwargs, grey):
     cv2 = pytest.importorskip("cv2")
     frames, _ = video
     names = {"history": "History", "var_threshold": "VarThreshold", "detect_shadows": "DetectShadows",
-             "n_mixtures": "NMixtures", "background_ratio": "BackgroundRatio",
+             "n_components": "NMixtures", "background_ratio": "BackgroundRatio",
              "var_threshold_gen": "VarThresholdGen", "var_init": "VarInit", "var_min": "VarMin",
              "var_max": "VarMax", "complexity_reduction": "ComplexityReductionThreshold",
              "shadow_value": "ShadowValue", "shadow_threshold": "ShadowThreshold"}
@@ -234,11 +234,11 @@ def _jitter_video(n=40, h=12, w=40, c=3, seed=3):
 @pytest.mark.parametrize("c,kwargs", [
     (3, {}),
     (1, {}),
-    (2, {"n_mixtures": 3}),
-    (4, {"n_mixtures": 8, "detect_shadows": False}),
-    (3, {"n_mixtures": 2, "complexity_reduction": 0.5}),     # modes dropped often
-    (3, {"n_mixtures": 4, "var_min": 16.0, "var_init": 16.0, "var_max": 80.0, "shadow_threshold": 0.7}),
-    (3, {"n_mixtures": 1}),
+    (2, {"n_components": 3}),
+    (4, {"n_components": 8, "detect_shadows": False}),
+    (3, {"n_components": 2, "complexity_reduction": 0.5}),     # modes dropped often
+    (3, {"n_components": 4, "var_min": 16.0, "var_init": 16.0, "var_max": 80.0, "shadow_threshold": 0.7}),
+    (3, {"n_components": 1}),
 ])
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_blocks_of_pixels_match_pixels_one_by_one(c, kwargs, dtype):
@@ -267,7 +267,7 @@ def test_blocks_of_pixels_match_pixels_one_by_one(c, kwargs, dtype):
     # every slot a pixel uses, bit for bit (slots past a pixel's mode count are stale)
     used = np.arange(sa.shape[0])[:, None, None] < a.state_["nmodes"]
     np.testing.assert_array_equal(np.where(used[:, None], sa, 0), np.where(used[:, None], sb, 0))
-    assert int(a.state_["nmodes"].max()) == a.n_mixtures
+    assert int(a.state_["nmodes"].max()) == a.n_components
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -279,12 +279,12 @@ def test_float_and_uint8_frames_give_the_same_masks(video):
         np.testing.assert_array_equal(a.apply(f), b.apply(f.astype(np.float64)))
 
 
-@pytest.mark.parametrize("n_mixtures", [1, 5])
-def test_two_channels_agree_with_three_with_a_zero_channel(video, n_mixtures):
+@pytest.mark.parametrize("n_components", [1, 5])
+def test_two_channels_agree_with_three_with_a_zero_channel(video, n_components):
     """Two channels have their own vectorised pass; a zero third channel changes nothing."""
     frames, _ = video
-    a = gmmfast.BackgroundSubtractorMOG2(n_mixtures=n_mixtures)
-    b = gmmfast.BackgroundSubtractorMOG2(n_mixtures=n_mixtures)
+    a = gmmfast.BackgroundSubtractorMOG2(n_components=n_components)
+    b = gmmfast.BackgroundSubtractorMOG2(n_components=n_components)
     for f in frames[:40]:
         f2 = np.ascontiguousarray(f[..., :2])
         f3 = np.concatenate([f2, np.zeros_like(f[..., :1])], axis=2)
@@ -457,7 +457,7 @@ def test_known_foreground_pixels_are_classified_as_the_model_stands(video):
 
 def test_save_load_round_trip(tmp_path, video):
     frames, _ = video
-    sub = gmmfast.BackgroundSubtractorMOG2(history=77, var_threshold=20.0, n_mixtures=4)
+    sub = gmmfast.BackgroundSubtractorMOG2(history=77, var_threshold=20.0, n_components=4)
     for f in frames[:25]:
         sub.apply(f)
     path = tmp_path / "model.npz"
@@ -492,9 +492,9 @@ def test_reset_and_parameters():
     assert sub.frame_shape_ == (4, 5, 3)
     sub.var_threshold = 30
     assert sub.var_threshold == 30.0 and sub.get_params()["var_threshold"] == 30.0
-    sub.n_mixtures = 3                      # a new K needs a new model: refused, the model untouched
+    sub.n_components = 3                      # a new K needs a new model: refused, the model untouched
     state = sub.state_["state"].copy()
-    with pytest.raises(ValueError, match=r"n_mixtures changed from 5 to 3 after the model learnt 1 frame.*reset\(\)"):
+    with pytest.raises(ValueError, match=r"n_components changed from 5 to 3 after the model learnt 1 frame.*reset\(\)"):
         sub.apply(np.zeros((4, 5, 3), np.uint8))
     assert sub.n_frames_ == 1 and np.array_equal(sub.state_["state"], state)
     sub.apply(np.zeros((4, 5, 3), np.uint8), learning_rate=1)    # rate 1 restarts the model: allowed
@@ -509,7 +509,7 @@ def test_reset_and_parameters():
 @pytest.mark.parametrize("name,value,exc", [
     ("history", 0, ValueError), ("history", 2.5, TypeError), ("var_threshold", -1, ValueError),
     ("var_threshold", float("nan"), ValueError), ("detect_shadows", 1, TypeError),
-    ("n_mixtures", 0, ValueError), ("n_mixtures", 300, ValueError),
+    ("n_components", 0, ValueError), ("n_components", 300, ValueError),
     ("background_ratio", 0.0, ValueError), ("background_ratio", 1.5, ValueError),
     ("var_min", 100.0, ValueError), ("var_max", 1.0, ValueError), ("var_init", 0, ValueError),
     ("complexity_reduction", -0.1, ValueError), ("shadow_value", 256, ValueError),

@@ -218,7 +218,7 @@ def test_a_misspelt_override_is_the_callers_mistake(tmp_path):
         gmmfast.GaussianMixture.load(tmp_path / "gm.npz", n_thread=1)
 
 
-@pytest.mark.parametrize("cls, change", [("BackgroundSubtractorMOG2", dict(n_mixtures=3)),
+@pytest.mark.parametrize("cls, change", [("BackgroundSubtractorMOG2", dict(n_components=3)),
                                          ("BackgroundSubtractorKNN", dict(n_samples=3)),
                                          ("BackgroundSubtractor", dict(n_components=3))])
 def test_an_override_the_learnt_state_cannot_take_is_answered_as_set_params(tmp_path, cls, change):
@@ -234,6 +234,20 @@ def test_an_override_the_learnt_state_cannot_take_is_answered_as_set_params(tmp_
         loaded.apply(clip[0])
     fresh = loaded.reset().apply(clip[0])                     # reset: a model with the new value
     assert fresh.shape == clip.shape[1:3]
+
+
+def test_a_file_saved_under_a_renamed_parameter_loads(tmp_path):
+    # BackgroundSubtractorMOG2's n_components was n_mixtures: a file saved then holds that name
+    clip = gmmfast.data.sample_clip(n_frames=8)[0]
+    model = gmmfast.BackgroundSubtractorMOG2(n_components=3)
+    model.apply_many(clip)
+    model.save(tmp_path / "new.npz")
+    entries, meta = _entries(tmp_path / "new.npz")
+    meta["params"]["n_mixtures"] = meta["params"].pop("n_components")
+    _write(tmp_path / "old.npz", entries, meta)
+    old = gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "old.npz")
+    assert old.n_components == 3
+    np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
 
 
 def test_unsaveable_parameters_are_named(tmp_path):
