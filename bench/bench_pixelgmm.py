@@ -86,7 +86,7 @@ def _cpu_seconds() -> float:
 
 def test_pixelgmm_fit(benchmark, frames):
     benchmark.group = f"PixelGMM.fit 100x640x480 {'rgb' if frames.ndim == 4 else 'grey'}, {ITERS} EM iterations"
-    model = PixelGMM(K, max_iter=ITERS, tol=0.0, normalize_brightness=False, min_var=MIN_VAR)
+    model = PixelGMM(K, max_iter=ITERS, tol=0.0, normalize_brightness=False, var_min=MIN_VAR)
     cpu = []
 
     def fit():

@@ -93,7 +93,7 @@ def _check_magnitude(arr: np.ndarray, name: str) -> None:
                          "hold: rescale the frames (to 0..255 or 0..1).")
 
 
-def _default_min_var(arr: np.ndarray) -> float:
+def _default_var_min(arr: np.ndarray) -> float:
     """Variance floor: (2 grey levels)^2 on the frames' scale."""
     if arr.dtype.kind in "ui":
         top = 255.0 if arr.dtype == np.uint8 else float(min(np.iinfo(arr.dtype).max, max(255, int(arr.max()))))
@@ -158,7 +158,7 @@ class PixelGMM(Estimator):
     covariance).  The fit starts from a per-pixel k-means (centres spread
     between the pixel's darkest and brightest value) and runs EM until the
     mean log-likelihood per frame changes by less than ``tol`` or
-    ``max_iter`` iterations.  Variances never go below ``min_var``, so flat
+    ``max_iter`` iterations.  Variances never go below ``var_min``, so flat
     or saturated pixels give finite, usable models.
 
     A new value is background when it is within ``threshold`` Mahalanobis
@@ -185,8 +185,9 @@ class PixelGMM(Estimator):
     tol : float, default 1e-3
         Convergence threshold on the change of a pixel's mean log-likelihood
         per frame.  ``0`` runs exactly ``max_iter`` iterations.
-    min_var : float or None, default None
-        Variance floor, in squared units of the frames.  None means (2 grey
+    var_min : float or None, default None
+        Variance floor, in squared units of the frames (as MOG2's ``var_min``;
+        named ``min_var`` before 2026-12-07, a name files saved then still load with).  None means (2 grey
         levels)^2 on the frames' scale: 4.0 for uint8 frames (and float frames
         on a 0..255 scale), (2/255)^2 for float frames in [0, 1].
     n_init_iter : int, default 3
@@ -214,7 +215,7 @@ class PixelGMM(Estimator):
         Most EM iterations any pixel needed.
     converged_ : bool
         Whether every pixel met ``tol`` within ``max_iter`` iterations.
-    min_var_ : float
+    var_min_ : float
         The variance floor used.
     gains_ : ndarray (T,) float32
         Brightness gain of each training frame (all 1 without normalisation).
@@ -238,6 +239,8 @@ class PixelGMM(Estimator):
     >>> background = model.background_image()
     """
 
+    _renamed_params = {"min_var": "var_min"}
+
     def __init__(
         self,
         n_components: int = 2,
@@ -246,7 +249,7 @@ class PixelGMM(Estimator):
         background_ratio: float = 0.7,
         max_iter: int = 20,
         tol: float = 1e-3,
-        min_var: float | None = None,
+        var_min: float | None = None,
         n_init_iter: int = 3,
         normalize_brightness: bool = True,
         n_threads: int | None = None,
@@ -256,7 +259,7 @@ class PixelGMM(Estimator):
         self.background_ratio = background_ratio
         self.max_iter = max_iter
         self.tol = tol
-        self.min_var = min_var
+        self.var_min = var_min
         self.n_init_iter = n_init_iter
         self.normalize_brightness = normalize_brightness
         self.n_threads = n_threads
@@ -268,8 +271,8 @@ class PixelGMM(Estimator):
         check_real(self.background_ratio, "background_ratio", low=0.0, high=1.0)
         check_int(self.max_iter, "max_iter", low=1, high=_MAX_ITER)
         check_real(self.tol, "tol", low=0.0)
-        if self.min_var is not None:
-            check_real(self.min_var, "min_var", low=0.0, low_open=True)
+        if self.var_min is not None:
+            check_real(self.var_min, "var_min", low=0.0, low_open=True)
         check_int(self.n_init_iter, "n_init_iter", low=0, high=_MAX_ITER)
         check_bool(self.normalize_brightness, "normalize_brightness")
         check_n_threads(self.n_threads)
@@ -296,7 +299,7 @@ class PixelGMM(Estimator):
             raise ValueError(
                 f"PixelGMM(n_components={K}) needs at least {K} training frames, got {arr.shape[0]}."
             )
-        min_var = float(self.min_var) if self.min_var is not None else _default_min_var(arr)
+        var_min = float(self.var_min) if self.var_min is not None else _default_var_min(arr)
         X = _kernel_input(arr)
         n_threads = _threads_for(self.n_threads, X.shape[0] * X.shape[1] * K * int(self.max_iter))
         H, W = arr.shape[1:3]
@@ -309,12 +312,12 @@ class PixelGMM(Estimator):
             self.brightness_step_, self.brightness_reference_ = None, None
             gains = np.ones(arr.shape[0], dtype=np.float32)
         w, mu, var, ll, n_iter = _k().em_fit(
-            X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), min_var, int(self.n_init_iter), n_threads
+            X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), var_min, int(self.n_init_iter), n_threads
         )
         self.gains_ = gains
         self.frame_shape_ = tuple(arr.shape[1:])
         self.n_frames_ = int(arr.shape[0])
-        self.min_var_ = min_var
+        self.var_min_ = var_min
         mshape = (H, W, K) if arr.ndim == 3 else (H, W, K, arr.shape[3])
         self.weights_ = w.reshape(H, W, K)
         self.means_ = mu.reshape(mshape)
@@ -328,6 +331,8 @@ class PixelGMM(Estimator):
     def _restore_fitted_state(self, state: dict[str, Any]) -> None:
         """Check a model file's per-pixel arrays before taking them: an edited file loaded and then
         failed at predict with NumPy's "cannot reshape" or Cython's dtype mismatch."""
+        if "min_var_" in state:         # a file saved before var_min was named so (2026-12-07)
+            state = {("var_min_" if k == "min_var_" else k): v for k, v in state.items()}
         if "weights_" in state:
             w, mu, var = (np.asarray(state.get(k)) for k in ("weights_", "means_", "variances_"))
             shape = tuple(state.get("frame_shape_", ()))

@@ -128,7 +128,7 @@ def test_em_matches_sklearn_per_pixel(d):
     T, H, W = 300, 4, 5
     X, _ = _two_mode_pixels(rng, T, H, W, d)
     frames = X[..., 0] if d == 1 else X
-    model = PixelGMM(2, max_iter=300, tol=1e-7, min_var=1e-3, normalize_brightness=False).fit(frames)
+    model = PixelGMM(2, max_iter=300, tol=1e-7, var_min=1e-3, normalize_brightness=False).fit(frames)
     assert model.converged_
     means = model.means_.reshape(H, W, 2, d)
     variances = model.variances_.reshape(H, W, 2, d)
@@ -179,7 +179,7 @@ def test_components_sorted_by_weight_and_finite(clip_rgb):
     np.testing.assert_allclose(model.weights_.sum(-1), 1.0, atol=1e-5)
     for a in (model.weights_, model.means_, model.variances_, model.lower_bound_):
         assert np.all(np.isfinite(a))
-    assert np.all(model.variances_ >= model.min_var_)
+    assert np.all(model.variances_ >= model.var_min_)
     np.testing.assert_array_equal(model.background_image(), model.means_[:, :, 0])
 
 
@@ -248,7 +248,7 @@ def test_float_frames_in_unit_range(clip_grey):
     frames, masks = clip_grey
     scaled = frames.astype(np.float32) / 255.0
     model = PixelGMM().fit(scaled[:TRAIN])
-    assert model.min_var_ == pytest.approx((2 / 255) ** 2)
+    assert model.var_min_ == pytest.approx((2 / 255) ** 2)
     assert f_measure(model.apply(scaled[TRAIN:]), masks[TRAIN:]) >= 0.95
 
 
@@ -366,7 +366,7 @@ def test_bad_frames_are_clear_errors(clip_grey):
         ({"background_ratio": 1.5}, ValueError),
         ({"max_iter": 0}, ValueError),
         ({"tol": -1.0}, ValueError),
-        ({"min_var": 0.0}, ValueError),
+        ({"var_min": 0.0}, ValueError),
         ({"n_threads": 0}, ValueError),
         ({"normalize_brightness": "yes"}, TypeError),
     ],

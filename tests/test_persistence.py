@@ -250,6 +250,20 @@ def test_a_file_saved_under_a_renamed_parameter_loads(tmp_path):
     np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
 
 
+def test_a_pixelgmm_saved_under_the_old_floor_name_loads(tmp_path):
+    # PixelGMM's var_min (and var_min_) were min_var (min_var_)
+    clip = gmmfast.data.sample_clip(n_frames=8)[0]
+    model = gmmfast.PixelGMM(2, var_min=9.0).fit(clip)
+    model.save(tmp_path / "new.npz")
+    entries, meta = _entries(tmp_path / "new.npz")
+    meta["params"]["min_var"] = meta["params"].pop("var_min")
+    meta["fitted"]["min_var_"] = meta["fitted"].pop("var_min_")
+    _write(tmp_path / "old.npz", entries, meta)
+    old = gmmfast.PixelGMM.load(tmp_path / "old.npz")
+    assert old.var_min == 9.0 and old.var_min_ == 9.0 and not hasattr(old, "min_var_")
+    np.testing.assert_array_equal(old.predict(clip[:2])[1], model.predict(clip[:2])[1])
+
+
 def test_unsaveable_parameters_are_named(tmp_path):
     gm = gmmfast.GaussianMixture(2, random_state=np.random.RandomState(0))
     with pytest.raises(ValueError, match="random_state"):
