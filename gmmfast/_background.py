@@ -610,7 +610,7 @@ class BackgroundSubtractor(Estimator):
     ``method="mog2"`` is steps 1 and 3 only (the recommended pipeline of earlier
     versions).  ``method="knn"`` is step 3 on the mask of the non-parametric
     :class:`~gmmfast.BackgroundSubtractorKNN` (OpenCV's KNN defaults, with this class's
-    ``history``, ``exclude_shadows`` and ``shadow_threshold``; its sampling frames are
+    ``history``, ``detect_shadows`` and ``shadow_threshold``; its sampling frames are
     drawn from a fixed seed, so the masks are the same run after run).
 
     Parameters
@@ -622,8 +622,10 @@ class BackgroundSubtractor(Estimator):
     n_components : int
         Most Gaussian modes per pixel (OpenCV's ``nmixtures``; fixed once the model
         has started: a change is refused until :meth:`reset`).
-    exclude_shadows : bool
-        Detect shadows and leave them out of the mask (else they are foreground).
+    detect_shadows : bool
+        Detect shadows and leave them out of the mask (else they are foreground):
+        MOG2's and KNN's switch, whose shadow value the mask counts as background
+        (named ``exclude_shadows`` before 2026-12-07; files saved then still load).
     shadow_threshold : float
         Darkest brightness ratio still called a shadow.
     radius : int
@@ -668,9 +670,10 @@ class BackgroundSubtractor(Estimator):
     # confirmed on traffic played likewise (see bench/RESULTS.md).
     _TB_YOUNG, _TB_MATURE, _MATURE_FRAMES = 0.9, 0.8, 150
     _learns_in_place = True
+    _renamed_params = {"exclude_shadows": "detect_shadows"}
 
     def __init__(self, method: str = "adaptive", history: int = 500, var_threshold: float = 16.0,
-                 var_min: float = 16.0, n_components: int = 5, exclude_shadows: bool = True,
+                 var_min: float = 16.0, n_components: int = 5, detect_shadows: bool = True,
                  shadow_threshold: float = 0.7, radius: int = 2, blink_threshold: float = 2.0,
                  median_size: int = 5, closing_size: int = 3, output: str = "bool",
                  n_threads: int | None = None, hold_frames: int = 30, max_shift: int | None = None) -> None:
@@ -679,7 +682,7 @@ class BackgroundSubtractor(Estimator):
         self.var_threshold = var_threshold
         self.var_min = var_min
         self.n_components = n_components
-        self.exclude_shadows = exclude_shadows
+        self.detect_shadows = detect_shadows
         self.shadow_threshold = shadow_threshold
         self.radius = radius
         self.blink_threshold = blink_threshold
@@ -693,7 +696,7 @@ class BackgroundSubtractor(Estimator):
     def _build(self) -> Any:
         check_choice(self.method, "method", _METHODS)
         check_choice(self.output, "output", ("bool", "uint8"))
-        check_bool(self.exclude_shadows, "exclude_shadows")
+        check_bool(self.detect_shadows, "detect_shadows")
         _odd_size("median_size", self.median_size)
         _odd_size("closing_size", self.closing_size)
         check_int(self.radius, "radius", low=0, high=16)
@@ -705,12 +708,12 @@ class BackgroundSubtractor(Estimator):
         if self.method == "knn":
             # imported here: _knn imports this module
             from ._knn import BackgroundSubtractorKNN
-            return BackgroundSubtractorKNN(history=self.history, detect_shadows=bool(self.exclude_shadows),
+            return BackgroundSubtractorKNN(history=self.history, detect_shadows=bool(self.detect_shadows),
                                            shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
         var_min = check_real(self.var_min, "var_min", low=0, low_open=True)
         return BackgroundSubtractorMOG2(
             history=self.history, var_threshold=self.var_threshold,
-            detect_shadows=bool(self.exclude_shadows), n_components=self.n_components,
+            detect_shadows=bool(self.detect_shadows), n_components=self.n_components,
             var_init=max(15.0, var_min), var_min=var_min, var_max=max(75.0, 5.0 * var_min),
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
 

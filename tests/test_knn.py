@@ -659,18 +659,18 @@ def test_bad_frames():
     assert sub.n_frames_ == 1                                          # failed calls learnt nothing
 
 
-@pytest.mark.parametrize("exclude_shadows", [True, False])
-def test_recommended_pipeline_method_knn(scene, exclude_shadows):
+@pytest.mark.parametrize("detect_shadows", [True, False])
+def test_recommended_pipeline_method_knn(scene, detect_shadows):
     """BackgroundSubtractor(method='knn') is the KNN model's foreground (255 only: shadows
     are background when excluded, else the model does not look for them) cleaned by a 5x5
     median and a 3x3 closing, here OpenCV's filters with replicated edges."""
     cv2 = pytest.importorskip("cv2")
-    bs = gmmfast.BackgroundSubtractor(method="knn", history=200, exclude_shadows=exclude_shadows,
+    bs = gmmfast.BackgroundSubtractor(method="knn", history=200, detect_shadows=detect_shadows,
                                       output="uint8", n_threads=1)
     with pytest.raises(NotFittedError):
         bs.background_image()
     got = np.concatenate([bs.apply_many(scene[:40]), np.stack([bs.apply(f) for f in scene[40:60]])])
-    raw = gmmfast.BackgroundSubtractorKNN(history=200, detect_shadows=exclude_shadows, shadow_threshold=0.7,
+    raw = gmmfast.BackgroundSubtractorKNN(history=200, detect_shadows=detect_shadows, shadow_threshold=0.7,
                                           n_threads=1)
     for t, f in enumerate(scene[:60]):
         fg = np.where(raw.apply(f) == 255, 255, 0).astype(np.uint8)

@@ -250,6 +250,19 @@ def test_a_file_saved_under_a_renamed_parameter_loads(tmp_path):
     np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
 
 
+def test_a_recommended_subtractor_saved_as_exclude_shadows_loads(tmp_path):
+    clip = gmmfast.data.sample_clip(n_frames=8)[0]
+    model = gmmfast.BackgroundSubtractor(detect_shadows=False)
+    model.apply_many(clip)
+    model.save(tmp_path / "new.npz")
+    entries, meta = _entries(tmp_path / "new.npz")
+    meta["params"]["exclude_shadows"] = meta["params"].pop("detect_shadows")
+    _write(tmp_path / "old.npz", entries, meta)
+    old = gmmfast.BackgroundSubtractor.load(tmp_path / "old.npz")
+    assert old.detect_shadows is False
+    np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
+
+
 def test_a_pixelgmm_saved_under_the_old_floor_name_loads(tmp_path):
     # PixelGMM's var_min (and var_min_) were min_var (min_var_)
     clip = gmmfast.data.sample_clip(n_frames=8)[0]

@@ -66,7 +66,7 @@ def cases():
     for params in ({"radius": 0}, {"radius": 1}, {"radius": 3}, {"blink_threshold": 0.5},
                    {"median_size": 3, "closing_size": 5}, {"median_size": 0, "closing_size": 0},
                    {"median_size": 7, "closing_size": 0}, {"output": "uint8"}, {"n_threads": 2},
-                   {"n_components": 3}, {"n_components": 9}, {"exclude_shadows": False}):
+                   {"n_components": 3}, {"n_components": 9}, {"detect_shadows": False}):
         tag = ",".join(f"{k}={v}" for k, v in params.items())
         yield f"traffic/rgb_u8/{tag}", traffic2, params, "apply"
         yield f"gen/grey_u8/{tag}", grey(gen), params, "apply"
