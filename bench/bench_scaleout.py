@@ -126,7 +126,7 @@ def make_photos(folder: Path, count: int, size=PHOTO_SIZES[0]) -> list[str]:
     import gmmfast
     from gmmfast.io import write_image
 
-    return [str(write_image(folder / f"photo{i:03d}.png", gmmfast.data.sample_image(*size, seed=i).image))
+    return [str(write_image(folder / f"photo{i:03d}.png", gmmfast.data.sample_image(*size, random_state=i).image))
             for i in range(count)]
 
 

@@ -137,11 +137,14 @@ def check_real_array(value: Any, name: str) -> np.ndarray:
 
 
 def check_seed(seed: Any, name: str = "random_state") -> int | np.random.Generator | None:
-    """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, or a Generator
-    (used as it is)."""
+    """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, a Generator
+    (used as it is), or a RandomState (a Generator over its bit generator, so it advances, as
+    check_random_state takes a Generator the other way round)."""
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
-    return check_int(seed, name, low=0)
+    if isinstance(seed, np.random.RandomState):
+        return np.random.Generator(seed._bit_generator)
+    return int(check_int(seed, name, low=0))
 
 
 def check_random_state(seed: RandomStateLike) -> np.random.RandomState:

@@ -69,7 +69,7 @@ CASES = {
     "save into a file": (lambda c: c["seg"].save(c["file"]), NotADirectoryError, "is a file"),
     # NumPy's "expected non-negative integer" / "SeedSequence expects int ..."; the three generators
     # had validation code of their own
-    "sample_image seed=-1": (lambda c: gmmfast.data.sample_image(seed=-1), ValueError, "seed"),
+    "sample_image random_state=-1": (lambda c: gmmfast.data.sample_image(random_state=-1), ValueError, "random_state"),
     "sample_mixture random_state='x'": (lambda c: gmmfast.data.sample_mixture(10, random_state="x"), TypeError,
                                         "random_state"),
     "sample_clip random_state=1.5": (lambda c: gmmfast.data.sample_clip(2, random_state=1.5), TypeError,

@@ -31,7 +31,7 @@ def photos(tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     paths = []
     for i in range(6):
-        img = gmmfast.data.sample_image(height=60 + 8 * i, width=90, seed=i).image
+        img = gmmfast.data.sample_image(height=60 + 8 * i, width=90, random_state=i).image
         folder = root / ("b" if i == 5 else "a")
         paths.append(str(write_image(folder / f"photo{i if i < 5 else 0}.png", img)))
     (root / "a" / "broken.png").write_bytes(b"not a png")

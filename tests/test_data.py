@@ -24,3 +24,16 @@ def test_sample_mixture_refuses_integer_dtypes():
     # int32 was accepted and returned truncated samples
     with pytest.raises(ValueError, match="float32 or float64"):
         data.sample_mixture(10, dtype=np.int32)
+
+
+def test_sample_image_seeds_as_the_other_generators():
+    # it took seed= (the others random_state=), refused a RandomState, and cached the first image
+    # drawn with None (or a Generator) as if the seed were fixed
+    a, b = (data.sample_image(40, 60, random_state=0) for _ in range(2))
+    np.testing.assert_array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, data.sample_image(40, 60, random_state=1).image)
+    for seed in (None, np.random.default_rng(0), np.random.RandomState(0)):
+        c, d = (data.sample_image(40, 60, random_state=seed) for _ in range(2))
+        assert not np.array_equal(c.image, d.image), seed      # a generator advances; None is fresh
+    with pytest.raises(TypeError, match="seed"):
+        data.sample_image(40, 60, seed=0)

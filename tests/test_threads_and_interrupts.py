@@ -47,7 +47,7 @@ def _clip(seed, n=10, h=48, w=64):
 
 def test_separate_objects_in_eight_threads_equal_serial_results():
     data = [gmmfast.data.sample_mixture(60_000, random_state=s)[0] for s in range(N_THREADS)]
-    images = [gmmfast.data.sample_image(120, 160, seed=s).image for s in range(N_THREADS)]
+    images = [gmmfast.data.sample_image(120, 160, random_state=s).image for s in range(N_THREADS)]
     clips = [_clip(s) for s in range(N_THREADS)]
 
     def fit(i):

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_int, check_real, check_seed
+from .._validation import RandomStateLike, check_int, check_real, check_seed
 
 #: Names of the regions of :func:`sample_image`, in label order.
 SAMPLE_IMAGE_REGIONS = ("sky", "grass", "pond", "roof", "wall")
@@ -84,7 +84,8 @@ def _box_blur3(img: np.ndarray) -> np.ndarray:
     return acc / 9.0
 
 
-def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: int = 0) -> SampleImage:
+def sample_image(height: int = 320, width: int = 480, noise: float = 4.0,
+                 random_state: RandomStateLike = 0) -> SampleImage:
     """A deterministic photograph-like RGB image with its true region map.
 
     Parameters
@@ -93,8 +94,9 @@ def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: 
         Size in pixels (at least 32 x 48; the scene scales with it).
     noise : float
         Standard deviation of the per-pixel sensor noise (0..255 scale).
-    seed : int
-        Seed of the textures and noise; the default image is always the same.
+    random_state : int, numpy Generator or RandomState, or None
+        Seed of the textures and noise (as in the other generators); the
+        default image is always the same, None draws a new one.
 
     Returns
     -------
@@ -105,15 +107,16 @@ def sample_image(height: int = 320, width: int = 480, noise: float = 4.0, seed: 
         around the house as (x, y, width, height), as ``grabcut``'s ``rect``,
         and the region names.
     """
-    return SampleImage(*(a.copy() if isinstance(a, np.ndarray) else a
-                         for a in _sample_image_cached(height, width, noise, seed)))
+    seed = check_seed(random_state)
+    # (only an int seed makes the same image again: a generator, or None, draws a new one each call)
+    build = _sample_image_cached if isinstance(seed, int) else _sample_image
+    return SampleImage(*(a.copy() if isinstance(a, np.ndarray) else a for a in build(height, width, noise, seed)))
 
 
-@lru_cache(maxsize=4)
-def _sample_image_cached(height, width, noise, seed) -> SampleImage:
+def _sample_image(height, width, noise, seed) -> SampleImage:
     H, W = check_int(height, "height", low=32), check_int(width, "width", low=48)
     noise = check_real(noise, "noise", low=0)
-    rng = np.random.default_rng(check_seed(seed, "seed"))
+    rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
     u, v = xx / W, yy / H  # 0..1 scene coordinates
 
@@ -163,3 +166,6 @@ def _sample_image_cached(height, width, noise, seed) -> SampleImage:
     x, y = max(int(xs.min()) - pad, 0), max(int(ys.min()) - pad, 0)
     rect = (x, y, min(int(xs.max()) + 1 + pad, W) - x, min(int(ys.max()) + 1 + pad, H) - y)
     return SampleImage(image, labels, mask, rect, SAMPLE_IMAGE_REGIONS)
+
+
+_sample_image_cached = lru_cache(maxsize=4)(_sample_image)

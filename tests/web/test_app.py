@@ -723,7 +723,7 @@ def test_cutout_bad_drawings_are_400(client, gen, body, words):
     assert r.status_code == 400 and words in r.get_json()["error"], r.get_json()
 
 
-#: sample_image(120, 160, seed=31) with a box out to the right and bottom edges: the first cut
+#: sample_image(120, 160, random_state=31) with a box out to the right and bottom edges: the first cut
 #: reaches too few of the box's rows or columns, so box_prior's re-run with k-means seeding is kept
 PRIOR_SEED, PRIOR_RECT = 31, [80, 32, 80, 88]
 
@@ -732,7 +732,7 @@ def _box_prior_case(shape_rect=PRIOR_RECT):
     """The image and, for box_prior True and False, the library's foreground from the web app's mask."""
     from gmmfast.web._cutout import build_mask
 
-    image = gmmfast.data.sample_image(120, 160, seed=PRIOR_SEED).image
+    image = gmmfast.data.sample_image(120, 160, random_state=PRIOR_SEED).image
     mask = build_mask(image.shape[:2], shape_rect, [])
     ref = {flag: gmmfast.grabcut(image, mask=mask, box_prior=flag).foreground for flag in (True, False)}
     assert np.count_nonzero(ref[True] != ref[False]) > 500   # the check fires here: a run that ignores it differs

@@ -92,7 +92,7 @@ def inputs(tmp_path_factory):
 
     out = {}
     for i, (name, size) in enumerate((("rose", (300, 300)), ("tiger", (480, 640)), ("cat", (240, 320)))):
-        out[name] = write_image(folder / f"{name}.png", gmmfast.data.sample_image(*size, seed=i).image)
+        out[name] = write_image(folder / f"{name}.png", gmmfast.data.sample_image(*size, random_state=i).image)
     out["traffic"] = write_video(folder / "traffic.gif", gmmfast.data.sample_clip()[0], 10)
     return out
 
