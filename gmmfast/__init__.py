@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 from ._config import config as config, show_config as show_config
 from .exceptions import ConvergenceWarning as ConvergenceWarning, DegenerateDataWarning as DegenerateDataWarning
-from .exceptions import NotFittedError as NotFittedError
+from .exceptions import InvalidParameterError as InvalidParameterError, NotFittedError as NotFittedError
 
 # public name -> private module that defines it
 _LAZY = {
@@ -39,6 +39,7 @@ _LAZY = {
     "grabcut": "_grabcut",
     "GrabCut": "_grabcut",
     "GrabCutResult": "_grabcut",
+    "ColourModel": "_grabcut",
     "BackgroundSubtractor": "_background",
     "BackgroundSubtractorMOG2": "_background",
     "BackgroundSubtractorKNN": "_knn",
@@ -52,7 +53,7 @@ _LAZY = {
 _SUBMODULES = ("data", "io", "video", "maxflow", "compat", "plotting", "exceptions")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "ConvergenceWarning", "DegenerateDataWarning",
-                  "NotFittedError", "config", "show_config", "__version__"])
+                  "InvalidParameterError", "NotFittedError", "config", "show_config", "__version__"])
 
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as X": exported)
@@ -64,7 +65,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs ("X as 
     from ._batch_background import PixelGMM as PixelGMM, PixelGMMPrediction as PixelGMMPrediction
     from ._batch_background import kmeans_background as kmeans_background, mean_background as mean_background
     from ._batch_background import median_background as median_background, subtract as subtract
-    from ._grabcut import GrabCut as GrabCut, GrabCutResult as GrabCutResult, grabcut as grabcut
+    from ._grabcut import ColourModel as ColourModel, GrabCut as GrabCut, GrabCutResult as GrabCutResult
+    from ._grabcut import grabcut as grabcut
     from ._kmeans import KMeansResult as KMeansResult, kmeans as kmeans, kmeans_plusplus as kmeans_plusplus
     from ._knn import BackgroundSubtractorKNN as BackgroundSubtractorKNN
     from ._mixture import GaussianMixture as GaussianMixture
@@ -83,4 +85,5 @@ else:  # at run time the names are imported on first use (a type checker reads t
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES) | {"web"})
+        # the public names (not the helpers this file imports: Any, importlib, annotations...)
+        return sorted({*__all__, "web"} | {n for n in globals() if n.startswith("__")})

@@ -181,7 +181,7 @@ def _free_window(hard: np.ndarray, shape: tuple[int, int]):
 # colour models
 # ---------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ColourModel:
     """A Gaussian mixture over 3-channel colours (channel order of the image).
 
@@ -496,7 +496,7 @@ def _check_stroke_pair(foreground, background, shape) -> tuple[np.ndarray | None
 # results
 # ---------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class GrabCutResult:
     """Outcome of :func:`grabcut`.
 

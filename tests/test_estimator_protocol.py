@@ -259,3 +259,27 @@ def test_scikit_learn_sees_a_fitted_grabcut_as_fitted():
     with pytest.raises(validation.NotFittedError):
         validation.check_is_fitted(cut)
     validation.check_is_fitted(cut.fit(img, rect=(5, 5, 25, 18)))
+
+
+def test_the_top_level_offers_every_public_name_and_only_those():
+    # InvalidParameterError (raised everywhere) and ColourModel (GrabCutResult.background_model's
+    # type) were not importable from gmmfast; dir() listed the module's own helpers (Any, importlib)
+    for name in gmmfast.__all__:
+        assert getattr(gmmfast, name) is not None, name
+    assert gmmfast.InvalidParameterError is gmmfast.exceptions.InvalidParameterError
+    public = [n for n in dir(gmmfast) if not n.startswith("__")]
+    assert {"ColourModel", "InvalidParameterError", "web"} <= set(public)
+    assert not {"Any", "TYPE_CHECKING", "annotations", "importlib"} & set(public)
+
+
+def test_grabcut_results_are_frozen_values():
+    import dataclasses
+
+    img = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    res = gmmfast.grabcut(img, rect=(5, 5, 25, 18), max_iter=1)
+    assert isinstance(res.background_model, gmmfast.ColourModel)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.mask = None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.background_model.weights = None
+    assert res == res and res != gmmfast.grabcut(img, rect=(5, 5, 25, 18), max_iter=1)   # no array ==
