@@ -25,7 +25,7 @@ import os
 import threading
 import weakref
 from collections import defaultdict
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from .exceptions import ConvergenceWarning, NotFittedError
 __all__ = ["Estimator", "SKLEARN_AVAILABLE", "check_is_fitted", "exclusive", "param_names", "writable"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound="Estimator")
 
 
 class _ParamsBase:
@@ -148,6 +149,9 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
     #: reads a file's parameters under their new names).
     _renamed_params: dict[str, str] = {}
 
+    if TYPE_CHECKING:     # scikit-learn's set_params returns self too; said here for type checkers
+        def set_params(self: E, **params: Any) -> E: ...
+
     def _check_fitted(self, attribute: str, first: str = "fit") -> None:
         """Raise :class:`~gmmfast.NotFittedError` unless ``attribute`` has been set."""
         check_is_fitted(self, attribute, first)
@@ -167,7 +171,7 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
             _persist.save(self, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **params: Any):
+    def load(cls: type[E], path: str | os.PathLike, **params: Any) -> E:
         """An estimator read from a file written by :meth:`save`.
 
         ``params`` replace saved parameters (for example ``n_threads`` for

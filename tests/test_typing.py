@@ -66,6 +66,8 @@ image: np.ndarray = io.read_image("photo.png")
 clip: np.ndarray = video.read_video("clip.mp4", max_frames=5)
 results = gmmfast.segment_many(["a.png", "b.png"], 3, output_dir="Result", workers=1)
 failed = [j.error for j in results if not j.ok]
+loaded: gmmfast.GaussianMixture = gmmfast.GaussianMixture.load("gm.npz").set_params(n_threads=1)
+fg_model: gmmfast.ColourModel = r.foreground_model
 '''
 
 # Each line breaks a documented type; mypy must say so on that line.
@@ -78,6 +80,7 @@ gmmfast.BackgroundSubtractorMOG2(history="long")
 n: str = gmmfast.GaussianMixture().fit([[0.0]]).score([[0.0]])
 gmmfast.maxflow.Graph("4")
 gmmfast.GaussianMixtur(2)
+n = gmmfast.PixelGMM.load("pg.npz").n_iter_ + gmmfast.GaussianMixture.load("gm.npz").set_params().bic
 '''
 
 
@@ -120,6 +123,6 @@ def test_wrong_types_are_reported(workdir):
     out = run_mypy(workdir, "wrong.py", WRONG)
     lines = {int(m.group(1)) for m in re.finditer(r"wrong\.py:(\d+): error", out.stdout)}
     code_lines = [n for n, line in enumerate(WRONG.splitlines(), start=1)
-                  if line.startswith(("gmmfast.", "n: str"))]
+                  if line.startswith(("gmmfast.", "n: str", "n = "))]
     assert "import-untyped" not in out.stdout, out.stdout
     assert sorted(lines) == code_lines, out.stdout
