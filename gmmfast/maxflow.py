@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import effective_n_threads
-from ._validation import check_bool, check_int, kernel_array
+from ._validation import check_bool, check_int, check_n_threads, kernel_array
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -112,7 +112,8 @@ class GridGraph:
         Residual capacity type.  None: float32 when all weights given are
         float32, float64 otherwise.
     n_threads : None or int
-        Threads for the first solve after a build (None: all usable cores).
+        Threads for the first solve after a build (None or -1: all usable cores,
+        resolved at each build and solve; kept as given in ``n_threads``).
         With several threads the grid is cut into bands of rows (two per
         thread) that are solved in parallel, then merged pairwise; the solve
         finishes on the whole grid, so the flow value does not depend on the
@@ -143,7 +144,8 @@ class GridGraph:
         connectivity = _check_connectivity(connectivity)
         self.shape = (H, W)
         self.connectivity = int(connectivity)
-        self.n_threads = effective_n_threads(n_threads)
+        check_n_threads(n_threads)
+        self.n_threads = n_threads      # resolved at each build and solve, as the estimators resolve theirs
         self._dtype = _resolve_dtype(dtype)
         self._w = None          # (K, H, W) forward capacities
         self._wr = None         # reverse capacities or None (symmetric)
@@ -250,7 +252,7 @@ class GridGraph:
         wr = None if self._wr is None else _as(self._wr, dt)
         self._src = _as(self._src, dt)
         self._snk = _as(self._snk, dt)
-        self._solver.build_grid(kind, w, wr, self._src, self._snk, n_threads=self.n_threads)
+        self._solver.build_grid(kind, w, wr, self._src, self._snk, n_threads=effective_n_threads(self.n_threads))
         self._built_dtype = dt
 
     def maxflow(self, reuse: bool = True) -> float:
@@ -271,7 +273,7 @@ class GridGraph:
         if self._state == "dirty" or not reuse:
             self._build()
         if self._state != "solved" or not reuse:
-            nt = self.n_threads
+            nt = effective_n_threads(self.n_threads)
             # two bands per thread (merged pairwise) balance images whose
             # work sits in one part; bands of fewer than 64 rows do not pay
             H = self.shape[0]

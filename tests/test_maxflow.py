@@ -652,3 +652,20 @@ def test_general_dtype_follows_inputs_across_resolve():
     g.add_tedges([1], [0.1], [0.0])          # float64: exact in float64, not in float32
     assert g.maxflow() == pytest.approx(3.1, abs=1e-12)
     assert g.segments().tolist() == [False, True, True]
+
+
+def test_grid_keeps_n_threads_as_given_and_resolves_it_at_each_solve(monkeypatch):
+    # it stored the thread count of the machine when built (g.n_threads == 2 for None), where the
+    # README says None is resolved at each call, as the estimators resolve theirs
+    from gmmfast import maxflow as mf
+
+    g = mf.GridGraph((64, 64), n_threads=None)
+    assert g.n_threads is None
+    seen = []
+    real = mf.effective_n_threads
+    monkeypatch.setattr(mf, "effective_n_threads", lambda n: seen.append(n) or real(n))
+    g.set_terminal_weights(np.ones((64, 64)), np.zeros((64, 64)))
+    g.maxflow()
+    assert seen and all(n is None for n in seen)
+    with pytest.raises(ValueError, match="n_threads"):
+        mf.GridGraph((4, 4), n_threads=0)
