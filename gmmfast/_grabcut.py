@@ -73,7 +73,7 @@ from numpy.typing import ArrayLike
 from ._base import Estimator, exclusive, writable
 from ._dispatch import load
 from ._threads import effective_n_threads
-from ._validation import ImageLike, check_bool, check_image, check_int, check_real
+from ._validation import ImageLike, check_bool, check_connectivity, check_image, check_int, check_real
 from .maxflow import GridGraph
 
 __all__ = [
@@ -1094,11 +1094,10 @@ class GrabCut(Estimator):
     def _window_for(self, image, seeding: str = "orchard-bouman") -> _Window:
         """A :class:`_Window` over ``image`` (checked) whose engines use this estimator's parameters."""
         check_int(self.max_iter, "max_iter", low=0)
-        if isinstance(self.connectivity, bool) or self.connectivity not in (4, 8):
-            raise ValueError(f"connectivity must be 4 or 8, got {self.connectivity!r}.")
         margin = None if self.margin is None else check_real(self.margin, "margin", low=0.0)
         params = dict(n_components=check_int(self.n_components, "n_components", low=1, high=_k.max_components()),
-                      gamma=check_real(self.gamma, "gamma", low=0.0), connectivity=int(self.connectivity),
+                      gamma=check_real(self.gamma, "gamma", low=0.0),
+                      connectivity=check_connectivity(self.connectivity),
                       n_threads=effective_n_threads(self.n_threads),
                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
         rgb, alpha = _check_image_and_alpha(image)

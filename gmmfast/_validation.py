@@ -26,6 +26,7 @@ __all__ = [
     "SamplesLike",
     "check_bool",
     "check_choice",
+    "check_connectivity",
     "check_feature_names",
     "check_frame",
     "check_frames",
@@ -136,6 +137,13 @@ def check_real_array(value: Any, name: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def check_connectivity(connectivity: Any) -> int:
+    """A grid's neighbourhood: 4 or 8 (a float 4.0 or 8.0 too), as an int."""
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise InvalidParameterError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+    return int(connectivity)
+
+
 def check_seed(seed: Any, name: str = "random_state") -> int | np.random.Generator | None:
     """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, a Generator
     (used as it is), or a RandomState (a Generator over its bit generator, so it advances, as
@@ -158,7 +166,7 @@ def check_random_state(seed: RandomStateLike) -> np.random.RandomState:
         return np.random.mtrand._rand
     if _is_int(seed):
         if not 0 <= int(seed) < 2**32:
-            raise ValueError(f"random_state must be in [0, 2**32), got {seed}.")
+            raise InvalidParameterError(f"random_state must be in [0, 2**32), got {seed}.")
         return np.random.RandomState(int(seed))
     if isinstance(seed, np.random.RandomState):
         return seed

@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from ._dispatch import load
 from ._finite import all_finite
 from ._threads import effective_n_threads
-from ._validation import check_bool, check_int, check_n_threads, kernel_array
+from ._validation import check_bool, check_connectivity, check_int, check_n_threads, kernel_array
 
 __all__ = ["GridGraph", "Graph", "alpha_expansion", "potts_energy"]
 
@@ -141,7 +141,7 @@ class GridGraph:
         if (H + 2) * (W + 1) + 1 >= 2**31 // 8:
             raise ValueError(f"grid {shape!r} is too large: at most about 2**28 pixels (268 million; the "
                              "solver's 32-bit indices hold 8 arcs per pixel); cut the image into tiles.")
-        connectivity = _check_connectivity(connectivity)
+        connectivity = check_connectivity(connectivity)
         self.shape = (H, W)
         self.connectivity = int(connectivity)
         check_n_threads(n_threads)
@@ -445,13 +445,6 @@ def _grid_slices(dy: int, dx: int, H: int, W: int):
     return ps, qs
 
 
-def _check_connectivity(connectivity: Any) -> int:
-    """4 or 8 (a float 4.0 or 8.0 too) as an int."""
-    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
-    return int(connectivity)
-
-
 def _check_unary(unary: Any) -> np.ndarray:
     """An (H, W, L) array of finite real costs, as float64."""
     u = np.asarray(unary)
@@ -494,7 +487,7 @@ def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike 
         raise ValueError(f"labels must be an integer array of shape {(H, W)}.")
     if labels.size and (labels.min() < 0 or labels.max() >= L):
         raise ValueError(f"labels must lie in [0, {L}).")
-    w = _potts_planes(potts_weight, H, W, _check_connectivity(connectivity))
+    w = _potts_planes(potts_weight, H, W, check_connectivity(connectivity))
     return _energy(unary, labels, w)
 
 
@@ -554,7 +547,7 @@ def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: 
     energy : float, only with ``return_energy=True``
     """
     u = _check_unary(unary)
-    connectivity = _check_connectivity(connectivity)
+    connectivity = check_connectivity(connectivity)
     max_iter = check_int(max_iter, "max_iter", low=0)
     H, W, L = u.shape
     w = _potts_planes(potts_weight, H, W, connectivity)

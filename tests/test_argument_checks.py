@@ -74,6 +74,13 @@ CASES = {
                                         "random_state"),
     "sample_clip random_state=1.5": (lambda c: gmmfast.data.sample_clip(2, random_state=1.5), TypeError,
                                      "random_state"),
+    # a plain ValueError (an `except TypeError` missed it), from a check of its own in each module
+    "GrabCut connectivity=6": (lambda c: gmmfast.grabcut(c["image"], rect=(2, 2, 20, 20), connectivity=6),
+                               gmmfast.InvalidParameterError, "connectivity must be 4 or 8"),
+    "GridGraph connectivity=6": (lambda c: gmmfast.maxflow.GridGraph((4, 4), 6), gmmfast.InvalidParameterError,
+                                 "connectivity must be 4 or 8"),
+    "GaussianMixture random_state=-1": (lambda c: gmmfast.GaussianMixture(2, random_state=-1).fit(X),
+                                        gmmfast.InvalidParameterError, "random_state must be in"),
     # NaN colours came out black with a cast warning, 1e9 wrapped
     "overlay colours NaN": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), np.nan)), ValueError, "colours"),
     "overlay colours 1e9": (lambda c: c["seg"].overlay(0.5, np.full((2, 3), 1e9)), ValueError, "colours"),
