@@ -618,7 +618,7 @@ class BackgroundSubtractor(Estimator):
     method : {'adaptive', 'mog2', 'knn'}
         Pipeline, see above.
     history, var_threshold, var_min : see :class:`BackgroundSubtractorMOG2`
-        (``knn`` reads only ``history``)
+        (``knn`` reads ``history`` of these, and ``detect_shadows``, ``shadow_threshold``, ``n_threads``)
     n_components : int
         Most Gaussian modes per pixel (OpenCV's ``nmixtures``; fixed once the model
         has started: a change is refused until :meth:`reset`).
@@ -654,6 +654,10 @@ class BackgroundSubtractor(Estimator):
     ----------
     model_ : BackgroundSubtractorMOG2 or BackgroundSubtractorKNN
         The underlying model (after the first frame).
+    n_frames_ : int
+        Frames learnt (0 before the first), as the models count them.
+    frame_shape_ : tuple or None
+        Shape of the frames learnt, None before the first.
     blink_ : ndarray (H, W) float32
         ``adaptive``: the blinking score of each pixel (after the first frame).
     """
@@ -716,6 +720,18 @@ class BackgroundSubtractor(Estimator):
             detect_shadows=bool(self.detect_shadows), n_components=self.n_components,
             var_init=max(15.0, var_min), var_min=var_min, var_max=max(75.0, 5.0 * var_min),
             shadow_threshold=self.shadow_threshold, n_threads=self.n_threads)
+
+    @property
+    def n_frames_(self) -> int:
+        """Frames learnt since the start or the last :meth:`reset` (the model's ``n_frames_``)."""
+        model = self.__dict__.get("model_")
+        return 0 if model is None else int(model.__dict__.get("n_frames_", 0))
+
+    @property
+    def frame_shape_(self) -> tuple[int, ...] | None:
+        """Shape of the frames the model learns, None before the first (the model's ``frame_shape_``)."""
+        model = self.__dict__.get("model_")
+        return None if model is None else model.frame_shape_
 
     @exclusive
     def reset(self) -> BackgroundSubtractor:

@@ -575,3 +575,15 @@ def test_model_saved_without_the_hold_state_continues(tmp_path):
         np.testing.assert_array_equal(old.apply(f), bs.apply(f))
     np.testing.assert_array_equal(old.feedback_["run"], bs.feedback_["run"])
     assert bs.feedback_["run"].any()
+
+
+@pytest.mark.parametrize("method", ["adaptive", "mog2", "knn"])
+def test_frames_learnt_and_their_shape_are_the_models(method):
+    # BackgroundSubtractor had neither (its MOG2 and KNN have both): bs.model_.n_frames_ only
+    clip = gmmfast.data.sample_clip(n_frames=6)[0]
+    bs = gmmfast.BackgroundSubtractor(method=method)
+    assert bs.n_frames_ == 0 and bs.frame_shape_ is None
+    bs.apply_many(clip[:4])
+    bs.apply(clip[4])
+    assert bs.n_frames_ == 5 == bs.model_.n_frames_ and bs.frame_shape_ == clip.shape[1:]
+    assert bs.reset().n_frames_ == 0 and bs.frame_shape_ is None
