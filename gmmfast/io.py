@@ -202,7 +202,13 @@ def write_image(path: PathLike, image: np.ndarray) -> Path:
     if arr.dtype == np.uint16 and arr.ndim != 2:
         raise ValueError("uint16 images can only be written as greyscale; convert to uint8 first")
     if arr.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"write_image takes uint8, uint16 or bool arrays, got {arr.dtype}; convert first")
+        how = ""
+        if arr.dtype.kind in "fiu" and arr.size:
+            top = float(np.nanmax(arr)) if arr.dtype.kind == "f" else int(arr.max())
+            how = (" (values up to 1: (image * 255).round().astype(np.uint8))" if arr.dtype.kind == "f" and top <= 1
+                   else " (e.g. image.clip(0, 255).round().astype(np.uint8) for values on the 0..255 scale,"
+                        " as PixelGMM's backgrounds are)")
+        raise TypeError(f"write_image takes uint8, uint16 or bool arrays, got {arr.dtype}; convert first{how}")
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
