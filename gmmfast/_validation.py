@@ -146,12 +146,11 @@ def check_connectivity(connectivity: Any) -> int:
 
 def check_seed(seed: Any, name: str = "random_state") -> int | np.random.Generator | None:
     """A seed for ``numpy.random.default_rng``: None (fresh entropy), an int >= 0, a Generator
-    (used as it is), or a RandomState (a Generator over its bit generator, so it advances, as
-    check_random_state takes a Generator the other way round)."""
+    (used as it is), or a RandomState (which draws the seed, so it advances as it would when used)."""
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, np.random.RandomState):
-        return np.random.Generator(seed._bit_generator)
+        return int(seed.randint(0, 2**63 - 1, dtype=np.int64))
     return int(check_int(seed, name, low=0))
 
 
