@@ -384,7 +384,10 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
             try:
                 result = fut.result()
             except Exception as exc:
-                if client.status != "running":   # the scheduler is gone, and every task left with it
+                # the jobs report their own errors (segment_job, cli._parallel.run_job), so a connection error or a
+                # cancelled task is the scheduler gone, even before the client says so (it may still
+                # say "running" at the first lost result)
+                if client.status != "running" or isinstance(exc, (OSError, concurrent.futures.CancelledError)):
                     raise ConnectionError(
                         f"lost the Dask scheduler at {client.scheduler.address} ({type(exc).__name__}): "
                         f"{len(jobs) - n_done} of {len(jobs)} inputs were not done") from None

@@ -19,6 +19,7 @@ core) ``None`` means one thread per task.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 
 import dask
@@ -142,38 +143,48 @@ def client_of(collection):
 
 
 def finished(client, futures, what: str):
-    """Yield ``futures`` as they finish, or raise ClusterNotReady once the cluster has had no
-    worker for WORKER_WAIT seconds: the scheduler keeps such tasks waiting for a worker for ever
-    (every worker died, say out of memory, and none was started again)."""
-    import asyncio
+    """Yield ``futures`` as they finish (``distributed.as_completed``), or raise ClusterNotReady
+    once the cluster has had no worker for WORKER_WAIT seconds: the scheduler keeps such tasks
+    waiting for a worker for ever (every worker died, say out of memory, and none came back).
 
+    A thread counts the workers every POLL seconds and, after the wait, cancels the unfinished
+    futures, which ends the wait for them.  (Waiting with a timeout instead meant one wait over
+    every pending future per finished one: quadratic in a batch of many images.)"""
     import distributed
 
-    pending, alone_since = set(futures), None
-    while pending:
-        try:
-            done, pending = distributed.wait(pending, timeout=POLL, return_when="FIRST_COMPLETED")
-        except (TimeoutError, asyncio.TimeoutError):
-            done = ()
-        except distributed.client.FuturesCancelledError:   # the scheduler is gone: the results say so
-            done, pending = {f for f in pending if f.done()}, {f for f in pending if not f.done()}
-        yield from done
-        if done or client.status != "running" or _has_workers(client):
-            alone_since = None
-        elif alone_since is None:
-            alone_since = time.monotonic()
-        elif time.monotonic() - alone_since >= WORKER_WAIT:
-            client.cancel(list(pending))
-            raise ClusterNotReady(
-                f"every worker of the Dask cluster at {client.scheduler.address} left during {what}, and none "
-                f"came back within {WORKER_WAIT:g} s ({len(pending)} of {len(futures)} tasks not done); "
-                "start workers (with enough memory), or run without the cluster")
+    stop, gave_up = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        alone_since = None
+        while not stop.wait(POLL):
+            if client.status != "running" or _has_workers(client):
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since >= WORKER_WAIT:
+                gave_up.set()
+                client.cancel([f for f in futures if not f.done()])
+                return
+
+    watcher = threading.Thread(target=watch, name="gmmfast-cluster-watch", daemon=True)
+    watcher.start()
+    try:
+        for fut in distributed.as_completed(futures):
+            if gave_up.is_set() and fut.cancelled():
+                left = sum(f.cancelled() for f in futures)
+                raise ClusterNotReady(
+                    f"every worker of the Dask cluster at {client.scheduler.address} left during {what}, and "
+                    f"none came back within {WORKER_WAIT:g} s ({left} of {len(futures)} tasks not done); "
+                    "start workers (with enough memory), or run without the cluster")
+            yield fut
+    finally:
+        stop.set()
 
 
 def _has_workers(client) -> bool:
     try:
         return bool(client.scheduler_info()["workers"])
-    except (OSError, KeyError):     # the scheduler cannot say: not taken for "no workers"
+    except Exception:     # the scheduler cannot say (gone, closing): not taken for "no workers"
         return True
 
 
