@@ -289,7 +289,9 @@ def _stop_workers(pools: list[concurrent.futures.ProcessPoolExecutor]) -> None:
     """End the pools' worker processes now: the job a worker has already taken from its queue
     cannot be cancelled, and waiting for it kept an interrupted run going for minutes.  SIGTERM
     first (the job unwinds and the worker ends, see :func:`_worker_started`), SIGKILL after
-    STOP_GRACE seconds for one still inside a kernel call (computing, not writing)."""
+    STOP_GRACE seconds for one still inside a kernel call (computing, not writing).  (Python runs
+    the handler in the worker's main thread at its next bytecode: a signal that lands on another
+    thread -- NumPy's BLAS threads -- does not cut short a blocking call the main thread is in.)"""
     procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values() if p.is_alive()]
     for proc in procs:                      # (the executor has no public way to do this before 3.14)
         proc.terminate()

@@ -335,7 +335,11 @@ from gmmfast._files import atomic_write
 def job(path):
     with atomic_write(path) as fh:     # a job interrupted while it writes its file
         fh.write(b"x" * 1000)
-        time.sleep(6)
+        # short sleeps, as a job runs Python between its writes: a signal lands on any thread of the
+        # worker (NumPy's BLAS threads too), and the main thread's handler runs at its next bytecode;
+        # one 6 s sleep would only end after the kill (seen: 3 runs in 6 under load left a .part)
+        for _ in range(60):
+            time.sleep(0.1)
         fh.write(b"y")
     return path
 '''
