@@ -8,6 +8,7 @@ write byte-identical files, report a failing file and finish the others.
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
 import os
 import subprocess
@@ -88,67 +89,51 @@ def test_dask_cluster_writes_the_same_files(photos, serial, tmp_path):
     assert outputs(tmp_path) == outputs(serial[0])
 
 
-def test_a_lost_scheduler_ends_the_run_with_one_error(photos, tmp_path):
-    # each input still running was reported as its own "worker failed: FutureCancelledError ..." line, and the
-    # CLI's workers, finishing after the run had removed its staging folder, wrote it back for good
-    pytest.importorskip("distributed")
-    _, paths = photos
-    port = 20000 + os.getpid() % 20000
+@contextlib.contextmanager
+def _scheduler_and_worker(port_offset: int, *worker_options: str):
+    """A Dask scheduler and one worker as processes of their own (so that a test can kill either):
+    (address, scheduler process, worker process)."""
+    port = 20000 + (os.getpid() + port_offset) % 20000
     env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
     scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
                                   "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}",
-                               "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                               "--nthreads", "1", "--no-dashboard", *worker_options], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=env)
-    seen = []
-
-    def kill_the_scheduler(result):
-        seen.append(result)
-        if len(seen) == 1:
-            scheduler.kill()
-
     try:
-        with pytest.raises(ConnectionError, match=r"lost the Dask scheduler at .*: \d+ of 6 inputs were not done"):
-            segment_many([p for p in paths if Path(p).name.startswith("photo")], 3, output_dir=tmp_path,
-                         scheduler=f"tcp://127.0.0.1:{port}", on_done=kill_the_scheduler)
-        assert len(seen) >= 1 and all(r.ok for r in seen)
+        yield f"tcp://127.0.0.1:{port}", scheduler, worker
     finally:
         for proc in (scheduler, worker):
             proc.kill()
             proc.wait()
 
 
-def test_a_batch_whose_workers_all_leave_ends_with_one_error(photos, tmp_path, monkeypatch):
-    # the scheduler keeps the remaining jobs waiting for a worker, and the run waited for ever
+@pytest.mark.parametrize("lost", ["scheduler", "worker"])
+def test_a_lost_scheduler_or_last_worker_ends_the_run_with_one_error(photos, tmp_path, monkeypatch, lost):
+    # the scheduler: each input still running was reported as its own "worker failed: FutureCancelledError
+    # ..." line, and the CLI's workers, finishing after the run had removed its staging folder, wrote it
+    # back for good; the only worker (no nanny to restart it): the scheduler kept the remaining jobs
+    # waiting for a worker, and the run waited for ever
     pytest.importorskip("distributed")
     from gmmfast import _dask as gd
 
     monkeypatch.setattr(gd, "WORKER_WAIT", 2.0)
     _, paths = photos
-    port = 20000 + (os.getpid() + 7) % 20000
-    env = {**os.environ, "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "error"}
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
-                                  "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{port}",
-                               "--nthreads", "1", "--no-dashboard", "--no-nanny"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env)
-    seen = []
+    error, words = {"scheduler": (ConnectionError, r"lost the Dask scheduler at .*: \d+ of 6 inputs were not done"),
+                    "worker": (RuntimeError, r"every worker of the Dask cluster at .* left during the batch, and "
+                                             r"none came back within 2 s \(\d of 6 tasks not done\)")}[lost]
+    with _scheduler_and_worker(0 if lost == "scheduler" else 7, "--no-nanny") as (address, scheduler, worker):
+        seen = []
 
-    def kill_the_worker(result):
-        seen.append(result)
-        if len(seen) == 1:
-            worker.kill()
+        def kill_one(result):
+            seen.append(result)
+            if len(seen) == 1:
+                (scheduler if lost == "scheduler" else worker).kill()
 
-    try:
-        with pytest.raises(RuntimeError, match=r"every worker of the Dask cluster at .* left during the batch, "
-                                               r"and none came back within 2 s \(\d of 6 tasks not done\)"):
+        with pytest.raises(error, match=words):
             segment_many([p for p in paths if Path(p).name.startswith("photo")], 3, output_dir=tmp_path,
-                         scheduler=f"tcp://127.0.0.1:{port}", on_done=kill_the_worker)
+                         scheduler=address, on_done=kill_one)
         assert len(seen) >= 1 and all(r.ok for r in seen)
-    finally:
-        for proc in (scheduler, worker):
-            proc.kill()
-            proc.wait()
 
 
 def test_folder_and_errors(photos, tmp_path):

@@ -236,45 +236,29 @@ def test_an_override_the_learnt_state_cannot_take_is_answered_as_set_params(tmp_
     assert fresh.shape == clip.shape[1:3]
 
 
-def test_a_file_saved_under_a_renamed_parameter_loads(tmp_path):
-    # BackgroundSubtractorMOG2's n_components was n_mixtures: a file saved then holds that name
+@pytest.mark.parametrize("cls, params, renamed", [
+    ("BackgroundSubtractorMOG2", dict(n_components=3), {"n_components": "n_mixtures"}),
+    ("BackgroundSubtractor", dict(detect_shadows=False), {"detect_shadows": "exclude_shadows"}),
+    ("PixelGMM", dict(n_components=2, var_min=9.0), {"var_min": "min_var", "var_min_": "min_var_"})])
+def test_a_file_saved_under_a_renamed_parameter_loads(tmp_path, cls, params, renamed):
+    # MOG2's n_components was n_mixtures, BackgroundSubtractor's detect_shadows exclude_shadows,
+    # PixelGMM's var_min (and var_min_) min_var: a file saved then holds the old names
     clip = gmmfast.data.sample_clip(n_frames=8)[0]
-    model = gmmfast.BackgroundSubtractorMOG2(n_components=3)
-    model.apply_many(clip)
+    model = getattr(gmmfast, cls)(**params)
+    model.fit(clip) if cls == "PixelGMM" else model.apply_many(clip)
     model.save(tmp_path / "new.npz")
     entries, meta = _entries(tmp_path / "new.npz")
-    meta["params"]["n_mixtures"] = meta["params"].pop("n_components")
+    for new, old in renamed.items():
+        part = meta["fitted"] if new.endswith("_") else meta["params"]
+        part[old] = part.pop(new)
     _write(tmp_path / "old.npz", entries, meta)
-    old = gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "old.npz")
-    assert old.n_components == 3
-    np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
-
-
-def test_a_recommended_subtractor_saved_as_exclude_shadows_loads(tmp_path):
-    clip = gmmfast.data.sample_clip(n_frames=8)[0]
-    model = gmmfast.BackgroundSubtractor(detect_shadows=False)
-    model.apply_many(clip)
-    model.save(tmp_path / "new.npz")
-    entries, meta = _entries(tmp_path / "new.npz")
-    meta["params"]["exclude_shadows"] = meta["params"].pop("detect_shadows")
-    _write(tmp_path / "old.npz", entries, meta)
-    old = gmmfast.BackgroundSubtractor.load(tmp_path / "old.npz")
-    assert old.detect_shadows is False
-    np.testing.assert_array_equal(old.apply(clip[0]), model.apply(clip[0]))
-
-
-def test_a_pixelgmm_saved_under_the_old_floor_name_loads(tmp_path):
-    # PixelGMM's var_min (and var_min_) were min_var (min_var_)
-    clip = gmmfast.data.sample_clip(n_frames=8)[0]
-    model = gmmfast.PixelGMM(2, var_min=9.0).fit(clip)
-    model.save(tmp_path / "new.npz")
-    entries, meta = _entries(tmp_path / "new.npz")
-    meta["params"]["min_var"] = meta["params"].pop("var_min")
-    meta["fitted"]["min_var_"] = meta["fitted"].pop("var_min_")
-    _write(tmp_path / "old.npz", entries, meta)
-    old = gmmfast.PixelGMM.load(tmp_path / "old.npz")
-    assert old.var_min == 9.0 and old.var_min_ == 9.0 and not hasattr(old, "min_var_")
-    np.testing.assert_array_equal(old.predict(clip[:2])[1], model.predict(clip[:2])[1])
+    loaded = type(model).load(tmp_path / "old.npz")
+    assert {k: getattr(loaded, k) for k in renamed} == {k: getattr(model, k) for k in renamed}
+    assert not any(hasattr(loaded, old) for old in renamed.values())
+    if cls == "PixelGMM":
+        np.testing.assert_array_equal(loaded.predict(clip[:2])[1], model.predict(clip[:2])[1])
+    else:
+        np.testing.assert_array_equal(loaded.apply(clip[0]), model.apply(clip[0]))
 
 
 def test_unsaveable_parameters_are_named(tmp_path):
