@@ -312,7 +312,8 @@ class PixelGMM(Estimator):
             self.brightness_step_, self.brightness_reference_ = None, None
             gains = np.ones(arr.shape[0], dtype=np.float32)
         w, mu, var, ll, n_iter = _k().em_fit(
-            X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), var_min, int(self.n_init_iter), n_threads
+            X, (1.0 / gains).astype(np.float32), K, int(self.max_iter), float(self.tol), var_min,
+            int(self.n_init_iter), n_threads
         )
         self.gains_ = gains
         self.frame_shape_ = tuple(arr.shape[1:])

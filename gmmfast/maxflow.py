@@ -141,9 +141,8 @@ class GridGraph:
         if (H + 2) * (W + 1) + 1 >= 2**31 // 8:
             raise ValueError(f"grid {shape!r} is too large: at most about 2**28 pixels (268 million; the "
                              "solver's 32-bit indices hold 8 arcs per pixel); cut the image into tiles.")
-        connectivity = check_connectivity(connectivity)
         self.shape = (H, W)
-        self.connectivity = int(connectivity)
+        self.connectivity = check_connectivity(connectivity)
         check_n_threads(n_threads)
         self.n_threads = n_threads      # resolved at each build and solve, as the estimators resolve theirs
         self._dtype = _resolve_dtype(dtype)

@@ -35,7 +35,8 @@ def photos(tmp_path_factory):
     """Five generated photos of different sizes and one file that is not an image."""
     root = tmp_path_factory.mktemp("photos")
     for i in range(5):
-        write_image(root / f"photo{i}.png", gmmfast.data.sample_image(height=50 + 6 * i, width=70, random_state=i).image)
+        image = gmmfast.data.sample_image(height=50 + 6 * i, width=70, random_state=i).image
+        write_image(root / f"photo{i}.png", image)
     (root / "photo2b.png").write_text("not a picture\n")
     return root
 
