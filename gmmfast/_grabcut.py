@@ -415,7 +415,7 @@ def _check_image_and_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
         top = int(image.max())
         raise ValueError(f"image values must lie in 0..255 as uint8, got {given} with values up to {top}; pass "
                          + ("image.astype(np.uint8)" if top <= 255 else
-                            "a 16-bit image as (image // 257).astype(np.uint8)") + ".")
+                            "a 16-bit image as (image >> 8).astype(np.uint8), its top 8 bits") + ".")
     if image.ndim == 2:
         image = image[:, :, None]
     alpha = np.array(image[:, :, -1]) if image.shape[2] in (2, 4) else None
