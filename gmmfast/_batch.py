@@ -381,14 +381,12 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
         n_done = 0
-        for fut in finished(client, futures, "the batch"):
+        for fut, result, exc in finished(client, futures, "the batch"):
             i = index[fut.key]
-            try:
-                result = fut.result()
-            except Exception as exc:
-                # the jobs report their own errors (segment_job, cli._parallel.run_job), so a connection error or a
-                # cancelled task is the scheduler gone, even before the client says so (it may still
-                # say "running" at the first lost result)
+            if exc is not None:
+                # the jobs report their own errors (segment_job, cli._parallel.run_job), so a connection
+                # error or a cancelled task (not by the watcher: finished raises for those) is the
+                # scheduler gone, even before the client says so (it may still say "running")
                 if client.status != "running" or isinstance(exc, (OSError, concurrent.futures.CancelledError)):
                     raise ConnectionError(
                         f"lost the Dask scheduler at {client.scheduler.address} ({type(exc).__name__}): "

@@ -143,13 +143,17 @@ def client_of(collection):
 
 
 def finished(client, futures, what: str):
-    """Yield ``futures`` as they finish (``distributed.as_completed``), or raise ClusterNotReady
-    once the cluster has had no worker for WORKER_WAIT seconds: the scheduler keeps such tasks
-    waiting for a worker for ever (every worker died, say out of memory, and none came back).
+    """Yield ``(future, result, error)`` as ``futures`` finish (``distributed.as_completed``;
+    ``error`` is the exception ``future.result()`` raised, else None), or raise ClusterNotReady once
+    the cluster has had no worker for WORKER_WAIT seconds: the scheduler keeps such tasks waiting
+    for a worker for ever (every worker died, say out of memory, and none came back).
 
     A thread counts the workers every POLL seconds and, after the wait, cancels the unfinished
-    futures, which ends the wait for them.  (Waiting with a timeout instead meant one wait over
-    every pending future per finished one: quadratic in a batch of many images.)"""
+    futures, which ends the wait for them -- also a ``result()`` that waits for a finished task's
+    data lost with its worker (the task is run again, on no worker).  (Waiting with a timeout
+    instead meant one wait over every pending future per finished one: quadratic in a batch.)"""
+    import concurrent.futures
+
     import distributed
 
     stop, gave_up = threading.Event(), threading.Event()
@@ -163,20 +167,24 @@ def finished(client, futures, what: str):
                 alone_since = time.monotonic()
             elif time.monotonic() - alone_since >= WORKER_WAIT:
                 gave_up.set()
-                client.cancel([f for f in futures if not f.done()])
+                client.cancel([f for f in futures if not f.done() or f.status == "lost"])
                 return
 
     watcher = threading.Thread(target=watch, name="gmmfast-cluster-watch", daemon=True)
     watcher.start()
     try:
-        for fut in distributed.as_completed(futures):
-            if gave_up.is_set() and fut.cancelled():
+        for fut in distributed.as_completed(futures, loop=client.loop):    # (client: not always the default)
+            try:
+                result, error = fut.result(), None
+            except Exception as exc:
+                result, error = None, exc
+            if gave_up.is_set() and isinstance(error, concurrent.futures.CancelledError):
                 left = sum(f.cancelled() for f in futures)
                 raise ClusterNotReady(
                     f"every worker of the Dask cluster at {client.scheduler.address} left during {what}, and "
                     f"none came back within {WORKER_WAIT:g} s ({left} of {len(futures)} tasks not done); "
                     "start workers (with enough memory), or run without the cluster")
-            yield fut
+            yield fut, result, error
     finally:
         stop.set()
 
@@ -194,9 +202,12 @@ def compute(collections: list, what: str) -> list:
     if client is None:
         return list(dask.compute(*collections))
     futures = client.compute(collections)
-    for _ in finished(client, futures, what):
-        pass
-    return [f.result() for f in futures]
+    results = {}
+    for fut, result, error in finished(client, futures, what):
+        if error is not None:
+            raise error
+        results[fut.key] = result
+    return [results[f.key] for f in futures]
 
 
 def lost_work_error(exc: BaseException, what: str = "an EM pass") -> RuntimeError:
