@@ -154,25 +154,6 @@ def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
     return paths, problems
 
 
-def earlier_outputs(paths: list[Path], names: list[str], output: str) -> set[Path]:
-    """The inputs that are this command's own files of an earlier run: when a folder given as
-    input is also the output folder, its files named as another of its images' outputs
-    (``photo_mask0.png`` beside ``photo.png``).  A second ``segment imgs -o imgs`` took them for
-    images (and, with --overwrite, refused them as inputs its outputs would replace).  Files
-    named one by one are always inputs."""
-    from .._batch import unique_stems
-
-    out = Path(output).resolve()
-    if not any(Path(n).is_dir() and Path(n).resolve() == out for n in names):
-        return set()
-    named = {Path(n).resolve() for n in names if not Path(n).is_dir()}
-    in_folder = [p for p in paths if p.parent.resolve() == out]
-    stems = {p.stem for p in in_folder} | set(unique_stems([str(p) for p in in_folder]))
-    families = [output_family(s) for s in stems]
-    return {p for p in in_folder
-            if p.resolve() not in named and any(f.fullmatch(p.name) for f in families)}
-
-
 def output_family(stem: str) -> re.Pattern:
     """The names ``segment`` may write for ``stem``."""
     return family(stem, r"segmented\.png|binary\.png|plot\.png|mask\d+\.png")
@@ -254,8 +235,6 @@ def run(args) -> int:
 
     on_workers = parallel(args)
     paths, problems = expand_inputs(args.images)
-    earlier = earlier_outputs(paths, args.images, args.output)
-    paths = [p for p in paths if p not in earlier]
     for problem in problems:
         error(problem)
     names = unique_stems([str(p) for p in paths])
