@@ -1093,6 +1093,12 @@ class GrabCut(Estimator):
 
     def _window_for(self, image, seeding: str = "orchard-bouman") -> _Window:
         """A :class:`_Window` over ``image`` (checked) whose engines use this estimator's parameters."""
+        margin, params = self._engine_params(seeding)
+        rgb, alpha = _check_image_and_alpha(image)
+        return _Window(rgb, margin, params, alpha)
+
+    def _engine_params(self, seeding: str) -> tuple[float | None, dict]:
+        """(margin, the engines' keyword arguments) from the current parameters, checked."""
         check_int(self.max_iter, "max_iter", low=0)
         margin = None if self.margin is None else check_real(self.margin, "margin", low=0.0)
         params = dict(n_components=check_int(self.n_components, "n_components", low=1, high=_k.max_components()),
@@ -1100,8 +1106,7 @@ class GrabCut(Estimator):
                       connectivity=check_connectivity(self.connectivity),
                       n_threads=effective_n_threads(self.n_threads),
                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)
-        rgb, alpha = _check_image_and_alpha(image)
-        return _Window(rgb, margin, params, alpha)
+        return margin, params
 
     @exclusive
     def fit(self, image: ImageLike, rect: ArrayLike | None = None, mask: ArrayLike | None = None) -> GrabCut:
@@ -1150,7 +1155,7 @@ class GrabCut(Estimator):
 
         ``max_iter`` iterations follow (0: only record the strokes).
         """
-        engine = self._fitted_engine()
+        engine = self._current_engine()
         max_iter = check_int(max_iter, "max_iter", low=0)
         engine.add_strokes(foreground, background)
         engine.iterate(max_iter)
@@ -1164,6 +1169,27 @@ class GrabCut(Estimator):
     def _fitted_engine(self) -> _Window:
         self._check_fitted("_engine", "fit")
         return self._engine
+
+    def _current_engine(self) -> _Window:
+        """The fitted engine, restarted from its labels and colour models when parameters that shape
+        the cut changed since the fit (set_params, or load's overrides such as n_threads): it kept the
+        ones it was built with.  The colour models fix the number of components."""
+        window = self._fitted_engine()
+        margin, params = self._engine_params(window._params["seeding"])
+        if (margin, params) == (window.margin, window._params):
+            return window
+        built = window._params["n_components"]
+        if params["n_components"] != built:
+            raise ValueError(f"n_components changed from {built} to {params['n_components']} after the fit; "
+                             "fit again to cut with it, or set it back.")
+        models = (window.background_model_, window.foreground_model_)
+        n_iter, energies, mask = window.n_iter_, window.energies_, window.mask
+        if params["connectivity"] != window._params["connectivity"]:
+            window._beta = None                  # beta sums over the neighbours
+        window.margin, window._params = margin, params
+        window.start(mask, models)
+        window.engine.n_iter_, window.engine.energies_ = n_iter, energies
+        return window
 
     @property
     def mask_(self) -> np.ndarray:

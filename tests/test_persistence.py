@@ -425,3 +425,22 @@ def test_an_edited_grabcut_file_is_refused_at_load(tmp_path, name, edit):
     path = _edited(tmp_path, gmmfast.GrabCut(max_iter=2).fit(image, rect=(4, 3, 20, 12)), name, edit)
     with pytest.raises(ValueError, match="colour model"):
         gmmfast.GrabCut.load(path)
+
+
+def test_grabcut_load_overrides_reach_the_next_refine(tmp_path):
+    # the engine was rebuilt from the file's parameters and kept them: load(p, n_threads=1, gamma=...) was
+    # reported by get_params and ignored by refine()
+    s = gmmfast.data.sample_image(120, 160)
+    gmmfast.GrabCut(n_threads=2).fit(s.image, rect=s.rect).save(tmp_path / "gc.npz")
+    same, smooth_free = gmmfast.GrabCut.load(tmp_path / "gc.npz"), gmmfast.GrabCut.load(tmp_path / "gc.npz", gamma=0.0)
+    same.refine(max_iter=1)
+    smooth_free.refine(max_iter=1)
+    # no smoothing term: the cut follows the colour models pixel by pixel, a ragged edge
+    assert (same.mask_ != smooth_free.mask_).sum() >= 10        # (33 here; the same cut when ignored)
+    assert smooth_free._engine._params["gamma"] == 0.0
+    one_thread = gmmfast.GrabCut.load(tmp_path / "gc.npz", n_threads=1)
+    one_thread.refine(max_iter=1)
+    np.testing.assert_array_equal(one_thread.mask_, same.mask_)      # threads do not change a cut
+    assert one_thread._engine._params["n_threads"] == 1
+    with pytest.raises(ValueError, match="n_components changed from 5 to 2 after the fit"):
+        gmmfast.GrabCut.load(tmp_path / "gc.npz", n_components=2).refine()
