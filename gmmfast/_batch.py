@@ -380,8 +380,10 @@ def _run_on_dask(func, jobs, scheduler, done) -> None:
         check_cluster(client)
         futures = [client.submit(func, *job, pure=False) for job in jobs]
         index = {f.key: i for i, f in enumerate(futures)}
+        watched = finished(client, futures, "the batch")
+        del futures              # a job's future is let go of once it is done (see finished)
         n_done = 0
-        for fut, result, exc in finished(client, futures, "the batch"):
+        for fut, result, exc in watched:
             i = index[fut.key]
             if exc is not None:
                 # the jobs report their own errors (segment_job, cli._parallel.run_job), so a connection

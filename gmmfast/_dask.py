@@ -148,51 +148,66 @@ def finished(client, futures, what: str):
     the cluster has had no worker for WORKER_WAIT seconds: the scheduler keeps such tasks waiting
     for a worker for ever (every worker died, say out of memory, and none came back).
 
-    A thread counts the workers every POLL seconds and, after the wait, cancels the unfinished
-    futures, which ends the wait for them -- also a ``result()`` that waits for a finished task's
-    data lost with its worker (the task is run again, on no worker).  (Waiting with a timeout
-    instead meant one wait over every pending future per finished one: quadratic in a batch.)"""
+    A thread counts the workers every POLL seconds and, after the wait, cancels the futures not yet
+    yielded, which ends the wait for them -- also a ``result()`` waiting for a finished task's data
+    lost with its worker (the task runs again, on no worker).  Yielded futures are let go of here,
+    so a caller that drops its own list lets the cluster forget them (their tasks are then not run
+    again when a worker holding their results dies).  (Waiting with a timeout instead meant one wait
+    over every pending future per finished one: quadratic in a batch.)"""
     import concurrent.futures
 
     import distributed
 
-    stop, gave_up = threading.Event(), threading.Event()
+    pending, total = set(futures), len(futures)
+    del futures
+    stop, cancelled = threading.Event(), []
 
     def watch() -> None:
         alone_since = None
-        while not stop.wait(POLL):
-            if client.status != "running" or _has_workers(client):
-                alone_since = None
-            elif alone_since is None:
-                alone_since = time.monotonic()
-            elif time.monotonic() - alone_since >= WORKER_WAIT:
-                gave_up.set()
-                client.cancel([f for f in futures if not f.done() or f.status == "lost"])
-                return
+        try:
+            while not stop.wait(POLL):
+                if client.status != "running" or _has_workers(client):
+                    alone_since = None
+                elif alone_since is None:
+                    alone_since = time.monotonic()
+                elif time.monotonic() - alone_since >= WORKER_WAIT:
+                    left = list(pending)
+                    cancelled.append(len(left))
+                    client.cancel(left)
+                    return
+        except Exception:      # the client closed under the watch: nothing is left to wait for
+            return
 
     watcher = threading.Thread(target=watch, name="gmmfast-cluster-watch", daemon=True)
     watcher.start()
     try:
-        for fut in distributed.as_completed(futures, loop=client.loop):    # (client: not always the default)
+        for fut in distributed.as_completed(list(pending), loop=client.loop):   # (client: maybe not the default)
             try:
                 result, error = fut.result(), None
             except Exception as exc:
                 result, error = None, exc
-            if gave_up.is_set() and isinstance(error, concurrent.futures.CancelledError):
-                left = sum(f.cancelled() for f in futures)
+            pending.discard(fut)
+            if cancelled and isinstance(error, concurrent.futures.CancelledError):
                 raise ClusterNotReady(
                     f"every worker of the Dask cluster at {client.scheduler.address} left during {what}, and "
-                    f"none came back within {WORKER_WAIT:g} s ({left} of {len(futures)} tasks not done); "
+                    f"none came back within {WORKER_WAIT:g} s ({cancelled[0]} of {total} tasks not done); "
                     "start workers (with enough memory), or run without the cluster")
             yield fut, result, error
     finally:
         stop.set()
+        watcher.join(POLL)
 
 
 def _has_workers(client) -> bool:
+    """Whether the scheduler lists a worker (only one worker's record is asked for, where the
+    installed distributed can; a scheduler that cannot answer is not taken for "no workers")."""
     try:
-        return bool(client.scheduler_info()["workers"])
-    except Exception:     # the scheduler cannot say (gone, closing): not taken for "no workers"
+        try:
+            info = client.scheduler_info(n_workers=1)
+        except TypeError:          # distributed before n_workers=
+            info = client.scheduler_info()
+        return bool(info["workers"])
+    except Exception:
         return True
 
 
