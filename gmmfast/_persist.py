@@ -101,7 +101,12 @@ def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = Non
         raise ValueError("the model file is damaged: its description of the estimator is not "
                          "a class name with parameters and fitted attributes.")
     cls = _estimator_class(desc["class"], expected)
-    params = {getattr(cls, "_renamed_params", {}).get(k, k): v for k, v in desc["params"].items()}
+    renamed = getattr(cls, "_renamed_params", {})
+    both = sorted(old for old, new in renamed.items() if old in desc["params"] and new in desc["params"])
+    if both:
+        raise ValueError(f"the model file gives {cls.__name__} both {both[0]} and its new name "
+                         f"{renamed[both[0]]}: it is damaged; save the model again.")
+    params = {renamed.get(k, k): v for k, v in desc["params"].items()}
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")

@@ -427,6 +427,15 @@ def test_an_edited_grabcut_file_is_refused_at_load(tmp_path, name, edit):
         gmmfast.GrabCut.load(path)
 
 
+def test_a_file_with_a_parameter_under_both_names_is_refused(tmp_path):
+    gmmfast.BackgroundSubtractorMOG2(n_components=3).save(tmp_path / "m.npz")
+    entries, meta = _entries(tmp_path / "m.npz")
+    meta["params"]["n_mixtures"] = 4                  # which one would win depended on the order
+    _write(tmp_path / "both.npz", entries, meta)
+    with pytest.raises(ValueError, match="both n_mixtures and its new name n_components: it is damaged"):
+        gmmfast.BackgroundSubtractorMOG2.load(tmp_path / "both.npz")
+
+
 def test_grabcut_load_overrides_reach_the_next_refine(tmp_path):
     # the engine was rebuilt from the file's parameters and kept them: load(p, n_threads=1, gamma=...) was
     # reported by get_params and ignored by refine()

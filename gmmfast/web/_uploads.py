@@ -64,12 +64,14 @@ def sniff(data: bytes) -> str | None:
 
 
 def safe_stem(filename: str | None, default: str = "image") -> str:
-    """A file stem safe in download names: letters and digits of any script, '-', '_' and '.',
-    at most 40 characters.  Control, format (e.g. right-to-left override), space and punctuation
-    characters become '_'; NFC first, so a letter typed as letter + accent stays one letter."""
+    """A file stem safe in download names: letters, marks and digits of any script, '-', '_' and
+    '.', at most 40 characters.  Control, format (e.g. right-to-left override), space, symbol and
+    punctuation characters become '_'; NFC first, so a letter typed as letter + accent stays one."""
     name = unicodedata.normalize("NFC", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])
     stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
-    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:40]
+    # letters, marks (the vowel signs of Devanagari and other scripts) and digits of any script
+    kept = "".join(c if c in "._-" or unicodedata.category(c)[0] in "LMN" else "\0" for c in stem)
+    stem = re.sub("\0+", "_", kept).strip("._")[:40]
     return stem or default
 
 

@@ -936,6 +936,7 @@ def test_sniff_and_safe_stem(gen):
     # other scripts' letters are kept (they were all '_'); accents typed as combining marks join their letter
     assert safe_stem("Björk 2.jpg") == "Björk_2" and safe_stem("Bjo\u0308rk.png") == "Björk"
     assert safe_stem("日本の写真.png") == "日本の写真" and safe_stem("фото.jpg") == "фото"
+    assert safe_stem("हिंदी.png") == "हिंदी"           # vowel signs are marks, not word characters
     # control and format characters (a right-to-left override would show 'gnp.exe' as 'exe.png') are not
     assert safe_stem("a\u202egnp.exe") == "a_gnp" and safe_stem("a\nb\x00c.png") == "a_b_c"
 
