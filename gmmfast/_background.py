@@ -202,7 +202,7 @@ class BackgroundSubtractorMOG2(Estimator):
     """
 
     _learns_in_place = True
-    _renamed_params = {"n_mixtures": "n_components"}
+    _renamed = {"n_mixtures": "n_components"}
 
     def __init__(self, history: int = 500, var_threshold: float = 16.0, detect_shadows: bool = True,
                  n_components: int = 5, background_ratio: float = 0.9, var_threshold_gen: float = 9.0,
@@ -674,7 +674,7 @@ class BackgroundSubtractor(Estimator):
     # confirmed on traffic played likewise (see bench/RESULTS.md).
     _TB_YOUNG, _TB_MATURE, _MATURE_FRAMES = 0.9, 0.8, 150
     _learns_in_place = True
-    _renamed_params = {"exclude_shadows": "detect_shadows"}
+    _renamed = {"exclude_shadows": "detect_shadows"}
 
     def __init__(self, method: str = "adaptive", history: int = 500, var_threshold: float = 16.0,
                  var_min: float = 16.0, n_components: int = 5, detect_shadows: bool = True,

@@ -145,9 +145,9 @@ class Estimator(_Root):  # type: ignore[valid-type,misc]
     attributes with a trailing ``_``.
     """
 
-    #: Parameters renamed since a model file could have been saved: old name -> new name (load
-    #: reads a file's parameters under their new names).
-    _renamed_params: dict[str, str] = {}
+    #: Parameters and fitted attributes renamed since a model file could have been saved: old name ->
+    #: new name (load reads a file's entries under their new names).
+    _renamed: dict[str, str] = {}
 
     if TYPE_CHECKING:     # scikit-learn's set_params returns self too; said here for type checkers
         def set_params(self: E, **params: Any) -> E: ...

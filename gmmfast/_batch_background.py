@@ -239,7 +239,7 @@ class PixelGMM(Estimator):
     >>> background = model.background_image()
     """
 
-    _renamed_params = {"min_var": "var_min"}
+    _renamed = {"min_var": "var_min", "min_var_": "var_min_"}
 
     def __init__(
         self,
@@ -332,8 +332,6 @@ class PixelGMM(Estimator):
     def _restore_fitted_state(self, state: dict[str, Any]) -> None:
         """Check a model file's per-pixel arrays before taking them: an edited file loaded and then
         failed at predict with NumPy's "cannot reshape" or Cython's dtype mismatch."""
-        if "min_var_" in state:         # a file saved before var_min was named so (2026-12-07)
-            state = {("var_min_" if k == "min_var_" else k): v for k, v in state.items()}
         if "weights_" in state:
             w, mu, var = (np.asarray(state.get(k)) for k in ("weights_", "means_", "variances_"))
             shape = tuple(state.get("frame_shape_", ()))

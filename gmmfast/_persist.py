@@ -101,17 +101,12 @@ def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = Non
         raise ValueError("the model file is damaged: its description of the estimator is not "
                          "a class name with parameters and fitted attributes.")
     cls = _estimator_class(desc["class"], expected)
-    renamed = getattr(cls, "_renamed_params", {})
-    both = sorted(old for old, new in renamed.items() if old in desc["params"] and new in desc["params"])
-    if both:
-        raise ValueError(f"the model file gives {cls.__name__} both {both[0]} and its new name "
-                         f"{renamed[both[0]]}: it is damaged; save the model again.")
-    params = {renamed.get(k, k): v for k, v in desc["params"].items()}
+    params, fitted = (_under_new_names(cls, desc[part]) for part in ("params", "fitted"))
     unknown = sorted(set(params) - set(cls._get_param_names()))
     if unknown:
         raise ValueError(f"the model file gives {cls.__name__} parameters it does not take: {', '.join(unknown)}.")
     est = cls(**{k: _decode(v, arrays) for k, v in params.items()})
-    est._restore_fitted_state({k: _decode(v, arrays) for k, v in desc["fitted"].items()})
+    est._restore_fitted_state({k: _decode(v, arrays) for k, v in fitted.items()})
     # the overrides are set on the model as the file left it, as set_params would: restored with them,
     # a changed mixture size met the file's arrays and was blamed on the file ("inconsistent model
     # state"); set afterwards, each model answers as it does to set_params (MOG2: "changed from 5 to
@@ -119,6 +114,16 @@ def _build(desc: dict, arrays: Any, expected: type, overrides: dict | None = Non
     if overrides:
         est.set_params(**overrides)
     return est
+
+
+def _under_new_names(cls: type, entries: dict) -> dict:
+    """A file's parameters or fitted attributes under the names ``cls`` gives them now (``_renamed``)."""
+    renamed = getattr(cls, "_renamed", {})
+    both = sorted(old for old, new in renamed.items() if old in entries and new in entries)
+    if both:
+        raise ValueError(f"the model file gives {cls.__name__} both {both[0]} and its new name "
+                         f"{renamed[both[0]]}: it is damaged; save the model again.")
+    return {renamed.get(k, k): v for k, v in entries.items()}
 
 
 def _qualified_name(cls: type) -> str:
