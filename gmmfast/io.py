@@ -204,8 +204,8 @@ def write_image(path: PathLike, image: np.ndarray) -> Path:
     if arr.dtype not in (np.uint8, np.uint16):
         how = ""
         if arr.dtype.kind in "fiu" and arr.size:
-            top = float(np.nanmax(arr)) if arr.dtype.kind == "f" else int(arr.max())
-            how = (" (values up to 1: (image * 255).round().astype(np.uint8))" if arr.dtype.kind == "f" and top <= 1
+            unit = arr.dtype.kind == "f" and float(np.nanmax(arr)) <= 1      # (the 0..1 scale: floats only)
+            how = (" (values up to 1: (image * 255).round().astype(np.uint8))" if unit
                    else " (e.g. image.clip(0, 255).round().astype(np.uint8) for values on the 0..255 scale,"
                         " as PixelGMM's backgrounds are)")
         raise TypeError(f"write_image takes uint8, uint16 or bool arrays, got {arr.dtype}; convert first{how}")

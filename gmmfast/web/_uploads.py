@@ -7,7 +7,8 @@ from the header, before any pixel is decoded, so a small file declaring
 50 000 x 50 000 pixels is refused without allocating them.  Videos are
 recognised the same way (GIF, animated PNG/WebP, AVI, MP4/MOV, Matroska/WebM).
 The client's file name is used only for display and for the names inside
-downloads, after :func:`safe_stem` has reduced it to letters, digits and ``._-``.
+downloads, after :func:`safe_stem` has reduced it to letters, marks and digits (of any
+script) and ``._-``.
 """
 
 from __future__ import annotations
