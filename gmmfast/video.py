@@ -84,8 +84,8 @@ def _ffmpeg():
 def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
     """uint8 H x W x 3 (or H x W when grey) from an image array."""
     if arr.dtype != np.uint8:
-        if arr.dtype == np.uint16:
-            arr = (arr.astype(np.uint32) + 128) // 257
+        if arr.dtype == np.uint16:     # the top 8 bits, as read_image's colour, segment and grabcut take them
+            arr = arr >> 8
         elif arr.dtype.kind == "f":
             arr = np.clip(np.rint(arr * (255.0 if arr.max() <= 1.0 else 1.0)), 0, 255)
         elif arr.dtype.kind in "iu":    # 32-bit pages: refused past 16 bits rather than wrapped
@@ -93,7 +93,7 @@ def _to_rgb_or_grey(arr: np.ndarray, grey: bool, name: str) -> np.ndarray:
             if lo < 0 or hi > 65535:
                 raise ValueError(f"{name}: 32-bit integer frames with values {lo}..{hi}, outside 0..65535; "
                                  "convert the video to 8 or 16 bits first.")
-            arr = (arr.astype(np.uint32) + 128) // 257
+            arr = arr >> 8
         arr = arr.astype(np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., :3]
