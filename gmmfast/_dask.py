@@ -31,7 +31,7 @@ from ._dispatch import load
 from ._em_data import check_output, init_sample_rows, output_array
 from ._finite import all_finite
 from ._threads import threads_for
-from ._validation import check_lazy_samples, check_samples, kernel_array
+from ._validation import check_lazy_samples, kernel_array
 
 _k = load("_gmm")
 
@@ -279,7 +279,8 @@ class DaskData:
             at = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
             raise ValueError(f"X contains NaN or infinity (in row {at if idx is None else int(idx[at])}); "
                              "remove or impute those values first.")
-        self.sample = check_samples(rows, min_samples=1).astype(self.dtype, copy=False)
+        # shape and finiteness are checked just above (with the row named): no check_samples pass again
+        self.sample = kernel_array(rows, self.dtype)
 
     def init_rows(self, rng, init: int) -> np.ndarray:
         """Rows for initialisation ``init``: the first sample, a new one for each later init."""
