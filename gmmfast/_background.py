@@ -23,7 +23,7 @@ from ._aligned import aligned_copy, aligned_empty, aligned_zeros
 from ._base import Estimator, exclusive, param_names
 from ._dispatch import load
 from ._finite import all_finite
-from ._shake import ShakeAligner
+from ._shake import ShakeAligner, shifted
 from ._stream_threads import StreamThreadTuner
 from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
@@ -744,7 +744,8 @@ class BackgroundSubtractor(Estimator):
         return self
 
     @exclusive
-    def apply(self, frame: np.ndarray, learning_rate: float = -1) -> np.ndarray:
+    def apply(self, frame: np.ndarray, learning_rate: float = -1,
+              known_foreground: np.ndarray | None = None) -> np.ndarray:
         """Foreground mask of ``frame`` (and learn it).
 
         Parameters
@@ -753,6 +754,12 @@ class BackgroundSubtractor(Estimator):
             See :meth:`BackgroundSubtractorMOG2.apply`.
         learning_rate : float
             Negative for automatic, else in [0, 1].
+        known_foreground : ndarray (H, W) of bool or int, optional
+            Pixels known to be foreground (from a detector, say): classified as
+            usual, but not learnt into the model, so an object that is known to
+            be there is not absorbed into the background however long it
+            stays.  Given in the frame's own position: ``'adaptive'`` moves it
+            with the frame when it compensates camera shake.
 
         Returns
         -------
@@ -761,17 +768,20 @@ class BackgroundSubtractor(Estimator):
         model = self._model()
         if self.method in _MODEL_ONLY:
             starts = _starts_model(model, learning_rate)
-            raw = model.apply(frame, learning_rate=learning_rate)
+            raw = model.apply(frame, learning_rate=learning_rate, known_foreground=known_foreground)
             return self._output(self._clean((raw == 255) & (not starts)))
         x = check_frame(frame)
+        kf = check_known_foreground(known_foreground, x.shape[:2])
         self._set_maturity(model)
         # the default automatic rate without check_real's isinstance(numbers.Real) and
         # np.isfinite (~15 us a frame with the caches cold); anything else is checked
         lr = -1.0 if learning_rate.__class__ is int and learning_rate == -1 else check_learning_rate(learning_rate)
-        return self._output(self._adaptive_frame(model, x, lr))
+        return self._output(self._adaptive_frame(model, x, lr, kf))
 
     @exclusive
-    def apply_many(self, frames: Any, learning_rate: float = -1) -> np.ndarray:
+    def apply_many(self, frames: Any, learning_rate: float = -1,
+                   known_foreground: np.ndarray | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
         """Foreground masks of a stack of frames, learnt in order: the same as :meth:`apply`
         on each frame (``method='mog2'`` and ``'knn'`` batch the model update, see
         :meth:`BackgroundSubtractorMOG2.apply_many`; the feedback of ``'adaptive'`` needs
@@ -782,27 +792,38 @@ class BackgroundSubtractor(Estimator):
         frames : ndarray (T, H, W) or (T, H, W, C), or a sequence of frames
         learning_rate : float
             Negative for automatic, else in [0, 1].
+        known_foreground : ndarray (T, H, W) of bool or int, optional
+            Per frame, pixels known to be foreground: classified, but not learnt
+            (see :meth:`apply`).
+        out : ndarray (T, H, W), C-contiguous, optional
+            Where to write the masks: bool, or uint8 with ``output='uint8'``.
 
         Returns
         -------
-        ndarray (T, H, W): bool, or uint8 0/255 with ``output='uint8'``.
+        ndarray (T, H, W): bool, or uint8 0/255 with ``output='uint8'`` (``out`` if given).
         """
         model = self._model()
+        dtype = np.uint8 if self.output == "uint8" else np.bool_
         if self.method in _MODEL_ONLY:
             starts = _starts_model(model, learning_rate)
-            raw = model.apply_many(frames, learning_rate=learning_rate)
-            out = np.empty(raw.shape, dtype=bool)
+            raw = model.apply_many(frames, learning_rate=learning_rate, known_foreground=known_foreground)
+            check_out_masks(out, raw.shape, dtype)
+            res = out if out is not None else np.empty(raw.shape, dtype)
             for i in range(raw.shape[0]):
-                out[i] = self._clean(raw[i] == 255) if not starts or i > 0 and learning_rate < 1 else False
-            return self._output(out)
+                keep = not starts or i > 0 and learning_rate < 1
+                self._output_into(res[i], self._clean(raw[i] == 255) if keep else np.zeros(raw.shape[1:], bool))
+            return res
         stack = _as_frames(frames)
+        t, (h, w) = len(stack), stack[0].shape[:2]
         lr = check_learning_rate(learning_rate)
-        first = stack[0]
-        out = np.empty((len(stack),) + first.shape[:2], dtype=bool)
-        for i in range(len(stack)):
+        kf = check_known_foreground(known_foreground, (t, h, w))
+        check_out_masks(out, (t, h, w), dtype)
+        res = out if out is not None else np.empty((t, h, w), dtype)
+        for i in range(t):
             self._set_maturity(model)
-            out[i] = self._adaptive_frame(model, check_frame(stack[i]), lr)
-        return self._output(out)
+            self._output_into(res[i], self._adaptive_frame(model, check_frame(stack[i]), lr,
+                                                           None if kf is None else kf[i]))
+        return res
 
     def _model(self) -> Any:
         """The model (MOG2 or KNN), built from the parameters on first use.  Parameters changed
@@ -833,8 +854,10 @@ class BackgroundSubtractor(Estimator):
         mature = getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES
         model.background_ratio = self._TB_MATURE if mature else self._TB_YOUNG
 
-    def _adaptive_frame(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float) -> np.ndarray:
-        """Steps 0-5 on one checked frame: the cleaned mask (bool), in the frame's position."""
+    def _adaptive_frame(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float,
+                        known: np.ndarray | None = None) -> np.ndarray:
+        """Steps 0-5 on one checked frame (``known``: the checked known_foreground, 0/1 uint8,
+        or None): the cleaned mask (bool), in the frame's position."""
         shift = (0, 0)
         if model.frame_shape_ is not None and lr < 1.0:
             # refused here, before the shake search compares the frame with the old background
@@ -844,11 +867,15 @@ class BackgroundSubtractor(Estimator):
             if shake is None or shake.shape != x.shape[:2]:
                 shake = self._shake = ShakeAligner(self.max_shift, x.shape[:2])
             x, shift = shake.align(model, x)
-        return ShakeAligner.restore(self._adaptive_step(x, self._model_apply(model, x, lr)), shift)
+            if known is not None and shift != (0, 0):
+                known = shifted(known, shift[0], shift[1], None)     # onto the model, as the frame
+        return ShakeAligner.restore(self._adaptive_step(x, self._model_apply(model, x, lr, known)), shift)
 
-    def _model_apply(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float) -> np.ndarray:
-        """The MOG2 mask of ``x`` (checked), learnt: ``model.apply`` into buffers kept here
-        (the raw mask is read by the suppression only, before the next frame)."""
+    def _model_apply(self, model: BackgroundSubtractorMOG2, x: np.ndarray, lr: float,
+                     known: np.ndarray | None) -> np.ndarray:
+        """The MOG2 mask of ``x`` (checked), learnt except at ``known`` (0/1 uint8, or None) and at
+        the held pixels: ``model.apply`` into buffers kept here (the raw mask is read by the
+        suppression only, before the next frame)."""
         h, w, _ = x.shape
         bufs = self.__dict__.get("_raw_buffers")
         if bufs is None or bufs[0].shape[1:] != (h, w):
@@ -858,8 +885,12 @@ class BackgroundSubtractor(Estimator):
         held = None
         if self.hold_frames and fb is not None and getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES:
             held = fb.get("held")     # (a frame of another size is refused by the model first)
+        if known is not None:
+            known = known if held is None else np.bitwise_or(held, known)
+        else:
+            known = held
         starts = _starts_model(model, lr)
-        raw = model._apply_checked(x, lr, bufs[0], bufs[1], held)
+        raw = model._apply_checked(x, lr, bufs[0], bufs[1], known)
         if starts:
             raw[:] = 0
         return raw
@@ -934,6 +965,13 @@ class BackgroundSubtractor(Estimator):
 
     def _output(self, mask: np.ndarray) -> np.ndarray:
         return mask.view(np.uint8) * np.uint8(255) if self.output == "uint8" else mask
+
+    def _output_into(self, dest: np.ndarray, mask: np.ndarray) -> None:
+        """``_output(mask)`` written into ``dest`` (a frame of apply_many's result)."""
+        if self.output == "uint8":
+            np.multiply(mask.view(np.uint8), np.uint8(255), out=dest)
+        else:
+            dest[...] = mask
 
     @exclusive
     def background_image(self) -> np.ndarray:

@@ -525,12 +525,13 @@ def check_known_foreground(known_foreground: Any, shape: tuple[int, ...]) -> np.
     raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
 
 
-def check_out_masks(out: Any, shape: tuple[int, ...]) -> None:
-    """``out`` of a batch call: None, or a writeable C-contiguous uint8 array of ``shape``."""
+def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> None:
+    """``out`` of a batch call: None, or a writeable C-contiguous array of ``shape`` and ``dtype``."""
     if out is None:
         return
-    if not isinstance(out, np.ndarray) or out.dtype != np.uint8:
-        raise TypeError(f"out must be a uint8 NumPy array, got {getattr(out, 'dtype', type(out).__name__)}.")
+    dtype = np.dtype(dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype:
+        raise TypeError(f"out must be a {dtype} NumPy array, got {getattr(out, 'dtype', type(out).__name__)}.")
     if out.shape != tuple(shape) or not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = {tuple(shape)}, "
                          f"got shape {out.shape}.")

@@ -203,8 +203,9 @@ def test_hold_matches_numpy():
 
 
 # --------------------------------------------------------------------------- whole pipeline
-def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3, hold_frames=30):
-    """The adaptive pipeline composed from the MOG2 class and the NumPy rules above."""
+def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3, hold_frames=30, known=None):
+    """The adaptive pipeline composed from the MOG2 class and the NumPy rules above
+    (``known``: a known_foreground mask per frame, or None)."""
     model = BackgroundSubtractorMOG2(var_min=16.0, var_init=16.0, var_max=80.0, shadow_threshold=0.7,
                                      n_threads=1)
     h, w = frames.shape[1:3]
@@ -218,7 +219,12 @@ def reference_pipeline(frames, radius=2, v_on=2.0, median=5, closing=3, hold_fra
         # the model's background ratio: 0.9 for its first 150 learnt frames, 0.8 after;
         # from then on it does not learn the pixels the previous frame held
         model.background_ratio = 0.9 if t < 150 else 0.8
-        raw = model.apply(f, known_foreground=held.astype(bool) if hold_frames and t >= 150 else None)
+        not_learnt = held.astype(bool) if hold_frames and t >= 150 else np.zeros((h, w), bool)
+        if known is not None:
+            not_learnt |= known[t]
+        raw = model.apply(f, known_foreground=not_learnt)
+        if t == 0:
+            raw[:] = 0      # the frame that starts the model is all background (MOG2 flags unlearnt pixels)
         x = f.reshape(f.shape[:2] + (-1,))
         st = model.state_
         cand = ref_suppress(x, st["state"], st["nmodes"], raw, v, radius, 16.0, 0.9, v_on)
@@ -286,6 +292,89 @@ def test_pipeline_matches_numpy_composition_past_maturity(hold_frames):
     assert young.model_.background_ratio == 0.9
     young.apply(frames[150])
     assert young.model_.background_ratio == 0.8
+
+
+@pytest.mark.parametrize("output", ["bool", "uint8"])
+def test_known_foreground_is_not_learnt(output):
+    """Known-foreground pixels are left out of the model, with the held ones, past maturity too;
+    apply and apply_many (into out=) agree with the reference composition."""
+    frames = jitter_clip(n=200, seed=5)
+    known = np.random.default_rng(3).random((200,) + frames.shape[1:3]) < 0.2
+    want, v = reference_pipeline(frames, known=known)
+    bs = gmmfast.BackgroundSubtractor(n_threads=1, output=output)
+    got = np.stack([bs.apply(f, known_foreground=k) for f, k in zip(frames, known)])
+    np.testing.assert_array_equal(got, want if output == "bool" else want * np.uint8(255))
+    np.testing.assert_array_equal(bs.blink_, v)
+    out = np.ones(got.shape, got.dtype)
+    many = gmmfast.BackgroundSubtractor(n_threads=2, output=output)
+    assert many.apply_many(frames, known_foreground=known.astype(np.uint8), out=out) is out
+    np.testing.assert_array_equal(out, got)
+    plain = gmmfast.BackgroundSubtractor(n_threads=1)
+    plain.apply_many(frames)
+    assert not np.array_equal(plain.model_.state_["state"], bs.model_.state_["state"])   # it did something
+
+
+@pytest.mark.parametrize("method", ["mog2", "knn"])
+def test_known_foreground_and_out_of_the_model_only_methods(method):
+    """'mog2' and 'knn' hand known_foreground to their model: the clean-up of its masks."""
+    from gmmfast import BackgroundSubtractorKNN
+
+    frames = jitter_clip(n=30, seed=8)
+    known = np.random.default_rng(4).random(frames.shape[:3]) < 0.3
+    if method == "mog2":
+        model = BackgroundSubtractorMOG2(var_min=16.0, var_init=16.0, var_max=80.0, shadow_threshold=0.7,
+                                         n_threads=1)
+    else:
+        model = BackgroundSubtractorKNN(shadow_threshold=0.7, n_threads=1)
+    raw = [model.apply(f, known_foreground=k) for f, k in zip(frames, known)]
+    want = np.stack([clean_mask(r == 255, 5, 3, 1) for r in raw])
+    want[0] = False                                        # the frame that starts the model
+    bs = gmmfast.BackgroundSubtractor(method=method, n_threads=1)
+    np.testing.assert_array_equal(np.stack([bs.apply(f, known_foreground=k) for f, k in zip(frames, known)]),
+                                  want)
+    out = np.empty(want.shape, np.uint8)
+    many = gmmfast.BackgroundSubtractor(method=method, n_threads=1, output="uint8")
+    assert many.apply_many(frames, known_foreground=known, out=out) is out
+    np.testing.assert_array_equal(out, want * np.uint8(255))
+
+
+def test_known_foreground_moves_with_a_shaken_frame():
+    """A parked car known to be foreground in every frame of a shaking camera: the mask given in
+    each frame's position reaches the model in the model's, so no car colour is learnt."""
+    rng = np.random.default_rng(6)
+    h, w, amp = 60, 80, 3
+    coarse = rng.integers(30, 220, ((h + 2 * amp) // 4 + 2, (w + 2 * amp) // 4 + 2, 3)).astype(np.float64)
+    scene = np.kron(coarse, np.ones((4, 4, 1)))[:h + 2 * amp, :w + 2 * amp]
+    scene[amp + 20:amp + 32, amp + 30:amp + 50] = (250, 250, 0)       # the car, parked in the scene
+    car = np.zeros(scene.shape[:2], bool)
+    car[amp + 20:amp + 32, amp + 30:amp + 50] = True
+    frames, known = [], []
+    for t in range(300):
+        dy, dx = (amp, amp) if t == 0 else rng.integers(0, 2 * amp + 1, 2)
+        frames.append(np.clip(scene[dy:dy + h, dx:dx + w] + rng.normal(0, 1.5, (h, w, 3)), 0, 255).astype(np.uint8))
+        known.append(car[dy:dy + h, dx:dx + w])
+    bs = gmmfast.BackgroundSubtractor(hold_frames=0, n_threads=1)
+    masks = bs.apply_many(np.stack(frames), known_foreground=np.stack(known))
+    learnt = np.abs(bs.background_image().astype(int) - (250, 250, 0)).sum(axis=2) < 60
+    assert not learnt.any(), np.argwhere(learnt)
+    assert masks[-1][known[-1]].mean() > 0.9                 # and the car is still found
+    unknown = gmmfast.BackgroundSubtractor(hold_frames=0, n_threads=1)
+    unknown.apply_many(np.stack(frames))
+    assert (np.abs(unknown.background_image().astype(int) - (250, 250, 0)).sum(axis=2) < 60).sum() > 100
+
+
+def test_known_foreground_and_out_are_checked():
+    bs = gmmfast.BackgroundSubtractor()
+    frames = np.zeros((3, 8, 9), np.uint8)
+    with pytest.raises(ValueError, match="known_foreground must have shape"):
+        bs.apply(frames[0], known_foreground=np.zeros((8, 8), bool))
+    with pytest.raises(ValueError, match="known_foreground must have shape"):
+        bs.apply_many(frames, known_foreground=np.zeros((8, 9), bool))
+    with pytest.raises(TypeError, match="out must be a bool NumPy array"):
+        bs.apply_many(frames, out=np.zeros((3, 8, 9), np.uint8))
+    with pytest.raises(ValueError, match="out must be a writeable C-contiguous array"):
+        bs.apply_many(frames, out=np.zeros((2, 8, 9), bool))
+    assert bs.n_frames_ == 0                                 # refused before learning anything
 
 
 def _lane_clip(n, h, w, seed, lane):
