@@ -419,7 +419,11 @@ class PixelGMM(Estimator):
         return labels, mask, dist, single
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
-        """Foreground mask of a frame or stack of frames (bool); ``predict(frame).mask``."""
+        """Foreground mask of a frame or stack of frames (bool); ``predict(frame).mask``.
+
+        Named as the online subtractors' ``apply`` so that either can classify a clip, but it
+        only classifies: a PixelGMM learns from :meth:`fit` alone, and a frame given here
+        leaves the model unchanged (the online models learn every frame they classify)."""
         return self.predict(frame).mask
 
     @exclusive
