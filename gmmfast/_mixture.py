@@ -511,12 +511,33 @@ class GaussianMixture(Estimator):
     def fit(self, X: SamplesLike, y: Any = None) -> GaussianMixture:
         """Estimate the model parameters with EM; returns self.
 
-        ``X`` is an array of shape (n_samples, n_features); an ``np.memmap``
-        or the path of an ``.npy`` file (opened as a read-only memmap) is
-        streamed chunk by chunk and never copied whole, whatever its dtype; a
-        ``dask.array.Array`` is fitted by distributed EM on its blocks (see
-        the README's "Scale-out" section).  As for arrays, the initialisation
-        works on a sample of at most 1,048,576 rows.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            Finite real numbers, at least ``max(2, n_components)`` rows; the
+            compute dtype follows X's (see the class description).  A
+            DataFrame's string column names are kept in ``feature_names_in_``.
+            An ``np.memmap``, or the path of an ``.npy`` file
+            (opened as a read-only memmap), is streamed chunk by chunk and
+            never copied whole, whatever its dtype; a ``dask.array.Array`` is
+            fitted by distributed EM on its blocks (see the README's
+            "Scale-out" section).  As for arrays, the initialisation works on
+            a sample of at most 1,048,576 rows.
+        y : ignored
+            Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            If X is not 2-D, has too few rows or holds NaN or infinity, or a
+            path does not name an ``.npy`` file; or a parameter is invalid
+            (:class:`~gmmfast.InvalidParameterError`, also a TypeError).
+        TypeError
+            If X is sparse or does not hold numbers.
         """
         self._fit(X)
         return self
@@ -525,7 +546,20 @@ class GaussianMixture(Estimator):
     def fit_predict(self, X: SamplesLike, y: Any = None) -> np.ndarray:
         """Fit the model and return the most probable component of each sample.
 
-        A Dask array gives a Dask array of labels (computed lazily).
+        The same as ``fit(X).predict(X)``, with one pass over X less.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes.
+        y : ignored
+            Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), intp
+            Component index of each sample, in 0..n_components - 1.  For a
+            Dask array, a Dask array of labels (computed lazily).
         """
         data = self._fit(X)
         # Final E-step so that fit_predict(X) == fit(X).predict(X).
@@ -635,11 +669,32 @@ class GaussianMixture(Estimator):
     def e_step_statistics(self, X: SamplesLike) -> EMStatistics:
         """The E-step's sufficient statistics of the samples X under the current parameters.
 
-        X may be any part of the data (a chunk, a file, a Dask array's block);
-        statistics of disjoint parts computed with the same model add up with
-        ``+`` or ``sum()``, and :meth:`m_step` turns the total into the next
-        model, exactly as one iteration of :meth:`fit` does.  Computed by the
-        same kernel pass as ``fit`` (float32 data in float32, sums in float64).
+        Statistics of disjoint parts of the data computed with the same model
+        add up with ``+`` or ``sum()``, and :meth:`m_step` turns the total
+        into the next model, exactly as one iteration of :meth:`fit` does.
+        Computed by the same kernel pass as ``fit`` (float32 data in float32
+        when the model is float32, else in float64; sums in float64).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            Any part of the data (a chunk, a file, a Dask array, a block of
+            one), in any form :meth:`fit` takes; at least one row, with the
+            model's number of features.  A Dask array's statistics are
+            computed and summed on the cluster.
+
+        Returns
+        -------
+        statistics : EMStatistics
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet (``fit`` it, with
+            ``max_iter=0`` for an initial model only).
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
         """
         return self._statistics_of(self._validate_predict_X(X))
 
@@ -658,16 +713,39 @@ class GaussianMixture(Estimator):
     def m_step(self, statistics: EMStatistics, *, reseed_from: ArrayLike | None = None) -> GaussianMixture:
         """Replace the parameters by the M-step of ``statistics``; returns self.
 
-        ``statistics`` must come from :meth:`e_step_statistics` with the
-        current parameters (summed over all the data).  The M-step is the
-        kernel ``fit`` uses, with the same repairs: a covariance that is not
-        positive definite gets a ridge, and an empty component is re-seeded at
-        a random row of ``reseed_from`` (a sample of the data) when given,
-        else at a draw from the current mixture, with the data's variance
-        (from ``reseed_from``, else from the statistics).  Records the
+        The M-step is the kernel ``fit`` uses, with the same repairs: a
+        covariance that is not positive definite gets a ridge, and an empty
+        component is re-seeded (see ``reseed_from``).  Records the
         statistics' average log-likelihood in ``lower_bound_`` and
-        ``lower_bounds_``, counts the iteration in ``n_iter_`` and sets
-        ``converged_`` when the lower bound changed by less than ``tol``.
+        ``lower_bounds_``, counts the iteration in ``n_iter_``, sets
+        ``converged_`` when the lower bound changed by less than ``tol``, and
+        ``n_samples_seen_`` to the statistics' rows; a later
+        :meth:`partial_fit` continues from the new parameters.
+
+        Parameters
+        ----------
+        statistics : EMStatistics
+            From :meth:`e_step_statistics` with the current parameters, summed
+            over all the data.
+        reseed_from : array-like of shape (n_rows, n_features), optional
+            A sample of the data (an in-memory array; not a path): an empty
+            component is re-seeded at one of its rows, with its variance.
+            Without it (the default None), at a draw from the current mixture,
+            with the data's variance from the statistics.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Raises
+        ------
+        NotFittedError
+            If the model has no parameters yet.
+        TypeError
+            If ``statistics`` is not an EMStatistics.
+        ValueError
+            If ``statistics`` were computed with another model (other means,
+            weights, covariances, covariance type or shape) or of no samples.
         """
         stats = self._check_statistics(statistics)
         K, d = stats.reference.shape
@@ -739,10 +817,29 @@ class GaussianMixture(Estimator):
         would have taken to see its rows, so that a small batch moves it a
         little (with t = 1, eta is 1 and the first batch would replace it).
         A model saved during a stream keeps its running statistics and steps.
-        The batch that initialises a model needs at least ``n_components``
-        rows (ValueError); later batches smaller than that, and any such batch
-        given to a fitted model, give a ``DegenerateDataWarning``: a few rows
-        move every component towards them by eta_t.
+        Later batches with fewer than ``n_components`` rows, and any such
+        batch given to a fitted model, give a ``DegenerateDataWarning``: a few
+        rows move every component towards them by eta_t.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            One batch, in any form :meth:`fit` takes; at least one row (at
+            least ``n_components`` for the batch that initialises a model),
+            with the model's number of features once it has one.
+        y : ignored
+            Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            If the initialising batch has fewer than ``n_components`` rows, X
+            has another number of features than the model, or holds NaN or
+            infinity.
         """
         data = self._data(X, min_samples=1)
         if hasattr(self, "means_"):
@@ -944,21 +1041,107 @@ class GaussianMixture(Estimator):
 
     @exclusive
     def predict(self, X: SamplesLike) -> np.ndarray:
-        """Most probable component of each sample, shape (n_samples,)."""
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), intp
+            Component index of each sample, in 0..n_components - 1 (for a
+            Dask array, a Dask array of them, computed lazily).
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         return self._output(self._validate_predict_X(X), "labels")
 
     @exclusive
     def predict_proba(self, X: SamplesLike) -> np.ndarray:
-        """Posterior probability of each component, shape (n_samples, n_components)."""
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to 1; float32 for float32 X and a float32 model, else
+            float64 (for a Dask array, a Dask array, computed lazily).
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         return self._output(self._validate_predict_X(X), "resp")
 
     @exclusive
     def score_samples(self, X: SamplesLike) -> np.ndarray:
-        """Log-likelihood log p(x) of each sample, shape (n_samples,)."""
+        """Log-likelihood log p(x) of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            float32 for float32 X and a float32 model, else float64 (for a
+            Dask array, a Dask array, computed lazily).
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         return self._output(self._validate_predict_X(X), "log_prob_norm")
 
     def score(self, X: SamplesLike, y: Any = None) -> float:
-        """Average log-likelihood of the samples (for Dask input, computed on the cluster)."""
+        """Average log-likelihood of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+            For a Dask array the average is computed on the cluster.
+        y : ignored
+            Accepted for scikit-learn's API.
+
+        Returns
+        -------
+        score : float
+            The mean of :meth:`score_samples`, accumulated in float64.
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         scores = self.score_samples(X)
         if is_dask_array(scores):
             from ._dask import compute
@@ -972,10 +1155,27 @@ class GaussianMixture(Estimator):
 
     @exclusive
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw samples from the fitted mixture.
+        """Draw samples from the fitted mixture (scikit-learn's convention and random stream).
 
-        Returns ``(X, y)``: the samples, grouped by component, and their
-        component labels (scikit-learn's convention and random stream).
+        The draws come from ``random_state``, which is read afresh at each
+        call: with an integer seed every call returns the same samples.
+
+        Parameters
+        ----------
+        n_samples : int, default 1
+            Number of samples, >= 1.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), float64
+            The samples, grouped by component (component 0's first).
+        y : ndarray of shape (n_samples,), int
+            The component each sample was drawn from.
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
         """
         self._check_fitted("means_")
         self._check_fitted_covariance_type()
@@ -1002,13 +1202,55 @@ class GaussianMixture(Estimator):
 
     @exclusive
     def bic(self, X: SamplesLike) -> float:
-        """Bayesian information criterion of the model on X (lower is better)."""
+        """Bayesian information criterion of the model on X (lower is better).
+
+        ``-2 * score(X) * n_samples + n_parameters * log(n_samples)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+
+        Returns
+        -------
+        bic : float
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         n = self._validate_predict_X(X).n
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     @exclusive
     def aic(self, X: SamplesLike) -> float:
-        """Akaike information criterion of the model on X (lower is better)."""
+        """Akaike information criterion of the model on X (lower is better).
+
+        ``-2 * score(X) * n_samples + 2 * n_parameters``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
+            The samples, in any form :meth:`fit` takes, with the model's
+            number of features.
+
+        Returns
+        -------
+        aic : float
+
+        Raises
+        ------
+        NotFittedError
+            Before the model is fitted.
+        ValueError
+            If X has another number of features than the model, or holds
+            NaN or infinity.
+        """
         n = self._validate_predict_X(X).n
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
