@@ -111,13 +111,53 @@ class BackgroundSubtractorKNNCompat(_OpenCVSubtractor):
 
 def createBackgroundSubtractorMOG2(history: int = 500, varThreshold: float = 16, detectShadows: bool = True,
                                    ) -> BackgroundSubtractorMOG2Compat:
-    """``cv2.createBackgroundSubtractorMOG2`` (same arguments and defaults)."""
+    """``cv2.createBackgroundSubtractorMOG2`` (same arguments and defaults).
+
+    The arguments are checked at the first ``apply``, not here.
+
+    Parameters
+    ----------
+    history : int, default 500
+        Frames of memory (>= 1): the model's ``history``.
+    varThreshold : float, default 16
+        Squared Mahalanobis distance (> 0) below which a pixel matches a
+        background mode: the model's ``var_threshold``.
+    detectShadows : bool, default True
+        Mark shadows with the shadow value (127) instead of 255: the model's
+        ``detect_shadows``.
+
+    Returns
+    -------
+    BackgroundSubtractorMOG2Compat
+        OpenCV's calls over a :class:`gmmfast.BackgroundSubtractorMOG2` (its
+        ``model``), whose other parameters keep their defaults.
+    """
     return BackgroundSubtractorMOG2Compat(BackgroundSubtractorMOG2(
         history=history, var_threshold=varThreshold, detect_shadows=detectShadows))
 
 
 def createBackgroundSubtractorKNN(history: int = 500, dist2Threshold: float = 400.0, detectShadows: bool = True,
                                   ) -> BackgroundSubtractorKNNCompat:
-    """``cv2.createBackgroundSubtractorKNN`` (same arguments and defaults)."""
+    """``cv2.createBackgroundSubtractorKNN`` (same arguments and defaults).
+
+    The arguments are checked at the first ``apply``, not here.
+
+    Parameters
+    ----------
+    history : int, default 500
+        Frames of memory (>= 1): the model's ``history``.
+    dist2Threshold : float, default 400.0
+        Squared distance (> 0, summed over channels) within which a sample
+        counts as a neighbour: the model's ``dist2_threshold``.
+    detectShadows : bool, default True
+        Mark shadows with the shadow value (127) instead of 255: the model's
+        ``detect_shadows``.
+
+    Returns
+    -------
+    BackgroundSubtractorKNNCompat
+        OpenCV's calls over a :class:`gmmfast.BackgroundSubtractorKNN` (its
+        ``model``), whose other parameters keep their defaults.
+    """
     return BackgroundSubtractorKNNCompat(BackgroundSubtractorKNN(
         history=history, dist2_threshold=dist2Threshold, detect_shadows=detectShadows))

@@ -208,6 +208,23 @@ class EMStatistics:
         With delta = old reference - new reference, x - new = (x - old) + delta:
         S1' = S1 + n delta, S2' = S2 + S1 delta^T + delta S1^T + n delta delta^T
         (its diagonal for 'diag', its trace for 'spherical').
+
+        Parameters
+        ----------
+        reference : array-like of shape (n_components, n_features)
+            The new means; converted to this object's dtype (float32 or float64).
+
+        Returns
+        -------
+        statistics : EMStatistics
+            With ``reference`` as given and the same ``log_likelihood`` and
+            ``n_samples``; its ``model_key`` is None (it no longer matches the
+            model the E-step used).
+
+        Raises
+        ------
+        ValueError
+            If ``reference`` has another shape than :attr:`reference`.
         """
         new = np.asarray(reference, dtype=self.dtype)
         if new.shape != self.reference.shape:
