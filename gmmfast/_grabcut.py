@@ -202,7 +202,20 @@ class ColourModel:
         return int(self.weights.shape[0])
 
     def score_samples(self, colours: np.ndarray) -> np.ndarray:
-        """Log-density of each colour (rows of an (n, 3) array) under the mixture."""
+        """Log-density of each colour under the mixture.
+
+        Parameters
+        ----------
+        colours : array-like of shape (n, 3), or any shape whose last axis is 3
+            Colours in the channel order and 0..255 scale of the image the
+            model was fitted on; read as float64 and flattened to rows of 3
+            (an (H, W, 3) image gives H * W values, row-major).
+
+        Returns
+        -------
+        log_density : ndarray of shape (n,), float64
+            ``log p(colour)``; components of weight 0 are left out.
+        """
         X = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
         out = np.full((X.shape[0], self.n_components), -np.inf)
         for k in range(self.n_components):
@@ -227,7 +240,31 @@ class ColourModel:
 
     @classmethod
     def from_opencv(cls, model: np.ndarray) -> ColourModel:
-        """Read a model in OpenCV's 1 x (13 K) layout (see :meth:`to_opencv`)."""
+        """Read a model in OpenCV's 1 x (13 K) layout (see :meth:`to_opencv`).
+
+        The weights are normalised to sum to 1 and the covariances made
+        symmetric; the covariance of a component of positive weight that is
+        not positive definite gets a ridge that lifts its smallest eigenvalue
+        to ``COV_RIDGE`` (0.1).
+
+        Parameters
+        ----------
+        model : array-like of 13 K float numbers, any shape
+            K weights, K x 3 means, K x 9 covariances (row-major), as
+            ``cv2.grabCut`` writes ``bgdModel`` / ``fgdModel`` (1 x 65 for
+            its 5 components).
+
+        Returns
+        -------
+        ColourModel
+
+        Raises
+        ------
+        ValueError
+            If the size is not a positive multiple of 13, a value is NaN or
+            infinite, or a weight is negative or the weights sum to 0 (an
+            uninitialised OpenCV model is all zeros).
+        """
         a = np.asarray(model, dtype=np.float64).ravel()
         if a.size == 0 or a.size % 13:
             raise ValueError(f"a colour model has 13 numbers per component (65 for 5); got {a.size}.")
@@ -1151,9 +1188,37 @@ class GrabCut(Estimator):
     @exclusive
     def refine(self, foreground: ArrayLike | None = None, background: ArrayLike | None = None,
                max_iter: int = 1) -> GrabCut:
-        """Fix user strokes (boolean (H, W) masks; a pixel in both is an error) and iterate again.
+        """Fix user strokes as definite labels and iterate again.
 
-        ``max_iter`` iterations follow (0: only record the strokes).
+        Strokes stay fixed through later calls.  A foreground stroke outside
+        the window the cut works on (see ``margin``) grows the window to take
+        it in.
+
+        Parameters
+        ----------
+        foreground : array-like of shape (H, W), bool or integer, optional
+            Pixels that are definitely foreground (integer masks: nonzero is
+            a stroke).  H, W are the fitted image's.
+        background : array-like of shape (H, W), bool or integer, optional
+            Pixels that are definitely background.  A pixel in both masks is
+            an error.
+        max_iter : int, default 1
+            Iterations to run after the strokes (>= 0; 0 only records them).
+
+        Returns
+        -------
+        self : GrabCut
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If a mask has another shape, a pixel is in both, or after the
+            strokes one label would have no pixel left (nothing is changed
+            then).
+        TypeError
+            If a mask is neither boolean nor integer.
         """
         engine = self._current_engine()
         max_iter = check_int(max_iter, "max_iter", low=0)
