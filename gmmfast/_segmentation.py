@@ -317,7 +317,23 @@ class Segmentation:
         return out
 
     def binary(self, component: int) -> np.ndarray:
-        """The "binary image" of one component: uint8 H x W, 255 on it, 0 elsewhere."""
+        """The "binary image" of one component.
+
+        Parameters
+        ----------
+        component : int
+            The component's label, 0 to ``n_components - 1``.
+
+        Returns
+        -------
+        ndarray (H, W) uint8
+            255 on the component, 0 elsewhere.
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``component`` is not an integer label of this segmentation.
+        """
         k = self._check_component(component)
         return (self.labels == k).astype(np.uint8) * np.uint8(255)
 
@@ -333,12 +349,25 @@ class Segmentation:
         return int(np.lexsort((self.counts(), on_border))[-1])
 
     def binary_map(self, background: int | None = None) -> np.ndarray:
-        """Foreground vs background as uint8 H x W: 0 on the background component, 255 elsewhere.
+        """Foreground vs background: 0 on the background component, 255 elsewhere.
 
-        ``background`` is the label of the background component (default:
-        :meth:`background_component`).  With K = 2 this is the mask of the
-        other component; with more, every component but the background is
-        foreground.
+        With K = 2 this is the mask of the other component; with more, every
+        component but the background is foreground.
+
+        Parameters
+        ----------
+        background : int or None, default None
+            The label of the background component, 0 to ``n_components - 1``;
+            None: :meth:`background_component`.
+
+        Returns
+        -------
+        ndarray (H, W) uint8
+
+        Raises
+        ------
+        InvalidParameterError
+            If ``background`` is neither None nor an integer label.
         """
         k = self.background_component() if background is None else self._check_component(background)
         return (self.labels != k).astype(np.uint8) * np.uint8(255)
@@ -352,9 +381,26 @@ class Segmentation:
     def overlay(self, alpha: float = 0.5, colours: np.ndarray | None = None) -> np.ndarray:
         """The image (as uint8 RGB) blended with a colour per component.
 
-        ``alpha`` in [0, 1] is the weight of the label colours (0 gives the
-        image, 1 the colour-coded labels).  ``colours`` (K x 3 uint8)
-        overrides the default palette.
+        Parameters
+        ----------
+        alpha : float, default 0.5
+            Weight of the label colours, in [0, 1]: 0 gives the image, 1 the
+            colour-coded labels.
+        colours : array-like of shape (K, 3), optional
+            One RGB colour per component, numbers (integer or float) from 0 to
+            255, replacing the default :func:`palette`.
+
+        Returns
+        -------
+        ndarray (H, W, 3) uint8
+            Grey images are drawn as RGB; uint16 and float images are
+            converted to uint8 first; an alpha channel is dropped.
+
+        Raises
+        ------
+        ValueError
+            If ``alpha`` is outside [0, 1] or ``colours`` has another shape
+            or values outside 0..255.
         """
         alpha = check_real(alpha, "alpha", low=0.0, high=1.0)
         K = self.n_components
@@ -370,8 +416,31 @@ class Segmentation:
         return np.round(blend).astype(np.uint8)
 
     def output_files(self, stem: str = "image", background: int | None = None) -> dict[str, np.ndarray]:
-        """The pictures :meth:`save` writes, by file name: ``stem_segmented.png``,
-        ``stem_mask0.png``..., ``stem_binary.png`` (see :meth:`binary_map`)."""
+        """The pictures :meth:`save` writes, by file name.
+
+        Parameters
+        ----------
+        stem : str, default "image"
+            Start of the file names: a file name without a folder.
+        background : int or None, default None
+            The background component of ``stem_binary.png``, as in
+            :meth:`binary_map`.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``stem_segmented.png`` (:meth:`segmented_image`, as uint8, or
+            uint16 for a 16-bit grey image; grey + alpha as RGBA),
+            ``stem_mask0.png``... (:meth:`binary` of each component) and
+            ``stem_binary.png`` (:meth:`binary_map`).
+
+        Raises
+        ------
+        ValueError
+            If ``stem`` is empty, ``.`` or ``..``, or holds a ``/``, ``\\``
+            or NUL; or ``background`` is not a label
+            (:class:`~gmmfast.InvalidParameterError`).
+        """
         if not isinstance(stem, str) or not stem or stem in (".", "..") or set(stem) & set("/\\\0"):
             raise ValueError(f"stem must be a file name without a folder, got {stem!r}.")
         seg = self.segmented_image()
@@ -390,13 +459,35 @@ class Segmentation:
     def save(self, folder: str | os.PathLike, stem: str | None = None, background: int | None = None) -> list[Path]:
         """Write the files of :meth:`output_files` into ``folder`` (created if needed).
 
-        ``stem`` names the files (``STEM_segmented.png`` ...); by default the
-        stem of the file :func:`segment` read (``source``), else ``"image"``.
-        They replace an earlier save of the same ``stem`` there, and its masks
-        numbered K or more (from a larger K) are removed, so the folder holds
-        one segmentation per stem.  Each file is written under a temporary name
-        and renamed, so an interrupted save leaves no half-written image.
-        Returns the paths written.
+        The files replace an earlier save of the same ``stem`` there, and its
+        masks numbered K or more (from a larger K) are removed, so the folder
+        holds one segmentation per stem.  Each file is written under a
+        temporary name and renamed, so an interrupted save leaves no
+        half-written image.
+
+        Parameters
+        ----------
+        folder : str or path
+            The folder to write into; missing parent folders are created.
+        stem : str or None, default None
+            Names the files (``STEM_segmented.png`` ...); None: the stem of
+            the file :func:`segment` read (``source``), else ``"image"``.
+        background : int or None, default None
+            The background component of ``STEM_binary.png``, as in
+            :meth:`binary_map`.
+
+        Returns
+        -------
+        list of Path
+            The paths written, in the order of :meth:`output_files`.
+
+        Raises
+        ------
+        NotADirectoryError
+            If ``folder`` is an existing file.
+        ValueError
+            For a bad ``stem`` or ``background`` (see :meth:`output_files`),
+            before anything is written.
         """
         from .io import write_image
 
@@ -426,8 +517,21 @@ class Segmentation:
         return name
 
     def summary(self, seconds: float | None = None) -> str:
-        """A one-line description: size, K, the features used, share of each component, and
-        ``seconds`` (default: the segmentation's own time, the sum of ``timings``)."""
+        """A one-line description: size, K, the features used, share of each component, and a time.
+
+        Parameters
+        ----------
+        seconds : float or None, default None
+            The time to show (>= 0); None: the segmentation's own time, the
+            sum of ``timings``.
+
+        Returns
+        -------
+        str
+            For example ``"640x480, K=3, rgb, sizes 20%/35%/45%, 0.12 s"``
+            (width x height; "(auto)" after K when it was chosen, the
+            smoothing weight when there was one).
+        """
         H, W = self.shape
         share = self.counts() / float(H * W)
         parts = "/".join(f"{100 * s:.0f}%" for s in share)
