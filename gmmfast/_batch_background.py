@@ -423,12 +423,48 @@ class PixelGMM(Estimator):
 
         Named as the online subtractors' ``apply`` so that either can classify a clip, but it
         only classifies: a PixelGMM learns from :meth:`fit` alone, and a frame given here
-        leaves the model unchanged (the online models learn every frame they classify)."""
+        leaves the model unchanged (the online models learn every frame they classify).
+
+        Parameters
+        ----------
+        frame : array (H, W[, C]) or (N, H, W[, C])
+            A frame or a stack of N frames of the training size and channel
+            count, holding finite numbers.
+
+        Returns
+        -------
+        ndarray of bool, (H, W) or (N, H, W)
+            True where the value is foreground.
+        """
         return self.predict(frame).mask
 
     @exclusive
     def mahalanobis(self, frame: np.ndarray) -> np.ndarray:
-        """Smallest Mahalanobis distance of each pixel to a background component (float32)."""
+        """Smallest Mahalanobis distance of each pixel to a background component.
+
+        The distance :meth:`predict` compares with ``threshold`` (a pixel is
+        foreground where it is larger), measured after the brightness
+        normalisation when ``normalize_brightness`` is on.
+
+        Parameters
+        ----------
+        frame : array (H, W[, C]) or (N, H, W[, C])
+            A frame or a stack of N frames of the training size and channel
+            count, holding finite numbers.
+
+        Returns
+        -------
+        ndarray of float32, (H, W) or (N, H, W)
+            Distances in Mahalanobis units (not squared).
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If the frames have another size or channel count than the
+            training frames, or hold NaN or infinity.
+        """
         _, _, dist, single = self._predict_kernel(frame)
         return dist[0] if single else dist
 
@@ -447,16 +483,52 @@ class PixelGMM(Estimator):
 
 
 def mean_background(frames: FramesLike) -> np.ndarray:
-    """Per-pixel mean of a stack of frames (float32, H x W or H x W x C)."""
+    """Per-pixel mean of a stack of frames.
+
+    Parameters
+    ----------
+    frames : array (T, H, W) or (T, H, W, C), or a sequence of frames
+        T >= 1 frames of one shape (C = 1 to 4), holding finite real numbers
+        (not bool) of magnitude at most 1e15 (past that, float32 overflows).
+
+    Returns
+    -------
+    ndarray (H, W) or (H, W, C) float32
+        Accumulated in float64, on the frames' own scale.
+
+    Raises
+    ------
+    ValueError
+        If the frames are not a stack of equal-shaped frames, are empty, or
+        hold NaN, infinity or values too large for float32.
+    TypeError
+        If the frames do not hold numbers, or are a path.
+    """
     arr = check_frames(frames)
     _check_magnitude(arr, "frames")
     return np.mean(arr, axis=0, dtype=np.float64).astype(np.float32)
 
 
 def median_background(frames: FramesLike) -> np.ndarray:
-    """Per-pixel median of a stack of frames (float32, H x W or H x W x C).
+    """Per-pixel median of a stack of frames.
 
     Robust to objects that cover a pixel in fewer than half of the frames.
+
+    Parameters
+    ----------
+    frames : array (T, H, W) or (T, H, W, C), or a sequence of frames
+        As for :func:`mean_background`.
+
+    Returns
+    -------
+    ndarray (H, W) or (H, W, C) float32
+        On the frames' own scale (with an even T, the mean of the two middle
+        values).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`mean_background`.
     """
     arr = check_frames(frames)
     _check_magnitude(arr, "frames")
