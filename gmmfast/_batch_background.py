@@ -489,7 +489,7 @@ def mean_background(frames: FramesLike) -> np.ndarray:
     ----------
     frames : array (T, H, W) or (T, H, W, C), or a sequence of frames
         T >= 1 frames of one shape (C = 1 to 4), holding finite real numbers
-        (not bool) of magnitude at most 1e15 (past that, float32 overflows).
+        (not bool) of magnitude at most 1e15.
 
     Returns
     -------
@@ -500,7 +500,7 @@ def mean_background(frames: FramesLike) -> np.ndarray:
     ------
     ValueError
         If the frames are not a stack of equal-shaped frames, are empty, or
-        hold NaN, infinity or values too large for float32.
+        hold NaN, infinity or values past 1e15.
     TypeError
         If the frames do not hold numbers, or are a path.
     """
