@@ -47,13 +47,29 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
     (``PIL.Image.MAX_IMAGE_PIXELS``), or whose pixels would not fit in the free
     memory, is refused before it is decoded.
 
+    Parameters
+    ----------
+    source : str, os.PathLike or binary file object
+        The image file, or an open file object with a ``read`` method (e.g.
+        ``open(path, "rb")`` or ``io.BytesIO(data)``).  Bytes are not taken
+        (wrap image data in ``io.BytesIO``).
+
+    Returns
+    -------
+    ndarray
+        A new, writable array: (H, W), (H, W, 3) or (H, W, 4), uint8 (uint16,
+        int32 or float32 grey as described above).
+
     Raises
     ------
     FileNotFoundError
         If the path does not exist.
+    TypeError
+        If ``source`` is neither a path nor a binary file object.
     ValueError
-        If the file is not an image Pillow can read; the message says what
-        it holds instead (text, a video, a damaged image, ...).
+        If the file is not an image Pillow can read (the message says what
+        it holds instead: text, a video, a damaged image, ...), a path names
+        a folder, or the image is too large (see above).
     """
     Image = _pillow()
     if isinstance(source, (str, os.PathLike)):
@@ -186,10 +202,32 @@ def _unreadable(source, name: str, exc: BaseException) -> str:
 def write_image(path: PathLike, image: np.ndarray) -> Path:
     """Write an array as an image file; the format follows the file extension.
 
-    Accepts H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) arrays of
-    uint8, uint16 (grey only) or bool (written as 0/255).  Parent folders are
-    created.  The file is written under a temporary name and renamed, so an
-    interrupted write leaves no partial image.  Returns the path written.
+    Parent folders are created.  The file is written under a temporary name
+    and renamed, so an interrupted write leaves no partial image.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its extension (any Pillow registers, such as
+        ``.png``, ``.jpg``, ``.tif``) chooses the format.
+    image : array-like
+        H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA), of uint8, uint16
+        (grey only) or bool (written as 0/255).  Convert float images first.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    TypeError
+        If the array's dtype is not uint8, uint16 or bool (the message says
+        how to convert it).
+    ValueError
+        If the shape is not one of the above, a uint16 image has colour, the
+        extension is unknown, or the format cannot hold the image (e.g.
+        alpha or 16 bits in a JPEG).
     """
     Image = _pillow()
     arr = np.asarray(image)
