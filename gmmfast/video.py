@@ -337,12 +337,63 @@ class VideoReader:
 
 
 def iter_frames(source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> VideoReader:
-    """Frames of a video or a folder of images, one at a time (see :class:`VideoReader`)."""
+    """Frames of a video or a folder of images, one at a time (see :class:`VideoReader`).
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A GIF (or other multi-frame image), an MP4/AVI/... file, or a folder
+        of images; the kind is recognised from the content.
+    grey : bool, default False
+        Give H x W luminance frames instead of H x W x 3 RGB.
+    max_frames : int or None, default None
+        Stop after this many frames (>= 1); None reads them all.
+
+    Returns
+    -------
+    VideoReader
+        Opened (the first frame is decoded, so a bad source fails here);
+        iterate over it once for the uint8 frames.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
+    ValueError
+        If it is not a video or a folder of images, has no frames, or
+        ``grey`` is not a bool or ``max_frames`` not None or an int >= 1.
+    """
     return VideoReader(source, grey=grey, max_frames=max_frames)
 
 
 def read_video(source: PathLike, *, grey: bool = False, max_frames: int | None = None) -> np.ndarray:
-    """All frames (up to ``max_frames``) of a video as a (T, H, W, 3) or (T, H, W) uint8 array."""
+    """All frames (up to ``max_frames``) of a video, in memory.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A GIF (or other multi-frame image), an MP4/AVI/... file, or a folder
+        of images; the kind is recognised from the content.
+    grey : bool, default False
+        Give H x W luminance frames instead of H x W x 3 RGB.
+    max_frames : int or None, default None
+        Stop after this many frames (>= 1); None reads them all.
+
+    Returns
+    -------
+    ndarray (T, H, W, 3) or (T, H, W) uint8
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
+    ValueError
+        If it is not a video or a folder of images, has no frames, or
+        ``grey`` is not a bool or ``max_frames`` not None or an int >= 1.
+        Also when the video ends before the frames it declares (truncated
+        or damaged): the message gives the ``max_frames`` that reads the
+        frames before the damage.
+    """
     reader = VideoReader(source, grey=grey, max_frames=max_frames)
     return np.stack(list(reader))
 
@@ -440,7 +491,24 @@ class VideoWriter:
         self._closed = False
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one frame."""
+        """Append one frame.
+
+        Parameters
+        ----------
+        frame : array-like (H, W) or (H, W, 3), uint8 or bool
+            Grey or RGB; bool masks are written as 0/255.  Every frame must
+            have the first frame's shape.
+
+        Raises
+        ------
+        TypeError
+            If the frame is neither uint8 nor bool.
+        ValueError
+            If the frame's shape is not one of the above or differs from the
+            first frame's, or the writer is closed.
+        OSError
+            If FFmpeg stopped (e.g. the disk is full).
+        """
         if self._closed:
             raise ValueError(f"the writer of {str(self.path)!r} is closed.")
         arr = _frame_for_writing(frame, self._shape, self.path)
@@ -561,7 +629,37 @@ class VideoWriter:
 
 
 def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float = 10.0, *, quality: int = 8) -> Path:
-    """Write frames (an array (T, H, W[, 3]) or an iterable of frames) to a GIF or MP4; returns the path."""
+    """Write frames to a GIF or an MP4/AVI/... file (see :class:`VideoWriter`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; the extension picks the format (``.gif``, ``.mp4``,
+        ``.avi``, ``.mov``, ``.mkv``, ``.webm``, ``.m4v``).  Parent folders
+        are created; the file appears only once complete.
+    frames : array (T, H, W) or (T, H, W, 3), or an iterable of frames
+        At least one frame; uint8, or bool masks (written as 0/255), all of
+        one shape.
+    fps : float, default 10.0
+        Frame rate, in (0, 1000].
+    quality : int, default 8
+        FFmpeg quality 1..10, 10 the best (checked for GIF too, which
+        ignores it).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If there are no frames, the extension is not a video format, ``fps``
+        or ``quality`` is out of range, or the frames' shapes are wrong.
+    TypeError
+        If ``frames`` is not an array or iterable, or a frame is neither
+        uint8 nor bool.
+    """
     if isinstance(frames, np.ndarray) and (frames.ndim < 3 or frames.shape[0] == 0):
         raise ValueError(f"frames must be a non-empty stack (T, H, W[, 3]), got an array of shape {frames.shape}.")
     if not hasattr(frames, "__iter__") or isinstance(frames, (str, bytes)):
