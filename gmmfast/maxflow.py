@@ -178,17 +178,32 @@ class GridGraph:
     def set_neighbor_weights(self, w: ArrayLike, reverse: Optional[ArrayLike] = None) -> None:
         """Set the capacities of the neighbour edges.
 
-        ``w[d, i, j]`` is the capacity of the edge between pixel (i, j) and
-        pixel (i + dy, j + dx) for the d-th forward offset ((0, 1), (1, 0) and
-        for 8-connectivity also (1, 1), (1, -1)); entries whose neighbour is
-        outside the image are ignored.  An H x W array (or a scalar) gives the
-        same weight in every direction.  Without ``reverse`` the capacity is
-        the same in both directions; with it, ``w`` is the capacity from
-        (i, j) to its neighbour and ``reverse`` the one back.
-
         The graph keeps these arrays, not copies, and reads them when it is
         built: at the next :meth:`maxflow` and at ``maxflow(reuse=False)``.
         To change neighbour weights, call this method again.
+
+        Parameters
+        ----------
+        w : scalar, (H, W) or (D, H, W) array-like
+            Non-negative finite capacities (bool and integers too, exact up
+            to 2**53).  ``w[d, i, j]`` is the capacity of the edge between
+            pixel (i, j) and pixel (i + dy, j + dx) for the d-th forward
+            offset ((0, 1), (1, 0) and for 8-connectivity also (1, 1),
+            (1, -1)); entries whose neighbour is outside the image are
+            ignored.  An H x W array (or a scalar) gives the same weight in
+            every direction.  Without ``reverse`` the capacity is the same in
+            both directions; with it, ``w`` is the capacity from (i, j) to its
+            neighbour.
+        reverse : scalar, (H, W) or (D, H, W) array-like, optional
+            The capacity from the neighbour back to (i, j), laid out as ``w``.
+
+        Raises
+        ------
+        TypeError
+            If a capacity array does not hold real numbers.
+        ValueError
+            If it has another shape, or holds negative, NaN or infinite values
+            (or integers above 2**53).
         """
         # kept by reference (a copy would double a large graph's memory while it
         # lives): the solver reads them when it builds (see the docstring)
@@ -197,12 +212,28 @@ class GridGraph:
         self._state = "dirty"
 
     def set_terminal_weights(self, source: ArrayLike, sink: ArrayLike) -> None:
-        """Set the source and sink capacities of every pixel (H x W arrays or scalars).
+        """Set the source and sink capacities of every pixel.
 
         After :meth:`maxflow`, changing only these keeps the residual graph and
         the search trees, and the next :meth:`maxflow` resumes from them.  The
         graph keeps copies of these (the re-solve compares the new values with
         them): arrays changed in place afterwards must be passed again.
+
+        Parameters
+        ----------
+        source : scalar or (H, W) array-like
+            Capacity from the source to each pixel; non-negative and finite.
+        sink : scalar or (H, W) array-like
+            Capacity from each pixel to the sink; non-negative and finite.
+
+        Raises
+        ------
+        TypeError
+            If a capacity array does not hold real numbers.
+        ValueError
+            If it has another shape, or holds NaN or infinite values, or
+            negative ones (the message says how to shift them: a pixel's cut
+            depends only on the difference of its two weights).
         """
         H, W = self.shape
         try:
@@ -257,9 +288,20 @@ class GridGraph:
     def maxflow(self, reuse: bool = True) -> float:
         """Compute the maximum flow (= minimum cut capacity) and return its value.
 
-        With ``reuse=False`` the graph is rebuilt from the weights even when
-        only terminal weights changed since the last call.
+        Parameters
+        ----------
+        reuse : bool, default True
+            Resume from the last solve when only terminal weights changed
+            since (and return the stored value when nothing changed); False
+            rebuilds the graph from the weights and solves it afresh.
 
+        Returns
+        -------
+        float
+            The flow value, summed in float64.
+
+        Notes
+        -----
         In float32 (the default when every capacity given is float32) the
         value is that of the capacities rounded to 24 bits: beside hard-seed
         capacities of 1e9, terms below about 100 round away, and the value can
@@ -355,7 +397,29 @@ class Graph:
     def add_edges(self, i: ArrayLike, j: ArrayLike, cap: ArrayLike, rev_cap: ArrayLike = 0) -> None:
         """Add edges i[k] -> j[k] with capacity cap[k] and j[k] -> i[k] with rev_cap[k].
 
-        Scalars broadcast.  Self-loops are ignored (they never carry flow).
+        Edges accumulate over calls; self-loops are ignored (they never carry
+        flow).  The graph is rebuilt at the next :meth:`maxflow`.
+
+        Parameters
+        ----------
+        i, j : array-like of int
+            Node indices in [0, n_nodes), flattened; the same number of each
+            (a scalar index does not broadcast).
+        cap : scalar or array-like, one entry per edge
+            Capacity i[k] -> j[k]; non-negative and finite.  A scalar applies
+            to every edge.
+        rev_cap : scalar or array-like, one entry per edge, default 0
+            Capacity j[k] -> i[k], likewise.
+
+        Raises
+        ------
+        TypeError
+            If the indices are not integers (bool included) or a capacity is
+            not a real number.
+        ValueError
+            If an index is out of range, ``i`` and ``j`` differ in length, a
+            capacity array has another length, or a capacity is negative, NaN
+            or infinite.
         """
         i = _index_array(i, self.n_nodes, "i")
         j = _index_array(j, self.n_nodes, "j")
@@ -372,8 +436,22 @@ class Graph:
     def add_tedges(self, i: ArrayLike, source: ArrayLike, sink: ArrayLike) -> None:
         """Add terminal capacities: source -> i[k] of source[k], i[k] -> sink of sink[k].
 
-        Repeated indices accumulate.  After :meth:`maxflow`, this keeps the
+        The capacities are added to those given before (repeated indices, and
+        repeated calls, accumulate).  After :meth:`maxflow`, this keeps the
         residual graph and the search trees (incremental re-solve).
+
+        Parameters
+        ----------
+        i : array-like of int
+            Node indices in [0, n_nodes), flattened.
+        source, sink : scalar or array-like, one entry per index
+            Capacities to add; non-negative and finite.  A scalar applies to
+            every index.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`add_edges`, for the indices and capacities.
         """
         i = _index_array(i, self.n_nodes, "i")
         s, t = _per_item_capacities(i.size, "index", source=source, sink=sink)
@@ -416,7 +494,21 @@ class Graph:
         self._built_dtype = dt
 
     def maxflow(self, reuse: bool = True) -> float:
-        """Compute the maximum flow and return its value (see :meth:`GridGraph.maxflow`)."""
+        """Compute the maximum flow and return its value (see :meth:`GridGraph.maxflow`).
+
+        Parameters
+        ----------
+        reuse : bool, default True
+            Resume from the last solve when only terminal capacities were
+            added since (and return the stored value when nothing changed);
+            False rebuilds the graph from all edges and capacities and solves
+            it afresh.
+
+        Returns
+        -------
+        float
+            The flow value, summed in float64.
+        """
         reuse = check_bool(reuse, "reuse")
         if self._state == "dirty" or not reuse:
             self._build()
@@ -478,6 +570,32 @@ def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike 
     """Energy sum_p unary[p, labels[p]] + sum_{edges (p, q)} w_pq [labels[p] != labels[q]].
 
     Same conventions as :func:`alpha_expansion`.
+
+    Parameters
+    ----------
+    unary : (H, W, L) array
+        Cost of each label at each pixel; finite reals.
+    labels : (H, W) integer array
+        The labelling, values in [0, L).
+    potts_weight : scalar, (H, W) or (D, H, W) array, non-negative, default 1.0
+        Cost of a label change across each neighbour edge, laid out as in
+        :meth:`GridGraph.set_neighbor_weights` (entries whose neighbour is
+        outside the image are ignored).
+    connectivity : {4, 8}, default 4
+        4: right and down neighbours; 8: also the two diagonals (D = 4).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If ``unary`` or ``potts_weight`` does not hold real numbers.
+    ValueError
+        If a shape is wrong, ``labels`` is not an integer array (bool
+        included) or has a value outside [0, L), a value is NaN or infinite,
+        a weight is negative, or ``connectivity`` is not 4 or 8.
     """
     unary = _check_unary(unary)
     H, W, L = unary.shape
