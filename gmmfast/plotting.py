@@ -34,7 +34,30 @@ def _matplotlib_figure():
 
 
 def component_variances(model: GaussianMixture, dim: int = 0) -> np.ndarray:
-    """Variance of every component of a fitted mixture along feature ``dim``."""
+    """Variance of every component of a fitted mixture along feature ``dim``.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted :class:`gmmfast.GaussianMixture`, of any ``covariance_type``
+        ('tied' gives the shared variance for every component, 'spherical'
+        each component's single variance whatever ``dim``).
+    dim : int, default 0
+        The feature, 0 to ``n_features - 1``.
+
+    Returns
+    -------
+    ndarray of shape (n_components,), float64
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a gmmfast GaussianMixture.
+    NotFittedError
+        If it is not fitted.
+    InvalidParameterError
+        If ``dim`` is not an integer in range.
+    """
     from ._mixture import GaussianMixture
 
     if not isinstance(model, GaussianMixture):
