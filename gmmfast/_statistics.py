@@ -217,7 +217,7 @@ class EMStatistics:
         Returns
         -------
         statistics : EMStatistics
-            With ``reference`` as given and the same ``log_likelihood`` and
+            Centred on ``reference``, with the same ``log_likelihood`` and
             ``n_samples``; its ``model_key`` is None (it no longer matches the
             model the E-step used).
 
