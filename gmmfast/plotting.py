@@ -48,6 +48,7 @@ def component_variances(model: GaussianMixture, dim: int = 0) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_components,), float64
+        A new array (changing it leaves the model as it is).
 
     Raises
     ------
@@ -57,22 +58,26 @@ def component_variances(model: GaussianMixture, dim: int = 0) -> np.ndarray:
         If it is not fitted.
     InvalidParameterError
         If ``dim`` is not an integer in range.
+    ValueError
+        If ``covariance_type`` was changed since the fit (``set_params``).
     """
     from ._mixture import GaussianMixture
 
     if not isinstance(model, GaussianMixture):
         raise TypeError(f"model must be a fitted gmmfast.GaussianMixture, got {type(model).__name__}.")
     model._check_fitted("means_")
+    model._check_fitted_covariance_type()       # a covariance_type set since the fit is refused
     dim = check_int(dim, "dim", low=0, high=model._n_features() - 1)
     cov = np.asarray(model.covariances_, dtype=np.float64)
     K = len(model.weights_)
     ct = model.covariance_type
+    # copies: a float64 model's covariances_ would otherwise be written through the result
     if ct == "full":
-        return cov[:, dim, dim]
+        return cov[:, dim, dim].copy()
     if ct == "tied":
         return np.full(K, cov[dim, dim])
     if ct == "diag":
-        return cov[:, dim]
+        return cov[:, dim].copy()
     return cov.copy()
 
 

@@ -719,6 +719,24 @@ def test_plot_segmentation(tmp_path):
         plot_segmentation(img, tmp_path / "x.png")     # the image instead of its segmentation
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_component_variances_are_the_models_and_a_copy(covariance_type):
+    from gmmfast.plotting import component_variances
+
+    X = np.random.default_rng(0).normal(size=(300, 3)) * (1.0, 2.0, 3.0)
+    gm = gmmfast.GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    cov = np.asarray(gm.covariances_, np.float64)
+    want = {"full": lambda: cov[:, 1, 1], "tied": lambda: np.full(2, cov[1, 1]),
+            "diag": lambda: cov[:, 1], "spherical": lambda: cov}[covariance_type]()
+    got = component_variances(gm, 1)
+    np.testing.assert_array_equal(got, want)
+    got[:] = -1.0                                  # the caller's array, not a view of the model
+    np.testing.assert_array_equal(np.asarray(gm.covariances_, np.float64), cov)
+    gm.set_params(covariance_type="spherical" if covariance_type != "spherical" else "diag")
+    with pytest.raises(ValueError, match="fitted with another one"):
+        component_variances(gm, 1)
+
+
 # ----------------------------------------------------------------------------- BSDS
 
 
