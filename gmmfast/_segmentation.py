@@ -369,7 +369,7 @@ class Segmentation:
         InvalidParameterError
             If ``background`` is neither None nor an integer label.
         """
-        k = self.background_component() if background is None else self._check_component(background)
+        k = self.background_component() if background is None else self._check_component(background, "background")
         return (self.labels != k).astype(np.uint8) * np.uint8(255)
 
     def label_map(self) -> np.ndarray:
@@ -541,8 +541,8 @@ class Segmentation:
         return (f"{W}x{H}, K={self.n_components}{auto}, {self.features_used}{smooth}, sizes {parts}, "
                 f"{total:.2f} s")
 
-    def _check_component(self, component) -> int:
-        return check_int(component, "component", low=0, high=self.n_components - 1)
+    def _check_component(self, component, name: str = "component") -> int:
+        return check_int(component, name, low=0, high=self.n_components - 1)
 
 
 # --------------------------------------------------------------------------- main entry

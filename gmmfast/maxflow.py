@@ -591,17 +591,20 @@ def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike 
     Raises
     ------
     TypeError
-        If ``unary`` or ``potts_weight`` does not hold real numbers.
+        If ``unary`` or ``potts_weight`` does not hold real numbers, or
+        ``labels`` is not an integer array (bool included).
     ValueError
-        If a shape is wrong, ``labels`` is not an integer array (bool
-        included) or has a value outside [0, L), a value is NaN or infinite,
-        a weight is negative, or ``connectivity`` is not 4 or 8.
+        If a shape is wrong, ``labels`` has a value outside [0, L), a value
+        is NaN or infinite, a weight is negative, or ``connectivity`` is not
+        4 or 8.
     """
     unary = _check_unary(unary)
     H, W, L = unary.shape
     labels = np.asarray(labels)
-    if labels.shape != (H, W) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be an integer array of shape {(H, W)}.")
+    if labels.shape != (H, W):
+        raise ValueError(f"labels must have shape {(H, W)}, got {labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):       # (bool is not) as alpha_expansion's labels_init
+        raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}.")
     if labels.size and (labels.min() < 0 or labels.max() >= L):
         raise ValueError(f"labels must lie in [0, {L}).")
     w = _potts_planes(potts_weight, H, W, check_connectivity(connectivity))

@@ -107,6 +107,14 @@ CASES = {
         "rescale the frames"),
     "kmeans_background 1e300": (lambda c: gmmfast.kmeans_background(np.full((3, 4, 4), 1e300), 2), ValueError,
                                 "rescale the frames"),
+    # a bad background= was reported as "component must be ..."
+    "binary_map background=9": (lambda c: c["seg"].binary_map(9), ValueError, "background must be"),
+    "save background=-1": (lambda c: c["seg"].save(c["tmp"], background=-1), ValueError, "background must be"),
+    # the same bad labels were a ValueError here and a TypeError in alpha_expansion
+    "potts_energy bool labels": (lambda c: gmmfast.maxflow.potts_energy(np.zeros((4, 5, 2)), np.zeros((4, 5), bool)),
+                                 TypeError, "labels must be an integer array, got dtype bool"),
+    "potts_energy labels shape": (lambda c: gmmfast.maxflow.potts_energy(np.zeros((4, 5, 2)), np.zeros((5, 4), int)),
+                                  ValueError, "labels must have shape (4, 5)"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),

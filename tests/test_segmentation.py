@@ -167,7 +167,7 @@ def test_masks_segmented_image_binary_consistent_with_labels():
     assert set(np.unique(bmap)) == {0, 255}
     np.testing.assert_array_equal(bmap == 0, seg.labels == int(np.argmax(counts)))
     np.testing.assert_array_equal(seg.binary_map(background=1) == 0, seg.labels == 1)
-    with pytest.raises(ValueError, match="component"):
+    with pytest.raises(ValueError, match="background must be"):
         seg.binary_map(background=K)
     np.testing.assert_array_equal(seg.overlay(0.0), img)
     pal = gmmfast._segmentation.palette(K)
@@ -324,7 +324,7 @@ def test_save_replaces_an_earlier_save_of_the_stem(tmp_path):
     assert [n for n in names if n.startswith("a_")] == ["a_binary.png", "a_mask0.png", "a_mask1.png",
                                                        "a_mask9.txt", "a_segmented.png"]
     assert sum(n.startswith("ab_mask") for n in names) == 4
-    with pytest.raises(ValueError, match="component"):
+    with pytest.raises(ValueError, match="background must be"):
         segment(img, 2).save(tmp_path / "never", "a", background=9)
     assert not (tmp_path / "never").exists()              # refused before the folder is made
 
