@@ -30,8 +30,8 @@ from ._kmeans import _lloyd, kmeans_plusplus
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
-                          check_n_threads, check_random_state, check_real, check_real_array, user_stacklevel,
-                          RandomStateLike, SamplesLike)
+                          check_n_threads, check_random_state, check_real, check_real_array, check_samples,
+                          user_stacklevel, RandomStateLike, SamplesLike)
 from .exceptions import DegenerateDataWarning
 
 _k = load("_gmm")
@@ -753,7 +753,7 @@ class GaussianMixture(Estimator):
         rng = check_random_state(self.random_state)
         rows, variance = None, stats.data_variance()
         if reseed_from is not None:
-            rows = InMemory(reseed_from, 1).X
+            rows = check_samples(reseed_from, name="reseed_from")
             if rows.shape[1] != d:
                 raise ValueError(f"reseed_from has {rows.shape[1]} features, the model {d}.")
             variance = None

@@ -115,6 +115,9 @@ CASES = {
                                  TypeError, "labels must be an integer array, got dtype bool"),
     "potts_energy labels shape": (lambda c: gmmfast.maxflow.potts_energy(np.zeros((4, 5, 2)), np.zeros((5, 4), int)),
                                   ValueError, "labels must have shape (4, 5)"),
+    # a path (which X takes) was refused as "X must be ..."
+    "m_step reseed_from path": (lambda c: c["gm"].m_step(c["gm"].e_step_statistics(np.ones((5, 3))),
+                                                         reseed_from=str(c["file"])), TypeError, "reseed_from must be"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),
