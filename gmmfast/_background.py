@@ -804,21 +804,19 @@ class BackgroundSubtractor(Estimator):
         """
         model = self._model()
         dtype = np.uint8 if self.output == "uint8" else np.bool_
+        stack = _as_frames(frames)      # (a generator is read once, here)
+        t, (h, w) = len(stack), stack[0].shape[:2]
+        check_out_masks(out, (t, h, w), dtype)      # refused before any frame is learnt
+        res = out if out is not None else np.empty((t, h, w), dtype)
         if self.method in _MODEL_ONLY:
             starts = _starts_model(model, learning_rate)
-            raw = model.apply_many(frames, learning_rate=learning_rate, known_foreground=known_foreground)
-            check_out_masks(out, raw.shape, dtype)
-            res = out if out is not None else np.empty(raw.shape, dtype)
-            for i in range(raw.shape[0]):
+            raw = model.apply_many(stack, learning_rate=learning_rate, known_foreground=known_foreground)
+            for i in range(t):
                 keep = not starts or i > 0 and learning_rate < 1
-                self._output_into(res[i], self._clean(raw[i] == 255) if keep else np.zeros(raw.shape[1:], bool))
+                self._output_into(res[i], self._clean(raw[i] == 255) if keep else np.zeros((h, w), bool))
             return res
-        stack = _as_frames(frames)
-        t, (h, w) = len(stack), stack[0].shape[:2]
         lr = check_learning_rate(learning_rate)
         kf = check_known_foreground(known_foreground, (t, h, w))
-        check_out_masks(out, (t, h, w), dtype)
-        res = out if out is not None else np.empty((t, h, w), dtype)
         for i in range(t):
             self._set_maturity(model)
             self._output_into(res[i], self._adaptive_frame(model, check_frame(stack[i]), lr,
@@ -885,10 +883,8 @@ class BackgroundSubtractor(Estimator):
         held = None
         if self.hold_frames and fb is not None and getattr(model, "n_frames_", 0) >= self._MATURE_FRAMES:
             held = fb.get("held")     # (a frame of another size is refused by the model first)
-        if known is not None:
-            known = known if held is None else np.bitwise_or(held, known)
-        else:
-            known = held
+        if held is not None:
+            known = held if known is None else np.bitwise_or(held, known)
         starts = _starts_model(model, lr)
         raw = model._apply_checked(x, lr, bufs[0], bufs[1], known)
         if starts:

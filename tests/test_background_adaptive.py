@@ -363,8 +363,9 @@ def test_known_foreground_moves_with_a_shaken_frame():
     assert (np.abs(unknown.background_image().astype(int) - (250, 250, 0)).sum(axis=2) < 60).sum() > 100
 
 
-def test_known_foreground_and_out_are_checked():
-    bs = gmmfast.BackgroundSubtractor()
+@pytest.mark.parametrize("method", ["adaptive", "mog2", "knn"])
+def test_known_foreground_and_out_are_checked(method):
+    bs = gmmfast.BackgroundSubtractor(method=method)
     frames = np.zeros((3, 8, 9), np.uint8)
     with pytest.raises(ValueError, match="known_foreground must have shape"):
         bs.apply(frames[0], known_foreground=np.zeros((8, 8), bool))
@@ -375,6 +376,8 @@ def test_known_foreground_and_out_are_checked():
     with pytest.raises(ValueError, match="out must be a writeable C-contiguous array"):
         bs.apply_many(frames, out=np.zeros((2, 8, 9), bool))
     assert bs.n_frames_ == 0                                 # refused before learning anything
+    masks = bs.apply_many(iter(list(frames)))                # a generator of frames, read once
+    assert masks.shape == (3, 8, 9) and bs.n_frames_ == 3
 
 
 def _lane_clip(n, h, w, seed, lane):
