@@ -95,12 +95,18 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
             # orientation tag: turned here as every viewer turns it, so results line up with the photo
             arr = _pillow_array(_upright(img))
     except Image.DecompressionBombError as exc:
-        # Pillow's guard for images from unknown sources (its warning, below this, passes through)
-        raise ValueError(f"{name!r}: {exc} Resize the image, or, if the file is yours and the memory "
-                         "suffices, raise that limit (PIL.Image.MAX_IMAGE_PIXELS).") from None
+        raise ValueError(too_many_pixels(name, exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
     return arr
+
+
+def too_many_pixels(name: str, exc: Exception) -> str:
+    """The message for Pillow's guard against images from unknown sources (``DecompressionBombError``,
+    raised on opening a file that declares more than twice ``PIL.Image.MAX_IMAGE_PIXELS``; its warning,
+    below that, passes through)."""
+    return (f"{name!r}: {exc} Resize the image, or, if the file is yours and the memory suffices, raise that "
+            "limit (PIL.Image.MAX_IMAGE_PIXELS).")
 
 
 #: Bytes per pixel and band of the arrays Pillow decodes each band size into.

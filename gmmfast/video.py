@@ -50,7 +50,7 @@ import numpy as np
 from . import _sniff
 from ._validation import check_bool, check_int
 from ._files import atomic_write, files_in, publish_mode
-from .io import _pillow_array, _pillow_image
+from .io import _check_decoded_size, _pillow_array, _pillow_image, too_many_pixels
 
 PathLike = Union[str, os.PathLike[str]]
 
@@ -232,9 +232,12 @@ class VideoReader:
         name = str(self.path)
         try:
             img = Image.open(self.path)
+        except Image.DecompressionBombError as exc:
+            raise ValueError(too_many_pixels(name, exc)) from None
         except _PILLOW_ERRORS as exc:
             raise ValueError(f"cannot read {name!r} as a video: {exc}") from exc
         with img:
+            _check_decoded_size(img, name)     # a frame that would not fit in memory, refused before decoding
             if self.truncation is None:
                 self.n_frames = self._declared = int(getattr(img, "n_frames", 1))
             duration = img.info.get("duration")

@@ -306,3 +306,23 @@ def two_threads():
             assert m.threads_used() == 2, f"{kernel}: {m.threads_used()} thread(s) ran an n_threads=2 call"
 
     return check
+
+
+def _gif_bomb(width: int, height: int, n_frames: int = 2) -> bytes:
+    """A valid GIF of a few bytes whose screen is ``width`` x ``height`` pixels, holding ``n_frames``
+    one-pixel frames: decoding it would allocate the whole screen per frame."""
+    import struct
+
+    data = bytearray(b"GIF89a" + struct.pack("<HH", width, height) + bytes([0xF0, 0, 0]))   # 2-colour table
+    data += bytes([0, 0, 0, 255, 255, 255])
+    for i in range(n_frames):
+        data += b"!\xf9\x04\x04\x0a\x00\x00\x00"                          # 0.1 s per frame
+        data += b"," + struct.pack("<HHHH", i, 0, 1, 1) + b"\x00"            # a 1x1 frame at (i, 0)
+        data += bytes([2, 2, 0x4C if i % 2 else 0x44, 0x01, 0])             # its LZW data
+    return bytes(data + b";")
+
+
+@pytest.fixture
+def gif_bomb():
+    """``gif_bomb(width, height)``: the bytes of a tiny GIF declaring a huge screen."""
+    return _gif_bomb

@@ -500,3 +500,16 @@ def test_a_16_bit_colour_png_is_read_at_8_bits_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="16 bits per colour channel; it is read at 8"):
         image = read_image(tmp_path / "deep.png")
     np.testing.assert_array_equal(image, (rgb >> 8).astype(np.uint8))     # Pillow keeps the high byte
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [20_000, 12_000])      # past Pillow's own limit; within it
+def test_an_animation_declaring_a_huge_screen_is_refused_by_name(tmp_path, gif_bomb, monkeypatch, side):
+    # Pillow's DecompressionBombError escaped as a "please report it" internal error of the CLI
+    path = tmp_path / "bomb.gif"
+    path.write_bytes(gif_bomb(side, side))
+    if side < 20_000:          # within Pillow's limit: refused by the free memory, before decoding
+        monkeypatch.setattr("gmmfast._memory.available_memory", lambda: 100_000_000)
+    with pytest.raises(ValueError, match=f"bomb.gif.*{side}|{side * side}") as exc:
+        read_video(path)
+    assert "Resize the image" in str(exc.value) or "resize the image" in str(exc.value)

@@ -109,16 +109,21 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageHeader:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadUpload(f"This file looks like a {kind.upper()} image but cannot be read: {exc}") from None
     except Image.DecompressionBombError as exc:
-        # Pillow's own, higher limit; its message carries the declared pixel count
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        declared = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
-        raise TooLarge(f"This image declares {declared}; the limit is {max_pixels / 1e6:.0f} megapixels.") from None
+        raise _declares_too_many(exc, "image", max_pixels) from None
     if fmt == "MPO":  # a camera JPEG carrying extra pictures: its first is an ordinary JPEG
         fmt = "JPEG"
     if fmt not in IMAGE_FORMATS or fmt.lower() != kind:
         raise BadUpload(f"This file is not an image of an accepted format (accepted: {IMAGE_TYPES_TEXT}).")
     _check_pixels(width, height, max_pixels)
     return ImageHeader(fmt, width, height, mode, frames)
+
+
+def _declares_too_many(exc: Exception, what: str, max_pixels: int) -> TooLarge:
+    """Pillow's refusal of a file that declares more pixels than its own, higher limit (its message
+    carries the declared pixel count) as the page's message."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+    return TooLarge(f"This {what} declares {declared}; the limit is {max_pixels / 1e6:.0f} megapixels.")
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -163,6 +168,8 @@ def check_video_header(path, suffix: str, max_frame_pixels: int) -> tuple[int, i
             with Image.open(path) as img:
                 width, height = img.size
                 frames = getattr(img, "n_frames", 1)
+        except Image.DecompressionBombError as exc:
+            raise _declares_too_many(exc, "animated image", max_frame_pixels) from None
         except Exception:
             raise BadUpload("This animated image cannot be read.") from None
         if frames < 2:

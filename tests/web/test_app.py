@@ -892,6 +892,15 @@ def test_background_refuses_non_videos(client, app, gen, make, words):
     assert "/tmp" not in r.get_json()["error"] and "gmmfast-web" not in r.get_json()["error"]
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_background_refuses_an_animation_declaring_a_huge_screen(client, app, gif_bomb):
+    # it was "This animated image cannot be read"
+    r = client.post("/api/background", data={"video": (io.BytesIO(gif_bomb(20_000, 20_000)), "clip.gif")},
+                    headers=JSON, content_type="multipart/form-data")
+    assert r.status_code == 413 and "declares 400 megapixels" in r.get_json()["error"]
+    assert len(store(app)) == 0
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (10, 2000), (12, 12)])
 def test_cutout_refuses_images_too_small_or_thin_to_draw_on(client, app, gen, shape):
     image = np.full((*shape, 3), 120, np.uint8)
