@@ -96,6 +96,16 @@ def _as(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     return out
 
 
+def _finite_flow(flow: float) -> float:
+    """The flow value, refused when it overflowed: each capacity is finite, but capacities near the
+    largest float64 add up to infinity, and the value came out inf or NaN.  (The graph stays unsolved.)"""
+    flow = float(flow)
+    if not np.isfinite(flow):
+        raise ValueError("the capacities add up past the largest float64 (about 1.8e308), so the flow "
+                         "overflows; rescale them (divide every capacity by one factor: the cut is the same).")
+    return flow
+
+
 # --------------------------------------------------------------------------- grid
 
 class GridGraph:
@@ -320,7 +330,9 @@ class GridGraph:
             H = self.shape[0]
             bands = 0 if nt < 2 else (2 * nt if H >= 128 * nt else (nt if H >= 64 * nt else 0))
             self._solver.run(nt, bands)
-            self._flow = float(self._src.sum(dtype=np.float64) - self._solver.unused_source())
+            with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused just below
+                flow = self._src.sum(dtype=np.float64) - self._solver.unused_source()
+            self._flow = _finite_flow(flow)
             self._state = "solved"
         return self._flow
 
@@ -515,7 +527,9 @@ class Graph:
         if self._state != "solved" or not reuse:
             self._solver.run()
             src = _as(self._src, self._built_dtype)
-            self._flow = float(src.sum(dtype=np.float64) - self._solver.unused_source())
+            with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused just below
+                flow = src.sum(dtype=np.float64) - self._solver.unused_source()
+            self._flow = _finite_flow(flow)
             self._state = "solved"
         return self._flow
 
@@ -546,6 +560,11 @@ def _check_unary(unary: Any) -> np.ndarray:
     u = u.astype(np.float64)
     if not all_finite(u):
         raise ValueError("unary contains NaN or infinite values.")
+    with np.errstate(over="ignore"):
+        total = np.abs(u).sum()
+    if not np.isfinite(total):      # each finite, but an energy (a sum of them) overflows
+        raise ValueError("unary costs add up past the largest float64 (about 1.8e308); rescale them "
+                         "(divide them and potts_weight by one factor: the labelling is the same).")
     return u
 
 
@@ -613,11 +632,15 @@ def potts_energy(unary: np.ndarray, labels: np.ndarray, potts_weight: ArrayLike 
 
 def _energy(unary: np.ndarray, labels: np.ndarray, w: np.ndarray) -> float:
     H, W, _ = unary.shape
-    e = np.take_along_axis(unary, labels[..., None].astype(np.intp), axis=2).sum()
-    offs = _FWD4 if w.shape[0] == 2 else _FWD8
-    for d, (dy, dx) in enumerate(offs):
-        ps, qs = _grid_slices(dy, dx, H, W)
-        e += w[d][ps][labels[ps] != labels[qs]].sum()
+    with np.errstate(over="ignore"):     # an overflow is refused below
+        e = np.take_along_axis(unary, labels[..., None].astype(np.intp), axis=2).sum()
+        offs = _FWD4 if w.shape[0] == 2 else _FWD8
+        for d, (dy, dx) in enumerate(offs):
+            ps, qs = _grid_slices(dy, dx, H, W)
+            e += w[d][ps][labels[ps] != labels[qs]].sum()
+    if not np.isfinite(e):
+        raise ValueError("the energy overflows float64 (about 1.8e308): potts_weight is too large beside the "
+                         "unary costs; rescale both by one factor.")
     return float(e)
 
 

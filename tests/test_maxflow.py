@@ -669,3 +669,28 @@ def test_grid_keeps_n_threads_as_given_and_resolves_it_at_each_solve(monkeypatch
     assert seen and all(n is None for n in seen)
     with pytest.raises(ValueError, match="n_threads"):
         mf.GridGraph((4, 4), n_threads=0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_capacities_whose_sum_overflows_float64_are_refused_not_nan():
+    # each capacity finite, their sum past 1.8e308: the flow came out NaN or inf
+    g = GridGraph((1, 2))
+    g.set_terminal_weights(np.full((1, 2), 1e308), np.full((1, 2), 1e307))
+    with pytest.raises(ValueError, match="rescale them"):
+        g.maxflow()
+    with pytest.raises(ValueError, match="needs a solved graph"):
+        g.segments()                                   # nothing is taken for a solution
+    g.set_terminal_weights(np.full((1, 2), 1e307), np.full((1, 2), 1e306))
+    assert g.maxflow() == pytest.approx(2e306)          # rescaled, it solves
+    h = Graph(1)
+    h.add_tedges([0, 0], [1e308, 1e308], [1e308, 1e308])
+    with pytest.raises(ValueError, match="rescale them"):
+        h.maxflow()
+    u = np.zeros((2, 2, 2))
+    u[..., 0] = 1e308
+    with pytest.raises(ValueError, match="rescale them"):
+        potts_energy(u, np.zeros((2, 2), int), 0.0)
+    with pytest.raises(ValueError, match="rescale them"):
+        alpha_expansion(u, 1.0, return_energy=True)
+    with pytest.raises(ValueError, match="rescale both"):
+        potts_energy(np.zeros((2, 2, 2)), np.array([[0, 1], [1, 0]]), 1e308)
