@@ -385,7 +385,7 @@ class BackgroundSubtractorMOG2(Estimator):
         h, w, _ = x[0].shape
         lr = check_learning_rate(learning_rate)
         kf = check_known_foreground(known_foreground, (t, h, w))
-        check_out_masks(out, (t, h, w))
+        check_out_masks(out, (t, h, w), reads=(x, kf))
         if lr >= 1.0:
             # every frame restarts the model: nothing to gain from batching
             masks = out if out is not None else np.empty((t, h, w), np.uint8)
@@ -806,7 +806,8 @@ class BackgroundSubtractor(Estimator):
         dtype = np.uint8 if self.output == "uint8" else np.bool_
         stack = _as_frames(frames)      # (a generator is read once, here)
         t, (h, w) = len(stack), stack[0].shape[:2]
-        check_out_masks(out, (t, h, w), dtype)      # refused before any frame is learnt
+        check_out_masks(out, (t, h, w), dtype,      # refused before any frame is learnt
+                        reads=(stack, known_foreground if isinstance(known_foreground, np.ndarray) else None))
         res = out if out is not None else np.empty((t, h, w), dtype)
         if self.method in _MODEL_ONLY:
             starts = _starts_model(model, learning_rate)

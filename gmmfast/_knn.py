@@ -413,7 +413,7 @@ class BackgroundSubtractorKNN(Estimator):
         h, w, _ = x[0].shape
         lr = check_learning_rate(learning_rate)
         kf = check_known_foreground(known_foreground, (t, h, w))
-        check_out_masks(out, (t, h, w))
+        check_out_masks(out, (t, h, w), reads=(x, kf))
         masks = out if out is not None else aligned_empty((t, h, w), np.uint8)
         if lr >= 1.0:
             # every frame restarts the model: nothing to gain from batching

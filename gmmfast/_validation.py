@@ -525,8 +525,9 @@ def check_known_foreground(known_foreground: Any, shape: tuple[int, ...]) -> np.
     raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
 
 
-def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> None:
-    """``out`` of a batch call: None, or a writeable C-contiguous array of ``shape`` and ``dtype``."""
+def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8, reads: Any = ()) -> None:
+    """``out`` of a batch call: None, or a writeable C-contiguous array of ``shape`` and ``dtype``
+    that shares no memory with what the call reads (``reads``: arrays, lists of arrays, or None)."""
     if out is None:
         return
     dtype = np.dtype(dtype)
@@ -535,3 +536,8 @@ def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8) -> 
     if out.shape != tuple(shape) or not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = {tuple(shape)}, "
                          f"got shape {out.shape}.")
+    # the masks are written while later frames are still to be read: the frames' own memory would
+    # feed the model masks instead of pixels
+    arrays = [a for r in reads if r is not None for a in (r if isinstance(r, list) else [r])]
+    if any(np.may_share_memory(out, a) for a in arrays):
+        raise ValueError("out shares memory with the frames or known_foreground; give it a buffer of its own.")

@@ -656,6 +656,12 @@ def test_bad_frames():
         sub.apply_many([ok, ok], out=np.zeros((3, 10, 12), np.uint8))
     with pytest.raises(TypeError, match="out"):
         sub.apply_many([ok, ok], out=np.zeros((2, 10, 12), np.float32))
+    grey = np.zeros((2, 10, 12), np.uint8)
+    with pytest.raises(ValueError, match="out shares memory with the frames"):   # it gave wrong masks
+        sub.apply_many(grey, out=grey)
+    kf = np.zeros((2, 10, 12), np.uint8)
+    with pytest.raises(ValueError, match="out shares memory with the frames or known_foreground"):
+        sub.apply_many(grey, known_foreground=kf.view(bool), out=kf)
     assert sub.n_frames_ == 1                                          # failed calls learnt nothing
 
 

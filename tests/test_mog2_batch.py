@@ -166,6 +166,9 @@ def test_masks_into_a_given_buffer(video):
         b.apply_many(frames[:3], out=np.zeros((3,) + frames.shape[1:3], bool))
     with pytest.raises(TypeError, match="out"):
         b.apply_many(frames[:3], out=[[0]])
+    grey = np.ascontiguousarray(frames[:3, :, :, 0])
+    with pytest.raises(ValueError, match="out shares memory with the frames"):   # it gave wrong masks
+        b.apply_many(grey, out=grey)
 
 
 def test_mixed_dtypes_in_a_list_are_read_as_float(video):
