@@ -31,7 +31,7 @@ from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
                           check_n_threads, check_random_state, check_real, check_real_array, check_samples,
-                          user_stacklevel, RandomStateLike, SamplesLike)
+                          check_unchanged_since_fit, user_stacklevel, RandomStateLike, SamplesLike)
 from .exceptions import DegenerateDataWarning
 
 _k = load("_gmm")
@@ -587,6 +587,7 @@ class GaussianMixture(Estimator):
         warm = self.warm_start and hasattr(self, "converged_")
         data = self._data(X, min_samples=2)
         if warm:
+            self._check_continuable()
             self._promote_to_model(data)
         self._validate_params(data.d)
         rng = check_random_state(self.random_state)
@@ -772,6 +773,7 @@ class GaussianMixture(Estimator):
 
     def _check_statistics(self, statistics) -> EMStatistics:
         self._check_fitted("means_", "fit")     # (or max_iter=0 fit for an initial model)
+        self._check_continuable()
         if not isinstance(statistics, EMStatistics):
             raise TypeError(f"statistics must be an EMStatistics (from e_step_statistics), got "
                             f"{type(statistics).__name__}.")
@@ -846,7 +848,7 @@ class GaussianMixture(Estimator):
             self._promote_to_model(data)
         self._validate_params(data.d)
         if hasattr(self, "means_"):
-            self._check_fitted_covariance_type()
+            self._check_continuable()
         if hasattr(self, "means_") and data.d != self._n_features():
             raise ValueError(f"X has {data.d} features, but GaussianMixture is expecting "
                              f"{self._n_features()} features as input.")
@@ -1003,6 +1005,16 @@ class GaussianMixture(Estimator):
         if ct not in _fitted_covariance_types(K, d, np.shape(self.precisions_cholesky_)):
             raise ValueError(f"covariance_type is {ct!r}, but the model was fitted with another one: fit it "
                              "again, or set covariance_type back.")
+
+    def _check_continuable(self) -> None:
+        """Refuse to go on fitting the fitted components (``partial_fit``, a ``warm_start`` fit,
+        ``m_step``) with another ``n_components`` set since the fit: a warm fit returned the old
+        count and partial_fit failed in a reshape.  predict, sample, bic and save go on using the
+        fitted components until the next fit, as scikit-learn's do."""
+        self._check_fitted_covariance_type()
+        check_unchanged_since_fit("n_components", len(self.means_),
+                                  check_int(self.n_components, "n_components", low=1),
+                                  "fit it again (without warm_start)")
 
     def _promote_to_model(self, data) -> None:
         """float32 data computes in float32 only for a float32 model: a float64 model keeps its

@@ -406,6 +406,15 @@ def check_unchanged_since_start(name: str, started: Any, now: Any, n_frames: int
             "reset() to start a model with it (what the model has learnt is dropped), or set it back.")
 
 
+def check_unchanged_since_fit(name: str, fitted: Any, now: Any, refit: str = "fit it again") -> None:
+    """Raise unless parameter ``name`` of a fitted model still has the value it was fitted with: the
+    fitted arrays are laid out for that value (a ``set_params`` after the fit was otherwise ignored,
+    or failed deep inside)."""
+    if now != fitted:
+        raise ValueError(f"{name} is {now!r}, but the model was fitted with {fitted!r}: {refit}, "
+                         f"or set {name} back.")
+
+
 def user_stacklevel() -> int:
     """``stacklevel`` for warnings.warn that names the first caller outside gmmfast.
 

@@ -476,3 +476,21 @@ def test_statistics_of_data_whose_distances_overflow_are_refused(x):
     with pytest.raises(ValueError, match="overflow float64"):
         gm.e_step_statistics(far)
     assert np.isfinite(gm.e_step_statistics(x).counts).all()
+
+
+def test_n_components_changed_after_the_fit_is_refused_where_fitting_continues():
+    # set_params(n_components=3) on a fitted model: partial_fit failed in a reshape, and a warm fit
+    # returned 2 means; predict and the rest go on with the fitted components, as scikit-learn's do
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (60, 2)), rng.normal(6, 1, (60, 2))])
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    labels = gm.predict(X)
+    st = gm.e_step_statistics(X)
+    gm.set_params(n_components=3)
+    np.testing.assert_array_equal(gm.predict(X), labels)
+    for call in (lambda: gm.partial_fit(X), lambda: gm.m_step(st), lambda: gm.set_params(warm_start=True).fit(X)):
+        with pytest.raises(ValueError, match="n_components is 3, but the model was fitted with 2"):
+            call()
+    np.testing.assert_array_equal(gm.predict(X), labels)          # nothing was changed by the refusals
+    gm.set_params(warm_start=False)
+    assert gm.fit(X).means_.shape == (3, 2)                        # a fresh fit takes the new value
