@@ -456,6 +456,12 @@ def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:
     Frames are not converted (callers pick their compute type); they must hold
     numbers, be finite, and share one shape.
     """
+    if isinstance(frames, np.ma.MaskedArray):
+        # mean_background honoured a mask (NumPy's mean does) and median_background did not
+        if np.ma.is_masked(frames):
+            raise ValueError(f"{name} is a masked array with masked values, and masks are not read here; fill "
+                             "them (np.ma.filled(frames, value)) or leave out the frames that have them.")
+        frames = frames.data
     if isinstance(frames, np.ndarray):
         arr = frames
     else:

@@ -118,6 +118,13 @@ CASES = {
     # a path (which X takes) was refused as "X must be ..."
     "m_step reseed_from path": (lambda c: c["gm"].m_step(c["gm"].e_step_statistics(np.ones((5, 3))),
                                                          reseed_from=str(c["file"])), TypeError, "reseed_from must be"),
+    # median_background ignored a mask that mean_background honoured
+    "median_background masked": (lambda c: gmmfast.median_background(
+        np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
+        "masked array with masked values"),
+    "PixelGMM.fit masked": (lambda c: gmmfast.PixelGMM().fit(
+        np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
+        "masked array with masked values"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),

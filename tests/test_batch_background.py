@@ -451,3 +451,10 @@ def test_subtract_warns_when_frame_and_background_scales_differ():
         # a background a little over 255, as PixelGMM's with brightness normalisation (the README's
         # subtract(frames[60], pg.background_image(), 30) warned of "different scales")
         subtract(frame, np.minimum(bg.astype(np.float32) * 2.6, 263.0), 30.0)
+
+
+def test_a_masked_array_without_masked_values_is_read_as_its_data():
+    frames = np.random.default_rng(0).integers(0, 255, (5, 6, 7), dtype=np.uint8)
+    plain = np.ma.masked_array(frames, np.zeros(frames.shape, bool))
+    np.testing.assert_array_equal(gmmfast.median_background(plain), np.median(frames, axis=0))
+    np.testing.assert_allclose(gmmfast.mean_background(plain), frames.mean(axis=0), rtol=1e-6)
