@@ -196,6 +196,27 @@ class ColourModel:
     means: np.ndarray
     covariances: np.ndarray
 
+    def __post_init__(self) -> None:
+        """Check the three arrays (as float64) make a mixture: it is the model every pixel is cut
+        by, and a NaN mean or an unnormalised weight gave NaN scores or an error deep in a cut."""
+        w, means, covs = (np.array(a, dtype=np.float64) for a in (self.weights, self.means, self.covariances))
+        K = w.shape[0] if w.ndim == 1 else -1
+        if K < 1 or means.shape != (K, 3) or covs.shape != (K, 3, 3):
+            raise ValueError(f"a colour model has weights (K,), means (K, 3) and covariances (K, 3, 3); got "
+                             f"{w.shape}, {means.shape} and {covs.shape}.")
+        if not (np.isfinite(w).all() and np.isfinite(means).all() and np.isfinite(covs).all()):
+            raise ValueError("the colour model contains NaN or infinite values.")
+        if (w < 0).any() or abs(w.sum() - 1.0) > 1e-6:
+            raise ValueError(f"the colour model's weights must be >= 0 and sum to 1 (they sum to {w.sum():g}); "
+                             "pass weights / weights.sum().")
+        for k in np.flatnonzero(w > 0):
+            c = covs[k]
+            if not np.allclose(c, c.T, rtol=1e-9, atol=1e-9 * np.abs(c).max()) or np.linalg.eigvalsh(c)[0] <= 0:
+                raise ValueError(f"the colour model's covariance {k} is not symmetric positive definite.")
+        for name, a in (("weights", w), ("means", means), ("covariances", covs)):
+            a.flags.writeable = False          # frozen: the model a cut used stays the model it reports
+            object.__setattr__(self, name, a)
+
     @property
     def n_components(self) -> int:
         """Number of mixture components K."""
@@ -216,17 +237,25 @@ class ColourModel:
         log_density : ndarray of shape (n,), float64
             ``log p(colour)``; components of weight 0 are left out.
         """
-        X = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
+        X = np.asarray(colours, dtype=np.float64)
+        if X.ndim == 0 or X.shape[-1] != 3:
+            raise ValueError(f"colours must have 3 values each (a last axis of 3), got shape {X.shape}.")
+        X = X.reshape(-1, 3)
+        if not np.isfinite(X).all():
+            raise ValueError("colours contain NaN or infinite values.")
         out = np.full((X.shape[0], self.n_components), -np.inf)
-        for k in range(self.n_components):
-            if self.weights[k] <= 0:
-                continue
-            L = np.linalg.cholesky(self.covariances[k])
-            y = np.linalg.solve(L, (X - self.means[k]).T)
-            out[:, k] = (np.log(self.weights[k]) - 1.5 * np.log(2 * np.pi)
-                         - np.log(np.diag(L)).sum() - 0.5 * (y * y).sum(axis=0))
+        with np.errstate(over="ignore"):     # a colour far out (1e300) has log-density -inf
+            for k in range(self.n_components):
+                if self.weights[k] <= 0:
+                    continue
+                L = np.linalg.cholesky(self.covariances[k])
+                y = np.linalg.solve(L, (X - self.means[k]).T)
+                out[:, k] = (np.log(self.weights[k]) - 1.5 * np.log(2 * np.pi)
+                             - np.log(np.diag(L)).sum() - 0.5 * (y * y).sum(axis=0))
         m = out.max(axis=1)
-        return m + np.log(np.exp(out - m[:, None]).sum(axis=1))
+        safe = np.where(np.isfinite(m), m, 0.0)
+        with np.errstate(divide="ignore"):        # (the rows left -inf by np.where below)
+            return np.where(np.isfinite(m), safe + np.log(np.exp(out - safe[:, None]).sum(axis=1)), -np.inf)
 
     def to_opencv(self) -> np.ndarray:
         """The 1 x (13 K) float64 array layout of OpenCV's GrabCut models

@@ -125,6 +125,19 @@ CASES = {
     "PixelGMM.fit masked": (lambda c: gmmfast.PixelGMM().fit(
         np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
         "masked array with masked values"),
+    # ColourModel took anything: NaN scores, LinAlgError, a broadcast error in to_opencv
+    "ColourModel NaN mean": (lambda c: gmmfast.ColourModel(np.ones(1), np.full((1, 3), np.nan), np.eye(3)[None]),
+                             ValueError, "NaN"),
+    "ColourModel negative covariance": (lambda c: gmmfast.ColourModel(np.ones(1), np.zeros((1, 3)), -np.eye(3)[None]),
+                                        ValueError, "not symmetric positive definite"),
+    "ColourModel sizes": (lambda c: gmmfast.ColourModel(np.ones(2) / 2, np.zeros((3, 3)), np.tile(np.eye(3), (2, 1, 1))),
+                          ValueError, "means (K, 3)"),
+    "ColourModel weights": (lambda c: gmmfast.ColourModel(np.array([5.0]), np.zeros((1, 3)), np.eye(3)[None]),
+                            ValueError, "sum to 1"),
+    "ColourModel.score_samples NaN": (lambda c: gmmfast.ColourModel(np.ones(1), np.zeros((1, 3)), np.eye(3)[None])
+                                      .score_samples(np.full((1, 3), np.nan)), ValueError, "NaN"),
+    "ColourModel.score_samples 4 columns": (lambda c: gmmfast.ColourModel(np.ones(1), np.zeros((1, 3)), np.eye(3)[None])
+                                            .score_samples(np.zeros((2, 4))), ValueError, "3 values each"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),

@@ -719,6 +719,12 @@ def test_colour_model_opencv_layout_round_trip():
         ColourModel.from_opencv(np.zeros((1, 65)))
     with pytest.raises(ValueError, match="NaN"):
         ColourModel.from_opencv(np.full((1, 65), np.nan))
+    # a colour far from every component has log-density -inf (it was NaN), and the grid's shape is kept
+    far = back.score_samples(np.array([[1e300, 0.0, 0.0], [10.0, 20.0, 30.0]]))
+    assert far[0] == -np.inf and np.isfinite(far[1])
+    assert back.score_samples(rng.uniform(0, 255, (4, 6, 3))).shape == (24,)
+    with pytest.raises(ValueError, match="read-only"):
+        back.means[0, 0] = 1.0                       # frozen, arrays included
 
 
 # --------------------------------------------------------------------------- CLI
