@@ -25,3 +25,16 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def check_fits_in_memory(need: float, what: str, advice: str) -> None:
+    """Raise MemoryError, saying what to change, when ``need`` bytes exceed 90 % of the memory
+    available now (NumPy's own error names a shape and a byte count, after minutes of work
+    or none)."""
+    available = available_memory()
+    if available is not None and need > 0.9 * available:
+        raise MemoryError(f"{what} needs about {_size(need)} of memory ({_size(available)} available); {advice}.")
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e12:.3g} TB" if n >= 1e12 else f"{n / 1e9:.1f} GB"

@@ -27,6 +27,7 @@ from ._dispatch import load
 from ._em_data import (Chunked, InMemory, check_output, init_sample_rows, is_chunked_input, is_dask_array,
                        open_samples, overflow_error)
 from ._kmeans import _lloyd, kmeans_plusplus
+from ._memory import check_fits_in_memory
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
@@ -1191,7 +1192,10 @@ class GaussianMixture(Estimator):
         """
         self._check_fitted("means_")
         self._check_fitted_covariance_type()
-        check_int(n_samples, "n_samples", low=1)
+        n_samples = check_int(n_samples, "n_samples", low=1)
+        # X in float64 and its labels, each component's rows drawn then stacked (twice X)
+        check_fits_in_memory(n_samples * (16.0 * self._n_features() + 8.0), f"sample({n_samples})",
+                             "draw fewer samples at a time")
         return self._draw(n_samples, check_random_state(self.random_state))
 
     def _draw(self, n_samples: int, rng):

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._auto_k import choose_n_components
 from ._dispatch import load
-from ._memory import available_memory
+from ._memory import check_fits_in_memory
 from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
 from ._validation import (ImageLike, check_choice, check_image, check_int, check_n_threads,
@@ -681,13 +681,9 @@ EXPANSION_BYTES_PER_PIXEL_AND_COMPONENT = 12
 def _check_expansion_memory(H: int, W: int, K: int) -> None:
     """Refuse, before the fit, an expansion that would not fit in the memory available (it ran
     for minutes and then failed, or the system ended the process)."""
-    available = available_memory()
     need = (EXPANSION_BYTES_PER_PIXEL + EXPANSION_BYTES_PER_PIXEL_AND_COMPONENT * K) * H * W
-    if available is not None and need > 0.9 * available:
-        raise MemoryError(
-            f"smoothing_method='expansion' needs about {need / 1e9:.1f} GB for a {W}x{H} image "
-            f"({available / 1e9:.1f} GB available); use smoothing_method='icm' (about "
-            f"{32 * H * W / 1e9:.1f} GB), or a smaller image.")
+    check_fits_in_memory(need, f"smoothing_method='expansion' for a {W}x{H} image",
+                         f"use smoothing_method='icm' (about {32 * H * W / 1e9:.1f} GB), or a smaller image")
 
 
 def check_options(n_components: int | str = 3, *, features: str = "rgb", covariance_type: str = "full",

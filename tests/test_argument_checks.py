@@ -138,6 +138,9 @@ CASES = {
                                       .score_samples(np.full((1, 3), np.nan)), ValueError, "NaN"),
     "ColourModel.score_samples 4 columns": (lambda c: gmmfast.ColourModel(np.ones(1), np.zeros((1, 3)), np.eye(3)[None])
                                             .score_samples(np.zeros((2, 4))), ValueError, "3 values each"),
+    # NumPy's "Unable to allocate 7.11 PiB"
+    "GaussianMixture.sample(10**15)": (lambda c: c["gm"].sample(10**15), MemoryError, "draw fewer samples"),
+    "sample_mixture(10**15)": (lambda c: gmmfast.data.sample_mixture(10**15), MemoryError, "ask for fewer samples"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),

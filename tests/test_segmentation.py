@@ -804,13 +804,13 @@ def test_an_expansion_that_would_not_fit_in_memory_is_refused_before_the_fit(mon
         raise AssertionError("the fit ran before the check")
 
     monkeypatch.setattr(_segmentation, "_fit_mixture", no_fit)
-    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(need))
+    monkeypatch.setattr("gmmfast._memory.available_memory", lambda: int(need))
     with pytest.raises(MemoryError, match=r"smoothing_method='icm'"):
         gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion")
     monkeypatch.undo()
-    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(need))
+    monkeypatch.setattr("gmmfast._memory.available_memory", lambda: int(need))
     gmmfast.segment(img, 3, smoothing=1.0)                          # ICM: no check
-    monkeypatch.setattr(_segmentation, "available_memory", lambda: int(2 * need))
+    monkeypatch.setattr("gmmfast._memory.available_memory", lambda: int(2 * need))
     gmmfast.segment(img, 3, smoothing=1.0, smoothing_method="expansion")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .._memory import check_fits_in_memory
 from .._validation import check_int, check_seed
 
 # Colours of sky, grass and a red roof, and their spreads (RGB, 0..255 scale).
@@ -37,6 +38,8 @@ def sample_mixture(n_samples: int = 200_000, random_state: int | None = 0,
         ``weights``, ``means`` and ``stds`` of the true mixture.
     """
     n_samples = check_int(n_samples, "n_samples", low=1)
+    # labels, the noise and X in float64, and X in the dtype asked for
+    check_fits_in_memory(n_samples * 80.0, f"sample_mixture({n_samples})", "ask for fewer samples")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}.")
     rng = np.random.default_rng(check_seed(random_state))
