@@ -40,6 +40,16 @@ def publish_mode(path: str | os.PathLike) -> None:
         os.chmod(path, FILE_MODE)
 
 
+def make_parent(path: Path) -> None:
+    """Create the folders above ``path``; a file where one of them is to be is named (mkdir's
+    FileExistsError named neither it nor what was being written)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(blocker)!r} is a file, not a folder.") from None
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
@@ -52,7 +62,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path = Path(path)
     if path.is_dir():      # refused before writing: the rename would fail naming the temporary file
         raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as fh:

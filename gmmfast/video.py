@@ -49,7 +49,7 @@ import numpy as np
 
 from . import _sniff
 from ._validation import check_bool, check_int
-from ._files import atomic_write, files_in, publish_mode
+from ._files import atomic_write, files_in, make_parent, publish_mode
 from .io import _check_decoded_size, _pillow_array, _pillow_image, too_many_pixels
 
 PathLike = Union[str, os.PathLike[str]]
@@ -553,7 +553,7 @@ class VideoWriter:
         if h % 2 or w % 2:
             out_params = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
         # FFmpeg writes a temporary file with the same extension (it picks the container by it)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_parent(self.path)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
                                    dir=self.path.parent)
         os.close(fd)

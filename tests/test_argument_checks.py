@@ -141,6 +141,11 @@ CASES = {
     # NumPy's "Unable to allocate 7.11 PiB"
     "GaussianMixture.sample(10**15)": (lambda c: c["gm"].sample(10**15), MemoryError, "draw fewer samples"),
     "sample_mixture(10**15)": (lambda c: gmmfast.data.sample_mixture(10**15), MemoryError, "ask for fewer samples"),
+    # mkdir's FileExistsError [Errno 17] named neither the file in the way nor the one being written
+    "write_image below a file": (lambda c: gmmfast.io.write_image(c["file"] / "sub" / "x.png", c["image"]),
+                                 NotADirectoryError, "a_file' is a file, not a folder"),
+    "write_video below a file": (lambda c: gmmfast.video.write_video(c["file"] / "x.gif", [c["image"]] * 2),
+                                 NotADirectoryError, "a_file' is a file, not a folder"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),
