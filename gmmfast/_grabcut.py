@@ -1087,7 +1087,7 @@ class GrabCut(Estimator):
     n_components : int, default 5
         Gaussians per colour model (1 to 32).
     gamma : float, default 50
-        Weight of the smoothness term.
+        Weight of the smoothness term, 0 to 1e30.
     connectivity : {4, 8}, default 8
         Neighbours of a pixel (diagonals weighted 1/sqrt 2).
     max_iter : int, default 5
@@ -1168,7 +1168,8 @@ class GrabCut(Estimator):
         check_int(self.max_iter, "max_iter", low=0)
         margin = None if self.margin is None else check_real(self.margin, "margin", low=0.0)
         params = dict(n_components=check_int(self.n_components, "n_components", low=1, high=_k.max_components()),
-                      gamma=check_real(self.gamma, "gamma", low=0.0),
+                      # the capacities are float32: gamma past 1e30 overflowed them (reported as NaN weights)
+                      gamma=check_real(self.gamma, "gamma", low=0.0, high=1e30),
                       connectivity=check_connectivity(self.connectivity),
                       n_threads=effective_n_threads(self.n_threads),
                       multiscale=check_bool(self.multiscale, "multiscale"), seeding=seeding)

@@ -106,9 +106,18 @@ def _finite_flow(flow: float) -> float:
     return flow
 
 
+class _NotPicklable:
+    """A graph holds its solver's native state (search trees, residual capacities), which has no
+    pickled form: say so (Cython's own refusal spoke of a "non-trivial __cinit__")."""
+
+    def __reduce__(self):
+        raise TypeError(f"{type(self).__name__} objects cannot be pickled (they hold the solver's native state); "
+                        "pickle the capacities instead and build a new graph from them.")
+
+
 # --------------------------------------------------------------------------- grid
 
-class GridGraph:
+class GridGraph(_NotPicklable):
     """Max-flow on a 2-D grid whose nodes are the pixels of an H x W image.
 
     Parameters
@@ -382,7 +391,7 @@ def _index_array(x, n: int, name: str) -> np.ndarray:
     return a.astype(np.int32)
 
 
-class Graph:
+class Graph(_NotPicklable):
     """Max-flow on a general directed graph with ``n_nodes`` nodes.
 
     Edges and terminal capacities are added in vectorised calls; repeated
@@ -693,6 +702,7 @@ def alpha_expansion(unary: np.ndarray, potts_weight: ArrayLike, *, labels_init: 
     connectivity = check_connectivity(connectivity)
     max_iter = check_int(max_iter, "max_iter", low=0)
     H, W, L = u.shape
+    return_energy = check_bool(return_energy, "return_energy")      # ('no' would be taken for True)
     w = _potts_planes(potts_weight, H, W, connectivity)
     if labels_init is None:
         labels = np.argmin(u, axis=2)

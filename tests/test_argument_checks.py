@@ -146,6 +146,10 @@ CASES = {
                                  NotADirectoryError, "a_file' is a file, not a folder"),
     "write_video below a file": (lambda c: gmmfast.video.write_video(c["file"] / "x.gif", [c["image"]] * 2),
                                  NotADirectoryError, "a_file' is a file, not a folder"),
+    # a truthy string was taken for True; gamma past float32 was reported as NaN "neighbor weights"
+    "alpha_expansion return_energy='no'": (lambda c: gmmfast.maxflow.alpha_expansion(
+        np.zeros((3, 3, 2)), 0.1, return_energy="no"), TypeError, "return_energy"),
+    "grabcut gamma=1e300": (lambda c: gmmfast.grabcut(c["image"], (4, 4, 12, 10), gamma=1e300), ValueError, "gamma"),
     # AttributeError on an unfitted model or None, IndexError for dim=3, dim=True taken as 1
     "component_variances(None)": (lambda c: gmmfast.plotting.component_variances(None), TypeError, "GaussianMixture"),
     "component_variances unfitted": (lambda c: gmmfast.plotting.component_variances(gmmfast.GaussianMixture(2)),

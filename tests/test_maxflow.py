@@ -694,3 +694,14 @@ def test_capacities_whose_sum_overflows_float64_are_refused_not_nan():
         alpha_expansion(u, 1.0, return_energy=True)
     with pytest.raises(ValueError, match="rescale both"):
         potts_energy(np.zeros((2, 2, 2)), np.array([[0, 1], [1, 0]]), 1e308)
+
+
+@pytest.mark.parametrize("make", [lambda: GridGraph((2, 3)), lambda: Graph(3)])
+def test_a_graph_refuses_pickling_by_name(make):
+    import copy
+    import pickle
+
+    with pytest.raises(TypeError, match="cannot be pickled .* build a new graph"):
+        pickle.dumps(make())
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        copy.deepcopy(make())
