@@ -78,6 +78,8 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
             raise FileNotFoundError(f"no such image file: {str(path)!r}")
         if path.is_dir():
             raise ValueError(f"{str(path)!r} is a folder, not an image file")
+        if not path.is_file():      # a pipe with no writer blocks the open for ever
+            raise ValueError(f"{str(path)!r} is not a file (a pipe or a device?); save the image to a file first")
         name = str(path)
     elif callable(getattr(source, "read", None)):
         name = getattr(source, "name", "<file object>")

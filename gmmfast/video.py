@@ -173,6 +173,10 @@ class VideoReader:
         self._declared: int | None = None  # frames the container declares, when it does
         if not self.path.exists():
             raise FileNotFoundError(f"no such video file or folder: {str(self.path)!r}")
+        if not (self.path.is_dir() or self.path.is_file()):
+            # a pipe is read by sniffing and seeked by the truncation check (or blocks with no writer)
+            raise ValueError(f"{str(self.path)!r} is not a file or a folder (a pipe or a device?); save the "
+                             "video to a file first.")
         self._gen = self._folder_frames() if self.path.is_dir() else self._file_frames()
         try:
             self._first = next(self._gen)

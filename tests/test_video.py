@@ -513,3 +513,18 @@ def test_an_animation_declaring_a_huge_screen_is_refused_by_name(tmp_path, gif_b
     with pytest.raises(ValueError, match=f"bomb.gif.*{side}|{side * side}") as exc:
         read_video(path)
     assert "Resize the image" in str(exc.value) or "resize the image" in str(exc.value)
+
+
+@pytest.mark.timeout(20)      # the bug was a hang
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_is_refused_by_name_not_read(tmp_path):
+    # bgsub <(cat clip.gif) said only "File or stream is not seekable"; a named pipe with no
+    # writer blocked read_image and read_video for ever
+    from gmmfast.io import read_image
+
+    fifo = tmp_path / "pipe.gif"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="pipe.gif' is not a file or a folder .*save the video to a file"):
+        read_video(fifo)
+    with pytest.raises(ValueError, match="pipe.gif' is not a file .*save the image to a file"):
+        read_image(fifo)
