@@ -138,11 +138,22 @@ def test_a_users_file_named_like_an_output_is_never_replaced(tmp_path, capsys):
     _image(folder / "cell.png", 2, seed=1)
     theirs = _image(folder / "cell_mask1.png", 3, seed=2)
     before = theirs.read_bytes()
+    inputs = [str(folder / "cell.png"), str(folder / "cell_mask1.png")]   # (the folder is refused at once, below)
     for extra in ([], ["--overwrite"]):
-        assert main(["segment", str(folder), "-k", "2", "-o", str(folder), *extra]) == 1
+        assert main(["segment", *inputs, "-k", "2", "-o", str(folder), *extra]) == 1
         assert "cell_mask1.png" in capsys.readouterr().err
         assert theirs.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["cell.png",
                                                                                               "cell_mask1.png"]
+
+
+def test_a_folder_of_images_is_not_the_output_folder(tmp_path, capsys):
+    # the first run wrote its results among the images and the second refused them as an earlier
+    # run's (or, with --overwrite, as inputs it would replace): refused at once, as bgsub does
+    folder = tmp_path / "pics"
+    _image(folder / "cell.png", 2, seed=1)
+    assert main(["segment", str(folder), "-k", "2", "-o", str(tmp_path / "pics" / ".." / "pics")]) == 1
+    assert "is a folder of images and the output folder" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["cell.png"]
 
 
 def test_grey_image_is_reported_as_grey(tmp_path, capsys):

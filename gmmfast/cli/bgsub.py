@@ -13,7 +13,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .._memory import available_memory
-from ._common import CLIError, Warnings, add_output_options, add_threads_option, error, int_range, real_range, say
+from ._common import (CLIError, Warnings, add_output_options, add_threads_option, check_output_is_no_input_folder,
+                      error, int_range, real_range, say)
 from ._outputs import Outputs, family
 from ._parallel import add_parallel_options, parallel, run_many
 from ._progress import Progress
@@ -426,10 +427,7 @@ def run(args: argparse.Namespace) -> int:
 
     on_workers = parallel(args)
     paths = [Path(v) for v in args.videos]
-    for p in paths:
-        if p.is_dir() and Path(args.output).resolve() == p.resolve():
-            raise CLIError(f"{p} is a folder of frames and the output folder: this run's pictures would be read as "
-                           "frames by the next one; give another output folder with -o")
+    check_output_is_no_input_folder(paths, args.output, "frames")
     names = unique_stems([str(p) for p in paths], default="video")
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:
