@@ -16,6 +16,7 @@ import collections
 import concurrent.futures
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -68,9 +69,11 @@ def input_key(path: Path) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
-def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[str]:
+def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | None = None) -> list[str]:
     """Files to process: the paths given, a folder standing for its image files (natural order),
-    each file once however often it is named (the command line's rule)."""
+    each file once however often it is named (the command line's rule).  A folder that is
+    ``output_dir`` is refused: the next call would read this one's files as images (as
+    ``gmmfast segment`` refuses)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     elif isinstance(paths, bytes) or hasattr(paths, "shape") or not isinstance(paths, Iterable):
@@ -80,6 +83,9 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     seen: set[str] = set()
     for p in paths:
         p = Path(p)
+        if output_dir is not None and p.is_dir() and p.resolve() == Path(output_dir).resolve():
+            raise ValueError(f"{str(p)!r} is a folder of images and output_dir: the next call would read this "
+                             "one's files as images; give another output_dir.")
         found = folder_images(p) if p.is_dir() else [p]
         if p.is_dir() and not found:
             raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
@@ -91,6 +97,19 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[
     if not out:
         raise ValueError("No files given.")
     return out
+
+
+def _check_outputs_replace_no_input(files: list[str], stems: list[str], out: str) -> None:
+    """Refuse a call whose files would replace one of its inputs (``cell_mask1.png``, a user's own
+    file beside ``cell.png``)."""
+    from ._segmentation import OUTPUT_SUFFIXES
+
+    where = Path(out).resolve()
+    outputs = re.compile("(?:" + "|".join(re.escape(s) for s in stems) + ")_(?:" + OUTPUT_SUFFIXES + ")")
+    for f in files:
+        if Path(f).resolve().parent == where and outputs.fullmatch(Path(f).name):
+            raise ValueError(f"{f!r} is an input and would be replaced by an output of this call; give another "
+                             "output_dir.")
 
 
 def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:
@@ -441,7 +460,8 @@ def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
     list of JobResult, in the order of the files.  A file that could not be
     segmented has ``ok`` False and its ``error``; the other files are done.
     """
-    files = image_paths(paths)
+    out = str(Path(output_dir))
+    files = image_paths(paths, output_dir=out)
     if workers is not None:
         check_int(workers, "workers", low=1)
     check_n_threads(n_threads)
@@ -454,8 +474,9 @@ def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
     from ._segmentation import check_options
 
     check_options(n_components, **options)     # a misspelt option fails here, not once per image
-    out = str(Path(output_dir))
     if Path(out).exists() and not Path(out).is_dir():
         raise NotADirectoryError(f"output_dir {out!r} is a file, not a folder.")
-    jobs = [(f, stem, out, n_components, options, plot) for f, stem in zip(files, unique_stems(files))]
+    stems = unique_stems(files)
+    _check_outputs_replace_no_input(files, stems, out)
+    jobs = [(f, stem, out, n_components, options, plot) for f, stem in zip(files, stems)]
     return run_jobs(segment_job, jobs, workers=workers, scheduler=scheduler, on_done=on_done)

@@ -49,6 +49,9 @@ FEATURES = ("rgb", "lab", "gray", "rgbxy", "labxy")
 DEFAULT_MAX_FIT_PIXELS = 200_000
 #: The K that n_components='auto' tries when k_range is None.
 DEFAULT_K_RANGE = (2, 8)
+#: The names a segmentation's files take after ``STEM_`` (save, segment_many, the CLI), as a regular expression.
+OUTPUT_SUFFIXES = r"segmented\.png|binary\.png|plot\.png|mask\d+\.png"
+
 #: fitted pixels per component that n_components='auto' asks of a K (and the CLI of any K): with
 #: fewer, every K up to the pixel count can look "distinct" (a component per pixel)
 MIN_PIXELS_PER_COMPONENT = 20

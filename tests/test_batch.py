@@ -328,6 +328,25 @@ def test_segment_many_lists_inputs_as_the_command_line_does(tmp_path):
     assert image_paths(given) == [str(p) for p in expand_inputs(given)[0]]
 
 
+def test_segment_many_replaces_none_of_its_inputs(tmp_path):
+    # into the folder of its images, a second call segmented the first call's files as images (and
+    # wrote cell_mask0_mask0.png ...); a user's cell_mask1.png beside cell.png was replaced
+    folder = tmp_path / "pics"
+    img = gmmfast.data.sample_image(height=40, width=50, random_state=0).image
+    write_image(folder / "cell.png", img)
+    theirs = write_image(folder / "cell_mask1.png", img[:, :, 0])
+    before = theirs.read_bytes()
+    with pytest.raises(ValueError, match="is a folder of images and output_dir"):
+        segment_many(folder, 2, output_dir=folder)
+    with pytest.raises(ValueError, match="cell_mask1.png' is an input and would be replaced"):
+        segment_many([folder / "cell.png", folder / "cell_mask1.png"], 2, output_dir=folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["cell.png", "cell_mask1.png"]
+    assert theirs.read_bytes() == before
+    theirs.unlink()
+    done = segment_many([folder / "cell.png"], 2, output_dir=folder)     # files named: beside them is fine
+    assert done[0].ok and (folder / "cell_segmented.png").exists()
+
+
 @pytest.mark.parametrize("n_jobs", [2, 3])
 def test_every_worker_gets_a_job_before_any_gets_two(n_jobs):
     # each worker was handed two jobs before the next got one: two videos on --workers 2 ran one

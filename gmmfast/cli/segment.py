@@ -157,7 +157,9 @@ def expand_inputs(names: list[str]) -> tuple[list[Path], list[str]]:
 
 def output_family(stem: str) -> re.Pattern:
     """The names ``segment`` may write for ``stem``."""
-    return family(stem, r"segmented\.png|binary\.png|plot\.png|mask\d+\.png")
+    from .._segmentation import OUTPUT_SUFFIXES
+
+    return family(stem, OUTPUT_SUFFIXES)
 
 
 def check_size(image: np.ndarray, k, k_range: tuple[int, int]) -> tuple[int, int]:
