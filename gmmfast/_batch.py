@@ -437,7 +437,9 @@ def segment_many(paths: Iterable[str | os.PathLike[str]] | str | os.PathLike[str
         Folder for every image's files (``STEM_segmented.png`` ...; stems are
         the file names without extension, photo_jpg and photo_png when two
         share a name).  With ``scheduler`` the workers write
-        it, so it must be on storage they share with you.
+        it, so it must be on storage they share with you.  It may not be a
+        folder given in ``paths``, nor hold an input an output would replace
+        (ValueError, before any work).
     workers : int, optional
         Local worker processes (None: in this process, one image after the
         other).  They are started with ``spawn`` (threads and ``fork`` do not
