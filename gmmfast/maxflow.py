@@ -96,13 +96,21 @@ def _as(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     return out
 
 
-def _finite_flow(flow: float) -> float:
-    """The flow value, refused when it overflowed: each capacity is finite, but capacities near the
-    largest float64 add up to infinity, and the value came out inf or NaN.  (The graph stays unsolved.)"""
-    flow = float(flow)
+def _flow_value(src: np.ndarray, solver, residual_src) -> float:
+    """The flow out of the source: the sum of the source capacities less what is left of them.
+
+    That difference of two sums overflows when the capacities add up past the largest float64
+    (two hard seeds of 1e308: inf - inf, NaN) though the flow does not; then it is summed node by
+    node instead, each node's flow src - residual (an extra pass, only then).  A flow that is
+    itself past 1.8e308 is refused.  ``residual_src()`` gives the residual source capacity of
+    every node in ``src``'s layout."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        flow = float(src.sum(dtype=np.float64) - solver.unused_source())
+        if not np.isfinite(flow):
+            flow = float(np.sum(src.astype(np.float64) - residual_src()))
     if not np.isfinite(flow):
-        raise ValueError("the capacities add up past the largest float64 (about 1.8e308), so the flow "
-                         "overflows; rescale them (divide every capacity by one factor: the cut is the same).")
+        raise ValueError("the flow exceeds the largest float64 (about 1.8e308); rescale the capacities (divide "
+                         "them all by one factor: the cut is the same).")
     return flow
 
 
@@ -327,7 +335,10 @@ class GridGraph(_NotPicklable):
         be far off (10 % low on a 200 x 200 grid of unit-scale unaries, where
         PyMaxflow, always float64, is exact) while the cut stays minimum for
         the rounded capacities.  Build the graph with ``dtype=np.float64``
-        when the value is used as an energy.
+        when the value is used as an energy.  In float64 too, the value is
+        the source capacities less what is left of them: hard seeds far above
+        the flow (1e300) leave it only their precision (a flow of 2 reads as
+        0).  A seed need be no larger than the sum of the other capacities.
         """
         reuse = check_bool(reuse, "reuse")
         if self._state == "dirty" or not reuse:
@@ -339,11 +350,14 @@ class GridGraph(_NotPicklable):
             H = self.shape[0]
             bands = 0 if nt < 2 else (2 * nt if H >= 128 * nt else (nt if H >= 64 * nt else 0))
             self._solver.run(nt, bands)
-            with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused just below
-                flow = self._src.sum(dtype=np.float64) - self._solver.unused_source()
-            self._flow = _finite_flow(flow)
+            self._flow = _flow_value(self._src, self._solver, self._residual_source)
             self._state = "solved"
         return self._flow
+
+    def _residual_source(self) -> np.ndarray:
+        """H x W residual source capacities after a solve (the internal grid is padded)."""
+        H, W = self.shape
+        return np.maximum(self._solver.residual_terminals()[:-1].reshape(H + 2, W + 1)[1:H + 1, 1:], 0)
 
     def segments(self) -> np.ndarray:
         """Bool H x W array: True where the pixel is on the sink side of the minimum cut.
@@ -536,9 +550,7 @@ class Graph(_NotPicklable):
         if self._state != "solved" or not reuse:
             self._solver.run()
             src = _as(self._src, self._built_dtype)
-            with np.errstate(over="ignore", invalid="ignore"):     # an overflow is refused just below
-                flow = src.sum(dtype=np.float64) - self._solver.unused_source()
-            self._flow = _finite_flow(flow)
+            self._flow = _flow_value(src, self._solver, lambda: np.maximum(self._solver.residual_terminals(), 0))
             self._state = "solved"
         return self._flow
 
@@ -569,11 +581,6 @@ def _check_unary(unary: Any) -> np.ndarray:
     u = u.astype(np.float64)
     if not all_finite(u):
         raise ValueError("unary contains NaN or infinite values.")
-    with np.errstate(over="ignore"):
-        total = np.abs(u).sum()
-    if not np.isfinite(total):      # each finite, but an energy (a sum of them) overflows
-        raise ValueError("unary costs add up past the largest float64 (about 1.8e308); rescale them "
-                         "(divide them and potts_weight by one factor: the labelling is the same).")
     return u
 
 
@@ -648,8 +655,8 @@ def _energy(unary: np.ndarray, labels: np.ndarray, w: np.ndarray) -> float:
             ps, qs = _grid_slices(dy, dx, H, W)
             e += w[d][ps][labels[ps] != labels[qs]].sum()
     if not np.isfinite(e):
-        raise ValueError("the energy overflows float64 (about 1.8e308): potts_weight is too large beside the "
-                         "unary costs; rescale both by one factor.")
+        raise ValueError("the energy exceeds the largest float64 (about 1.8e308); rescale the unary costs and "
+                         "potts_weight (divide both by one factor: the labelling is the same).")
     return float(e)
 
 
