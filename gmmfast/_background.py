@@ -29,7 +29,7 @@ from ._threads import effective_n_threads
 from ._validation import (MAX_CHANNELS, check_bool, check_choice, check_frame, check_int,
                           check_known_foreground, check_learning_rate, check_n_threads, check_out_masks,
                           check_frame_shape, check_real, check_unchanged_since_start, warn_if_off_scale,
-                          warn_if_one_colour_frame)
+                          unmasked, warn_if_one_colour_frame)
 
 __all__ = ["BackgroundSubtractorMOG2", "BackgroundSubtractor", "clean_mask"]
 
@@ -86,6 +86,7 @@ def _as_frames(frames: Any) -> np.ndarray | list[np.ndarray]:
     for a sequence a list of (H, W, C) frames of one shape and dtype (not stacked here:
     the caller stacks a batch at a time)."""
     if isinstance(frames, np.ndarray):
+        frames = unmasked(frames, "frames")
         if frames.ndim == 3:
             warn_if_one_colour_frame(frames, "frames")
             frames = frames[..., None]
@@ -804,18 +805,21 @@ class BackgroundSubtractor(Estimator):
         """
         model = self._model()
         dtype = np.uint8 if self.output == "uint8" else np.bool_
-        stack = _as_frames(frames)      # (a generator is read once, here)
-        t, (h, w) = len(stack), stack[0].shape[:2]
-        check_out_masks(out, (t, h, w), dtype,      # refused before any frame is learnt
-                        reads=(stack, known_foreground if isinstance(known_foreground, np.ndarray) else None))
-        res = out if out is not None else np.empty((t, h, w), dtype)
+        stack = frames
+        if out is not None or self.method not in _MODEL_ONLY:     # (the model validates its own frames)
+            stack = _as_frames(frames)      # (a generator is read once, here)
+            check_out_masks(out, (len(stack),) + stack[0].shape[:2], dtype,      # before any frame is learnt
+                            reads=(stack, known_foreground if isinstance(known_foreground, np.ndarray) else None))
         if self.method in _MODEL_ONLY:
             starts = _starts_model(model, learning_rate)
             raw = model.apply_many(stack, learning_rate=learning_rate, known_foreground=known_foreground)
-            for i in range(t):
+            res = out if out is not None else np.empty(raw.shape, dtype)
+            for i in range(raw.shape[0]):
                 keep = not starts or i > 0 and learning_rate < 1
-                self._output_into(res[i], self._clean(raw[i] == 255) if keep else np.zeros((h, w), bool))
+                self._output_into(res[i], self._clean(raw[i] == 255) if keep else np.zeros(raw.shape[1:], bool))
             return res
+        t, (h, w) = len(stack), stack[0].shape[:2]
+        res = out if out is not None else np.empty((t, h, w), dtype)
         lr = check_learning_rate(learning_rate)
         kf = check_known_foreground(known_foreground, (t, h, w))
         for i in range(t):

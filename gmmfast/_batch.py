@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ._files import files_in
+from ._files import file_identity, files_in, refuse_folder_as_output
 from ._threads import available_cpus
 from ._validation import check_bool, check_int, check_n_threads
 
@@ -83,9 +83,8 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, output_d
     seen: set[str] = set()
     for p in paths:
         p = Path(p)
-        if output_dir is not None and p.is_dir() and p.resolve() == Path(output_dir).resolve():
-            raise ValueError(f"{str(p)!r} is a folder of images and output_dir: the next call would read this "
-                             "one's files as images; give another output_dir.")
+        if output_dir is not None:
+            refuse_folder_as_output(p, output_dir, "images", "output_dir")
         found = folder_images(p) if p.is_dir() else [p]
         if p.is_dir() and not found:
             raise ValueError(f"Folder {str(p)!r} has no image files ({', '.join(IMAGE_SUFFIXES)}).")
@@ -101,15 +100,18 @@ def image_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike, output_d
 
 def _check_outputs_replace_no_input(files: list[str], stems: list[str], out: str) -> None:
     """Refuse a call whose files would replace one of its inputs (``cell_mask1.png``, a user's own
-    file beside ``cell.png``)."""
+    file beside ``cell.png``): a file of the outputs' names in ``out`` that is an input (the same
+    file, as the command line's ``Outputs(protect=)`` tells)."""
     from ._segmentation import OUTPUT_SUFFIXES
 
-    where = Path(out).resolve()
+    if not os.path.isdir(out):
+        return
+    inputs = {file_identity(f) for f in files} - {None}
     outputs = re.compile("(?:" + "|".join(re.escape(s) for s in stems) + ")_(?:" + OUTPUT_SUFFIXES + ")")
-    for f in files:
-        if Path(f).resolve().parent == where and outputs.fullmatch(Path(f).name):
-            raise ValueError(f"{f!r} is an input and would be replaced by an output of this call; give another "
-                             "output_dir.")
+    for entry in os.scandir(out):
+        if outputs.fullmatch(entry.name) and file_identity(entry.path) in inputs:
+            raise ValueError(f"{entry.path!r} is an input and would be replaced by an output of this call; give "
+                             "another output_dir.")
 
 
 def unique_stems(paths: Sequence[str], default: str = "image") -> list[str]:

@@ -40,14 +40,42 @@ def publish_mode(path: str | os.PathLike) -> None:
         os.chmod(path, FILE_MODE)
 
 
-def make_parent(path: Path) -> None:
-    """Create the folders above ``path``; a file where one of them is to be is named (mkdir's
-    FileExistsError named neither it nor what was being written)."""
+def file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, None otherwise: one file however its path is written
+    (case, links)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def refuse_folder_as_output(folder: str | os.PathLike, output: str | os.PathLike, what: str, option: str) -> None:
+    """Refuse an input folder that is also the output folder: the next run would read this run's files
+    as its ``what`` (images, frames).  ``option`` names the output folder's parameter."""
+    if Path(folder).is_dir() and file_identity(folder) == file_identity(output):
+        raise ValueError(f"{str(folder)!r} is a folder of {what} and the output folder: the next run would read "
+                         f"this run's files as {what}; give another output folder ({option}).")
+
+
+def make_parent(path: Path) -> None:
+    """Create the folders above ``path`` (see :func:`make_folder`)."""
+    make_folder(path.parent, path)
+
+
+def make_folder(folder: Path, for_path: Path | None = None) -> None:
+    """Create ``folder`` and its parents; a file (or a link to nothing) where one of them is to be is
+    named, with what was being written (mkdir's FileExistsError named neither)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), path.parent)
-        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(blocker)!r} is a file, not a folder.") from None
+        # the deepest folder-to-be that exists as something else
+        blocker = next((p for p in (folder, *folder.parents) if os.path.lexists(p) and not p.is_dir()), None)
+        if blocker is None:
+            raise
+        what = "a link to nothing" if blocker.is_symlink() and not blocker.exists() else "a file"
+        raise NotADirectoryError(f"cannot write {str(for_path or folder)!r}: {str(blocker)!r} is {what}, "
+                                 "not a folder.") from None
 
 
 @contextlib.contextmanager

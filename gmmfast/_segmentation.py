@@ -28,6 +28,7 @@ import numpy as np
 
 from ._auto_k import choose_n_components
 from ._dispatch import load
+from ._files import make_folder
 from ._memory import check_fits_in_memory
 from ._mixture import GaussianMixture, _distinct_rows_upto
 from ._threads import effective_n_threads
@@ -500,7 +501,7 @@ class Segmentation:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(f"{str(folder)!r} is a file, not a folder: save() writes several files.")
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         written = [write_image(folder / name, img) for name, img in files.items()]
         stale = re.compile(re.escape(stem) + r"_mask(\d+)\.png")
         for entry in os.scandir(folder):

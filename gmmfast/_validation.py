@@ -360,10 +360,22 @@ def _check_image_shape(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
 
 
+def unmasked(a: Any, name: str) -> Any:
+    """``a`` itself, or a masked array's data when nothing is masked: masks are read nowhere, and
+    NumPy's functions honour them in some places (mean) and not in others (median, a kernel)."""
+    if isinstance(a, np.ma.MaskedArray):
+        if np.ma.is_masked(a):
+            raise ValueError(f"{name} is a masked array with masked values, and masks are not read here; fill "
+                             "them (np.ma.filled(a, value)) or leave out the frames that have them.")
+        return a.data
+    return a
+
+
 def check_frame(frame: Any, name: str = "frame") -> np.ndarray:
     """A video frame as a C-contiguous (H, W, C) uint8 or float32 array (C = 1..4)."""
     if not isinstance(frame, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array (H, W) or (H, W, C), got {type(frame).__name__}.")
+    frame = unmasked(frame, name)
     if frame.ndim == 2:
         frame = frame[:, :, None]
     elif frame.ndim != 3:
@@ -456,12 +468,7 @@ def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:
     Frames are not converted (callers pick their compute type); they must hold
     numbers, be finite, and share one shape.
     """
-    if isinstance(frames, np.ma.MaskedArray):
-        # mean_background honoured a mask (NumPy's mean does) and median_background did not
-        if np.ma.is_masked(frames):
-            raise ValueError(f"{name} is a masked array with masked values, and masks are not read here; fill "
-                             "them (np.ma.filled(frames, value)) or leave out the frames that have them.")
-        frames = frames.data
+    frames = unmasked(frames, name)
     if isinstance(frames, np.ndarray):
         arr = frames
     else:
@@ -478,7 +485,7 @@ def check_frames(frames: Any, *, name: str = "frames") -> np.ndarray:
         shapes = {np.shape(f) for f in items}
         if len(shapes) > 1:
             raise ValueError(f"all {name} must have the same shape; got shapes {sorted(shapes)}.")
-        arr = np.stack([np.asarray(f) for f in items])
+        arr = np.stack([np.asarray(unmasked(f, name)) for f in items])
     if arr.ndim not in (3, 4):
         raise ValueError(
             f"{name} must be a stack of frames, T x H x W (grey) or T x H x W x C (colour); "

@@ -122,6 +122,15 @@ CASES = {
     "median_background masked": (lambda c: gmmfast.median_background(
         np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
         "masked array with masked values"),
+    "median_background masked list": (lambda c: gmmfast.median_background(list(
+        np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0)))), ValueError,
+        "masked array with masked values"),
+    "MOG2.apply_many masked": (lambda c: gmmfast.BackgroundSubtractorMOG2().apply_many(
+        np.ma.masked_array(np.zeros((3, 4, 4), np.uint8), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
+        "masked array with masked values"),
+    "MOG2.apply masked": (lambda c: gmmfast.BackgroundSubtractorMOG2().apply(
+        np.ma.masked_array(np.zeros((4, 4), np.uint8), np.eye(4, dtype=bool))), ValueError,
+        "masked array with masked values"),
     "PixelGMM.fit masked": (lambda c: gmmfast.PixelGMM().fit(
         np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
         "masked array with masked values"),
@@ -129,7 +138,7 @@ CASES = {
     "ColourModel NaN mean": (lambda c: gmmfast.ColourModel(np.ones(1), np.full((1, 3), np.nan), np.eye(3)[None]),
                              ValueError, "NaN"),
     "ColourModel negative covariance": (lambda c: gmmfast.ColourModel(np.ones(1), np.zeros((1, 3)), -np.eye(3)[None]),
-                                        ValueError, "not symmetric positive definite"),
+                                        ValueError, "not positive definite"),
     "ColourModel sizes": (lambda c: gmmfast.ColourModel(np.ones(2) / 2, np.zeros((3, 3)), np.tile(np.eye(3), (2, 1, 1))),
                           ValueError, "means (K, 3)"),
     "ColourModel weights": (lambda c: gmmfast.ColourModel(np.array([5.0]), np.zeros((1, 3)), np.eye(3)[None]),
@@ -146,6 +155,8 @@ CASES = {
                                  NotADirectoryError, "a_file' is a file, not a folder"),
     "write_video below a file": (lambda c: gmmfast.video.write_video(c["file"] / "x.gif", [c["image"]] * 2),
                                  NotADirectoryError, "a_file' is a file, not a folder"),
+    "Segmentation.save below a file": (lambda c: c["seg"].save(c["file"] / "sub"), NotADirectoryError,
+                                       "a_file' is a file, not a folder"),
     # a truthy string was taken for True; gamma past float32 was reported as NaN "neighbor weights"
     "alpha_expansion return_energy='no'": (lambda c: gmmfast.maxflow.alpha_expansion(
         np.zeros((3, 3, 2)), 0.1, return_energy="no"), TypeError, "return_energy"),

@@ -725,6 +725,15 @@ def test_colour_model_opencv_layout_round_trip():
     assert back.score_samples(rng.uniform(0, 255, (4, 6, 3))).shape == (24,)
     with pytest.raises(ValueError, match="read-only"):
         back.means[0, 0] = 1.0                       # frozen, arrays included
+    # a covariance summed in float32 (an EM step) is asymmetric by ~1e-8 and was refused
+    D = rng.normal(0, 30, (10000, 3)).astype(np.float32)
+    r = rng.random(10000).astype(np.float32)
+    c = (D * r[:, None]).T @ D / r.sum()
+    assert not np.array_equal(c, c.T)
+    model = ColourModel(np.ones(1), D.mean(0)[None], c[None])
+    np.testing.assert_array_equal(model.covariances[0], model.covariances[0].T)
+    with pytest.raises(ValueError, match="not symmetric"):
+        ColourModel(np.ones(1), np.zeros((1, 3)), np.array([[[1.0, 0.5, 0], [0, 1, 0], [0, 0, 1]]]))
 
 
 # --------------------------------------------------------------------------- CLI

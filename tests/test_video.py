@@ -528,3 +528,16 @@ def test_a_pipe_is_refused_by_name_not_read(tmp_path):
         read_video(fifo)
     with pytest.raises(ValueError, match="pipe.gif' is not a file .*save the image to a file"):
         read_image(fifo)
+
+
+def test_a_link_to_nothing_where_a_folder_is_to_be_is_named(tmp_path):
+    # mkdir's FileExistsError named neither the link nor the file being written
+    from gmmfast.io import write_image
+
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(NotADirectoryError, match="out' is a link to nothing, not a folder"):
+        write_image(tmp_path / "out" / "x.png", np.zeros((4, 5), np.uint8))
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "f").write_text("x")
+    with pytest.raises(NotADirectoryError, match="deep/f' is a file, not a folder"):
+        write_video(tmp_path / "deep" / "f" / "g" / "x.gif", [np.zeros((4, 5), np.uint8)] * 2)

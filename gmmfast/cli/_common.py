@@ -197,19 +197,6 @@ class Warnings:
         return list(self._seen)
 
 
-def check_output_is_no_input_folder(inputs, output, what: str) -> None:
-    """Refuse an input folder that is also the output folder: this run's pictures would be read
-    as ``what`` (images, frames) by the next run, which then refuses or takes them in."""
-    from pathlib import Path
-
-    out = Path(output).resolve()
-    for name in inputs:
-        p = Path(name)
-        if p.is_dir() and p.resolve() == out:
-            raise CLIError(f"{p} is a folder of {what} and the output folder: this run's pictures would be read as "
-                           f"{what} by the next one; give another output folder with -o")
-
-
 # --------------------------------------------------------------------------- options
 
 def add_output_options(p: argparse.ArgumentParser, what: str) -> None:

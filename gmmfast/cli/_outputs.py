@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .._files import file_identity
 from ._common import STAGING_PREFIX, CLIError, Warnings
 from ._progress import Progress
 
@@ -63,7 +64,7 @@ class Outputs:
                  protect: Iterable[str | os.PathLike] = ()) -> None:
         self.folder = Path(folder)
         self.overwrite = bool(overwrite)
-        self._protect = {_same_file_key(p) for p in protect}
+        self._protect = {file_identity(p) for p in protect}
         self._protect.discard(None)
         self._created: list[Path] = []
         self._stage: Path | None = None
@@ -103,7 +104,7 @@ class Outputs:
                                    "move it, or give another output folder with -o")
         found = sorted(self._existing(families))
         if self.overwrite:
-            clash = [n for n in found if _same_file_key(self.folder / n) in self._protect]
+            clash = [n for n in found if file_identity(self.folder / n) in self._protect]
             if clash:
                 raise CLIError(f"{_show(self.folder / clash[0])} is an input of this run and would be "
                                f"replaced by its output; use another output folder (-o)")
@@ -155,7 +156,7 @@ class Outputs:
             if self.overwrite and families:
                 keep = set(names)
                 for stale in self._existing(families):
-                    if stale not in keep and _same_file_key(self.folder / stale) not in self._protect:
+                    if stale not in keep and file_identity(self.folder / stale) not in self._protect:
                         with contextlib.suppress(FileNotFoundError):
                             os.unlink(self.folder / stale)
         self._created = []  # the folder now holds results: never remove it
@@ -273,14 +274,6 @@ def _remove_abandoned(folder: Path) -> None:
                 shutil.rmtree(entry.path, ignore_errors=True)
             finally:
                 os.close(fd)
-
-
-def _same_file_key(path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def _show(path: Path) -> str:

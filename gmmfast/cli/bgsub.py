@@ -13,7 +13,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .._memory import available_memory
-from ._common import (CLIError, Warnings, add_output_options, add_threads_option, check_output_is_no_input_folder,
+from .._files import refuse_folder_as_output
+from ._common import (CLIError, Warnings, add_output_options, add_threads_option,
                       error, int_range, real_range, say)
 from ._outputs import Outputs, family
 from ._parallel import add_parallel_options, parallel, run_many
@@ -427,7 +428,8 @@ def run(args: argparse.Namespace) -> int:
 
     on_workers = parallel(args)
     paths = [Path(v) for v in args.videos]
-    check_output_is_no_input_folder(paths, args.output, "frames")
+    for p in paths:
+        refuse_folder_as_output(p, args.output, "frames", "-o")
     names = unique_stems([str(p) for p in paths], default="video")
     with Progress() as progress, Outputs(args.output, overwrite=args.overwrite, protect=paths) as outputs, \
             Warnings(OPTIONS, progress) as caught:

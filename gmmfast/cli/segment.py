@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, Warnings, add_output_options, add_threads_option, check_output_is_no_input_folder,
+from .._files import refuse_folder_as_output
+from ._common import (CLIError, Warnings, add_output_options, add_threads_option,
                       error, int_range, real_range)
 from ._outputs import Outputs, family
 from ._parallel import add_parallel_options, parallel, run_many
@@ -237,7 +238,8 @@ def run(args) -> int:
     from .._batch import unique_stems
 
     on_workers = parallel(args)
-    check_output_is_no_input_folder(args.images, args.output, "images")
+    for name in args.images:
+        refuse_folder_as_output(name, args.output, "images", "-o")
     paths, problems = expand_inputs(args.images)
     for problem in problems:
         error(problem)
