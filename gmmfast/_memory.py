@@ -27,13 +27,14 @@ def available_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(need: float, what: str, advice: str) -> None:
-    """Raise MemoryError, saying what to change, when ``need`` bytes exceed 90 % of the memory
+def check_fits_in_memory(need: float, what: str, advice: str, *, share: float = 0.9,
+                         error: type[Exception] = MemoryError) -> None:
+    """Raise ``error``, saying what to change, when ``need`` bytes exceed ``share`` of the memory
     available now (NumPy's own error names a shape and a byte count, after minutes of work
-    or none)."""
+    or none; the system may end the process instead).  ``what`` is the subject of "needs"."""
     available = available_memory()
-    if available is not None and need > 0.9 * available:
-        raise MemoryError(f"{what} needs about {_size(need)} of memory ({_size(available)} available); {advice}.")
+    if available is not None and need > share * available:
+        raise error(f"{what} needs about {_size(need)} of memory ({_size(available)} available); {advice}.")
 
 
 def _size(n: float) -> str:

@@ -98,6 +98,8 @@ def read_image(source: PathLike | IO[bytes]) -> np.ndarray:
             arr = _pillow_array(_upright(img))
     except Image.DecompressionBombError as exc:
         raise ValueError(too_many_pixels(name, exc)) from None
+    except _ImageTooLarge:
+        raise      # (a ValueError, but not a damaged file's)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(_unreadable(source, name, exc)) from exc
     return arr
@@ -115,18 +117,20 @@ def too_many_pixels(name: str, exc: Exception) -> str:
 _BAND_BYTES = {"I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}
 
 
+class _ImageTooLarge(ValueError):
+    """An image refused for its size before it is decoded."""
+
+
 def _check_decoded_size(img, name: str) -> None:
     """Refuse an image whose pixels would not fit in the memory free now, before decoding it: a
     small file can declare any size (a 'decompression bomb'), and decoding it would exhaust the
     memory -- the system then kills the process -- rather than fail."""
-    from ._memory import available_memory
+    from ._memory import check_fits_in_memory
 
     w, h = img.size
     need = w * h * len(img.getbands()) * _BAND_BYTES.get(img.mode, 1) * 2     # the decode and the array
-    free = available_memory()
-    if free is not None and need > free:
-        raise ValueError(f"{name!r} is {w}x{h} pixels: reading it needs about {need / 1e9:.1f} GB of memory "
-                         f"and {free / 1e9:.1f} GB are free; resize the image or free memory.")
+    check_fits_in_memory(need, f"{name!r} is {w}x{h} pixels: reading it", "resize the image or free memory",
+                         error=_ImageTooLarge)
 
 
 def _warn_if_narrowed(img, name: str) -> None:

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .._memory import available_memory
+from .._memory import check_fits_in_memory
 from .._files import refuse_folder_as_output
 from ._common import (CLIError, Warnings, add_output_options, add_threads_option,
                       error, int_range, real_range, say)
@@ -376,14 +376,12 @@ GIF_BYTES_PER_PIXEL = 3.2
 def _check_gif_memory(path: Path, n_frames: int | None, shape: tuple) -> None:
     """Refuse, before any work, GIF outputs that would not fit in the free memory (a long HD
     video ran out of memory at the end, its work lost)."""
-    free = available_memory()
-    if n_frames is None or free is None:
+    if n_frames is None:
         return
     need = GIF_BYTES_PER_PIXEL * n_frames * shape[0] * shape[1]
-    if need > 0.8 * free:
-        raise CLIError(f"{path}: GIF outputs of its {n_frames} frames of {shape[1]}x{shape[0]} would hold about "
-                       f"{need / 1e9:.1f} GB in memory until written, more than the {free / 1e9:.1f} GB available; "
-                       "use --format mp4 (written as it goes) or --max-frames N")
+    check_fits_in_memory(need, f"{path}: holding the GIF outputs of its {n_frames} frames of {shape[1]}x{shape[0]} "
+                         "until they are written", "use --format mp4 (written as it goes) or --max-frames N",
+                         share=0.8, error=CLIError)
 
 
 def _open_video(path: Path, args):
