@@ -96,18 +96,19 @@ def _as(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     return out
 
 
-def _flow_value(src: np.ndarray, solver, residual_src) -> float:
+def _flow_value(src: np.ndarray, solver, layout=lambda nodes: nodes) -> float:
     """The flow out of the source: the sum of the source capacities less what is left of them.
 
     That difference of two sums overflows when the capacities add up past the largest float64
     (two hard seeds of 1e308: inf - inf, NaN) though the flow does not; then it is summed node by
     node instead, each node's flow src - residual (an extra pass, only then).  A flow that is
-    itself past 1.8e308 is refused.  ``residual_src()`` gives the residual source capacity of
-    every node in ``src``'s layout."""
+    itself past 1.8e308 is refused.  ``layout`` puts an array over the solver's nodes in ``src``'s
+    layout."""
     with np.errstate(over="ignore", invalid="ignore"):
         flow = float(src.sum(dtype=np.float64) - solver.unused_source())
         if not np.isfinite(flow):
-            flow = float(np.sum(src.astype(np.float64) - residual_src()))
+            residual = np.maximum(layout(solver.residual_terminals()), 0)     # (tr < 0 is the sink's)
+            flow = float(np.sum(src.astype(np.float64) - residual))
     if not np.isfinite(flow):
         raise ValueError("the flow exceeds the largest float64 (about 1.8e308); rescale the capacities (divide "
                          "them all by one factor: the cut is the same).")
@@ -350,14 +351,14 @@ class GridGraph(_NotPicklable):
             H = self.shape[0]
             bands = 0 if nt < 2 else (2 * nt if H >= 128 * nt else (nt if H >= 64 * nt else 0))
             self._solver.run(nt, bands)
-            self._flow = _flow_value(self._src, self._solver, self._residual_source)
+            self._flow = _flow_value(self._src, self._solver, self._pixels)
             self._state = "solved"
         return self._flow
 
-    def _residual_source(self) -> np.ndarray:
-        """H x W residual source capacities after a solve (the internal grid is padded)."""
+    def _pixels(self, nodes: np.ndarray) -> np.ndarray:
+        """An array over the solver's nodes as H x W (the internal grid is padded)."""
         H, W = self.shape
-        return np.maximum(self._solver.residual_terminals()[:-1].reshape(H + 2, W + 1)[1:H + 1, 1:], 0)
+        return nodes[:-1].reshape(H + 2, W + 1)[1:H + 1, 1:]
 
     def segments(self) -> np.ndarray:
         """Bool H x W array: True where the pixel is on the sink side of the minimum cut.
@@ -369,9 +370,7 @@ class GridGraph(_NotPicklable):
         if self._state != "solved":
             raise ValueError("segments() needs a solved graph: call maxflow() first "
                              "(and again after changing weights).")
-        H, W = self.shape
-        tree = self._solver.trees()
-        return tree[:-1].reshape(H + 2, W + 1)[1:H + 1, 1:] == 2
+        return self._pixels(self._solver.trees()) == 2
 
     @property
     def stats(self) -> dict:
@@ -550,7 +549,7 @@ class Graph(_NotPicklable):
         if self._state != "solved" or not reuse:
             self._solver.run()
             src = _as(self._src, self._built_dtype)
-            self._flow = _flow_value(src, self._solver, lambda: np.maximum(self._solver.residual_terminals(), 0))
+            self._flow = _flow_value(src, self._solver)
             self._state = "solved"
         return self._flow
 
