@@ -12,8 +12,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .._memory import check_fits_in_memory
 from .._files import refuse_folder_as_output
+from .._memory import check_fits_in_memory
 from ._common import (CLIError, Warnings, add_output_options, add_threads_option,
                       error, int_range, real_range, say)
 from ._outputs import Outputs, family
