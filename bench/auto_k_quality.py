@@ -8,11 +8,15 @@ Prints, as Markdown tables:
   BIC of 2..8) and of the current one; for BSDS the adjusted Rand index against the annotators (mean
   over annotators) of both, and of a fixed K at the annotators' count; the seconds of ``segment``;
 - with ``--generated A B``: generated images with a known number of regions (seeds A..B-1): how often
-  each rule finds it.
+  each rule finds it;
+- with ``--more``: 40 more photos (the 30 GrabCut images and two CDnet frames of ../shared/data, and the
+  eight colour photos bundled in scikit-image's wheel when scikit-image is installed) against counts one
+  of us wrote down from the photos before any segmentation was run (``MORE_COUNTS``): the current rule,
+  the BIC rule and the constants 2 and 3.
 
 Which images tuned the thresholds and which only confirmed them is recorded in bench/RESULTS.md.
 
-Run:  python bench/auto_k_quality.py [--generated 200 250]   (from outside the checkout's root, or with
+Run:  python bench/auto_k_quality.py [--generated 200 250] [--more]   (from outside the checkout's root, or with
       the installed package first on sys.path)
 """
 
@@ -34,6 +38,22 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SEED_COUNTS = {"Tiger.jpg": (3, "2-4"), "cat.jpg": (3, "2-3"), "plant_cells.jpg": (2, "2-3"),
                "plant_cells_2.jpeg": (3, "2-3"), "rose.jpg": (2, "2-3")}
 TUNE = {"108069", "3096", "43051", "Tiger", "plant_cells", "rose"}
+
+# The --more photos: (count, lowest and highest acceptable count), written down from the photos on
+# 2026-12-08 before any segmentation was run.  A region is what a person asked to split the picture into
+# its main parts would draw, covering at least ~1 % of it.  The regions counted are in RESULTS.md.
+MORE_COUNTS = {
+    "106024": (3, 2, 4), "153077": (3, 2, 5), "153093": (4, 3, 5), "24077": (4, 3, 6), "271008": (4, 3, 6),
+    "326038": (2, 2, 3), "37073": (3, 2, 4), "376043": (3, 3, 4), "388016": (3, 2, 5), "65019": (2, 2, 4),
+    "86016": (2, 2, 3), "banana1": (2, 2, 3), "book": (2, 2, 3), "bool": (4, 3, 6), "cross": (5, 4, 6),
+    "doll": (3, 2, 4), "elefant": (2, 2, 3), "flower": (3, 2, 4), "fullmoon": (2, 2, 2), "llama": (3, 3, 5),
+    "person1": (3, 2, 4), "person2": (3, 2, 4), "person4": (5, 4, 6), "person5": (4, 3, 5),
+    "person6": (6, 5, 8), "person8": (4, 3, 6), "scissors": (2, 2, 3), "sheep": (3, 2, 3), "stone1": (2, 2, 2),
+    "teddy": (2, 2, 3), "astronaut": (6, 4, 8), "chelsea": (2, 2, 3), "coffee": (5, 4, 6), "rocket": (4, 2, 5),
+    "motorcycle_left": (4, 3, 6), "retina": (3, 2, 3), "ihc": (3, 2, 3), "hubble_deep_field": (1, 1, 2),
+    "cdnet-highway_in000500": (4, 3, 5), "cdnet-traffic_in001000": (4, 3, 5)}
+SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg",
+                  "ihc.png", "hubble_deep_field.jpg")
 
 
 def bic_rule(X_fit, k_lo, k_hi, auto, params):
@@ -77,6 +97,7 @@ def photo_table() -> None:
     cases = [(p, sorted((DATA / "bsds" / "gt_png").glob(f"{p.stem}_annot*.png")))
              for p in sorted((DATA / "bsds" / "images").glob("*.jpg"))]
     cases += [(DATA / "seed" / name, None) for name in sorted(SEED_COUNTS)]
+    constant_ari: dict[int, list[float]] = {2: [], 3: []}
     for path, gt_paths in cases:
         if not path.is_file():
             continue
@@ -89,12 +110,16 @@ def photo_table() -> None:
             people = int(np.median([annotators_count(g) for g in gts]))
             fixed = gmmfast.segment(img, people)
             scores = [np.mean([ari(g, s.labels) for g in gts]) for s in (old, new, fixed)]
+            for k, found in constant_ari.items():
+                found.append(np.mean([ari(g, gmmfast.segment(img, k).labels) for g in gts]))
             people_text = str(people)
         else:
             scores, people_text = [np.nan] * 3, "{} ({})".format(*SEED_COUNTS[path.name])
         cells = " | ".join("–" if np.isnan(v) else f"{v:.3f}" for v in scores)
         print(f"| {name} | {'tune' if name in TUNE else 'confirm'} | {people_text} | {old.n_components} | "
               f"{new.n_components} | {cells} | {t_old:.2f} | {t_new:.2f} |")
+    if constant_ari[2]:
+        print("\nBSDS mean ARI of a constant K: " + ", ".join(f"K = {k} {np.mean(v):.3f}" for k, v in constant_ari.items()))
 
 
 def generated_image(seed: int, h: int = 240, w: int = 320):
@@ -144,10 +169,52 @@ def generated_table(first: int, last: int) -> None:
         print(f"| {name} | {np.mean(err == 0):.0%} | {np.mean(np.abs(err)):.2f} |")
 
 
+def more_photo_paths() -> dict:
+    """The --more photos present here, by name."""
+    paths = {p.stem: p for p in sorted((DATA / "grabcut" / "imgs").glob("*")) if p.stem in MORE_COUNTS}
+    for clip, frame in (("cdnet-highway", "in000500"), ("cdnet-traffic", "in001000")):
+        path = DATA / clip / "input" / f"{frame}.jpg"
+        if path.is_file():
+            paths[f"{clip}_{frame}"] = path
+    try:
+        import skimage.data
+    except ImportError:
+        print("scikit-image is not installed: its eight photos are left out")
+    else:
+        folder = Path(skimage.data.__file__).parent
+        paths.update({Path(n).stem: folder / n for n in SKIMAGE_PHOTOS if (folder / n).is_file()})
+    return paths
+
+
+def more_table() -> None:
+    """The rule, the BIC rule and the constants 2 and 3 against MORE_COUNTS, per photo and per half
+    (names sorted as strings, alternating: even positions tune, odd confirm)."""
+    from gmmfast.io import read_image
+
+    paths = more_photo_paths()
+    half = {n: ("tune", "confirm")[i % 2] for i, n in enumerate(sorted(MORE_COUNTS))}
+    print("| photo | half | count (range) | rule K | BIC rule K |\n|---|---|---|---|---|")
+    found = {}
+    for name in sorted(paths):
+        img = read_image(paths[name])
+        img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+        count, lo, hi = MORE_COUNTS[name]
+        found[name] = {"rule": segment_with(None, img)[0].n_components,
+                       "BIC rule": segment_with(bic_rule, img)[0].n_components, "always 2": 2, "always 3": 3}
+        print(f"| {name} | {half[name]} | {count} ({lo}-{hi}) | {found[name]['rule']} | {found[name]['BIC rule']} |")
+    print("\n| answer | mean abs(K - count): tune / confirm / all | within the range (all) |\n|---|---|---|")
+    for rule in ("rule", "always 2", "always 3", "BIC rule"):
+        err = {h: [abs(k[rule] - MORE_COUNTS[n][0]) for n, k in found.items() if h in (half[n], "all")]
+               for h in ("tune", "confirm", "all")}
+        inside = sum(MORE_COUNTS[n][1] <= k[rule] <= MORE_COUNTS[n][2] for n, k in found.items())
+        print(f"| {rule} | {' / '.join(f'{np.mean(e):.2f}' for e in err.values())} | {inside} of {len(found)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generated", nargs=2, type=int, metavar=("FIRST", "END"),
                         help="also score generated images of these seeds (END excluded)")
+    parser.add_argument("--more", action="store_true", help="also the 40 photos of MORE_COUNTS")
     args = parser.parse_args()
     if (DATA / "bsds").is_dir() or (DATA / "seed").is_dir():
         photo_table()
@@ -155,6 +222,8 @@ def main() -> None:
         print(f"{DATA} is not present: no photo table")
     if args.generated:
         generated_table(*args.generated)
+    if args.more:
+        more_table()
 
 
 if __name__ == "__main__":
