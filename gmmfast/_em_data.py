@@ -104,16 +104,20 @@ def overflow_error(dtype) -> ValueError:
                       f"against the model's spread): {hint}.")
 
 
-def output_array(name: str, n: int, n_components: int, dtype) -> np.ndarray:
-    """The array e_step fills for output ``name``."""
+def output_spec(name: str, n: int, n_components: int, dtype) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of e_step's output ``name`` for ``n`` samples computed in ``dtype``."""
     if name == "labels":
-        return np.empty(n, dtype=np.intp)
+        return (n,), np.dtype(np.intp)
     if name in ("resp", "weighted_log_prob"):
-        return np.empty((n, n_components), dtype=dtype)
+        return (n, n_components), np.dtype(dtype)
     if name == "log_prob_norm":
-        return np.empty(n, dtype=dtype)
+        return (n,), np.dtype(dtype)
     raise ValueError(f"unknown E-step output {name!r}")
 
+
+def output_array(name: str, n: int, n_components: int, dtype) -> np.ndarray:
+    """The array e_step fills for output ``name``."""
+    return np.empty(*output_spec(name, n, n_components, dtype))
 
 
 def block_buffers(buffers, n: int, width: int):
@@ -151,9 +155,9 @@ class InMemory:
         _k.em_pass(self.X, km, kp, klc, kind, block_stats, block_ll, threads_for(self.n, self.n_threads))
         return block_stats, block_ll
 
-    def e_step(self, karrays, name: str) -> np.ndarray:
-        """One of e_step's outputs for all samples."""
-        out = output_array(name, self.n, karrays[0].shape[0], self.dtype)
+    def e_step(self, karrays, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """One of e_step's outputs for all samples (into ``out`` when given, checked by the caller)."""
+        out = output_array(name, self.n, karrays[0].shape[0], self.dtype) if out is None else out
         km, kp, klc, kind = karrays
         _k.e_step(self.X, km, kp, klc, kind, threads_for(self.n, self.n_threads), **{name: out})
         return out
@@ -221,6 +225,16 @@ class Chunked:
             yield start, chunk
         self._checked = True
 
+    def mean_log_prob(self, karrays) -> float:
+        """The mean log-likelihood of all samples (``score``), computed chunk by chunk."""
+        km, kp, klc, kind = karrays
+        total = 0.0
+        for _, chunk in self.chunks():
+            log_prob = np.empty(len(chunk), self.dtype)
+            _k.e_step(chunk, km, kp, klc, kind, threads_for(len(chunk), self.n_threads), log_prob_norm=log_prob)
+            total += float(np.sum(check_output("log_prob_norm", log_prob, self.dtype), dtype=np.float64))
+        return total / self.n
+
     def draw_sample(self, rng) -> None:
         """The initialisation's rows (init_sample_rows), read from the file; also used to re-seed."""
         idx = init_sample_rows(self.n, rng)
@@ -242,9 +256,10 @@ class Chunked:
                        threads_for(len(chunk), self.n_threads))
         return block_stats, block_ll
 
-    def e_step(self, karrays, name: str) -> np.ndarray:
-        """One of e_step's outputs for all samples, computed chunk by chunk."""
-        out = output_array(name, self.n, karrays[0].shape[0], self.dtype)
+    def e_step(self, karrays, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """One of e_step's outputs for all samples, computed chunk by chunk (into ``out`` when given,
+        checked by the caller)."""
+        out = output_array(name, self.n, karrays[0].shape[0], self.dtype) if out is None else out
         km, kp, klc, kind = karrays
         for start, chunk in self.chunks():
             _k.e_step(chunk, km, kp, klc, kind, threads_for(len(chunk), self.n_threads),

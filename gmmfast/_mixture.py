@@ -25,13 +25,13 @@ from . import _gaussian as gauss
 from ._base import Estimator, _ConvergenceWarning, exclusive
 from ._dispatch import load
 from ._em_data import (Chunked, InMemory, check_output, init_sample_rows, is_chunked_input, is_dask_array,
-                       open_samples, overflow_error)
+                       open_samples, output_spec, overflow_error)
 from ._kmeans import _lloyd, kmeans_plusplus
 from ._memory import check_fits_in_memory
 from ._statistics import EMStatistics, model_key
 from ._threads import threads_for
 from ._validation import (check_bool, check_choice, check_feature_names, check_int, check_lazy_samples,
-                          check_n_threads, check_random_state, check_real, check_real_array, check_samples,
+                          check_n_threads, check_out, check_random_state, check_real, check_real_array, check_samples,
                           check_unchanged_since_fit, user_stacklevel, RandomStateLike, SamplesLike)
 from .exceptions import DegenerateDataWarning
 
@@ -1043,17 +1043,33 @@ class GaussianMixture(Estimator):
         self._e_step(X, labels=labels)
         return check_output("labels", labels, X.dtype)
 
-    def _output(self, data, name: str):
-        """One of e_step's outputs ('labels', 'resp', 'log_prob_norm', 'weighted_log_prob') for all of X.
+    def _output(self, data, name: str, out: np.ndarray | None = None):
+        """One of e_step's outputs ('labels', 'resp', 'log_prob_norm', 'weighted_log_prob') for all of X,
+        written into ``out`` when given.
 
-        A NumPy array, or a Dask array for Dask input.
+        A NumPy array, or a Dask array for Dask input.  A result that would not fit in memory is refused
+        before any work, saying to pass ``out`` (X itself may be a memmap far larger than memory).
         """
-        out = data.e_step(self._fitted_kernel_arrays(data.dtype), name)
-        # (a Dask result is checked block by block when it is computed)
-        return check_output(name, out, data.dtype) if isinstance(out, np.ndarray) else out
+        karrays = self._fitted_kernel_arrays(data.dtype)
+        if is_dask_array(data.X):
+            if out is not None:
+                raise TypeError("out= takes a NumPy array, but for a Dask array X the result is a lazy Dask "
+                                "array: store it with its .to_zarr() or .store() instead.")
+            return data.e_step(karrays, name)   # (checked block by block when it is computed)
+        shape, dtype = output_spec(name, data.n, karrays[0].shape[0], data.dtype)
+        need = math.prod(shape) * dtype.itemsize
+        # (below 1 MB not checked: reading the system's free memory takes ~15 us, half a small predict)
+        if out is None and need > 1 << 20:
+            check_fits_in_memory(need, f"The result ({dtype} array of shape {shape})",
+                                 "pass out= an array of that shape and dtype (predict, predict_proba and "
+                                 "score_samples take one), e.g. numpy.lib.format.open_memmap('out.npy', "
+                                 f"mode='w+', dtype='{dtype}', shape={shape})")
+        else:
+            check_out(out, shape, dtype, reads=(data.X,), reads_name="X")
+        return check_output(name, data.e_step(karrays, name, out), data.dtype)
 
     @exclusive
-    def predict(self, X: SamplesLike) -> np.ndarray:
+    def predict(self, X: SamplesLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Most probable component of each sample.
 
         Parameters
@@ -1061,6 +1077,10 @@ class GaussianMixture(Estimator):
         X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
             The samples, in any form :meth:`fit` takes, with the model's
             number of features.
+        out : ndarray of shape (n_samples,), intp, optional
+            Where to write the labels (C-contiguous, writeable, not sharing
+            memory with X), e.g. an ``np.memmap`` when X is larger than
+            memory; returned.  Not for a Dask array X.
 
         Returns
         -------
@@ -1075,11 +1095,16 @@ class GaussianMixture(Estimator):
         ValueError
             If X has another number of features than the model, or holds
             NaN or infinity.
+        MemoryError
+            Without ``out``, when the result would not fit in the memory
+            available (nothing is computed).
+        TypeError, ValueError
+            For an ``out`` of another dtype or shape, or sharing memory with X.
         """
-        return self._output(self._validate_predict_X(X), "labels")
+        return self._output(self._validate_predict_X(X), "labels", out)
 
     @exclusive
-    def predict_proba(self, X: SamplesLike) -> np.ndarray:
+    def predict_proba(self, X: SamplesLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Posterior probability of each component for each sample.
 
         Parameters
@@ -1087,6 +1112,11 @@ class GaussianMixture(Estimator):
         X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
             The samples, in any form :meth:`fit` takes, with the model's
             number of features.
+        out : ndarray of shape (n_samples, n_components), optional
+            Where to write the probabilities, in the dtype they are returned
+            in (C-contiguous, writeable, not sharing memory with X), e.g. an
+            ``np.memmap`` when X is larger than memory; returned.  Not for a
+            Dask array X.
 
         Returns
         -------
@@ -1101,11 +1131,16 @@ class GaussianMixture(Estimator):
         ValueError
             If X has another number of features than the model, or holds
             NaN or infinity.
+        MemoryError
+            Without ``out``, when the result would not fit in the memory
+            available (nothing is computed).
+        TypeError, ValueError
+            For an ``out`` of another dtype or shape, or sharing memory with X.
         """
-        return self._output(self._validate_predict_X(X), "resp")
+        return self._output(self._validate_predict_X(X), "resp", out)
 
     @exclusive
-    def score_samples(self, X: SamplesLike) -> np.ndarray:
+    def score_samples(self, X: SamplesLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Log-likelihood log p(x) of each sample.
 
         Parameters
@@ -1113,6 +1148,11 @@ class GaussianMixture(Estimator):
         X : array-like of shape (n_samples, n_features), np.memmap, str or path, or dask.array.Array
             The samples, in any form :meth:`fit` takes, with the model's
             number of features.
+        out : ndarray of shape (n_samples,), optional
+            Where to write the log-likelihoods, in the dtype they are
+            returned in (C-contiguous, writeable, not sharing memory with X),
+            e.g. an ``np.memmap`` when X is larger than memory; returned.
+            Not for a Dask array X.
 
         Returns
         -------
@@ -1127,9 +1167,15 @@ class GaussianMixture(Estimator):
         ValueError
             If X has another number of features than the model, or holds
             NaN or infinity.
+        MemoryError
+            Without ``out``, when the result would not fit in the memory
+            available (nothing is computed).
+        TypeError, ValueError
+            For an ``out`` of another dtype or shape, or sharing memory with X.
         """
-        return self._output(self._validate_predict_X(X), "log_prob_norm")
+        return self._output(self._validate_predict_X(X), "log_prob_norm", out)
 
+    @exclusive
     def score(self, X: SamplesLike, y: Any = None) -> float:
         """Average log-likelihood of the samples.
 
@@ -1155,7 +1201,10 @@ class GaussianMixture(Estimator):
             If X has another number of features than the model, or holds
             NaN or infinity.
         """
-        scores = self.score_samples(X)
+        data = self._validate_predict_X(X)
+        if isinstance(data, Chunked):       # (nothing the size of X: a memmap may exceed memory)
+            return data.mean_log_prob(self._fitted_kernel_arrays(data.dtype))
+        scores = self._output(data, "log_prob_norm")
         if is_dask_array(scores):
             from ._dask import compute
 

@@ -547,19 +547,27 @@ def check_known_foreground(known_foreground: Any, shape: tuple[int, ...]) -> np.
     raise TypeError(f"known_foreground must be a boolean or integer mask, got dtype {kf.dtype}.")
 
 
-def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8, reads: Any = ()) -> None:
-    """``out`` of a batch call: None, or a writeable C-contiguous array of ``shape`` and ``dtype``
-    that shares no memory with what the call reads (``reads``: arrays, lists of arrays, or None)."""
+def check_out(out: Any, shape: tuple[int, ...], dtype: Any, *, reads: Any = (), layout: str = "",
+              reads_name: str = "the input") -> None:
+    """``out`` of a call that writes its result into a given array: None, or a writeable C-contiguous
+    array of ``shape`` and ``dtype`` that shares no memory with what the call reads (``reads``: arrays,
+    lists of arrays, or None; ``reads_name`` names them in the error, ``layout`` the axes of ``shape``)."""
     if out is None:
         return
     dtype = np.dtype(dtype)
     if not isinstance(out, np.ndarray) or out.dtype != dtype:
         raise TypeError(f"out must be a {dtype} NumPy array, got {getattr(out, 'dtype', type(out).__name__)}.")
     if out.shape != tuple(shape) or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable C-contiguous array of shape (T, H, W) = {tuple(shape)}, "
+        raise ValueError(f"out must be a writeable C-contiguous array of shape {layout}{tuple(shape)}, "
                          f"got shape {out.shape}.")
-    # the masks are written while later frames are still to be read: the frames' own memory would
-    # feed the model masks instead of pixels
+    # the result is written while the input is still being read: written values would be read as input
     arrays = [a for r in reads if r is not None for a in (r if isinstance(r, list) else [r])]
     if any(np.may_share_memory(out, a) for a in arrays):
-        raise ValueError("out shares memory with the frames or known_foreground; give it a buffer of its own.")
+        raise ValueError(f"out shares memory with {reads_name}; give it a buffer of its own.")
+
+
+def check_out_masks(out: Any, shape: tuple[int, ...], dtype: Any = np.uint8, reads: Any = ()) -> None:
+    """``out`` of a batch of frames' masks (:func:`check_out`): (T, H, W), sharing no memory with the
+    frames or known_foreground (``reads``)."""
+    check_out(out, shape, dtype, reads=reads, layout="(T, H, W) = ",
+              reads_name="the frames or known_foreground")

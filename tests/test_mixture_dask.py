@@ -140,6 +140,8 @@ def test_dask_predictions_are_dask_arrays(client):
             getattr(b, method)(da.from_array(far, chunks=(6000, 3))).compute()
     assert b.score(Xd) == pytest.approx(a.score(X), rel=1e-6)
     assert b.bic(Xd) == pytest.approx(a.bic(X), rel=1e-6)
+    with pytest.raises(TypeError, match="to_zarr"):          # the result is lazy: nothing to write into out
+        b.predict(Xd, out=np.empty(len(X), np.intp))
 
 
 def test_dask_statistics_and_m_step(client):

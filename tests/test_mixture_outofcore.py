@@ -103,9 +103,68 @@ def test_predictions_on_a_memmap(tmp_path, small_chunks):
     gm = fit(X, max_iter=5)
     for method in ("predict", "predict_proba", "score_samples"):
         assert_array_equal(getattr(gm, method)(mm), getattr(gm, method)(X))
-    assert gm.score(mm) == gm.score(X) and gm.bic(mm) == gm.bic(X)
+    # (score sums the memmap's chunks, and the array's log-likelihoods at once: the order of the sum differs)
+    assert gm.score(mm) == pytest.approx(gm.score(X), rel=1e-12) and gm.bic(mm) == pytest.approx(gm.bic(X), rel=1e-12)
     assert_array_equal(fit(mm, max_iter=5).predict(X), fit(X, max_iter=5).predict(X))
     assert_array_equal(GaussianMixture(4, max_iter=5, random_state=0).fit_predict(mm), gm.predict(X))
+
+
+def test_predictions_into_out(tmp_path, small_chunks):
+    """out= (a memmap, for a result larger than memory) holds exactly what is returned without it, and is
+    returned, for an array and a memmap X alike."""
+    X = mixture(40_000, seed=4)
+    mm = save_memmap(tmp_path / "x.npy", X)
+    gm = fit(X, max_iter=5)
+    for method, shape, dtype in (("predict", (len(X),), np.intp), ("predict_proba", (len(X), 4), np.float64),
+                                 ("score_samples", (len(X),), np.float64)):
+        want = getattr(gm, method)(X)
+        for source in (X, mm):
+            out = np.lib.format.open_memmap(tmp_path / f"{method}.npy", mode="w+", dtype=dtype, shape=shape)
+            assert getattr(gm, method)(source, out=out) is out
+            assert_array_equal(out, want)
+
+
+def test_bad_out():
+    X = mixture(1000, seed=5)
+    gm = fit(X, max_iter=3)
+    with pytest.raises(TypeError, match=f"out must be a {np.dtype(np.intp)} NumPy array, got int32"):
+        gm.predict(X, out=np.empty(1000, np.int32))
+    with pytest.raises(TypeError, match="out must be a float64 NumPy array, got float32"):
+        gm.predict_proba(X, out=np.empty((1000, 4), np.float32))
+    with pytest.raises(TypeError, match="got list"):
+        gm.score_samples(X, out=[0.0] * 1000)
+    with pytest.raises(ValueError, match=r"shape \(1000, 4\), got shape \(1000, 3\)"):
+        gm.predict_proba(X, out=np.empty((1000, 3)))
+    with pytest.raises(ValueError, match="writeable C-contiguous"):
+        gm.score_samples(X, out=np.empty(2000)[::2])
+    read_only = np.empty(1000)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable C-contiguous"):
+        gm.score_samples(X, out=read_only)
+    X4 = mixture(1000, d=4, seed=6)           # (n, 4) float64: the shape and dtype of 4 components' probabilities
+    gm4 = fit(X4, max_iter=3)
+    with pytest.raises(ValueError, match="out shares memory with X"):
+        gm4.predict_proba(X4, out=X4)
+    assert_array_equal(X4, mixture(1000, d=4, seed=6))        # refused before anything was written
+
+
+def test_a_result_too_large_for_memory_is_refused_up_front(tmp_path, small_chunks, monkeypatch):
+    """predict on a memmap far larger than memory gave an in-memory result the size of X (or larger): the
+    process was killed at the end of the pass.  Refused before the pass, saying to pass out=; score needs no
+    such result."""
+    from gmmfast import _memory
+
+    X = mixture(200_000, seed=7)
+    mm = save_memmap(tmp_path / "x.npy", X)
+    gm = fit(X, max_iter=3)
+    labels, log_prob = gm.predict(X), gm.score_samples(X)
+    monkeypatch.setattr(_memory, "available_memory", lambda: 1_000_000)  # 200,000 labels need 1.6 MB
+    for method in ("predict", "predict_proba", "score_samples"):
+        with pytest.raises(MemoryError, match=r"needs about .*pass out= .*open_memmap"):
+            getattr(gm, method)(mm)
+    out = np.lib.format.open_memmap(tmp_path / "labels.npy", mode="w+", dtype=np.intp, shape=(len(X),))
+    assert_array_equal(gm.predict(mm, out=out), labels)
+    assert gm.score(mm) == pytest.approx(np.mean(log_prob), rel=1e-12)
 
 
 @pytest.mark.parametrize("n_init", [1, 2])
