@@ -596,12 +596,17 @@ class GaussianMixture(Estimator):
         self._check_samples_for_fit(data, warm)
         check_feature_names(self, X, reset=True)
         best = None
-        for init in range(1 if warm else self.n_init):
-            if self.verbose:
-                print(f"Initialization {init}")
-            run = self._run_em(data, rng, warm, init)
-            if best is None or run.lower_bound > best.lower_bound:
-                best = run
+        runs: list[_Run] = []
+        try:
+            for init in range(1 if warm else self.n_init):
+                if self.verbose:
+                    print(f"Initialization {init}")
+                run = self._run_em(data, rng, warm, init, runs)
+                if best is None or run.lower_bound > best.lower_bound:
+                    best = run
+        except (KeyboardInterrupt, RuntimeError, OSError) as exc:    # Ctrl-C, a lost cluster, a file cut short
+            self._offer_partial_model(exc, runs, data, t_start)
+            raise
         if not best.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init parameters, "
@@ -612,6 +617,32 @@ class GaussianMixture(Estimator):
         self.n_steps_ = 0
         self.fit_time_ = time.perf_counter() - t_start
         return data
+
+    def _offer_partial_model(self, exc: BaseException, runs: list[_Run], data, t_start: float) -> None:
+        """Hand the work of a fit stopped by ``exc`` to the user: the best run with at least one
+        completed EM iteration becomes ``exc.partial_model``, a fitted copy of this estimator (which
+        itself keeps its previous state), and the error says how to go on from it.  Hours of a
+        distributed fit are not lost with a worker or a Ctrl-C."""
+        done = [r for r in runs if r.n_iter > 0]
+        if not done:
+            return
+        run = max(done, key=lambda r: r.lower_bound)
+        partial = type(self)(**self.get_params(deep=False))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateDataWarning)   # (the error is what matters now)
+            partial._set_fitted(run, data.dtype, data.d)
+        if hasattr(self, "feature_names_in_"):
+            partial.feature_names_in_ = self.feature_names_in_
+        partial.n_samples_seen_, partial.n_steps_ = data.n, 0
+        partial.fit_time_ = time.perf_counter() - t_start
+        exc.partial_model = partial     # type: ignore[attr-defined]
+        state = "converged" if run.converged else "not converged"
+        note = (f"The model after {run.n_iter} completed EM iteration(s) ({state}) is kept in this error's "
+                "partial_model: partial_model.set_params(warm_start=True).fit(X) goes on from it.")
+        if len(exc.args) == 1 and isinstance(exc.args[0], str):
+            exc.args = (f"{exc.args[0]} {note}",)
+        elif hasattr(exc, "add_note"):                              # (Python 3.11+: shown with the traceback)
+            exc.add_note(note)
 
     def _check_samples_for_fit(self, data, warm: bool) -> None:
         n, d = data.n, data.d
@@ -628,25 +659,29 @@ class GaussianMixture(Estimator):
         if warm and self._n_features() != d:
             raise ValueError(f"X has {d} features, but the warm-started model was fitted with {self._n_features()}.")
 
-    def _run_em(self, data, rng, warm: bool, init: int = 0) -> _Run:
-        """EM from one initialisation (or the fitted parameters, when warm-started)."""
+    def _run_em(self, data, rng, warm: bool, init: int = 0, runs: list | None = None) -> _Run:
+        """EM from one initialisation (or the fitted parameters, when warm-started); the run is
+        appended to ``runs`` as soon as it starts, so that an interrupted fit can offer it."""
         t_init = t_iter = time.perf_counter()
         if warm:
             run = _Run(self._fitted_params(), lower_bound=self.lower_bound_)
         else:
             rows = data.init_rows(rng, init)
             run = _Run(self._initial_parameters(rows, rng, threads_for(rows.shape[0], self.n_threads)))
+        if runs is not None:
+            runs.append(run)
         if self.max_iter == 0:
             return run
         eps = np.finfo(data.dtype).eps
         karrays = self._kernel_arrays(data.dtype, run.params.weights, run.params.means, run.params.pchol)
         n_stats = _k.n_stats(data.d, _STATS_KIND[self.covariance_type])
-        for run.n_iter in range(1, self.max_iter + 1):
+        for n_iter in range(1, self.max_iter + 1):
             prev = run.lower_bound
             km, kp, klc, kind = karrays
             block_stats, block_ll = data.em_pass(km, kp, klc, kind, n_stats)
-            run.params, total = self._m_step(block_stats, block_ll, data.n, data.sample, km, karrays, eps, rng)
-            run.lower_bound = total / data.n
+            params, total = self._m_step(block_stats, block_ll, data.n, data.sample, km, karrays, eps, rng)
+            # (the iteration's results are set together, so that an interrupted run is a whole one)
+            run.params, run.lower_bound, run.n_iter = params, total / data.n, n_iter
             run.lower_bounds.append(float(run.lower_bound))
             change = run.lower_bound - prev
             if self.verbose and run.n_iter % self.verbose_interval == 0:

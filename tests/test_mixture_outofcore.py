@@ -167,6 +167,52 @@ def test_a_result_too_large_for_memory_is_refused_up_front(tmp_path, small_chunk
     assert gm.score(mm) == pytest.approx(np.mean(log_prob), rel=1e-12)
 
 
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupted_fit_offers_its_completed_iterations(tmp_path, small_chunks, monkeypatch, error):
+    """Ctrl-C or a lost cluster in the 4th pass of a long fit lost every iteration.  The error now carries
+    the model of the 3 completed ones (the fit of max_iter=3, bit for bit), the estimator keeps its previous
+    state, and a warm fit from that model goes on to the uninterrupted fit's parameters."""
+    X = mixture(30_000, seed=9)
+    mm = save_memmap(tmp_path / "x.npy", X)
+    passes = []
+    em_pass = _em_data.Chunked.em_pass
+
+    def failing_once(self, *args):
+        passes.append(1)
+        if len(passes) == 4:
+            raise error() if error is KeyboardInterrupt else error(
+                "The Dask computation of an EM pass failed (KilledWorker: ...); no model was fitted and the "
+                "estimator keeps its previous state.")
+        return em_pass(self, *args)
+
+    monkeypatch.setattr(_em_data.Chunked, "em_pass", failing_once)
+    gm = GaussianMixture(4, random_state=0, tol=0, max_iter=10)
+    with pytest.raises(error) as info:
+        gm.fit(mm)
+    assert not hasattr(gm, "means_")
+    partial = info.value.partial_model
+    assert_identical(fit(X, tol=0, max_iter=3), partial)
+    if error is RuntimeError:
+        assert "after 3 completed EM iteration(s) (not converged)" in str(info.value)
+        assert "partial_model.set_params(warm_start=True).fit(X)" in str(info.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # (not converged: tol=0)
+        went_on = partial.set_params(warm_start=True, max_iter=7).fit(mm)
+    whole = fit(X, tol=0, max_iter=10)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert_array_equal(getattr(went_on, name), getattr(whole, name), err_msg=name)
+
+
+def test_an_interrupt_before_any_iteration_offers_nothing(monkeypatch):
+    def interrupted(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_em_data.InMemory, "em_pass", interrupted)
+    with pytest.raises(KeyboardInterrupt) as info:
+        GaussianMixture(2, random_state=0).fit(mixture(1000, seed=1))
+    assert not hasattr(info.value, "partial_model")
+
+
 @pytest.mark.parametrize("n_init", [1, 2])
 def test_large_memmap_is_initialised_like_an_array(tmp_path, small_chunks, monkeypatch, n_init):
     """Above INIT_MAX_SAMPLES rows both initialise on the same sample: still bit for bit equal."""
