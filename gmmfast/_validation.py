@@ -199,6 +199,7 @@ def check_samples(X: Any, *, name: str = "X", min_samples: int = 1) -> np.ndarra
             f"Sparse data was passed for {name}, but dense data is required. Use '.toarray()' to "
             "convert to a dense numpy array.")
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        X = unmasked(X, name, "rows")
         try:
             arr = np.asarray(X)
         except (ValueError, TypeError) as exc:
@@ -324,7 +325,7 @@ def check_image(image: Any, *, name: str = "image") -> np.ndarray:
             image = np.asarray(image)
         else:
             raise TypeError(f"{name} must be a NumPy array, a path or a file object, got {type(image).__name__}.")
-    arr = image
+    arr = unmasked(image, name, None)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers (uint8, uint16 or float), got dtype {arr.dtype}.")
     _check_image_shape(arr, name)
@@ -360,13 +361,15 @@ def _check_image_shape(arr: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
 
 
-def unmasked(a: Any, name: str) -> Any:
+def unmasked(a: Any, name: str, parts: str | None = "frames") -> Any:
     """``a`` itself, or a masked array's data when nothing is masked: masks are read nowhere, and
-    NumPy's functions honour them in some places (mean) and not in others (median, a kernel)."""
+    NumPy's functions honour them in some places (mean) and not in others (median, a kernel).  The
+    refusal suggests leaving out the ``parts`` (frames, rows) that have masked values, if any."""
     if isinstance(a, np.ma.MaskedArray):
         if np.ma.is_masked(a):
+            leave_out = f" or leave out the {parts} that have them" if parts else ""
             raise ValueError(f"{name} is a masked array with masked values, and masks are not read here; fill "
-                             "them (np.ma.filled(a, value)) or leave out the frames that have them.")
+                             f"them (np.ma.filled(a, value)){leave_out}.")
         return a.data
     return a
 

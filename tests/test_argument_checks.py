@@ -131,6 +131,16 @@ CASES = {
     "MOG2.apply masked": (lambda c: gmmfast.BackgroundSubtractorMOG2().apply(
         np.ma.masked_array(np.zeros((4, 4), np.uint8), np.eye(4, dtype=bool))), ValueError,
         "masked array with masked values"),
+    # masked values were read as data (their hidden fill values) by the mixture, segment and GrabCut
+    "GaussianMixture.fit masked": (lambda c: gmmfast.GaussianMixture(2).fit(
+        np.ma.masked_invalid([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0], [6.0, 7.0]])), ValueError,
+        "masked array with masked values.*leave out the rows"),
+    "predict masked": (lambda c: c["gm"].predict(np.ma.masked_equal(np.ones((4, 3)), 1.0)), ValueError,
+                       "masked array with masked values"),
+    "segment masked": (lambda c: gmmfast.segment(np.ma.masked_equal(np.zeros((8, 8, 3), np.uint8), 0), 2),
+                       ValueError, "image is a masked array with masked values"),
+    "grabcut masked": (lambda c: gmmfast.grabcut(np.ma.masked_equal(np.zeros((20, 24, 3), np.uint8), 0),
+                                                 rect=(4, 4, 12, 10)), ValueError, "masked array with masked values"),
     "PixelGMM.fit masked": (lambda c: gmmfast.PixelGMM().fit(
         np.ma.masked_array(np.zeros((3, 4, 4)), np.eye(4, dtype=bool)[None].repeat(3, 0))), ValueError,
         "masked array with masked values"),
