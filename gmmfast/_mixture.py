@@ -1093,14 +1093,13 @@ class GaussianMixture(Estimator):
             return data.e_step(karrays, name)   # (checked block by block when it is computed)
         shape, dtype = output_spec(name, data.n, karrays[0].shape[0], data.dtype)
         need = math.prod(shape) * dtype.itemsize
-        # (below 1 MB not checked: reading the system's free memory takes ~15 us, half a small predict)
-        if out is None and need > 1 << 20:
+        if out is not None:
+            check_out(out, shape, dtype, reads=(data.X,), reads_name="X")
+        elif need > 1 << 20:    # (not below: reading the system's free memory takes ~15 us, half a small predict)
             check_fits_in_memory(need, f"The result ({dtype} array of shape {shape})",
                                  "pass out= an array of that shape and dtype (predict, predict_proba and "
                                  "score_samples take one), e.g. numpy.lib.format.open_memmap('out.npy', "
                                  f"mode='w+', dtype='{dtype}', shape={shape})")
-        else:
-            check_out(out, shape, dtype, reads=(data.X,), reads_name="X")
         return check_output(name, data.e_step(karrays, name, out), data.dtype)
 
     @exclusive
