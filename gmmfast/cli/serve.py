@@ -60,7 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument("--max-upload-mb", type=_positive(float), default=50.0, metavar="MB",
-                   help="largest upload accepted (default: 50)")
+                   help="largest upload accepted, in MiB (1,048,576 bytes; default: 50)")
     p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                    help="jobs computed at the same time, each on all cores (default: 1)")
     p.add_argument("--queue-size", type=_positive(int), default=16, metavar="N",
