@@ -630,7 +630,10 @@ class GaussianMixture(Estimator):
         partial = type(self)(**self.get_params(deep=False))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegenerateDataWarning)   # (the error is what matters now)
-            partial._set_fitted(run, data.dtype, data.d)
+            try:
+                partial._set_fitted(run, data.dtype, data.d)
+            except ValueError:      # (a model that cannot be stored is not offered)
+                return
         if hasattr(self, "feature_names_in_"):
             partial.feature_names_in_ = self.feature_names_in_
         partial.n_samples_seen_, partial.n_steps_ = data.n, 0
@@ -983,11 +986,17 @@ class GaussianMixture(Estimator):
     def _set_fitted(self, run: _Run, dtype, d: int) -> None:
         ct = self.covariance_type
         p = run.params
-        self.weights_ = np.asarray(p.weights, dtype=dtype)
-        self.means_ = np.asarray(p.means, dtype=dtype)
-        self.covariances_ = np.asarray(p.cov, dtype=dtype)
-        self.precisions_cholesky_ = np.asarray(p.pchol, dtype=dtype)
-        self.precisions_ = np.asarray(gauss.precisions_from_cholesky(p.pchol, ct), dtype=dtype)
+        with np.errstate(over="ignore"):        # (refused below, by name)
+            fitted = [np.asarray(a, dtype=dtype) for a in
+                      (p.weights, p.means, p.cov, p.pchol, gauss.precisions_from_cholesky(p.pchol, ct))]
+        # The M-step runs in float64; a float32 model can still overflow when it is stored: a component
+        # holding one point of size x gets its mean x (1 - 10 eps) and so a variance (10 eps x)^2, past
+        # float32's range from |x| ~ 1.5e25 (covariances_ was inf, with finite precisions)
+        if not all(np.isfinite(a).all() for a in fitted):
+            raise ValueError(f"The fitted parameters overflow {np.dtype(dtype)} (values of X too large for it): "
+                             "pass X as float64 or rescale it.")
+        (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_,
+         self.precisions_) = fitted
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = float(run.lower_bound)

@@ -282,6 +282,20 @@ def test_bad_sample_count(fitted, n):
         fitted.sample(n)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_parameters_past_float32_are_refused_not_stored_as_inf(covariance_type):
+    """A one-point component at 1.5e25 gets a variance (10 eps x)^2 ~ 1e21 in the float64 M-step, past
+    float32's range (eps is float32's, as in scikit-learn): covariances_ was inf (found by the long fuzz
+    profile).  The float64 fit, as the message advises, is finite."""
+    X = np.array([[1.5474278e+25], [0.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)        # (no NumPy overflow warning either)
+        with pytest.raises(ValueError, match="overflow float32.*pass X as float64"):
+            GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    ok = _fit(X.astype(np.float64), n_components=2, covariance_type=covariance_type, random_state=0)
+    assert all(np.isfinite(getattr(ok, a)).all() for a in ("means_", "covariances_", "precisions_cholesky_"))
+
+
 def test_failed_refit_does_not_crash_later(x):
     # a failed fit must raise, not leave NaN state that a later call returns silently
     gm = _fit(x, n_components=2, random_state=0)
