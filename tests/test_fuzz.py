@@ -175,7 +175,7 @@ def test_kmeans_labels_are_nearest_centres(X, k):
     # labels are a nearest centre (ties and float32 rounding allowed for)
     chosen, best = d2[np.arange(len(Xf)), res.labels], d2.min(axis=1)
     assert np.all(np.isfinite(d2))
-    assert np.all(chosen <= best + 1e-4 * (1 / scale ** 2 + best + 1e-3))
+    assert np.all(chosen <= best + 1e-4 * ((1 / scale) ** 2 + best + 1e-3))
 
 
 @given(X=arrays(ndim_range=(0, 3)), k=st.one_of(st.integers(-2, 3), st.floats(), st.text(max_size=2)))
